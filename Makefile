@@ -1,0 +1,37 @@
+# Two entry points: `make run` (main job on the bundled sample) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint ui bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,dask]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/forecasting data check data/sample/border_panel.csv
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check forecasting tests benchmarks && $(BIN)/ruff format --check forecasting tests benchmarks
+
+ui: $(VENV)/.installed-run
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root ./mlruns
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/pip install --quiet -e '.[dev,dask,bench]'
+	$(BIN)/python benchmarks/accuracy.py --peers
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

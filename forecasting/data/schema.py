@@ -1,0 +1,110 @@
+"""The canonical record table every loader produces and every later step reads.
+
+Long format (sktime/statsforecast): one row per series and month, ``value`` a
+float, ``month`` a monthly ``Period``; dimension columns describe the series.
+Missing months are absent rows, never zeros.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import DataError
+
+KEY_COLUMNS: tuple[str, ...] = ("series_id", "month", "value")
+DIMENSIONS: tuple[str, ...] = (
+    "crossing",
+    "region",
+    "flow",
+    "measure",
+    "direction",
+    "unit",
+    "currency",
+    "source",
+)
+RECORD_COLUMNS: tuple[str, ...] = KEY_COLUMNS + DIMENSIONS
+FLOWS: tuple[str, ...] = ("cargo", "trade_value", "passengers")
+DIRECTIONS: tuple[str, ...] = ("import", "export", "inbound", "outbound", "both")
+COUNT_FLOWS: tuple[str, ...] = ("cargo", "passengers")
+"""Flows that are counts or physical quantities and so can never be negative."""
+
+
+def empty_records() -> pd.DataFrame:
+    """A record table with no rows and the canonical columns and dtypes."""
+    frame = pd.DataFrame({c: pd.Series(dtype="object") for c in RECORD_COLUMNS})
+    return normalize_records(frame)
+
+
+def normalize_records(frame: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame:
+    """Return ``frame`` with all canonical columns, canonical dtypes, sorted.
+
+    Extra columns are kept after the canonical ones (they may be useful
+    dimensions such as ``port_code`` or ``commodity``).
+    """
+    missing = [c for c in KEY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"missing required column(s) {missing}", file=file)
+    out = frame.copy()
+    for column in DIMENSIONS:
+        if column not in out.columns:
+            out[column] = pd.NA
+    out["series_id"] = out["series_id"].astype("string")
+    if out["month"].dtype != pd.PeriodDtype("M"):
+        raise DataError("must hold monthly periods (Period[M])", file=file, column="month")
+    out["value"] = pd.to_numeric(out["value"], errors="raise").astype("float64")
+    for column in DIMENSIONS:
+        out[column] = out[column].astype("string")
+    ordered = list(RECORD_COLUMNS) + [c for c in out.columns if c not in RECORD_COLUMNS]
+    return out[ordered].sort_values(["series_id", "month"], kind="stable").reset_index(drop=True)
+
+
+def validate_records(records: pd.DataFrame, *, file: str | None = None) -> None:
+    """Raise :class:`DataError` for anything a model must never see.
+
+    Checks: empty input, missing series ids, NaN/inf values, negative counts,
+    duplicate (series, month) keys, and a unit or currency that changes within
+    a series.
+    """
+    if records.empty:
+        raise DataError("no records: the input is empty", file=file)
+    if records["series_id"].isna().any():
+        row = int(np.flatnonzero(records["series_id"].isna().to_numpy())[0])
+        raise DataError("missing series_id", file=file, row=row, column="series_id")
+    values = records["value"].to_numpy(dtype="float64")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        _raise_for_rows(records, bad, "value is NaN or infinite", file)
+    is_count = records["flow"].isin(COUNT_FLOWS).to_numpy(dtype=bool)
+    negative = is_count & (values < 0)
+    if negative.any():
+        _raise_for_rows(records, negative, "negative count", file)
+    duplicated = records.duplicated(["series_id", "month"], keep=False).to_numpy()
+    if duplicated.any():
+        _raise_for_rows(records, duplicated, "duplicate (series_id, month) rows", file)
+    for column in ("unit", "currency"):
+        per_series = records.dropna(subset=[column]).groupby("series_id", observed=True)[column].nunique()
+        mixed = per_series[per_series > 1]
+        if not mixed.empty:
+            series = str(mixed.index[0])
+            found = sorted(records.loc[records["series_id"] == series, column].dropna().unique())
+            raise DataError(
+                f"mixed {column}s within one series: {found}; convert them first",
+                file=file,
+                column=column,
+                series=series,
+            )
+
+
+def _raise_for_rows(records: pd.DataFrame, mask: np.ndarray, what: str, file: str | None) -> None:
+    rows = np.flatnonzero(mask)
+    first = records.iloc[rows[0]]
+    shown = ", ".join(f"{records.iloc[r]['series_id']}@{records.iloc[r]['month']}" for r in rows[:5])
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    raise DataError(
+        f"{what} in {len(rows)} row(s): {shown}{more}",
+        file=file,
+        row=int(rows[0]),
+        column="value",
+        series=str(first["series_id"]),
+    )

@@ -1,0 +1,6 @@
+"""Forecasting models: baselines, statistical models, gradient boosting, combinations."""
+
+from forecasting.models.base import LocalForecaster, PanelForecaster
+from forecasting.models.baselines import Drift, Mean, Naive, SeasonalNaive
+
+__all__ = ["Drift", "LocalForecaster", "Mean", "Naive", "PanelForecaster", "SeasonalNaive"]

@@ -1,0 +1,305 @@
+"""The model contract: panel-level estimators over thin per-series models.
+
+Following statsforecast's split, a :class:`SeriesModel` sees one numpy array and
+knows nothing of months or DataFrames; :class:`LocalForecaster` owns the panel,
+the future months, exogenous alignment, parallelism and the per-series
+fallback. Estimators follow scikit-learn: the constructor stores parameters,
+``fit`` returns ``self``, fitted state ends in ``_``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, Protocol, Self
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from scipy.stats import norm
+from sklearn.base import BaseEstimator
+
+from forecasting.errors import DataError, ModelError
+from forecasting.panel import SeriesPanel
+
+SEASON_LENGTH = 12
+DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
+
+
+def interval_columns(levels: Sequence[int]) -> list[str]:
+    """``lower_80, upper_80, lower_95, upper_95`` for ``levels=(80, 95)``."""
+    return [f"{side}_{level}" for level in sorted(levels) for side in ("lower", "upper")]
+
+
+def forecast_columns(levels: Sequence[int]) -> list[str]:
+    return ["series_id", "month", "model", "forecast", *interval_columns(levels)]
+
+
+def check_horizon(horizon: Any) -> int:
+    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
+        raise ValueError(
+            f"The 'horizon' parameter of predict must be a positive int. Got {horizon!r} instead."
+        )
+    return int(horizon)
+
+
+def check_levels(levels: Sequence[int]) -> tuple[int, ...]:
+    checked = tuple(sorted(int(level) for level in levels))
+    if any(not 0 < level < 100 for level in checked):
+        raise ValueError(
+            f"The 'levels' parameter of predict must hold ints in (0, 100). Got {levels!r} instead."
+        )
+    return checked
+
+
+def normal_intervals(mean: np.ndarray, sigma_h: np.ndarray, levels: Sequence[int]) -> dict[str, np.ndarray]:
+    """Symmetric Gaussian intervals ``mean +- z * sigma_h`` for each level."""
+    out: dict[str, np.ndarray] = {"mean": mean}
+    for level in levels:
+        z = norm.ppf(0.5 + level / 200.0)
+        out[f"lower_{level}"] = mean - z * sigma_h
+        out[f"upper_{level}"] = mean + z * sigma_h
+    return out
+
+
+class SeriesModel(Protocol):
+    """What a per-series model offers: numpy in, numpy out."""
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self: ...
+
+    def predict(
+        self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
+    ) -> dict[str, np.ndarray]: ...
+
+
+class PanelForecaster(BaseEstimator, ABC):
+    """A forecaster for a whole :class:`SeriesPanel`.
+
+    ``predict`` returns a long frame ``series_id, month, model, forecast,
+    lower_<l>, upper_<l>`` for each level. ``fallbacks_`` lists the series for
+    which another model stood in, with the reason.
+    """
+
+    name: str = "model"
+
+    @abstractmethod
+    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self: ...
+
+    @abstractmethod
+    def predict(
+        self,
+        horizon: int,
+        X_future: pd.DataFrame | None = None,
+        levels: Sequence[int] = DEFAULT_LEVELS,
+    ) -> pd.DataFrame: ...
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "last_month_"):
+            raise ModelError(f"{type(self).__name__} is not fitted yet: call fit(panel) before predict.")
+
+    @property
+    def model_name(self) -> str:
+        return self.name
+
+
+def exog_matrix(
+    X: pd.DataFrame | None, series_id: str, months: pd.PeriodIndex, *, what: str = "X"
+) -> np.ndarray | None:
+    """The rows of ``X`` for one series and the given months, in order.
+
+    ``X`` has a ``month`` column, optionally ``series_id`` (rows without it
+    apply to every series), and numeric feature columns.
+    """
+    if X is None:
+        return None
+    rows = X
+    if "series_id" in X.columns:
+        rows = X[X["series_id"].astype(str) == series_id]
+    features = [c for c in rows.columns if c not in ("series_id", "month")]
+    indexed = rows.set_index(pd.PeriodIndex(rows["month"], freq="M"))[features]
+    if indexed.index.has_duplicates:
+        raise DataError(f"{what} has duplicate months", series=series_id)
+    missing = months.difference(indexed.index)
+    if len(missing):
+        raise DataError(
+            f"{what} lacks {len(missing)} month(s) the model needs, first {missing[0]}",
+            series=series_id,
+        )
+    matrix = indexed.reindex(months).to_numpy(dtype="float64")
+    if not np.isfinite(matrix).all():
+        raise DataError(f"{what} holds NaN or infinite values", series=series_id)
+    return matrix
+
+
+def fill_gaps(y: np.ndarray) -> tuple[np.ndarray, int]:
+    """Linearly interpolate interior NaNs; returns the filled copy and how many."""
+    missing = np.isnan(y)
+    if not missing.any():
+        return y, 0
+    index = np.arange(len(y))
+    filled = y.copy()
+    filled[missing] = np.interp(index[missing], index[~missing], y[~missing])
+    return filled, int(missing.sum())
+
+
+def fallback_model(n_obs: int) -> tuple[str, SeriesModel]:
+    """Seasonal naive when a full year is known, naive otherwise."""
+    from forecasting.models.baselines import NaiveModel, SeasonalNaiveModel
+
+    if n_obs >= SEASON_LENGTH:
+        return "seasonal_naive", SeasonalNaiveModel()
+    return "naive", NaiveModel()
+
+
+class LocalForecaster(PanelForecaster):
+    """One :class:`SeriesModel` per series, fitted independently.
+
+    Subclasses implement :meth:`_series_model` and may set ``min_obs`` (below it
+    the fallback is used) and ``supports_missing`` (if False, interior gaps are
+    interpolated and reported in ``adjustments_``).
+    """
+
+    min_obs: int = 1
+    supports_missing: bool = False
+    uses_exog: bool = False
+
+    @abstractmethod
+    def _series_model(self) -> SeriesModel: ...
+
+    def _min_obs(self) -> int:
+        return self.min_obs
+
+    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
+        if not isinstance(panel, SeriesPanel):
+            raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
+        n_jobs = getattr(self, "n_jobs", 1) or 1
+        jobs = [
+            (series_id, y.to_numpy(dtype="float64"), y.index)
+            for series_id, y in ((sid, panel.series(sid)) for sid in panel.series_ids)
+        ]
+        exog = [exog_matrix(X, sid, months) if self.uses_exog else None for sid, _, months in jobs]
+        results = _run_chunked(
+            self._fit_one, [(sid, y, x) for (sid, y, _), x in zip(jobs, exog, strict=True)], n_jobs
+        )
+        self.models_ = {sid: model for sid, model, _, _ in results}
+        self.last_month_ = {sid: months[-1] for sid, _, months in jobs}
+        self.nonnegative_ = {sid: bool(np.nanmin(y) >= 0) for sid, y, _ in jobs}
+        self.fallbacks_ = pd.DataFrame(
+            [(sid, self.model_name, fb, reason) for sid, _, fb, reason in results if fb],
+            columns=["series_id", "model", "fallback", "reason"],
+        )
+        self.adjustments_ = pd.DataFrame(
+            [
+                (sid, self.model_name, f"interpolated {n} missing month(s)")
+                for sid, y, _ in jobs
+                if not self.supports_missing and (n := int(np.isnan(y).sum()))
+            ],
+            columns=["series_id", "model", "adjustment"],
+        )
+        self.n_series_ = len(jobs)
+        return self
+
+    def _fit_one(
+        self, series_id: str, y: np.ndarray, X: np.ndarray | None
+    ) -> tuple[str, SeriesModel, str | None, str | None]:
+        if not self.supports_missing:
+            y, _ = fill_gaps(y)
+        n_obs = int(np.isfinite(y).sum())
+        reason: str | None = None
+        if n_obs < self._min_obs():
+            reason = f"{n_obs} observations, needs at least {self._min_obs()}"
+        else:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model = self._series_model().fit(y, X)
+                return series_id, model, None, None
+            except Exception as error:  # noqa: BLE001 - any model failure means fall back
+                reason = f"{type(error).__name__}: {error}"
+        fallback_name, fallback = fallback_model(n_obs)
+        return series_id, fallback.fit(fill_gaps(y)[0]), fallback_name, reason
+
+    def predict(
+        self,
+        horizon: int,
+        X_future: pd.DataFrame | None = None,
+        levels: Sequence[int] = DEFAULT_LEVELS,
+    ) -> pd.DataFrame:
+        self._check_fitted()
+        horizon = check_horizon(horizon)
+        levels = check_levels(levels)
+        frames = []
+        failed = []
+        for series_id, model in self.models_.items():
+            months = pd.period_range(self.last_month_[series_id] + 1, periods=horizon, freq="M")
+            x = exog_matrix(X_future, series_id, months, what="X_future") if self.uses_exog else None
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    out = model.predict(horizon, x, levels)
+                _check_output(out, horizon, levels)
+            except Exception as error:  # noqa: BLE001 - fall back at predict time too
+                failed.append((series_id, self.model_name, "naive", f"predict failed: {error}"))
+                out = self._fallback_predict(series_id, horizon, levels)
+            frames.append(
+                _series_frame(series_id, months, self.model_name, out, levels, self.nonnegative_[series_id])
+            )
+        if failed:
+            self.fallbacks_ = pd.concat(
+                [self.fallbacks_, pd.DataFrame(failed, columns=self.fallbacks_.columns)], ignore_index=True
+            )
+        return pd.concat(frames, ignore_index=True)[forecast_columns(levels)]
+
+    def _fallback_predict(self, series_id: str, horizon: int, levels: Sequence[int]) -> dict[str, np.ndarray]:
+        model = self.models_[series_id]
+        history = getattr(model, "y_", None)
+        if history is None:
+            raise ModelError(f"series {series_id!r}: prediction failed and no history kept for a fallback")
+        _, fallback = fallback_model(len(history))
+        return fallback.fit(history).predict(horizon, None, levels)
+
+
+def _check_output(out: dict[str, np.ndarray], horizon: int, levels: Sequence[int]) -> None:
+    for key in ("mean", *interval_columns(levels)):
+        values = np.asarray(out[key], dtype="float64")
+        if values.shape != (horizon,) or not np.isfinite(values).all():
+            raise ModelError(f"model output {key!r} is not {horizon} finite values")
+
+
+def _series_frame(
+    series_id: str,
+    months: pd.PeriodIndex,
+    model_name: str,
+    out: dict[str, np.ndarray],
+    levels: Sequence[int],
+    nonnegative: bool,
+) -> pd.DataFrame:
+    frame = pd.DataFrame({"series_id": series_id, "month": months, "model": model_name})
+    frame["forecast"] = np.asarray(out["mean"], dtype="float64")
+    previous_lower = previous_upper = frame["forecast"].to_numpy()
+    for level in sorted(levels):
+        # Wider levels must contain narrower ones, whatever the model returned.
+        lower = np.minimum(np.asarray(out[f"lower_{level}"], dtype="float64"), previous_lower)
+        upper = np.maximum(np.asarray(out[f"upper_{level}"], dtype="float64"), previous_upper)
+        frame[f"lower_{level}"], frame[f"upper_{level}"] = lower, upper
+        previous_lower, previous_upper = lower, upper
+    if nonnegative:
+        numeric = ["forecast", *interval_columns(levels)]
+        frame[numeric] = frame[numeric].clip(lower=0.0)
+    return frame
+
+
+def _run_chunked(function: Any, tasks: list[tuple], n_jobs: int) -> list:
+    """Run ``function(*task)`` for each task, in chunks across processes when n_jobs > 1."""
+    if n_jobs == 1 or len(tasks) < 2:
+        return [function(*task) for task in tasks]
+    n_chunks = min(len(tasks), abs(n_jobs) * 4)
+    chunks = [tasks[i::n_chunks] for i in range(n_chunks)]
+    done = Parallel(n_jobs=n_jobs)(delayed(_run_chunk)(function, chunk) for chunk in chunks)
+    by_id = {result[0]: result for chunk in done for result in chunk}
+    return [by_id[task[0]] for task in tasks]
+
+
+def _run_chunk(function: Any, chunk: list[tuple]) -> list:
+    return [function(*task) for task in chunk]

@@ -1,0 +1,145 @@
+"""``SeriesPanel``: the validated long table plus per-series metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.report import DataQualityReport
+from forecasting.data.schema import DIMENSIONS, normalize_records, validate_records
+from forecasting.errors import DataError
+
+
+class SeriesPanel:
+    """Monthly series in long format with one metadata row per series.
+
+    ``records`` has the canonical columns (``series_id``, ``month``, ``value``
+    and the dimensions); ``metadata`` is indexed by ``series_id`` and holds the
+    dimension columns, which must be constant within a series.
+    """
+
+    def __init__(self, records: pd.DataFrame, report: DataQualityReport | None = None) -> None:
+        records = normalize_records(records)
+        validate_records(records)
+        self.records = records
+        self.metadata = _series_metadata(records)
+        self.report = report if report is not None else DataQualityReport()
+
+    @classmethod
+    def from_long(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        series_col: str = "series_id",
+        month_col: str = "month",
+        value_col: str = "value",
+    ) -> SeriesPanel:
+        """Build a panel from any long frame; months may be strings or timestamps."""
+        renamed = frame.rename(columns={series_col: "series_id", month_col: "month", value_col: "value"})
+        renamed = renamed.copy()
+        if not isinstance(renamed["month"].dtype, pd.PeriodDtype):
+            renamed["month"] = pd.PeriodIndex(pd.to_datetime(renamed["month"]), freq="M")
+        return cls(renamed)
+
+    # --- shape --------------------------------------------------------------
+    @property
+    def series_ids(self) -> list[str]:
+        return [str(s) for s in self.metadata.index]
+
+    def __len__(self) -> int:
+        return len(self.metadata)
+
+    def __iter__(self) -> Iterator[tuple[str, pd.Series]]:
+        for series_id, group in self.records.groupby("series_id", sort=True, observed=True):
+            yield (
+                str(series_id),
+                pd.Series(
+                    group["value"].to_numpy(), index=pd.PeriodIndex(group["month"]), name=str(series_id)
+                ),
+            )
+
+    def __repr__(self) -> str:
+        if self.records.empty:
+            return "SeriesPanel(0 series)"
+        first, last = self.records["month"].min(), self.records["month"].max()
+        return f"SeriesPanel({len(self)} series, {len(self.records):,} rows, {first}..{last})"
+
+    # --- access -------------------------------------------------------------
+    def series(self, series_id: str) -> pd.Series:
+        """One series on its full monthly range, with NaN where a month is missing."""
+        if series_id not in self.metadata.index:
+            raise DataError("unknown series", series=series_id)
+        rows = self.records[self.records["series_id"] == series_id]
+        observed = pd.Series(rows["value"].to_numpy(), index=pd.PeriodIndex(rows["month"]))
+        full = pd.period_range(observed.index.min(), observed.index.max(), freq="M")
+        return observed.reindex(full).rename(series_id)
+
+    def wide(self) -> pd.DataFrame:
+        """Month x series frame (PeriodIndex rows), NaN where not reported."""
+        wide = self.records.pivot(index="month", columns="series_id", values="value")
+        full = pd.period_range(wide.index.min(), wide.index.max(), freq="M")
+        wide = wide.reindex(full)
+        wide.index.name = "month"
+        wide.columns = wide.columns.astype(str)
+        wide.columns.name = "series_id"
+        return wide
+
+    def spans(self) -> pd.DataFrame:
+        """First month, last month, observed months and missing months per series."""
+        grouped = self.records.groupby("series_id", observed=True)["month"]
+        spans = pd.DataFrame({"first": grouped.min(), "last": grouped.max(), "observed": grouped.size()})
+        length = (spans["last"] - spans["first"]).map(lambda offset: offset.n) + 1
+        spans["missing"] = length - spans["observed"]
+        spans.index = spans.index.astype(str)
+        return spans
+
+    # --- selection ----------------------------------------------------------
+    def subset(self, series_ids: Iterable[str]) -> SeriesPanel:
+        wanted = list(series_ids)
+        unknown = sorted(set(wanted) - set(self.metadata.index))
+        if unknown:
+            raise DataError(f"unknown series {unknown[:5]}")
+        return SeriesPanel(self.records[self.records["series_id"].isin(wanted)], self.report)
+
+    def filter(self, **dimensions: str | Iterable[str]) -> SeriesPanel:
+        """Keep series whose dimensions match, e.g. ``filter(flow="cargo")``."""
+        mask = np.ones(len(self.metadata), dtype=bool)
+        for column, wanted in dimensions.items():
+            if column not in self.metadata.columns:
+                raise DataError(f"unknown dimension {column!r}; known: {list(self.metadata.columns)}")
+            allowed = [wanted] if isinstance(wanted, str) else list(wanted)
+            mask &= self.metadata[column].isin(allowed).to_numpy(dtype=bool)
+        return self.subset(self.metadata.index[mask])
+
+    def until(self, month: str | pd.Period) -> SeriesPanel:
+        """The panel as it was known at the end of ``month`` (for backtests)."""
+        cutoff = pd.Period(month, freq="M")
+        kept = self.records[self.records["month"] <= cutoff]
+        if kept.empty:
+            raise DataError(f"no data on or before {cutoff}")
+        return SeriesPanel(kept, self.report)
+
+    def to_long(self) -> pd.DataFrame:
+        return self.records.copy()
+
+
+def _series_metadata(records: pd.DataFrame) -> pd.DataFrame:
+    present = [c for c in DIMENSIONS if c in records.columns]
+    extra = [c for c in records.columns if c not in ("series_id", "month", "value") + DIMENSIONS]
+    columns = present + extra
+    grouped = records.groupby("series_id", sort=True, observed=True)
+    if columns:
+        varying = grouped[columns].nunique(dropna=True)
+        bad = varying[(varying > 1).any(axis=1)]
+        if not bad.empty:
+            series = str(bad.index[0])
+            column = str(bad.columns[(bad.iloc[0] > 1).to_numpy()][0])
+            raise DataError(f"dimension {column!r} changes within the series", series=series, column=column)
+        metadata = grouped[columns].first()
+    else:
+        metadata = pd.DataFrame(index=grouped.size().index)
+    metadata.index = metadata.index.astype(str)
+    metadata.index.name = "series_id"
+    return metadata

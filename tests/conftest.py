@@ -1,0 +1,42 @@
+"""Shared fixtures: the real public data in ../shared/data, seeded panels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.panel import SeriesPanel
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real public datasets; tests that need them skip when ../shared is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real public data not available: {SHARED_DATA} is absent (shared/ not checked out)")
+    return SHARED_DATA
+
+
+def seasonal_panel(n_series: int = 3, n_months: int = 72, seed: int = 0) -> SeriesPanel:
+    """A small seeded panel with trend, yearly seasonality and noise."""
+    rng = np.random.default_rng(seed)
+    months = pd.period_range("2015-01", periods=n_months, freq="M")
+    t = np.arange(n_months)
+    frames = []
+    for i in range(n_series):
+        level = 100.0 * (i + 1)
+        values = (
+            level + 0.5 * t + 0.2 * level * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.03 * level, n_months)
+        )
+        frames.append(pd.DataFrame({"series_id": f"s{i}", "month": months, "value": values, "flow": "cargo"}))
+    return SeriesPanel(pd.concat(frames, ignore_index=True))
+
+
+@pytest.fixture
+def small_panel() -> SeriesPanel:
+    return seasonal_panel()
