@@ -33,6 +33,8 @@ COUNT_FLOWS: tuple[str, ...] = ("cargo", "passengers")
 def empty_records() -> pd.DataFrame:
     """A record table with no rows and the canonical columns and dtypes."""
     frame = pd.DataFrame({c: pd.Series(dtype="object") for c in RECORD_COLUMNS})
+    frame["month"] = pd.Series(dtype=pd.PeriodDtype("M"))
+    frame["value"] = pd.Series(dtype="float64")
     return normalize_records(frame)
 
 

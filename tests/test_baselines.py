@@ -1,0 +1,114 @@
+"""Baselines: point forecasts and interval widths against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from forecasting.errors import ModelError
+from forecasting.models import Drift, Mean, Naive, SeasonalNaive
+from forecasting.models.baselines import DriftModel, MeanModel, NaiveModel, SeasonalNaiveModel
+from forecasting.panel import SeriesPanel
+
+Z80 = norm.ppf(0.9)
+
+
+def test_naive_repeats_last_value_with_sqrt_h_widths():
+    y = np.array([1.0, 3.0, 2.0, 4.0])
+    out = NaiveModel().fit(y).predict(3)
+    sigma = np.sqrt(np.mean(np.diff(y) ** 2))
+    np.testing.assert_allclose(out["mean"], [4.0, 4.0, 4.0])
+    np.testing.assert_allclose(out["upper_80"] - out["mean"], Z80 * sigma * np.sqrt([1, 2, 3]))
+
+
+def test_seasonal_naive_repeats_last_year():
+    y = np.arange(24, dtype=float)
+    out = SeasonalNaiveModel().fit(y).predict(14)
+    np.testing.assert_allclose(out["mean"][:12], y[12:])
+    np.testing.assert_allclose(out["mean"][12:], y[12:14])
+    # Year-on-year differences are all 12, so sigma = 12 and the width doubles in year 2 by sqrt(2).
+    width = out["upper_80"] - out["mean"]
+    np.testing.assert_allclose(width[12] / width[0], np.sqrt(2))
+
+
+def test_drift_extends_the_first_to_last_line():
+    y = np.array([10.0, 12.0, 14.0, 16.0])
+    out = DriftModel().fit(y).predict(2)
+    np.testing.assert_allclose(out["mean"], [18.0, 20.0])
+    np.testing.assert_allclose(out["upper_80"], out["mean"])  # a perfect line has no residuals
+
+
+def test_mean_forecasts_the_historical_mean():
+    y = np.array([1.0, 2.0, 3.0])
+    out = MeanModel().fit(y).predict(2)
+    np.testing.assert_allclose(out["mean"], [2.0, 2.0])
+    np.testing.assert_allclose(out["upper_80"][0] - 2.0, Z80 * 1.0 * np.sqrt(1 + 1 / 3))
+
+
+def _panel(values: dict[str, np.ndarray], start: str = "2020-01") -> SeriesPanel:
+    frames = [
+        pd.DataFrame({"series_id": k, "month": pd.period_range(start, periods=len(v), freq="M"), "value": v})
+        for k, v in values.items()
+    ]
+    return SeriesPanel(pd.concat(frames, ignore_index=True))
+
+
+def test_panel_forecast_frame_months_and_columns():
+    panel = _panel({"a": np.arange(1.0, 25.0), "b": np.arange(1.0, 31.0)})
+    forecast = SeasonalNaive().fit(panel).predict(3)
+    assert list(forecast.columns) == [
+        "series_id", "month", "model", "forecast", "lower_80", "upper_80", "lower_95", "upper_95",
+    ]  # fmt: skip
+    months = forecast.groupby("series_id")["month"].apply(lambda m: [str(x) for x in m]).to_dict()
+    assert months == {"a": ["2022-01", "2022-02", "2022-03"], "b": ["2022-07", "2022-08", "2022-09"]}
+    assert (forecast["lower_95"] <= forecast["lower_80"]).all()
+    assert (forecast["upper_80"] <= forecast["upper_95"]).all()
+
+
+def test_short_series_falls_back_and_is_reported():
+    panel = _panel({"short": np.array([5.0, 6.0, 7.0]), "long": np.arange(1.0, 25.0)})
+    model = SeasonalNaive().fit(panel)
+    forecast = model.predict(2)
+    assert model.fallbacks_["series_id"].tolist() == ["short"]
+    assert model.fallbacks_["fallback"].tolist() == ["naive"]
+    assert "3 observations" in model.fallbacks_["reason"].iloc[0]
+    assert forecast.loc[forecast["series_id"] == "short", "forecast"].tolist() == [7.0, 7.0]
+
+
+def test_gaps_are_interpolated_and_reported():
+    frame = pd.DataFrame(
+        {
+            "series_id": "a",
+            "month": pd.period_range("2020-01", periods=4, freq="M"),
+            "value": [1.0, 2.0, 3.0, 4.0],
+        }
+    ).drop(index=2)
+    model = Naive().fit(SeriesPanel(frame))
+    assert model.adjustments_["adjustment"].tolist() == ["interpolated 1 missing month(s)"]
+    assert model.models_["a"].y_.tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_nonnegative_history_gives_nonnegative_bounds():
+    panel = _panel({"a": np.array([0.0, 5.0, 0.0, 6.0, 0.0])})
+    forecast = Mean().fit(panel).predict(2)
+    assert (forecast[["forecast", "lower_80", "lower_95"]] >= 0).all().all()
+
+
+def test_parallel_fit_equals_serial():
+    rng = np.random.default_rng(1)
+    panel = _panel({f"s{i}": rng.normal(100, 5, 30) for i in range(6)})
+    serial = Drift().fit(panel).predict(4)
+    parallel = Drift(n_jobs=2).fit(panel).predict(4)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_predict_before_fit_and_bad_horizon():
+    with pytest.raises(ModelError, match="not fitted"):
+        Naive().predict(3)
+    model = Naive().fit(_panel({"a": np.arange(5.0)}))
+    with pytest.raises(ValueError, match="'horizon' parameter of predict must be a positive int. Got 0"):
+        model.predict(0)
+    with pytest.raises(ValueError, match="'levels'"):
+        model.predict(2, levels=(80, 120))
