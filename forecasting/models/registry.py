@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from forecasting.models.arima import Arima
 from forecasting.models.base import PanelForecaster
 from forecasting.models.baselines import Drift, Mean, Naive, SeasonalNaive
+from forecasting.models.ensemble import Ensemble
+from forecasting.models.ets import Ets
+from forecasting.models.gbm import GradientBoosting
+from forecasting.models.theta import Theta
 
 MODELS: dict[str, type[PanelForecaster]] = {
     "naive": Naive,
     "seasonal_naive": SeasonalNaive,
     "drift": Drift,
     "mean": Mean,
+    "ets": Ets,
+    "theta": Theta,
+    "arima": Arima,
+    "ensemble": Ensemble,
+    "gbm": GradientBoosting,
 }
 
 

@@ -1,0 +1,206 @@
+"""Steps every loader ends with: duplicates, validation and quality warnings.
+
+Warnings (in the report, the data stays usable): gaps inside a series (the
+missing months stay missing, never zero), series shorter than two seasonal
+cycles (24 months), runs of six or more zero months. Errors: see
+:func:`forecasting.data.schema.validate_records` and :func:`resolve_duplicates`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from forecasting.data.report import DataQualityReport
+from forecasting.data.schema import COUNT_FLOWS, normalize_records, validate_records
+from forecasting.errors import DataError
+
+if TYPE_CHECKING:
+    from forecasting.panel import SeriesPanel
+
+MIN_MONTHS = 24
+"""Two seasonal cycles: shorter series get a warning (seasonal models fall back)."""
+MIN_ZERO_RUN = 6
+"""Six or more consecutive zero months usually mean "closed" or "not reported"."""
+
+Conflicts = Literal["error", "drop"]
+
+
+class LoadResult(NamedTuple):
+    """What every loader returns: canonical records and the audit trail of the load."""
+
+    records: pd.DataFrame
+    report: DataQualityReport
+
+    def panel(self) -> SeriesPanel:
+        """The records as a validated :class:`~forecasting.panel.SeriesPanel` carrying the report."""
+        from forecasting.panel import SeriesPanel
+
+        return SeriesPanel(self.records, self.report)
+
+
+def drop_blank_values(frame: pd.DataFrame, report: DataQualityReport, *, file: str | None) -> pd.DataFrame:
+    """Drop rows whose value cell is blank: the month was not reported and stays missing."""
+    blank = frame["value"].isna()
+    if blank.any():
+        for series_id, rows in frame.index[blank].groupby(frame.loc[blank, "series_id"]).items():
+            report.add(
+                "dropped",
+                "blank value: month not reported (left missing, not zero)",
+                count=len(rows),
+                file=file,
+                rows=list(rows),
+                series_id=str(series_id),
+            )
+    return frame.loc[~blank]
+
+
+def check_negative_counts(frame: pd.DataFrame, *, file: str | None) -> None:
+    """Counts and quantities (cargo, passengers) cannot be negative: name the first offending cell."""
+    if "flow" not in frame.columns:
+        return
+    negative = frame["flow"].isin(COUNT_FLOWS).to_numpy(dtype=bool) & (frame["value"].to_numpy() < 0)
+    if negative.any():
+        first = int(np.flatnonzero(negative)[0])
+        row = frame.iloc[first]
+        raise DataError(
+            f"negative count {row['value']:g} for month {row['month']} ({int(negative.sum())} such row(s))",
+            file=file,
+            row=int(frame.index[first]),
+            column="value",
+            series=str(row["series_id"]),
+        )
+
+
+def resolve_duplicates(
+    frame: pd.DataFrame,
+    report: DataQualityReport,
+    *,
+    file: str | None,
+    key: Sequence[str] = ("series_id", "month"),
+    conflicts: Conflicts = "error",
+) -> pd.DataFrame:
+    """Drop exact duplicate rows (reported); raise on, or drop, conflicting ones.
+
+    Two rows with the same key and different values are a conflict: there is
+    no principled way to choose, so by default this is a :class:`DataError`
+    listing them. ``conflicts="drop"`` removes every row of a conflicting key
+    (the month becomes missing) and reports each one with its values.
+    """
+    if conflicts not in ("error", "drop"):
+        raise ValueError(f"The 'conflicts' parameter must be 'error' or 'drop'. Got {conflicts!r} instead.")
+    comparable = _comparable(frame)
+    exact = comparable.duplicated(keep="first")
+    if exact.any():
+        report.add(
+            "dropped",
+            "exact duplicate row (same key, same value and attributes)",
+            count=int(exact.sum()),
+            file=file,
+            rows=list(frame.index[exact]),
+        )
+        frame, comparable = frame.loc[~exact], comparable.loc[~exact]
+    clash = comparable.duplicated(list(key), keep=False)
+    if not clash.any():
+        return frame
+    listing = _describe_conflicts(frame.loc[clash], list(key))
+    if conflicts == "error":
+        shown = "; ".join(listing[:10]) + (f"; and {len(listing) - 10} more" if len(listing) > 10 else "")
+        first = frame.loc[clash].iloc[0]
+        raise DataError(
+            f"{len(listing)} conflicting duplicate(s), same key with different values: {shown}",
+            file=file,
+            row=int(frame.index[clash][0]),
+            column="value",
+            series=str(first["series_id"]),
+        )
+    for (series_id, month), rows in frame.loc[clash].groupby(["series_id", "month"], sort=True):
+        report.add(
+            "dropped",
+            f"conflicting duplicate: values {sorted(rows['value'].tolist())} for one month; month left missing",
+            count=len(rows),
+            file=file,
+            rows=list(rows.index),
+            series_id=str(series_id),
+            month=str(month),
+        )
+    return frame.loc[~clash]
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with months as integers: hashing Period objects row by row is slow."""
+    if "month" in frame.columns and isinstance(frame["month"].dtype, pd.PeriodDtype):
+        return frame.assign(month=_ordinals(frame["month"]))
+    return frame
+
+
+def _describe_conflicts(rows: pd.DataFrame, key: list[str]) -> list[str]:
+    described = []
+    for values, group in rows.groupby(key, sort=True):
+        label = "@".join(str(v) for v in values)
+        described.append(
+            f"{label} values {group['value'].tolist()} (rows {', '.join(map(str, group.index))})"
+        )
+    return described
+
+
+def finish_records(frame: pd.DataFrame, report: DataQualityReport, *, file: str | None) -> LoadResult:
+    """Canonical columns and dtypes, final validation, and quality warnings in the report."""
+    records = normalize_records(frame.reset_index(drop=True), file=file)
+    validate_records(records, file=file)
+    add_quality_warnings(records, report, file=file)
+    return LoadResult(records, report)
+
+
+def add_quality_warnings(records: pd.DataFrame, report: DataQualityReport, *, file: str | None = None) -> None:
+    """Add gap, short-series and zero-run warnings, one per series (and per run)."""
+    ordered = records.sort_values(["series_id", "month"])
+    ordinal = _ordinals(ordered["month"])
+    grouped = ordinal.groupby(ordered["series_id"], sort=True, observed=True)
+    spans = pd.DataFrame({"first": grouped.min(), "last": grouped.max(), "observed": grouped.size()})
+    spans["missing"] = spans["last"] - spans["first"] + 1 - spans["observed"]
+    for series_id, row in spans[spans["missing"] > 0].iterrows():
+        report.add(
+            "warning",
+            "gap: months missing inside the series (left missing, not filled)",
+            count=int(row["missing"]),
+            file=file,
+            series_id=str(series_id),
+        )
+    for series_id, row in spans[spans["observed"] < MIN_MONTHS].iterrows():
+        report.add(
+            "warning",
+            f"short series: fewer than {MIN_MONTHS} observed months (two seasonal cycles)",
+            count=int(row["observed"]),
+            file=file,
+            series_id=str(series_id),
+        )
+    _warn_zero_runs(ordered, ordinal, report, file)
+
+
+def _ordinals(months: pd.Series) -> pd.Series:
+    return pd.Series(pd.PeriodIndex(months).asi8, index=months.index)
+
+
+def _warn_zero_runs(
+    ordered: pd.DataFrame, ordinal: pd.Series, report: DataQualityReport, file: str | None
+) -> None:
+    zero = ordered["value"].to_numpy() == 0
+    series = ordered["series_id"].to_numpy()
+    consecutive = np.r_[False, (np.diff(ordinal.to_numpy()) == 1) & (series[1:] == series[:-1])]
+    continues = zero & np.r_[False, zero[:-1]] & consecutive
+    run_id = np.cumsum(~continues)
+    runs = pd.DataFrame({"run": run_id[zero], "series_id": series[zero], "start": ordinal.to_numpy()[zero]})
+    lengths = runs.groupby("run").agg(series_id=("series_id", "first"), start=("start", "first"), n=("start", "size"))
+    for row in lengths[lengths["n"] >= MIN_ZERO_RUN].itertuples():
+        report.add(
+            "warning",
+            f"run of {MIN_ZERO_RUN} or more zero months (closed, or not reported?)",
+            count=int(row.n),
+            file=file,
+            series_id=str(row.series_id),
+            month=str(pd.PeriodIndex.from_ordinals([int(row.start)], freq="M")[0]),
+        )

@@ -1,0 +1,110 @@
+"""Reading a raw table (CSV, gzip CSV, Parquet, Excel) before any interpretation.
+
+Every cell of a CSV is read as text so nothing is guessed (``2023.10`` stays
+``2023.10``, port ``0101`` keeps its zero); the frame is indexed by line
+number in the file (header = line 1), which is the ``row`` errors report.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from forecasting.errors import DataError
+
+EXCEL_SUFFIXES: tuple[str, ...] = (".xlsx", ".xlsm", ".xls")
+PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
+
+
+def read_table(
+    path: str | Path,
+    *,
+    sep: str = ",",
+    quotechar: str = '"',
+    encoding: str = "utf-8",
+    sheet_name: str | int = 0,
+    usecols: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Read a file into a frame of raw cells indexed by line number.
+
+    Raises
+    ------
+    DataError
+        For a missing file, an empty file or a header without data rows.
+    """
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise DataError("no such file", file=file)
+    if path.stat().st_size == 0:
+        raise DataError("empty input: the file has no header and no rows", file=file)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in PARQUET_SUFFIXES:
+            frame = pd.read_parquet(path)
+        elif suffix in EXCEL_SUFFIXES:
+            frame = pd.read_excel(path, sheet_name=sheet_name, dtype=object)
+        else:
+            frame = pd.read_csv(
+                path,
+                sep=sep,
+                quotechar=quotechar,
+                encoding=encoding,
+                dtype=str,
+                keep_default_na=False,
+                usecols=list(usecols) if usecols is not None else None,
+            )
+    except pd.errors.EmptyDataError as error:
+        raise DataError("empty input: the file has no header and no rows", file=file) from error
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        raise DataError(f"cannot read the table: {error}", file=file) from error
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise DataError("header only: the file has no data rows", file=file)
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
+    return frame
+
+
+def require_columns(frame: pd.DataFrame, required: Iterable[str], *, file: str | None) -> None:
+    """Raise a :class:`DataError` listing every required column the table lacks."""
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(f"missing required column(s) {missing}; found {list(frame.columns)}", file=file)
+
+
+def text_column(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A column as stripped strings with blanks as missing (``<NA>``)."""
+    text = strip_text(frame[column])
+    return text.mask(text == "")
+
+
+def strip_text(values: pd.Series) -> pd.Series:
+    """Strip surrounding whitespace, once per distinct value (columns repeat a few names)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    stripped = pd.Series(uniques, dtype="string").str.strip()
+    return pd.Series(stripped.to_numpy()[codes], index=values.index, dtype="string").mask(codes < 0)
+
+
+def read_header(path: str | Path) -> list[str]:
+    """The column names of a table (first line of a CSV, gzip or not; first row of a sheet)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        import pyarrow.parquet as pq
+
+        return [str(c) for c in pq.read_schema(path).names]
+    if suffix in EXCEL_SUFFIXES:
+        return [str(c).strip() for c in pd.read_excel(path, nrows=0).columns]
+    opener = gzip.open if suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            line = handle.readline().strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"cannot read the header: {error}", file=str(path)) from error
+    if not line:
+        return []
+    separator = max((";", "\t", ","), key=line.count)
+    return [cell.strip().strip('"').strip() for cell in next(csv.reader([line], delimiter=separator))]

@@ -1,0 +1,128 @@
+"""Forecast CSV exports: the stable file schema downstream spreadsheets and scripts read.
+
+One row per series x month with the series' dimensions, the point forecast, the
+80/95 % intervals, the unit, the MLflow run that produced it and when. Files are
+written atomically (temporary file in the same folder, then ``os.replace``) so a
+reader never sees half a file and a crash leaves the previous export in place.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from forecasting.data.schema import DIMENSIONS
+from forecasting.errors import DataError
+from forecasting.models.base import interval_columns
+
+EXPORT_DIMENSIONS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d != "unit")
+"""Dimension columns written after ``series_id`` (``unit`` has its own column at the end)."""
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+"""Leading characters that make Excel/LibreOffice evaluate a cell (CSV injection)."""
+
+
+def export_columns(levels: Sequence[int] = (80, 95)) -> list[str]:
+    """The column order of a forecast CSV for the given interval levels."""
+    return [
+        "series_id",
+        *EXPORT_DIMENSIONS,
+        "month",
+        "model",
+        "forecast",
+        *interval_columns(levels),
+        "unit",
+        "run_id",
+        "generated_at",
+    ]
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """UTC ISO-8601 with a ``Z`` suffix, to the second: ``2026-11-23T13:05:00Z``."""
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def forecast_table(
+    forecasts: pd.DataFrame,
+    metadata: pd.DataFrame,
+    *,
+    run_id: str,
+    generated_at: str | None = None,
+    levels: Sequence[int] = (80, 95),
+) -> pd.DataFrame:
+    """Join model forecasts with series metadata into the export schema.
+
+    ``forecasts`` is a model's ``predict`` output (``month`` a Period or a
+    ``YYYY-MM`` string); ``metadata`` is ``SeriesPanel.metadata`` (indexed by
+    ``series_id``). Every forecast series must have a metadata row.
+    """
+    unknown = sorted(set(forecasts["series_id"].astype(str)) - set(metadata.index.astype(str)))
+    if unknown:
+        raise DataError(f"forecasts for series without metadata: {unknown[:5]}", series=unknown[0])
+    table = forecasts.copy()
+    table["series_id"] = table["series_id"].astype(str)
+    table["month"] = table["month"].astype(str).str.slice(0, 7)
+    dims = metadata.reindex(columns=[*EXPORT_DIMENSIONS, "unit"])
+    dims.index = dims.index.astype(str)
+    table = table.join(dims, on="series_id")
+    table["run_id"] = run_id
+    table["generated_at"] = generated_at or utc_timestamp()
+    table = table.sort_values(["series_id", "month"], kind="stable").reset_index(drop=True)
+    return neutralise_formulas(table[export_columns(levels)])
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells a spreadsheet would execute with a quote (OWASP CSV injection)."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_numeric_dtype(out[column]):
+            continue
+        text = out[column].astype("string")
+        risky = text.str.startswith(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
+        if risky.any():
+            out[column] = out[column].astype("object")
+            out.loc[risky, column] = "'" + text[risky].astype(str)
+    return out
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as UTF-8 CSV via a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            frame.to_csv(handle, index=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def export_paths(output_dir: str | Path, job: str, origin: pd.Period | str) -> tuple[Path, Path]:
+    """``forecasts_<job>_<YYYY-MM>.csv`` (forecast origin month) and ``forecasts_<job>_latest.csv``."""
+    output_dir = Path(output_dir)
+    month = str(pd.Period(origin, freq="M"))
+    return output_dir / f"forecasts_{job}_{month}.csv", output_dir / f"forecasts_{job}_latest.csv"
+
+
+def export_forecasts(
+    table: pd.DataFrame, output_dir: str | Path, job: str, origin: pd.Period | str
+) -> tuple[Path, Path]:
+    """Write the dated and the ``latest`` CSV; returns both paths.
+
+    ``origin`` is the last observed month of the data, so re-running a job on
+    the same data overwrites the same dated file.
+    """
+    dated, latest = export_paths(output_dir, job, origin)
+    write_csv_atomic(table, dated)
+    write_csv_atomic(table, latest)
+    return dated, latest

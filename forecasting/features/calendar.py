@@ -1,0 +1,153 @@
+"""Monthly calendar regressors for China-Russia border flows, from the ``holidays`` package.
+
+Every feature is defined for any past or future month: holiday calendars are
+known in advance, so forecasts never need an unknown regressor. Holiday
+*breaks* are the contiguous runs of non-working days (weekends and public
+holidays, minus the official make-up working Saturdays/Sundays the package
+lists in ``weekend_workdays``) that contain an anchor holiday. For example the
+2024 Spring Festival break is 10-17 February: the package lists 10-16 February
+as holidays, 17 February is a Saturday and 18 February a make-up working day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+
+import holidays
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import DataError
+
+SPRING_FESTIVAL_LEAD_DAYS = 14
+"""Days before the Spring Festival break in which factories wind down and cargo slows."""
+
+COUNTRIES: tuple[str, ...] = ("CN", "RU")
+CALENDAR_COLUMNS: tuple[str, ...] = (
+    "spring_festival_days",
+    "days_before_spring_festival",
+    "ru_new_year_holidays",
+    "ru_may_holidays",
+    "cn_working_days",
+    "ru_working_days",
+    "days_in_month",
+)
+
+
+@lru_cache(maxsize=32)
+def _calendar(country: str, first_year: int, last_year: int) -> holidays.HolidayBase:
+    """The national calendar for a year range (padded by a year for breaks across New Year)."""
+    if country not in COUNTRIES:
+        raise ValueError(f"The 'country' parameter must be one of {COUNTRIES}. Got {country!r} instead.")
+    return holidays.country_holidays(country, years=range(first_year - 1, last_year + 2), language="en_US")
+
+
+def _as_months(months: Iterable) -> pd.PeriodIndex:
+    try:
+        index = pd.PeriodIndex(months, freq="M")
+    except (TypeError, ValueError) as error:
+        raise DataError(f"months must be monthly periods: {error}", column="month") from error
+    if index.hasnans:
+        raise DataError("months hold missing values", column="month")
+    return index
+
+
+def _days(months: pd.PeriodIndex) -> pd.DatetimeIndex:
+    """Every calendar day in the span of ``months``."""
+    return pd.date_range(months.min().start_time, months.max().end_time.normalize(), freq="D")
+
+
+def _is_non_working(calendar: holidays.HolidayBase, days: pd.DatetimeIndex) -> np.ndarray:
+    dates = days.date
+    weekend = days.dayofweek.to_numpy() >= 5
+    holiday = np.fromiter((d in calendar for d in dates), dtype=bool, count=len(dates))
+    make_up = np.fromiter((d in calendar.weekend_workdays for d in dates), dtype=bool, count=len(dates))
+    return (weekend & ~make_up) | holiday
+
+
+def _break_days(country: str, years: range, anchors: Callable[[holidays.HolidayBase], list[dt.date]]) -> set:
+    """Days of the contiguous non-working runs that contain an anchor holiday."""
+    calendar = _calendar(country, years.start, years.stop - 1)
+    span = pd.date_range(dt.date(years.start - 1, 12, 1), dt.date(years.stop, 1, 31), freq="D")
+    off = _is_non_working(calendar, span)
+    run_id = np.cumsum(np.r_[True, off[1:] != off[:-1]])
+    anchor_days = pd.DatetimeIndex([pd.Timestamp(d) for d in anchors(calendar)])
+    inside = anchor_days[(anchor_days >= span[0]) & (anchor_days <= span[-1])]
+    in_break = off & np.isin(run_id, run_id[span.get_indexer(inside)])
+    return set(span[in_break])
+
+
+def _spring_festival_anchors(calendar: holidays.HolidayBase) -> list[dt.date]:
+    return [d for d, name in calendar.items() if "Chinese New Year" in name]
+
+
+def _russian_new_year_anchors(calendar: holidays.HolidayBase) -> list[dt.date]:
+    return [dt.date(year, 1, 1) for year in calendar.years]
+
+
+def _russian_may_anchors(calendar: holidays.HolidayBase) -> list[dt.date]:
+    return [dt.date(year, 5, day) for year in calendar.years for day in (1, 9)]
+
+
+def _count_per_month(days: Iterable[pd.Timestamp], months: pd.PeriodIndex) -> np.ndarray:
+    counts = pd.Series(1, index=pd.DatetimeIndex(sorted(days)), dtype="int64")
+    per_month = counts.groupby(counts.index.to_period("M")).sum() if len(counts) else counts
+    return per_month.reindex(months, fill_value=0).to_numpy(dtype="float64")
+
+
+def _years(months: pd.PeriodIndex) -> range:
+    return range(int(months.year.min()), int(months.year.max()) + 1)
+
+
+def working_days(months: pd.PeriodIndex, country: str) -> pd.Series:
+    """Working days per month: Mon-Fri, minus public holidays, plus official make-up working days.
+
+    ``country`` is ``"CN"`` or ``"RU"``. Indexed by ``months``.
+    """
+    months = _as_months(months)
+    years = _years(months)
+    calendar = _calendar(country, years.start, years.stop - 1)
+    days = _days(months)
+    working = pd.Series(~_is_non_working(calendar, days), index=days.to_period("M"))
+    counts = working.groupby(level=0).sum().reindex(months).astype("float64")
+    return pd.Series(counts.to_numpy(), index=months, name=f"{country.lower()}_working_days")
+
+
+def spring_festival_days(months: pd.PeriodIndex) -> pd.Series:
+    """Days of the official Chinese Spring Festival break falling in each month."""
+    months = _as_months(months)
+    days = _break_days("CN", _years(months), _spring_festival_anchors)
+    return pd.Series(_count_per_month(days, months), index=months, name="spring_festival_days")
+
+
+def _days_before_spring_festival(months: pd.PeriodIndex) -> np.ndarray:
+    breaks = pd.DatetimeIndex(sorted(_break_days("CN", _years(months), _spring_festival_anchors)))
+    starts = breaks[np.r_[True, np.diff(breaks.asi8) > pd.Timedelta(days=1).value]]
+    lead = [
+        start - pd.Timedelta(days=offset)
+        for start in starts
+        for offset in range(1, SPRING_FESTIVAL_LEAD_DAYS + 1)
+    ]
+    return _count_per_month(lead, months)
+
+
+def calendar_features(months: pd.PeriodIndex) -> pd.DataFrame:
+    """Calendar regressors for each month: ``month`` plus the numeric :data:`CALENDAR_COLUMNS`.
+
+    ``days_before_spring_festival`` counts the days of the month that fall in
+    the :data:`SPRING_FESTIVAL_LEAD_DAYS` days before the break starts.
+    """
+    months = _as_months(months)
+    years = _years(months)
+    frame = pd.DataFrame({"month": months})
+    frame["spring_festival_days"] = spring_festival_days(months).to_numpy()
+    frame["days_before_spring_festival"] = _days_before_spring_festival(months)
+    new_year = _break_days("RU", years, _russian_new_year_anchors)
+    frame["ru_new_year_holidays"] = _count_per_month(new_year, months)
+    frame["ru_may_holidays"] = _count_per_month(_break_days("RU", years, _russian_may_anchors), months)
+    frame["cn_working_days"] = working_days(months, "CN").to_numpy()
+    frame["ru_working_days"] = working_days(months, "RU").to_numpy()
+    frame["days_in_month"] = months.days_in_month.to_numpy(dtype="float64")
+    return frame

@@ -1,0 +1,332 @@
+"""The retraining job's TOML config, validated up front so a scheduler fails fast with exit 2.
+
+Every error names the offending key (``candidates.models[1]``). Relative paths
+are relative to the working directory the job runs in (cron/systemd examples
+``cd`` into the project first). With no config file the job runs on the
+bundled sample.
+
+Example (see ``examples/job.toml``)::
+
+    [job]
+    name = "border"
+    horizon = 12
+
+    [[sources]]
+    path = "data/border.csv"
+    format = "long"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from forecasting.errors import ConfigError
+
+DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "drift", "ets", "theta", "arima", "gbm")
+"""Tried on the sample when no config names candidates; names not registered are skipped (logged)."""
+JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+WINDOWS: tuple[str, ...] = ("expanding", "sliding")
+
+_SCHEMA: dict[str, set[str]] = {
+    "job": {"name", "horizon", "levels", "output_dir", "models_dir", "n_jobs", "stale_lock_hours"},
+    "tracking": {"uri", "experiment"},
+    "sources": {"path", "format"},
+    "series": {"targets", "ids", "filters"},
+    "regressors": {"calendar", "events", "sample_events"},
+    "candidates": {"models", "params"},
+    "backtest": {"folds", "step", "window", "window_length"},
+    "promotion": {"margin"},
+}
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One input file and how ``forecasting.data.loaders.load`` reads it (a format or a spec .toml)."""
+
+    path: str
+    format: str = "auto"
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Everything one scheduled retrain needs; defaults run the bundled sample."""
+
+    name: str = "sample"
+    horizon: int = 12
+    levels: tuple[int, ...] = (80, 95)
+    output_dir: str = "exports"
+    models_dir: str = "models"
+    n_jobs: int = 1
+    stale_lock_hours: float = 6.0
+    tracking_uri: str | None = None
+    experiment: str | None = None
+    sources: tuple[SourceConfig, ...] = ()
+    targets: tuple[str, ...] = ()
+    series_ids: tuple[str, ...] = ()
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    calendar: bool = True
+    events: tuple[dict[str, Any], ...] = ()
+    """Event tables (name, kind, start, end, series) for ``Event.from_dict``."""
+    sample_events: bool = True
+    candidates: tuple[str, ...] = ()
+    model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    folds: int = 3
+    step: int | None = None
+    window: str = "expanding"
+    window_length: int | None = None
+    margin: float = 0.02
+    source_file: str | None = None
+
+    @property
+    def experiment_name(self) -> str:
+        return self.experiment or self.name
+
+    @property
+    def uses_sample(self) -> bool:
+        return not self.sources
+
+    def digest(self) -> str:
+        """sha256 of the settings (not of where the file lives), for the run's ``config_digest`` tag."""
+        settings = {k: v for k, v in asdict(self).items() if k != "source_file"}
+        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> JobConfig:
+    """Read and validate a job TOML; ``None`` gives the bundled-sample job."""
+    if path is None:
+        raw: dict[str, Any] = {}
+        source_file = None
+    else:
+        source_file = str(path)
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("config file not found", file=source_file) from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"not valid TOML: {error}", file=source_file) from None
+    config = parse_config(raw, source_file=source_file)
+    return _with_overrides(config, overrides)
+
+
+def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobConfig:
+    """Validate a parsed TOML mapping into a :class:`JobConfig`."""
+    check = _Checker(source_file)
+    check.known_sections(raw)
+    job = check.table(raw, "job")
+    tracking = check.table(raw, "tracking")
+    series = check.table(raw, "series")
+    regressors = check.table(raw, "regressors")
+    candidates = check.table(raw, "candidates")
+    backtest = check.table(raw, "backtest")
+    promotion = check.table(raw, "promotion")
+    name = check.string(job, "job.name", "sample")
+    if not JOB_NAME.match(name):
+        check.fail("job.name", f"must be lowercase letters, digits, '-' or '_'. Got {name!r}")
+    levels = tuple(check.int_list(job, "job.levels", [80, 95]))
+    if not levels or any(not 0 < level < 100 for level in levels):
+        check.fail("job.levels", f"must hold ints in (0, 100). Got {list(levels)}")
+    models = tuple(check.str_list(candidates, "candidates.models", []))
+    _check_models(check, models)
+    params = check.table(candidates, "candidates.params")
+    for model_name, model_params in params.items():
+        if model_name not in models:
+            check.fail(f"candidates.params.{model_name}", "parameters for a model not in candidates.models")
+        if not isinstance(model_params, dict):
+            check.fail(f"candidates.params.{model_name}", "must be a table of parameters")
+    window = check.string(backtest, "backtest.window", "expanding")
+    if window not in WINDOWS:
+        check.fail("backtest.window", f"must be one of {list(WINDOWS)}. Got {window!r}")
+    filters = check.table(series, "series.filters")
+    return JobConfig(
+        name=name,
+        horizon=check.positive_int(job, "job.horizon", 12),
+        levels=tuple(sorted(levels)),
+        output_dir=check.string(job, "job.output_dir", "exports"),
+        models_dir=check.string(job, "job.models_dir", "models"),
+        n_jobs=check.integer(job, "job.n_jobs", 1),
+        stale_lock_hours=check.positive_number(job, "job.stale_lock_hours", 6.0),
+        tracking_uri=check.optional_string(tracking, "tracking.uri"),
+        experiment=check.optional_string(tracking, "tracking.experiment"),
+        sources=tuple(_sources(check, raw.get("sources", []))),
+        targets=tuple(check.str_list(series, "series.targets", [])),
+        series_ids=tuple(check.str_list(series, "series.ids", [])),
+        filters={k: tuple(check.str_or_list(filters, f"series.filters.{k}")) for k in filters},
+        calendar=check.boolean(regressors, "regressors.calendar", True),
+        events=tuple(_events(check, regressors.get("events", []))),
+        sample_events=check.boolean(regressors, "regressors.sample_events", True),
+        candidates=models,
+        model_params={k: dict(v) for k, v in params.items()},
+        folds=check.positive_int(backtest, "backtest.folds", 3),
+        step=check.optional_positive_int(backtest, "backtest.step"),
+        window=window,
+        window_length=check.optional_positive_int(backtest, "backtest.window_length"),
+        margin=check.fraction(promotion, "promotion.margin", 0.02),
+        source_file=source_file,
+    )
+
+
+def _with_overrides(config: JobConfig, overrides: dict[str, Any]) -> JobConfig:
+    """Programmatic overrides (tests, CLI flags) on top of the file's settings."""
+    unknown = sorted(set(overrides) - set(JobConfig.__dataclass_fields__))
+    if unknown:
+        raise ConfigError("unknown override", key=unknown[0])
+    return replace(config, **overrides)
+
+
+def _check_models(check: _Checker, models: tuple[str, ...]) -> None:
+    from forecasting.models.registry import available_models
+
+    known = available_models()
+    for index, model in enumerate(models):
+        if model not in known:
+            check.fail(f"candidates.models[{index}]", f"unknown model {model!r}; known: {known}")
+    if len(set(models)) != len(models):
+        check.fail("candidates.models", "lists a model twice")
+
+
+def _sources(check: _Checker, sources: Any) -> list[SourceConfig]:
+    from forecasting.data.loaders import BUILTIN_SPECS
+
+    formats = ["auto", "long", "wide", "bts", *BUILTIN_SPECS]
+    if not isinstance(sources, list):
+        check.fail("sources", "must be an array of tables ([[sources]])")
+    out = []
+    for index, source in enumerate(sources):
+        key = f"sources[{index}]"
+        if not isinstance(source, dict):
+            check.fail(key, "must be a table with a 'path'")
+        check.known_keys(source, key, _SCHEMA["sources"])
+        if "path" not in source:
+            check.fail(f"{key}.path", "is required")
+        fmt = check.string(source, f"{key}.format", "auto")
+        if fmt not in formats and not fmt.endswith(".toml"):
+            check.fail(f"{key}.format", f"must be one of {formats} or a source spec .toml. Got {fmt!r}")
+        out.append(SourceConfig(check.string(source, f"{key}.path", ""), fmt))
+    return out
+
+
+def _events(check: _Checker, events: Any) -> list[dict[str, Any]]:
+    """Event tables as :class:`forecasting.features.interventions.Event` accepts them."""
+    from forecasting.features.interventions import Event
+
+    if not isinstance(events, list):
+        check.fail("regressors.events", "must be an array of tables ([[regressors.events]])")
+    out = []
+    for index, event in enumerate(events):
+        key = f"regressors.events[{index}]"
+        if not isinstance(event, dict):
+            check.fail(key, "must be a table with name, kind, start")
+        try:
+            Event.from_dict(event).window()
+        except (ConfigError, TypeError, ValueError) as error:
+            inner = getattr(error, "key", None)
+            check.fail(f"{key}.{inner}" if inner else key, str(error))
+        out.append(dict(event))
+    return out
+
+
+class _Checker:
+    """Type checks that raise :class:`ConfigError` naming the dotted key."""
+
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+
+    def fail(self, key: str, message: str) -> None:
+        raise ConfigError(message, key=key, file=self.file)
+
+    def known_sections(self, raw: dict[str, Any]) -> None:
+        for section, value in raw.items():
+            if section not in _SCHEMA:
+                self.fail(section, f"unknown section; known: {sorted(_SCHEMA)}")
+            if section != "sources":
+                if not isinstance(value, dict):
+                    self.fail(section, "must be a table")
+                self.known_keys(value, section, _SCHEMA[section])
+
+    def known_keys(self, table: dict[str, Any], prefix: str, known: set[str]) -> None:
+        for key in table:
+            if key not in known:
+                self.fail(f"{prefix}.{key}", f"unknown key; known: {sorted(known)}")
+
+    def _leaf(self, key: str) -> str:
+        return key.rsplit(".", 1)[-1]
+
+    def table(self, raw: dict[str, Any], key: str) -> dict[str, Any]:
+        value = raw.get(self._leaf(key), {})
+        if not isinstance(value, dict):
+            self.fail(key, "must be a table")
+        return value
+
+    def _get(self, table: dict[str, Any], key: str, default: Any, types: tuple[type, ...], what: str) -> Any:
+        value = table.get(self._leaf(key), default)
+        if isinstance(value, bool) and bool not in types:
+            self.fail(key, f"must be {what}. Got {value!r}")
+        if not isinstance(value, types):
+            self.fail(key, f"must be {what}. Got {value!r}")
+        return value
+
+    def string(self, table: dict[str, Any], key: str, default: str) -> str:
+        value = self._get(table, key, default, (str,), "a string")
+        if not value.strip():
+            self.fail(key, "must not be empty")
+        return value
+
+    def optional_string(self, table: dict[str, Any], key: str) -> str | None:
+        return None if self._leaf(key) not in table else self.string(table, key, "")
+
+    def boolean(self, table: dict[str, Any], key: str, default: bool) -> bool:
+        return self._get(table, key, default, (bool,), "true or false")
+
+    def integer(self, table: dict[str, Any], key: str, default: int) -> int:
+        return self._get(table, key, default, (int,), "an integer")
+
+    def positive_int(self, table: dict[str, Any], key: str, default: int) -> int:
+        value = self.integer(table, key, default)
+        if value < 1:
+            self.fail(key, f"must be a positive integer. Got {value}")
+        return value
+
+    def optional_positive_int(self, table: dict[str, Any], key: str) -> int | None:
+        return None if self._leaf(key) not in table else self.positive_int(table, key, 1)
+
+    def positive_number(self, table: dict[str, Any], key: str, default: float) -> float:
+        value = float(self._get(table, key, default, (int, float), "a number"))
+        if value <= 0:
+            self.fail(key, f"must be positive. Got {value}")
+        return value
+
+    def fraction(self, table: dict[str, Any], key: str, default: float) -> float:
+        value = float(self._get(table, key, default, (int, float), "a number"))
+        if not 0 <= value < 1:
+            self.fail(key, f"must be in [0, 1), a relative MASE improvement. Got {value}")
+        return value
+
+    def str_list(self, table: dict[str, Any], key: str, default: list[str]) -> list[str]:
+        value = self._get(table, key, default, (list,), "an array of strings")
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                self.fail(f"{key}[{index}]", f"must be a non-empty string. Got {item!r}")
+        return value
+
+    def int_list(self, table: dict[str, Any], key: str, default: list[int]) -> list[int]:
+        value = self._get(table, key, default, (list,), "an array of integers")
+        for index, item in enumerate(value):
+            if isinstance(item, bool) or not isinstance(item, int):
+                self.fail(f"{key}[{index}]", f"must be an integer. Got {item!r}")
+        return value
+
+    def str_or_list(self, table: dict[str, Any], key: str) -> list[str]:
+        value = table[self._leaf(key)]
+        return [self.string(table, key, "")] if isinstance(value, str) else self.str_list(table, key, [])
+
+    def month(self, table: dict[str, Any], key: str) -> str:
+        value = self.string(table, key, "")
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+            self.fail(key, f"must be a month 'YYYY-MM'. Got {value!r}")
+        return value

@@ -1,0 +1,358 @@
+"""Fast automatic seasonal ARIMA on statsmodels (Hyndman-Khandakar in spirit).
+
+Orders of differencing come from unit-root tests (KPSS for d, as ``forecast::ndiffs``;
+STL seasonal strength > 0.64 for D, as ``forecast::nsdiffs``). The series is
+differenced once, up front, and every candidate (p, q)(P, Q) with or without a
+constant is estimated on that same differenced series by conditional sum of
+squares (a few MINPACK least-squares iterations over ``scipy.signal.lfilter``
+residuals); its exact Gaussian likelihood is then evaluated once with a Kalman
+filter (statsmodels ``SARIMAX.loglike``) for an AICc that is comparable across
+candidates. Only the chosen model is fitted by full maximum likelihood
+(statsmodels ``ARIMA``, regression with ARIMA errors when ``X`` is given),
+started from the CSS estimates. ``search="mle"`` instead fits every candidate by
+full MLE, which is what the fast search is measured against.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Self
+
+import numpy as np
+from scipy.optimize import least_squares
+from scipy.signal import lfilter
+from statsmodels.tools.sm_exceptions import InterpolationWarning
+from statsmodels.tsa.arima.model import ARIMA
+from statsmodels.tsa.seasonal import STL
+from statsmodels.tsa.statespace.sarimax import SARIMAX
+from statsmodels.tsa.stattools import kpss
+
+from forecasting.models.base import DEFAULT_LEVELS, SEASON_LENGTH, LocalForecaster, SeriesModel
+from forecasting.models.transforms import BoxCox, choose_transform
+
+Order = tuple[int, int, int, int, bool]  # p, q, P, Q, constant
+SEARCHES = ("fast", "mle")
+
+
+# --- orders of differencing ---------------------------------------------------------------
+def seasonal_strength(y: np.ndarray, m: int = SEASON_LENGTH) -> float:
+    """Wang-Smith-Hyndman seasonal strength ``max(0, 1 - var(R) / var(S + R))`` from STL."""
+    fit = STL(np.asarray(y, dtype="float64"), period=m, robust=False).fit()
+    detrended = fit.seasonal + fit.resid
+    if np.var(detrended) == 0:
+        return 0.0
+    return float(max(0.0, 1.0 - np.var(fit.resid) / np.var(detrended)))
+
+
+def nsdiffs(y: np.ndarray, m: int = SEASON_LENGTH, threshold: float = 0.64) -> int:
+    """Seasonal differences needed (0 or 1): 1 when STL seasonal strength exceeds ``threshold``."""
+    if len(y) < 2 * m + 1 or np.ptp(y) == 0:
+        return 0
+    return int(seasonal_strength(y, m) > threshold)
+
+
+def ndiffs(y: np.ndarray, alpha: float = 0.05, max_d: int = 2) -> int:
+    """First differences needed by repeated KPSS level-stationarity tests at level ``alpha``."""
+    d = 0
+    x = np.asarray(y, dtype="float64")
+    while d < max_d and len(x) > 3 and np.ptp(x) > 0:
+        lags = max(1, int(3 * np.sqrt(len(x)) / 13))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InterpolationWarning)
+            p_value = kpss(x, regression="c", nlags=lags)[1]
+        if p_value >= alpha:
+            break
+        d += 1
+        x = np.diff(x)
+    return d
+
+
+def difference(y: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
+    """``(1 - B)^d (1 - B^m)^D y`` (rows for 2-D input)."""
+    out = np.asarray(y, dtype="float64")
+    for _ in range(D):
+        out = out[m:] - out[:-m]
+    for _ in range(d):
+        out = np.diff(out, axis=0)
+    return out
+
+
+# --- conditional sum of squares on the differenced series --------------------------------
+def _polys(params: np.ndarray, order: Order, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """AR polynomial ``phi(B) Phi(B^m)`` and MA polynomial ``theta(B) Theta(B^m)`` (ascending powers)."""
+    p, q, P, Q, _ = order
+    ar, ma = params[:p], params[p : p + q]
+    sar, sma = params[p + q : p + q + P], params[p + q + P :]
+    seasonal_ar = np.zeros(P * m + 1)
+    seasonal_ar[0] = 1.0
+    seasonal_ar[m::m] = -sar
+    seasonal_ma = np.zeros(Q * m + 1)
+    seasonal_ma[0] = 1.0
+    seasonal_ma[m::m] = sma
+    return np.convolve(np.r_[1.0, -ar], seasonal_ar), np.convolve(np.r_[1.0, ma], seasonal_ma)
+
+
+def _is_stable(poly: np.ndarray) -> bool:
+    """All roots of ``poly`` (ascending powers) outside the unit circle, with HK's 1.01 margin."""
+    coefficients = np.trim_zeros(poly, "b")
+    if len(coefficients) <= 1:
+        return True
+    roots = np.roots(coefficients[::-1])
+    return bool(np.all(np.abs(roots) > 1.01))
+
+
+class _Candidate:
+    """One ARMA candidate on the differenced series: its estimates and its AICc."""
+
+    def __init__(self, order: Order, params: np.ndarray, aicc: float) -> None:
+        self.order, self.params, self.aicc = order, params, aicc
+
+
+def _regressors(n: int, Xd: np.ndarray | None, constant: bool) -> np.ndarray | None:
+    columns = ([np.ones((n, 1))] if constant else []) + ([Xd] if Xd is not None else [])
+    return np.hstack(columns) if columns else None
+
+
+def _css_fit(w: np.ndarray, R: np.ndarray | None, order: Order, m: int) -> np.ndarray | None:
+    """CSS estimates ``[regression coefs, ar, ma, sar, sma]``, or None if unstable.
+
+    The series is standardised and the ARMA coefficients start at 0.1: MINPACK's
+    first trust region is proportional to the norm of the start, so a start at
+    (or near) zero would stop at once.
+    """
+    p, q, P, Q, _ = order
+    n_cond = p + P * m
+    k_reg = 0 if R is None else R.shape[1]
+    scale = float(np.std(w)) or 1.0
+    z = w / scale
+    beta0 = np.linalg.lstsq(R, z, rcond=None)[0] if k_reg else np.zeros(0)
+    x0 = np.r_[beta0, np.full(p + q + P + Q, 0.1)]
+    if len(x0) == 0:
+        return x0
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        u = z - R @ x[:k_reg] if k_reg else z
+        phi, theta = _polys(x[k_reg:], order, m)
+        return lfilter(phi, theta, u)[n_cond:]
+
+    fitted = least_squares(residuals, x0, method="lm", xtol=1e-4, ftol=1e-6, max_nfev=50 * (len(x0) + 1))
+    phi, theta = _polys(fitted.x[k_reg:], order, m)
+    if not (np.all(np.isfinite(fitted.x)) and _is_stable(phi) and _is_stable(theta)):
+        return None
+    return np.r_[fitted.x[:k_reg] * scale, fitted.x[k_reg:]]
+
+
+def _aicc(loglike: float, n: int, k: int) -> float:
+    if n - k - 1 <= 0 or not np.isfinite(loglike):
+        return np.inf
+    return -2.0 * loglike + 2.0 * k + 2.0 * k * (k + 1) / (n - k - 1)
+
+
+def _state_space(w: np.ndarray, R: np.ndarray | None, order: Order, m: int) -> SARIMAX:
+    p, q, P, Q, _ = order
+    return SARIMAX(
+        w, exog=R, order=(p, 0, q), seasonal_order=(P, 0, Q, m if P + Q else 0), concentrate_scale=True
+    )
+
+
+def evaluate(w: np.ndarray, Xd: np.ndarray | None, order: Order, m: int, search: str = "fast") -> _Candidate:
+    """Estimate one candidate on the differenced series ``w`` and score it by AICc."""
+    p, q, P, Q, constant = order
+    R = _regressors(len(w), Xd, constant)
+    k = (0 if R is None else R.shape[1]) + p + q + P + Q + 1
+    if len(w) - (p + P * m) < k + 3:
+        return _Candidate(order, np.zeros(0), np.inf)
+    params = _css_fit(w, R, order, m)
+    if params is None:
+        return _Candidate(order, np.zeros(0), np.inf)
+    model = _state_space(w, R, order, m)
+    if search == "mle" and len(params):
+        result = model.fit(start_params=params, disp=0)
+        params, loglike = result.params, float(result.llf)
+    else:
+        loglike = float(model.loglike(params))
+    return _Candidate(order, np.asarray(params), _aicc(loglike, len(w), k))
+
+
+def _neighbours(order: Order, allow_constant: bool, seasonal: bool, limits: tuple[int, ...]) -> list[Order]:
+    p, q, P, Q, c = order
+    max_p, max_q, max_P, max_Q, max_order = limits
+    moves = [(1, 0, 0, 0), (-1, 0, 0, 0), (0, 1, 0, 0), (0, -1, 0, 0), (1, 1, 0, 0), (-1, -1, 0, 0)]
+    if seasonal:
+        moves += [(0, 0, 1, 0), (0, 0, -1, 0), (0, 0, 0, 1), (0, 0, 0, -1), (0, 0, 1, 1), (0, 0, -1, -1)]
+    out = [(p + a, q + b, P + e, Q + f, c) for a, b, e, f in moves]
+    if allow_constant:
+        out.append((p, q, P, Q, not c))
+    return [
+        o
+        for o in out
+        if 0 <= o[0] <= max_p
+        and 0 <= o[1] <= max_q
+        and 0 <= o[2] <= max_P
+        and 0 <= o[3] <= max_Q
+        and sum(o[:4]) <= max_order
+    ]
+
+
+def stepwise_search(
+    w: np.ndarray,
+    Xd: np.ndarray | None,
+    *,
+    m: int,
+    allow_constant: bool,
+    seasonal: bool,
+    limits: tuple[int, ...] = (5, 5, 2, 2, 5),
+    search: str = "fast",
+    max_models: int = 94,
+) -> tuple[_Candidate, int]:
+    """Hyndman-Khandakar stepwise search; returns the best candidate and how many were fitted."""
+    starts: list[Order] = [(2, 2, 1, 1, allow_constant), (0, 0, 0, 0, allow_constant)]
+    starts += [(1, 0, 1, 0, allow_constant), (0, 1, 0, 1, allow_constant)]
+    if allow_constant:
+        starts.append((0, 0, 0, 0, False))
+    if not seasonal:
+        starts = list(dict.fromkeys((p, q, 0, 0, c) for p, q, _, _, c in starts))
+    seen: dict[Order, _Candidate] = {}
+
+    def score(order: Order) -> _Candidate:
+        if order not in seen:
+            seen[order] = evaluate(w, Xd, order, m, search)
+        return seen[order]
+
+    best = min((score(o) for o in starts), key=lambda c: c.aicc)
+    improved = True
+    while improved and len(seen) < max_models:
+        improved = False
+        for order in _neighbours(best.order, allow_constant, seasonal, limits):
+            candidate = score(order)
+            if candidate.aicc < best.aicc - 1e-8:
+                best, improved = candidate, True
+                break
+    return best, len(seen)
+
+
+# --- the per-series model ------------------------------------------------------------------
+class ArimaModel:
+    """Auto-ARIMA for one series (numpy in, numpy out); keeps ``y_`` for the fallback."""
+
+    def __init__(
+        self,
+        season_length: int = SEASON_LENGTH,
+        transform: str | None = None,
+        search: str = "fast",
+        max_order: int = 5,
+        maxiter: int = 50,
+    ) -> None:
+        self.season_length = season_length
+        self.transform = transform
+        self.search = search
+        self.max_order = max_order
+        self.maxiter = maxiter
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
+        if self.search not in SEARCHES:
+            raise ValueError(
+                f"The 'search' parameter must be one of {SEARCHES}. Got {self.search!r} instead."
+            )
+        self.y_ = np.asarray(y, dtype="float64")
+        if np.ptp(self.y_) == 0:
+            raise ValueError("constant series: ARIMA is not identified")
+        m = self.season_length
+        self.transform_: BoxCox | None = choose_transform(self.y_, self.transform, m)
+        z = self.transform_.forward(self.y_) if self.transform_ else self.y_
+        self.D_ = nsdiffs(z, m)
+        self.d_ = ndiffs(difference(z, 0, self.D_, m))
+        w = difference(z, self.d_, self.D_, m)
+        Xd = None if X is None else difference(X, self.d_, self.D_, m)
+        allow_constant = self.d_ + self.D_ <= 1
+        seasonal = len(w) >= 2 * m + 8
+        limits = (5, 5, 2, 2, self.max_order)
+        best, self.n_candidates_ = stepwise_search(
+            w, Xd, m=m, allow_constant=allow_constant, seasonal=seasonal, limits=limits, search=self.search
+        )
+        if not np.isfinite(best.aicc):
+            raise ValueError(f"no ARIMA candidate could be estimated on {len(w)} differenced observations")
+        self.order_ = best.order
+        self.search_aicc_ = best.aicc
+        self.result_ = self._fit_final(z, X, w, Xd, best)
+        return self
+
+    def _fit_final(self, z: np.ndarray, X: np.ndarray | None, w: np.ndarray, Xd: np.ndarray | None, best):
+        """Full MLE of the chosen model on the differenced series, then its levels model for forecasting.
+
+        The likelihood of an integrated model (diffuse initial states) equals that of its
+        differenced series, so the optimisation runs on the small stationary state space;
+        the ``ARIMA`` model on levels is only filtered once with those parameters.
+        """
+        p, q, P, Q, constant = best.order
+        d, D, m = self.d_, self.D_, self.season_length
+        params = np.asarray(best.params, dtype="float64")
+        model = _state_space(w, _regressors(len(w), Xd, constant), best.order, m)
+        if len(params) and self.search == "fast":
+            result = model.fit(start_params=params, disp=0, maxiter=self.maxiter)
+        else:
+            result = model.filter(params)
+        params, scale = np.asarray(result.params, dtype="float64"), float(result.scale)
+        trend = "n"
+        if constant:
+            trend = "c" if d + D == 0 else "t"
+            params = params.copy()
+            params[0] /= m if (trend == "t" and D) else 1
+        levels_model = ARIMA(
+            z,
+            exog=X,
+            order=(p, d, q),
+            seasonal_order=(P, D, Q, m if P + Q + D else 0),
+            trend=trend,
+            enforce_stationarity=False,
+            enforce_invertibility=False,
+        )
+        return levels_model.filter(np.r_[params, scale])
+
+    def predict(
+        self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
+    ) -> dict[str, np.ndarray]:
+        forecast = self.result_.get_forecast(h, exog=X)
+        out = {"mean": np.asarray(forecast.predicted_mean, dtype="float64")}
+        for level in levels:
+            bounds = np.asarray(forecast.conf_int(alpha=1 - level / 100.0), dtype="float64")
+            out[f"lower_{level}"], out[f"upper_{level}"] = bounds[:, 0], bounds[:, 1]
+        if self.transform_ is not None:
+            out = {key: self.transform_.inverse(values) for key, values in out.items()}
+        return out
+
+
+class Arima(LocalForecaster):
+    """Automatic seasonal ARIMA per series, optionally with exogenous regressors (``exog=True``).
+
+    ``transform`` is ``None``, ``"log"`` or ``"auto"`` (Guerrero Box-Cox, strictly
+    positive series only); ``search="fast"`` ranks candidates by CSS estimates
+    and one exact likelihood evaluation, ``"mle"`` fully fits every candidate.
+    """
+
+    name = "arima"
+    min_obs = 8
+
+    def __init__(
+        self,
+        season_length: int = SEASON_LENGTH,
+        transform: str | None = None,
+        exog: bool = False,
+        search: str = "fast",
+        max_order: int = 5,
+        n_jobs: int = 1,
+    ) -> None:
+        self.season_length = season_length
+        self.transform = transform
+        self.exog = exog
+        self.search = search
+        self.max_order = max_order
+        self.n_jobs = n_jobs
+
+    @property
+    def uses_exog(self) -> bool:  # type: ignore[override]
+        return bool(self.exog)
+
+    def _series_model(self) -> SeriesModel:
+        return ArimaModel(self.season_length, self.transform, self.search, self.max_order)

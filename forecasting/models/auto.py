@@ -1,0 +1,274 @@
+"""``auto``: the model a user gets without naming one.
+
+It backtests the candidate models on the training data (rolling origin, so
+the choice is made on out-of-sample errors), then forecasts each series with
+the equal-weight combination of the candidate subset that backtested best.
+With ``selection="global"`` (the default) one subset serves every series:
+per-series choices on two short folds are mostly noise, while the panel-wide
+choice is stable and still adapts to the data at hand. ``selection="series"``
+picks per series, shrunk to the global choice unless the series' own winner
+beats it by ``series_margin``.
+
+Intervals are the members' intervals combined bound by bound, then calibrated
+by split conformal scaling on the same backtest: for each level the distance
+from the forecast to each bound is multiplied by the factor that makes the
+backtest's scaled errors fall inside the interval at the nominal rate.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Literal, Self
+
+import numpy as np
+import pandas as pd
+
+from forecasting.errors import ModelError
+from forecasting.models.base import (
+    DEFAULT_LEVELS,
+    PanelForecaster,
+    check_horizon,
+    check_levels,
+    forecast_columns,
+    interval_columns,
+)
+from forecasting.models.ensemble import (
+    FALLBACK_COLUMNS,
+    Member,
+    combine_forecasts,
+    concat_rows,
+    fit_members,
+    member_fallbacks,
+    predict_members,
+    resolve_members,
+)
+from forecasting.panel import SeriesPanel
+
+SELECTIONS = ("global", "series")
+SELECTION_COLUMNS = ["series_id", "choice", "backtest_mase", "source"]
+
+
+class Auto(PanelForecaster):
+    """Backtest-selected combination of candidate models, with conformally calibrated intervals.
+
+    Parameters
+    ----------
+    candidates : registry names or estimators to choose from and combine.
+    selection : "global" (one combination for the panel) or "series".
+    series_margin : with ``selection="series"``, a series leaves the global
+        choice only if its own best combination has a backtest MASE at least
+        this fraction lower.
+    backtest_horizon, backtest_folds : the internal rolling-origin backtest.
+    calibrate : scale intervals to their backtest coverage (split conformal).
+    """
+
+    name = "auto"
+
+    def __init__(
+        self,
+        candidates: Sequence[Member] = ("ets", "theta", "arima", "gbm"),
+        selection: Literal["global", "series"] = "global",
+        series_margin: float = 0.2,
+        backtest_horizon: int = 12,
+        backtest_folds: int = 2,
+        calibrate: bool = True,
+        n_jobs: int = 1,
+    ) -> None:
+        self.candidates = candidates
+        self.selection = selection
+        self.series_margin = series_margin
+        self.backtest_horizon = backtest_horizon
+        self.backtest_folds = backtest_folds
+        self.calibrate = calibrate
+        self.n_jobs = n_jobs
+
+    @property
+    def uses_exog(self) -> bool:  # type: ignore[override]
+        """True when any candidate uses exogenous regressors (X is passed to all; others ignore it)."""
+        return any(getattr(m, "uses_exog", False) for m in resolve_members(self.candidates))
+
+    # --- fit -------------------------------------------------------------------------------
+    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
+        if self.selection not in SELECTIONS:
+            raise ValueError(
+                f"The 'selection' parameter must be one of {SELECTIONS}. Got {self.selection!r} instead."
+            )
+        candidates = resolve_members(self.candidates)
+        results, failures = self._backtest(candidates, panel, X)
+        names = [m.model_name for m in candidates if m.model_name not in set(failures["model"])]
+        if not names:
+            raise ModelError(f"every candidate failed in the backtest; first reason: {failures['reason'].iloc[0]}")
+        self.backtest_scores_ = _combination_scores(results, names)
+        self.selection_ = self._select(panel.series_ids, names)
+        used = sorted({name for choice in self.selection_["choice"] for name in choice.split("+")})
+        chosen = [m for m in candidates if m.model_name in used]
+        self.members_, fit_failures = fit_members(chosen, panel, X)
+        self.calibration_ = self._calibration(results) if self.calibrate else _no_calibration(DEFAULT_LEVELS)
+        self.fallbacks_ = concat_rows([failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS)
+        self.last_month_ = dict(panel.spans()["last"])
+        return self
+
+    def _backtest(
+        self, candidates: list[PanelForecaster], panel: SeriesPanel, X: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Each candidate's backtest; a candidate that cannot be backtested is dropped and reported."""
+        from forecasting.evaluation.backtest import backtest
+
+        frames, failures = [], []
+        for candidate in candidates:
+            try:
+                frames.append(
+                    backtest(
+                        [candidate],
+                        panel,
+                        horizon=self.backtest_horizon,
+                        folds=self.backtest_folds,
+                        X=X,
+                        n_jobs=self.n_jobs,
+                    )
+                )
+            except Exception as error:  # noqa: BLE001 - the other candidates stand in for it
+                reason = f"candidate failed in the backtest: {type(error).__name__}: {error}"
+                failures += [(sid, candidate.model_name, "other candidates", reason) for sid in panel.series_ids]
+        results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return results, pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
+
+    def _select(self, series_ids: list[str], names: list[str]) -> pd.DataFrame:
+        scores = self.backtest_scores_
+        everything = "+".join(names)
+        if scores.empty:
+            return pd.DataFrame(
+                [(sid, everything, np.nan, "no backtest: too little history") for sid in series_ids],
+                columns=SELECTION_COLUMNS,
+            )
+        best_global = scores.mean(axis=0).idxmin()
+        rows = []
+        for series_id in series_ids:
+            if series_id not in scores.index:
+                rows.append((series_id, best_global, np.nan, "global choice (series not backtested)"))
+                continue
+            own = scores.loc[series_id]
+            choice, source = best_global, "global choice"
+            if self.selection == "series" and own.min() < (1 - self.series_margin) * own[best_global]:
+                choice, source = own.idxmin(), "series backtest"
+            rows.append((series_id, choice, float(own[choice]), source))
+        return pd.DataFrame(rows, columns=SELECTION_COLUMNS)
+
+    def _calibration(self, results: pd.DataFrame) -> pd.DataFrame:
+        """Per level, the conformal factor on the distance from forecast to bound."""
+        levels = DEFAULT_LEVELS
+        if results.empty:
+            return _no_calibration(levels)
+        combined = _selected_backtest(results, self.selection_, levels)
+        rows = []
+        for level in levels:
+            ratio = _bound_ratio(combined, level)
+            n = len(ratio)
+            if n < 20:
+                rows.append((level, 1.0, n))
+                continue
+            rank = min(np.ceil((n + 1) * level / 100.0) / n, 1.0)
+            rows.append((level, float(np.quantile(ratio, rank)), n))
+        return pd.DataFrame(rows, columns=["level", "factor", "n_backtest"])
+
+    # --- predict ---------------------------------------------------------------------------
+    def predict(
+        self,
+        horizon: int,
+        X_future: pd.DataFrame | None = None,
+        levels: Sequence[int] = DEFAULT_LEVELS,
+    ) -> pd.DataFrame:
+        self._check_fitted()
+        horizon, levels = check_horizon(horizon), check_levels(levels)
+        stacked, failures = predict_members(self.members_, horizon, X_future, levels)
+        self.fallbacks_ = concat_rows([self.fallbacks_, failures], FALLBACK_COLUMNS)
+        combined = combine_forecasts(stacked, levels, "weighted", _choice_weights(self.selection_))
+        combined = _scale_intervals(combined, self.calibration_, levels)
+        combined["model"] = self.model_name
+        return combined[forecast_columns(levels)]
+
+
+# --- combinations on the backtest table ------------------------------------------------------
+def _combination_scores(results: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Per-series backtest MASE (rows) of every equal-weight subset of ``names`` (columns, "a+b")."""
+    if results.empty:
+        return pd.DataFrame()
+    keys = ["series_id", "cutoff", "month"]
+    forecasts = results.pivot_table(index=keys, columns="model", values="forecast", observed=True)
+    forecasts = forecasts[[n for n in names if n in forecasts.columns]].dropna()
+    rows = results.drop_duplicates(keys).set_index(keys).loc[forecasts.index]
+    scale = rows["scale_mase"].where(rows["scale_mase"] > 0)
+    actual = rows["actual"]
+    scores = {}
+    for size in range(1, forecasts.shape[1] + 1):
+        for subset in itertools.combinations(forecasts.columns, size):
+            error = (forecasts[list(subset)].mean(axis=1) - actual).abs() / scale
+            scores["+".join(subset)] = error.groupby(level="series_id").mean()
+    return pd.DataFrame(scores).dropna(how="all").fillna(np.inf)
+
+
+def _choice_weights(selection: pd.DataFrame) -> pd.DataFrame:
+    """Equal weights over each series' chosen members, zero for the others."""
+    rows = []
+    for series_id, choice in selection[["series_id", "choice"]].itertuples(index=False):
+        members = choice.split("+")
+        rows += [(series_id, name, 1.0 / len(members)) for name in members]
+    weights = pd.DataFrame(rows, columns=["series_id", "model", "weight"])
+    return weights
+
+
+def _selected_backtest(results: pd.DataFrame, selection: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
+    """The backtest forecasts of each series' chosen combination, with actuals."""
+    weights = _choice_weights(selection)
+    chosen = results.merge(weights, on=["series_id", "model"], how="inner")
+    values = ["forecast", *interval_columns(levels)]
+    keys = ["series_id", "cutoff", "month"]
+    weighted = chosen[values].mul(chosen["weight"], axis=0)
+    weighted[keys] = chosen[keys]
+    weighted["weight"] = chosen["weight"]
+    sums = weighted.groupby(keys, observed=True)[[*values, "weight"]].sum()
+    combined = sums[values].div(sums["weight"], axis=0)
+    actual = chosen.drop_duplicates(keys).set_index(keys)["actual"]
+    return combined.join(actual).reset_index()
+
+
+def _bound_ratio(combined: pd.DataFrame, level: int) -> np.ndarray:
+    """How far each actual lies from the forecast, in units of the distance to the bound on its side."""
+    forecast = combined["forecast"].to_numpy()
+    actual = combined["actual"].to_numpy()
+    above = actual >= forecast
+    distance = np.where(above, combined[f"upper_{level}"].to_numpy() - forecast,
+                        forecast - combined[f"lower_{level}"].to_numpy())
+    error = np.abs(actual - forecast)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(distance > 0, error / distance, np.where(error > 0, np.inf, 0.0))
+    return ratio
+
+
+def _no_calibration(levels: Sequence[int]) -> pd.DataFrame:
+    return pd.DataFrame({"level": list(levels), "factor": 1.0, "n_backtest": 0})
+
+
+def _scale_intervals(combined: pd.DataFrame, calibration: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
+    """Stretch each bound's distance from the forecast by its level's factor; keep levels nested."""
+    factors = dict(zip(calibration["level"], calibration["factor"], strict=True))
+    out = combined.copy()
+    forecast = out["forecast"]
+    previous_lower = previous_upper = forecast
+    for level in sorted(levels):
+        factor = _factor_for(level, factors)
+        lower = forecast - factor * (forecast - out[f"lower_{level}"])
+        upper = forecast + factor * (out[f"upper_{level}"] - forecast)
+        out[f"lower_{level}"] = np.minimum(lower, previous_lower)
+        out[f"upper_{level}"] = np.maximum(upper, previous_upper)
+        previous_lower, previous_upper = out[f"lower_{level}"], out[f"upper_{level}"]
+    return out
+
+
+def _factor_for(level: int, factors: dict[int, float]) -> float:
+    """The calibrated factor of ``level``, or of the nearest calibrated level for others."""
+    if level in factors:
+        return float(factors[level])
+    nearest = min(factors, key=lambda known: abs(known - level))
+    return float(factors[nearest])

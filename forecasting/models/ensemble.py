@@ -1,0 +1,213 @@
+"""Forecast combinations: the mean, median or backtest-weighted mean of member models.
+
+Combinations are the most robust accuracy gain in forecasting (M3, M4): no
+single method wins on every series, and averaging cancels their errors.
+Intervals are combined the same way as the point forecasts, bound by bound
+("quantile averaging", Lichtendahl, Grushka-Cockayne & Winkler 2013): the
+combined 80% lower bound is the mean (median, weighted mean) of the members'
+80% lower bounds. It keeps the nesting of levels and is at least as sharp as
+the members' typical interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Self
+
+import pandas as pd
+from sklearn.base import clone
+
+from forecasting.errors import ModelError
+from forecasting.models.base import (
+    DEFAULT_LEVELS,
+    PanelForecaster,
+    check_horizon,
+    check_levels,
+    forecast_columns,
+    interval_columns,
+)
+from forecasting.panel import SeriesPanel
+
+Member = str | PanelForecaster
+METHODS = ("mean", "median", "weighted")
+FALLBACK_COLUMNS = ["series_id", "model", "fallback", "reason"]
+
+
+def resolve_members(members: Sequence[Member]) -> list[PanelForecaster]:
+    """Fresh, unfitted estimators for registry names or (cloned) instances; names must be distinct."""
+    from forecasting.models.registry import make_model
+
+    if isinstance(members, str) or not members:
+        raise ValueError(f"The 'members' parameter must be a non-empty sequence of models. Got {members!r}.")
+    resolved = [make_model(m) if isinstance(m, str) else clone(m) for m in members]
+    names = [m.model_name for m in resolved]
+    if len(set(names)) != len(names):
+        raise ValueError(f"The 'members' parameter must name distinct models. Got {names}.")
+    return resolved
+
+
+def fit_members(
+    members: Sequence[PanelForecaster], panel: SeriesPanel, X: pd.DataFrame | None
+) -> tuple[list[PanelForecaster], pd.DataFrame]:
+    """Fit each member; a member that fails on the whole panel is dropped and reported per series."""
+    fitted, failures = [], []
+    for member in members:
+        try:
+            fitted.append(member.fit(panel, X))
+        except Exception as error:  # noqa: BLE001 - the other members stand in for it
+            reason = f"member failed to fit: {type(error).__name__}: {error}"
+            failures += [(sid, member.model_name, "other members", reason) for sid in panel.series_ids]
+    if not fitted:
+        raise ModelError(f"every member failed to fit; first reason: {failures[0][3]}")
+    return fitted, pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
+
+
+def concat_rows(frames: Sequence[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """Concatenate the non-empty frames (pandas warns on empty ones), keeping ``columns``."""
+    kept = [frame[columns] for frame in frames if frame is not None and not frame.empty]
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=columns)
+
+
+def member_fallbacks(members: Sequence[PanelForecaster]) -> pd.DataFrame:
+    """Every member's ``fallbacks_``, one frame (``model`` names the member)."""
+    return concat_rows([getattr(m, "fallbacks_", None) for m in members], FALLBACK_COLUMNS)
+
+
+def predict_members(
+    members: Sequence[PanelForecaster], horizon: int, X_future: pd.DataFrame | None, levels: Sequence[int]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All members' forecasts stacked (``model`` = member name), plus failures as fallback rows."""
+    frames, failures = [], []
+    for member in members:
+        try:
+            frames.append(member.predict(horizon, X_future, levels).assign(model=member.model_name))
+        except Exception as error:  # noqa: BLE001 - the other members stand in for it
+            reason = f"member failed to predict: {type(error).__name__}: {error}"
+            failures += [(sid, member.model_name, "other members", reason) for sid in member.last_month_]
+    if not frames:
+        raise ModelError(f"every member failed to predict; first reason: {failures[0][3]}")
+    stacked = pd.concat(frames, ignore_index=True)
+    stacked["series_id"] = stacked["series_id"].astype(str)
+    return stacked, pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
+
+
+def combine_forecasts(
+    stacked: pd.DataFrame,
+    levels: Sequence[int],
+    method: Literal["mean", "median", "weighted"] = "mean",
+    weights: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Combine stacked member forecasts per series and month, bound by bound.
+
+    ``weights`` (for ``method="weighted"``) has columns ``series_id, model,
+    weight``; a series or member without a weight gets weight 1 before the
+    weights of each series and month are renormalised over the members present.
+    """
+    values = ["forecast", *interval_columns(levels)]
+    keys = ["series_id", "month"]
+    if method in ("mean", "median"):
+        return stacked.groupby(keys, sort=True)[values].agg(method).reset_index()
+    frame = stacked.merge(weights, on=["series_id", "model"], how="left") if weights is not None else stacked
+    weight = frame["weight"].fillna(1.0) if "weight" in frame else pd.Series(1.0, index=frame.index)
+    weighted = frame[values].mul(weight, axis=0)
+    weighted[keys] = frame[keys]
+    weighted["weight"] = weight
+    sums = weighted.groupby(keys, sort=True)[[*values, "weight"]].sum()
+    return sums[values].div(sums["weight"], axis=0).reset_index()
+
+
+def inverse_mase_weights(per_series: pd.DataFrame, floor: float = 1e-3) -> pd.DataFrame:
+    """Weights proportional to 1 / backtest MASE per series (``metrics_by_series`` output).
+
+    A member with an undefined MASE on a series (constant training window)
+    gets the series' mean weight; MASE is floored at ``floor`` so a perfect
+    member does not take every weight through a division by zero.
+    """
+    mase = per_series["mase"].unstack("model")
+    inverse = 1.0 / mase.clip(lower=floor)
+    inverse = inverse.apply(lambda row: row.fillna(row.mean() if row.notna().any() else 1.0), axis=1)
+    weights = inverse.div(inverse.sum(axis=1), axis=0)
+    weights.columns.name = "model"
+    return weights.stack().rename("weight").reset_index()[["series_id", "model", "weight"]]
+
+
+class Ensemble(PanelForecaster):
+    """Mean, median or inverse-backtest-MASE weighted combination of member models.
+
+    Parameters
+    ----------
+    members : registry names (``"ets"``) or estimator instances (cloned on fit).
+    method : "median" (robust to one bad member), "mean", or "weighted": per
+        series, weights proportional to 1 / MASE of each member in a rolling
+        backtest of the training data (``backtest_horizon`` months,
+        ``backtest_folds`` folds); series the backtest cannot score get equal
+        weights, recorded in ``weights_`` with ``source="equal"``.
+    """
+
+    name = "ensemble"
+
+    def __init__(
+        self,
+        members: Sequence[Member] = ("ets", "theta", "arima"),
+        method: Literal["mean", "median", "weighted"] = "median",
+        backtest_horizon: int = 12,
+        backtest_folds: int = 2,
+        n_jobs: int = 1,
+    ) -> None:
+        self.members = members
+        self.method = method
+        self.backtest_horizon = backtest_horizon
+        self.backtest_folds = backtest_folds
+        self.n_jobs = n_jobs
+
+    @property
+    def uses_exog(self) -> bool:  # type: ignore[override]
+        """True when any member uses exogenous regressors (X is passed to all; others ignore it)."""
+        return any(getattr(m, "uses_exog", False) for m in resolve_members(self.members))
+
+    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
+        if self.method not in METHODS:
+            raise ValueError(f"The 'method' parameter must be one of {METHODS}. Got {self.method!r} instead.")
+        members = resolve_members(self.members)
+        self.weights_ = self._backtest_weights(members, panel, X) if self.method == "weighted" else None
+        self.members_, failures = fit_members(members, panel, X)
+        self.fallbacks_ = concat_rows([failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS)
+        self.last_month_ = dict(panel.spans()["last"])
+        return self
+
+    def _backtest_weights(
+        self, members: list[PanelForecaster], panel: SeriesPanel, X: pd.DataFrame | None
+    ) -> pd.DataFrame:
+        from forecasting.evaluation.backtest import backtest
+        from forecasting.evaluation.metrics import metrics_by_series
+
+        results = backtest(
+            members, panel, horizon=self.backtest_horizon, folds=self.backtest_folds, X=X, n_jobs=self.n_jobs
+        )
+        names = [m.model_name for m in members]
+        if results.empty:
+            scored = pd.DataFrame(columns=["series_id", "model", "weight"])
+        else:
+            scored = inverse_mase_weights(metrics_by_series(results)).assign(source="backtest")
+        unscored = sorted(set(panel.series_ids) - set(scored["series_id"]))
+        equal = pd.DataFrame(
+            [(sid, name, 1.0 / len(names), "equal") for sid in unscored for name in names],
+            columns=["series_id", "model", "weight", "source"],
+        )
+        return concat_rows([scored, equal], ["series_id", "model", "weight", "source"])
+
+    def predict(
+        self,
+        horizon: int,
+        X_future: pd.DataFrame | None = None,
+        levels: Sequence[int] = DEFAULT_LEVELS,
+    ) -> pd.DataFrame:
+        self._check_fitted()
+        horizon, levels = check_horizon(horizon), check_levels(levels)
+        stacked, failures = predict_members(self.members_, horizon, X_future, levels)
+        self.fallbacks_ = concat_rows([self.fallbacks_, failures], FALLBACK_COLUMNS)
+        weights = self.weights_[["series_id", "model", "weight"]] if self.weights_ is not None else None
+        combined = combine_forecasts(stacked, levels, self.method, weights)
+        combined["model"] = self.model_name
+        return combined[forecast_columns(levels)]
+

@@ -1,0 +1,566 @@
+"""Gradient boosting as one global model over every series of a panel.
+
+mlforecast's design on scikit-learn's ``HistGradientBoostingRegressor``: the
+series are put on a common scale (each divided by the mean of its last twelve
+training months), the target is the scaled change from the seasonal naive
+forecast (or the scaled level), and one regressor learns from every series at
+once using lags, rolling windows, calendar and intervention regressors and
+series-level categorical dimensions. Prediction intervals come from split
+conformal calibration: the model is refitted on truncated histories
+(rolling origin, inside the training data), its scaled errors per horizon step
+give the interval quantiles. Series too short for the features fall back to a
+seasonal naive or naive forecast, reported in ``fallbacks_``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Self
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from forecasting.errors import DataError
+from forecasting.features.calendar import calendar_features
+from forecasting.features.lags import DEFAULT_LAGS, DEFAULT_WINDOWS, LagFeatures, right_aligned
+from forecasting.models.base import (
+    DEFAULT_LEVELS,
+    SEASON_LENGTH,
+    PanelForecaster,
+    _series_frame,
+    check_horizon,
+    check_levels,
+    fallback_model,
+    fill_gaps,
+    forecast_columns,
+)
+from forecasting.panel import SeriesPanel
+
+STRATEGIES: tuple[str, ...] = ("recursive", "direct")
+TARGETS: tuple[str, ...] = ("seasonal_difference", "level")
+MAX_CATEGORIES = 255
+"""HistGradientBoostingRegressor's native categorical support takes at most ``max_bins`` = 255 categories."""
+
+
+class GradientBoosting(PanelForecaster):
+    """One ``HistGradientBoostingRegressor`` across all series (a global model).
+
+    Parameters
+    ----------
+    strategy : "recursive" or "direct"
+        ``recursive`` fits one model for the next month and feeds its forecasts
+        back as lags. ``direct`` fits one model for every step ``h`` up to
+        ``max_horizon`` with ``h`` as a feature and the features taken at the
+        forecast origin, so no forecast is fed back.
+    target : "seasonal_difference" or "level"
+        What the trees learn: the scaled change from the same month of the last
+        observed year, or the scaled level itself (trees cannot extrapolate a
+        level beyond what they saw, the seasonal difference can).
+    lags, rolling_windows
+        Lag and rolling-window features (:class:`~forecasting.features.lags.LagFeatures`).
+    max_horizon
+        Longest horizon of the direct strategy (ignored by ``recursive``).
+    calibration_windows, calibration_horizon, calibration_step
+        Rolling-origin windows for conformal intervals: window ``w`` refits on
+        the history minus its last ``calibration_horizon + w * step`` months.
+        Steps beyond ``calibration_horizon`` reuse the last step's scores
+        widened by ``sqrt(h / calibration_horizon)``.
+    min_obs
+        Series with fewer observed months fall back to seasonal naive / naive.
+    series_feature
+        Use the series itself as a categorical feature (only when the panel
+        has at most 255 series).
+    loss, learning_rate, max_iter, max_leaf_nodes, min_samples_leaf, l2_regularization, random_state
+        Passed to ``HistGradientBoostingRegressor`` (early stopping is off, so
+        every fit uses all training rows and is reproducible).
+    """
+
+    name = "gbm"
+    uses_exog = True
+
+    def __init__(
+        self,
+        strategy: str = "recursive",
+        target: str = "seasonal_difference",
+        lags: Sequence[int] = DEFAULT_LAGS,
+        rolling_windows: Sequence[int] = DEFAULT_WINDOWS,
+        max_horizon: int = 24,
+        calibration_windows: int = 3,
+        calibration_horizon: int = 12,
+        calibration_step: int | None = None,
+        min_obs: int = 2 * SEASON_LENGTH,
+        series_feature: bool = True,
+        loss: str = "squared_error",
+        learning_rate: float = 0.05,
+        max_iter: int = 300,
+        max_leaf_nodes: int = 31,
+        min_samples_leaf: int = 20,
+        l2_regularization: float = 0.0,
+        random_state: int | None = 0,
+    ) -> None:
+        self.strategy = strategy
+        self.target = target
+        self.lags = lags
+        self.rolling_windows = rolling_windows
+        self.max_horizon = max_horizon
+        self.calibration_windows = calibration_windows
+        self.calibration_horizon = calibration_horizon
+        self.calibration_step = calibration_step
+        self.min_obs = min_obs
+        self.series_feature = series_feature
+        self.loss = loss
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.random_state = random_state
+
+    # --- fit ----------------------------------------------------------------
+    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
+        """Fit the global model, its conformal calibration and the per-series fallbacks."""
+        if not isinstance(panel, SeriesPanel):
+            raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
+        self._check_params()
+        self.features_ = LagFeatures(tuple(self.lags), tuple(self.rolling_windows))
+        layout = right_aligned(panel)
+        history = layout.values
+        self.series_ids_ = layout.series_ids
+        self.exog_columns_ = _exog_columns(X)
+        in_range = np.isfinite(history).cumsum(axis=1) > 0
+        month_grid = self._month_grid(layout.ordinals(0, layout.n_columns), in_range, X, "X")
+        categories, self.categorical_names_ = _categorical_codes(
+            panel.metadata.loc[layout.series_ids], self.series_feature
+        )
+        n_obs = np.isfinite(history).sum(axis=1)
+        reasons = _fallback_reasons(history, n_obs, self.min_obs)
+        modelled = np.array([reason is None for reason in reasons])
+
+        self.history_ = history
+        self.last_ordinals_ = layout.last_ordinals
+        self.last_month_ = {
+            sid: pd.Period(ordinal=int(o), freq="M")
+            for sid, o in zip(layout.series_ids, layout.last_ordinals, strict=True)
+        }
+        self.nonnegative_ = ~(np.nanmin(history, axis=1) < 0)
+        self.categories_ = categories
+        self.modelled_ = modelled
+        self.regressor_, self.scale_ = self._train(history, month_grid, modelled)
+        self.error_scale_ = _error_scale(history)
+        self.calibration_scores_ = self._calibrate(history, month_grid, modelled)
+        self.fallback_models_ = {
+            sid: fallback_model(int(n))[1].fit(fill_gaps(_observed(row))[0])
+            for sid, row, n, keep in zip(layout.series_ids, history, n_obs, modelled, strict=True)
+            if not keep
+        }
+        fallback_rows = [
+            (sid, self.model_name, fallback_model(int(n))[0], reason)
+            for sid, n, reason in zip(layout.series_ids, n_obs, reasons, strict=True)
+            if reason is not None
+        ]
+        if self.calibration_scores_ is None:
+            fallback_rows += [
+                (sid, self.model_name, "seasonal_naive_intervals", "too little history for conformal calibration")
+                for sid, keep in zip(layout.series_ids, modelled, strict=True)
+                if keep
+            ]
+        self.fallbacks_ = pd.DataFrame(fallback_rows, columns=["series_id", "model", "fallback", "reason"])
+        self.adjustments_ = pd.DataFrame(
+            [
+                (sid, self.model_name, f"interpolated {gaps} missing month(s) for the fallback")
+                for sid, row, keep in zip(layout.series_ids, history, modelled, strict=True)
+                if not keep and (gaps := int(np.isnan(_observed(row)).sum()))
+            ],
+            columns=["series_id", "model", "adjustment"],
+        )
+        self.n_series_ = len(layout.series_ids)
+        return self
+
+    def _check_params(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"The 'strategy' parameter must be one of {STRATEGIES}. Got {self.strategy!r}.")
+        if self.target not in TARGETS:
+            raise ValueError(f"The 'target' parameter must be one of {TARGETS}. Got {self.target!r}.")
+        for name in ("max_horizon", "calibration_horizon", "min_obs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"The {name!r} parameter must be a positive int. Got {value!r} instead.")
+        if self.calibration_windows < 0:
+            raise ValueError(
+                f"The 'calibration_windows' parameter must be >= 0. Got {self.calibration_windows!r} instead."
+            )
+
+    def _month_grid(
+        self, ordinals: np.ndarray, needed: np.ndarray, X: pd.DataFrame | None, what: str
+    ) -> np.ndarray:
+        """Calendar and exogenous features of each (series, month) cell; NaN where not needed."""
+        months = pd.PeriodIndex.from_ordinals(np.unique(ordinals[needed]), freq="M")
+        calendar = calendar_features(months).drop(columns="month")
+        calendar.insert(0, "month_of_year", months.month.to_numpy(dtype="float64"))
+        lookup = pd.DataFrame(calendar.to_numpy(dtype="float64"), index=months.asi8)
+        grid = np.full((*ordinals.shape, calendar.shape[1] + len(self.exog_columns_)), np.nan)
+        grid[needed, : calendar.shape[1]] = lookup.loc[ordinals[needed]].to_numpy()
+        if self.exog_columns_:
+            series = np.broadcast_to(np.asarray(self.series_ids_, dtype=object)[:, None], ordinals.shape)
+            grid[needed, calendar.shape[1] :] = _exog_values(
+                X, series[needed], ordinals[needed], self.exog_columns_, what
+            )
+        return grid
+
+    def _design(
+        self,
+        lag_features: np.ndarray,
+        base: np.ndarray,
+        scale: np.ndarray,
+        step: np.ndarray,
+        month_features: np.ndarray,
+        categories: np.ndarray,
+    ) -> np.ndarray:
+        """The regressor's input rows: scaled lags and seasonal base, step (direct), month and series features."""
+        parts = [lag_features / scale[:, None], (base / scale)[:, None]]
+        if self.strategy == "direct":
+            parts.append(step[:, None].astype("float64"))
+        return np.column_stack([*parts, month_features, categories])
+
+    def _train(
+        self, history: np.ndarray, month_grid: np.ndarray, modelled: np.ndarray
+    ) -> tuple[HistGradientBoostingRegressor | None, np.ndarray]:
+        """Fit the regressor on every (series, origin, step) of ``history``."""
+        scale = _level_scale(history)
+        table = self.features_.table(history)
+        filled = _forward_filled(history)
+        n_series, n_columns = history.shape
+        steps = [1] if self.strategy == "recursive" else range(1, self.max_horizon + 1)
+        inputs, targets = [], []
+        for step in steps:
+            series, origin = (a.ravel() for a in np.indices((n_series, max(n_columns - step, 0))))
+            target_col = origin + step
+            base_col = origin + step - SEASON_LENGTH * math.ceil(step / SEASON_LENGTH)
+            keep = modelled[series] & (base_col >= 0)
+            series, origin, target_col, base_col = series[keep], origin[keep], target_col[keep], base_col[keep]
+            actual = history[series, target_col]
+            base = filled[series, base_col]
+            usable = np.isfinite(actual) & np.isfinite(base)
+            series, origin, target_col, actual, base = (
+                a[usable] for a in (series, origin, target_col, actual, base)
+            )
+            inputs.append(
+                self._design(
+                    table[series, origin + 1],
+                    base,
+                    scale[series],
+                    np.full(len(series), step),
+                    month_grid[series, target_col],
+                    self.categories_[series],
+                )
+            )
+            targets.append((actual - self._base_weight * base) / scale[series])
+        design = np.concatenate(inputs) if inputs else np.empty((0, 0))
+        if len(design) == 0:
+            return None, scale
+        regressor = self._regressor(design.shape[1]).fit(design, np.concatenate(targets))
+        return regressor, scale
+
+    @property
+    def _base_weight(self) -> float:
+        return 1.0 if self.target == "seasonal_difference" else 0.0
+
+    def _regressor(self, n_features: int) -> HistGradientBoostingRegressor:
+        categorical = np.zeros(n_features, dtype=bool)
+        categorical[n_features - self.categories_.shape[1] :] = True
+        return HistGradientBoostingRegressor(
+            loss=self.loss,
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            categorical_features=categorical if categorical.any() else None,
+            early_stopping=False,
+            random_state=self.random_state,
+        )
+
+    def _forecast(
+        self,
+        regressor: HistGradientBoostingRegressor,
+        history: np.ndarray,
+        future_grid: np.ndarray,
+        scale: np.ndarray,
+        horizon: int,
+        modelled: np.ndarray,
+    ) -> np.ndarray:
+        """Point forecasts ``(n_series, horizon)`` for the months after ``history``; NaN where not modelled."""
+        rows = np.flatnonzero(modelled)
+        n_columns = history.shape[1]
+        extended = np.concatenate([history, np.full((history.shape[0], horizon), np.nan)], axis=1)
+        nonnegative = ~(np.nanmin(np.where(np.isfinite(history), history, np.inf), axis=1) < 0)
+        if self.strategy == "recursive":
+            for step in range(horizon):
+                origin = n_columns - 1 + step
+                filled = _forward_filled(extended[rows, : origin + 1])
+                base = filled[:, origin + 1 - SEASON_LENGTH]
+                design = self._design(
+                    self.features_.next(extended[rows, : origin + 1]),
+                    base,
+                    scale[rows],
+                    np.ones(len(rows)),
+                    future_grid[rows, step],
+                    self.categories_[rows],
+                )
+                predicted = regressor.predict(design) * scale[rows] + self._base_weight * base
+                extended[rows, origin + 1] = np.where(nonnegative[rows], np.maximum(predicted, 0), predicted)
+            return extended[:, n_columns:]
+        if horizon > self.max_horizon:
+            raise ValueError(
+                f"The direct strategy was fitted for max_horizon={self.max_horizon}; "
+                f"got horizon {horizon}. Refit with a larger max_horizon."
+            )
+        lag_features = self.features_.next(history[rows])
+        filled = _forward_filled(history[rows])
+        forecasts = np.full((history.shape[0], horizon), np.nan)
+        steps = np.arange(1, horizon + 1)
+        base_cols = n_columns - 1 + steps - SEASON_LENGTH * np.ceil(steps / SEASON_LENGTH).astype(int)
+        for step, base_col in zip(steps, base_cols, strict=True):
+            base = filled[:, base_col]
+            design = self._design(
+                lag_features,
+                base,
+                scale[rows],
+                np.full(len(rows), step),
+                future_grid[rows, step - 1],
+                self.categories_[rows],
+            )
+            forecasts[rows, step - 1] = regressor.predict(design) * scale[rows] + self._base_weight * base
+        return forecasts
+
+    def _calibrate(self, history: np.ndarray, month_grid: np.ndarray, modelled: np.ndarray) -> np.ndarray | None:
+        """Scaled forecast errors ``(n_forecasts, calibration_horizon)`` from rolling-origin refits."""
+        horizon = self._calibration_horizon
+        step = self.calibration_step or max(1, horizon // 2)
+        n_columns = history.shape[1]
+        scores = []
+        for window in range(self.calibration_windows):
+            cut = n_columns - horizon - window * step
+            if cut < self.min_obs:
+                break
+            training = history[:, :cut]
+            usable = modelled & np.array([r is None for r in _fallback_reasons(training, None, self.min_obs)])
+            if not usable.any():
+                break
+            regressor, scale = self._train(training, month_grid[:, :cut], usable)
+            if regressor is None:
+                break
+            forecasts = self._forecast(
+                regressor, training, month_grid[:, cut : cut + horizon], scale, horizon, usable
+            )
+            errors = (history[:, cut : cut + horizon] - forecasts) / _error_scale(training)[:, None]
+            scores.append(errors[usable])
+        return np.concatenate(scores) if scores else None
+
+    @property
+    def _calibration_horizon(self) -> int:
+        if self.strategy == "direct":
+            return min(self.calibration_horizon, self.max_horizon)
+        return self.calibration_horizon
+
+    # --- predict ------------------------------------------------------------
+    def predict(
+        self,
+        horizon: int,
+        X_future: pd.DataFrame | None = None,
+        levels: Sequence[int] = DEFAULT_LEVELS,
+    ) -> pd.DataFrame:
+        """Forecasts and conformal intervals for the ``horizon`` months after each series' last month."""
+        self._check_fitted()
+        horizon = check_horizon(horizon)
+        levels = check_levels(levels)
+        if X_future is not None and not self.exog_columns_:
+            raise DataError("X_future was given but the model was fitted without X")
+        ordinals = self.last_ordinals_[:, None] + np.arange(1, horizon + 1)[None, :]
+        needed = np.broadcast_to(self.modelled_[:, None], ordinals.shape)
+        future_grid = self._month_grid(ordinals, needed, X_future, "X_future")
+        if self.regressor_ is not None:
+            mean = self._forecast(
+                self.regressor_, self.history_, future_grid, self.scale_, horizon, self.modelled_
+            )
+        else:
+            mean = np.full(ordinals.shape, np.nan)
+        offsets = self._interval_offsets(horizon, levels)
+        frames = []
+        for i, series_id in enumerate(self.series_ids_):
+            months = pd.PeriodIndex.from_ordinals(ordinals[i], freq="M")
+            if self.modelled_[i]:
+                out = {"mean": mean[i]}
+                for key, offset in offsets.items():
+                    out[key] = mean[i] + offset * self.error_scale_[i]
+            else:
+                out = self.fallback_models_[series_id].predict(horizon, None, levels)
+            frames.append(
+                _series_frame(series_id, months, self.model_name, out, levels, bool(self.nonnegative_[i]))
+            )
+        return pd.concat(frames, ignore_index=True)[forecast_columns(levels)]
+
+    def _interval_offsets(self, horizon: int, levels: Sequence[int]) -> dict[str, np.ndarray]:
+        """Per-step interval offsets in error-scale units, from the conformal scores.
+
+        Without calibration scores, a seasonal-naive Gaussian width is used
+        (sigma ~ 1.25 x the seasonal naive MAE), reported in ``fallbacks_``.
+        """
+        steps = np.arange(1, horizon + 1)
+        scores = self.calibration_scores_
+        offsets: dict[str, np.ndarray] = {}
+        for level in levels:
+            alpha = 1 - level / 100
+            if scores is None:
+                width = norm.ppf(1 - alpha / 2) * 1.25 * np.sqrt(np.ceil(steps / SEASON_LENGTH))
+                offsets[f"lower_{level}"], offsets[f"upper_{level}"] = -width, width
+                continue
+            calibrated = scores.shape[1]
+            columns = np.minimum(steps, calibrated) - 1
+            widen = np.sqrt(np.maximum(steps / calibrated, 1.0))
+            lower, upper = _conformal_bounds(scores[:, columns], alpha)
+            offsets[f"lower_{level}"], offsets[f"upper_{level}"] = lower * widen, upper * widen
+        return offsets
+
+
+def _conformal_bounds(scores: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split-conformal lower and upper quantiles per column, with the (n + 1) / n finite-sample correction."""
+    lower, upper = [], []
+    for column in scores.T:
+        column = column[np.isfinite(column)]
+        n = len(column)
+        if n == 0:
+            lower.append(np.nan)
+            upper.append(np.nan)
+            continue
+        q_upper = min(1.0, (1 - alpha / 2) * (n + 1) / n)
+        q_lower = max(0.0, 1 - q_upper)
+        lower.append(np.quantile(column, q_lower, method="lower"))
+        upper.append(np.quantile(column, q_upper, method="higher"))
+    return np.asarray(lower), np.asarray(upper)
+
+
+def _observed(row: np.ndarray) -> np.ndarray:
+    """One right-aligned row without its leading padding."""
+    finite = np.flatnonzero(np.isfinite(row))
+    return row[finite[0] :] if len(finite) else row[:0]
+
+
+def _fallback_reasons(history: np.ndarray, n_obs: np.ndarray | None, min_obs: int) -> list[str | None]:
+    """Why each series cannot be modelled (None when it can)."""
+    if n_obs is None:
+        n_obs = np.isfinite(history).sum(axis=1)
+    level = _level_scale(history)
+    reasons: list[str | None] = []
+    for n, scale in zip(n_obs, level, strict=True):
+        if n < min_obs:
+            reasons.append(f"{int(n)} observations, needs at least {min_obs}")
+        elif not np.isfinite(scale) or scale == 0:
+            reasons.append("all values are zero: no scale for the global model")
+        else:
+            reasons.append(None)
+    return reasons
+
+
+def _level_scale(history: np.ndarray) -> np.ndarray:
+    """Mean absolute value of the last 12 months (of all months when those are zero or missing)."""
+    if history.shape[1] == 0:
+        return np.full(history.shape[0], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, handled below
+        recent = np.nanmean(np.abs(history[:, -SEASON_LENGTH:]), axis=1)
+        overall = np.nanmean(np.abs(history), axis=1)
+    return np.where(np.isfinite(recent) & (recent > 0), recent, overall)
+
+
+def _error_scale(history: np.ndarray) -> np.ndarray:
+    """In-sample seasonal naive MAE (naive MAE for short series): the unit of the conformal scores."""
+    seasonal = np.abs(history[:, SEASON_LENGTH:] - history[:, :-SEASON_LENGTH])
+    first = np.abs(np.diff(history, axis=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # series without pairs give NaN, handled below
+        seasonal_mae = np.nanmean(seasonal, axis=1) if seasonal.shape[1] else np.full(len(history), np.nan)
+        naive_mae = np.nanmean(first, axis=1) if first.shape[1] else np.full(len(history), np.nan)
+    scale = np.where(np.isfinite(seasonal_mae), seasonal_mae, naive_mae)
+    level = _level_scale(history)
+    floor = np.where(np.isfinite(level) & (level > 0), 1e-6 * level, 1e-12)
+    return np.where(np.isfinite(scale) & (scale > floor), scale, floor)
+
+
+def _forward_filled(history: np.ndarray) -> np.ndarray:
+    """Missing months take the last observed value: the seasonal base must be a number."""
+    return pd.DataFrame(history).ffill(axis=1).to_numpy()
+
+
+def _exog_columns(X: pd.DataFrame | None) -> list[str]:
+    if X is None:
+        return []
+    if "month" not in X.columns:
+        raise DataError("X has no 'month' column", column="month")
+    columns = [c for c in X.columns if c not in ("series_id", "month")]
+    non_numeric = [c for c in columns if not pd.api.types.is_numeric_dtype(X[c])]
+    if non_numeric:
+        raise DataError(f"X feature columns must be numeric; {non_numeric} are not", column=non_numeric[0])
+    return columns
+
+
+def _exog_values(
+    X: pd.DataFrame | None, series_ids: np.ndarray, ordinals: np.ndarray, columns: list[str], what: str
+) -> np.ndarray:
+    """The ``columns`` of ``X`` for each (series, month) pair, in order; DataError when any is missing."""
+    if X is None:
+        raise DataError(f"{what} is required: the model was fitted with exogenous columns {columns}")
+    missing_columns = [c for c in columns if c not in X.columns]
+    if missing_columns:
+        raise DataError(f"{what} lacks the feature column(s) {missing_columns} seen in fit")
+    table = X[[c for c in ("series_id", "month") if c in X.columns] + columns].copy()
+    table["ordinal"] = pd.PeriodIndex(table["month"], freq="M").asi8
+    keys = pd.DataFrame({"ordinal": ordinals})
+    on = ["ordinal"]
+    if "series_id" in table.columns:
+        table["series_id"] = table["series_id"].astype(str)
+        keys["series_id"] = series_ids.astype(str)
+        on = ["series_id", "ordinal"]
+    duplicated = table.duplicated(on)
+    if duplicated.any():
+        first = table[duplicated].iloc[0]
+        raise DataError(
+            f"{what} has duplicate rows for month {first['month']}",
+            series=str(first["series_id"]) if "series_id" in on else None,
+        )
+    merged = keys.merge(table[on + columns], on=on, how="left", indicator=True)
+    absent = (merged["_merge"] == "left_only").to_numpy()
+    if absent.any():
+        row = int(np.flatnonzero(absent)[0])
+        raise DataError(
+            f"{what} lacks {int(absent.sum())} (series, month) row(s) the model needs, "
+            f"first {pd.Period(ordinal=int(ordinals[row]), freq='M')}",
+            series=str(series_ids[row]),
+        )
+    values = merged[columns].to_numpy(dtype="float64")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(f"{what} holds NaN or infinite values", column=columns[column], series=str(series_ids[row]))
+    return values
+
+
+def _categorical_codes(metadata: pd.DataFrame, series_feature: bool) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of the series-level dimensions with 2..255 categories (NaN for missing)."""
+    columns: dict[str, pd.Series] = {}
+    if series_feature and 1 < len(metadata) <= MAX_CATEGORIES:
+        columns["series"] = pd.Series(metadata.index, index=metadata.index)
+    for name in metadata.columns:
+        n_categories = metadata[name].nunique(dropna=True)
+        if 1 < n_categories <= MAX_CATEGORIES and n_categories < len(metadata):
+            columns[name] = metadata[name]
+    codes = np.empty((len(metadata), len(columns)))
+    for j, values in enumerate(columns.values()):
+        column = pd.Categorical(values.astype("string")).codes.astype("float64")
+        column[column < 0] = np.nan
+        codes[:, j] = column
+    return codes, list(columns)

@@ -1,0 +1,557 @@
+"""Report-ready matplotlib figures: series, seasonality, forecasts, backtests, hierarchies.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without
+``pyplot``: nothing is kept in pyplot's global figure registry, so a figure is
+freed as soon as it is dropped (no ``plt.close`` bookkeeping in long jobs), it
+works under any backend (Agg in jobs and tests) and goes straight to
+``fig.savefig`` or ``mlflow.log_figure``. In Jupyter a returned figure shows as
+the cell's output. Values carry their unit on the axis (from the panel's
+``unit``/``currency`` metadata, or ``unit=``) and ticks use thousands separators.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+
+import holidays
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from statsmodels.tsa.seasonal import STL
+
+from forecasting.errors import DataError
+from forecasting.panel import SeriesPanel
+
+SEASON_LENGTH = 12
+MAX_LEGEND_ENTRIES = 12
+"""Above this many lines a legend hides the data; seasonal plots switch to a colour bar."""
+
+_REFERENCE_LINES: dict[str, tuple[float, str]] = {
+    "mase": (1.0, "in-sample seasonal naive"),
+    "rmsse": (1.0, "in-sample seasonal naive"),
+    "coverage_80": (0.80, "nominal 80%"),
+    "coverage_95": (0.95, "nominal 95%"),
+}
+_METRIC_LABELS: dict[str, str] = {
+    "mase": "MASE",
+    "rmsse": "RMSSE",
+    "smape": "sMAPE",
+    "mape": "MAPE",
+    "bias": "bias",
+    "coverage_80": "80% interval coverage",
+    "coverage_95": "95% interval coverage",
+    "width_80": "80% interval width",
+    "width_95": "95% interval width",
+    "msis_95": "MSIS (95%)",
+}
+_COVERAGE_METRICS = ("coverage_80", "coverage_95")
+
+
+# --- shared helpers -------------------------------------------------------------------------------------
+def format_number(value: float, _position: int | None = None) -> str:
+    """Tick text with thousands separators: ``1,250,000``; small non-integers keep two decimals."""
+    if abs(value) >= 100 or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def value_label(panel: SeriesPanel, series_ids: str | Iterable[str]) -> str:
+    """The axis label for some series, e.g. ``"tonnes"`` or ``"CNY"``, from their ``unit``/``currency``.
+
+    Several distinct units are joined with " | " so a mixed axis is visible, never hidden.
+    """
+    ids = [series_ids] if isinstance(series_ids, str) else list(series_ids)
+    unknown = sorted(set(ids) - set(panel.metadata.index))
+    if unknown:
+        raise DataError(f"unknown series {unknown[:5]}")
+    labels = []
+    for series_id in ids:
+        row = panel.metadata.loc[series_id]
+        parts = [str(row[c]) for c in ("unit", "currency") if c in row.index and not pd.isna(row[c])]
+        label = " ".join(dict.fromkeys(parts)) or "value"  # unit "USD" with currency "USD" reads "USD"
+        if label not in labels:
+            labels.append(label)
+    return " | ".join(labels)
+
+
+def _new_figure(
+    nrows: int = 1, ncols: int = 1, *, width: float = 8.0, height: float = 4.5, **subplot_kw: object
+) -> tuple[Figure, np.ndarray]:
+    figure = Figure(figsize=(width, height), layout="constrained")
+    axes = figure.subplots(nrows, ncols, squeeze=False, **subplot_kw)
+    return figure, axes
+
+
+def _thousands(ax: Axes, axis: str = "y") -> None:
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(format_number))
+
+
+def _monthly(series: pd.Series, what: str = "series") -> pd.Series:
+    """``series`` on a sorted monthly PeriodIndex covering first to last observed month (NaN in gaps)."""
+    if not isinstance(series, pd.Series):
+        raise TypeError(
+            f"The '{what}' parameter must be a pandas Series. Got {type(series).__name__} instead."
+        )
+    index = series.index
+    if isinstance(index, pd.DatetimeIndex):
+        index = index.to_period("M")
+    if not isinstance(index, pd.PeriodIndex):
+        raise DataError(
+            f"{what} must be indexed by months (PeriodIndex or DatetimeIndex)", series=series.name
+        )
+    monthly = pd.Series(series.to_numpy(dtype="float64"), index=index.asfreq("M"), name=series.name)
+    if monthly.index.has_duplicates:
+        raise DataError(f"{what} has duplicate months", series=_name(series))
+    monthly = monthly.sort_index().dropna()
+    if monthly.empty:
+        raise DataError(f"{what} has no observed values", series=_name(series))
+    full = pd.period_range(monthly.index.min(), monthly.index.max(), freq="M")
+    return monthly.reindex(full)
+
+
+def _name(series: pd.Series) -> str:
+    return str(series.name) if series.name is not None else "series"
+
+
+def _x(months: pd.PeriodIndex | pd.Series) -> pd.DatetimeIndex:
+    """Month periods as timestamps (first day of the month), which matplotlib's date axis understands."""
+    return pd.PeriodIndex(months, freq="M").to_timestamp()
+
+
+def _short_labels(series_ids: Sequence[str]) -> list[str]:
+    """Legend labels without the "/"-tokens every id in a group shares ("inbound", not the full id)."""
+    tokens = [sid.split("/") for sid in series_ids]
+    if len(series_ids) < 2 or len({len(t) for t in tokens}) != 1:
+        return list(series_ids)
+    varying = [i for i in range(len(tokens[0])) if len({t[i] for t in tokens}) > 1]
+    return ["/".join(t[i] for i in varying) for t in tokens]
+
+
+# --- series ---------------------------------------------------------------------------------------------
+def plot_series_overview(
+    panel: SeriesPanel, by: Sequence[str] = ("crossing", "flow"), *, ncols: int = 3, max_panels: int = 30
+) -> Figure:
+    """Small multiples: one axes per combination of the ``by`` dimensions, one line per series.
+
+    Units differ between flows, so each axes gets its own y scale and unit label.
+    Series without a value for a dimension are grouped under "n/a".
+    """
+    by = list(by)
+    unknown = [c for c in by if c not in panel.metadata.columns]
+    if unknown:
+        raise DataError(f"unknown dimension(s) {unknown}; known: {list(panel.metadata.columns)}")
+    if by:
+        keys = panel.metadata[by].astype("string").fillna("n/a")
+        groups = {
+            (key if isinstance(key, tuple) else (key,)): list(ids)
+            for key, ids in keys.groupby(by, sort=True).groups.items()
+        }
+    else:
+        groups = {("all series",): panel.series_ids}
+    if len(groups) > max_panels:
+        raise ValueError(
+            f"The panel has {len(groups)} groups by {by}, more than max_panels={max_panels} fit one figure; "
+            "select series first, e.g. panel.filter(flow='cargo')."
+        )
+    ncols = max(1, min(ncols, len(groups)))
+    nrows = math.ceil(len(groups) / ncols)
+    figure, axes = _new_figure(nrows, ncols, width=4.2 * ncols, height=2.8 * nrows + 0.6, sharex=True)
+    for ax, (key, ids) in zip(axes.flat, groups.items(), strict=False):
+        for series_id, label in zip(ids, _short_labels(ids), strict=True):
+            values = panel.series(series_id)
+            ax.plot(_x(values.index), values.to_numpy(), linewidth=1.1, label=label)
+        ax.set_title(" / ".join(key), fontsize="medium")
+        ax.set_ylabel(value_label(panel, ids))
+        _thousands(ax)
+        if len(ids) <= MAX_LEGEND_ENTRIES:
+            ax.legend(fontsize="x-small", frameon=False)
+    for ax in axes.flat[len(groups) :]:
+        figure.delaxes(ax)
+    grouping = " and ".join(by) if by else "series"
+    figure.suptitle(f"{len(panel)} monthly series by {grouping}")
+    return figure
+
+
+def plot_seasonal(series: pd.Series, *, unit: str | None = None) -> Figure:
+    """One line per year over January..December, to see the yearly pattern and how it moves.
+
+    Up to 12 years get a legend; longer histories get a colour bar (a second axes).
+    """
+    values = _monthly(series)
+    figure, axes = _new_figure(width=8.0, height=4.5)
+    ax = axes[0, 0]
+    years = sorted({int(y) for y in values.dropna().index.year})
+    colours = mpl.colormaps["viridis"]
+    norm = mpl.colors.Normalize(vmin=years[0], vmax=max(years[-1], years[0] + 1))
+    for year in years:
+        part = values[values.index.year == year]
+        ax.plot(
+            part.index.month,
+            part.to_numpy(),
+            marker="o",
+            markersize=3,
+            color=colours(norm(year)),
+            label=str(year),
+        )
+    ax.set_xticks(range(1, 13), [calendar.month_abbr[m] for m in range(1, 13)])
+    ax.set_xlim(0.7, 12.3)
+    ax.set_xlabel("month")
+    ax.set_ylabel(unit or "value")
+    _thousands(ax)
+    ax.set_title(f"Seasonal plot: {_name(series)} ({years[0]}-{years[-1]})")
+    if len(years) <= MAX_LEGEND_ENTRIES:
+        ax.legend(fontsize="x-small", ncols=2, frameon=False)
+    else:
+        bar = figure.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=colours), ax=ax)
+        bar.set_label("year")
+        bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return figure
+
+
+def plot_stl(
+    series: pd.Series, *, period: int = SEASON_LENGTH, robust: bool = True, unit: str | None = None
+) -> Figure:
+    """STL decomposition (observed, trend, seasonal, residual), robust to outliers by default.
+
+    STL needs a gap-free series: interior missing months are linearly
+    interpolated, drawn as crosses and counted in the title.
+    """
+    values = _monthly(series)
+    n_observed = int(values.notna().sum())
+    if n_observed < 2 * period + 1:
+        raise DataError(
+            f"STL needs at least {2 * period + 1} observed months (two seasons); got {n_observed}",
+            series=_name(series),
+        )
+    filled = values.interpolate(method="linear")
+    result = STL(filled.to_numpy(), period=period, robust=robust).fit()
+    x = _x(values.index)
+    figure, axes = _new_figure(4, 1, width=9.0, height=8.0, sharex=True)
+    observed, trend, seasonal, residual = axes[:, 0]
+    observed.plot(x, values.to_numpy(), color="black", linewidth=1.0, label="observed")
+    gaps = values.isna().to_numpy()
+    if gaps.any():
+        observed.plot(x[gaps], filled.to_numpy()[gaps], "x", color="tab:red", label="interpolated")
+        observed.legend(fontsize="x-small", frameon=False)
+    trend.plot(x, result.trend, color="tab:blue", label="trend")
+    seasonal.plot(x, result.seasonal, color="tab:green", label="seasonal")
+    residual.plot(x, result.resid, "o", markersize=2.5, color="tab:gray", label="residual")
+    residual.axhline(0.0, color="black", linewidth=0.6, label="_zero")
+    for ax, title in zip(axes[:, 0], ("observed", "trend", "seasonal", "residual"), strict=True):
+        ax.set_title(title, fontsize="medium", loc="left")
+        ax.set_ylabel(unit or "value")
+        _thousands(ax)
+    note = f"; {int(gaps.sum())} missing month(s) interpolated" if gaps.any() else ""
+    figure.suptitle(
+        f"STL decomposition of {_name(series)} (period {period}{', robust' if robust else ''}{note})"
+    )
+    return figure
+
+
+def spring_festival_dates(years: Iterable[int]) -> pd.Series:
+    """The first day of Chinese New Year (Spring Festival) per year, from the ``holidays`` package."""
+    years = sorted({int(y) for y in years})
+    china = holidays.country_holidays("CN", years=years, language="en_US")
+    days = [day for day, name in china.items() if name.startswith("Chinese New Year (Spring Festival)")]
+    stamps = pd.DatetimeIndex(sorted(days))
+    first = pd.Series(stamps, index=stamps.year).groupby(level=0).min()
+    missing = sorted(set(years) - set(first.index))
+    if missing:
+        raise DataError(f"the holidays package has no Spring Festival date for {missing}")
+    return first.loc[years].rename("spring_festival")
+
+
+def spring_festival_table(series: pd.Series) -> pd.DataFrame:
+    """Per year: Spring Festival date, January and February values, January's share, Jan+Feb vs Dec+Mar.
+
+    ``jan_share`` is January / (January + February); ``jan_feb_vs_neighbours`` is
+    (January + February) / (previous December + March), NaN when a month is
+    missing or the denominator is zero. Years without both January and February
+    are not in the table.
+    """
+    values = _monthly(series)
+    frame = pd.DataFrame({"year": values.index.year, "month": values.index.month, "value": values.to_numpy()})
+    by_month = frame.pivot(index="year", columns="month", values="value").reindex(columns=range(1, 13))
+    december_before = by_month[12].shift(1)  # years are contiguous: _monthly covers every month
+    table = pd.DataFrame(
+        {
+            "january": by_month[1],
+            "february": by_month[2],
+            "previous_december": december_before,
+            "march": by_month[3],
+        }
+    ).dropna(subset=["january", "february"])
+    table.index = table.index.astype(int)
+    table.index.name = "year"
+    jan_feb = table["january"] + table["february"]
+    table.insert(0, "spring_festival", spring_festival_dates(table.index).to_numpy())
+    table["day_of_year"] = pd.DatetimeIndex(table["spring_festival"]).dayofyear
+    table["jan_share"] = (table["january"] / jan_feb).where(jan_feb != 0)
+    neighbours = table["previous_december"] + table["march"]
+    table["jan_feb_vs_neighbours"] = (jan_feb / neighbours).where(neighbours != 0)
+    return table
+
+
+def plot_spring_festival_effect(series: pd.Series, *, unit: str | None = None) -> Figure:
+    """January and February against the date of Chinese New Year, one point per year.
+
+    Left: January's share of January+February falls as the festival moves
+    later. Right: January+February relative to the neighbouring December and
+    March shows whether the festival lowers the two months together (the
+    reason customs publish them as one figure). A least-squares line shows the
+    slope per day of festival timing.
+    """
+    table = spring_festival_table(series)
+    if table["jan_share"].notna().sum() < 3:
+        raise DataError(
+            "the Spring Festival plot needs at least 3 years with January and February observed "
+            f"and not both zero; got {int(table['jan_share'].notna().sum())}",
+            series=_name(series),
+        )
+    figure, axes = _new_figure(1, 2, width=11.0, height=4.5)
+    panels = (
+        ("jan_share", "January share of January+February", True),
+        ("jan_feb_vs_neighbours", "(January+February) / (previous December+March)", False),
+    )
+    for ax, (column, label, as_share) in zip(axes[0], panels, strict=True):
+        _festival_scatter(ax, table, column, as_share)
+        ax.set_ylabel(label if as_share else f"ratio of {unit or 'values'}")
+        ax.set_title(label, fontsize="medium")
+    excluded = table.index[table["jan_share"].isna()].tolist()
+    note = f"; excluded (January+February = 0): {excluded}" if excluded else ""
+    figure.suptitle(f"Spring Festival effect: {_name(series)}{note}")
+    return figure
+
+
+def _festival_scatter(ax: Axes, table: pd.DataFrame, column: str, as_share: bool) -> None:
+    points = table.dropna(subset=[column])
+    x, y = points["day_of_year"].to_numpy(dtype="float64"), points[column].to_numpy(dtype="float64")
+    ax.scatter(x, y, color="tab:red", zorder=3, label="years")
+    for year, xi, yi in zip(points.index, x, y, strict=True):
+        ax.annotate(f"{year}", (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize="xx-small")
+    if len(points) >= 3 and np.ptp(x) > 0:
+        slope, intercept = np.polyfit(x, y, 1)
+        grid = np.array([x.min(), x.max()])
+        per_day = f"{slope * 100:+.2f} pp" if as_share else f"{slope:+.4f}"
+        ax.plot(
+            grid, intercept + slope * grid, color="black", linewidth=1, label=f"fit: {per_day} per day later"
+        )
+        ax.legend(fontsize="x-small", frameon=False)
+    ax.xaxis.set_major_formatter(FuncFormatter(_day_of_year_label))
+    ax.set_xlabel("date of Chinese New Year")
+    if as_share:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    else:
+        _thousands(ax)
+
+
+def _day_of_year_label(day: float, _position: int | None = None) -> str:
+    return (dt.date(2001, 1, 1) + dt.timedelta(days=round(day) - 1)).strftime("%d %b")
+
+
+# --- forecasts and backtests ----------------------------------------------------------------------------
+def plot_forecast(
+    history: pd.Series,
+    forecast: pd.DataFrame,
+    levels: Sequence[int] = (80, 95),
+    *,
+    unit: str | None = None,
+    history_months: int | None = None,
+) -> Figure:
+    """Fan chart: history, point forecast and shaded prediction intervals (widest palest).
+
+    ``forecast`` is the output of a model's ``predict`` for one series and one
+    model; ``history_months`` limits the history shown to its last months.
+    """
+    past = _monthly(history, "history")
+    if history_months is not None:
+        past = past.iloc[-history_months:]
+    ahead = _one_forecast(forecast, levels)
+    figure, axes = _new_figure(width=9.0, height=4.5)
+    ax = axes[0, 0]
+    x_future = _x(ahead["month"])
+    # Lines first for the legend order; bands sit below them (lower zorder).
+    ax.plot(_x(past.index), past.to_numpy(), color="black", linewidth=1.2, label="history")
+    ax.plot(
+        x_future,
+        ahead["forecast"].to_numpy(dtype="float64"),
+        color="tab:blue",
+        linewidth=1.8,
+        label="forecast",
+    )
+    for i, level in enumerate(sorted(levels, reverse=True)):
+        ax.fill_between(
+            x_future,
+            ahead[f"lower_{level}"].to_numpy(dtype="float64"),
+            ahead[f"upper_{level}"].to_numpy(dtype="float64"),
+            color="tab:blue",
+            alpha=0.18 + 0.17 * i,
+            linewidth=0,
+            label=f"{level}% interval",
+        )
+    ax.axvline(x_future[0], color="gray", linestyle=":", linewidth=1, label="_forecast start")
+    series_id = str(ahead["series_id"].iloc[0]) if "series_id" in ahead else _name(history)
+    model = f"{ahead['model'].iloc[0]} " if "model" in ahead else ""
+    ax.set_title(f"{series_id}: {model}forecast, {len(ahead)} months ahead")
+    ax.set_xlabel("month")
+    ax.set_ylabel(unit or "value")
+    _thousands(ax)
+    ax.legend(fontsize="small", frameon=False, loc="upper left")
+    return figure
+
+
+def _one_forecast(forecast: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
+    needed = ["month", "forecast", *[f"{side}_{level}" for level in levels for side in ("lower", "upper")]]
+    for column in needed:
+        if column not in forecast.columns:
+            raise DataError("the forecast frame lacks this column", column=column)
+    for column in ("series_id", "model"):
+        if column in forecast.columns and forecast[column].nunique() > 1:
+            found = sorted(map(str, forecast[column].unique()))[:5]
+            raise ValueError(
+                f"plot_forecast draws one series and one model; the forecast has several {column}s {found}. "
+                f"Select one first, e.g. forecast[forecast['{column}'] == {found[0]!r}]."
+            )
+    if forecast.empty:
+        raise DataError("the forecast frame is empty")
+    return forecast.sort_values("month")
+
+
+def plot_error_by_horizon(results: pd.DataFrame, metric: str = "mase") -> Figure:
+    """One line per model: a backtest metric against months ahead (from ``metrics_by_horizon``)."""
+    from forecasting.evaluation.metrics import metrics_by_horizon
+
+    table = metrics_by_horizon(results)
+    if metric not in table.columns:
+        raise ValueError(
+            f"The 'metric' parameter must be one of {list(table.columns)}. Got {metric!r} instead."
+        )
+    figure, axes = _new_figure(width=8.0, height=4.5)
+    ax = axes[0, 0]
+    by_model = table[metric].unstack("model")
+    for model in by_model.columns:
+        ax.plot(
+            by_model.index.to_numpy(), by_model[model].to_numpy(dtype="float64"), marker="o", label=str(model)
+        )
+    _reference_line(ax, metric, "y")
+    label = _METRIC_LABELS.get(metric, metric)
+    ax.set_title(f"Backtest {label} by forecast horizon")
+    ax.set_xlabel("months ahead")
+    ax.set_ylabel(label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _value_axis(ax, metric, "y")
+    ax.legend(fontsize="small", frameon=False)
+    return figure
+
+
+def plot_leaderboard(leaderboard: pd.DataFrame, metrics: Sequence[str] = ("mase", "coverage_95")) -> Figure:
+    """Horizontal bars per model, one axes per metric, best model on top and highlighted.
+
+    Rows are kept in the leaderboard's order (sorted by MASE); dotted lines
+    mark the reference (1 = in-sample seasonal naive error, nominal coverage).
+    """
+    missing = [c for c in ("model", *metrics) if c not in leaderboard.columns]
+    if missing:
+        raise DataError(f"the leaderboard lacks column(s) {missing}", column=missing[0])
+    if leaderboard.empty:
+        raise DataError("the leaderboard is empty")
+    figure, axes = _new_figure(
+        1, len(metrics), width=4.5 * len(metrics), height=1.2 + 0.45 * len(leaderboard)
+    )
+    models = leaderboard["model"].astype(str).to_numpy()
+    positions = np.arange(len(models))
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        values = leaderboard[metric].to_numpy(dtype="float64")
+        colours = ["tab:blue" if i == 0 else "tab:gray" for i in positions]
+        bars = ax.barh(positions, values, color=colours, label=metric)
+        fmt = (lambda v: f"{v:.0%}") if metric in _COVERAGE_METRICS else format_number
+        ax.bar_label(bars, labels=[fmt(v) for v in values], padding=2, fontsize="x-small")
+        ax.set_yticks(positions, models)
+        ax.invert_yaxis()
+        _reference_line(ax, metric, "x")
+        _value_axis(ax, metric, "x")
+        ax.set_title(_METRIC_LABELS.get(metric, metric), fontsize="medium")
+        ax.margins(x=0.15)
+    figure.suptitle(f"Leaderboard: {len(models)} models")
+    return figure
+
+
+def _reference_line(ax: Axes, metric: str, axis: str) -> None:
+    if metric not in _REFERENCE_LINES:
+        return
+    value, label = _REFERENCE_LINES[metric]
+    draw = ax.axhline if axis == "y" else ax.axvline
+    draw(value, color="black", linestyle=":", linewidth=1, label=f"_{label}")
+
+
+def _value_axis(ax: Axes, metric: str, axis: str) -> None:
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    if metric in _COVERAGE_METRICS:
+        target.set_major_formatter(PercentFormatter(xmax=1.0))
+    else:
+        target.set_major_formatter(FuncFormatter(format_number))
+
+
+# --- hierarchy ------------------------------------------------------------------------------------------
+def hierarchy_shares(panel: SeriesPanel, parent: str, children: Sequence[str]) -> pd.DataFrame:
+    """Each child's share of the parent per month (NaN where the parent is missing or zero).
+
+    A ``sum of children`` column shows how far the children are from adding up
+    to the total: the remainder is other crossings or a reporting discrepancy.
+    """
+    children = list(children)
+    if not children:
+        raise ValueError("The 'children' parameter must name at least one series. Got an empty list instead.")
+    if parent in children:
+        raise ValueError(f"The parent series {parent!r} is also listed among the children.")
+    labels = {value_label(panel, sid) for sid in [parent, *children]}
+    if len(labels) > 1:
+        raise DataError(f"parent and children are in different units {sorted(labels)}; convert them first")
+    total = panel.series(parent)
+    levels = pd.concat({sid: panel.series(sid) for sid in children}, axis=1)
+    levels = levels.reindex(total.index.union(levels.index))
+    denominator = total.reindex(levels.index)
+    shares = levels.div(denominator.where(denominator != 0), axis=0)
+    shares["sum of children"] = shares[children].sum(axis=1, min_count=len(children))
+    shares.index.name = "month"
+    return shares
+
+
+def plot_hierarchy_shares(panel: SeriesPanel, parent: str, children: Sequence[str]) -> Figure:
+    """Top: the total and its parts in levels. Bottom: each part's share of the total, in percent."""
+    shares = hierarchy_shares(panel, parent, children)
+    figure, axes = _new_figure(2, 1, width=9.0, height=7.0, sharex=True)
+    level_ax, share_ax = axes[:, 0]
+    total = panel.series(parent)
+    level_ax.plot(_x(total.index), total.to_numpy(), color="black", linewidth=1.6, label=f"{parent} (total)")
+    for series_id in children:
+        values = panel.series(series_id)
+        level_ax.plot(_x(values.index), values.to_numpy(), linewidth=1.1, label=series_id)
+    level_ax.set_ylabel(value_label(panel, parent))
+    level_ax.set_title("levels", fontsize="medium", loc="left")
+    _thousands(level_ax)
+    level_ax.legend(fontsize="x-small", frameon=False)
+    x = _x(shares.index)
+    for series_id in children:
+        share_ax.plot(x, shares[series_id].to_numpy(), linewidth=1.1, label=series_id)
+    share_ax.plot(
+        x,
+        shares["sum of children"].to_numpy(),
+        color="black",
+        linestyle="--",
+        linewidth=1,
+        label="sum of children",
+    )
+    share_ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    share_ax.set_ylabel("share of total")
+    share_ax.set_title("shares of the total", fontsize="medium", loc="left")
+    share_ax.set_xlabel("month")
+    share_ax.legend(fontsize="x-small", frameon=False)
+    figure.suptitle(f"{parent}: {len(children)} parts and their shares")
+    return figure

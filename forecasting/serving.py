@@ -1,0 +1,226 @@
+"""The MLflow pyfunc model a retrain logs and a scoring job loads, without pickles.
+
+The logged model is a directory of plain files:
+
+- ``spec.json``: the model spec (registry name + ``get_params()`` as JSON), the
+  horizon and levels the job forecast, and the exogenous settings (calendar
+  flag and events) needed to rebuild regressors;
+- ``panel.parquet``: the training records (``month`` as ``YYYY-MM``);
+- ``forecasts.parquet``: the forecasts computed at fit time, which the job
+  also exported.
+
+``predict(DataFrame[series_id], params={"horizon": H})`` returns the stored
+forecasts for those series when ``H`` is at most the stored horizon (exactly
+what the job exported) and otherwise refits the spec on the stored panel, which
+is deterministic. The Python entry point is MLflow's models-from-code file
+(a three-line script importing :class:`ForecastModel`), so loading never
+unpickles anything.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+from mlflow.models import ModelSignature, infer_signature
+from sklearn.base import BaseEstimator
+
+from forecasting import __version__
+from forecasting.errors import DataError, ModelError
+from forecasting.models.base import PanelForecaster
+from forecasting.panel import SeriesPanel
+
+SPEC_FILE, PANEL_FILE, FORECASTS_FILE, CODE_FILE = (
+    "spec.json",
+    "panel.parquet",
+    "forecasts.parquet",
+    "model.py",
+)
+ENTRY_POINT = (
+    '"""MLflow models-from-code entry point: see forecasting.serving."""\n'
+    "from mlflow.models import set_model\n\n"
+    "from forecasting.serving import ForecastModel\n\n"
+    "set_model(ForecastModel())\n"
+)
+_IMPORTABLE_PREFIXES = ("forecasting.", "sklearn.")
+
+
+# --- model spec: registry name + parameters as JSON ----------------------------
+def model_spec(model: PanelForecaster) -> dict[str, Any]:
+    """``{"model": registry name, "params": JSON-able get_params()}``."""
+    return {"model": model.name, "params": encode_params(model.get_params(deep=False))}
+
+
+def model_from_spec(spec: dict[str, Any]) -> PanelForecaster:
+    """A fresh, unfitted forecaster from :func:`model_spec` output."""
+    from forecasting.models.registry import make_model
+
+    return make_model(spec["model"], **decode_params(spec["params"]))
+
+
+def spec_key(spec: dict[str, Any]) -> str:
+    """Canonical text of a spec, to tell whether two specs are the same model."""
+    return json.dumps(spec, sort_keys=True)
+
+
+def encode_params(value: Any) -> Any:
+    """JSON-able form of estimator parameters; nested estimators keep their class and params."""
+    if isinstance(value, PanelForecaster):
+        return {"__forecaster__": value.name, "params": encode_params(value.get_params(deep=False))}
+    if isinstance(value, BaseEstimator):
+        cls = type(value)
+        return {
+            "__estimator__": f"{cls.__module__}.{cls.__qualname__}",
+            "params": encode_params(value.get_params(deep=False)),
+        }
+    if isinstance(value, dict):
+        return {str(k): encode_params(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return (
+            {"__tuple__": [encode_params(v) for v in value]}
+            if isinstance(value, tuple)
+            else [encode_params(v) for v in value]
+        )
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise ModelError(f"cannot store parameter value {value!r} of type {type(value).__name__} as JSON")
+
+
+def decode_params(value: Any) -> Any:
+    """Inverse of :func:`encode_params`; only imports classes from forecasting or scikit-learn."""
+    if isinstance(value, list):
+        return [decode_params(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__tuple__" in value:
+        return tuple(decode_params(v) for v in value["__tuple__"])
+    if "__forecaster__" in value:
+        return model_from_spec({"model": value["__forecaster__"], "params": value["params"]})
+    if "__estimator__" in value:
+        module_name, _, class_name = value["__estimator__"].rpartition(".")
+        if not module_name.startswith(_IMPORTABLE_PREFIXES):
+            raise ModelError(f"refusing to import estimator class {value['__estimator__']!r}")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        return cls(**decode_params(value["params"]))
+    return {k: decode_params(v) for k, v in value.items()}
+
+
+# --- writing the artifact -----------------------------------------------------
+def panel_to_frame(panel: SeriesPanel) -> pd.DataFrame:
+    records = panel.to_long()
+    records["month"] = records["month"].astype(str)
+    return records
+
+
+def panel_from_frame(records: pd.DataFrame) -> SeriesPanel:
+    records = records.copy()
+    records["month"] = pd.PeriodIndex(records["month"].astype(str), freq="M")
+    return SeriesPanel(records)
+
+
+def forecasts_to_frame(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """Forecasts with ``month`` as ``YYYY-MM`` text: the pyfunc output and the stored file."""
+    out = forecasts.reset_index(drop=True).copy()
+    out["month"] = out["month"].astype(str).str.slice(0, 7)
+    out["series_id"] = out["series_id"].astype(str)
+    out["model"] = out["model"].astype(str)
+    return out
+
+
+def write_model_files(
+    directory: str | Path,
+    *,
+    model: PanelForecaster,
+    panel: SeriesPanel,
+    forecasts: pd.DataFrame,
+    horizon: int,
+    levels: Sequence[int],
+    exog: dict[str, Any] | None,
+) -> dict[str, str]:
+    """Write spec, panel and forecasts; returns the ``artifacts`` mapping for ``log_model``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    spec = {
+        **model_spec(model),
+        "horizon": int(horizon),
+        "levels": [int(level) for level in levels],
+        "exog": exog if getattr(model, "uses_exog", False) else None,
+        "package_version": __version__,
+    }
+    (directory / SPEC_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True), encoding="utf-8")
+    panel_to_frame(panel).to_parquet(directory / PANEL_FILE, index=False)
+    forecasts_to_frame(forecasts).to_parquet(directory / FORECASTS_FILE, index=False)
+    (directory / CODE_FILE).write_text(ENTRY_POINT, encoding="utf-8")
+    return {name: str(directory / name) for name in (SPEC_FILE, PANEL_FILE, FORECASTS_FILE)}
+
+
+def model_signature(forecasts: pd.DataFrame, horizon: int) -> ModelSignature:
+    """Input: rows of ``series_id``; params: ``horizon``; output: the forecast frame."""
+    example = forecasts_to_frame(forecasts)
+    return infer_signature(
+        example[["series_id"]].drop_duplicates(), example, params={"horizon": int(horizon)}
+    )
+
+
+# --- the pyfunc model ----------------------------------------------------------
+class ForecastModel(mlflow.pyfunc.PythonModel):
+    """Serve stored forecasts; refit the stored spec for longer horizons."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        self.spec_ = json.loads(Path(context.artifacts[SPEC_FILE]).read_text(encoding="utf-8"))
+        self.forecasts_ = pd.read_parquet(context.artifacts[FORECASTS_FILE])
+        self.panel_path_ = context.artifacts[PANEL_FILE]
+
+    def predict(
+        self,
+        context: mlflow.pyfunc.PythonModelContext,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        horizon = int((params or {}).get("horizon") or self.spec_["horizon"])
+        if horizon < 1:
+            raise ValueError(f"The 'horizon' parameter must be a positive int. Got {horizon} instead.")
+        wanted = _requested_series(model_input, set(self.forecasts_["series_id"]))
+        if horizon <= self.spec_["horizon"]:
+            forecasts = self.forecasts_
+        else:
+            forecasts = forecasts_to_frame(self.refit(horizon))
+        chosen = forecasts[forecasts["series_id"].isin(wanted)]
+        step = chosen.groupby("series_id", sort=False).cumcount() + 1
+        return chosen[step <= horizon].reset_index(drop=True)
+
+    def refit(self, horizon: int) -> pd.DataFrame:
+        """Fit the stored spec on the stored panel and forecast ``horizon`` months."""
+        panel = panel_from_frame(pd.read_parquet(self.panel_path_))
+        model = model_from_spec(self.spec_)
+        exog = self.spec_.get("exog")
+        if exog is None:
+            return model.fit(panel).predict(horizon, levels=self.spec_["levels"])
+        X, X_future = build_exog(panel, horizon, exog)
+        return model.fit(panel, X).predict(horizon, X_future, levels=self.spec_["levels"])
+
+
+def _requested_series(model_input: pd.DataFrame, known: set[str]) -> list[str]:
+    if "series_id" not in model_input.columns:
+        raise DataError("model input needs a 'series_id' column", column="series_id")
+    wanted = [str(s) for s in pd.unique(model_input["series_id"])]
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        raise DataError(f"unknown series {unknown[:5]}; the model knows {len(known)}", series=unknown[0])
+    return wanted
+
+
+def build_exog(panel: SeriesPanel, horizon: int, exog: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rebuild regressors from stored settings (calendar flag and event dicts)."""
+    from forecasting.features.interventions import Event
+    from forecasting.features.regressors import make_exog
+
+    events = tuple(Event(**event) for event in exog.get("events", []))
+    return make_exog(panel, horizon, events=events, calendar=bool(exog.get("calendar", True)))

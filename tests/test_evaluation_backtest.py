@@ -1,0 +1,143 @@
+"""Rolling-origin backtest: fold layout, scales, skipped series and no look-ahead."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Self
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import seasonal_panel
+
+from forecasting.evaluation.backtest import backtest, fallbacks, fold_cutoffs, skipped
+from forecasting.models.base import DEFAULT_LEVELS, PanelForecaster
+from forecasting.models.baselines import Drift, Naive, SeasonalNaive
+from forecasting.panel import SeriesPanel
+
+SEEN: list[tuple[str, pd.Period | None, pd.Period]] = []
+
+
+class ExogSpy(PanelForecaster):
+    """Naive forecasts that record the last exogenous month seen in fit and predict."""
+
+    name = "spy"
+    uses_exog = True
+
+    def __init__(self, n_jobs: int = 1) -> None:
+        self.n_jobs = n_jobs
+
+    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
+        self.inner_ = Naive().fit(panel)
+        self.last_month_ = self.inner_.last_month_
+        self.fallbacks_ = self.inner_.fallbacks_
+        cutoff = panel.records["month"].max()
+        SEEN.append(("fit", X["month"].max() if X is not None else None, cutoff))
+        self.cutoff_ = cutoff
+        return self
+
+    def predict(
+        self, horizon: int, X_future: pd.DataFrame | None = None, levels: Sequence[int] = DEFAULT_LEVELS
+    ) -> pd.DataFrame:
+        SEEN.append(("predict", X_future["month"].max() if X_future is not None else None, self.cutoff_))
+        return self.inner_.predict(horizon, None, levels).assign(model=self.name)
+
+
+def test_fold_layout_and_scales(small_panel: SeriesPanel) -> None:
+    results = backtest([SeasonalNaive(), Drift()], small_panel, horizon=6, folds=3)
+    cutoffs = [pd.Period(m, "M") for m in ("2020-02", "2020-04", "2020-06")]
+    assert fold_cutoffs(pd.Period("2020-12", "M"), horizon=6, folds=3) == cutoffs
+    assert sorted(results["cutoff"].unique()) == cutoffs
+    assert len(results) == 3 * 2 * 3 * 6
+    assert (results["month"] - results["cutoff"]).map(lambda o: o.n).eq(results["step"]).all()
+    assert set(results["step"]) == set(range(1, 7))
+    # Actuals are the panel's values; scales come from the fold's training window only.
+    row = results[(results["series_id"] == "s1") & (results["cutoff"] == cutoffs[0])].iloc[0]
+    y = small_panel.series("s1")
+    assert row["actual"] == y[row["month"]]
+    train = y[: cutoffs[0]].to_numpy()
+    assert row["scale_mase"] == pytest.approx(np.mean(np.abs(train[12:] - train[:-12])))
+    assert row["scale_rmsse"] == pytest.approx(np.mean((train[12:] - train[:-12]) ** 2))
+
+
+def test_sliding_window_scales_and_naive_scale_for_short_windows(small_panel: SeriesPanel) -> None:
+    results = backtest([Naive()], small_panel, horizon=3, folds=2, step=3, window="sliding", window_length=10)
+    row = results.iloc[0]
+    train = small_panel.series(row["series_id"])[row["cutoff"] - 9 : row["cutoff"]].to_numpy()
+    assert len(train) == 10
+    # Ten months is less than a year and a month: the scale falls back to naive (m=1) differences.
+    assert row["scale_mase"] == pytest.approx(np.mean(np.abs(np.diff(train))))
+    # The naive forecast is the last value of the window.
+    assert row["forecast"] == pytest.approx(train[-1])
+    with pytest.raises(ValueError, match="window_length"):
+        backtest([Naive()], small_panel, horizon=3, window="sliding")
+
+
+def test_planted_future_spike_moves_no_forecast(small_panel: SeriesPanel) -> None:
+    models = [SeasonalNaive(), Drift(), Naive()]
+    clean = backtest(models, small_panel, horizon=6, folds=3, step=2)
+    spiked_month = max(clean["cutoff"]) + 1
+    records = small_panel.to_long()
+    spike = (records["series_id"] == "s0") & (records["month"] >= spiked_month)
+    records.loc[spike, "value"] *= 1000.0
+    spiked = backtest(models, SeriesPanel(records), horizon=6, folds=3, step=2)
+    columns = ["forecast", "lower_80", "upper_80", "lower_95", "upper_95", "scale_mase", "scale_rmsse"]
+    pd.testing.assert_frame_equal(clean[columns], spiked[columns])
+    # The spike is in the actuals, so the test could have failed.
+    assert (spiked["actual"] != clean["actual"]).sum() == 3 * 3 * 6 - 3 * 2 * 1 - 3 * 4
+
+
+def test_exogenous_rows_after_the_cutoff_only_reach_predict(small_panel: SeriesPanel) -> None:
+    months = pd.period_range("2015-01", "2022-12", freq="M")
+    X = pd.DataFrame({"month": months, "feature": np.arange(len(months), dtype=float)})
+    SEEN.clear()
+    backtest([ExogSpy()], small_panel, horizon=4, folds=2, X=X)
+    assert len(SEEN) == 4
+    for (_, fit_last, cutoff), (_, future_last, _) in zip(SEEN[::2], SEEN[1::2], strict=True):
+        assert fit_last == cutoff
+        assert future_last == cutoff + 4
+
+
+def test_short_and_ended_series_are_skipped_and_reported() -> None:
+    panel = seasonal_panel(n_series=2, n_months=48)
+    records = panel.to_long()
+    late = records[records["series_id"] == "s0"].assign(series_id="late")
+    late = late[late["month"] >= pd.Period("2018-06", "M")]  # one observation at the first cutoff
+    ended = records[records["series_id"] == "s1"].assign(series_id="ended")
+    ended = ended[ended["month"] <= pd.Period("2018-06", "M")]
+    gappy = records[(records["series_id"] == "s1") & (records["month"] != pd.Period("2018-12", "M"))]
+    panel = SeriesPanel(pd.concat([records[records["series_id"] == "s0"], late, ended, gappy]))
+    results = backtest([Naive()], panel, horizon=3, folds=2, step=3)
+    assert [str(c) for c in results.attrs["backtest"].cutoffs] == ["2018-06", "2018-09"]
+    report = skipped(results)
+    first, second = results.attrs["backtest"].cutoffs
+    assert ("late", first) in set(zip(report["series_id"], report["cutoff"], strict=True))
+    assert "1 training observation(s)" in report[report["series_id"] == "late"]["reason"].iloc[0]
+    assert set(report.loc[report["series_id"] == "ended", "cutoff"]) == {first, second}
+    assert report[report["series_id"] == "s1"]["reason"].tolist() == [
+        "1 test month(s) without an actual, not scored"
+    ]
+    scored = results.groupby("cutoff")["series_id"].unique().map(sorted)
+    assert scored[first] == ["s0", "s1"]
+    assert scored[second] == ["late", "s0", "s1"]
+    assert len(results[(results["series_id"] == "s1") & (results["cutoff"] == second)]) == 2
+    assert fallbacks(results).empty
+
+
+def test_models_are_cloned_and_results_reproducible(small_panel: SeriesPanel) -> None:
+    model = SeasonalNaive()
+    serial = backtest([model], small_panel, horizon=3, folds=2)
+    parallel = backtest([model, Drift()], small_panel, horizon=3, folds=2, n_jobs=2)
+    assert not hasattr(model, "models_")
+    pd.testing.assert_frame_equal(serial, parallel[parallel["model"] == "seasonal_naive"].reset_index(drop=True))
+
+
+def test_fallbacks_are_collected_and_bad_arguments_rejected(small_panel: SeriesPanel) -> None:
+    short = SeriesPanel(small_panel.records[small_panel.records["month"] >= pd.Period("2020-01", "M")])
+    results = backtest([SeasonalNaive()], short, horizon=2, folds=1)
+    assert set(fallbacks(results)["fallback"]) == {"naive"}
+    assert len(fallbacks(results)) == 3
+    with pytest.raises(ValueError, match="distinct model names"):
+        backtest([Naive(), Naive()], small_panel, horizon=3)
+    with pytest.raises(ValueError, match="'horizon'"):
+        backtest([Naive()], small_panel, horizon=0)

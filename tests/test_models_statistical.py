@@ -1,0 +1,231 @@
+"""Known behaviour of ETS, Theta and auto-ARIMA on simulated and real series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.features.calendar import calendar_features
+from forecasting.models.arima import Arima, ArimaModel, evaluate, ndiffs, nsdiffs, stepwise_search
+from forecasting.models.ets import Ets, EtsModel, candidate_forms
+from forecasting.models.theta import Theta, ThetaSeriesModel
+from forecasting.models.transforms import BoxCox, choose_transform, guerrero_lambda
+from forecasting.panel import SeriesPanel
+
+MONTHS = 12
+
+
+def ar1(n: int = 240, phi: float = 0.7, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y = np.zeros(n)
+    for t in range(1, n):
+        y[t] = phi * y[t - 1] + rng.normal()
+    return y + 50.0
+
+
+def seasonal_walk(n_years: int = 8, seed: int = 2) -> np.ndarray:
+    """y_t = y_{t-12} + e_t around a strong yearly pattern: needs a seasonal difference."""
+    rng = np.random.default_rng(seed)
+    pattern = 100.0 + 40.0 * np.sin(2 * np.pi * np.arange(MONTHS) / MONTHS)
+    years = [pattern]
+    for _ in range(n_years - 1):
+        years.append(years[-1] + rng.normal(0, 3.0, MONTHS))
+    return np.concatenate(years)
+
+
+def seasonal_series(n: int = 96, seed: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 500.0 + 2.0 * t + 120.0 * np.sin(2 * np.pi * t / MONTHS) + rng.normal(0, 10.0, n)
+
+
+def panel_of(series: dict[str, np.ndarray], start: str = "2012-01") -> SeriesPanel:
+    frames = [
+        pd.DataFrame(
+            {"series_id": sid, "month": pd.period_range(start, periods=len(y), freq="M"), "value": y}
+        )
+        for sid, y in series.items()
+    ]
+    return SeriesPanel(pd.concat(frames, ignore_index=True))
+
+
+# --- unit-root tests and the search ------------------------------------------------------
+def test_differencing_orders_follow_unit_root_tests() -> None:
+    rng = np.random.default_rng(4)
+    assert ndiffs(rng.normal(size=120)) == 0
+    assert ndiffs(np.cumsum(rng.normal(size=120))) == 1
+    assert nsdiffs(seasonal_walk()) == 1
+    assert nsdiffs(rng.normal(size=120)) == 0
+
+
+def test_css_estimate_recovers_ar1_coefficient() -> None:
+    y = ar1()
+    candidate = evaluate(y - y.mean(), None, (1, 0, 0, 0, True), MONTHS)
+    mean, phi = candidate.params
+    assert phi == pytest.approx(0.7, abs=0.06)
+    assert abs(mean) < 0.5
+
+
+def test_auto_arima_finds_ar1_without_differencing() -> None:
+    model = ArimaModel().fit(ar1())
+    assert (model.d_, model.D_) == (0, 0)
+    assert model.order_[:4] == (1, 0, 0, 0)
+    assert model.result_.params[list(model.result_.param_names).index("ar.L1")] == pytest.approx(0.7, abs=0.06)
+
+
+def test_auto_arima_takes_a_seasonal_difference_for_a_seasonal_walk() -> None:
+    y = seasonal_walk()
+    model = ArimaModel().fit(y)
+    assert model.D_ == 1
+    forecast = model.predict(MONTHS)["mean"]
+    # A seasonal walk forecasts roughly last year's pattern.
+    assert np.corrcoef(forecast, y[-MONTHS:])[0, 1] > 0.95
+
+
+def test_fast_search_ranks_like_full_mle_on_a_seasonal_series() -> None:
+    w = np.diff(seasonal_walk(), n=MONTHS)[:-0 or None]
+    fast, n_fast = stepwise_search(w, None, m=MONTHS, allow_constant=True, seasonal=True, search="fast")
+    mle, _ = stepwise_search(w, None, m=MONTHS, allow_constant=True, seasonal=True, search="mle")
+    assert fast.order == mle.order
+    assert n_fast < 40  # stepwise, not the full grid
+
+
+def test_arima_forecast_interval_widens_with_horizon() -> None:
+    out = ArimaModel().fit(np.cumsum(np.random.default_rng(5).normal(size=80)) + 100).predict(6)
+    width = out["upper_95"] - out["lower_95"]
+    assert np.all(np.diff(width) > 0)
+    assert np.all(out["upper_80"] - out["lower_80"] < width)
+
+
+def test_log_transform_keeps_forecasts_positive_and_back_transforms() -> None:
+    rng = np.random.default_rng(6)
+    y = np.exp(np.log(200.0) + np.cumsum(rng.normal(0.01, 0.05, 84)))
+    model = ArimaModel(transform="log").fit(y)
+    assert model.transform_ == BoxCox(0.0)
+    out = model.predict(12)
+    assert np.all(out["lower_95"] > 0)
+    assert out["mean"][0] == pytest.approx(y[-1], rel=0.15)
+
+
+def test_guerrero_lambda_tells_multiplicative_from_additive() -> None:
+    rng = np.random.default_rng(7)
+    t = np.arange(120)
+    level = np.exp(0.03 * t) * 100
+    multiplicative = level * (1 + 0.3 * np.sin(2 * np.pi * t / 12)) * np.exp(rng.normal(0, 0.02, 120))
+    additive = 1000 + 2 * t + 30 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 3, 120)
+    assert guerrero_lambda(multiplicative) < 0.3
+    assert guerrero_lambda(additive) > 0.7
+    assert choose_transform(-additive, "log") is None  # never transform non-positive data
+    with pytest.raises(ValueError, match="'transform' parameter"):
+        choose_transform(additive, "sqrt")
+
+
+def test_spring_festival_regressor_moves_the_forecast_dip_to_the_right_month() -> None:
+    months = pd.period_range("2008-01", "2019-12", freq="M")
+    future = pd.period_range("2020-01", "2021-12", freq="M")
+    calendar = calendar_features(months.append(future))[["month", "spring_festival_days"]]
+    festival = calendar["spring_festival_days"].to_numpy()[: len(months)]
+    rng = np.random.default_rng(8)
+    noise = np.zeros(len(months))
+    for t in range(1, len(months)):
+        noise[t] = 0.5 * noise[t - 1] + rng.normal(0, 15.0)
+    y = 1000.0 + noise - 40.0 * festival
+    panel = panel_of({"heihe/passengers/inbound": y}, start="2008-01")
+    with_exog = Arima(exog=True).fit(panel, calendar).predict(24, calendar)
+    without = Arima().fit(panel).predict(24)
+    forecast = with_exog.set_index("month")["forecast"]
+    # 2020: break mostly in January (Jan 25); 2021: in February (Feb 12).
+    assert forecast[pd.Period("2020-01", "M")] < forecast[pd.Period("2020-02", "M")] - 150
+    assert forecast[pd.Period("2021-02", "M")] < forecast[pd.Period("2021-01", "M")] - 150
+    plain = without.set_index("month")["forecast"]
+    assert plain[pd.Period("2021-02", "M")] - forecast[pd.Period("2021-02", "M")] > 150
+
+
+def test_arima_with_exog_needs_future_regressors() -> None:
+    months = pd.period_range("2015-01", periods=60, freq="M")
+    X = calendar_features(months)[["month", "spring_festival_days"]]
+    panel = panel_of({"s": seasonal_series(60)}, start="2015-01")
+    model = Arima(exog=True).fit(panel, X)
+    assert model.uses_exog and not Arima().uses_exog
+    with pytest.raises(ValueError, match="X_future lacks 12 month"):
+        model.predict(12, X)
+
+
+# --- ETS and Theta -----------------------------------------------------------------------
+def test_ets_candidates_respect_positivity_and_season_count() -> None:
+    positive = list(candidate_forms(seasonal_series(), MONTHS))
+    assert len(positive) == 15
+    assert all(not (f.error == "add" and f.seasonal == "mul") for f in positive)
+    mixed_sign = list(candidate_forms(seasonal_series() - 600.0, MONTHS))
+    assert {f.error for f in mixed_sign} == {"add"} and "mul" not in {f.seasonal for f in mixed_sign}
+    assert {f.seasonal for f in candidate_forms(seasonal_series(20), MONTHS)} == {None}
+
+
+def test_ets_picks_a_seasonal_model_for_a_seasonal_series() -> None:
+    model = EtsModel().fit(seasonal_series())
+    assert model.form_.seasonal is not None
+    flat = EtsModel().fit(np.random.default_rng(9).normal(100, 5, 96))
+    assert flat.form_.seasonal is None and flat.form_.trend is None
+
+
+def test_ets_intervals_are_seeded_and_cover_the_mean() -> None:
+    y = seasonal_series()
+    first = EtsModel(random_state=3).fit(y).predict(12)
+    again = EtsModel(random_state=3).fit(y).predict(12)
+    np.testing.assert_array_equal(first["lower_95"], again["lower_95"])
+    assert np.all(first["lower_95"] < first["mean"]) and np.all(first["mean"] < first["upper_95"])
+
+
+def test_theta_deseasonalises_only_significant_seasonality() -> None:
+    seasonal = ThetaSeriesModel().fit(seasonal_series())
+    assert seasonal.deseasonalized_
+    flat = ThetaSeriesModel().fit(np.random.default_rng(10).normal(100, 5, 96))
+    assert not flat.deseasonalized_
+    truth = 120.0 * np.sin(2 * np.pi * np.arange(96, 108) / MONTHS)
+    assert np.corrcoef(seasonal.predict(12)["mean"], truth)[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("model_class", [Ets, Theta, Arima])
+def test_bad_series_fall_back_and_are_reported(model_class) -> None:
+    panel = panel_of(
+        {
+            "good": seasonal_series(60),
+            "constant": np.full(60, 7.0),
+            "zeros": np.zeros(60),
+            "short": np.array([3.0, 5.0, 4.0]),
+        }
+    )
+    model = model_class().fit(panel)
+    forecasts = model.predict(6)
+    reported = set(model.fallbacks_["series_id"])
+    assert {"constant", "zeros", "short"} <= reported and "good" not in reported
+    constant = forecasts[forecasts["series_id"] == "constant"]
+    np.testing.assert_allclose(constant["forecast"], 7.0)
+
+
+# --- real data ---------------------------------------------------------------------------
+def test_models_beat_or_match_seasonal_naive_on_real_bts_series(shared_data) -> None:
+    raw = pd.read_csv(
+        shared_data / "border_crossings" / "Border_Crossing_Entry_Data.csv.gz",
+        dtype={"Port Code": str},
+        usecols=["Port Code", "Date", "Measure", "Value"],
+    ).drop_duplicates()
+    wanted = {("2304", "Trucks"), ("0901", "Trucks"), ("2506", "Pedestrians")}
+    rows = raw[[(p, m) in wanted for p, m in zip(raw["Port Code"], raw["Measure"], strict=True)]]
+    rows = rows.assign(
+        series_id=("bts/" + rows["Port Code"] + "/" + rows["Measure"].str.lower()),
+        month=pd.PeriodIndex(pd.to_datetime(rows["Date"], format="%b %Y"), freq="M"),
+    )
+    rows = rows[(rows["month"] >= pd.Period("2014-01", "M")) & (rows["month"] <= pd.Period("2019-12", "M"))]
+    panel = SeriesPanel(rows[["series_id", "month", "Value"]].rename(columns={"Value": "value"}))
+    assert len(panel) == 3
+    train, test = panel.until("2018-12"), rows[rows["month"] > pd.Period("2018-12", "M")]
+    wide = train.wide()
+    scale = (wide - wide.shift(MONTHS)).abs().mean()
+    for model_class in (Ets, Theta, Arima):
+        forecasts = model_class().fit(train).predict(12)
+        merged = test.merge(forecasts, on=["series_id", "month"])
+        mae = (merged["Value"] - merged["forecast"]).abs().groupby(merged["series_id"]).mean()
+        mase = (mae / scale.reindex(mae.index)).mean()
+        assert len(merged) == 36 and mase < 1.5, (model_class.name, mase)
