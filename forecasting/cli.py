@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"forecasting {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_data_commands(commands)
+    _add_series_commands(commands)
+    _add_backtest_commands(commands)
+    _add_job_commands(commands)
     return parser
 
 
@@ -43,7 +46,11 @@ def _add_data_commands(commands: argparse._SubParsersAction) -> None:
     sub = data.add_subparsers(dest="data_command", required=True)
     check = sub.add_parser("check", help="load a file and print its data quality report")
     check.add_argument("path")
-    check.add_argument("--format", default="auto", help="auto, long, wide, bts, or a source spec .toml")
+    check.add_argument(
+        "--format",
+        default="auto",
+        help="auto, long, wide, bts, rates, us_census, japan_mof, kosis, or a source spec .toml",
+    )
     check.set_defaults(handler=_data_check)
 
 
@@ -51,6 +58,118 @@ def _data_check(args: argparse.Namespace) -> int:
     from forecasting.data.check import check_path
 
     return check_path(args.path, args.format)
+
+
+# --- series and sample ----------------------------------------------------------
+def _add_series_commands(commands: argparse._SubParsersAction) -> None:
+    series = commands.add_parser("series", help="build monthly series with roll-ups from a data file")
+    series_sub = series.add_subparsers(dest="series_command", required=True)
+    build = series_sub.add_parser("build", help="add roll-ups and derived series, write a long CSV")
+    build.add_argument("--input", required=True, help="data file (long, wide, BTS or a source spec)")
+    build.add_argument("--format", default="auto", help="auto, long, wide, bts, or a source spec .toml")
+    build.add_argument("--output", required=True, help="long CSV to write (series_id, month, value, ...)")
+    build.set_defaults(handler=_series_build)
+    sample = commands.add_parser("sample", help="the bundled SIMULATED sample")
+    sample_sub = sample.add_subparsers(dest="sample_command", required=True)
+    generate = sample_sub.add_parser("generate", help="regenerate data/sample/border_panel.csv (seeded)")
+    generate.add_argument("--output", default=None, help="default: data/sample/border_panel.csv")
+    generate.set_defaults(handler=_sample_generate)
+
+
+def _series_build(args: argparse.Namespace) -> int:
+    from forecasting.data.loaders import load
+    from forecasting.features.hierarchy import build_series, write_long_csv
+
+    panel = build_series(load(args.input, args.format).panel())
+    write_long_csv(panel, args.output)
+    print(panel.report.format(), file=sys.stderr)
+    print(f"wrote {len(panel)} series, {len(panel.records):,} rows to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _sample_generate(args: argparse.Namespace) -> int:
+    from forecasting.sample import SAMPLE_PATH, write_sample
+
+    path = write_sample(args.output or SAMPLE_PATH)
+    print(f"wrote the simulated sample to {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+# --- backtest -----------------------------------------------------------------------------------
+def _add_backtest_commands(commands: argparse._SubParsersAction) -> None:
+    backtest = commands.add_parser(
+        "backtest", help="rolling-origin backtest of models on a file; prints the leaderboard"
+    )
+    backtest.add_argument(
+        "--input", required=True, help="a data file any loader reads (long, wide, bts, trade)"
+    )
+    backtest.add_argument("--horizon", type=int, required=True, help="months forecast after each cutoff")
+    backtest.add_argument("--folds", type=int, default=3, help="number of cutoffs (default 3)")
+    backtest.add_argument(
+        "--models", default="seasonal_naive,ets,theta,arima", help="comma-separated registry names"
+    )
+    backtest.add_argument("--format", default="auto", help="auto, long, wide, bts, or a source spec")
+    backtest.add_argument("--n-jobs", type=int, default=1, help="parallel folds x models")
+    backtest.set_defaults(handler=_backtest)
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from forecasting.evaluation.backtest import backtest_file, fallbacks, skipped
+
+    models = [name.strip() for name in args.models.split(",") if name.strip()]
+    board, results = backtest_file(
+        args.input,
+        horizon=args.horizon,
+        folds=args.folds,
+        models=models,
+        format=args.format,
+        n_jobs=args.n_jobs,
+    )
+    with pd.option_context("display.width", 160, "display.max_columns", None):
+        print(board.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    cutoffs = ", ".join(str(c) for c in results.attrs["backtest"].cutoffs)
+    counts = f"skipped: {len(skipped(results))} series/fold; fallbacks: {len(fallbacks(results))}"
+    print(f"cutoffs: {cutoffs}; {counts}")
+    return EXIT_OK
+
+
+# --- scheduled job, tracking and registry -------------------------------------
+def _add_job_commands(commands: argparse._SubParsersAction) -> None:
+    config_help = "job config TOML (default: the bundled-sample job)"
+    retrain = commands.add_parser("retrain", help="backtest candidates, fit, log to MLflow, promote, export")
+    retrain.add_argument("--config", default=None, help=config_help)
+    retrain.set_defaults(handler=_job_handler("retrain"))
+    forecast = commands.add_parser("forecast", help="one-off forecast of a long CSV (tracked, no registry)")
+    forecast.add_argument("--input", required=True, help="long CSV/Parquet/Excel: series_id, month, value")
+    forecast.add_argument("--horizon", required=True, type=int)
+    forecast.add_argument("--output", required=True, help="CSV file to write (forecast CSV schema)")
+    forecast.add_argument("--model", default="auto", help="registered model name (default: auto)")
+    forecast.add_argument("--format", default="auto", help="input format for the loader")
+    forecast.add_argument("--experiment", default="forecast", help="MLflow experiment (default: forecast)")
+    forecast.set_defaults(handler=_job_handler("forecast"))
+    compare = commands.add_parser("compare", help="leaderboard of the latest retrain, or of given retrains")
+    compare.add_argument("--config", default=None, help=config_help)
+    compare.add_argument("--experiment", default=None, help="default: the job's experiment")
+    compare.add_argument("--runs", nargs="+", default=None, metavar="RUN_ID", help="retrain run ids")
+    compare.set_defaults(handler=_job_handler("compare"))
+    promote = commands.add_parser("promote", help="force a retrain's model to champion")
+    promote.add_argument("--run", required=True, help="retrain (parent) run id")
+    promote.add_argument("--config", default=None, help=config_help)
+    promote.set_defaults(handler=_job_handler("promote"))
+    rollback = commands.add_parser("rollback", help="restore the champion the current one replaced")
+    rollback.add_argument("--config", default=None, help=config_help)
+    rollback.set_defaults(handler=_job_handler("rollback"))
+
+
+def _job_handler(name: str):  # noqa: ANN202 - argparse handler factory
+    def handler(args: argparse.Namespace) -> int:
+        from forecasting.jobs import commands
+
+        return getattr(commands, name)(args)
+
+    return handler
 
 
 if __name__ == "__main__":

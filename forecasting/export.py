@@ -100,6 +100,7 @@ def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
             frame.to_csv(handle, index=False)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp creates 0600; exports are meant to be shared
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

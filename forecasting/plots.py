@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentFormatter
 from statsmodels.tsa.seasonal import STL
 
 from forecasting.errors import DataError
@@ -88,8 +88,23 @@ def _new_figure(
     return figure, axes
 
 
+class ValueFormatter(Formatter):
+    """Tick labels with thousands separators, in millions ("250 M") or billions ("31.4 bn") on big axes.
+
+    The scale follows the axis' visible range, so every tick of one axis uses the same one and
+    10-digit trade values stay readable.
+    """
+
+    def __call__(self, value: float, position: int | None = None) -> str:
+        largest = max(abs(v) for v in self.axis.get_view_interval()) if self.axis is not None else abs(value)
+        for divisor, suffix, threshold in ((1e9, " bn", 2e9), (1e6, " M", 1e7)):
+            if largest >= threshold:
+                return f"{format_number(value / divisor)}{suffix}" if value else "0"
+        return format_number(value)
+
+
 def _thousands(ax: Axes, axis: str = "y") -> None:
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(format_number))
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(ValueFormatter())
 
 
 def _monthly(series: pd.Series, what: str = "series") -> pd.Series:
@@ -298,7 +313,7 @@ def spring_festival_table(series: pd.Series) -> pd.DataFrame:
     return table
 
 
-def plot_spring_festival_effect(series: pd.Series, *, unit: str | None = None) -> Figure:
+def plot_spring_festival_effect(series: pd.Series) -> Figure:
     """January and February against the date of Chinese New Year, one point per year.
 
     Left: January's share of January+February falls as the festival moves
@@ -321,7 +336,7 @@ def plot_spring_festival_effect(series: pd.Series, *, unit: str | None = None) -
     )
     for ax, (column, label, as_share) in zip(axes[0], panels, strict=True):
         _festival_scatter(ax, table, column, as_share)
-        ax.set_ylabel(label if as_share else f"ratio of {unit or 'values'}")
+        ax.set_ylabel("share" if as_share else "ratio (unit-free)")
         ax.set_title(label, fontsize="medium")
     excluded = table.index[table["jan_share"].isna()].tolist()
     note = f"; excluded (January+February = 0): {excluded}" if excluded else ""
@@ -495,7 +510,7 @@ def _value_axis(ax: Axes, metric: str, axis: str) -> None:
     if metric in _COVERAGE_METRICS:
         target.set_major_formatter(PercentFormatter(xmax=1.0))
     else:
-        target.set_major_formatter(FuncFormatter(format_number))
+        target.set_major_formatter(ValueFormatter())
 
 
 # --- hierarchy ------------------------------------------------------------------------------------------
@@ -553,5 +568,6 @@ def plot_hierarchy_shares(panel: SeriesPanel, parent: str, children: Sequence[st
     share_ax.set_title("shares of the total", fontsize="medium", loc="left")
     share_ax.set_xlabel("month")
     share_ax.legend(fontsize="x-small", frameon=False)
-    figure.suptitle(f"{parent}: {len(children)} parts and their shares")
+    parts = f"{len(children)} part{'s' if len(children) > 1 else ''}"
+    figure.suptitle(f"{parent}: {parts} and their shares of the total")
     return figure

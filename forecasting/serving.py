@@ -218,9 +218,7 @@ def _requested_series(model_input: pd.DataFrame, known: set[str]) -> list[str]:
 
 
 def build_exog(panel: SeriesPanel, horizon: int, exog: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rebuild regressors from stored settings (calendar flag and event dicts)."""
-    from forecasting.features.interventions import Event
+    """Rebuild regressors from stored settings (calendar flag and event tables)."""
     from forecasting.features.regressors import make_exog
 
-    events = tuple(Event(**event) for event in exog.get("events", []))
-    return make_exog(panel, horizon, events=events, calendar=bool(exog.get("calendar", True)))
+    return make_exog(panel, horizon, events=exog.get("events", []), calendar=bool(exog.get("calendar", True)))

@@ -21,9 +21,11 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,8 @@ def configure(configured: str | None = None) -> str:
     database = _sqlite_path(uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
+    if not sys.stderr.isatty():
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
@@ -159,7 +163,9 @@ def log_dataset(panel: SeriesPanel, *, name: str, digest: str, source: str) -> N
     """The training panel as an MLflow dataset input (context ``training``) with our digest."""
     records = panel.to_long()
     records["month"] = records["month"].astype(str)
-    dataset = mlflow.data.from_pandas(records, source=source, name=name, targets="value", digest=digest[:36])
+    with warnings.catch_warnings():  # a plain path "can be interpreted in multiple ways": all local
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(records, source=source, name=name, targets="value", digest=digest[:36])
     mlflow.log_input(dataset, context="training")
 
 
@@ -189,7 +195,9 @@ def log_candidate(
     tags: dict[str, str],
 ) -> str:
     """One nested run for a candidate: params, metrics, per-step and per-series tables, plots."""
-    with mlflow.start_run(run_name=model.name, nested=True, tags=tags) as run:
+    parent = mlflow.active_run()
+    experiment_id = parent.info.experiment_id if parent else None
+    with mlflow.start_run(experiment_id=experiment_id, run_name=model.name, nested=True, tags=tags) as run:
         mlflow.set_tag(RUN_TYPE_TAG, "candidate")
         mlflow.set_tag("forecasting.model", model.name)
         log_params(model.get_params(deep=False))
@@ -206,6 +214,10 @@ def log_candidate(
         log_frame(by_horizon.reset_index(), "metrics_by_horizon.csv")
         log_plots(results, panel)
         return run.info.run_id
+
+
+def _finite_metrics(row: pd.Series, suffix: str = "") -> dict[str, float]:
+    return {f"{m}{suffix}": float(row[m]) for m in LEADERBOARD_METRICS if m in row and pd.notna(row[m])}
 
 
 def log_plots(results: pd.DataFrame, panel: SeriesPanel) -> None:
@@ -246,6 +258,7 @@ def log_serving_model(
             python_model=str(Path(folder) / CODE_FILE),
             artifacts=artifacts,
             signature=model_signature(forecasts, horizon),
+            input_example=(forecasts[["series_id"]].drop_duplicates().head(1), {"horizon": int(horizon)}),
             pip_requirements=[f"forecasting=={__version__}", f"mlflow=={mlflow.__version__}"],
         )
     mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
@@ -288,10 +301,8 @@ def restore_champion(job: str, version: str | None) -> None:
     """Put the alias back where it was (``None``: there was no champion)."""
     client = MlflowClient()
     if version is None:
-        try:
+        with suppress(MlflowException):
             client.delete_registered_model_alias(job, CHAMPION)
-        except MlflowException:
-            pass
     else:
         client.set_registered_model_alias(job, CHAMPION, version)
 
@@ -305,6 +316,10 @@ def promote_run(job: str, run_id: str) -> ModelVersion:
     """Force the model logged by retrain ``run_id`` to champion (registering it if needed)."""
     client = MlflowClient()
     run = client.get_run(run_id)
+    if run.data.tags.get(JOB_TAG) != job:
+        raise ConfigError(
+            f"run {run_id} belongs to job {run.data.tags.get(JOB_TAG)!r}, not {job!r}", key="--run"
+        )
     model_uri = run.data.tags.get(MODEL_URI_TAG)
     if model_uri is None:
         raise ConfigError(f"run {run_id} logged no forecaster model (not a retrain run?)", key="--run")

@@ -54,6 +54,550 @@ def code(*parts: str) -> Cell:
     return new_code_cell("\n\n".join(textwrap.dedent(part).strip() for part in parts))
 
 
+# --- 01 -----------------------------------------------------------------------------------------------
+def explore() -> list[Cell]:
+    return [
+        md(
+            """
+            # 1. Explore the border flows
+
+            The bundled sample holds eleven monthly series of China-Russia border trade: goods trade value
+            of Heihe customs and of Heilongjiang province (CNY), road cargo across the Heihe-Blagoveshchensk
+            bridge, rail cargo at Zabaykalsk-Manzhouli and air cargo from Harbin (tonnes), and passengers
+            crossing at Heihe (persons). **The numbers are simulated**, calibrated to the figures published in
+            the news (see `data/sample/README.md`), so this notebook runs anywhere.
+
+            We load the sample, read its data quality report, then look at the series, their seasonality,
+            the Chinese New Year (Spring Festival) effect and each crossing's share of the province total.
+            """
+        ),
+        code(
+            SETUP_IMPORTS,
+            """
+            from forecasting import plots
+            from forecasting.sample import SAMPLE_EVENTS, load_sample
+            """,
+            SETUP_FOLDERS,
+        ),
+        md(
+            """
+            ## Load the sample and read the quality report
+
+            `load_sample()` goes through the same loader as any customs file. Two defects were written into
+            the file on purpose, as they occur in real customs tables: January and February 2019 of Heihe
+            trade published as one combined figure, and a month of Heihe road cargo that was never reported.
+            The loader splits the first by Chinese working days and leaves the second missing (never zero);
+            both are in the report.
+            """
+        ),
+        code(
+            """
+            panel = load_sample()
+            print(panel)
+            print(panel.report)
+            """
+        ),
+        code(
+            """
+            panel.report.to_frame()[["action", "reason", "count", "series_id", "month"]]
+            """
+        ),
+        md("Every series with its dimensions, span and missing months:"),
+        code(
+            """
+            dimensions = ["crossing", "region", "flow", "direction", "unit", "currency"]
+            panel.metadata[dimensions].join(panel.spans())
+            """
+        ),
+        md(
+            """
+            ## All series at a glance
+
+            One small plot per crossing and flow; each has its own unit on the axis. Province totals have no
+            crossing (`n/a`). Note the passenger collapse during the COVID-19 border closure
+            (February 2020 to January 2023) and the jump of Heihe road cargo when the bridge opened.
+            """
+        ),
+        code(
+            """
+            plots.plot_series_overview(panel, by=("crossing", "flow"))
+            """
+        ),
+        md("The sample's known events, usable later as intervention regressors:"),
+        code(
+            """
+            pd.DataFrame([vars(event) for event in SAMPLE_EVENTS])
+            """
+        ),
+        md(
+            """
+            ## Seasonality
+
+            A seasonal plot draws one line per year over January to December. Road cargo at Heihe is low in
+            winter and in April (ice break-up on the Amur), high in summer, and the whole curve moved up
+            after the bridge opened in June 2022: a level shift, not a new season.
+            """
+        ),
+        code(
+            """
+            rail = "zabaykalsk-manzhouli/cargo/rail/import"
+            road = "heihe-blagoveshchensk/cargo/road/export"
+            plots.plot_seasonal(panel.series(road), unit=plots.value_label(panel, road))
+            """
+        ),
+        md(
+            """
+            STL splits a series into trend, a seasonal pattern that may change slowly, and the rest. The
+            robust fit keeps one-off shocks (the Manzhouli outbreak of winter 2021/22) in the residual
+            instead of bending the trend.
+            """
+        ),
+        code(
+            """
+            plots.plot_stl(panel.series(rail), unit=plots.value_label(panel, rail))
+            """
+        ),
+        md(
+            """
+            ## The Spring Festival effect
+
+            Chinese New Year falls between 21 January and 20 February. Factories and customs slow down for
+            about a week, so whichever month holds the festival loses volume: when it comes early, January
+            is weak; when it comes late, February is. That is why customs often publish January and February
+            as one figure. Per year: the festival date from the `holidays` package, January's share of
+            January + February, and the two months together against the neighbouring December and March.
+            """
+        ),
+        code(
+            """
+            plots.spring_festival_table(panel.series(road)).round(3)
+            """
+        ),
+        code(
+            """
+            plots.plot_spring_festival_effect(panel.series(road))
+            """
+        ),
+        md(
+            """
+            The later the festival, the larger January's share: a model that only knows "January" and
+            "February" misses this. The calendar regressors in `forecasting.features.calendar`
+            (`spring_festival_days`, `days_before_spring_festival`) give the models the date.
+
+            ## Hierarchy: each crossing's share of the province
+
+            Heihe customs is one of Heilongjiang's gates to Russia. The top plot shows both levels, the
+            bottom one Heihe's share of the province total month by month (its growth after 2022 stands out).
+            """
+        ),
+        code(
+            """
+            plots.plot_hierarchy_shares(
+                panel, "heilongjiang/trade_value/import", ["heihe-blagoveshchensk/trade_value/import"]
+            )
+            """
+        ),
+        md(
+            """
+            **Next:** `02_fit_and_compare.ipynb` fits ARIMA, gradient boosting and baselines to these series
+            and compares them in a backtest.
+            """
+        ),
+    ]
+
+
+# --- 02 -----------------------------------------------------------------------------------------------
+def fit_and_compare() -> list[Cell]:
+    return [
+        md(
+            """
+            # 2. Fit and compare models
+
+            We fit seasonal ARIMA, a global gradient-boosting model and two baselines to a few series of the
+            sample, compare them in a rolling-origin backtest, log each model as an MLflow run and read the
+            runs back with `mlflow.search_runs`.
+
+            Runs go to a temporary MLflow store here (the tests set `MLFLOW_TRACKING_URI`). To keep them,
+            start Jupyter with `MLFLOW_TRACKING_URI=sqlite:///<project>/mlruns/mlflow.db`, the store that
+            `make ui` shows.
+            """
+        ),
+        code(
+            SETUP_IMPORTS,
+            """
+            import warnings
+
+            warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
+
+            import mlflow
+            from sklearn.base import clone
+
+            from forecasting import plots, tracking
+            from forecasting.evaluation.backtest import backtest
+            from forecasting.evaluation.metrics import leaderboard, metrics_by_series
+            from forecasting.models.registry import available_models, make_model
+            from forecasting.sample import load_sample
+            """,
+            SETUP_FOLDERS,
+        ),
+        code(
+            """
+            panel = load_sample().subset(
+                [
+                    "heihe-blagoveshchensk/trade_value/export",
+                    "heihe-blagoveshchensk/cargo/road/export",
+                    "zabaykalsk-manzhouli/cargo/rail/import",
+                ]
+            )
+            print(panel)
+            print("registered models:", available_models())
+            """
+        ),
+        md(
+            """
+            ## The candidates
+
+            Every model is a scikit-learn style estimator: the constructor only stores parameters,
+            `fit(panel)` returns the fitted model, `predict(horizon)` returns a long table with 80% and 95%
+            intervals. Gradient boosting gets fewer trees and calibration windows than its defaults to keep
+            this notebook quick.
+            """
+        ),
+        code(
+            """
+            models = [
+                make_model("seasonal_naive"),
+                make_model("drift"),
+                make_model("arima"),
+                make_model("gbm", max_iter=100, calibration_windows=2),
+            ]
+            models[3].get_params()
+            """
+        ),
+        md(
+            """
+            ## Backtest
+
+            Each fold cuts the data at a month (the *cutoff*), fits a fresh copy of every model on what was
+            known then, and forecasts the next 12 months. The result is one long table: one row per series,
+            model, cutoff and step ahead, with the actual value next to the forecast. The MASE scale is the
+            in-sample seasonal naive error of each fold's training window, so MASE below 1 beats the
+            seasonal naive of the training data.
+            """
+        ),
+        code(
+            """
+            results = backtest(models, panel, horizon=12, folds=2)
+            results.head()
+            """
+        ),
+        code(
+            """
+            board = leaderboard(results)
+            board
+            """
+        ),
+        code(
+            """
+            plots.plot_leaderboard(board, metrics=("mase", "coverage_80", "coverage_95"))
+            """
+        ),
+        md("How the error grows with the lead time:"),
+        code(
+            """
+            plots.plot_error_by_horizon(results, metric="mase")
+            """
+        ),
+        md("Which model wins on which series (MASE):"),
+        code(
+            """
+            metrics_by_series(results)["mase"].unstack("model").round(3)
+            """
+        ),
+        md(
+            """
+            ## Log the candidates to MLflow
+
+            One run per model with its parameters, its backtest metrics and its error-by-horizon plot.
+            `tracking.configure()` points MLflow at the store in `MLFLOW_TRACKING_URI`;
+            `tracking.ensure_experiment` keeps the run artifacts next to the SQLite database.
+            """
+        ),
+        code(
+            """
+            uri = tracking.configure()
+            experiment_id = tracking.ensure_experiment("notebook-fit-and-compare", uri)
+            scores = board.set_index("model")
+            for model in models:
+                with mlflow.start_run(experiment_id=experiment_id, run_name=model.name):
+                    tracking.log_params(model.get_params(deep=False))
+                    metrics = scores.loc[model.name, ["mase", "rmsse", "smape", "coverage_95"]]
+                    mlflow.log_metrics(metrics.astype(float).to_dict())
+                    own = results[results["model"] == model.name]
+                    mlflow.log_figure(plots.plot_error_by_horizon(own), "error_by_horizon.png")
+            print(uri)
+            """
+        ),
+        code(
+            """
+            runs = mlflow.search_runs(experiment_ids=[experiment_id], order_by=["metrics.mase ASC"])
+            columns = ["tags.mlflow.runName", "metrics.mase", "metrics.coverage_95", "params.max_iter"]
+            runs[columns]
+            """
+        ),
+        md(
+            """
+            ## Open the MLflow UI
+
+            From a terminal in the project (not from this notebook, the UI is a server that keeps running):
+
+            ```
+            make ui        # the project store: mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db
+            ```
+
+            or, for the temporary store of this notebook, the command printed below. Then open
+            http://127.0.0.1:5000 and pick the experiment `notebook-fit-and-compare`.
+            """
+        ),
+        code(
+            """
+            print(f"mlflow ui --backend-store-uri {uri}")
+            """
+        ),
+        md(
+            """
+            ## Forecast with the winner
+
+            The best model by backtest MASE is refitted on all the data and forecasts the next 12 months.
+            """
+        ),
+        code(
+            """
+            winner = board.loc[0, "model"]
+            best = clone(next(model for model in models if model.name == winner))  # same parameters, unfitted
+            best.fit(panel)
+            forecast = best.predict(12)
+            series_id = "heihe-blagoveshchensk/trade_value/export"
+            plots.plot_forecast(
+                panel.series(series_id),
+                forecast[forecast["series_id"] == series_id],
+                unit=plots.value_label(panel, series_id),
+                history_months=60,
+            )
+            """
+        ),
+        md(
+            """
+            **Next:** `03_retrain_and_export.ipynb` runs the same comparison as the scheduled retraining job,
+            which promotes a champion model and exports its forecasts.
+            """
+        ),
+    ]
+
+
+# --- 03 -----------------------------------------------------------------------------------------------
+def retrain_and_export() -> list[Cell]:
+    return [
+        md(
+            """
+            # 3. Retrain, inspect the champion, export
+
+            The scheduled job (`forecasting retrain --config job.toml`, or `make run` on the sample) does in
+            one MLflow run what notebook 2 did by hand: load and validate the data, backtest every candidate,
+            log them, **promote** the best one to *champion* only if it beats the serving champion by a
+            margin, refit it on all data, register it, and export the forecasts as CSV. Here we run the
+            same job from Python, then look at what it left behind.
+
+            All outputs (MLflow store, registered model, exports) go to a temporary folder.
+            """
+        ),
+        code(
+            SETUP_IMPORTS,
+            """
+            import logging
+            import warnings
+
+            # Without ipywidgets, tqdm (used by MLflow and the job) warns once; MLflow's advisory
+            # warnings about dataset sources and input examples are not about our data.
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+
+            import mlflow
+
+            from forecasting import plots, tracking
+            from forecasting.jobs.commands import setup_logging
+            from forecasting.jobs.config import load_config
+            from forecasting.jobs.retrain import run_retrain
+            from forecasting.sample import load_sample
+            """,
+            SETUP_FOLDERS,
+            "setup_logging(logging.INFO)  # the job's event=... key=value lines, as in a scheduler's log",
+        ),
+        md(
+            """
+            ## The job config
+
+            A job is one TOML file. With no `[[sources]]` it runs on the bundled sample; `[series]` picks
+            series, `[candidates]` the models (with parameters), `[backtest]` the folds and
+            `[promotion] margin` how much better a new model must be. Without a `[tracking]` section the
+            job uses `MLFLOW_TRACKING_URI`, here our temporary store.
+            """
+        ),
+        code(
+            '''
+            config_file = work / "job.toml"
+            config_file.write_text(
+                f"""
+            [job]
+            name = "border-notebook"
+            horizon = 12
+            output_dir = "{(work / 'exports').as_posix()}"
+            models_dir = "{(work / 'models').as_posix()}"
+
+            [series]
+            ids = [
+                "heihe-blagoveshchensk/trade_value/export",
+                "heihe-blagoveshchensk/cargo/road/export",
+                "heihe-blagoveshchensk/passengers/inbound",
+                "zabaykalsk-manzhouli/cargo/rail/import",
+            ]
+
+            [candidates]
+            models = ["seasonal_naive", "theta", "gbm"]
+
+            [candidates.params.gbm]
+            max_iter = 100
+            calibration_windows = 2
+
+            [backtest]
+            folds = 2
+
+            [promotion]
+            margin = 0.02
+            """
+            )
+            config = load_config(config_file)
+            config
+            '''
+        ),
+        md("## Run the retraining job"),
+        code(
+            """
+            result = run_retrain(config)
+            print(f"{result.decision.outcome}: {result.decision.reason}")
+            print(f"champion version {result.champion_version}, model {result.model_uri}")
+            result.leaderboard[["model", "mase", "rmsse", "coverage_80", "coverage_95"]]
+            """
+        ),
+        md(
+            """
+            ## Inspect the champion
+
+            The registry holds one model per job, named after it, with the alias `champion`. Each version
+            carries the model spec and its backtest MASE as tags.
+            """
+        ),
+        code(
+            """
+            champion = tracking.champion_version(config.name)
+            print(f"{config.name} version {champion.version} (alias {tracking.CHAMPION})")
+            pd.Series(champion.tags)
+            """
+        ),
+        md(
+            """
+            The retrain run and its candidate runs, as MLflow recorded them, and the candidates' leaderboard
+            read back from MLflow (what `forecasting compare` prints):
+            """
+        ),
+        code(
+            """
+            runs = mlflow.search_runs(experiment_names=[config.experiment_name])
+            columns = ["tags.mlflow.runName", "tags.forecasting.run_type", "metrics.mase"]
+            runs[[*columns, "tags.promotion.decision"]]
+            """
+        ),
+        code(
+            """
+            tracking.compare(config.experiment_name)
+            """
+        ),
+        md(
+            """
+            ## Load it with `mlflow.pyfunc`
+
+            The champion is a pickle-free pyfunc model: its input is a table of `series_id`s, the `horizon`
+            is a parameter. Any MLflow client (or `mlflow models serve`) can use it without this notebook.
+            """
+        ),
+        code(
+            """
+            served = mlflow.pyfunc.load_model(f"models:/{config.name}@{tracking.CHAMPION}")
+            wanted = pd.DataFrame({"series_id": ["zabaykalsk-manzhouli/cargo/rail/import"]})
+            served.predict(wanted, params={"horizon": 6})
+            """
+        ),
+        md(
+            """
+            ## The exported forecast CSV
+
+            Two files: one dated by the last observed month, and `..._latest.csv`, both written atomically.
+            Each row has the series' dimensions, the forecast with 80% and 95% intervals, the unit, and the
+            MLflow run that produced it.
+            """
+        ),
+        code(
+            """
+            dated, latest = result.exports
+            print(dated.name, latest.name)
+            exported = pd.read_csv(latest)
+            exported.head()
+            """
+        ),
+        md(
+            """
+            Passengers are the hard series: the COVID-19 closure leaves little normal history, so the
+            intervals are wide. A model with the closure as an intervention regressor (gradient boosting
+            here) is the remedy to try; the job adds the sample's events automatically.
+            """
+        ),
+        code(
+            """
+            panel = load_sample()
+            series_id = "heihe-blagoveshchensk/passengers/inbound"
+            plots.plot_forecast(
+                panel.series(series_id),
+                exported[exported["series_id"] == series_id],
+                unit=plots.value_label(panel, series_id),
+                history_months=48,
+            )
+            """
+        ),
+        md(
+            """
+            ## Run it again: the promotion gate
+
+            On unchanged data the best candidate cannot beat the champion by the 2% margin (it *is* the
+            champion), so the job keeps it: re-running a job never flips the champion by chance.
+            """
+        ),
+        code(
+            """
+            again = run_retrain(config)
+            print(f"{again.decision.outcome}: {again.decision.reason}")
+            print("champion version:", again.champion_version)
+            """
+        ),
+        md(
+            """
+            From a shell the same steps are `forecasting retrain --config job.toml`, `forecasting compare`,
+            `forecasting promote` and `forecasting rollback`; `make ui` opens the MLflow UI on the project
+            store.
+            """
+        ),
+    ]
+
+
 # --- 04 -----------------------------------------------------------------------------------------------
 def bring_your_own_data() -> list[Cell]:
     return [
@@ -279,22 +823,23 @@ def bring_your_own_data() -> list[Cell]:
             """
             ## 4. Forecast them
 
-            A quick backtest (two folds of 12 months) compares ARIMA with the seasonal naive baseline; then
-            the models are refitted on all the data for the next 12 months.
+            A quick backtest (two folds of 12 months) compares the Theta method, fast and hard to beat on
+            monthly series, with the seasonal naive baseline; then Theta is refitted on all the data for
+            the next 12 months. (`02_fit_and_compare.ipynb` adds ARIMA and gradient boosting.)
             """
         ),
         code(
             """
-            models = [make_model("seasonal_naive"), make_model("arima")]
+            models = [make_model("seasonal_naive"), make_model("theta")]
             results = backtest(models, border, horizon=12, folds=2)
             leaderboard(results)[["model", "mase", "rmsse", "coverage_80", "coverage_95", "n_series"]]
             """
         ),
         code(
             """
-            arima = make_model("arima").fit(border)
-            forecast = arima.predict(12)
-            print(arima.fallbacks_ if len(arima.fallbacks_) else "no fallbacks: each series got an ARIMA")
+            theta = make_model("theta").fit(border)
+            forecast = theta.predict(12)
+            print(theta.fallbacks_ if len(theta.fallbacks_) else "no fallbacks: one model per series")
             forecast.head()
             """
         ),
@@ -320,6 +865,9 @@ def bring_your_own_data() -> list[Cell]:
 
 
 NOTEBOOKS: dict[str, Callable[[], list[Cell]]] = {
+    "01_explore.ipynb": explore,
+    "02_fit_and_compare.ipynb": fit_and_compare,
+    "03_retrain_and_export.ipynb": retrain_and_export,
     "04_bring_your_own_data.ipynb": bring_your_own_data,
 }
 

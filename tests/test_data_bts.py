@@ -26,7 +26,9 @@ def test_real_file_counts_exact_duplicates_and_lists_the_conflict(bts: LoadResul
     exact = issues[issues["reason"].str.startswith("exact duplicate")]
     assert exact["count"].tolist() == [10]
     conflict = issues[issues["reason"].str.startswith("conflicting duplicate")]
-    assert conflict[["series_id", "month", "count"]].values.tolist() == [["bts/2606/bus-passengers", "2021-02", 2]]
+    assert conflict[["series_id", "month", "count"]].values.tolist() == [
+        ["bts/2606/bus-passengers", "2021-02", 2]
+    ]
     assert "[0.0, 2175.0]" in conflict["reason"].iloc[0]
     assert bts.report.rows_read == 388_822
     assert len(bts.records) == 388_822 - 10 - 2
@@ -69,7 +71,9 @@ def bts_file(tmp_path: Path, rows: list[tuple[str, str, str]]) -> Path:
 
 
 def test_small_file_conflict_is_an_error_listing_the_rows(tmp_path: Path) -> None:
-    path = bts_file(tmp_path, [("Jan 2023", "Trucks", "5"), ("Feb 2023", "Trucks", "6"), ("Jan 2023", "Trucks", "7")])
+    path = bts_file(
+        tmp_path, [("Jan 2023", "Trucks", "5"), ("Feb 2023", "Trucks", "6"), ("Jan 2023", "Trucks", "7")]
+    )
     with pytest.raises(DataError, match=r"bts/0101/trucks@2023-01 values \[5.0, 7.0\] \(rows 2, 4\)"):
         load_bts(path)
     kept = load_bts(path, conflicts="drop").records
@@ -98,6 +102,8 @@ def test_small_file_errors(tmp_path: Path, rows: list[tuple[str, str, str]], pat
 
 def test_missing_bts_column_is_named(tmp_path: Path) -> None:
     path = tmp_path / "bts.csv"
-    path.write_text("Port Name,State,Port Code,Border,Date,Value\nPortland,Maine,0101,US-Canada Border,Jan 2023,1\n")
+    path.write_text(
+        "Port Name,State,Port Code,Border,Date,Value\nPortland,Maine,0101,US-Canada Border,Jan 2023,1\n"
+    )
     with pytest.raises(DataError, match=r"missing required column\(s\) \['Measure'\]"):
         load_bts(path)

@@ -45,7 +45,9 @@ def test_japan_exports_converted_to_usd(shared_data: Path, monthly_rates: pd.Dat
     records = load(shared_data / "trade" / "japan-china-trade-data.csv").records
     report = DataQualityReport()
     usd = convert_currency(records, monthly_rates, report, to="USD")
-    january = usd[(usd["series_id"] == "japan-china/goods/export") & (usd["month"] == pd.Period("2001-01", "M"))]
+    january = usd[
+        (usd["series_id"] == "japan-china/goods/export") & (usd["month"] == pd.Period("2001-01", "M"))
+    ]
     assert january["value"].iloc[0] == pytest.approx(231_700_220e3 / (sum(JPY_JANUARY_2001) / 19))
     assert set(usd["currency"]) == {"USD"} and set(usd["unit"]) == {"USD"}
     assert [i.reason for i in report.issues] == ["JPY -> USD at monthly average exchange rates"] * 2
@@ -78,7 +80,9 @@ def test_conversion_errors_name_series_and_month(monthly_rates: pd.DataFrame) ->
 
 
 def test_cross_conversion_through_usd(monthly_rates: pd.DataFrame) -> None:
-    cny = convert_currency(conversion_records(["JPY"], "2019-06"), monthly_rates, DataQualityReport(), to="CNY")
+    cny = convert_currency(
+        conversion_records(["JPY"], "2019-06"), monthly_rates, DataQualityReport(), to="CNY"
+    )
     june = monthly_rates.loc[pd.Period("2019-06", "M")]
     assert cny["value"].iloc[0] == pytest.approx(100.0 / june["JPY"] * june["CNY"])
     assert cny["currency"].iloc[0] == "CNY"

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecasting.data.loaders import load, load_long, load_wide, parse_months, parse_numbers
 from forecasting.data.records import add_quality_warnings
@@ -54,7 +56,12 @@ def test_parse_months_names_file_row_column_and_value() -> None:
     with pytest.raises(DataError) as caught:
         parse_months(cells, file="trade.csv", column="Period")
     message = str(caught.value)
-    assert "file trade.csv" in message and "row 4" in message and "'Period'" in message and "'2023-13'" in message
+    assert (
+        "file trade.csv" in message
+        and "row 4" in message
+        and "'Period'" in message
+        and "'2023-13'" in message
+    )
     assert caught.value.row == 4
 
 
@@ -70,7 +77,10 @@ def test_parse_months_with_declared_format_rejects_others() -> None:
 
 def test_parse_numbers_thousands_and_decimal_marks() -> None:
     assert parse_numbers(["1,187.5", "-7,240.0", "8427.5"]).tolist() == [1187.5, -7240.0, 8427.5]
-    assert parse_numbers(["1 187,5", "12\u00a0000,25"], thousands=" ", decimal=",").tolist() == [1187.5, 12000.25]
+    assert parse_numbers(["1 187,5", "12\u00a0000,25"], thousands=" ", decimal=",").tolist() == [
+        1187.5,
+        12000.25,
+    ]
 
 
 def test_parse_numbers_blank_is_missing_but_text_and_inf_are_errors() -> None:
@@ -195,3 +205,33 @@ def test_quality_warnings_short_series_and_zero_runs() -> None:
     short = issues[issues["reason"].str.startswith("short series")]
     assert short[["series_id", "count"]].values.tolist() == [["short", 5]]
     assert not issues["reason"].str.startswith("gap").any()
+
+
+def test_load_long_guesses_semicolon_separator_and_drops_conflicts_when_asked(tmp_path: Path) -> None:
+    path = write(tmp_path, "series_id;month;value\nx;2023/01;1,000\nx;2023/01;1,200\nx;2023/02;5\n")
+    with pytest.raises(DataError, match="conflicting duplicate"):
+        load(path)
+    result = load(path, conflicts="drop")
+    assert result.records["value"].tolist() == [5.0]
+    dropped = result.report.to_frame().query("action == 'dropped'")
+    assert dropped[["series_id", "month", "count"]].values.tolist() == [["x", "2023-01", 2]]
+
+
+def test_load_long_excel_with_date_cells(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"series_id": ["x", "x"], "month": pd.to_datetime(["2023-01-31", "2023-02-28"]), "value": [1, 2]}
+    )
+    path = tmp_path / "dates.xlsx"
+    frame.to_excel(path, index=False)
+    assert list(load_long(path).records["month"].astype(str)) == ["2023-01", "2023-02"]
+
+
+@given(
+    month=st.integers(min_value=(1990 - 1970) * 12, max_value=(2040 - 1970) * 12),
+    fmt=st.sampled_from(["%Y-%m", "%Y-%m-%d", "%b %Y", "%B %Y", "%Y/%m", "%Y.%m"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_parse_months_round_trips_every_format(month: int, fmt: str) -> None:
+    period = pd.Period("1970-01", "M") + month
+    label = period.to_timestamp().strftime(fmt)
+    assert parse_months([label, label])[0] == period

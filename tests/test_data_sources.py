@@ -130,7 +130,9 @@ def test_spec_from_dict_names_bad_keys() -> None:
     with pytest.raises(ConfigError, match="key 'date_column'"):
         SourceSpec.from_dict({k: v for k, v in base.items() if k != "date_column"})
     with pytest.raises(ConfigError, match=r"key 'values.v'.*flow must be one of"):
-        SourceSpec.from_dict({**base, "values": {"v": {"flow": "tea", "measure": "goods", "direction": "export"}}})
+        SourceSpec.from_dict(
+            {**base, "values": {"v": {"flow": "tea", "measure": "goods", "direction": "export"}}}
+        )
     with pytest.raises(ConfigError, match="key 'scale'"):
         SourceSpec.from_dict({**base, "scale": -1})
 
@@ -145,3 +147,28 @@ def test_spec_errors_on_wrong_date_format_and_missing_column(tmp_path: Path) -> 
     missing.write_text("Date;Exports\n2001/01;1\n")
     with pytest.raises(DataError, match=r"missing required column\(s\) \['Imports'\]"):
         load_source(spec, missing)
+
+
+def test_cumulative_table_described_in_toml(tmp_path: Path) -> None:
+    # a year-to-date customs table whose first release each year is January-February combined
+    spec = SourceSpec.from_dict(
+        {
+            "name": "manzhouli_ytd",
+            "series_prefix": "manzhouli",
+            "date_column": "Month",
+            "date_format": "%Y-%m",
+            "unit": "tonnes",
+            "scale": 1e4,
+            "scale_label": "ten thousand tonnes",
+            "cumulative": True,
+            "values": {"Cargo": {"flow": "cargo", "measure": "rail", "direction": "import"}},
+        }
+    )
+    table = tmp_path / "ytd.csv"
+    table.write_text("Month,Cargo,Remarks\n2023-02,30,\n2023-03,45,\n2023-04,61,\n")
+    result = load_source(spec, table)
+    assert result.records["value"].tolist() == [300_000.0, 150_000.0, 160_000.0]
+    issues = result.report.to_frame()
+    assert issues.query("action == 'flagged'")["month"].tolist() == ["2023-02"]
+    assert issues["reason"].str.contains("column 'Remarks' is not described by spec").any()
+    assert issues["reason"].str.contains("year-to-date cumulative -> monthly").any()

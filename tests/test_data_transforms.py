@@ -56,7 +56,14 @@ def test_ytd_then_split_combined_january_february() -> None:
     monthly = ytd_to_monthly(records, report)
     assert monthly["value"].tolist() == [30, 15, 40, 10]
     split = split_combined(monthly, report, rule="equal")
-    assert list(split["month"].astype(str)) == ["2023-01", "2023-02", "2023-03", "2024-01", "2024-02", "2024-03"]
+    assert list(split["month"].astype(str)) == [
+        "2023-01",
+        "2023-02",
+        "2023-03",
+        "2024-01",
+        "2024-02",
+        "2024-03",
+    ]
     assert split["value"].tolist() == [15, 15, 15, 20, 20, 10]
     assert (split["flow"] == "trade_value").all()
     splits = report.to_frame().query("reason.str.startswith('combined')", engine="python")
@@ -74,10 +81,14 @@ def test_split_by_working_days_uses_the_chinese_calendar() -> None:
 
 def test_split_by_reference_series_shares() -> None:
     reference = pd.Series([30.0, 10.0], index=pd.period_range("2023-01", periods=2, freq="M"))
-    split = split_combined(frame("x", ["2023-02"], [100.0]), DataQualityReport(), rule="reference", reference=reference)
+    split = split_combined(
+        frame("x", ["2023-02"], [100.0]), DataQualityReport(), rule="reference", reference=reference
+    )
     assert split["value"].tolist() == [75.0, 25.0]
     with pytest.raises(DataError, match="no usable January and February 2024"):
-        split_combined(frame("x", ["2024-02"], [1.0]), DataQualityReport(), rule="reference", reference=reference)
+        split_combined(
+            frame("x", ["2024-02"], [1.0]), DataQualityReport(), rule="reference", reference=reference
+        )
 
 
 def test_split_leaves_series_with_january_alone() -> None:

@@ -55,7 +55,9 @@ def test_mean_and_median_combine_every_bound(small_panel: SeriesPanel, method: s
 
 
 def test_weighted_favours_the_member_with_the_better_backtest(small_panel: SeriesPanel) -> None:
-    model = Ensemble(members=MEMBERS, method="weighted", backtest_horizon=6, backtest_folds=2).fit(small_panel)
+    model = Ensemble(members=MEMBERS, method="weighted", backtest_horizon=6, backtest_folds=2).fit(
+        small_panel
+    )
     weights = model.weights_.pivot(index="series_id", columns="model", values="weight")
     np.testing.assert_allclose(weights.sum(axis=1), 1.0)
     # The panel is strongly seasonal: seasonal naive beats naive and drift in every backtest.

@@ -129,7 +129,9 @@ def test_models_are_cloned_and_results_reproducible(small_panel: SeriesPanel) ->
     serial = backtest([model], small_panel, horizon=3, folds=2)
     parallel = backtest([model, Drift()], small_panel, horizon=3, folds=2, n_jobs=2)
     assert not hasattr(model, "models_")
-    pd.testing.assert_frame_equal(serial, parallel[parallel["model"] == "seasonal_naive"].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        serial, parallel[parallel["model"] == "seasonal_naive"].reset_index(drop=True)
+    )
 
 
 def test_fallbacks_are_collected_and_bad_arguments_rejected(small_panel: SeriesPanel) -> None:
@@ -141,3 +143,22 @@ def test_fallbacks_are_collected_and_bad_arguments_rejected(small_panel: SeriesP
         backtest([Naive(), Naive()], small_panel, horizon=3)
     with pytest.raises(ValueError, match="'horizon'"):
         backtest([Naive()], small_panel, horizon=0)
+
+
+def test_cli_backtest_prints_the_leaderboard(capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import PROJECT_ROOT
+
+    from forecasting.cli import main
+
+    sample = PROJECT_ROOT / "data" / "sample" / "border_panel.csv"
+    if not sample.is_file():
+        pytest.skip(f"bundled sample {sample} not present yet")
+    code = main(
+        ["backtest", "--input", str(sample), "--horizon", "3", "--folds", "2", "--models", "naive,drift"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["model", "mase", "rmsse"]
+    assert {lines[1].split()[0], lines[2].split()[0]} == {"naive", "drift"}
+    assert "cutoffs:" in lines[-1] and "skipped: 0" in lines[-1]

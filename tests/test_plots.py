@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -74,11 +77,37 @@ def _no_pyplot_figures():
     assert plt.get_fignums() == before
 
 
+def test_dropped_figures_are_freed(border_panel):
+    """No pyplot registry holds them, so a long job that makes many plots does not leak memory."""
+    figure = plots.plot_series_overview(border_panel)
+    figure.canvas.draw()
+    reference = weakref.ref(figure)
+    del figure
+    gc.collect()
+    assert reference() is None
+
+
 def test_format_number_uses_thousands_separators():
     assert plots.format_number(1_234_567.0) == "1,234,567"
     assert plots.format_number(2.5) == "2.5"
     assert plots.format_number(0.25) == "0.25"
     assert plots.format_number(-1200.4) == "-1,200"
+
+
+def test_value_formatter_scales_big_axes_to_millions_and_billions():
+    figure = Figure()
+    ax = figure.subplots()
+    formatter = plots.ValueFormatter()
+    ax.yaxis.set_major_formatter(formatter)
+    ax.set_ylim(0, 50_000)
+    assert formatter(12_500.0, 0) == "12,500"
+    ax.set_ylim(0, 40_000_000)
+    assert formatter(12_500_000.0, 0) == "12.5 M"
+    ax.set_ylim(0, 1.5e9)
+    assert formatter(1_250_000_000.0, 0) == "1,250 M"
+    ax.set_ylim(0, 5.5e9)
+    assert formatter(2_500_000_000.0, 0) == "2.5 bn"
+    assert formatter(0.0, 0) == "0"
 
 
 def test_value_label_reads_unit_and_currency():
@@ -218,7 +247,7 @@ def test_spring_festival_table_and_plot_follow_the_lunar_date():
     np.testing.assert_allclose(table["jan_share"], expected_share)
     np.testing.assert_allclose(table["jan_feb_vs_neighbours"], 1.0)  # 200 / (100 + 100)
 
-    figure = plots.plot_spring_festival_effect(series, unit="tonnes")
+    figure = plots.plot_spring_festival_effect(series)
     assert len(figure.axes) == 2
     assert figure.axes[0].get_title() == "January share of January+February"
     points = figure.axes[0].collections[0].get_offsets()

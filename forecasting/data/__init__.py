@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-_LOADER_NAMES = ("LoadResult", "SourceSpec", "load", "load_bts", "load_long", "load_source", "load_wide", "parse_months")
+_LOADER_NAMES = (
+    "LoadResult",
+    "SourceSpec",
+    "load",
+    "load_bts",
+    "load_long",
+    "load_source",
+    "load_wide",
+    "parse_months",
+)
 
 __all__ = list(_LOADER_NAMES)
 

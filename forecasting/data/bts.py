@@ -99,7 +99,5 @@ def load_bts(path: str | Path, *, conflicts: Conflicts = "error") -> LoadResult:
     )
     records = drop_blank_values(records, report, file=file)
     check_negative_counts(records, file=file)
-    records = resolve_duplicates(
-        records, report, file=file, key=("series_id", "month"), conflicts=conflicts
-    )
+    records = resolve_duplicates(records, report, file=file, key=("series_id", "month"), conflicts=conflicts)
     return finish_records(records, report, file=file)

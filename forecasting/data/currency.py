@@ -46,16 +46,25 @@ def read_daily_rates(
     if days.isna().any():
         line = int(raw.index[days.isna()][0])
         raise DataError(
-            f"cannot read {raw.at[line, date_column]!r} as a date ({date_format})", file=file, row=line, column=date_column
+            f"cannot read {raw.at[line, date_column]!r} as a date ({date_format})",
+            file=file,
+            row=line,
+            column=date_column,
         )
     rates = pd.DataFrame(
-        {c: parse_numbers(raw[c], thousands=None, file=file, column=c).to_numpy() for c in raw.columns if c != date_column},
+        {
+            c: parse_numbers(raw[c], thousands=None, file=file, column=c).to_numpy()
+            for c in raw.columns
+            if c != date_column
+        },
         index=pd.DatetimeIndex(days, name="date"),
     )
     non_positive = rates.le(0).to_numpy()
     if non_positive.any():
         row, col = (int(i[0]) for i in np.nonzero(non_positive))
-        raise DataError("exchange rate must be positive", file=file, row=int(raw.index[row]), column=rates.columns[col])
+        raise DataError(
+            "exchange rate must be positive", file=file, row=int(raw.index[row]), column=rates.columns[col]
+        )
     return rates
 
 
@@ -89,10 +98,18 @@ def convert_currency(
         return out
     missing_currency = sorted(set(currency[convert]) - set(rates.columns))
     if missing_currency:
-        raise DataError(f"no exchange rates for {missing_currency}; have {list(rates.columns)}", file=file, column="currency")
+        raise DataError(
+            f"no exchange rates for {missing_currency}; have {list(rates.columns)}",
+            file=file,
+            column="currency",
+        )
     months = pd.PeriodIndex(out["month"], freq="M")[convert]
     source_rate = _lookup(rates, months, currency[convert].to_numpy())
-    target_rate = np.ones(len(months)) if to == "USD" and to not in rates.columns else _lookup(rates, months, np.full(len(months), to))
+    target_rate = (
+        np.ones(len(months))
+        if to == "USD" and to not in rates.columns
+        else _lookup(rates, months, np.full(len(months), to))
+    )
     bad = ~np.isfinite(source_rate) | ~np.isfinite(target_rate)
     if bad.any():
         at = np.flatnonzero(convert)[np.flatnonzero(bad)[0]]
@@ -105,7 +122,9 @@ def convert_currency(
     out.loc[convert, "value"] = out.loc[convert, "value"].to_numpy() / source_rate * target_rate
     names_currency = (out["unit"].astype("string") == currency).fillna(False).to_numpy() & convert
     out.loc[names_currency, "unit"] = to
-    for (series_id, source), group in out.loc[convert].assign(_from=currency[convert]).groupby(["series_id", "_from"]):
+    for (series_id, source), group in (
+        out.loc[convert].assign(_from=currency[convert]).groupby(["series_id", "_from"])
+    ):
         report.add(
             "converted",
             f"{source} -> {to} at monthly average exchange rates",

@@ -92,7 +92,9 @@ def _is_fresh(path: Path, max_age: timedelta | None) -> bool:
     return max_age is None or time.time() - path.stat().st_mtime < max_age.total_seconds()
 
 
-def _download_with_retries(url: str, destination: Path, *, retries: int, timeout: float, backoff: float) -> None:
+def _download_with_retries(
+    url: str, destination: Path, *, retries: int, timeout: float, backoff: float
+) -> None:
     reason = ""
     for attempt in range(1, retries + 1):
         try:
@@ -113,7 +115,9 @@ def _download_with_retries(url: str, destination: Path, *, retries: int, timeout
 
 
 def _download_once(url: str, destination: Path, timeout: float) -> None:
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
+    handle, temporary = tempfile.mkstemp(
+        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
+    )
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             shutil.copyfileobj(response, out, length=1 << 20)

@@ -7,7 +7,8 @@ merged or converted without a report entry. Conventions shared by all loaders:
 - a blank value cell means "not reported": the row is dropped and reported,
   the month stays missing (never zero); a written ``nan``/``inf`` is an error;
 - exact duplicate rows are dropped and counted; conflicting duplicates (same
-  series and month, different value) are an error listing them;
+  series and month, different value) are an error listing them, or with
+  ``conflicts="drop"`` are all dropped (month left missing) and reported;
 - ``row`` in errors and reports is the line number in the file (header = 1).
 """
 
@@ -21,6 +22,7 @@ import pandas as pd
 from forecasting.data.bts import BTS_COLUMNS, load_bts
 from forecasting.data.parsing import parse_months, parse_numbers
 from forecasting.data.records import (
+    Conflicts,
     LoadResult,
     check_negative_counts,
     drop_blank_values,
@@ -50,14 +52,15 @@ __all__ = [
 def load_long(
     path: str | Path,
     *,
-    sep: str = ",",
+    sep: str | None = None,
     thousands: str | None = ",",
     decimal: str = ".",
     sheet_name: str | int = 0,
+    conflicts: Conflicts = "error",
 ) -> LoadResult:
     """Load a long table: ``series_id, month, value`` plus optional dimension columns.
 
-    Works for CSV (gzip too), Parquet and Excel. Extra columns are kept as
+    Works for CSV (gzip too; separator guessed unless ``sep``), Parquet and Excel. Extra columns are kept as
     string dimensions and must be constant within a series.
     """
     file = str(path)
@@ -71,23 +74,26 @@ def load_long(
         {
             "series_id": series_id,
             "month": parse_months(frame["month"], file=file, column="month"),
-            "value": parse_numbers(frame["value"], thousands=thousands, decimal=decimal, file=file).to_numpy(),
+            "value": parse_numbers(
+                frame["value"], thousands=thousands, decimal=decimal, file=file
+            ).to_numpy(),
         },
         index=frame.index,
     )
     for column in [c for c in frame.columns if c not in KEY_COLUMNS]:
         records[column] = text_column(frame, column)
-    return _finish(records, report, file=file)
+    return _finish(records, report, file=file, conflicts=conflicts)
 
 
 def load_wide(
     path: str | Path,
     *,
     month_column: str | None = None,
-    sep: str = ",",
+    sep: str | None = None,
     thousands: str | None = ",",
     decimal: str = ".",
     sheet_name: str | int = 0,
+    conflicts: Conflicts = "error",
     dimensions: Mapping[str, str] | None = None,
 ) -> LoadResult:
     """Load a wide table: one month column (the first by default), one column per series.
@@ -114,7 +120,9 @@ def load_wide(
             {
                 "series_id": column,
                 "month": months,
-                "value": parse_numbers(frame[column], thousands=thousands, decimal=decimal, file=file, column=column),
+                "value": parse_numbers(
+                    frame[column], thousands=thousands, decimal=decimal, file=file, column=column
+                ),
             }
         )
         for column in series_columns
@@ -122,37 +130,40 @@ def load_wide(
     records = pd.concat(parts)
     for name, value in (dimensions or {}).items():
         records[name] = value
-    return _finish(records, report, file=file)
+    return _finish(records, report, file=file, conflicts=conflicts)
 
 
-def _finish(records: pd.DataFrame, report: DataQualityReport, *, file: str) -> LoadResult:
+def _finish(
+    records: pd.DataFrame, report: DataQualityReport, *, file: str, conflicts: Conflicts
+) -> LoadResult:
     records = drop_blank_values(records, report, file=file)
     check_negative_counts(records, file=file)
-    records = resolve_duplicates(records, report, file=file)
+    records = resolve_duplicates(records, report, file=file, conflicts=conflicts)
     return finish_records(records, report, file=file)
 
 
-def load(path: str | Path, format: str = "auto") -> LoadResult:
+def load(path: str | Path, format: str = "auto", *, conflicts: Conflicts = "error") -> LoadResult:
     """Load ``path`` as ``long``, ``wide``, ``bts``, a built-in source spec name, or a spec ``.toml``.
 
     ``auto`` recognises the BTS header, the built-in agency tables by their
     headers, a long table by its ``series_id, month, value`` columns, and
-    falls back to a wide table.
+    falls back to a wide table. ``conflicts="drop"`` drops (and reports)
+    conflicting duplicates instead of raising: the real BTS file has one.
     """
     if format == "long":
-        return load_long(path)
+        return load_long(path, conflicts=conflicts)
     if format == "wide":
-        return load_wide(path)
+        return load_wide(path, conflicts=conflicts)
     if format == "bts":
-        return load_bts(path)
+        return load_bts(path, conflicts=conflicts)
     if format in BUILTIN_SPECS:
-        return load_source(BUILTIN_SPECS[format], path)
+        return load_source(BUILTIN_SPECS[format], path, conflicts=conflicts)
     if format.endswith(".toml"):
-        return load_source(SourceSpec.from_toml(format), path)
+        return load_source(SourceSpec.from_toml(format), path, conflicts=conflicts)
     if format != "auto":
         known = ["auto", "long", "wide", "bts", *BUILTIN_SPECS, "<spec>.toml"]
         raise DataError(f"unknown format {format!r}; use one of {known}", file=str(path))
-    return load(path, detect_format(path))
+    return load(path, detect_format(path), conflicts=conflicts)
 
 
 def detect_format(path: str | Path) -> str:

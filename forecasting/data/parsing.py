@@ -152,7 +152,9 @@ def _month_text(value: Any) -> Any:
 def _is_blank(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip() == ""
-    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT or value is pd.NA
+    return (
+        value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT or value is pd.NA
+    )
 
 
 def _raise_for_blank(blank: np.ndarray, series: pd.Series, file: str | None, column: str, what: str) -> None:

@@ -120,7 +120,8 @@ def resolve_duplicates(
     for (series_id, month), rows in frame.loc[clash].groupby(["series_id", "month"], sort=True):
         report.add(
             "dropped",
-            f"conflicting duplicate: values {sorted(rows['value'].tolist())} for one month; month left missing",
+            f"conflicting duplicate: values {sorted(rows['value'].tolist())} for one month; "
+            "month left missing",
             count=len(rows),
             file=file,
             rows=list(rows.index),
@@ -155,7 +156,9 @@ def finish_records(frame: pd.DataFrame, report: DataQualityReport, *, file: str 
     return LoadResult(records, report)
 
 
-def add_quality_warnings(records: pd.DataFrame, report: DataQualityReport, *, file: str | None = None) -> None:
+def add_quality_warnings(
+    records: pd.DataFrame, report: DataQualityReport, *, file: str | None = None
+) -> None:
     """Add gap, short-series and zero-run warnings, one per series (and per run)."""
     ordered = records.sort_values(["series_id", "month"])
     ordinal = _ordinals(ordered["month"])
@@ -194,7 +197,9 @@ def _warn_zero_runs(
     continues = zero & np.r_[False, zero[:-1]] & consecutive
     run_id = np.cumsum(~continues)
     runs = pd.DataFrame({"run": run_id[zero], "series_id": series[zero], "start": ordinal.to_numpy()[zero]})
-    lengths = runs.groupby("run").agg(series_id=("series_id", "first"), start=("start", "first"), n=("start", "size"))
+    lengths = runs.groupby("run").agg(
+        series_id=("series_id", "first"), start=("start", "first"), n=("start", "size")
+    )
     for row in lengths[lengths["n"] >= MIN_ZERO_RUN].itertuples():
         report.add(
             "warning",

@@ -81,7 +81,10 @@ def validate_records(records: pd.DataFrame, *, file: str | None = None) -> None:
     negative = is_count & (values < 0)
     if negative.any():
         _raise_for_rows(records, negative, "negative count", file)
-    duplicated = records.duplicated(["series_id", "month"], keep=False).to_numpy()
+    # months as integers: hashing Period objects row by row costs seconds on the BTS file
+    ordinals = pd.PeriodIndex(records["month"], freq="M").asi8
+    duplicated = pd.DataFrame({"s": records["series_id"].to_numpy(), "m": ordinals}).duplicated(keep=False)
+    duplicated = duplicated.to_numpy()
     if duplicated.any():
         _raise_for_rows(records, duplicated, "duplicate (series_id, month) rows", file)
     for column in ("unit", "currency"):

@@ -36,6 +36,7 @@ import pandas as pd
 
 from forecasting.data.parsing import parse_months, parse_numbers
 from forecasting.data.records import (
+    Conflicts,
     LoadResult,
     check_negative_counts,
     drop_blank_values,
@@ -97,12 +98,16 @@ class SourceSpec:
                 raise ConfigError("required key is missing", key=key, file=file)
         values = config["values"]
         if not isinstance(values, Mapping) or not values:
-            raise ConfigError("must map at least one column to {flow, measure, direction}", key="values", file=file)
+            raise ConfigError(
+                "must map at least one column to {flow, measure, direction}", key="values", file=file
+            )
         parsed = {str(column): _value_column(column, entry, file) for column, entry in values.items()}
         scale = config.get("scale", 1.0)
         if not isinstance(scale, int | float) or scale <= 0:
             raise ConfigError(f"must be a positive number. Got {scale!r} instead.", key="scale", file=file)
-        return cls(**{**config, "values": parsed, "scale": float(scale), "ignore": dict(config.get("ignore", {}))})
+        return cls(
+            **{**config, "values": parsed, "scale": float(scale), "ignore": dict(config.get("ignore", {}))}
+        )
 
     @classmethod
     def from_toml(cls, path: str | Path) -> SourceSpec:
@@ -131,11 +136,15 @@ def _value_column(column: str, entry: Any, file: str | None) -> ValueColumn:
     try:
         spec = ValueColumn(**entry)
     except TypeError as error:
-        raise ConfigError(f"needs flow, measure, direction (and optional series): {error}", key=key, file=file) from error
+        raise ConfigError(
+            f"needs flow, measure, direction (and optional series): {error}", key=key, file=file
+        ) from error
     if spec.flow not in FLOWS:
         raise ConfigError(f"flow must be one of {FLOWS}. Got {spec.flow!r} instead.", key=key, file=file)
     if spec.direction not in DIRECTIONS:
-        raise ConfigError(f"direction must be one of {DIRECTIONS}. Got {spec.direction!r} instead.", key=key, file=file)
+        raise ConfigError(
+            f"direction must be one of {DIRECTIONS}. Got {spec.direction!r} instead.", key=key, file=file
+        )
     return spec
 
 
@@ -204,7 +213,7 @@ def detect_spec(path: str | Path) -> str | None:
     return None
 
 
-def load_source(spec: SourceSpec, path: str | Path) -> LoadResult:
+def load_source(spec: SourceSpec, path: str | Path, *, conflicts: Conflicts = "error") -> LoadResult:
     """Load a table described by ``spec``: parse, scale to base units, report every step."""
     file = str(path)
     raw = read_table(path, sep=spec.separator, quotechar=spec.quotechar, encoding=spec.encoding)
@@ -218,10 +227,11 @@ def load_source(spec: SourceSpec, path: str | Path) -> LoadResult:
         values = parse_numbers(
             raw[column], thousands=spec.thousands, decimal=spec.decimal, file=file, column=column
         )
+        suffix = meaning.series or f"{meaning.measure}/{meaning.direction}"
         parts.append(
             pd.DataFrame(
                 {
-                    "series_id": f"{spec.series_prefix}/{meaning.series or f'{meaning.measure}/{meaning.direction}'}",
+                    "series_id": f"{spec.series_prefix}/{suffix}",
                     "month": months,
                     "value": values * spec.scale,
                     "crossing": spec.crossing,
@@ -239,7 +249,8 @@ def load_source(spec: SourceSpec, path: str | Path) -> LoadResult:
         if spec.scale != 1.0:
             report.add(
                 "converted",
-                f"column {column!r} scaled by {spec.scale:g} ({spec.scale_label or 'as published'} -> {spec.unit})",
+                f"column {column!r} scaled by {spec.scale:g} "
+                f"({spec.scale_label or 'as published'} -> {spec.unit})",
                 count=int(values.notna().sum()),
                 file=file,
             )
@@ -249,7 +260,7 @@ def load_source(spec: SourceSpec, path: str | Path) -> LoadResult:
 
         records = ytd_to_monthly(records, report, file=file)
     check_negative_counts(records, file=file)
-    records = resolve_duplicates(records, report, file=file)
+    records = resolve_duplicates(records, report, file=file, conflicts=conflicts)
     return finish_records(records, report, file=file)
 
 
@@ -258,4 +269,9 @@ def _report_unused_columns(spec: SourceSpec, raw: pd.DataFrame, report: DataQual
         if column in raw.columns:
             report.add("dropped", f"column {column!r} not loaded: {reason}", count=len(raw), file=file)
     for column in [c for c in raw.columns if c not in spec.columns]:
-        report.add("warning", f"column {column!r} is not described by spec {spec.name!r}; not loaded", count=len(raw), file=file)
+        report.add(
+            "warning",
+            f"column {column!r} is not described by spec {spec.name!r}; not loaded",
+            count=len(raw),
+            file=file,
+        )

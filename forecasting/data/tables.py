@@ -23,13 +23,15 @@ PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
 def read_table(
     path: str | Path,
     *,
-    sep: str = ",",
+    sep: str | None = ",",
     quotechar: str = '"',
     encoding: str = "utf-8",
     sheet_name: str | int = 0,
     usecols: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Read a file into a frame of raw cells indexed by line number.
+
+    ``sep=None`` guesses the separator (``;``, tab or ``,``) from the header line.
 
     Raises
     ------
@@ -42,6 +44,7 @@ def read_table(
         raise DataError("no such file", file=file)
     if path.stat().st_size == 0:
         raise DataError("empty input: the file has no header and no rows", file=file)
+    sep = sep or sniff_separator(path)
     suffix = path.suffix.lower()
     try:
         if suffix in PARQUET_SUFFIXES:
@@ -106,5 +109,24 @@ def read_header(path: str | Path) -> list[str]:
         raise DataError(f"cannot read the header: {error}", file=str(path)) from error
     if not line:
         return []
-    separator = max((";", "\t", ","), key=line.count)
-    return [cell.strip().strip('"').strip() for cell in next(csv.reader([line], delimiter=separator))]
+    return [
+        cell.strip().strip('"').strip() for cell in next(csv.reader([line], delimiter=guess_separator(line)))
+    ]
+
+
+def guess_separator(header_line: str) -> str:
+    """The most frequent of ``;``, tab and ``,`` in a header line (``,`` when none occurs)."""
+    return max((";", "\t", ","), key=header_line.count)
+
+
+def sniff_separator(path: str | Path) -> str:
+    """The separator of a CSV file, guessed from its first line."""
+    suffix = Path(path).suffix.lower()
+    if suffix in PARQUET_SUFFIXES + EXCEL_SUFFIXES:
+        return ","
+    opener = gzip.open if suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            return guess_separator(handle.readline())
+    except (OSError, UnicodeDecodeError):
+        return ","

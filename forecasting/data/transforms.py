@@ -39,11 +39,15 @@ def ytd_to_monthly(
 ) -> pd.DataFrame:
     """Turn year-to-date cumulative values into monthly ones (see module docstring)."""
     if on_decrease not in ("error", "flag"):
-        raise ValueError(f"The 'on_decrease' parameter must be 'error' or 'flag'. Got {on_decrease!r} instead.")
+        raise ValueError(
+            f"The 'on_decrease' parameter must be 'error' or 'flag'. Got {on_decrease!r} instead."
+        )
     out = records.sort_values(["series_id", "month"], kind="stable").copy()
     months = pd.PeriodIndex(out["month"], freq="M")
     year, month = months.year.to_numpy(), months.month.to_numpy()
-    same_year = (out["series_id"].to_numpy()[1:] == out["series_id"].to_numpy()[:-1]) & (year[1:] == year[:-1])
+    same_year = (out["series_id"].to_numpy()[1:] == out["series_id"].to_numpy()[:-1]) & (
+        year[1:] == year[:-1]
+    )
     follows = np.r_[False, same_year]
     first_in_year = ~follows
     step = np.r_[0, np.diff(months.asi8)]
@@ -51,7 +55,8 @@ def ytd_to_monthly(
     if skipped.any():
         at = int(np.flatnonzero(skipped)[0])
         raise DataError(
-            f"year-to-date values skip a month before {months[at]}: the difference would cover several months",
+            f"year-to-date values skip a month before {months[at]}: "
+            "the difference would cover several months",
             file=file,
             series=str(out["series_id"].iloc[at]),
             column="value",
@@ -60,7 +65,12 @@ def ytd_to_monthly(
     monthly = cumulative - np.r_[0.0, cumulative[:-1]] * follows
     out["value"] = monthly
     _check_decreases(out, monthly < 0, report, file, on_decrease)
-    report.add("converted", "year-to-date cumulative -> monthly (difference, reset every January)", count=len(out), file=file)
+    report.add(
+        "converted",
+        "year-to-date cumulative -> monthly (difference, reset every January)",
+        count=len(out),
+        file=file,
+    )
     late = first_in_year & (month != 1)
     for row in out.loc[late].itertuples():
         report.add(
@@ -112,7 +122,9 @@ def split_combined(
     period whose January/(January+February) share is used for the same year.
     """
     if rule not in ("equal", "working_days", "reference"):
-        raise ValueError(f"The 'rule' parameter must be equal, working_days or reference. Got {rule!r} instead.")
+        raise ValueError(
+            f"The 'rule' parameter must be equal, working_days or reference. Got {rule!r} instead."
+        )
     months = pd.PeriodIndex(records["month"], freq="M")
     present = set(zip(records["series_id"], months.asi8, strict=True))
     january = months.asi8 - 1
@@ -124,7 +136,9 @@ def split_combined(
     february = records.loc[combined].copy()
     years = pd.PeriodIndex(february["month"], freq="M").year
     share = _january_share(rule, years, country, reference, file)
-    january_rows = february.assign(month=pd.PeriodIndex(february["month"], freq="M") - 1, value=february["value"] * share)
+    january_rows = february.assign(
+        month=pd.PeriodIndex(february["month"], freq="M") - 1, value=february["value"] * share
+    )
     february["value"] = february["value"] * (1 - share)
     for row, jan_share in zip(february.itertuples(), share, strict=True):
         report.add(
@@ -184,12 +198,21 @@ def daily_to_monthly(
     dates = pd.to_datetime(frame[date_column], errors="coerce").dt.normalize()
     if dates.isna().any():
         at = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise DataError(f"cannot read {frame[date_column].iloc[at]!r} as a date", file=file, row=at, column=date_column)
+        raise DataError(
+            f"cannot read {frame[date_column].iloc[at]!r} as a date", file=file, row=at, column=date_column
+        )
     clash = pd.DataFrame({"s": frame["series_id"].to_numpy(), "d": dates.to_numpy()}).duplicated()
     if clash.any():
         at = int(np.flatnonzero(clash.to_numpy())[0])
-        raise DataError(f"date {dates.iloc[at].date()} appears twice", file=file, row=at, series=str(frame["series_id"].iloc[at]))
-    days = _spread_to_days(frame["series_id"].to_numpy(), dates, frame["value"].to_numpy(dtype="float64"), frequency)
+        raise DataError(
+            f"date {dates.iloc[at].date()} appears twice",
+            file=file,
+            row=at,
+            series=str(frame["series_id"].iloc[at]),
+        )
+    days = _spread_to_days(
+        frame["series_id"].to_numpy(), dates, frame["value"].to_numpy(dtype="float64"), frequency
+    )
     days["month"] = days["day"].dt.to_period("M")
     grouped = days.groupby(["series_id", "month"], sort=True)
     monthly = grouped.agg(value=("value", "sum"), covered=("day", "nunique")).reset_index()

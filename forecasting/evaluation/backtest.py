@@ -188,7 +188,9 @@ class _FoldPlan:
 def _check_plan(horizon: int, folds: int, step: int | None) -> tuple[int, int, int]:
     for name, value in (("horizon", horizon), ("folds", folds)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"The {name!r} parameter of backtest must be a positive int. Got {value!r} instead.")
+            raise ValueError(
+                f"The {name!r} parameter of backtest must be a positive int. Got {value!r} instead."
+            )
     if step is not None and (isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1):
         raise ValueError(f"The 'step' parameter of backtest must be a positive int. Got {step!r} instead.")
     return int(horizon), int(folds), default_step(horizon, folds) if step is None else int(step)
@@ -236,8 +238,12 @@ def _plan_fold(
     actuals = actuals.assign(series_id=actuals["series_id"].astype(str))
     for series_id, count in actuals.groupby("series_id").size().items():
         if count < horizon:
-            skipped.append((series_id, cutoff, f"{horizon - count} test month(s) without an actual, not scored"))
-    scales = training_scales(train) if train is not None else pd.DataFrame(columns=["scale_mase", "scale_rmsse"])
+            skipped.append(
+                (series_id, cutoff, f"{horizon - count} test month(s) without an actual, not scored")
+            )
+    scales = (
+        training_scales(train) if train is not None else pd.DataFrame(columns=["scale_mase", "scale_rmsse"])
+    )
     return _FoldPlan(cutoff, train, actuals, scales, pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
 
 
@@ -305,3 +311,26 @@ def _empty_results(columns: list[str]) -> pd.DataFrame:
     frame["month"] = frame["month"].astype(pd.PeriodDtype("M"))
     frame["step"] = frame["step"].astype("int64")
     return frame
+
+
+def backtest_file(
+    path: str,
+    *,
+    horizon: int,
+    folds: int = 3,
+    models: Sequence[str] = ("seasonal_naive", "ets", "theta", "arima"),
+    format: str = "auto",
+    n_jobs: int = 1,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Load ``path`` with the package loaders and backtest registry ``models`` on it.
+
+    Returns ``(leaderboard, results)``; what ``forecasting backtest`` prints.
+    """
+    from forecasting.data.loaders import load
+    from forecasting.evaluation.metrics import leaderboard
+    from forecasting.models.registry import make_model
+
+    panel = load(path, format=format).panel()
+    estimators = [make_model(name) for name in models]
+    results = backtest(estimators, panel, horizon=horizon, folds=folds, n_jobs=n_jobs)
+    return leaderboard(results), results

@@ -21,6 +21,8 @@ from forecasting.panel import SeriesPanel
 
 DEFAULT_LAGS: tuple[int, ...] = (1, 2, 3, 6, 12, 24)
 DEFAULT_WINDOWS: tuple[int, ...] = (3, 12)
+DEFAULT_SEASONAL_DIFFERENCE_LAGS: tuple[int, ...] = (1, 2, 3)
+SEASON_LENGTH = 12
 
 
 @dataclass(frozen=True)
@@ -60,14 +62,14 @@ def right_aligned(panel: SeriesPanel) -> RightAligned:
     return RightAligned(series_ids, values, last.astype("int64"))
 
 
-def _shift(history: np.ndarray, lag: int) -> np.ndarray:
+def shift_columns(history: np.ndarray, lag: int) -> np.ndarray:
     shifted = np.full(history.shape, np.nan)
     if lag < history.shape[1]:
         shifted[:, lag:] = history[:, : history.shape[1] - lag]
     return shifted
 
 
-def _rolling_mean_std(values: np.ndarray, window: int) -> list[np.ndarray]:
+def rolling_mean_std(values: np.ndarray, window: int) -> list[np.ndarray]:
     """Trailing mean and standard deviation (ddof=1) over ``window`` columns, ignoring NaN.
 
     A column gets NaN until at least half the window (and two values) is observed.
@@ -95,6 +97,9 @@ def _rolling_mean_std(values: np.ndarray, window: int) -> list[np.ndarray]:
 class LagFeatures:
     """Lags and rolling statistics of the previous months, per series.
 
+    Besides lags of the level, lags of the year-on-year change
+    ``d[t] = y[t] - y[t-12]`` and its rolling means give trees the recent
+    growth directly (a tree cannot subtract two features).
     Rolling statistics need at least half their window observed (and two
     values for a standard deviation); otherwise they are NaN, which
     histogram gradient boosting treats as missing.
@@ -102,23 +107,37 @@ class LagFeatures:
 
     lags: Sequence[int] = DEFAULT_LAGS
     rolling_windows: Sequence[int] = DEFAULT_WINDOWS
+    seasonal_difference_lags: Sequence[int] = DEFAULT_SEASONAL_DIFFERENCE_LAGS
 
     def __post_init__(self) -> None:
         if not self.lags or any(int(k) < 1 for k in self.lags):
             raise ValueError(f"The 'lags' must be positive ints. Got {self.lags!r} instead.")
+        if any(int(k) < 1 for k in self.seasonal_difference_lags):
+            raise ValueError(
+                "The 'seasonal_difference_lags' must be positive ints. "
+                f"Got {self.seasonal_difference_lags!r} instead."
+            )
         if any(int(w) < 2 for w in self.rolling_windows):
-            raise ValueError(f"The 'rolling_windows' must be ints >= 2. Got {self.rolling_windows!r} instead.")
+            raise ValueError(
+                f"The 'rolling_windows' must be ints >= 2. Got {self.rolling_windows!r} instead."
+            )
 
     @property
     def names(self) -> list[str]:
         lags = [f"lag_{k}" for k in self.lags]
         rolling = [f"rolling_{stat}_{w}" for w in self.rolling_windows for stat in ("mean", "std")]
-        return lags + rolling
+        changes = [f"yoy_change_lag_{k}" for k in self.seasonal_difference_lags]
+        change_means = [f"yoy_change_mean_{w}" for w in self.rolling_windows] if changes else []
+        return lags + rolling + changes + change_means
 
     @property
     def history_needed(self) -> int:
         """Columns of history that determine the features of the next month."""
-        return max([*self.lags, *self.rolling_windows])
+        windows = [*self.rolling_windows]
+        changes = [k + SEASON_LENGTH for k in self.seasonal_difference_lags]
+        if changes:
+            changes += [w + SEASON_LENGTH for w in windows]
+        return max([*self.lags, *windows, *changes])
 
     def table(self, history: np.ndarray) -> np.ndarray:
         """Features for predicting each column of ``history`` and the month after it.
@@ -128,10 +147,15 @@ class LagFeatures:
         """
         n_series = history.shape[0]
         padded = np.concatenate([history, np.full((n_series, 1), np.nan)], axis=1)
-        features = [_shift(padded, int(k)) for k in self.lags]
-        previous = _shift(padded, 1)
+        features = [shift_columns(padded, int(k)) for k in self.lags]
+        previous = shift_columns(padded, 1)
         for window in self.rolling_windows:
-            features += _rolling_mean_std(previous, int(window))
+            features += rolling_mean_std(previous, int(window))
+        if self.seasonal_difference_lags:
+            change = padded - shift_columns(padded, SEASON_LENGTH)
+            features += [shift_columns(change, int(k)) for k in self.seasonal_difference_lags]
+            previous_change = shift_columns(change, 1)
+            features += [rolling_mean_std(previous_change, int(w))[0] for w in self.rolling_windows]
         return np.stack(features, axis=2)
 
     def next(self, history: np.ndarray) -> np.ndarray:

@@ -23,12 +23,19 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.signal import lfilter
 from statsmodels.tools.sm_exceptions import InterpolationWarning
-from statsmodels.tsa.arima.model import ARIMA
+from statsmodels.tsa.arima_process import arma2ma
 from statsmodels.tsa.seasonal import STL
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 from statsmodels.tsa.stattools import kpss
+from threadpoolctl import threadpool_limits
 
-from forecasting.models.base import DEFAULT_LEVELS, SEASON_LENGTH, LocalForecaster, SeriesModel
+from forecasting.models.base import (
+    DEFAULT_LEVELS,
+    SEASON_LENGTH,
+    LocalForecaster,
+    SeriesModel,
+    normal_intervals,
+)
 from forecasting.models.transforms import BoxCox, choose_transform
 
 Order = tuple[int, int, int, int, bool]  # p, q, P, Q, constant
@@ -60,6 +67,7 @@ def ndiffs(y: np.ndarray, alpha: float = 0.05, max_d: int = 2) -> int:
         lags = max(1, int(3 * np.sqrt(len(x)) / 13))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InterpolationWarning)
+            warnings.simplefilter("ignore", FutureWarning)  # statsmodels 0.15 result-object notice
             p_value = kpss(x, regression="c", nlags=lags)[1]
         if p_value >= alpha:
             break
@@ -251,6 +259,12 @@ class ArimaModel:
         self.maxiter = maxiter
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
+        # The matrices are tiny (state dimension < 40): multi-threaded BLAS only adds
+        # thread hand-offs, which cost 3-4x on a loaded machine. Parallelise across series.
+        with threadpool_limits(limits=1):
+            return self._fit(y, X)
+
+    def _fit(self, y: np.ndarray, X: np.ndarray | None) -> Self:
         if self.search not in SEARCHES:
             raise ValueError(
                 f"The 'search' parameter must be one of {SEARCHES}. Got {self.search!r} instead."
@@ -275,52 +289,81 @@ class ArimaModel:
             raise ValueError(f"no ARIMA candidate could be estimated on {len(w)} differenced observations")
         self.order_ = best.order
         self.search_aicc_ = best.aicc
-        self.result_ = self._fit_final(z, X, w, Xd, best)
+        self.result_ = self._fit_final(w, Xd, best)
+        lags = self.d_ + self.D_ * m
+        self.z_tail_ = z[len(z) - lags :]
+        self.X_tail_ = None if X is None else np.asarray(X, dtype="float64")[len(z) - lags :]
         return self
 
-    def _fit_final(self, z: np.ndarray, X: np.ndarray | None, w: np.ndarray, Xd: np.ndarray | None, best):
-        """Full MLE of the chosen model on the differenced series, then its levels model for forecasting.
+    def _fit_final(self, w: np.ndarray, Xd: np.ndarray | None, best: _Candidate):
+        """Full MLE of the chosen model on the differenced series, started from the search estimates.
 
-        The likelihood of an integrated model (diffuse initial states) equals that of its
-        differenced series, so the optimisation runs on the small stationary state space;
-        the ``ARIMA`` model on levels is only filtered once with those parameters.
+        The likelihood of an integrated model with diffuse initial states equals that of
+        its differenced series, so the optimisation runs on the small stationary state
+        space (and stays stable when a seasonal MA root approaches the unit circle).
         """
-        p, q, P, Q, constant = best.order
-        d, D, m = self.d_, self.D_, self.season_length
+        model = _state_space(w, _regressors(len(w), Xd, best.order[4]), best.order, self.season_length)
         params = np.asarray(best.params, dtype="float64")
-        model = _state_space(w, _regressors(len(w), Xd, constant), best.order, m)
-        if len(params) and self.search == "fast":
-            result = model.fit(start_params=params, disp=0, maxiter=self.maxiter)
-        else:
-            result = model.filter(params)
-        params, scale = np.asarray(result.params, dtype="float64"), float(result.scale)
-        trend = "n"
-        if constant:
-            trend = "c" if d + D == 0 else "t"
-            params = params.copy()
-            params[0] /= m if (trend == "t" and D) else 1
-        levels_model = ARIMA(
-            z,
-            exog=X,
-            order=(p, d, q),
-            seasonal_order=(P, D, Q, m if P + Q + D else 0),
-            trend=trend,
-            enforce_stationarity=False,
-            enforce_invertibility=False,
-        )
-        return levels_model.filter(np.r_[params, scale])
+        if not len(params) or self.search != "fast":
+            return model.filter(params)
+        if Xd is None:
+            return model.fit(start_params=params, disp=0, maxiter=self.maxiter)
+        # Each regressor adds a finite-difference gradient dimension to every Kalman-filter
+        # evaluation; their CSS estimates (joint with the ARMA part) are kept and the ARMA
+        # part and constant are refined by MLE.
+        first = int(best.order[4])
+        names = model.param_names[first : first + Xd.shape[1]]
+        with model.fix_params(dict(zip(names, params[first : first + Xd.shape[1]], strict=True))):
+            free = np.r_[params[:first], params[first + Xd.shape[1] :]]
+            return model.fit(start_params=free, disp=0, maxiter=self.maxiter)
+
+    def _difference_polynomial(self) -> np.ndarray:
+        """``(1 - B)^d (1 - B^m)^D`` in ascending powers of B."""
+        poly = np.ones(1)
+        seasonal = np.zeros(self.season_length + 1)
+        seasonal[[0, -1]] = 1.0, -1.0
+        for _ in range(self.D_):
+            poly = np.convolve(poly, seasonal)
+        for _ in range(self.d_):
+            poly = np.convolve(poly, [1.0, -1.0])
+        return poly
+
+    def _psi_weights(self, h: int) -> np.ndarray:
+        """MA(infinity) weights of the integrated model, for the h-step forecast variances."""
+        p, q, P, Q, _ = self.order_
+        arma = np.asarray(self.result_.params, dtype="float64")[
+            -(p + q + P + Q) or len(self.result_.params) :
+        ]
+        arma = arma if p + q + P + Q else np.zeros(0)
+        phi, theta = _polys(arma, self.order_, self.season_length)
+        return arma2ma(np.convolve(phi, self._difference_polynomial()), theta, lags=h)
 
     def predict(
         self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
     ) -> dict[str, np.ndarray]:
-        forecast = self.result_.get_forecast(h, exog=X)
-        out = {"mean": np.asarray(forecast.predicted_mean, dtype="float64")}
-        for level in levels:
-            bounds = np.asarray(forecast.conf_int(alpha=1 - level / 100.0), dtype="float64")
-            out[f"lower_{level}"], out[f"upper_{level}"] = bounds[:, 0], bounds[:, 1]
+        R_future = None
+        if self.X_tail_ is not None or self.order_[4]:
+            Xd = None
+            if self.X_tail_ is not None:
+                if X is None:
+                    raise ValueError("the model was fitted with exogenous regressors: X is required")
+                Xd = difference(np.vstack([self.X_tail_, X]), self.d_, self.D_, self.season_length)
+            R_future = _regressors(h, Xd, self.order_[4])
+        w_mean = np.asarray(self.result_.forecast(h, exog=R_future), dtype="float64")
+        mean = self._integrate(w_mean)
+        sigma_h = np.sqrt(self.result_.scale * np.cumsum(self._psi_weights(h) ** 2))
+        out = normal_intervals(mean, sigma_h, levels)
         if self.transform_ is not None:
             out = {key: self.transform_.inverse(values) for key, values in out.items()}
         return out
+
+    def _integrate(self, w_future: np.ndarray) -> np.ndarray:
+        """Undo the differencing: ``z_t = w_t - sum_k c_k z_{t-k}`` from the kept history tail."""
+        poly = self._difference_polynomial()
+        z = list(self.z_tail_)
+        for value in w_future:
+            z.append(value - sum(poly[k] * z[-k] for k in range(1, len(poly))))
+        return np.asarray(z[len(self.z_tail_) :], dtype="float64")
 
 
 class Arima(LocalForecaster):

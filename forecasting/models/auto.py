@@ -46,6 +46,8 @@ from forecasting.models.ensemble import (
 from forecasting.panel import SeriesPanel
 
 SELECTIONS = ("global", "series")
+MAX_FACTOR = 20.0
+"""Cap on the conformal factor: zero-width member intervals would otherwise ask for infinity."""
 SELECTION_COLUMNS = ["series_id", "choice", "backtest_mase", "source"]
 
 
@@ -98,15 +100,20 @@ class Auto(PanelForecaster):
         results, failures = self._backtest(candidates, panel, X)
         names = [m.model_name for m in candidates if m.model_name not in set(failures["model"])]
         if not names:
-            raise ModelError(f"every candidate failed in the backtest; first reason: {failures['reason'].iloc[0]}")
+            raise ModelError(
+                f"every candidate failed in the backtest; first reason: {failures['reason'].iloc[0]}"
+            )
         self.backtest_scores_ = _combination_scores(results, names)
         self.selection_ = self._select(panel.series_ids, names)
         used = sorted({name for choice in self.selection_["choice"] for name in choice.split("+")})
         chosen = [m for m in candidates if m.model_name in used]
         self.members_, fit_failures = fit_members(chosen, panel, X)
         self.calibration_ = self._calibration(results) if self.calibrate else _no_calibration(DEFAULT_LEVELS)
-        self.fallbacks_ = concat_rows([failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS)
+        self.fallbacks_ = concat_rows(
+            [failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS
+        )
         self.last_month_ = dict(panel.spans()["last"])
+        self.nonnegative_ = (panel.records.groupby("series_id", observed=True)["value"].min() >= 0).to_dict()
         return self
 
     def _backtest(
@@ -130,7 +137,9 @@ class Auto(PanelForecaster):
                 )
             except Exception as error:  # noqa: BLE001 - the other candidates stand in for it
                 reason = f"candidate failed in the backtest: {type(error).__name__}: {error}"
-                failures += [(sid, candidate.model_name, "other candidates", reason) for sid in panel.series_ids]
+                failures += [
+                    (sid, candidate.model_name, "other candidates", reason) for sid in panel.series_ids
+                ]
         results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         return results, pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
 
@@ -169,7 +178,7 @@ class Auto(PanelForecaster):
                 rows.append((level, 1.0, n))
                 continue
             rank = min(np.ceil((n + 1) * level / 100.0) / n, 1.0)
-            rows.append((level, float(np.quantile(ratio, rank)), n))
+            rows.append((level, float(min(np.quantile(ratio, rank), MAX_FACTOR)), n))
         return pd.DataFrame(rows, columns=["level", "factor", "n_backtest"])
 
     # --- predict ---------------------------------------------------------------------------
@@ -183,8 +192,12 @@ class Auto(PanelForecaster):
         horizon, levels = check_horizon(horizon), check_levels(levels)
         stacked, failures = predict_members(self.members_, horizon, X_future, levels)
         self.fallbacks_ = concat_rows([self.fallbacks_, failures], FALLBACK_COLUMNS)
-        combined = combine_forecasts(stacked, levels, "weighted", _choice_weights(self.selection_))
+        weights = _choice_weights(self.selection_, [m.model_name for m in self.members_])
+        combined = combine_forecasts(stacked, levels, "weighted", weights)
         combined = _scale_intervals(combined, self.calibration_, levels)
+        nonnegative = combined["series_id"].map(self.nonnegative_).to_numpy(dtype=bool)
+        bounds = ["forecast", *interval_columns(levels)]
+        combined.loc[nonnegative, bounds] = combined.loc[nonnegative, bounds].clip(lower=0.0)
         combined["model"] = self.model_name
         return combined[forecast_columns(levels)]
 
@@ -208,20 +221,19 @@ def _combination_scores(results: pd.DataFrame, names: list[str]) -> pd.DataFrame
     return pd.DataFrame(scores).dropna(how="all").fillna(np.inf)
 
 
-def _choice_weights(selection: pd.DataFrame) -> pd.DataFrame:
-    """Equal weights over each series' chosen members, zero for the others."""
+def _choice_weights(selection: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """Equal weights over each series' chosen members, zero for the other ``names``."""
     rows = []
     for series_id, choice in selection[["series_id", "choice"]].itertuples(index=False):
         members = choice.split("+")
-        rows += [(series_id, name, 1.0 / len(members)) for name in members]
-    weights = pd.DataFrame(rows, columns=["series_id", "model", "weight"])
-    return weights
+        rows += [(series_id, name, 1.0 / len(members) if name in members else 0.0) for name in names]
+    return pd.DataFrame(rows, columns=["series_id", "model", "weight"])
 
 
 def _selected_backtest(results: pd.DataFrame, selection: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
     """The backtest forecasts of each series' chosen combination, with actuals."""
-    weights = _choice_weights(selection)
-    chosen = results.merge(weights, on=["series_id", "model"], how="inner")
+    weights = _choice_weights(selection, results["model"].unique())
+    chosen = results.merge(weights[weights["weight"] > 0], on=["series_id", "model"], how="inner")
     values = ["forecast", *interval_columns(levels)]
     keys = ["series_id", "cutoff", "month"]
     weighted = chosen[values].mul(chosen["weight"], axis=0)
@@ -238,8 +250,11 @@ def _bound_ratio(combined: pd.DataFrame, level: int) -> np.ndarray:
     forecast = combined["forecast"].to_numpy()
     actual = combined["actual"].to_numpy()
     above = actual >= forecast
-    distance = np.where(above, combined[f"upper_{level}"].to_numpy() - forecast,
-                        forecast - combined[f"lower_{level}"].to_numpy())
+    distance = np.where(
+        above,
+        combined[f"upper_{level}"].to_numpy() - forecast,
+        forecast - combined[f"lower_{level}"].to_numpy(),
+    )
     error = np.abs(actual - forecast)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(distance > 0, error / distance, np.where(error > 0, np.inf, 0.0))
@@ -250,7 +265,9 @@ def _no_calibration(levels: Sequence[int]) -> pd.DataFrame:
     return pd.DataFrame({"level": list(levels), "factor": 1.0, "n_backtest": 0})
 
 
-def _scale_intervals(combined: pd.DataFrame, calibration: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
+def _scale_intervals(
+    combined: pd.DataFrame, calibration: pd.DataFrame, levels: Sequence[int]
+) -> pd.DataFrame:
     """Stretch each bound's distance from the forecast by its level's factor; keep levels nested."""
     factors = dict(zip(calibration["level"], calibration["factor"], strict=True))
     out = combined.copy()

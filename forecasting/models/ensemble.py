@@ -210,4 +210,3 @@ class Ensemble(PanelForecaster):
         combined = combine_forecasts(stacked, levels, self.method, weights)
         combined["model"] = self.model_name
         return combined[forecast_columns(levels)]
-

@@ -51,6 +51,21 @@ def candidate_forms(y: np.ndarray, season_length: int = SEASON_LENGTH) -> Iterat
                 yield EtsForm(error, trend, damped, seasonal)
 
 
+def information_criterion(result, form: EtsForm, season_length: int = SEASON_LENGTH) -> float:
+    """AICc counting the initial states as parameters, as ``forecast::ets`` does.
+
+    statsmodels leaves heuristically initialised states out of its own ``aicc``,
+    which would let seasonal forms (12 states) in almost for free.
+    """
+    smoothing = [name for name in result.model.param_names if not name.startswith("initial_")]
+    states = 1 + (form.trend is not None) + ((season_length - 1) if form.seasonal else 0)
+    k = len(smoothing) + states + 1  # + sigma
+    n = result.nobs
+    if n - k - 1 <= 0:
+        return np.inf
+    return float(-2.0 * result.llf + 2.0 * k + 2.0 * k * (k + 1) / (n - k - 1))
+
+
 class EtsModel:
     """AICc-selected ETS for one series (numpy in, numpy out); keeps ``y_`` for the fallback."""
 
@@ -77,8 +92,9 @@ class EtsModel:
             except (ValueError, np.linalg.LinAlgError) as error:
                 errors.append(f"{form.label}: {error}")
                 continue
-            if np.isfinite(result.aicc) and result.aicc < best_aicc:
-                best, best_aicc, self.form_ = result, float(result.aicc), form
+            aicc = information_criterion(result, form, self.season_length)
+            if np.isfinite(aicc) and aicc < best_aicc:
+                best, best_aicc, self.form_ = result, aicc, form
         if best is None:
             raise ValueError(f"no ETS form could be fitted ({'; '.join(errors[:3])})")
         self.result_, self.aicc_ = best, best_aicc

@@ -22,11 +22,22 @@ from typing import Self
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.pipeline import Pipeline, make_pipeline
+from threadpoolctl import threadpool_limits
 
 from forecasting.errors import DataError
 from forecasting.features.calendar import calendar_features
-from forecasting.features.lags import DEFAULT_LAGS, DEFAULT_WINDOWS, LagFeatures, right_aligned
+from forecasting.features.lags import (
+    DEFAULT_LAGS,
+    DEFAULT_SEASONAL_DIFFERENCE_LAGS,
+    DEFAULT_WINDOWS,
+    LagFeatures,
+    right_aligned,
+    rolling_mean_std,
+    shift_columns,
+)
 from forecasting.models.base import (
     DEFAULT_LEVELS,
     SEASON_LENGTH,
@@ -41,7 +52,8 @@ from forecasting.models.base import (
 from forecasting.panel import SeriesPanel
 
 STRATEGIES: tuple[str, ...] = ("recursive", "direct")
-TARGETS: tuple[str, ...] = ("seasonal_difference", "level")
+TARGETS: tuple[str, ...] = ("seasonal_difference", "log_ratio", "level")
+SCALINGS: tuple[str, ...] = ("window", "series")
 MAX_CATEGORIES = 255
 """HistGradientBoostingRegressor's native categorical support takes at most ``max_bins`` = 255 categories."""
 
@@ -56,12 +68,19 @@ class GradientBoosting(PanelForecaster):
         back as lags. ``direct`` fits one model for every step ``h`` up to
         ``max_horizon`` with ``h`` as a feature and the features taken at the
         forecast origin, so no forecast is fed back.
-    target : "seasonal_difference" or "level"
-        What the trees learn: the scaled change from the same month of the last
-        observed year, or the scaled level itself (trees cannot extrapolate a
-        level beyond what they saw, the seasonal difference can).
-    lags, rolling_windows
-        Lag and rolling-window features (:class:`~forecasting.features.lags.LagFeatures`).
+    target : "log_ratio", "seasonal_difference" or "level"
+        What the trees learn, relative to the seasonal base (the same month of
+        the last observed year): ``log1p(y / s) - log1p(base / s)`` (growth,
+        whose size does not explode after a border closure; non-negative
+        series only, others fall back), ``(y - base) / s``, or the scaled level
+        ``y / s`` (trees cannot extrapolate a level beyond what they saw).
+    scaling : "window" or "series"
+        Divide each row by the mean absolute value of the twelve months before
+        its forecast origin (robust to level shifts), or each series by the
+        mean of its last twelve training months.
+    lags, rolling_windows, seasonal_difference_lags
+        Lag, rolling-window and year-on-year change features
+        (:class:`~forecasting.features.lags.LagFeatures`).
     max_horizon
         Longest horizon of the direct strategy (ignored by ``recursive``).
     calibration_windows, calibration_horizon, calibration_step
@@ -77,6 +96,13 @@ class GradientBoosting(PanelForecaster):
     loss, learning_rate, max_iter, max_leaf_nodes, min_samples_leaf, l2_regularization, random_state
         Passed to ``HistGradientBoostingRegressor`` (early stopping is off, so
         every fit uses all training rows and is reproducible).
+    max_train_rows
+        Cap on training rows per fit, drawn at random (seeded): the direct
+        strategy has a row per series, origin and step.
+    n_jobs
+        OpenMP threads for the trees. One by default: on a shared machine
+        (or inside a parallel backtest) more threads than free cores made
+        fitting ten times slower in our measurements.
     """
 
     name = "gbm"
@@ -85,9 +111,11 @@ class GradientBoosting(PanelForecaster):
     def __init__(
         self,
         strategy: str = "recursive",
-        target: str = "seasonal_difference",
+        target: str = "log_ratio",
+        scaling: str = "window",
         lags: Sequence[int] = DEFAULT_LAGS,
         rolling_windows: Sequence[int] = DEFAULT_WINDOWS,
+        seasonal_difference_lags: Sequence[int] = DEFAULT_SEASONAL_DIFFERENCE_LAGS,
         max_horizon: int = 24,
         calibration_windows: int = 3,
         calibration_horizon: int = 12,
@@ -100,12 +128,16 @@ class GradientBoosting(PanelForecaster):
         max_leaf_nodes: int = 31,
         min_samples_leaf: int = 20,
         l2_regularization: float = 0.0,
+        max_train_rows: int | None = 100_000,
         random_state: int | None = 0,
+        n_jobs: int = 1,
     ) -> None:
         self.strategy = strategy
         self.target = target
+        self.scaling = scaling
         self.lags = lags
         self.rolling_windows = rolling_windows
+        self.seasonal_difference_lags = seasonal_difference_lags
         self.max_horizon = max_horizon
         self.calibration_windows = calibration_windows
         self.calibration_horizon = calibration_horizon
@@ -118,7 +150,9 @@ class GradientBoosting(PanelForecaster):
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
+        self.max_train_rows = max_train_rows
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     # --- fit ----------------------------------------------------------------
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
@@ -126,7 +160,13 @@ class GradientBoosting(PanelForecaster):
         if not isinstance(panel, SeriesPanel):
             raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
         self._check_params()
-        self.features_ = LagFeatures(tuple(self.lags), tuple(self.rolling_windows))
+        with threadpool_limits(limits=self.n_jobs, user_api="openmp"):
+            return self._fit(panel, X)
+
+    def _fit(self, panel: SeriesPanel, X: pd.DataFrame | None) -> Self:
+        self.features_ = LagFeatures(
+            tuple(self.lags), tuple(self.rolling_windows), tuple(self.seasonal_difference_lags)
+        )
         layout = right_aligned(panel)
         history = layout.values
         self.series_ids_ = layout.series_ids
@@ -137,7 +177,7 @@ class GradientBoosting(PanelForecaster):
             panel.metadata.loc[layout.series_ids], self.series_feature
         )
         n_obs = np.isfinite(history).sum(axis=1)
-        reasons = _fallback_reasons(history, n_obs, self.min_obs)
+        reasons = _fallback_reasons(history, self.min_obs, self._needs_nonnegative)
         modelled = np.array([reason is None for reason in reasons])
 
         self.history_ = history
@@ -149,7 +189,7 @@ class GradientBoosting(PanelForecaster):
         self.nonnegative_ = ~(np.nanmin(history, axis=1) < 0)
         self.categories_ = categories
         self.modelled_ = modelled
-        self.regressor_, self.scale_ = self._train(history, month_grid, modelled)
+        self.regressor_, self.scale_ = self._train(history, month_grid, modelled, self.max_horizon)
         self.error_scale_ = _error_scale(history)
         self.calibration_scores_ = self._calibrate(history, month_grid, modelled)
         self.fallback_models_ = {
@@ -164,7 +204,12 @@ class GradientBoosting(PanelForecaster):
         ]
         if self.calibration_scores_ is None:
             fallback_rows += [
-                (sid, self.model_name, "seasonal_naive_intervals", "too little history for conformal calibration")
+                (
+                    sid,
+                    self.model_name,
+                    "seasonal_naive_intervals",
+                    "too little history for conformal calibration",
+                )
                 for sid, keep in zip(layout.series_ids, modelled, strict=True)
                 if keep
             ]
@@ -183,12 +228,19 @@ class GradientBoosting(PanelForecaster):
     def _check_params(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"The 'strategy' parameter must be one of {STRATEGIES}. Got {self.strategy!r}.")
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"The 'scaling' parameter must be one of {SCALINGS}. Got {self.scaling!r}.")
         if self.target not in TARGETS:
             raise ValueError(f"The 'target' parameter must be one of {TARGETS}. Got {self.target!r}.")
         for name in ("max_horizon", "calibration_horizon", "min_obs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"The {name!r} parameter must be a positive int. Got {value!r} instead.")
+        if self.min_obs <= SEASON_LENGTH:
+            raise ValueError(
+                f"The 'min_obs' parameter must exceed {SEASON_LENGTH}: the seasonal base needs a past year. "
+                f"Got {self.min_obs!r} instead."
+            )
         if self.calibration_windows < 0:
             raise ValueError(
                 f"The 'calibration_windows' parameter must be >= 0. Got {self.calibration_windows!r} instead."
@@ -198,7 +250,9 @@ class GradientBoosting(PanelForecaster):
         self, ordinals: np.ndarray, needed: np.ndarray, X: pd.DataFrame | None, what: str
     ) -> np.ndarray:
         """Calendar and exogenous features of each (series, month) cell; NaN where not needed."""
-        months = pd.PeriodIndex.from_ordinals(np.unique(ordinals[needed]), freq="M")
+        # With nothing needed (every series fell back) one month still fixes the columns.
+        wanted = ordinals[needed] if needed.any() else ordinals.ravel()[:1]
+        months = pd.PeriodIndex.from_ordinals(np.unique(wanted), freq="M")
         calendar = calendar_features(months).drop(columns="month")
         calendar.insert(0, "month_of_year", months.month.to_numpy(dtype="float64"))
         lookup = pd.DataFrame(calendar.to_numpy(dtype="float64"), index=months.asi8)
@@ -220,80 +274,137 @@ class GradientBoosting(PanelForecaster):
         month_features: np.ndarray,
         categories: np.ndarray,
     ) -> np.ndarray:
-        """The regressor's input rows: scaled lags and seasonal base, step (direct), month and series features."""
+        """Regressor input rows: scaled lags and seasonal base, step (direct), month and series features."""
         parts = [lag_features / scale[:, None], (base / scale)[:, None]]
         if self.strategy == "direct":
             parts.append(step[:, None].astype("float64"))
         return np.column_stack([*parts, month_features, categories])
 
     def _train(
-        self, history: np.ndarray, month_grid: np.ndarray, modelled: np.ndarray
-    ) -> tuple[HistGradientBoostingRegressor | None, np.ndarray]:
-        """Fit the regressor on every (series, origin, step) of ``history``."""
+        self, history: np.ndarray, month_grid: np.ndarray, modelled: np.ndarray, max_step: int
+    ) -> tuple[Pipeline | None, np.ndarray]:
+        """Fit the regressor on (series, origin, step) rows of ``history``, steps up to ``max_step`` (direct).
+
+        At most ``max_train_rows`` rows, drawn with ``random_state``, keep the
+        direct strategy (a row per step) fast on large panels.
+        """
         scale = _level_scale(history)
         table = self.features_.table(history)
         filled = _forward_filled(history)
+        origin_scale = self._origin_scales(history, scale)
         n_series, n_columns = history.shape
-        steps = [1] if self.strategy == "recursive" else range(1, self.max_horizon + 1)
+        steps = [1] if self.strategy == "recursive" else range(1, max_step + 1)
         inputs, targets = [], []
         for step in steps:
             series, origin = (a.ravel() for a in np.indices((n_series, max(n_columns - step, 0))))
             target_col = origin + step
             base_col = origin + step - SEASON_LENGTH * math.ceil(step / SEASON_LENGTH)
             keep = modelled[series] & (base_col >= 0)
-            series, origin, target_col, base_col = series[keep], origin[keep], target_col[keep], base_col[keep]
+            series, origin, target_col, base_col = (
+                series[keep],
+                origin[keep],
+                target_col[keep],
+                base_col[keep],
+            )
             actual = history[series, target_col]
             base = filled[series, base_col]
             usable = np.isfinite(actual) & np.isfinite(base)
             series, origin, target_col, actual, base = (
                 a[usable] for a in (series, origin, target_col, actual, base)
             )
+            row_scale = origin_scale[series, origin + 1]
             inputs.append(
                 self._design(
                     table[series, origin + 1],
                     base,
-                    scale[series],
+                    row_scale,
                     np.full(len(series), step),
                     month_grid[series, target_col],
                     self.categories_[series],
                 )
             )
-            targets.append((actual - self._base_weight * base) / scale[series])
-        design = np.concatenate(inputs) if inputs else np.empty((0, 0))
+            targets.append(self._to_target(actual, base, row_scale))
+        design, target = np.concatenate(inputs), np.concatenate(targets)
         if len(design) == 0:
             return None, scale
-        regressor = self._regressor(design.shape[1]).fit(design, np.concatenate(targets))
-        return regressor, scale
+        if self.max_train_rows is not None and len(design) > self.max_train_rows:
+            rng = np.random.default_rng(self.random_state)
+            chosen = np.sort(rng.choice(len(design), size=self.max_train_rows, replace=False))
+            design, target = design[chosen], target[chosen]
+        return self._regressor(design).fit(design, target), scale
+
+    def _origin_scales(self, history: np.ndarray, series_scale: np.ndarray) -> np.ndarray:
+        """The scale of a row whose origin precedes column ``p``, shape ``(n_series, n_columns + 1)``.
+
+        ``window`` scaling divides by the mean absolute value of the twelve
+        months before the forecast month, so rows from before and after a
+        structural break (a border closure) share one scale; ``series`` uses one
+        scale per series. Windows with fewer than half their months observed
+        take the series scale.
+        """
+        n_series, n_columns = history.shape
+        if self.scaling == "series":
+            return np.broadcast_to(series_scale[:, None], (n_series, n_columns + 1))
+        padded = np.concatenate([np.abs(history), np.full((n_series, 1), np.nan)], axis=1)
+        window_mean = rolling_mean_std(shift_columns(padded, 1), SEASON_LENGTH)[0]
+        usable = np.isfinite(window_mean) & (window_mean > 0)
+        return np.where(usable, window_mean, series_scale[:, None])
 
     @property
-    def _base_weight(self) -> float:
-        return 1.0 if self.target == "seasonal_difference" else 0.0
+    def _needs_nonnegative(self) -> bool:
+        return self.target == "log_ratio"
 
-    def _regressor(self, n_features: int) -> HistGradientBoostingRegressor:
+    def _to_target(self, actual: np.ndarray, base: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """What the trees learn for a month, given its seasonal base and the row's scale."""
+        if self.target == "level":
+            return actual / scale
+        if self.target == "log_ratio":
+            return np.log1p(np.maximum(actual, 0) / scale) - np.log1p(np.maximum(base, 0) / scale)
+        return (actual - base) / scale
+
+    def _from_target(self, predicted: np.ndarray, base: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`_to_target`: a forecast in the series' units."""
+        if self.target == "level":
+            return predicted * scale
+        if self.target == "log_ratio":
+            return np.expm1(predicted + np.log1p(np.maximum(base, 0) / scale)) * scale
+        return predicted * scale + base
+
+    def _regressor(self, design: np.ndarray) -> Pipeline:
+        """Trees on the informative columns of ``design``.
+
+        Columns with fewer than two distinct values (all-NaN long lags on a
+        short calibration window, for example) carry no split and make
+        scikit-learn's binning fail, so they are left out.
+        """
+        n_features = design.shape[1]
         categorical = np.zeros(n_features, dtype=bool)
         categorical[n_features - self.categories_.shape[1] :] = True
-        return HistGradientBoostingRegressor(
+        informative = np.array([len(np.unique(column[np.isfinite(column)])) > 1 for column in design.T])
+        keep = np.flatnonzero(informative)
+        trees = HistGradientBoostingRegressor(
             loss=self.loss,
             learning_rate=self.learning_rate,
             max_iter=self.max_iter,
             max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=self.l2_regularization,
-            categorical_features=categorical if categorical.any() else None,
+            categorical_features=categorical[keep] if categorical[keep].any() else None,
             early_stopping=False,
             random_state=self.random_state,
         )
+        return make_pipeline(ColumnTransformer([("informative", "passthrough", keep)]), trees)
 
     def _forecast(
         self,
-        regressor: HistGradientBoostingRegressor,
+        regressor: Pipeline,
         history: np.ndarray,
         future_grid: np.ndarray,
         scale: np.ndarray,
         horizon: int,
         modelled: np.ndarray,
     ) -> np.ndarray:
-        """Point forecasts ``(n_series, horizon)`` for the months after ``history``; NaN where not modelled."""
+        """Point forecasts ``(n_series, horizon)`` after ``history``; NaN where not modelled."""
         rows = np.flatnonzero(modelled)
         n_columns = history.shape[1]
         extended = np.concatenate([history, np.full((history.shape[0], horizon), np.nan)], axis=1)
@@ -303,15 +414,17 @@ class GradientBoosting(PanelForecaster):
                 origin = n_columns - 1 + step
                 filled = _forward_filled(extended[rows, : origin + 1])
                 base = filled[:, origin + 1 - SEASON_LENGTH]
+                recent = extended[rows, origin + 1 - SEASON_LENGTH : origin + 1]
+                row_scale = self._origin_scales(recent, scale[rows])[:, -1]
                 design = self._design(
                     self.features_.next(extended[rows, : origin + 1]),
                     base,
-                    scale[rows],
+                    row_scale,
                     np.ones(len(rows)),
                     future_grid[rows, step],
                     self.categories_[rows],
                 )
-                predicted = regressor.predict(design) * scale[rows] + self._base_weight * base
+                predicted = self._from_target(regressor.predict(design), base, row_scale)
                 extended[rows, origin + 1] = np.where(nonnegative[rows], np.maximum(predicted, 0), predicted)
             return extended[:, n_columns:]
         if horizon > self.max_horizon:
@@ -321,6 +434,7 @@ class GradientBoosting(PanelForecaster):
             )
         lag_features = self.features_.next(history[rows])
         filled = _forward_filled(history[rows])
+        row_scale = self._origin_scales(history[rows, -SEASON_LENGTH:], scale[rows])[:, -1]
         forecasts = np.full((history.shape[0], horizon), np.nan)
         steps = np.arange(1, horizon + 1)
         base_cols = n_columns - 1 + steps - SEASON_LENGTH * np.ceil(steps / SEASON_LENGTH).astype(int)
@@ -329,15 +443,17 @@ class GradientBoosting(PanelForecaster):
             design = self._design(
                 lag_features,
                 base,
-                scale[rows],
+                row_scale,
                 np.full(len(rows), step),
                 future_grid[rows, step - 1],
                 self.categories_[rows],
             )
-            forecasts[rows, step - 1] = regressor.predict(design) * scale[rows] + self._base_weight * base
+            forecasts[rows, step - 1] = self._from_target(regressor.predict(design), base, row_scale)
         return forecasts
 
-    def _calibrate(self, history: np.ndarray, month_grid: np.ndarray, modelled: np.ndarray) -> np.ndarray | None:
+    def _calibrate(
+        self, history: np.ndarray, month_grid: np.ndarray, modelled: np.ndarray
+    ) -> np.ndarray | None:
         """Scaled forecast errors ``(n_forecasts, calibration_horizon)`` from rolling-origin refits."""
         horizon = self._calibration_horizon
         step = self.calibration_step or max(1, horizon // 2)
@@ -348,10 +464,11 @@ class GradientBoosting(PanelForecaster):
             if cut < self.min_obs:
                 break
             training = history[:, :cut]
-            usable = modelled & np.array([r is None for r in _fallback_reasons(training, None, self.min_obs)])
+            reasons = _fallback_reasons(training, self.min_obs, self._needs_nonnegative)
+            usable = modelled & np.array([reason is None for reason in reasons])
             if not usable.any():
                 break
-            regressor, scale = self._train(training, month_grid[:, :cut], usable)
+            regressor, scale = self._train(training, month_grid[:, :cut], usable, horizon)
             if regressor is None:
                 break
             forecasts = self._forecast(
@@ -384,9 +501,10 @@ class GradientBoosting(PanelForecaster):
         needed = np.broadcast_to(self.modelled_[:, None], ordinals.shape)
         future_grid = self._month_grid(ordinals, needed, X_future, "X_future")
         if self.regressor_ is not None:
-            mean = self._forecast(
-                self.regressor_, self.history_, future_grid, self.scale_, horizon, self.modelled_
-            )
+            with threadpool_limits(limits=self.n_jobs, user_api="openmp"):
+                mean = self._forecast(
+                    self.regressor_, self.history_, future_grid, self.scale_, horizon, self.modelled_
+                )
         else:
             mean = np.full(ordinals.shape, np.nan)
         offsets = self._interval_offsets(horizon, levels)
@@ -450,17 +568,19 @@ def _observed(row: np.ndarray) -> np.ndarray:
     return row[finite[0] :] if len(finite) else row[:0]
 
 
-def _fallback_reasons(history: np.ndarray, n_obs: np.ndarray | None, min_obs: int) -> list[str | None]:
+def _fallback_reasons(history: np.ndarray, min_obs: int, nonnegative: bool) -> list[str | None]:
     """Why each series cannot be modelled (None when it can)."""
-    if n_obs is None:
-        n_obs = np.isfinite(history).sum(axis=1)
+    n_obs = np.isfinite(history).sum(axis=1)
+    negative = (np.where(np.isfinite(history), history, 0.0) < 0).any(axis=1)
     level = _level_scale(history)
     reasons: list[str | None] = []
-    for n, scale in zip(n_obs, level, strict=True):
+    for n, scale, has_negative in zip(n_obs, level, negative, strict=True):
         if n < min_obs:
             reasons.append(f"{int(n)} observations, needs at least {min_obs}")
         elif not np.isfinite(scale) or scale == 0:
             reasons.append("all values are zero: no scale for the global model")
+        elif nonnegative and has_negative:
+            reasons.append("negative values: target='log_ratio' needs non-negative series")
         else:
             reasons.append(None)
     return reasons
@@ -545,7 +665,9 @@ def _exog_values(
     bad = ~np.isfinite(values)
     if bad.any():
         row, column = (int(i) for i in np.argwhere(bad)[0])
-        raise DataError(f"{what} holds NaN or infinite values", column=columns[column], series=str(series_ids[row]))
+        raise DataError(
+            f"{what} holds NaN or infinite values", column=columns[column], series=str(series_ids[row])
+        )
     return values
 
 

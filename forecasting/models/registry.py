@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from forecasting.models.arima import Arima
+from forecasting.models.auto import Auto
 from forecasting.models.base import PanelForecaster
 from forecasting.models.baselines import Drift, Mean, Naive, SeasonalNaive
 from forecasting.models.ensemble import Ensemble
@@ -21,6 +22,7 @@ MODELS: dict[str, type[PanelForecaster]] = {
     "theta": Theta,
     "arima": Arima,
     "ensemble": Ensemble,
+    "auto": Auto,
     "gbm": GradientBoosting,
 }
 

@@ -1,0 +1,331 @@
+"""The scheduled retrain: load -> validate -> build series -> backtest -> fit -> log -> promote -> export.
+
+Run by ``forecasting retrain [--config job.toml]`` (``make run`` on the bundled
+sample). Everything happens inside one MLflow parent run, so a failure at any
+step marks that run FAILED; the champion alias only moves in the promote step
+and is put back if a later step fails, and exports are replaced atomically as
+the very last step, so a failed job leaves the previous champion and the
+previous CSVs in place. Log lines are ``event=... key=value``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from forecasting import tracking
+from forecasting.errors import ConfigError, DataError
+from forecasting.export import export_forecasts, forecast_table, utc_timestamp
+from forecasting.jobs.config import DEFAULT_CANDIDATES, JobConfig
+from forecasting.jobs.lock import JobLock
+from forecasting.jobs.promotion import Decision, decide
+from forecasting.models.base import PanelForecaster
+from forecasting.panel import SeriesPanel
+from forecasting.serving import model_from_spec, model_spec, spec_key
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    """What one retrain did, for the CLI summary and for tests."""
+
+    run_id: str
+    decision: Decision
+    champion_version: str
+    model_uri: str
+    exports: tuple[Path, Path]
+    leaderboard: pd.DataFrame
+
+
+@dataclass
+class _Backtests:
+    """Backtest tables per model spec, so the champion is not re-run when it is a candidate."""
+
+    results: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+
+
+def run_retrain(config: JobConfig) -> RetrainResult:
+    """Run the whole job under the job lock; raises on failure (the CLI maps it to an exit code)."""
+    tracking_uri = tracking.configure(config.tracking_uri)
+    lock_path = Path(config.models_dir) / f"{config.name}.lock"
+    with JobLock(lock_path, stale_after=config.stale_lock_hours * 3600):
+        experiment_id = tracking.ensure_experiment(config.experiment_name, tracking_uri)
+        _log("start", job=config.name, tracking_uri=tracking_uri, experiment=config.experiment_name)
+        run_name = f"retrain-{utc_timestamp().replace(':', '')}"
+        tags = {tracking.JOB_TAG: config.name, "forecasting.config_digest": config.digest()}
+        with tracking.retrain_run(experiment_id, run_name, tags) as run:
+            return _pipeline(config, run.info.run_id)
+
+
+def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
+    panel = select_series(load_panel(config), config)
+    digest = tracking.data_digest(panel)
+    tracking.log_decision(tracking.run_tags(config.name, data=digest, config=config.digest()))
+    tracking.log_params({"horizon": config.horizon, "folds": config.folds, "n_series": len(panel)})
+    tracking.log_report(panel.report.format(), "data_quality_report.txt")
+    source = config.sources[0].path if config.sources else "forecasting.sample"
+    dataset = {"name": config.name, "digest": digest, "source": source}
+    tracking.log_dataset(panel, **dataset)
+    _log("loaded", series=len(panel), rows=len(panel.records), data_digest=digest[:12])
+
+    candidates = make_candidates(config)
+    exog = exog_settings(config, candidates)
+    X, X_future = build_regressors(panel, config.horizon, exog)
+    cache = _Backtests()
+    results = _backtest_all(candidates, panel, config, X, cache)
+    from forecasting.evaluation.metrics import leaderboard, metrics_by_horizon, metrics_by_series
+
+    board = leaderboard(results)
+    for model in candidates:
+        own = results[results["model"] == model.name]
+        tracking.log_candidate(
+            model,
+            results=own,
+            scores=board.set_index("model").loc[model.name],
+            by_horizon=metrics_by_horizon(own).droplevel("model"),
+            by_series=metrics_by_series(own),
+            panel=panel,
+            dataset=dataset,
+            tags={tracking.JOB_TAG: config.name},
+        )
+    tracking.log_frame(board, "leaderboard.csv")
+    best = next(m for m in candidates if m.name == board["model"].iloc[0])
+    decision, champion = _decide(config, best, float(board["mase"].iloc[0]), panel, X, cache)
+    tracking.log_decision(decision.tags())
+    _log("decision", outcome=decision.outcome, reason=decision.reason)
+
+    serving = best if decision.promote or champion is None else model_from_spec(champion[1])
+    forecasts = fit_and_forecast(serving, panel, config, X, X_future)
+    model_uri = tracking.log_serving_model(
+        serving, panel=panel, forecasts=forecasts, horizon=config.horizon, levels=config.levels, exog=exog
+    )
+    score = decision.candidate_mase if decision.promote else decision.champion_mase
+    previous = str(champion[0]) if champion else None
+    version = _update_registry(config.name, decision, model_uri, run_id, serving, score, digest, previous)
+    try:
+        tracking.copy_champion(config.name, config.models_dir)
+        table = forecast_table(forecasts, panel.metadata, run_id=run_id, levels=config.levels)
+        exports = export_forecasts(table, config.output_dir, config.name, panel.records["month"].max())
+        tracking.log_exports(exports)
+    except BaseException:
+        if version != previous:
+            tracking.restore_champion(config.name, previous)
+            if previous is not None:
+                tracking.copy_champion(config.name, config.models_dir)
+        raise
+    _log("done", run_id=run_id, champion_version=version, export=exports[1])
+    return RetrainResult(run_id, decision, version, model_uri, exports, board)
+
+
+# --- steps ----------------------------------------------------------------------
+def load_panel(config: JobConfig) -> SeriesPanel:
+    """The configured sources (concatenated, reports merged) or the bundled sample."""
+    if config.uses_sample:
+        from forecasting.sample import load_sample
+
+        return load_sample()
+    from forecasting.data.loaders import load
+    from forecasting.data.report import DataQualityReport
+
+    frames, report = [], DataQualityReport(source=", ".join(s.path for s in config.sources))
+    for source in config.sources:
+        loaded = load(source.path, source.format)
+        frames.append(loaded.records)
+        report.extend(loaded.report)
+    return SeriesPanel(pd.concat(frames, ignore_index=True), report)
+
+
+def select_series(panel: SeriesPanel, config: JobConfig) -> SeriesPanel:
+    """Apply ``series.targets`` (flows), ``series.filters`` and ``series.ids``."""
+    selected = panel
+    if config.targets:
+        selected = selected.filter(flow=list(config.targets))
+    if config.filters:
+        selected = selected.filter(**{k: list(v) for k, v in config.filters.items()})
+    if config.series_ids:
+        selected = selected.subset(config.series_ids)
+    if len(selected) == 0:
+        raise DataError("the series filters in the job config select no series")
+    return selected
+
+
+def make_candidates(config: JobConfig) -> list[PanelForecaster]:
+    """The configured candidates, or the registered ones of :data:`DEFAULT_CANDIDATES`."""
+    from forecasting.models.registry import available_models, make_model
+
+    names = config.candidates
+    if not names:
+        names = tuple(n for n in DEFAULT_CANDIDATES if n in available_models())
+        skipped = [n for n in DEFAULT_CANDIDATES if n not in names]
+        if skipped:
+            _log("default_candidates_skipped", models=",".join(skipped), reason="not registered")
+    models = []
+    for name in names:
+        try:
+            models.append(make_model(name, **config.model_params.get(name, {})))
+        except TypeError as error:
+            raise ConfigError(str(error), key=f"candidates.params.{name}") from None
+    return models
+
+
+def exog_settings(config: JobConfig, candidates: Sequence[PanelForecaster]) -> dict[str, Any] | None:
+    """Calendar flag and event tables, when a candidate uses regressors; JSON-able for the model spec."""
+    if not any(getattr(m, "uses_exog", False) for m in candidates):
+        return None
+    events: list[dict[str, Any]] = [dict(e) for e in config.events]
+    if config.uses_sample and config.sample_events and not events:
+        from forecasting.sample import SAMPLE_EVENTS
+
+        events = [_event_dict(e) for e in SAMPLE_EVENTS]
+    if not config.calendar and not events:
+        return None
+    return {"calendar": config.calendar, "events": events}
+
+
+def _event_dict(event: Any) -> dict[str, Any]:
+    as_dict = dataclasses.asdict(event)
+    return json.loads(json.dumps({k: v for k, v in as_dict.items() if v is not None}, default=str))
+
+
+def build_regressors(
+    panel: SeriesPanel, horizon: int, exog: dict[str, Any] | None
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    if exog is None:
+        return None, None
+    from forecasting.serving import build_exog
+
+    return build_exog(panel, horizon, exog)
+
+
+def _backtest_all(
+    candidates: Sequence[PanelForecaster],
+    panel: SeriesPanel,
+    config: JobConfig,
+    X: pd.DataFrame | None,
+    cache: _Backtests,
+) -> pd.DataFrame:
+    frames = []
+    bar = tqdm(candidates, desc="backtest", unit="model", disable=not sys.stderr.isatty())
+    for model in bar:
+        bar.set_postfix_str(model.name)
+        frames.append(_backtest_one(model, panel, config, X, cache))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _backtest_one(
+    model: PanelForecaster, panel: SeriesPanel, config: JobConfig, X: pd.DataFrame | None, cache: _Backtests
+) -> pd.DataFrame:
+    key = spec_key(model_spec(model))
+    if key not in cache.results:
+        from forecasting.evaluation.backtest import backtest
+
+        cache.results[key] = backtest(
+            [model],
+            panel,
+            horizon=config.horizon,
+            folds=config.folds,
+            step=config.step,
+            window=config.window,
+            window_length=config.window_length,
+            X=X if getattr(model, "uses_exog", False) else None,
+            levels=config.levels,
+            n_jobs=config.n_jobs,
+        )
+        mase = _mase(cache.results[key])
+        _log("backtested", model=model.name, mase=f"{mase:.4f}")
+    return cache.results[key]
+
+
+def _mase(results: pd.DataFrame) -> float:
+    from forecasting.evaluation.metrics import leaderboard
+
+    return float(leaderboard(results)["mase"].iloc[0])
+
+
+def _decide(
+    config: JobConfig,
+    best: PanelForecaster,
+    best_mase: float,
+    panel: SeriesPanel,
+    X: pd.DataFrame | None,
+    cache: _Backtests,
+) -> tuple[Decision, tuple[str, dict[str, Any]] | None]:
+    """Re-backtest the serving champion on this window and apply the promotion gate."""
+    current = tracking.champion_version(config.name)
+    if current is None:
+        return decide(best.name, best_mase, margin=config.margin), None
+    spec = json.loads(current.tags[tracking.SPEC_TAG])
+    try:
+        champion_mase = _mase(_backtest_one(model_from_spec(spec), panel, config, X, cache))
+    except Exception as error:  # noqa: BLE001 - an unusable champion must not block a new one
+        _log("champion_backtest_failed", version=current.version, error=repr(error))
+        champion_mase = None
+    decision = decide(
+        best.name,
+        best_mase,
+        champion_model=spec["model"],
+        champion_mase=champion_mase,
+        champion_version=current.version,
+        margin=config.margin,
+    )
+    return decision, (str(current.version), spec)
+
+
+def fit_and_forecast(
+    model: PanelForecaster,
+    panel: SeriesPanel,
+    config: JobConfig,
+    X: pd.DataFrame | None,
+    X_future: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Fit on all data and forecast the job horizon (regressors only for models that use them)."""
+    _log("fit", model=model.name, series=len(panel))
+    if getattr(model, "uses_exog", False) and X is not None:
+        return model.fit(panel, X).predict(config.horizon, X_future, levels=config.levels)
+    return model.fit(panel).predict(config.horizon, levels=config.levels)
+
+
+def _update_registry(
+    job: str,
+    decision: Decision,
+    model_uri: str,
+    run_id: str,
+    serving: PanelForecaster,
+    score: float | None,
+    digest: str,
+    previous: str | None,
+) -> str:
+    """Register and alias the serving model; a kept champion on unchanged data stays as it is."""
+    if not decision.promote and previous is not None:
+        current = tracking.champion_version(job)
+        if current is not None and current.tags.get(tracking.DATA_DIGEST_TAG) == digest:
+            return str(previous)
+    tags = {
+        tracking.SPEC_TAG: spec_key(model_spec(serving)),
+        tracking.SCORE_TAG: "" if score is None else f"{score:.6g}",
+        tracking.DATA_DIGEST_TAG: digest,
+        "promotion": decision.outcome if decision.promote else "refreshed",
+    }
+    version = tracking.register(job, model_uri, run_id=run_id, tags=tags)
+    tracking.set_champion(job, version.version, previous=previous)
+    tracking.log_decision({"promotion.registered_version": str(version.version)})
+    return str(version.version)
+
+
+def _log(event: str, **fields: Any) -> None:
+    logger.info(" ".join([f"event={event}", *(f"{k}={_value(v)}" for k, v in fields.items())]))
+
+
+def _value(value: Any) -> str:
+    text = str(value)
+    return json.dumps(text) if any(c in text for c in ' ="') else text

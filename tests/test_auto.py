@@ -1,0 +1,125 @@
+"""``auto``: backtest-driven choice of a combination, calibrated intervals, reported fallbacks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import seasonal_panel
+from sklearn.base import clone
+from test_ensemble import Broken
+
+from forecasting.models.auto import Auto
+from forecasting.models.baselines import SeasonalNaive
+from forecasting.models.registry import make_model
+from forecasting.panel import SeriesPanel
+
+BASELINES = ("seasonal_naive", "drift", "naive")
+
+
+class Overconfident(SeasonalNaive):
+    """Seasonal naive with intervals a third as wide as they should be."""
+
+    name = "overconfident"
+
+    def predict(self, horizon, X_future=None, levels=(80, 95)):  # noqa: ANN001, ANN201 - test double
+        out = super().predict(horizon, X_future, levels)
+        for column in [c for c in out.columns if c.startswith(("lower", "upper"))]:
+            out[column] = out["forecast"] + (out[column] - out["forecast"]) / 3
+        return out
+
+
+def _mixed_panel(seed: int = 1) -> SeriesPanel:
+    """Two seasonal series and one trending series without seasonality."""
+    records = seasonal_panel(n_series=2, n_months=72, seed=seed).to_long()
+    months = pd.period_range("2015-01", periods=72, freq="M")
+    rng = np.random.default_rng(seed)
+    trend = pd.DataFrame({"series_id": "trend", "month": months, "value": 50 + 3.0 * np.arange(72)})
+    trend["value"] += rng.normal(0, 0.5, 72)
+    return SeriesPanel(pd.concat([records, trend], ignore_index=True))
+
+
+def test_global_choice_and_calibrated_intervals(small_panel: SeriesPanel) -> None:
+    auto = Auto(candidates=BASELINES, backtest_horizon=6, backtest_folds=2).fit(small_panel)
+    assert set(auto.selection_["choice"]) == {"seasonal_naive"}
+    assert len(auto.backtest_scores_.columns) == 7  # every non-empty subset of three candidates
+    forecast = auto.predict(6)
+    reference = SeasonalNaive().fit(small_panel).predict(6)
+    np.testing.assert_allclose(forecast["forecast"], reference["forecast"])
+    factors = dict(zip(auto.calibration_["level"], auto.calibration_["factor"], strict=True))
+    assert auto.calibration_["n_backtest"].tolist() == [36, 36]
+    for level in (80, 95):
+        expected = reference["forecast"] + factors[level] * (
+            reference[f"upper_{level}"] - reference["forecast"]
+        )
+        if level == 95:
+            expected = np.maximum(expected, forecast["upper_80"])
+        np.testing.assert_allclose(forecast[f"upper_{level}"], expected)
+    assert (forecast["model"] == "auto").all()
+    assert (forecast["lower_95"] <= forecast["lower_80"]).all()
+    assert (forecast["upper_80"] <= forecast["upper_95"]).all()
+
+
+def test_series_selection_moves_only_clear_winners() -> None:
+    panel = _mixed_panel()
+    auto = Auto(candidates=BASELINES, selection="series", backtest_horizon=6, backtest_folds=2).fit(panel)
+    chosen = auto.selection_.set_index("series_id")
+    assert chosen.loc["trend", "choice"] == "drift"
+    assert chosen.loc["trend", "source"] == "series backtest"
+    assert chosen.loc["s0", "choice"] == "seasonal_naive"
+    forecast = auto.predict(3).set_index("series_id")
+    drift = make_model("drift").fit(panel).predict(3).set_index("series_id")
+    np.testing.assert_allclose(forecast.loc["trend", "forecast"], drift.loc["trend", "forecast"])
+    # A margin of 100% never leaves the global choice.
+    strict = Auto(candidates=BASELINES, selection="series", series_margin=1.0, backtest_horizon=6).fit(panel)
+    assert strict.selection_["source"].eq("global choice").all()
+
+
+def test_calibration_brings_coverage_to_nominal_on_held_out_months() -> None:
+    """Intervals a third too narrow cover far less than 80%; calibration widens them back."""
+    panel = seasonal_panel(n_series=30, n_months=84, seed=7)
+    cutoff = pd.Period("2020-12", "M")
+    train, future = panel.until(cutoff), panel.records[panel.records["month"] > cutoff]
+    actual = future.assign(series_id=future["series_id"].astype(str)).set_index(["series_id", "month"])[
+        "value"
+    ]
+
+    def coverage(model: Auto) -> float:
+        forecast = model.fit(train).predict(12).set_index(["series_id", "month"])
+        inside = (actual >= forecast["lower_80"]) & (actual <= forecast["upper_80"])
+        return float(inside.mean())
+
+    raw = coverage(Auto(candidates=(Overconfident(),), calibrate=False))
+    calibrated_model = Auto(candidates=(Overconfident(),))
+    calibrated = coverage(calibrated_model)
+    assert raw < 0.5
+    assert 0.72 <= calibrated <= 0.88
+    assert calibrated_model.calibration_.set_index("level").loc[80, "factor"] > 2
+
+
+def test_short_panel_without_backtest_and_failed_candidate(small_panel: SeriesPanel) -> None:
+    short = SeriesPanel(small_panel.records[small_panel.records["month"] >= pd.Period("2020-06", "M")])
+    auto = Auto(candidates=("naive", "drift"), backtest_horizon=12).fit(short)
+    assert auto.selection_["choice"].eq("naive+drift").all()
+    assert auto.selection_["source"].str.startswith("no backtest").all()
+    assert auto.calibration_["factor"].eq(1.0).all()
+    assert len(auto.predict(2)) == 3 * 2
+
+    auto = clone(Auto(candidates=(SeasonalNaive(), Broken()), backtest_horizon=6)).fit(small_panel)
+    broken = auto.fallbacks_[auto.fallbacks_["model"] == "broken"]
+    assert len(broken) == 3 and "no convergence" in broken["reason"].iloc[0]
+    assert set(auto.selection_["choice"]) == {"seasonal_naive"}
+    with pytest.raises(ValueError, match="'selection'"):
+        Auto(candidates=BASELINES, selection="vote").fit(small_panel)
+
+
+def test_nonnegative_series_get_nonnegative_bounds() -> None:
+    months = pd.period_range("2018-01", periods=48, freq="M")
+    rng = np.random.default_rng(3)
+    values = np.abs(rng.normal(1.0, 3.0, 48))
+    panel = SeriesPanel(
+        pd.DataFrame({"series_id": "small", "month": months, "value": values, "flow": "cargo"})
+    )
+    forecast = Auto(candidates=("mean", "naive"), backtest_horizon=6).fit(panel).predict(6)
+    assert (forecast[["forecast", "lower_80", "lower_95"]] >= 0).all().all()
+    assert isinstance(make_model("auto"), Auto)

@@ -1,0 +1,225 @@
+"""Roll-ups add up, partial months are flagged not understated, derived series are right."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.cli import main
+from forecasting.data.loaders import load_long
+from forecasting.errors import DataError
+from forecasting.features.cargo import build_cargo
+from forecasting.features.hierarchy import build_series, slug
+from forecasting.features.passengers import build_passengers
+from forecasting.features.trade_value import build_trade_value
+from forecasting.features.transforms import rolling_sum, year_on_year_growth
+from forecasting.panel import SeriesPanel
+
+MONTHS = pd.period_range("2021-01", "2022-12", freq="M")
+CROSSINGS = {"heihe": "heilongjiang", "suifenhe": "heilongjiang", "manzhouli": "inner-mongolia"}
+
+
+def _records(flow: str, directions: tuple[str, ...], unit: str, seed: int = 0, **extra: str) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = []
+    for crossing, region in CROSSINGS.items():
+        for direction in directions:
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "series_id": f"{crossing}/{flow}/{direction}",
+                        "month": MONTHS,
+                        "value": rng.uniform(10, 100, len(MONTHS)).round(1),
+                        "crossing": crossing,
+                        "region": region,
+                        "flow": flow,
+                        "direction": direction,
+                        "unit": unit,
+                        **extra,
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _drop(records: pd.DataFrame, series_id: str, month: str) -> pd.DataFrame:
+    keep = ~((records["series_id"] == series_id) & (records["month"] == pd.Period(month, "M")))
+    return records[keep]
+
+
+def test_trade_roll_ups_add_up_crossing_region_total() -> None:
+    records = _records("trade_value", ("export", "import"), "CNY", currency="CNY")
+    built = build_trade_value(SeriesPanel(records))
+    wide = built.wide()
+    for direction in ("export", "import"):
+        region = wide[f"region/heilongjiang/trade_value/{direction}"]
+        children = wide[f"heihe/trade_value/{direction}"] + wide[f"suifenhe/trade_value/{direction}"]
+        np.testing.assert_allclose(region, children)
+        regions = (
+            wide[f"region/heilongjiang/trade_value/{direction}"]
+            + wide[f"region/inner-mongolia/trade_value/{direction}"]
+        )
+        np.testing.assert_allclose(wide[f"total/trade_value/{direction}"], regions)
+    for prefix in ("heihe", "region/inner-mongolia", "total"):
+        exports, imports = wide[f"{prefix}/trade_value/export"], wide[f"{prefix}/trade_value/import"]
+        np.testing.assert_allclose(wide[f"{prefix}/trade_value/turnover"], exports + imports)
+        np.testing.assert_allclose(wide[f"{prefix}/trade_value/balance"], exports - imports)
+    assert built.metadata.loc["total/trade_value/balance", "direction"] == "both"
+    assert built.metadata.loc["total/trade_value/balance", "currency"] == "CNY"
+    assert (built.metadata.loc["total/trade_value/export", ["source"]] == "derived").all()
+
+
+def test_partial_month_leaves_parent_missing_and_flagged() -> None:
+    records = _drop(
+        _records("passengers", ("inbound", "outbound"), "persons"), "suifenhe/passengers/inbound", "2022-03"
+    )
+    built = build_passengers(SeriesPanel(records))
+    march = pd.Period("2022-03", "M")
+    parents = ["region/heilongjiang/passengers/inbound", "total/passengers/inbound", "total/passengers/both"]
+    for parent in [*parents, "suifenhe/passengers/both"]:
+        assert pd.isna(built.series(parent)[march]), parent
+    assert not pd.isna(built.series("region/inner-mongolia/passengers/inbound")[march])
+    flagged = built.report.to_frame().query("action == 'flagged'")
+    assert set(flagged["series_id"]) == {
+        "region/heilongjiang/passengers/inbound", "region/heilongjiang/passengers/both",
+        "total/passengers/inbound", "total/passengers/both", "suifenhe/passengers/both",
+    }  # fmt: skip
+    assert set(flagged["month"]) == {"2022-03"}
+    both = built.wide()["heihe/passengers/both"]
+    inbound, outbound = built.wide()["heihe/passengers/inbound"], built.wide()["heihe/passengers/outbound"]
+    np.testing.assert_allclose(both, inbound + outbound)
+
+
+def test_crossing_not_yet_open_is_absent_not_missing() -> None:
+    records = _records("passengers", ("inbound", "outbound"), "persons")
+    before = records["month"] < pd.Period("2021-07", "M")
+    built = build_passengers(
+        SeriesPanel(records[~(records["series_id"].str.startswith("suifenhe/") & before)])
+    )
+    wide = built.wide()
+    inbound = wide["heihe/passengers/inbound"] + wide["suifenhe/passengers/inbound"].fillna(0.0)
+    np.testing.assert_allclose(wide["region/heilongjiang/passengers/inbound"], inbound)
+    assert built.report.count("flagged") == 0
+
+
+def test_cargo_by_mode_and_never_mixing_units() -> None:
+    road = _records("cargo", ("import", "export"), "tonnes", measure="road_cargo")
+    road["series_id"] = road["series_id"].str.replace("/cargo/", "/cargo/road/")
+    rail = _records("cargo", ("import",), "tonnes", seed=1, measure="rail_cargo")
+    rail["series_id"] = rail["series_id"].str.replace("/cargo/", "/cargo/rail/")
+    teu = _records("cargo", ("import",), "TEU", seed=2, measure="rail_containers")
+    teu["series_id"] = teu["series_id"].str.replace("/cargo/", "/cargo/containers/")
+    built = build_cargo(SeriesPanel(pd.concat([road, rail, teu], ignore_index=True)))
+    wide = built.wide()
+    tonnes = wide["heihe/cargo/road/import"] + wide["heihe/cargo/rail/import"]
+    containers = wide["heihe/cargo/containers/import"]
+    np.testing.assert_allclose(wide["heihe/cargo/all/import/tonnes"], tonnes)
+    np.testing.assert_allclose(wide["heihe/cargo/all/import/teu"], containers)
+    np.testing.assert_allclose(wide["heihe/cargo/rail-containers/import"], containers)
+    rail_total = sum(wide[f"{c}/cargo/rail/import"] for c in CROSSINGS)
+    np.testing.assert_allclose(wide["total/cargo/rail/import"], rail_total)
+    # both directions in tonnes only: there is no TEU export, so no TEU "both"
+    np.testing.assert_allclose(wide["heihe/cargo/all/both"], tonnes + wide["heihe/cargo/road/export"])
+    assert not any(s.startswith("heihe/cargo/all/both/") for s in built.series_ids)
+    assert "heihe/cargo/road/import" in built.series_ids  # the leaf is its own node, not duplicated
+    assert built.metadata.loc["heihe/cargo/all/import/teu", "unit"] == "TEU"
+
+
+def test_published_aggregates_are_kept_not_rolled_up_but_get_turnover_and_balance() -> None:
+    records = _records("trade_value", ("export", "import"), "CNY")
+    heihe = records[records["series_id"].str.startswith("heihe/")]
+    province = heihe.assign(
+        series_id=heihe["series_id"].str.replace("heihe/", "heilongjiang/"),
+        crossing=pd.NA,
+        value=heihe["value"] * 10,
+    )
+    built = build_trade_value(SeriesPanel(pd.concat([records, province], ignore_index=True)))
+    wide = built.wide()
+    np.testing.assert_allclose(wide["heilongjiang/trade_value/export"], 10 * wide["heihe/trade_value/export"])
+    np.testing.assert_allclose(
+        wide["total/trade_value/export"], sum(wide[f"{c}/trade_value/export"] for c in CROSSINGS)
+    )
+    exports, imports = wide["heilongjiang/trade_value/export"], wide["heilongjiang/trade_value/import"]
+    np.testing.assert_allclose(wide["heilongjiang/trade_value/turnover"], exports + imports)
+    np.testing.assert_allclose(wide["heilongjiang/trade_value/balance"], exports - imports)
+    assert built.metadata.loc["heilongjiang/trade_value/balance", "flow"] == "trade_value"
+    assert built.report.to_frame()["reason"].str.contains("published aggregates").any()
+
+
+def test_build_series_on_the_sample_adds_every_flow() -> None:
+    from forecasting.sample import load_sample
+
+    built = build_series(load_sample())
+    wide = built.wide()
+    heihe = "heihe-blagoveshchensk"
+    both = wide[f"{heihe}/passengers/inbound"] + wide[f"{heihe}/passengers/outbound"]
+    np.testing.assert_allclose(wide[f"{heihe}/passengers/both"], both)
+    assert wide[f"{heihe}/passengers/both"]["2024-01":"2024-12"].sum() == pytest.approx(760_000, abs=1)
+    rail = wide["zabaykalsk-manzhouli/cargo/rail/import"] + wide["zabaykalsk-manzhouli/cargo/rail/export"]
+    np.testing.assert_allclose(wide["region/inner-mongolia/cargo/all/both"], rail)
+    assert "heilongjiang/trade_value/turnover" in built.series_ids
+    # the unreported 2020-04 road import leaves the parents that need it missing, flagged
+    assert pd.isna(wide.loc[pd.Period("2020-04", "M"), "total/cargo/all/import"])
+    assert built.report.count("flagged") >= 1
+
+
+def test_year_on_year_growth_and_rolling_sums() -> None:
+    records = _records("cargo", ("import",), "tonnes")
+    records = _drop(records, "heihe/cargo/import", "2021-06")
+    panel = SeriesPanel(records)
+    growth = year_on_year_growth(panel)
+    wide = panel.wide()
+    expected = 100 * (wide.loc[pd.Period("2022-05", "M")] / wide.loc[pd.Period("2021-05", "M")] - 1)
+    got = growth.wide().loc[pd.Period("2022-05", "M")]
+    np.testing.assert_allclose(got[[f"{s}/yoy_pct" for s in expected.index]], expected)
+    assert pd.isna(growth.series("heihe/cargo/import/yoy_pct").get(pd.Period("2022-06", "M"), np.nan))
+    assert growth.metadata["unit"].eq("percent").all()
+    rolling = rolling_sum(panel, 12)
+    manzhouli = rolling.series("manzhouli/cargo/import/rolling_12m")
+    assert manzhouli.index[0] == pd.Period("2021-12", "M")
+    assert manzhouli[pd.Period("2022-12", "M")] == pytest.approx(
+        wide["manzhouli/cargo/import"]["2022-01":].sum()
+    )
+    heihe = rolling.records[rolling.records["series_id"] == "heihe/cargo/import/rolling_12m"]
+    # windows containing the missing June 2021 are absent, not understated
+    assert heihe["month"].min() == pd.Period("2022-06", "M")
+    with pytest.raises(ValueError, match="months"):
+        rolling_sum(panel, 0)
+
+
+def test_slug_makes_id_tokens() -> None:
+    assert slug("US-Canada Border") == "us-canada-border"
+    assert slug("Blaine") == "blaine"
+    with pytest.raises(DataError):
+        slug("  ")
+
+
+def test_series_build_cli_writes_a_long_csv(tmp_path, capsys) -> None:
+    source = tmp_path / "input.csv"
+    records = pd.concat(
+        [
+            _records("trade_value", ("export", "import"), "CNY"),
+            _records("passengers", ("inbound", "outbound"), "persons"),
+        ],
+        ignore_index=True,
+    )
+    records.assign(month=records["month"].astype(str)).to_csv(source, index=False)
+    output = tmp_path / "out" / "panel.csv"
+    assert main(["series", "build", "--input", str(source), "--output", str(output)]) == 0
+    err = capsys.readouterr().err
+    assert "Data quality report" in err and "wrote" in err
+    written = load_long(output).records
+    assert {"series_id", "month", "value"} <= set(written.columns)
+    assert "total/trade_value/turnover" in set(written["series_id"])
+    assert "region/heilongjiang/passengers/both" in set(written["series_id"])
+    expected = build_series(SeriesPanel(records)).records
+    assert len(written) == len(expected)
+    assert main(["series", "build", "--input", str(tmp_path / "absent.csv"), "--output", str(output)]) == 2
+
+
+def test_sample_generate_cli_is_deterministic(tmp_path) -> None:
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["sample", "generate", "--output", str(first)]) == 0
+    assert main(["sample", "generate", "--output", str(second)]) == 0
+    assert first.read_bytes() == second.read_bytes()
