@@ -135,6 +135,10 @@ def test_forecast_shape_months_and_nested_intervals(strategy: str) -> None:
     assert (out["lower_95"] <= out["lower_80"]).all() and (out["lower_80"] <= out["forecast"]).all()
     assert (out["forecast"] <= out["upper_80"]).all() and (out["upper_80"] <= out["upper_95"]).all()
     assert (out["upper_80"] - out["lower_80"] > 0).all()
+    # Three series: the automatic calibration takes 7 windows (history allows no more), enough
+    # scores per step for the 95% bounds to differ from the 80% ones.
+    assert len(model.calibration_scores_) == 3 * 7
+    assert (out["upper_95"] > out["upper_80"]).all() and (out["lower_95"] < out["lower_80"]).all()
     assert model.fallbacks_.empty
 
 
@@ -270,3 +274,27 @@ def test_registered_by_name_and_rejects_bad_params() -> None:
     assert isinstance(make_model("gbm"), GradientBoosting)
     with pytest.raises(ValueError, match="'strategy' parameter"):
         GradientBoosting(strategy="sideways").fit(seasonal_panel(2, 36))
+
+
+def test_log_ratio_target_sends_negative_series_to_the_fallback_others_model_them() -> None:
+    panel = seasonal_panel(n_series=3, n_months=60)
+    records = panel.records.copy()
+    negative = records["series_id"] == "s2"
+    records.loc[negative, "value"] -= 400.0  # a trade balance can be negative
+    records.loc[negative, "flow"] = "trade_value"
+    panel = SeriesPanel(records)
+    log_ratio = GradientBoosting(calibration_windows=0, **FAST).fit(panel)
+    negative_row = log_ratio.fallbacks_[log_ratio.fallbacks_["reason"].str.contains("negative values")]
+    assert negative_row["series_id"].tolist() == ["s2"]
+    assert negative_row["fallback"].tolist() == ["seasonal_naive"]
+    difference = GradientBoosting(target="seasonal_difference", **FAST).fit(panel)
+    assert difference.fallbacks_.empty and difference.modelled_.all()
+    out = difference.predict(12)
+    assert (out.loc[out["series_id"] == "s2", "forecast"] < 0).any()
+
+
+def test_series_and_dimensions_are_categorical_features() -> None:
+    model = GradientBoosting(calibration_windows=0, **FAST).fit(seasonal_panel(3, 48))
+    # "flow" is the same for every series, so it cannot split anything and is left out.
+    assert model.categorical_names_ == ["series"]
+    np.testing.assert_array_equal(model.categories_[:, 0], [0.0, 1.0, 2.0])

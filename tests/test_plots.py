@@ -416,3 +416,22 @@ def test_hierarchy_share_is_missing_where_the_total_is_zero(border_panel):
     shares = plots.hierarchy_shares(SeriesPanel(records), "total/cargo/both", ["heihe/cargo/import"])
     assert np.isnan(shares.loc[pd.Period("2016-03", "M"), "heihe/cargo/import"])
     assert shares["heihe/cargo/import"].notna().sum() == len(shares) - 1
+
+
+def test_spring_festival_effect_on_real_us_imports_from_china(shared_data):
+    """US Census imports from China, 2001-2019: January's share falls as the festival comes later."""
+    from forecasting.data.loaders import BUILTIN_SPECS, load_source
+
+    loaded = load_source(BUILTIN_SPECS["us_census"], shared_data / "trade" / "usa-china-trade-data.csv")
+    imports = loaded.panel().series("us-china/goods/import")
+    table = plots.spring_festival_table(imports)
+    assert list(table.index) == list(range(2001, 2020))
+    assert table.loc[2019, "spring_festival"] == pd.Timestamp("2019-02-05")
+    january, february = imports[pd.Period("2019-01", "M")], imports[pd.Period("2019-02", "M")]
+    assert table.loc[2019, "jan_share"] == pytest.approx(january / (january + february))
+    figure = plots.plot_spring_festival_effect(imports)
+    np.testing.assert_allclose(figure.axes[0].collections[0].get_offsets()[:, 1], table["jan_share"])
+    slope = np.polyfit(table["day_of_year"], table["jan_share"], 1)[0]
+    assert slope < 0
+    fit = [line.get_label() for line in figure.axes[0].get_lines()]
+    assert fit == [f"fit: {slope * 100:+.2f} pp per day later"]
