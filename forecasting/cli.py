@@ -68,6 +68,13 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--input", required=True, help="data file (long, wide, BTS or a source spec)")
     build.add_argument("--format", default="auto", help="auto, long, wide, bts, or a source spec .toml")
     build.add_argument("--output", required=True, help="long CSV to write (series_id, month, value, ...)")
+    build.add_argument(
+        "--conflicts",
+        choices=("error", "drop"),
+        default="error",
+        help="rows with the same series and month but different values: stop (default) or drop "
+        "them all and report them (the month stays missing)",
+    )
     build.set_defaults(handler=_series_build)
     sample = commands.add_parser("sample", help="the bundled SIMULATED sample")
     sample_sub = sample.add_subparsers(dest="sample_command", required=True)
@@ -80,7 +87,7 @@ def _series_build(args: argparse.Namespace) -> int:
     from forecasting.data.loaders import load
     from forecasting.features.hierarchy import build_series, write_long_csv
 
-    panel = build_series(load(args.input, args.format).panel())
+    panel = build_series(load(args.input, args.format, conflicts=args.conflicts).panel())
     write_long_csv(panel, args.output)
     print(panel.report.format(), file=sys.stderr)
     print(f"wrote {len(panel)} series, {len(panel.records):,} rows to {args.output}", file=sys.stderr)

@@ -39,12 +39,14 @@ def test_real_file_values_and_dimensions(bts: LoadResult) -> None:
     progreso = records.loc[("bts/2309/trucks", pd.Period("2023-10", "M"))]
     assert progreso["value"] == 4957.0
     assert (progreso["crossing"], progreso["region"], progreso["flow"], progreso["unit"]) == (
-        "Progreso",
+        "Progreso, Texas",
         "US-Mexico Border",
         "cargo",
         "vehicles",
     )
     assert progreso["direction"] == "inbound" and progreso["port_code"] == "2309"
+    eastports = bts.records.loc[bts.records["crossing"].str.startswith("Eastport"), "crossing"].unique()
+    assert sorted(eastports) == ["Eastport, Idaho", "Eastport, Maine"]  # same name, two crossings
     portland = bts.records[bts.records["port_code"] == "0101"]
     assert not portland.empty and portland["series_id"].str.startswith("bts/0101/").all()
     flows = bts.records.groupby("measure")[["flow", "unit"]].first()

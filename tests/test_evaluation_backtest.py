@@ -162,3 +162,18 @@ def test_cli_backtest_prints_the_leaderboard(capsys: pytest.CaptureFixture[str])
     assert lines[0].split()[:3] == ["model", "mase", "rmsse"]
     assert {lines[1].split()[0], lines[2].split()[0]} == {"naive", "drift"}
     assert "cutoffs:" in lines[-1] and "skipped: 0" in lines[-1]
+
+
+def test_seasonal_naive_mase_on_real_trade_series_matches_hand_computation(shared_data) -> None:
+    from forecasting.data.loaders import load
+    from forecasting.evaluation.metrics import metrics_by_series
+
+    panel = load(shared_data / "trade" / "usa-china-trade-data.csv").panel().until("2017-12")
+    results = backtest([SeasonalNaive()], panel, horizon=12, folds=1)
+    assert results.attrs["backtest"].cutoffs == [pd.Period("2016-12", "M")]
+    mase = metrics_by_series(results)["mase"]
+    for series_id in panel.series_ids:
+        y = panel.series(series_id)
+        train, test = y[:"2016-12"].to_numpy(), y["2017-01":"2017-12"].to_numpy()
+        expected = np.mean(np.abs(test - train[-12:])) / np.mean(np.abs(train[12:] - train[:-12]))
+        assert mase[("seasonal_naive", series_id)] == pytest.approx(expected)

@@ -2,7 +2,8 @@
 
 One series per port and measure, id ``bts/<port code>/<measure>`` (e.g.
 ``bts/2309/trucks``). CBP counts entries into the US, so every series has
-direction ``inbound``; ``crossing`` is the port name, ``region`` the border,
+direction ``inbound``; ``crossing`` is "port name, state" (port names repeat:
+there is an Eastport in Idaho and one in Maine), ``region`` the border,
 and ``port_code`` (kept as a string, leading zeros included) and ``state``
 are kept as extra dimensions.
 
@@ -85,7 +86,7 @@ def load_bts(path: str | Path, *, conflicts: Conflicts = "error") -> LoadResult:
             "series_id": "bts/" + raw["Port Code"] + "/" + measure.str.replace("_", "-", regex=False),
             "month": parse_months(raw["Date"], file=file, column="Date"),
             "value": parse_numbers(raw["Value"], file=file, column="Value"),
-            "crossing": raw["Port Name"],
+            "crossing": raw["Port Name"] + ", " + raw["State"],
             "region": raw["Border"],
             "flow": flow_unit.str[0],
             "measure": measure,

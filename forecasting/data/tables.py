@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import gzip
+import warnings
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,6 +19,8 @@ import pandas as pd
 from forecasting.errors import DataError
 
 EXCEL_SUFFIXES: tuple[str, ...] = (".xlsx", ".xlsm", ".xls")
+UNREADABLE_FILE_ERRORS: tuple[type[Exception], ...] = (ValueError, OSError, KeyError, zipfile.BadZipFile)
+"""What pandas, pyarrow and openpyxl raise for a corrupt Parquet or Excel file (ArrowInvalid: ValueError)."""
 PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
 
 
@@ -46,24 +50,32 @@ def read_table(
         raise DataError("empty input: the file has no header and no rows", file=file)
     sep = sep or sniff_separator(path)
     suffix = path.suffix.lower()
+    if suffix not in PARQUET_SUFFIXES + EXCEL_SUFFIXES:
+        _raise_for_nul_bytes(path)
     try:
         if suffix in PARQUET_SUFFIXES:
             frame = pd.read_parquet(path)
         elif suffix in EXCEL_SUFFIXES:
             frame = pd.read_excel(path, sheet_name=sheet_name, dtype=object)
         else:
-            frame = pd.read_csv(
-                path,
-                sep=sep,
-                quotechar=quotechar,
-                encoding=encoding,
-                dtype=str,
-                keep_default_na=False,
-                usecols=list(usecols) if usecols is not None else None,
-            )
+            with warnings.catch_warnings():
+                # A row with more cells than the header would otherwise shift or lose cells silently.
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(
+                    path,
+                    sep=sep,
+                    quotechar=quotechar,
+                    encoding=encoding,
+                    dtype=str,
+                    keep_default_na=False,
+                    index_col=False,
+                    usecols=list(usecols) if usecols is not None else None,
+                )
     except pd.errors.EmptyDataError as error:
         raise DataError("empty input: the file has no header and no rows", file=file) from error
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+    except pd.errors.ParserWarning as error:
+        raise DataError(f"a row has more cells than the header: {error}", file=file) from error
+    except (pd.errors.ParserError, UnicodeDecodeError, *UNREADABLE_FILE_ERRORS) as error:
         raise DataError(f"cannot read the table: {error}", file=file) from error
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
@@ -95,12 +107,15 @@ def strip_text(values: pd.Series) -> pd.Series:
 def read_header(path: str | Path) -> list[str]:
     """The column names of a table (first line of a CSV, gzip or not; first row of a sheet)."""
     suffix = Path(path).suffix.lower()
-    if suffix in PARQUET_SUFFIXES:
-        import pyarrow.parquet as pq
+    try:
+        if suffix in PARQUET_SUFFIXES:
+            import pyarrow.parquet as pq
 
-        return [str(c) for c in pq.read_schema(path).names]
-    if suffix in EXCEL_SUFFIXES:
-        return [str(c).strip() for c in pd.read_excel(path, nrows=0).columns]
+            return [str(c) for c in pq.read_schema(path).names]
+        if suffix in EXCEL_SUFFIXES:
+            return [str(c).strip() for c in pd.read_excel(path, nrows=0).columns]
+    except UNREADABLE_FILE_ERRORS as error:
+        raise DataError(f"cannot read the header: {error}", file=str(path)) from error
     opener = gzip.open if suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
@@ -112,6 +127,21 @@ def read_header(path: str | Path) -> list[str]:
     return [
         cell.strip().strip('"').strip() for cell in next(csv.reader([line], delimiter=guess_separator(line)))
     ]
+
+
+def _raise_for_nul_bytes(path: Path) -> None:
+    """NUL bytes mean UTF-16 or a binary file; the CSV parser would cut cells at them silently."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 22), b""):
+                if b"\x00" in chunk:
+                    raise DataError(
+                        "NUL bytes in a text table: UTF-16 or a binary file? Save it as UTF-8 CSV",
+                        file=str(path),
+                    )
+    except (OSError, EOFError) as error:
+        raise DataError(f"cannot read the table: {error}", file=str(path)) from error
 
 
 def guess_separator(header_line: str) -> str:

@@ -63,6 +63,7 @@ class Auto(PanelForecaster):
         this fraction lower.
     backtest_horizon, backtest_folds : the internal rolling-origin backtest.
     calibrate : scale intervals to their backtest coverage (split conformal).
+    n_jobs : passed to every candidate that takes it (parallelism inside the candidates).
     """
 
     name = "auto"
@@ -96,7 +97,7 @@ class Auto(PanelForecaster):
             raise ValueError(
                 f"The 'selection' parameter must be one of {SELECTIONS}. Got {self.selection!r} instead."
             )
-        candidates = resolve_members(self.candidates)
+        candidates = resolve_members(self.candidates, self.n_jobs)
         results, failures = self._backtest(candidates, panel, X)
         names = [m.model_name for m in candidates if m.model_name not in set(failures["model"])]
         if not names:
@@ -132,7 +133,6 @@ class Auto(PanelForecaster):
                         horizon=self.backtest_horizon,
                         folds=self.backtest_folds,
                         X=X,
-                        n_jobs=self.n_jobs,
                     )
                 )
             except Exception as error:  # noqa: BLE001 - the other candidates stand in for it

@@ -16,11 +16,11 @@ from typing import Any, Protocol, Self
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from scipy.stats import norm
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 
 from forecasting.errors import DataError, ModelError
+from forecasting.executors import run_chunked
 from forecasting.panel import SeriesPanel
 
 SEASON_LENGTH = 12
@@ -132,6 +132,20 @@ def exog_matrix(
     return matrix
 
 
+def exog_by_series(X: pd.DataFrame | None) -> Any:
+    """``series_id -> rows of X for it`` from one groupby (filtering X per series is quadratic).
+
+    Returns None when there is no X; rows without a ``series_id`` column apply to every series.
+    """
+    if X is None:
+        return None
+    if "series_id" not in X.columns:
+        return lambda series_id: X
+    groups = {str(key): rows for key, rows in X.groupby(X["series_id"].astype(str), sort=False)}
+    empty = X.iloc[:0]
+    return lambda series_id: groups.get(series_id, empty)
+
+
 def fill_gaps(y: np.ndarray) -> tuple[np.ndarray, int]:
     """Linearly interpolate interior NaNs; returns the filled copy and how many."""
     missing = np.isnan(y)
@@ -141,6 +155,19 @@ def fill_gaps(y: np.ndarray) -> tuple[np.ndarray, int]:
     filled = y.copy()
     filled[missing] = np.interp(index[missing], index[~missing], y[~missing])
     return filled, int(missing.sum())
+
+
+def series_arrays(panel: SeriesPanel) -> list[tuple[str, np.ndarray, pd.PeriodIndex]]:
+    """``(series_id, values, months)`` per series on its full monthly range, NaN where missing.
+
+    One pass over the records: ``panel.series(id)`` per id scans all records
+    each time, which is quadratic at tens of thousands of series.
+    """
+    arrays = {}
+    for series_id, y in panel:
+        months = pd.period_range(y.index.min(), y.index.max(), freq="M")
+        arrays[series_id] = (series_id, y.sort_index().reindex(months).to_numpy(dtype="float64"), months)
+    return [arrays[series_id] for series_id in panel.series_ids]
 
 
 def fallback_model(n_obs: int) -> tuple[str, SeriesModel]:
@@ -174,13 +201,15 @@ class LocalForecaster(PanelForecaster):
         if not isinstance(panel, SeriesPanel):
             raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
         n_jobs = getattr(self, "n_jobs", 1) or 1
-        jobs = [
-            (series_id, y.to_numpy(dtype="float64"), y.index)
-            for series_id, y in ((sid, panel.series(sid)) for sid in panel.series_ids)
-        ]
-        exog = [exog_matrix(X, sid, months) if self.uses_exog else None for sid, _, months in jobs]
-        results = _run_chunked(
-            self._fit_one, [(sid, y, x) for (sid, y, _), x in zip(jobs, exog, strict=True)], n_jobs
+        jobs = series_arrays(panel)
+        rows = exog_by_series(X) if self.uses_exog else None
+        exog = [exog_matrix(rows(sid), sid, months) if rows else None for sid, _, months in jobs]
+        # An unfitted clone travels to the workers, not this estimator's previous fitted state.
+        results = run_chunked(
+            clone(self)._fit_one,
+            [(sid, y, x) for (sid, y, _), x in zip(jobs, exog, strict=True)],
+            n_jobs=n_jobs,
+            desc=f"fit {self.model_name}",
         )
         self.models_ = {sid: model for sid, model, _, _ in results}
         self.last_month_ = {sid: months[-1] for sid, _, months in jobs}
@@ -229,11 +258,12 @@ class LocalForecaster(PanelForecaster):
         self._check_fitted()
         horizon = check_horizon(horizon)
         levels = check_levels(levels)
-        frames = []
+        outputs = []
         failed = []
+        rows = exog_by_series(X_future) if self.uses_exog else None
         for series_id, model in self.models_.items():
             months = pd.period_range(self.last_month_[series_id] + 1, periods=horizon, freq="M")
-            x = exog_matrix(X_future, series_id, months, what="X_future") if self.uses_exog else None
+            x = exog_matrix(rows(series_id), series_id, months, what="X_future") if rows else None
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -242,14 +272,12 @@ class LocalForecaster(PanelForecaster):
             except Exception as error:  # noqa: BLE001 - fall back at predict time too
                 failed.append((series_id, self.model_name, "naive", f"predict failed: {error}"))
                 out = self._fallback_predict(series_id, horizon, levels)
-            frames.append(
-                _series_frame(series_id, months, self.model_name, out, levels, self.nonnegative_[series_id])
-            )
+            outputs.append((series_id, months, out, self.nonnegative_[series_id]))
         if failed:
             self.fallbacks_ = pd.concat(
                 [self.fallbacks_, pd.DataFrame(failed, columns=self.fallbacks_.columns)], ignore_index=True
             )
-        return pd.concat(frames, ignore_index=True)[forecast_columns(levels)]
+        return forecast_frame(outputs, self.model_name, levels)
 
     def _fallback_predict(self, series_id: str, horizon: int, levels: Sequence[int]) -> dict[str, np.ndarray]:
         model = self.models_[series_id]
@@ -275,31 +303,45 @@ def _series_frame(
     levels: Sequence[int],
     nonnegative: bool,
 ) -> pd.DataFrame:
-    frame = pd.DataFrame({"series_id": series_id, "month": months, "model": model_name})
-    frame["forecast"] = np.asarray(out["mean"], dtype="float64")
-    previous_lower = previous_upper = frame["forecast"].to_numpy()
+    """One series' forecast frame; see :func:`forecast_frame`."""
+    return forecast_frame([(series_id, months, out, nonnegative)], model_name, levels)
+
+
+def forecast_frame(
+    outputs: Sequence[tuple[str, pd.PeriodIndex, dict[str, np.ndarray], bool]],
+    model_name: str,
+    levels: Sequence[int],
+) -> pd.DataFrame:
+    """The long forecast frame of many series' ``(series_id, months, output, nonnegative)``, built once.
+
+    Wider levels are widened to contain narrower ones, and series never below
+    zero are clipped at zero. Vectorised: a frame per series costs more than
+    the forecasts themselves at thousands of series.
+    """
+    columns = forecast_columns(levels)
+    if not outputs:
+        return pd.DataFrame(columns=columns)
+    sizes = [len(months) for _, months, _, _ in outputs]
+    frame = pd.DataFrame(
+        {
+            "series_id": np.repeat([series_id for series_id, _, _, _ in outputs], sizes),
+            "month": pd.PeriodIndex.from_ordinals(
+                np.concatenate([m.asi8 for _, m, _, _ in outputs]), freq="M"
+            ),
+            "model": model_name,
+        }
+    )
+
+    def stacked(key: str) -> np.ndarray:
+        return np.concatenate([np.asarray(out[key], dtype="float64") for _, _, out, _ in outputs])
+
+    values = {"forecast": stacked("mean")}
+    previous_lower = previous_upper = values["forecast"]
     for level in sorted(levels):
         # Wider levels must contain narrower ones, whatever the model returned.
-        lower = np.minimum(np.asarray(out[f"lower_{level}"], dtype="float64"), previous_lower)
-        upper = np.maximum(np.asarray(out[f"upper_{level}"], dtype="float64"), previous_upper)
-        frame[f"lower_{level}"], frame[f"upper_{level}"] = lower, upper
-        previous_lower, previous_upper = lower, upper
-    if nonnegative:
-        numeric = ["forecast", *interval_columns(levels)]
-        frame[numeric] = frame[numeric].clip(lower=0.0)
-    return frame
-
-
-def _run_chunked(function: Any, tasks: list[tuple], n_jobs: int) -> list:
-    """Run ``function(*task)`` for each task, in chunks across processes when n_jobs > 1."""
-    if n_jobs == 1 or len(tasks) < 2:
-        return [function(*task) for task in tasks]
-    n_chunks = min(len(tasks), abs(n_jobs) * 4)
-    chunks = [tasks[i::n_chunks] for i in range(n_chunks)]
-    done = Parallel(n_jobs=n_jobs)(delayed(_run_chunk)(function, chunk) for chunk in chunks)
-    by_id = {result[0]: result for chunk in done for result in chunk}
-    return [by_id[task[0]] for task in tasks]
-
-
-def _run_chunk(function: Any, chunk: list[tuple]) -> list:
-    return [function(*task) for task in chunk]
+        values[f"lower_{level}"] = previous_lower = np.minimum(stacked(f"lower_{level}"), previous_lower)
+        values[f"upper_{level}"] = previous_upper = np.maximum(stacked(f"upper_{level}"), previous_upper)
+    clip = np.repeat([bool(nonnegative) for _, _, _, nonnegative in outputs], sizes)
+    for column, array in values.items():
+        frame[column] = np.where(clip, np.maximum(array, 0.0), array)
+    return frame[columns]

@@ -33,13 +33,19 @@ METHODS = ("mean", "median", "weighted")
 FALLBACK_COLUMNS = ["series_id", "model", "fallback", "reason"]
 
 
-def resolve_members(members: Sequence[Member]) -> list[PanelForecaster]:
-    """Fresh, unfitted estimators for registry names or (cloned) instances; names must be distinct."""
+def resolve_members(members: Sequence[Member], n_jobs: int | None = None) -> list[PanelForecaster]:
+    """Fresh, unfitted estimators for registry names or (cloned) instances; names must be distinct.
+
+    ``n_jobs``, when given, is passed on to every member that takes it, so the
+    parallelism happens inside the members rather than nested around them.
+    """
     from forecasting.models.registry import make_model
 
     if isinstance(members, str) or not members:
         raise ValueError(f"The 'members' parameter must be a non-empty sequence of models. Got {members!r}.")
     resolved = [make_model(m) if isinstance(m, str) else clone(m) for m in members]
+    if n_jobs is not None:
+        resolved = [m.set_params(n_jobs=n_jobs) if "n_jobs" in m.get_params() else m for m in resolved]
     names = [m.model_name for m in resolved]
     if len(set(names)) != len(names):
         raise ValueError(f"The 'members' parameter must name distinct models. Got {names}.")
@@ -142,6 +148,7 @@ class Ensemble(PanelForecaster):
         backtest of the training data (``backtest_horizon`` months,
         ``backtest_folds`` folds); series the backtest cannot score get equal
         weights, recorded in ``weights_`` with ``source="equal"``.
+    n_jobs : passed to every member that takes it (parallelism inside the members).
     """
 
     name = "ensemble"
@@ -168,7 +175,7 @@ class Ensemble(PanelForecaster):
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
         if self.method not in METHODS:
             raise ValueError(f"The 'method' parameter must be one of {METHODS}. Got {self.method!r} instead.")
-        members = resolve_members(self.members)
+        members = resolve_members(self.members, self.n_jobs)
         self.weights_ = self._backtest_weights(members, panel, X) if self.method == "weighted" else None
         self.members_, failures = fit_members(members, panel, X)
         self.fallbacks_ = concat_rows([failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS)
@@ -181,9 +188,7 @@ class Ensemble(PanelForecaster):
         from forecasting.evaluation.backtest import backtest
         from forecasting.evaluation.metrics import metrics_by_series
 
-        results = backtest(
-            members, panel, horizon=self.backtest_horizon, folds=self.backtest_folds, X=X, n_jobs=self.n_jobs
-        )
+        results = backtest(members, panel, horizon=self.backtest_horizon, folds=self.backtest_folds, X=X)
         names = [m.model_name for m in members]
         if results.empty:
             scored = pd.DataFrame(columns=["series_id", "model", "weight"])

@@ -1,0 +1,296 @@
+"""Where per-series work runs: in this process, on local cores, or on a Dask cluster.
+
+Models stay simple: they never take an executor parameter. A
+:class:`~forecasting.models.base.LocalForecaster` hands its per-series tasks
+to :func:`run_chunked`, which uses the executor set by :func:`use_executor`
+(or :func:`executor_scope`) for the current context, and otherwise a
+:class:`LocalExecutor` when the model's ``n_jobs`` asks for more than one
+process, else :class:`SerialExecutor`.
+
+Work is sent in chunks of series (about four per worker) so per-task overhead
+stays small, and each chunk carries only its own series' arrays, never the
+whole panel. Results come back in task order whatever the executor, so
+forecasts are identical to a serial run. Global models (GBM) and MLflow
+logging stay on the driver: only ``run_chunked`` calls leave it.
+
+Example::
+
+    with executor_scope("dask", address="tcp://scheduler:8786"):
+        run_retrain(config)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Literal, Self
+
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
+ExecutorKind = Literal["serial", "local", "dask"]
+EXECUTORS: tuple[str, ...] = ("serial", "local", "dask")
+CHUNKS_PER_WORKER = 4
+"""Enough chunks to balance uneven series costs, few enough that per-task overhead is negligible."""
+
+Progress = Callable[[int], None]
+"""Called on the driver with the number of tasks in each chunk as it completes."""
+
+
+class Executor(ABC):
+    """Runs a function over chunks of tasks and returns the chunk results in order."""
+
+    kind: str = "executor"
+
+    @property
+    @abstractmethod
+    def n_workers(self) -> int:
+        """How many chunks can run at once; sets the chunk count."""
+
+    @abstractmethod
+    def _run(self, function: Callable[..., Any], chunks: list[list[tuple]]) -> Iterator[tuple[int, list]]:
+        """Yield ``(chunk index, results)`` as chunks complete, in any order."""
+
+    def map_chunks(
+        self, function: Callable[..., Any], chunks: list[list[tuple]], progress: Progress | None = None
+    ) -> list[list]:
+        """``[[function(*task) for task in chunk] for chunk in chunks]``, reporting each finished chunk."""
+        done: dict[int, list] = {}
+        for index, results in self._run(function, chunks):
+            done[index] = results
+            if progress is not None:
+                progress(len(chunks[index]))
+        return [done[index] for index in range(len(chunks))]
+
+    def close(self) -> None:  # noqa: B027 - optional hook: only executors that start workers override it
+        """Release workers this executor started (nothing for serial)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_workers={self.n_workers})"
+
+
+class SerialExecutor(Executor):
+    """Everything in the calling process: the reference the others must match."""
+
+    kind = "serial"
+
+    @property
+    def n_workers(self) -> int:
+        return 1
+
+    def _run(self, function: Callable[..., Any], chunks: list[list[tuple]]) -> Iterator[tuple[int, list]]:
+        for index, chunk in enumerate(chunks):
+            yield index, run_chunk(function, chunk)
+
+
+class LocalExecutor(Executor):
+    """Process-based on this machine's cores (joblib/loky); ``n_jobs=-1`` means all cores."""
+
+    kind = "local"
+
+    def __init__(self, n_jobs: int = -1) -> None:
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+            raise ValueError(f"The 'n_jobs' parameter must be a non-zero int. Got {n_jobs!r} instead.")
+        self.n_jobs = n_jobs
+
+    @property
+    def n_workers(self) -> int:
+        cores = os.cpu_count() or 1
+        return max(cores + 1 + self.n_jobs, 1) if self.n_jobs < 0 else self.n_jobs
+
+    def _run(self, function: Callable[..., Any], chunks: list[list[tuple]]) -> Iterator[tuple[int, list]]:
+        if self.n_workers == 1 or len(chunks) < 2:
+            yield from SerialExecutor()._run(function, chunks)
+            return
+        parallel = Parallel(n_jobs=self.n_workers, return_as="generator_unordered")
+        yield from parallel(
+            delayed(_indexed_chunk)(index, function, chunk) for index, chunk in enumerate(chunks)
+        )
+
+
+class DaskExecutor(Executor):
+    """A Dask distributed scheduler at ``address``, or a LocalCluster it starts (and closes).
+
+    Workers must have this package installed (same version) since tasks are
+    pickled functions of :mod:`forecasting`.
+    """
+
+    kind = "dask"
+
+    def __init__(self, address: str | None = None, n_workers: int = 2, processes: bool = True) -> None:
+        self.address = address
+        self.local_workers = n_workers
+        self.processes = processes
+        self._client: Any = None
+        self._cluster: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client``, connected (or its LocalCluster started) on first use."""
+        if self._client is None:
+            try:
+                from distributed import Client, LocalCluster
+            except ImportError as error:
+                raise ImportError(
+                    "the dask executor needs dask.distributed: pip install 'forecasting[dask]'"
+                ) from error
+            if self.address is None:
+                self._cluster = LocalCluster(
+                    n_workers=self.local_workers,
+                    threads_per_worker=1,
+                    processes=self.processes,
+                    dashboard_address=None,
+                )
+                self._client = Client(self._cluster)
+            else:
+                self._client = Client(self.address)
+        return self._client
+
+    @property
+    def n_workers(self) -> int:
+        return max(len(self.client.scheduler_info(n_workers=-1)["workers"]), 1)
+
+    def _run(self, function: Callable[..., Any], chunks: list[list[tuple]]) -> Iterator[tuple[int, list]]:
+        from distributed import as_completed
+
+        client = self.client
+        # pure=False: identical chunks from two fits must both run, never share a cached key.
+        futures = [
+            client.submit(_indexed_chunk, index, function, chunk, pure=False)
+            for index, chunk in enumerate(chunks)
+        ]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.release()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def __repr__(self) -> str:
+        where = self.address or f"LocalCluster(n_workers={self.local_workers}, processes={self.processes})"
+        return f"DaskExecutor({where})"
+
+
+_CURRENT: ContextVar[tuple[Executor, Progress | None] | None] = ContextVar(
+    "forecasting_executor", default=None
+)
+
+
+def current_executor() -> Executor | None:
+    """The executor set by :func:`use_executor` for this context, or None."""
+    current = _CURRENT.get()
+    return None if current is None else current[0]
+
+
+@contextmanager
+def use_executor(executor: Executor, progress: Progress | None = None) -> Iterator[Executor]:
+    """Run every model's per-series work in ``executor`` inside the block (not closed on exit)."""
+    if not isinstance(executor, Executor):
+        raise TypeError(f"use_executor expects an Executor. Got {type(executor).__name__} instead.")
+    token = _CURRENT.set((executor, progress))
+    try:
+        yield executor
+    finally:
+        _CURRENT.reset(token)
+
+
+def make_executor(
+    kind: str, *, address: str | None = None, n_jobs: int = -1, processes: bool = True
+) -> Executor:
+    """An executor by name: ``serial``, ``local`` (``n_jobs`` processes) or ``dask`` (``address``)."""
+    if kind not in EXECUTORS:
+        raise ValueError(f"The 'executor' parameter must be one of {list(EXECUTORS)}. Got {kind!r} instead.")
+    if address is not None and kind != "dask":
+        raise ValueError(
+            f"A Dask scheduler address only applies to the dask executor. Got executor {kind!r}."
+        )
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "local":
+        return LocalExecutor(n_jobs)
+    return DaskExecutor(address, processes=processes)
+
+
+@contextmanager
+def executor_scope(
+    kind: str | None, *, address: str | None = None, n_jobs: int = -1, progress: Progress | None = None
+) -> Iterator[Executor | None]:
+    """Create, use and close the named executor for the block.
+
+    An executor already in use (set by an outer scope, e.g. the command line
+    overriding a job config) wins; ``kind=None`` changes nothing.
+    """
+    if kind is None or current_executor() is not None:
+        yield current_executor()
+        return
+    with make_executor(kind, address=address, n_jobs=n_jobs) as executor, use_executor(executor, progress):
+        yield executor
+
+
+def split_chunks(tasks: Sequence[tuple], n_chunks: int) -> list[list[tuple]]:
+    """Contiguous, nearly equal chunks (sizes differ by at most one), in task order."""
+    n_chunks = max(min(n_chunks, len(tasks)), 1)
+    size, extra = divmod(len(tasks), n_chunks)
+    bounds = [i * size + min(i, extra) for i in range(n_chunks + 1)]
+    return [list(tasks[bounds[i] : bounds[i + 1]]) for i in range(n_chunks) if bounds[i] < bounds[i + 1]]
+
+
+def run_chunked(
+    function: Callable[..., Any], tasks: Sequence[tuple], *, n_jobs: int = 1, desc: str = "series"
+) -> list:
+    """``[function(*task) for task in tasks]`` on the current executor, in chunks, results in order.
+
+    ``function`` and each chunk's tasks are pickled for process and Dask
+    executors, so pass a small callable (e.g. an unfitted clone's method) and
+    only the arrays each task needs.
+    """
+    current = _CURRENT.get()
+    executor, callback = current if current is not None else (_default_executor(n_jobs), None)
+    if not tasks:
+        return []
+    chunks = split_chunks(tasks, executor.n_workers * CHUNKS_PER_WORKER)
+    with tqdm(total=len(tasks), desc=desc, unit="series", leave=False, disable=not _is_tty()) as bar:
+
+        def progress(n_done: int) -> None:
+            bar.update(n_done)
+            if callback is not None:
+                callback(n_done)
+
+        done = executor.map_chunks(function, chunks, progress)
+    return [result for chunk in done for result in chunk]
+
+
+def _default_executor(n_jobs: int | None) -> Executor:
+    n_jobs = n_jobs or 1
+    return SerialExecutor() if n_jobs == 1 else LocalExecutor(n_jobs)
+
+
+def _is_tty() -> bool:
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def run_chunk(function: Callable[..., Any], chunk: list[tuple]) -> list:
+    """One chunk, inside a worker: the tasks one after another."""
+    return [function(*task) for task in chunk]
+
+
+def _indexed_chunk(index: int, function: Callable[..., Any], chunk: list[tuple]) -> tuple[int, list]:
+    return index, run_chunk(function, chunk)

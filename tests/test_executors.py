@@ -1,0 +1,151 @@
+"""Executors: serial, local processes and Dask give the same forecasts; chunks and progress."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+from conftest import seasonal_panel
+from pandas.testing import assert_frame_equal
+
+from forecasting.evaluation.backtest import backtest, fallbacks
+from forecasting.executors import (
+    DaskExecutor,
+    LocalExecutor,
+    SerialExecutor,
+    current_executor,
+    executor_scope,
+    make_executor,
+    run_chunked,
+    split_chunks,
+    use_executor,
+)
+from forecasting.models.registry import make_model
+
+MODELS = ("arima", "seasonal_naive", "drift")
+
+
+def _square(i: int, x: float) -> tuple[int, float, int]:
+    return i, x * x, os.getpid()
+
+
+def _workload(panel) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A small retrain: 2-fold backtest of the candidates, then fit + predict of the first."""
+    models = [make_model(name) for name in MODELS]
+    results = backtest(models, panel, horizon=6, folds=2)
+    forecasts = make_model(MODELS[0]).fit(panel).predict(6)
+    return results, forecasts
+
+
+@pytest.fixture(scope="module")
+def panel():
+    # Series 3 has a gap and series 4 is too short for ARIMA: fallbacks must match across executors too.
+    base = seasonal_panel(n_series=6, n_months=60, seed=3)
+    records = base.records
+    records = records[~((records["series_id"] == "s3") & records["month"].astype(str).isin(["2017-05"]))]
+    records = records[~((records["series_id"] == "s4") & (records["month"] < pd.Period("2018-06", "M")))]
+    return type(base)(records.reset_index(drop=True))
+
+
+@pytest.fixture(scope="module")
+def serial_run(panel):
+    with use_executor(SerialExecutor()):
+        return _workload(panel)
+
+
+def _assert_same(run, reference) -> None:
+    for got, expected in zip(run, reference, strict=True):
+        assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True), rtol=1e-9, atol=1e-9)
+    assert_frame_equal(fallbacks(run[0]), fallbacks(reference[0]))
+
+
+def test_split_chunks_keeps_order_and_balances_sizes() -> None:
+    tasks = [(i,) for i in range(10)]
+    chunks = split_chunks(tasks, 4)
+    assert [len(chunk) for chunk in chunks] == [3, 3, 2, 2]
+    assert [task for chunk in chunks for task in chunk] == tasks
+    assert split_chunks(tasks[:2], 8) == [[(0,)], [(1,)]]
+
+
+def test_run_chunked_reports_progress_once_per_chunk_and_keeps_order() -> None:
+    tasks = [(i, float(i)) for i in range(13)]
+    calls: list[int] = []
+    with use_executor(SerialExecutor(), progress=calls.append):
+        results = run_chunked(_square, tasks)
+    assert calls == [4, 3, 3, 3]  # SerialExecutor: 1 worker x 4 chunks, sizes summing to 13
+    assert [(i, x) for i, x, _ in results] == [(i, float(i * i)) for i in range(13)]
+
+
+def test_local_executor_uses_other_processes_and_reports_every_chunk() -> None:
+    tasks = [(i, float(i)) for i in range(20)]
+    calls: list[int] = []
+    with use_executor(LocalExecutor(2), progress=calls.append):
+        results = run_chunked(_square, tasks)
+    assert sorted(calls, reverse=True) == [3, 3, 3, 3, 2, 2, 2, 2]  # 2 workers x 4 chunks
+    assert [x for _, x, _ in results] == [float(i * i) for i in range(20)]
+    assert os.getpid() not in {pid for _, _, pid in results}
+
+
+def test_local_executor_gives_serial_forecasts(panel, serial_run) -> None:
+    with use_executor(LocalExecutor(2)):
+        run = _workload(panel)
+    _assert_same(run, serial_run)
+    assert len(serial_run[0]) > 0 and serial_run[1]["forecast"].notna().all()
+    assert "s4" in set(fallbacks(serial_run[0])["series_id"])  # the short series fell back in some fold
+
+
+def test_n_jobs_shortcut_runs_local_processes_with_same_result(panel, serial_run) -> None:
+    fitted = make_model("arima", n_jobs=2).fit(panel)
+    assert current_executor() is None
+    assert_frame_equal(fitted.predict(6), serial_run[1])
+
+
+def test_dask_local_cluster_gives_serial_forecasts(panel, serial_run) -> None:
+    # processes=True: real worker processes, as in production; the cluster is closed on exit.
+    calls: list[int] = []
+    with executor_scope("dask", progress=calls.append) as executor:
+        assert isinstance(executor, DaskExecutor) and executor.n_workers == 2
+        run = _workload(panel)
+        cluster = executor._cluster
+    _assert_same(run, serial_run)
+    assert executor._client is None and cluster.status.name == "closed"
+    # 3 models x 2 folds + the final fit, every series reported once per fit.
+    assert sum(calls) == len(panel) * (len(MODELS) * 2 + 1)
+
+
+def test_executor_scope_lets_the_outer_choice_win() -> None:
+    outer = SerialExecutor()
+    with use_executor(outer), executor_scope("local") as inner:
+        assert inner is outer and current_executor() is outer
+    assert current_executor() is None
+    with executor_scope(None) as nothing:
+        assert nothing is None
+
+
+def test_make_executor_validates_its_arguments() -> None:
+    assert isinstance(make_executor("serial"), SerialExecutor)
+    assert make_executor("local", n_jobs=2).n_workers == 2
+    assert make_executor("dask", address="tcp://127.0.0.1:8786").address == "tcp://127.0.0.1:8786"
+    with pytest.raises(ValueError, match="'executor' parameter must be one of"):
+        make_executor("spark")
+    with pytest.raises(ValueError, match="only applies to the dask executor"):
+        make_executor("local", address="tcp://127.0.0.1:8786")
+    with pytest.raises(ValueError, match="'n_jobs' parameter must be a non-zero int"):
+        LocalExecutor(0)
+    with pytest.raises(TypeError, match="expects an Executor"), use_executor("dask"):  # type: ignore[arg-type]
+        pass
+
+
+def test_fitted_state_is_not_shipped_to_workers(panel) -> None:
+    model = make_model("seasonal_naive").fit(panel)
+    shipped = []
+
+    class Recording(SerialExecutor):
+        def map_chunks(self, function, chunks, progress=None):
+            shipped.append(function.__self__)
+            return super().map_chunks(function, chunks, progress)
+
+    with use_executor(Recording()):
+        model.fit(panel)
+    assert not hasattr(shipped[0], "models_") and len(model.models_) == len(panel)
