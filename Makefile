@@ -18,7 +18,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
-	$(BIN)/forecasting data check data/sample/border_panel.csv
+	$(BIN)/forecasting retrain
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
@@ -27,7 +27,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check forecasting tests benchmarks && $(BIN)/ruff format --check forecasting tests benchmarks
 
 ui: $(VENV)/.installed-run
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root ./mlruns
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root ./mlruns --host 127.0.0.1
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/pip install --quiet -e '.[dev,dask,bench]'

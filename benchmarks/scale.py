@@ -96,7 +96,7 @@ def run_one(panel_name: str, executor: str, models: list[str], months: int, work
     panel = bts_panel() if panel_name == "bts" else synthetic_panel(int(panel_name), months)
     load_s = time.perf_counter() - started
     rss_panel = _peak_rss_mib()
-    started = time.perf_counter()
+    started, cpu_start = time.perf_counter(), time.process_time()
     with executor_scope(executor, n_jobs=workers) as running:
         if executor == "dask":
             running.n_workers  # noqa: B018 - start the LocalCluster outside the timed workload
@@ -118,6 +118,7 @@ def run_one(panel_name: str, executor: str, models: list[str], months: int, work
         "executor_startup_s": round(startup_s, 2),
         "peak_rss_mib_after_load": round(rss_panel, 1),
         "peak_rss_mib": round(_peak_rss_mib(), 1),
+        "driver_cpu_s": round(time.process_time() - cpu_start, 2),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 

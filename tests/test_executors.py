@@ -110,8 +110,8 @@ def test_dask_local_cluster_gives_serial_forecasts(panel, serial_run) -> None:
         cluster = executor._cluster
     _assert_same(run, serial_run)
     assert executor._client is None and cluster.status.name == "closed"
-    # 3 models x 2 folds + the final fit, every series reported once per fit.
-    assert sum(calls) == len(panel) * (len(MODELS) * 2 + 1)
+    # 3 models x 2 folds + the final model, each fit and predict reports every series once.
+    assert sum(calls) == 2 * len(panel) * (len(MODELS) * 2 + 1)
 
 
 def test_executor_scope_lets_the_outer_choice_win() -> None:

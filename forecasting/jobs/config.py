@@ -28,7 +28,7 @@ from typing import Any
 
 from forecasting.errors import ConfigError
 
-DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "drift", "ets", "theta", "arima", "gbm")
+DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
 """Tried on the sample when no config names candidates; names not registered are skipped (logged)."""
 JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 WINDOWS: tuple[str, ...] = ("expanding", "sliding")

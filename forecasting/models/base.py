@@ -160,13 +160,24 @@ def fill_gaps(y: np.ndarray) -> tuple[np.ndarray, int]:
 def series_arrays(panel: SeriesPanel) -> list[tuple[str, np.ndarray, pd.PeriodIndex]]:
     """``(series_id, values, months)`` per series on its full monthly range, NaN where missing.
 
-    One pass over the records: ``panel.series(id)`` per id scans all records
-    each time, which is quadratic at tens of thousands of series.
+    One vectorised pass over the records (sorted by series, month):
+    ``panel.series(id)`` per id scans all records each time, quadratic at
+    tens of thousands of series.
     """
+    records = panel.records
+    ids = records["series_id"].astype(str).to_numpy()
+    ordinals = records["month"].array.asi8
+    values = records["value"].to_numpy(dtype="float64")
+    order = np.lexsort((ordinals, ids))
+    ids, ordinals, values = ids[order], ordinals[order], values[order]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     arrays = {}
-    for series_id, y in panel:
-        months = pd.period_range(y.index.min(), y.index.max(), freq="M")
-        arrays[series_id] = (series_id, y.sort_index().reindex(months).to_numpy(dtype="float64"), months)
+    for begin, end in zip(starts, np.r_[starts[1:], len(ids)], strict=True):
+        first, last = ordinals[begin], ordinals[end - 1]
+        y = np.full(last - first + 1, np.nan)
+        y[ordinals[begin:end] - first] = values[begin:end]
+        months = pd.PeriodIndex.from_ordinals(np.arange(first, last + 1), freq="M")
+        arrays[ids[begin]] = (ids[begin], y, months)
     return [arrays[series_id] for series_id in panel.series_ids]
 
 
@@ -258,21 +269,29 @@ class LocalForecaster(PanelForecaster):
         self._check_fitted()
         horizon = check_horizon(horizon)
         levels = check_levels(levels)
+        rows = exog_by_series(X_future) if self.uses_exog else None
+        months = {
+            series_id: pd.period_range(self.last_month_[series_id] + 1, periods=horizon, freq="M")
+            for series_id in self.models_
+        }
+        tasks = [
+            (
+                model,
+                horizon,
+                exog_matrix(rows(sid), sid, months[sid], what="X_future") if rows else None,
+                levels,
+            )
+            for sid, model in self.models_.items()
+        ]
+        n_jobs = getattr(self, "n_jobs", 1) or 1
+        predicted = run_chunked(predict_series, tasks, n_jobs=n_jobs, desc=f"predict {self.model_name}")
         outputs = []
         failed = []
-        rows = exog_by_series(X_future) if self.uses_exog else None
-        for series_id, model in self.models_.items():
-            months = pd.period_range(self.last_month_[series_id] + 1, periods=horizon, freq="M")
-            x = exog_matrix(rows(series_id), series_id, months, what="X_future") if rows else None
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    out = model.predict(horizon, x, levels)
-                _check_output(out, horizon, levels)
-            except Exception as error:  # noqa: BLE001 - fall back at predict time too
+        for (series_id, _), (out, error) in zip(self.models_.items(), predicted, strict=True):
+            if out is None:  # fall back at predict time too, on the driver that keeps the history
                 failed.append((series_id, self.model_name, "naive", f"predict failed: {error}"))
                 out = self._fallback_predict(series_id, horizon, levels)
-            outputs.append((series_id, months, out, self.nonnegative_[series_id]))
+            outputs.append((series_id, months[series_id], out, self.nonnegative_[series_id]))
         if failed:
             self.fallbacks_ = pd.concat(
                 [self.fallbacks_, pd.DataFrame(failed, columns=self.fallbacks_.columns)], ignore_index=True
@@ -286,6 +305,20 @@ class LocalForecaster(PanelForecaster):
             raise ModelError(f"series {series_id!r}: prediction failed and no history kept for a fallback")
         _, fallback = fallback_model(len(history))
         return fallback.fit(history).predict(horizon, None, levels)
+
+
+def predict_series(
+    model: SeriesModel, horizon: int, X: np.ndarray | None, levels: Sequence[int]
+) -> tuple[dict[str, np.ndarray] | None, str | None]:
+    """One fitted series model's checked output, or ``(None, error)``; runs on any executor."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = model.predict(horizon, X, levels)
+        _check_output(out, horizon, levels)
+    except Exception as error:  # noqa: BLE001 - the caller falls back and reports it
+        return None, str(error)
+    return out, None
 
 
 def _check_output(out: dict[str, np.ndarray], horizon: int, levels: Sequence[int]) -> None:

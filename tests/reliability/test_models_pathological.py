@@ -25,15 +25,15 @@ STATISTICAL = ("ets", "theta", "arima")
 
 
 def pathological_panel() -> SeriesPanel:
-    months = pd.period_range("2016-01", periods=60, freq="M")
-    t = np.arange(60)
+    months = pd.period_range("2017-01", periods=48, freq="M")
+    t = np.arange(48)
     seasonal = 100 + 10 * np.sin(2 * np.pi * t / 12)
     series = {
-        "constant": np.full(60, 50.0),
-        "all-zero": np.zeros(60),
-        "one-spike": np.where(t == 40, 5000.0, 10.0),
-        "reopened": np.r_[seasonal[:24], np.zeros(24), np.linspace(5, 90, 12)],
-        "closed-now": np.r_[seasonal[:48], np.zeros(12)],
+        "constant": np.full(48, 50.0),
+        "all-zero": np.zeros(48),
+        "one-spike": np.where(t == 30, 5000.0, 10.0),
+        "reopened": np.r_[seasonal[:18], np.zeros(18), np.linspace(5, 90, 12)],
+        "closed-now": np.r_[seasonal[:36], np.zeros(12)],
     }
     frames = [
         pd.DataFrame({"series_id": name, "month": months, "value": values, "flow": "passengers"})

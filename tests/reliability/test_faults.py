@@ -1,0 +1,154 @@
+"""Faults during a scheduled retrain: what must survive a kill, a lost server, a broken model folder, a full disk.
+
+Each scenario starts from a job that has run once (so there is a champion and
+an export to protect), injects one fault in a forked retrain (see
+:mod:`jobkit`), then checks the previous exports are byte-identical, the
+MLflow run did not stay RUNNING, the lock is recovered, and the next run
+succeeds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from .jobkit import (
+    STAGES,
+    Job,
+    champion,
+    disk_full,
+    export_files,
+    kill_self,
+    make_job,
+    retrain,
+    run_statuses,
+)
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> Job:
+    """A job that has run once: champion version 1 and two export files."""
+    job = make_job(tmp_path)
+    assert retrain(job) == 0
+    assert champion(job) == "1"
+    assert sorted(export_files(job)) == ["forecasts_tiny_2022-06.csv", "forecasts_tiny_latest.csv"]
+    return job
+
+
+def assert_valid_export(job: Job) -> pd.DataFrame:
+    table = pd.read_csv(job.latest)
+    assert len(table) == 2 * 3 and table["forecast"].notna().all()
+    assert table["run_id"].nunique() == 1
+    return table
+
+
+def assert_recovers(job: Job, exports_before: dict[str, bytes]) -> None:
+    """The next run succeeds, ends every run, leaves no lock and replaces the exports."""
+    assert retrain(job) == 0
+    statuses = run_statuses(job)
+    assert "RUNNING" not in statuses.values(), statuses
+    assert not job.lock.exists()
+    table = assert_valid_export(job)
+    assert table["run_id"].iloc[0] in statuses
+    assert export_files(job)["forecasts_tiny_latest.csv"] != exports_before["forecasts_tiny_latest.csv"]
+    assert not [name for name in export_files(job) if name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize(
+    ("stage", "signum"),
+    [
+        ("load", signal.SIGTERM),
+        ("backtest", signal.SIGKILL),
+        ("log_model", signal.SIGTERM),
+        ("copy_champion", signal.SIGKILL),
+        ("export", signal.SIGTERM),
+        ("export_write", signal.SIGKILL),
+    ],
+)
+def test_killed_retrain_keeps_exports_and_recovers(job: Job, stage: str, signum: int) -> None:
+    assert stage in STAGES
+    before = export_files(job)
+    code = retrain(job, fault=(stage, kill_self(signum)))
+    if signum == signal.SIGKILL:
+        assert code == -signal.SIGKILL
+        assert job.lock.exists(), "SIGKILL cannot clean up: the lock is left for the next run to clear"
+    else:
+        assert code == 1, "SIGTERM is turned into a clean failure (exit 1)"
+        assert not job.lock.exists()
+        assert sorted(run_statuses(job).values()) == ["FINISHED", "KILLED"]
+    after = {name: data for name, data in export_files(job).items() if not name.endswith(".tmp")}
+    assert after == before, f"exports changed by a retrain killed at {stage}"
+    assert champion(job) in {"1", "2"}
+    assert_recovers(job, before)
+
+
+def test_tracking_server_unreachable(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    job = make_job(tmp_path, tracking_uri="")
+    exports = job.exports
+    exports.mkdir(parents=True)
+    previous = exports / "forecasts_tiny_latest.csv"
+    previous.write_text("series_id,month,forecast\ns0,2022-07,1.0\n", encoding="utf-8")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    code = retrain(job, env={"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"}, timeout=150)
+    elapsed = time.monotonic() - started
+    assert code == 1
+    assert elapsed < 60, f"retries must be bounded: gave up after {elapsed:.0f} s"
+    error = capfd.readouterr().err
+    assert f"127.0.0.1:{port}" in error and "event=failed" in error
+    assert previous.read_text(encoding="utf-8") == "series_id,month,forecast\ns0,2022-07,1.0\n"
+    assert not job.lock.exists()
+
+
+@pytest.mark.parametrize("damage", ["deleted", "emptied", "garbage_spec", "plain_file"])
+def test_broken_champion_folder_is_replaced_from_the_registry(job: Job, damage: str) -> None:
+    folder = job.models / job.name
+    target = folder.resolve()
+    if damage == "deleted":
+        shutil.rmtree(target)
+    elif damage == "emptied":
+        for child in target.iterdir():
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    elif damage == "garbage_spec":
+        for spec in target.rglob("spec.json"):
+            spec.write_text("{not json", encoding="utf-8")
+    else:
+        folder.unlink()
+        folder.write_text("not a model folder", encoding="utf-8")
+    before = export_files(job)
+    assert retrain(job) == 0
+    specs = list(folder.resolve().rglob("spec.json"))
+    assert len(specs) == 1 and specs[0].read_text(encoding="utf-8").startswith("{")
+    assert folder.is_symlink()
+    assert champion(job) == "1"
+    assert export_files(job)["forecasts_tiny_latest.csv"] != before["forecasts_tiny_latest.csv"]
+
+
+def test_missing_registry_artifacts_refit_a_new_champion(job: Job) -> None:
+    """The champion's logged model is gone from the store: the job refits and registers a new version."""
+    models = job.root / "mlruns" / job.name / "models"
+    for logged in models.iterdir():
+        shutil.rmtree(logged)
+    assert retrain(job) == 0
+    assert champion(job) == "2"
+    assert list((job.models / job.name).resolve().rglob("spec.json"))
+
+
+def test_disk_full_while_exporting(job: Job) -> None:
+    before = export_files(job)
+    assert retrain(job, fault=("export_write", disk_full)) == 1
+    assert export_files(job) == before, "old exports intact and no temporary file left behind"
+    assert champion(job) == "1"
+    assert sorted(run_statuses(job).values()) == ["FAILED", "FINISHED"]
+    assert not job.lock.exists()
+    assert_recovers(job, before)
