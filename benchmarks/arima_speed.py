@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -116,6 +117,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--agreement", type=int, default=60, help="series for the fast-vs-MLE search check")
     parser.add_argument("--transforms", default="none", help="comma list of our transforms: none,log,auto")
     args = parser.parse_args(argv)
+    # Every contender runs with single-threaded BLAS, as our models do internally: on a shared
+    # 2-core machine multi-threaded BLAS on tiny matrices slows statsmodels (pmdarima) 10x+.
+    with threadpool_limits(limits=1):
+        _run(args)
+
+
+def _run(args: argparse.Namespace) -> None:
 
     train, test = bts_reference_set(args.path)
     n = len(train)

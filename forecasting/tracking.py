@@ -165,7 +165,9 @@ def log_dataset(panel: SeriesPanel, *, name: str, digest: str, source: str) -> N
     records["month"] = records["month"].astype(str)
     with warnings.catch_warnings():  # a plain path "can be interpreted in multiple ways": all local
         warnings.simplefilter("ignore", UserWarning)
-        dataset = mlflow.data.from_pandas(records, source=source, name=name, targets="value", digest=digest[:36])
+        dataset = mlflow.data.from_pandas(
+            records, source=source, name=name, targets="value", digest=digest[:36]
+        )
     mlflow.log_input(dataset, context="training")
 
 
@@ -278,15 +280,15 @@ def champion_version(job: str) -> ModelVersion | None:
         return None
 
 
-def register(job: str, model_uri: str, *, run_id: str, tags: dict[str, str]) -> ModelVersion:
+def register(job: str, model_uri: str, *, tags: dict[str, str]) -> ModelVersion:
     """A new version of the job's registered model (created on first use)."""
     client = MlflowClient()
     try:
         client.get_registered_model(job)
     except MlflowException:
         client.create_registered_model(job, description=f"Champion forecaster of job {job!r}")
-    version = client.create_model_version(job, model_uri, run_id=run_id, tags=tags)
-    return version
+    # register_model resolves logged-model URIs (models:/m-...) for local and REST stores alike.
+    return mlflow.register_model(model_uri, job, tags=tags)
 
 
 def set_champion(job: str, version: str, *, previous: str | None) -> None:

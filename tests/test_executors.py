@@ -101,17 +101,76 @@ def test_n_jobs_shortcut_runs_local_processes_with_same_result(panel, serial_run
     assert_frame_equal(fitted.predict(6), serial_run[1])
 
 
-def test_dask_local_cluster_gives_serial_forecasts(panel, serial_run) -> None:
-    # processes=True: real worker processes, as in production; the cluster is closed on exit.
+@pytest.fixture(scope="module")
+def dask_executor():
+    # processes=True: real worker processes, as in production (pickling included).
+    with DaskExecutor(n_workers=2, processes=True) as executor:
+        yield executor
+
+
+def test_dask_local_cluster_gives_serial_forecasts(panel, serial_run, dask_executor) -> None:
     calls: list[int] = []
-    with executor_scope("dask", progress=calls.append) as executor:
-        assert isinstance(executor, DaskExecutor) and executor.n_workers == 2
+    with use_executor(dask_executor, progress=calls.append):
+        assert dask_executor.n_workers == 2
         run = _workload(panel)
-        cluster = executor._cluster
     _assert_same(run, serial_run)
-    assert executor._client is None and cluster.status.name == "closed"
     # 3 models x 2 folds + the final model, each fit and predict reports every series once.
     assert sum(calls) == 2 * len(panel) * (len(MODELS) * 2 + 1)
+
+
+def test_retrain_on_dask_exports_the_serial_forecasts(tmp_path, dask_executor) -> None:
+    from forecasting.jobs.config import load_config
+    from forecasting.jobs.retrain import run_retrain
+
+    exports, boards = {}, {}
+    for name, executor in (("serial", SerialExecutor()), ("dask", dask_executor)):
+        folder = tmp_path / name
+        folder.mkdir()
+        with use_executor(executor):
+            result = run_retrain(load_config(_write_job(folder)))
+        exports[name] = pd.read_csv(result.exports[1]).drop(columns=["run_id", "generated_at"])
+        boards[name] = result.leaderboard
+    assert len(exports["serial"]) == 4 * 6
+    assert_frame_equal(exports["dask"], exports["serial"], rtol=1e-9, atol=1e-9)
+    assert_frame_equal(boards["dask"], boards["serial"], rtol=1e-9, atol=1e-9)
+
+
+def _write_job(folder) -> str:
+    """A tiny retrain job (arima + baselines, 4 series) with its own SQLite store under ``folder``."""
+    records = seasonal_panel(n_series=4, n_months=48, seed=5).to_long()
+    records["month"] = records["month"].astype(str)
+    records[["series_id", "month", "value", "flow"]].to_csv(folder / "panel.csv", index=False)
+    text = f"""
+[job]
+name = "scale"
+horizon = 6
+output_dir = "{folder / "exports"}"
+models_dir = "{folder / "models"}"
+
+[tracking]
+uri = "sqlite:///{folder / "mlflow.db"}"
+
+[[sources]]
+path = "{folder / "panel.csv"}"
+format = "long"
+
+[candidates]
+models = ["arima", "seasonal_naive", "drift"]
+
+[backtest]
+folds = 2
+"""
+    (folder / "job.toml").write_text(text, encoding="utf-8")
+    return str(folder / "job.toml")
+
+
+def test_executor_scope_starts_and_closes_a_local_cluster() -> None:
+    with executor_scope("dask") as executor:
+        assert isinstance(executor, DaskExecutor) and current_executor() is executor
+        assert run_chunked(_square, [(1, 3.0), (2, 4.0)])[1][:2] == (2, 16.0)
+        cluster = executor._cluster
+    assert executor._client is None and cluster.status.name == "closed"
+    assert current_executor() is None
 
 
 def test_executor_scope_lets_the_outer_choice_win() -> None:

@@ -46,7 +46,8 @@ def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
                     return
         except OSError:
             time.sleep(0.5)
-    raise TimeoutError(f"mlflow server not healthy after {SERVER_START_TIMEOUT:.0f} s:\n{log.read_text()[-2000:]}")
+    tail = log.read_text()[-2000:]
+    raise TimeoutError(f"mlflow server not healthy after {SERVER_START_TIMEOUT:.0f} s:\n{tail}")
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def mlflow_server(tmp_path) -> Iterator[str]:
     ]
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process, log)

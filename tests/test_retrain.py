@@ -112,7 +112,8 @@ def test_first_run_promotes_second_keeps_and_the_logged_model_serves_the_export(
     for uri in (f"models:/{JOB}@champion", str(tmp_path / "models" / JOB), first.model_uri):
         served = mlflow.pyfunc.load_model(uri).predict(series, params={"horizon": 6})
         assert_same_forecasts(served, export)
-    three = mlflow.pyfunc.load_model(str(tmp_path / "models" / JOB)).predict(series.iloc[:1], params={"horizon": 3})
+    local = mlflow.pyfunc.load_model(str(tmp_path / "models" / JOB))
+    three = local.predict(series.iloc[:1], params={"horizon": 3})
     assert three["month"].tolist() == ["2019-01", "2019-02", "2019-03"]
 
     run = MlflowClient().get_run(first.run_id)
@@ -128,12 +129,13 @@ def test_first_run_promotes_second_keeps_and_the_logged_model_serves_the_export(
     artifacts = {a.path for a in MlflowClient().list_artifacts(child)} | {
         a.path for a in MlflowClient().list_artifacts(child, "plots")
     }
-    assert {"metrics_by_series.csv", "plots/fan_chart_largest_series.png", "plots/error_by_horizon.png"} <= artifacts
+    expected = {"metrics_by_series.csv", "plots/fan_chart_largest_series.png", "plots/error_by_horizon.png"}
+    assert expected <= artifacts
     history = MlflowClient().get_metric_history(child, "mase_by_step")
     assert sorted(m.step for m in history) == [1, 2, 3, 4, 5, 6]
 
     assert main(["retrain", "--config", str(config_path)]) == 0
-    second = mlflow.search_runs(experiment_names=[JOB], filter_string="tags.`forecasting.run_type` = 'retrain'")
+    second = retrain_runs()
     latest = second.sort_values("start_time").iloc[-1]
     assert latest["tags.promotion.decision"] == "kept"
     assert float(latest["tags.promotion.candidate_mase"]) == pytest.approx(
@@ -145,6 +147,10 @@ def test_first_run_promotes_second_keeps_and_the_logged_model_serves_the_export(
         mlflow.pyfunc.load_model(f"models:/{JOB}@champion").predict(series, params={"horizon": 6}),
         exported(tmp_path),
     )
+
+
+def retrain_runs() -> pd.DataFrame:
+    return mlflow.search_runs(experiment_names=[JOB], filter_string="tags.`forecasting.run_type` = 'retrain'")
 
 
 def seasonal_panel_from(folder: Path):
@@ -177,11 +183,12 @@ def test_gate_promotes_a_clearly_better_model_then_rollback_restores(tmp_path) -
 
 
 def test_gate_keeps_the_champion_when_the_candidate_is_not_better_by_the_margin() -> None:
-    kept = decide("ets", 0.99, champion_model="naive", champion_mase=1.0, champion_version="3", margin=0.02)
+    champion = {"champion_model": "naive", "champion_mase": 1.0, "champion_version": "3"}
+    kept = decide("ets", 0.99, **champion, margin=0.02)
     assert not kept.promote and kept.tags()["promotion.champion_mase"] == "1"
-    promoted = decide("ets", 0.97, champion_model="naive", champion_mase=1.0, champion_version="3", margin=0.02)
+    promoted = decide("ets", 0.97, **champion, margin=0.02)
     assert promoted.promote and promoted.tags()["promotion.candidate_mase"] == "0.97"
-    assert not decide("ets", 1.0, champion_model="ets", champion_mase=1.0, champion_version="1", margin=0.0).promote
+    assert not decide("ets", 1.0, **champion, margin=0.0).promote  # a tie keeps the champion
     assert decide("ets", 5.0, champion_version=None).promote
 
 
@@ -198,7 +205,7 @@ def test_failed_job_marks_run_failed_and_leaves_champion_and_exports(tmp_path, m
     assert str(tracking.champion_version(JOB).version) == "1"
     assert spec_model(tmp_path / "models" / JOB) == "naive"
     assert (tmp_path / "exports" / f"forecasts_{JOB}_latest.csv").read_bytes() == before
-    runs = mlflow.search_runs(experiment_names=[JOB], filter_string="tags.`forecasting.run_type` = 'retrain'")
+    runs = retrain_runs()
     assert sorted(runs["status"]) == ["FAILED", "FINISHED"]
 
 
@@ -227,7 +234,8 @@ def test_config_errors_name_nested_keys(tmp_path) -> None:
     path.write_text('[[sources]]\nformat = "long"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"key 'sources\[0\].path'"):
         load_config(path)
-    path.write_text('[[regressors.events]]\nname = "closure"\nkind = "pulse"\nstart = "2020-13"\n', encoding="utf-8")
+    event = '[[regressors.events]]\nname = "closure"\nkind = "pulse"\nstart = "2020-13"\n'
+    path.write_text(event, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"regressors.events\[0\]"):
         load_config(path)
 
@@ -247,7 +255,8 @@ def test_lock_blocks_a_second_run_and_clears_stale_locks(tmp_path) -> None:
 
     import socket
 
-    path.write_text(json.dumps({"pid": 2**22 + 12345, "hostname": socket.gethostname(), "started_at": time.time()}))
+    dead = {"pid": 2**22 + 12345, "hostname": socket.gethostname(), "started_at": time.time()}
+    path.write_text(json.dumps(dead))
     with JobLock(path):  # owner pid does not exist: stale
         assert json.loads(path.read_text())["pid"] == os.getpid()
 

@@ -316,7 +316,7 @@ def _update_registry(
         tracking.DATA_DIGEST_TAG: digest,
         "promotion": decision.outcome if decision.promote else "refreshed",
     }
-    version = tracking.register(job, model_uri, run_id=run_id, tags=tags)
+    version = tracking.register(job, model_uri, tags=tags)
     tracking.set_champion(job, version.version, previous=previous)
     tracking.log_decision({"promotion.registered_version": str(version.version)})
     return str(version.version)

@@ -357,9 +357,10 @@ class ArimaModel:
                     raise ValueError("the model was fitted with exogenous regressors: X is required")
                 Xd = difference(np.vstack([self.X_tail_, X]), self.d_, self.D_, self.season_length)
             R_future = _regressors(h, Xd, self.order_[4])
-        w_mean = np.asarray(self.result_.forecast(h, exog=R_future), dtype="float64")
+        with threadpool_limits(limits=1):
+            w_mean = np.asarray(self.result_.forecast(h, exog=R_future), dtype="float64")
+            sigma_h = np.sqrt(self.result_.scale * np.cumsum(self._psi_weights(h) ** 2))
         mean = self._integrate(w_mean)
-        sigma_h = np.sqrt(self.result_.scale * np.cumsum(self._psi_weights(h) ** 2))
         out = normal_intervals(mean, sigma_h, levels)
         if self.transform_ is not None:
             out = {key: self.transform_.inverse(values) for key, values in out.items()}

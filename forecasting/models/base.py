@@ -165,6 +165,8 @@ def series_arrays(panel: SeriesPanel) -> list[tuple[str, np.ndarray, pd.PeriodIn
     tens of thousands of series.
     """
     records = panel.records
+    if records.empty:
+        return []
     ids = records["series_id"].astype(str).to_numpy()
     ordinals = records["month"].array.asi8
     values = records["value"].to_numpy(dtype="float64")

@@ -16,6 +16,7 @@ from typing import NamedTuple, Self
 
 import numpy as np
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+from threadpoolctl import threadpool_limits
 
 from forecasting.models.base import DEFAULT_LEVELS, SEASON_LENGTH, LocalForecaster, SeriesModel
 
@@ -82,6 +83,11 @@ class EtsModel:
         self.random_state = random_state
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
+        # Tiny matrices: multi-threaded BLAS only adds hand-offs (10x+ slower on a busy machine).
+        with threadpool_limits(limits=1):
+            return self._fit(y)
+
+    def _fit(self, y: np.ndarray) -> Self:
         self.y_ = np.asarray(y, dtype="float64")
         if np.ptp(self.y_) == 0:
             raise ValueError("constant series: ETS smoothing parameters are not identified")
@@ -118,10 +124,10 @@ class EtsModel:
         self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
     ) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(self.random_state)
-        paths = np.asarray(
-            self.result_.simulate(h, anchor="end", repetitions=self.repetitions, rng=rng), dtype="float64"
-        ).reshape(h, -1)
-        out = {"mean": np.asarray(self.result_.forecast(h), dtype="float64")}
+        with threadpool_limits(limits=1):
+            paths = self.result_.simulate(h, anchor="end", repetitions=self.repetitions, rng=rng)
+            out = {"mean": np.asarray(self.result_.forecast(h), dtype="float64")}
+        paths = np.asarray(paths, dtype="float64").reshape(h, -1)
         for level in levels:
             tail = (100 - level) / 2
             out[f"lower_{level}"] = np.percentile(paths, tail, axis=1)

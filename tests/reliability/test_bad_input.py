@@ -213,7 +213,9 @@ def test_random_long_tables(rows: list[tuple[str, int, int, str]], sep: str) -> 
 # --- the job config parser -------------------------------------------------------
 TOML_VALUES = st.recursive(
     st.one_of(st.booleans(), st.integers(-3, 200), st.floats(allow_nan=True), st.text(max_size=12)),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=8,
 )
 SECTION_KEYS = {

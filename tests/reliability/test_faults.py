@@ -1,4 +1,4 @@
-"""Faults during a scheduled retrain: what must survive a kill, a lost server, a broken model folder, a full disk.
+"""Faults during a retrain: what survives a kill, a lost server, a broken model folder, a full disk.
 
 Each scenario starts from a job that has run once (so there is a champion and
 an export to protect), injects one fault in a forked retrain (see
@@ -30,13 +30,25 @@ from .jobkit import (
     run_statuses,
 )
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(300)
+
+KILLS: tuple[tuple[str, int], ...] = (
+    ("backtest", signal.SIGKILL),
+    ("log_model", signal.SIGTERM),
+    ("copy_champion", signal.SIGKILL),
+    ("export_write", signal.SIGTERM),
+)
+"""Stage and signal of each kill, in pipeline order (``export_write``: mid-write of the first CSV)."""
 
 
-@pytest.fixture
-def job(tmp_path: Path) -> Job:
-    """A job that has run once: champion version 1 and two export files."""
-    job = make_job(tmp_path)
+@pytest.fixture(scope="module")
+def job(tmp_path_factory: pytest.TempPathFactory) -> Job:
+    """One job for the module: it has run once (champion version 1, two export files).
+
+    Scenarios run on it in file order and each ends with a successful run, so
+    the next one starts from a healthy job (creating a store costs seconds).
+    """
+    job = make_job(tmp_path_factory.mktemp("faults"))
     assert retrain(job) == 0
     assert champion(job) == "1"
     assert sorted(export_files(job)) == ["forecasts_tiny_2022-06.csv", "forecasts_tiny_latest.csv"]
@@ -57,36 +69,69 @@ def assert_recovers(job: Job, exports_before: dict[str, bytes]) -> None:
     assert "RUNNING" not in statuses.values(), statuses
     assert not job.lock.exists()
     table = assert_valid_export(job)
-    assert table["run_id"].iloc[0] in statuses
+    assert statuses[table["run_id"].iloc[0]] == "FINISHED"
     assert export_files(job)["forecasts_tiny_latest.csv"] != exports_before["forecasts_tiny_latest.csv"]
     assert not [name for name in export_files(job) if name.endswith(".tmp")]
 
 
-@pytest.mark.parametrize(
-    ("stage", "signum"),
-    [
-        ("load", signal.SIGTERM),
-        ("backtest", signal.SIGKILL),
-        ("log_model", signal.SIGTERM),
-        ("copy_champion", signal.SIGKILL),
-        ("export", signal.SIGTERM),
-        ("export_write", signal.SIGKILL),
-    ],
-)
-def test_killed_retrain_keeps_exports_and_recovers(job: Job, stage: str, signum: int) -> None:
-    assert stage in STAGES
+def test_killed_retrains_keep_exports_and_the_next_run_recovers(job: Job) -> None:
     before = export_files(job)
-    code = retrain(job, fault=(stage, kill_self(signum)))
-    if signum == signal.SIGKILL:
-        assert code == -signal.SIGKILL
-        assert job.lock.exists(), "SIGKILL cannot clean up: the lock is left for the next run to clear"
+    for stage, signum in KILLS:
+        assert stage in STAGES
+        runs_before = set(run_statuses(job))
+        code = retrain(job, fault=(stage, kill_self(signum)))
+        new_runs = {k: v for k, v in run_statuses(job).items() if k not in runs_before}
+        if signum == signal.SIGKILL:
+            assert code == -signal.SIGKILL, stage
+            assert job.lock.exists(), "SIGKILL cannot clean up: the next run must clear the stale lock"
+        else:
+            assert code == 1, f"SIGTERM at {stage} must end in a clean failure (exit 1), got {code}"
+            assert not job.lock.exists(), stage
+            assert list(new_runs.values()) == ["KILLED"], (stage, new_runs)
+        after = {name: data for name, data in export_files(job).items() if not name.endswith(".tmp")}
+        assert after == before, f"exports changed by a retrain killed at {stage}"
+        assert champion(job) in {"1", "2"}, stage
+    assert_recovers(job, before)
+
+
+@pytest.mark.parametrize("damage", ["garbage_spec", "plain_file"])
+def test_broken_champion_folder_is_replaced_from_the_registry(job: Job, damage: str) -> None:
+    folder = job.models / job.name
+    target = folder.resolve()
+    if damage == "garbage_spec":
+        for spec in target.rglob("spec.json"):
+            spec.write_text("{not json", encoding="utf-8")
     else:
-        assert code == 1, "SIGTERM is turned into a clean failure (exit 1)"
-        assert not job.lock.exists()
-        assert sorted(run_statuses(job).values()) == ["FINISHED", "KILLED"]
-    after = {name: data for name, data in export_files(job).items() if not name.endswith(".tmp")}
-    assert after == before, f"exports changed by a retrain killed at {stage}"
-    assert champion(job) in {"1", "2"}
+        folder.unlink()
+        folder.write_text("not a model folder", encoding="utf-8")
+    before = export_files(job)
+    assert retrain(job) == 0
+    specs = list(folder.resolve().rglob("spec.json"))
+    assert len(specs) == 1 and specs[0].read_text(encoding="utf-8").startswith("{")
+    assert folder.is_symlink()
+    assert export_files(job)["forecasts_tiny_latest.csv"] != before["forecasts_tiny_latest.csv"]
+
+
+def test_missing_registry_artifacts_refit_a_new_champion(job: Job) -> None:
+    """The champion's logged model is gone from the store: the job refits and registers a new version."""
+    models = job.root / "mlruns" / job.name / "models"
+    for logged in models.iterdir():
+        shutil.rmtree(logged)
+    version = int(champion(job))
+    assert retrain(job) == 0
+    assert int(champion(job)) == version + 1
+    assert list((job.models / job.name).resolve().rglob("spec.json"))
+
+
+def test_disk_full_while_exporting(job: Job) -> None:
+    before = export_files(job)
+    runs_before = set(run_statuses(job))
+    version = champion(job)
+    assert retrain(job, fault=("export_write", disk_full)) == 1
+    assert export_files(job) == before, "old exports intact and no temporary file left behind"
+    assert champion(job) == version
+    assert [v for k, v in run_statuses(job).items() if k not in runs_before] == ["FAILED"]
+    assert not job.lock.exists()
     assert_recovers(job, before)
 
 
@@ -108,47 +153,3 @@ def test_tracking_server_unreachable(tmp_path: Path, capfd: pytest.CaptureFixtur
     assert f"127.0.0.1:{port}" in error and "event=failed" in error
     assert previous.read_text(encoding="utf-8") == "series_id,month,forecast\ns0,2022-07,1.0\n"
     assert not job.lock.exists()
-
-
-@pytest.mark.parametrize("damage", ["deleted", "emptied", "garbage_spec", "plain_file"])
-def test_broken_champion_folder_is_replaced_from_the_registry(job: Job, damage: str) -> None:
-    folder = job.models / job.name
-    target = folder.resolve()
-    if damage == "deleted":
-        shutil.rmtree(target)
-    elif damage == "emptied":
-        for child in target.iterdir():
-            shutil.rmtree(child) if child.is_dir() else child.unlink()
-    elif damage == "garbage_spec":
-        for spec in target.rglob("spec.json"):
-            spec.write_text("{not json", encoding="utf-8")
-    else:
-        folder.unlink()
-        folder.write_text("not a model folder", encoding="utf-8")
-    before = export_files(job)
-    assert retrain(job) == 0
-    specs = list(folder.resolve().rglob("spec.json"))
-    assert len(specs) == 1 and specs[0].read_text(encoding="utf-8").startswith("{")
-    assert folder.is_symlink()
-    assert champion(job) == "1"
-    assert export_files(job)["forecasts_tiny_latest.csv"] != before["forecasts_tiny_latest.csv"]
-
-
-def test_missing_registry_artifacts_refit_a_new_champion(job: Job) -> None:
-    """The champion's logged model is gone from the store: the job refits and registers a new version."""
-    models = job.root / "mlruns" / job.name / "models"
-    for logged in models.iterdir():
-        shutil.rmtree(logged)
-    assert retrain(job) == 0
-    assert champion(job) == "2"
-    assert list((job.models / job.name).resolve().rglob("spec.json"))
-
-
-def test_disk_full_while_exporting(job: Job) -> None:
-    before = export_files(job)
-    assert retrain(job, fault=("export_write", disk_full)) == 1
-    assert export_files(job) == before, "old exports intact and no temporary file left behind"
-    assert champion(job) == "1"
-    assert sorted(run_statuses(job).values()) == ["FAILED", "FINISHED"]
-    assert not job.lock.exists()
-    assert_recovers(job, before)

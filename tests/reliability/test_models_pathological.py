@@ -41,7 +41,12 @@ def pathological_panel() -> SeriesPanel:
     ]
     frames.append(
         pd.DataFrame(
-            {"series_id": "thirteen", "month": months[-13:], "value": 100 + np.arange(13.0), "flow": "passengers"}
+            {
+                "series_id": "thirteen",
+                "month": months[-13:],
+                "value": 100 + np.arange(13.0),
+                "flow": "passengers",
+            }
         )
     )
     return SeriesPanel(pd.concat(frames, ignore_index=True))

@@ -1,0 +1,107 @@
+"""Tracking store resolution, digests, the pickle-free model spec, the served model and the CLI views."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+import mlflow.pyfunc  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from conftest import seasonal_panel  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: E402
+from test_retrain import JOB, write_job, write_panel_csv  # noqa: E402
+
+from forecasting import tracking  # noqa: E402
+from forecasting.cli import main  # noqa: E402
+from forecasting.errors import DataError, ModelError  # noqa: E402
+from forecasting.export import export_columns  # noqa: E402
+from forecasting.jobs.config import load_config  # noqa: E402
+from forecasting.jobs.retrain import run_retrain  # noqa: E402
+from forecasting.models.baselines import SeasonalNaive  # noqa: E402
+from forecasting.serving import decode_params, encode_params, model_from_spec, model_spec  # noqa: E402
+
+
+def test_tracking_uri_precedence(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert tracking.resolve_tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'mlruns' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert tracking.resolve_tracking_uri() == "http://127.0.0.1:5999"
+    assert tracking.resolve_tracking_uri("sqlite:////srv/x.db") == "sqlite:////srv/x.db"
+
+
+def test_data_digest_is_stable_and_sensitive_to_values() -> None:
+    panel = seasonal_panel(n_series=2, n_months=24)
+    assert tracking.data_digest(panel) == tracking.data_digest(seasonal_panel(n_series=2, n_months=24))
+    changed = panel.to_long()
+    changed.loc[5, "value"] += 1.0
+    assert tracking.data_digest(panel) != tracking.data_digest(type(panel)(changed))
+
+
+def test_model_spec_round_trips_through_json_without_pickle() -> None:
+    model = SeasonalNaive(season_length=6)
+    spec = json.loads(json.dumps(model_spec(model)))
+    assert spec == {"model": "seasonal_naive", "params": {"n_jobs": 1, "season_length": 6}}
+    assert model_from_spec(spec).get_params() == model.get_params()
+    nested = {"regressor": HistGradientBoostingRegressor(max_iter=7), "lags": (1, 12), "models": [model]}
+    decoded = decode_params(json.loads(json.dumps(encode_params(nested))))
+    assert decoded["regressor"].get_params()["max_iter"] == 7 and decoded["lags"] == (1, 12)
+    assert decoded["models"][0].get_params() == model.get_params()
+    with pytest.raises(ModelError, match="refusing to import"):
+        decode_params({"__estimator__": "os.system", "params": {}})
+
+
+def test_served_model_refits_for_longer_horizons_and_checks_series(tmp_path) -> None:
+    run_retrain(load_config(write_job(tmp_path, ["naive", "seasonal_naive"])))
+    served = mlflow.pyfunc.load_model(str(tmp_path / "models" / JOB))
+    longer = served.predict(pd.DataFrame({"series_id": ["s1"]}), params={"horizon": 9})
+    from forecasting.data.loaders import load
+
+    direct = SeasonalNaive().fit(load(tmp_path / "panel.csv", "long").panel()).predict(9)
+    direct = direct[direct["series_id"] == "s1"]
+    assert longer["month"].tolist() == [str(m) for m in direct["month"]]
+    assert longer["forecast"].tolist() == pytest.approx(direct["forecast"].tolist())
+    assert longer["upper_95"].tolist() == pytest.approx(direct["upper_95"].tolist())
+    with pytest.raises(DataError, match="unknown series"):
+        served.predict(pd.DataFrame({"series_id": ["nope"]}), params={"horizon": 3})
+
+
+def test_compare_prints_the_latest_leaderboard(tmp_path, capsys) -> None:
+    path = write_job(tmp_path, ["naive", "seasonal_naive"])
+    result = run_retrain(load_config(path))
+    capsys.readouterr()
+    assert main(["compare", "--config", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["run_id", "model", "mase"]
+    assert [line.split()[1] for line in lines[1:]] == ["seasonal_naive", "naive"]
+    assert all(line.split()[0] == result.run_id for line in lines[1:])
+    table = tracking.compare(JOB, [result.run_id, result.run_id])
+    assert len(table) == 4
+    mase = table.set_index("model")["mase"].iloc[0]
+    assert mase == pytest.approx(result.leaderboard.set_index("model").loc["seasonal_naive", "mase"])
+
+
+def test_one_off_forecast_writes_the_export_schema_and_is_tracked(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+    data = write_panel_csv(tmp_path / "panel.csv", n_series=2, n_months=30)
+    out = tmp_path / "out" / "forecast.csv"
+    args = [
+        "forecast",
+        "--input",
+        str(data),
+        "--horizon",
+        "4",
+        "--output",
+        str(out),
+        "--model",
+        "seasonal_naive",
+    ]
+    assert main(args) == 0
+    table = pd.read_csv(out, dtype={"month": str})
+    assert list(table.columns) == export_columns() and len(table) == 8
+    run = mlflow.get_run(table["run_id"].iloc[0])
+    assert run.info.status == "FINISHED" and run.data.params["model"] == '"seasonal_naive"'
+    assert main([*args[:-1], "prophet"]) == 2
