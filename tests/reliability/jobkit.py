@@ -11,6 +11,7 @@ never through MLflow, so no database connection is shared across a fork.
 from __future__ import annotations
 
 import errno
+import logging
 import multiprocessing
 import os
 import sqlite3
@@ -145,6 +146,7 @@ def _child(argv: list[str], env: dict[str, str], fault: tuple[str, Callable[[], 
         _install_fault(*fault)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
+    logging.getLogger().handlers.clear()  # pytest's capture handler: the job logs to stderr like in cron
     from forecasting.cli import main
 
     code = main(argv)
