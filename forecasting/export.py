@@ -110,6 +110,9 @@ def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
 
 def export_paths(output_dir: str | Path, job: str, origin: pd.Period | str) -> tuple[Path, Path]:
     """``forecasts_<job>_<YYYY-MM>.csv`` (forecast origin month) and ``forecasts_<job>_latest.csv``."""
+    from forecasting.jobs.config import check_job_name
+
+    check_job_name(job)
     output_dir = Path(output_dir)
     month = str(pd.Period(origin, freq="M"))
     return output_dir / f"forecasts_{job}_{month}.csv", output_dir / f"forecasts_{job}_latest.csv"
@@ -124,6 +127,9 @@ def export_forecasts(
     the same data overwrites the same dated file.
     """
     dated, latest = export_paths(output_dir, job, origin)
+    for path in (dated, latest):  # left by a writer killed before its rename (the job lock excludes others)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
     write_csv_atomic(table, dated)
     write_csv_atomic(table, latest)
     return dated, latest

@@ -107,7 +107,9 @@ def decode_params(value: Any) -> Any:
         module_name, _, class_name = value["__estimator__"].rpartition(".")
         if not module_name.startswith(_IMPORTABLE_PREFIXES):
             raise ModelError(f"refusing to import estimator class {value['__estimator__']!r}")
-        cls = getattr(importlib.import_module(module_name), class_name)
+        cls = getattr(importlib.import_module(module_name), class_name, None)
+        if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
+            raise ModelError(f"refusing to build {value['__estimator__']!r}: not an estimator class")
         return cls(**decode_params(value["params"]))
     return {k: decode_params(v) for k, v in value.items()}
 

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import matplotlib
 
@@ -58,6 +59,12 @@ SPEC_TAG = "forecasting.spec"
 SCORE_TAG = "forecasting.backtest_mase"
 DATA_DIGEST_TAG = "forecasting.data_digest"
 PREVIOUS_TAG = "previous_champion"
+HTTP_RETRY_DEFAULTS: dict[str, str] = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+"""A scheduled job gives up on an unreachable server after ~10 s, not MLflow's default minutes."""
 LEADERBOARD_METRICS: tuple[str, ...] = (
     "mase",
     "rmsse",
@@ -91,6 +98,9 @@ def configure(configured: str | None = None) -> str:
         database.parent.mkdir(parents=True, exist_ok=True)
     if not sys.stderr.isatty():
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if uri.startswith(("http://", "https://")):
+        for name, value in HTTP_RETRY_DEFAULTS.items():
+            os.environ.setdefault(name, value)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
@@ -153,10 +163,32 @@ def run_tags(job: str, *, data: str, config: str) -> dict[str, str]:
 # --- runs -------------------------------------------------------------------------
 @contextmanager
 def retrain_run(experiment_id: str, run_name: str, tags: dict[str, str]) -> Iterator[Run]:
-    """The parent run; MLflow marks it FAILED if the body raises."""
+    """The parent run; MLflow marks it FAILED if the body raises, KILLED if it is interrupted."""
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
         mlflow.set_tag(RUN_TYPE_TAG, "retrain")
-        yield run
+        try:
+            yield run
+        except KeyboardInterrupt:
+            while mlflow.active_run() is not None:  # candidate child runs first, then the parent
+                mlflow.end_run("KILLED")
+            raise
+
+
+def end_stale_runs(experiment_id: str, job: str) -> list[str]:
+    """Mark retrain runs of ``job`` still RUNNING as KILLED: call only while holding the job lock.
+
+    A retrain killed with SIGKILL cannot end its run; under the lock no other
+    retrain of the job is running, so such runs are stale. Returns their ids.
+    """
+    client = MlflowClient()
+    stale = client.search_runs(
+        [experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{JOB_TAG}` = '{job}'",
+    )
+    for run in stale:
+        client.set_terminated(run.info.run_id, "KILLED")
+        logger.warning("event=stale_run_killed job=%s run_id=%s", job, run.info.run_id)
+    return [run.info.run_id for run in stale]
 
 
 def log_dataset(panel: SeriesPanel, *, name: str, digest: str, source: str) -> None:
@@ -267,7 +299,21 @@ def log_serving_model(
     return info.model_uri
 
 
-def load_forecaster(model_uri: str) -> mlflow.pyfunc.PyFuncModel:
+def load_forecaster(model_uri: str, *, allow_outside_store: bool = False) -> mlflow.pyfunc.PyFuncModel:
+    """Load a logged forecaster; a local path outside the configured store needs ``allow_outside_store``.
+
+    Store URIs (``models:/``, ``runs:/``) and paths under the SQLite store's
+    folder load as they are; anything else on disk may be a planted model.
+    """
+    parsed = urlparse(model_uri)
+    if parsed.scheme in ("", "file") and not allow_outside_store:
+        path = Path(parsed.path if parsed.scheme else model_uri).resolve()
+        database = _sqlite_path(mlflow.get_tracking_uri())
+        if database is None or not path.is_relative_to(database.parent.resolve()):
+            raise ModelError(
+                f"refusing to load model {model_uri!r}: outside the configured store "
+                f"({mlflow.get_tracking_uri()}); pass allow_outside_store=True if you trust it"
+            )
     return mlflow.pyfunc.load_model(model_uri)
 
 
@@ -357,6 +403,9 @@ def copy_champion(job: str, models_dir: str | Path) -> Path:
     ``<models_dir>/<job>`` is a symlink swapped atomically (``os.replace``) to a
     fresh versioned folder, so a reader always sees one complete model.
     """
+    from forecasting.jobs.config import check_job_name
+
+    check_job_name(job)
     version = champion_version(job)
     if version is None:
         raise ModelError(f"job {job!r} has no champion to copy")
@@ -365,8 +414,14 @@ def copy_champion(job: str, models_dir: str | Path) -> Path:
     target = models_dir / job
     folder = Path(tempfile.mkdtemp(prefix=f".{job}-v{version.version}-", dir=models_dir))
     mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{job}/{version.version}", dst_path=str(folder))
-    if target.exists() and not target.is_symlink():
+    if not any(folder.rglob("spec.json")):
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ModelError(f"champion version {version.version} of {job!r} has no model files in the store")
+    if target.is_dir() and not target.is_symlink():
         shutil.rmtree(target)
+    elif target.exists() and not target.is_symlink():
+        logger.warning("event=champion_folder_replaced path=%s reason='not a folder'", target)
+        target.unlink()
     link = models_dir / f".{job}.link"
     link.unlink(missing_ok=True)
     link.symlink_to(folder.name)

@@ -208,34 +208,3 @@ def test_fitted_state_is_not_shipped_to_workers(panel) -> None:
     with use_executor(Recording()):
         model.fit(panel)
     assert not hasattr(shipped[0], "models_") and len(model.models_) == len(panel)
-
-
-def test_job_config_executor_keys_are_validated_and_do_not_change_the_digest() -> None:
-    from forecasting.errors import ConfigError
-    from forecasting.jobs.config import parse_config
-
-    config = parse_config({"job": {"executor": "dask", "dask_address": "tcp://127.0.0.1:8786"}})
-    assert (config.executor, config.dask_address) == ("dask", "tcp://127.0.0.1:8786")
-    assert config.digest() == parse_config({}).digest()  # where work runs does not change results
-    assert parse_config({}).executor is None
-    with pytest.raises(ConfigError, match="job.executor"):
-        parse_config({"job": {"executor": "spark"}})
-    with pytest.raises(ConfigError, match="job.dask_address"):
-        parse_config({"job": {"executor": "local", "dask_address": "tcp://127.0.0.1:8786"}})
-
-
-def test_cli_backtest_prints_the_same_leaderboard_on_every_executor(tmp_path, capsys) -> None:
-    from forecasting.cli import main
-
-    records = seasonal_panel(n_series=4, n_months=40, seed=2).to_long()
-    records["month"] = records["month"].astype(str)
-    path = tmp_path / "panel.csv"
-    records[["series_id", "month", "value", "flow"]].to_csv(path, index=False)
-    command = ["backtest", "--input", str(path), "--horizon", "3", "--folds", "2", "--models", "theta,drift"]
-    printed = {}
-    for executor in ("serial", "local"):
-        assert main([*command, "--executor", executor]) == 0
-        printed[executor] = capsys.readouterr().out
-    assert printed["local"] == printed["serial"] and "theta" in printed["serial"]
-    assert main([*command, "--executor", "local", "--dask-address", "tcp://127.0.0.1:8786"]) == 2
-    assert "--dask-address" in capsys.readouterr().err

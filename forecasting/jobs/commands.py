@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def retrain(args: argparse.Namespace) -> int:
 
     setup_logging()
     config = load_config(args.config)
+    previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = run_retrain(config)
     except (DataError, ConfigError):
@@ -47,12 +49,22 @@ def retrain(args: argparse.Namespace) -> int:
     except Exception:  # noqa: BLE001 - a scheduler needs an exit code, the log keeps the traceback
         logger.exception("event=failed job=%s", config.name)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        logger.error("event=failed job=%s error='interrupted (SIGINT/SIGTERM)'", config.name)
+        return EXIT_FAILED
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
     print(
         f"{config.name}: {result.decision.outcome} ({result.decision.reason}); "
         f"champion version {result.champion_version}; run {result.run_id}\n"
         f"exports: {result.exports[0]} {result.exports[1]}"
     )
     return EXIT_OK
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (systemd stop, a scheduler's timeout) unwinds like Ctrl-C: run KILLED, lock released."""
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def forecast(args: argparse.Namespace) -> int:

@@ -110,6 +110,8 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> JobConfig:
             raise ConfigError("config file not found", file=source_file) from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"not valid TOML: {error}", file=source_file) from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"not UTF-8 text: {error}", file=source_file) from None
     config = parse_config(raw, source_file=source_file)
     return _with_overrides(config, overrides)
 
@@ -125,9 +127,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     candidates = check.table(raw, "candidates")
     backtest = check.table(raw, "backtest")
     promotion = check.table(raw, "promotion")
-    name = check.string(job, "job.name", "sample")
-    if not JOB_NAME.match(name):
-        check.fail("job.name", f"must be lowercase letters, digits, '-' or '_'. Got {name!r}")
+    name = check_job_name(check.string(job, "job.name", "sample"), file=source_file)
     levels = tuple(check.int_list(job, "job.levels", [80, 95]))
     if not levels or any(not 0 < level < 100 for level in levels):
         check.fail("job.levels", f"must hold ints in (0, 100). Got {list(levels)}")
@@ -176,7 +176,16 @@ def _with_overrides(config: JobConfig, overrides: dict[str, Any]) -> JobConfig:
     unknown = sorted(set(overrides) - set(JobConfig.__dataclass_fields__))
     if unknown:
         raise ConfigError("unknown override", key=unknown[0])
+    if "name" in overrides:
+        check_job_name(overrides["name"], key="name")
     return replace(config, **overrides)
+
+
+def check_job_name(name: object, *, key: str = "job.name", file: str | None = None) -> str:
+    """A job name is used in file names (exports, lock, model folder): no separators, no ``..``."""
+    if not isinstance(name, str) or not JOB_NAME.match(name):
+        raise ConfigError(f"must be lowercase letters, digits, '-' or '_'. Got {name!r}", key=key, file=file)
+    return name
 
 
 def _check_models(check: _Checker, models: tuple[str, ...]) -> None:

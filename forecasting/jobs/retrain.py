@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from tqdm.auto import tqdm
 
 from forecasting import tracking
-from forecasting.errors import ConfigError, DataError
+from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.export import export_forecasts, forecast_table, utc_timestamp
 from forecasting.jobs.config import DEFAULT_CANDIDATES, JobConfig
 from forecasting.jobs.lock import JobLock
@@ -60,6 +61,7 @@ def run_retrain(config: JobConfig) -> RetrainResult:
     lock_path = Path(config.models_dir) / f"{config.name}.lock"
     with JobLock(lock_path, stale_after=config.stale_lock_hours * 3600):
         experiment_id = tracking.ensure_experiment(config.experiment_name, tracking_uri)
+        tracking.end_stale_runs(experiment_id, config.name)
         _log("start", job=config.name, tracking_uri=tracking_uri, experiment=config.experiment_name)
         run_name = f"retrain-{utc_timestamp().replace(':', '')}"
         tags = {tracking.JOB_TAG: config.name, "forecasting.config_digest": config.digest()}
@@ -113,7 +115,9 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     previous = str(champion[0]) if champion else None
     version = _update_registry(config.name, decision, model_uri, run_id, serving, score, digest, previous)
     try:
-        tracking.copy_champion(config.name, config.models_dir)
+        version = _copy_champion(
+            config, decision, model_uri, run_id, serving, score, digest, version, previous
+        )
         table = forecast_table(forecasts, panel.metadata, run_id=run_id, levels=config.levels)
         exports = export_forecasts(table, config.output_dir, config.name, panel.records["month"].max())
         tracking.log_exports(exports)
@@ -295,6 +299,35 @@ def fit_and_forecast(
     return model.fit(panel).predict(config.horizon, levels=config.levels)
 
 
+def _copy_champion(
+    config: JobConfig,
+    decision: Decision,
+    model_uri: str,
+    run_id: str,
+    serving: PanelForecaster,
+    score: float | None,
+    digest: str,
+    version: str,
+    previous: str | None,
+) -> str:
+    """Copy the champion into ``models_dir``; returns the serving version.
+
+    A kept champion whose stored model cannot be downloaded (artifacts lost)
+    is replaced by this run's refit of the same spec, registered as a new version.
+    """
+    try:
+        tracking.copy_champion(config.name, config.models_dir)
+        return version
+    except (MlflowException, ModelError, OSError) as error:
+        if version != previous:
+            raise
+        _log("champion_copy_failed", version=version, error=repr(error), action="register_refit")
+    args = (config.name, decision, model_uri, run_id, serving, score, digest, previous)
+    version = _update_registry(*args, refresh=True)
+    tracking.copy_champion(config.name, config.models_dir)
+    return version
+
+
 def _update_registry(
     job: str,
     decision: Decision,
@@ -304,9 +337,11 @@ def _update_registry(
     score: float | None,
     digest: str,
     previous: str | None,
+    *,
+    refresh: bool = False,
 ) -> str:
     """Register and alias the serving model; a kept champion on unchanged data stays as it is."""
-    if not decision.promote and previous is not None:
+    if not decision.promote and previous is not None and not refresh:
         current = tracking.champion_version(job)
         if current is not None and current.tags.get(tracking.DATA_DIGEST_TAG) == digest:
             return str(previous)

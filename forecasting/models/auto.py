@@ -178,7 +178,8 @@ class Auto(PanelForecaster):
                 rows.append((level, 1.0, n))
                 continue
             rank = min(np.ceil((n + 1) * level / 100.0) / n, 1.0)
-            rows.append((level, float(min(np.quantile(ratio, rank), MAX_FACTOR)), n))
+            # inf ratios (zero-width bounds that missed) are capped first: quantiles of inf give NaN
+            rows.append((level, float(np.quantile(np.minimum(ratio, MAX_FACTOR), rank)), n))
         return pd.DataFrame(rows, columns=["level", "factor", "n_backtest"])
 
     # --- predict ---------------------------------------------------------------------------

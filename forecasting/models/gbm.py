@@ -592,11 +592,13 @@ def _fallback_reasons(history: np.ndarray, min_obs: int, nonnegative: bool) -> l
     negative = (np.where(np.isfinite(history), history, 0.0) < 0).any(axis=1)
     level = _level_scale(history)
     reasons: list[str | None] = []
-    for n, scale, has_negative in zip(n_obs, level, negative, strict=True):
+    for row, n, scale, has_negative in zip(history, n_obs, level, negative, strict=True):
         if n < min_obs:
             reasons.append(f"{int(n)} observations, needs at least {min_obs}")
         elif not np.isfinite(scale) or scale == 0:
             reasons.append("all values are zero: no scale for the global model")
+        elif np.nanmax(row) == np.nanmin(row):
+            reasons.append("constant series: nothing for the global model to learn")
         elif nonnegative and has_negative:
             reasons.append("negative values: target='log_ratio' needs non-negative series")
         else:
