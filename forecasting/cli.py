@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_series_commands(commands)
     _add_backtest_commands(commands)
     _add_job_commands(commands)
+    _add_executor_options(commands)
     return parser
 
 
@@ -177,6 +178,39 @@ def _job_handler(name: str):  # noqa: ANN202 - argparse handler factory
         return getattr(commands, name)(args)
 
     return handler
+
+
+# --- executors ----------------------------------------------------------------
+def _add_executor_options(commands: argparse._SubParsersAction) -> None:
+    """``--executor`` and ``--dask-address`` on the commands that fit many series (docs/dask.md)."""
+    for name in ("retrain", "forecast", "backtest"):
+        command = commands.choices[name]
+        command.add_argument(
+            "--executor",
+            choices=("serial", "local", "dask"),
+            default=None,
+            help="where per-series fits run (default: the job config, else serial)",
+        )
+        command.add_argument(
+            "--dask-address",
+            default=None,
+            metavar="tcp://HOST:PORT",
+            help="Dask scheduler for --executor dask (default: a 2-worker LocalCluster)",
+        )
+        command.set_defaults(handler=_with_executor(command.get_default("handler")))
+
+
+def _with_executor(handler):  # noqa: ANN001, ANN202 - argparse handler wrapper
+    def run(args: argparse.Namespace) -> int:
+        from forecasting.executors import executor_scope
+
+        if args.dask_address is not None and args.executor not in (None, "dask"):
+            raise ConfigError("only applies with --executor dask", key="--dask-address")
+        kind = "dask" if args.dask_address is not None else args.executor
+        with executor_scope(kind, address=args.dask_address):
+            return handler(args)
+
+    return run
 
 
 if __name__ == "__main__":

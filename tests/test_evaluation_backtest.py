@@ -151,8 +151,6 @@ def test_cli_backtest_prints_the_leaderboard(capsys: pytest.CaptureFixture[str])
     from forecasting.cli import main
 
     sample = PROJECT_ROOT / "data" / "sample" / "border_panel.csv"
-    if not sample.is_file():
-        pytest.skip(f"bundled sample {sample} not present yet")
     code = main(
         ["backtest", "--input", str(sample), "--horizon", "3", "--folds", "2", "--models", "naive,drift"]
     )

@@ -208,3 +208,38 @@ def test_fitted_state_is_not_shipped_to_workers(panel) -> None:
     with use_executor(Recording()):
         model.fit(panel)
     assert not hasattr(shipped[0], "models_") and len(model.models_) == len(panel)
+
+
+def test_job_config_executor_keys_are_validated_and_do_not_change_the_digest(tmp_path) -> None:
+    from forecasting.errors import ConfigError
+    from forecasting.jobs.config import load_config
+
+    def config_with(job_lines: str):
+        path = tmp_path / "job.toml"
+        path.write_text(f'[job]\nname = "t"\n{job_lines}\n')
+        return load_config(path)
+
+    dask = config_with('executor = "dask"\ndask_address = "tcp://127.0.0.1:8786"')
+    assert (dask.executor, dask.dask_address) == ("dask", "tcp://127.0.0.1:8786")
+    assert config_with('executor = "local"').digest() == config_with("").digest()
+    with pytest.raises(ConfigError, match="job.executor"):
+        config_with('executor = "gpu"')
+    with pytest.raises(ConfigError, match="job.dask_address"):
+        config_with('executor = "local"\ndask_address = "tcp://127.0.0.1:8786"')
+
+
+def test_cli_backtest_prints_the_same_leaderboard_on_every_executor(capsys) -> None:
+    from conftest import PROJECT_ROOT
+
+    from forecasting.cli import main
+
+    sample = str(PROJECT_ROOT / "data" / "sample" / "border_panel.csv")
+    outputs = {}
+    for executor in ("serial", "local"):
+        args = ["backtest", "--input", sample, "--horizon", "3", "--folds", "2", "--models", "naive,drift"]
+        assert main([*args, "--executor", executor]) == 0
+        outputs[executor] = capsys.readouterr().out
+    assert outputs["serial"] == outputs["local"]
+    assert main(["backtest", "--input", sample, "--horizon", "3", "--executor", "local",
+                 "--dask-address", "tcp://127.0.0.1:1"]) == 2  # fmt: skip
+    assert "--dask-address" in capsys.readouterr().err

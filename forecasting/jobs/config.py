@@ -34,7 +34,17 @@ JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 WINDOWS: tuple[str, ...] = ("expanding", "sliding")
 
 _SCHEMA: dict[str, set[str]] = {
-    "job": {"name", "horizon", "levels", "output_dir", "models_dir", "n_jobs", "stale_lock_hours"},
+    "job": {
+        "name",
+        "horizon",
+        "levels",
+        "output_dir",
+        "models_dir",
+        "n_jobs",
+        "stale_lock_hours",
+        "executor",
+        "dask_address",
+    },
     "tracking": {"uri", "experiment"},
     "sources": {"path", "format"},
     "series": {"targets", "ids", "filters"},
@@ -64,6 +74,9 @@ class JobConfig:
     models_dir: str = "models"
     n_jobs: int = 1
     stale_lock_hours: float = 6.0
+    executor: str | None = None
+    """serial | local | dask (forecasting.executors); None: each model's n_jobs decides."""
+    dask_address: str | None = None
     tracking_uri: str | None = None
     experiment: str | None = None
     sources: tuple[SourceConfig, ...] = ()
@@ -93,7 +106,9 @@ class JobConfig:
 
     def digest(self) -> str:
         """sha256 of the settings (not of where the file lives), for the run's ``config_digest`` tag."""
-        settings = {k: v for k, v in asdict(self).items() if k != "source_file"}
+        # Where the work runs does not change the results, so it is not part of the digest.
+        ignored = ("source_file", "executor", "dask_address")
+        settings = {k: v for k, v in asdict(self).items() if k not in ignored}
         return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -151,6 +166,8 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         models_dir=check.string(job, "job.models_dir", "models"),
         n_jobs=check.integer(job, "job.n_jobs", 1),
         stale_lock_hours=check.positive_number(job, "job.stale_lock_hours", 6.0),
+        executor=_executor(check, job),
+        dask_address=check.optional_string(job, "job.dask_address"),
         tracking_uri=check.optional_string(tracking, "tracking.uri"),
         experiment=check.optional_string(tracking, "tracking.experiment"),
         sources=tuple(_sources(check, raw.get("sources", []))),
@@ -169,6 +186,17 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         margin=check.fraction(promotion, "promotion.margin", 0.02),
         source_file=source_file,
     )
+
+
+def _executor(check: _Checker, job: dict[str, Any]) -> str | None:
+    from forecasting.executors import EXECUTORS
+
+    executor = check.optional_string(job, "job.executor")
+    if executor is not None and executor not in EXECUTORS:
+        check.fail("job.executor", f"must be one of {list(EXECUTORS)}. Got {executor!r}")
+    if job.get("dask_address") is not None and executor != "dask":
+        check.fail("job.dask_address", "only applies with job.executor = 'dask'")
+    return executor
 
 
 def _with_overrides(config: JobConfig, overrides: dict[str, Any]) -> JobConfig:

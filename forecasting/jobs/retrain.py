@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from forecasting import tracking
 from forecasting.errors import ConfigError, DataError, ModelError
+from forecasting.executors import executor_scope
 from forecasting.export import export_forecasts, forecast_table, utc_timestamp
 from forecasting.jobs.config import DEFAULT_CANDIDATES, JobConfig
 from forecasting.jobs.lock import JobLock
@@ -66,7 +67,10 @@ def run_retrain(config: JobConfig) -> RetrainResult:
         run_name = f"retrain-{utc_timestamp().replace(':', '')}"
         tags = {tracking.JOB_TAG: config.name, "forecasting.config_digest": config.digest()}
         with tracking.retrain_run(experiment_id, run_name, tags) as run:
-            return _pipeline(config, run.info.run_id)
+            # Per-series fits go to the configured executor; MLflow calls stay here, on the driver.
+            n_jobs = config.n_jobs if config.n_jobs != 1 else -1
+            with executor_scope(config.executor, address=config.dask_address, n_jobs=n_jobs):
+                return _pipeline(config, run.info.run_id)
 
 
 def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
