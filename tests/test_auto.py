@@ -48,6 +48,7 @@ def test_global_choice_and_calibrated_intervals(small_panel: SeriesPanel) -> Non
     np.testing.assert_allclose(forecast["forecast"], reference["forecast"])
     factors = dict(zip(auto.calibration_["level"], auto.calibration_["factor"], strict=True))
     assert auto.calibration_["n_backtest"].tolist() == [36, 36]
+    assert min(factors.values()) >= 1.0  # calibration widens intervals, never narrows them
     for level in (80, 95):
         expected = reference["forecast"] + factors[level] * (
             reference[f"upper_{level}"] - reference["forecast"]

@@ -12,7 +12,10 @@ beats it by ``series_margin``.
 Intervals are the members' intervals combined bound by bound, then calibrated
 by split conformal scaling on the same backtest: for each level the distance
 from the forecast to each bound is multiplied by the factor that makes the
-backtest's scaled errors fall inside the interval at the nominal rate.
+backtest's scaled errors fall inside the interval at the nominal rate. The
+factor only ever widens: two short folds that happened to be calm must not
+shrink the models' own intervals (on the BTS reference set, factors below 1
+from the 2021-22 folds left 2023 intervals covering 72% / 90%).
 """
 
 from __future__ import annotations
@@ -179,7 +182,8 @@ class Auto(PanelForecaster):
                 continue
             rank = min(np.ceil((n + 1) * level / 100.0) / n, 1.0)
             # inf ratios (zero-width bounds that missed) are capped first: quantiles of inf give NaN
-            rows.append((level, float(np.quantile(np.minimum(ratio, MAX_FACTOR), rank)), n))
+            factor = float(np.quantile(np.minimum(ratio, MAX_FACTOR), rank))
+            rows.append((level, max(factor, 1.0), n))
         return pd.DataFrame(rows, columns=["level", "factor", "n_backtest"])
 
     # --- predict ---------------------------------------------------------------------------
