@@ -45,6 +45,7 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 from forecasting import __version__  # noqa: E402
 from forecasting.errors import ConfigError, ModelError  # noqa: E402
+from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS  # noqa: E402
 from forecasting.models.base import PanelForecaster  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
 
@@ -65,18 +66,6 @@ HTTP_RETRY_DEFAULTS: dict[str, str] = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
 """A scheduled job gives up on an unreachable server after ~10 s, not MLflow's default minutes."""
-LEADERBOARD_METRICS: tuple[str, ...] = (
-    "mase",
-    "rmsse",
-    "smape",
-    "mape",
-    "bias",
-    "coverage_80",
-    "coverage_95",
-    "width_80",
-    "width_95",
-    "msis_95",
-)
 
 
 # --- store ----------------------------------------------------------------------
@@ -236,11 +225,11 @@ def log_candidate(
         mlflow.set_tag("forecasting.model", model.name)
         log_params(model.get_params(deep=False))
         mlflow.log_metrics(
-            {m: float(scores[m]) for m in LEADERBOARD_METRICS if m in scores and pd.notna(scores[m])}
+            {m: float(scores[m]) for m in LEADERBOARD_COLUMNS if m in scores and pd.notna(scores[m])}
         )
         for step, row in by_horizon.iterrows():
             values = {
-                f"{m}_by_step": float(row[m]) for m in LEADERBOARD_METRICS if m in row and pd.notna(row[m])
+                f"{m}_by_step": float(row[m]) for m in LEADERBOARD_COLUMNS if m in row and pd.notna(row[m])
             }
             mlflow.log_metrics(values, step=int(step))
         log_dataset(panel, **dataset)
@@ -251,7 +240,7 @@ def log_candidate(
 
 
 def _finite_metrics(row: pd.Series, suffix: str = "") -> dict[str, float]:
-    return {f"{m}{suffix}": float(row[m]) for m in LEADERBOARD_METRICS if m in row and pd.notna(row[m])}
+    return {f"{m}{suffix}": float(row[m]) for m in LEADERBOARD_COLUMNS if m in row and pd.notna(row[m])}
 
 
 def log_plots(results: pd.DataFrame, panel: SeriesPanel) -> None:
@@ -453,7 +442,7 @@ def candidate_leaderboard(experiment: str, parent_run_id: str) -> pd.DataFrame:
     )
     if found.empty:
         raise ConfigError(f"run {parent_run_id} has no candidate runs", key="--runs")
-    metrics = [m for m in LEADERBOARD_METRICS if f"metrics.{m}" in found.columns]
+    metrics = [m for m in LEADERBOARD_COLUMNS if f"metrics.{m}" in found.columns]
     table = found[["tags.forecasting.model", *(f"metrics.{m}" for m in metrics)]].copy()
     table.columns = ["model", *metrics]
     table.insert(0, "run_id", parent_run_id)
