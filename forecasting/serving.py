@@ -153,7 +153,7 @@ def write_model_files(
         **model_spec(model),
         "horizon": int(horizon),
         "levels": [int(level) for level in levels],
-        "exog": exog if getattr(model, "uses_exog", False) else None,
+        "exog": exog if model.uses_exog else None,
         "package_version": __version__,
     }
     (directory / SPEC_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True), encoding="utf-8")

@@ -188,7 +188,7 @@ def make_candidates(config: JobConfig) -> list[PanelForecaster]:
 
 def exog_settings(config: JobConfig, candidates: Sequence[PanelForecaster]) -> dict[str, Any] | None:
     """Calendar flag and event tables, when a candidate uses regressors; JSON-able for the model spec."""
-    if not any(getattr(m, "uses_exog", False) for m in candidates):
+    if not any(m.uses_exog for m in candidates):
         return None
     events: list[dict[str, Any]] = [dict(e) for e in config.events]
     if config.uses_sample and config.sample_events and not events:
@@ -245,7 +245,7 @@ def _backtest_one(
             step=config.step,
             window=config.window,
             window_length=config.window_length,
-            X=X if getattr(model, "uses_exog", False) else None,
+            X=X if model.uses_exog else None,
             levels=config.levels,
             n_jobs=config.n_jobs,
         )
@@ -298,7 +298,7 @@ def fit_and_forecast(
 ) -> pd.DataFrame:
     """Fit on all data and forecast the job horizon (regressors only for models that use them)."""
     _log("fit", model=model.name, series=len(panel))
-    if getattr(model, "uses_exog", False) and X is not None:
+    if model.uses_exog and X is not None:
         return model.fit(panel, X).predict(config.horizon, X_future, levels=config.levels)
     return model.fit(panel).predict(config.horizon, levels=config.levels)
 

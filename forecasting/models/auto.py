@@ -43,6 +43,7 @@ from forecasting.models.ensemble import (
     concat_rows,
     fit_members,
     member_fallbacks,
+    members_use_exog,
     predict_members,
     resolve_members,
 )
@@ -92,7 +93,7 @@ class Auto(PanelForecaster):
     @property
     def uses_exog(self) -> bool:  # type: ignore[override]
         """True when any candidate uses exogenous regressors (X is passed to all; others ignore it)."""
-        return any(getattr(m, "uses_exog", False) for m in resolve_members(self.candidates))
+        return members_use_exog(self.candidates)
 
     # --- fit -------------------------------------------------------------------------------
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:

@@ -82,6 +82,8 @@ class PanelForecaster(BaseEstimator, ABC):
     """
 
     name: str = "model"
+    uses_exog: bool = False
+    """Whether ``fit``/``predict`` use X; callers pass X only to models that do."""
 
     @abstractmethod
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self: ...
@@ -202,7 +204,6 @@ class LocalForecaster(PanelForecaster):
 
     min_obs: int = 1
     supports_missing: bool = False
-    uses_exog: bool = False
 
     @abstractmethod
     def _series_model(self) -> SeriesModel: ...

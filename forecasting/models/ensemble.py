@@ -33,6 +33,11 @@ METHODS = ("mean", "median", "weighted")
 FALLBACK_COLUMNS = ["series_id", "model", "fallback", "reason"]
 
 
+def members_use_exog(members: Sequence[Member]) -> bool:
+    """True when any member uses exogenous regressors (X is then passed to all; others ignore it)."""
+    return any(member.uses_exog for member in resolve_members(members))
+
+
 def resolve_members(members: Sequence[Member], n_jobs: int | None = None) -> list[PanelForecaster]:
     """Fresh, unfitted estimators for registry names or (cloned) instances; names must be distinct.
 
@@ -170,7 +175,7 @@ class Ensemble(PanelForecaster):
     @property
     def uses_exog(self) -> bool:  # type: ignore[override]
         """True when any member uses exogenous regressors (X is passed to all; others ignore it)."""
-        return any(getattr(m, "uses_exog", False) for m in resolve_members(self.members))
+        return members_use_exog(self.members)
 
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
         if self.method not in METHODS:
