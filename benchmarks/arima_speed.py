@@ -99,7 +99,7 @@ def search_agreement(train: SeriesPanel, test: pd.DataFrame, series_ids: list[st
                 model = ArimaModel(search=search).fit(y)
             row[f"seconds_{search}"] = time.perf_counter() - start
             row[f"order_{search}"] = model.order_
-            row[f"aicc_{search}"] = float(model.result_.aicc)
+            row[f"aicc_{search}"] = model.aicc_
             months = pd.period_range(train.series(series_id).index[-1] + 1, periods=HORIZON, freq="M")
             forecast = pd.DataFrame({"series_id": series_id, "month": months})
             forecast["forecast"] = model.predict(HORIZON)["mean"]

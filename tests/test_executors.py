@@ -118,6 +118,22 @@ def test_dask_local_cluster_gives_serial_forecasts(panel, serial_run, dask_execu
     assert sum(calls) == 2 * len(panel) * (len(MODELS) * 2 + 1)
 
 
+def test_gbm_trains_its_regressors_on_workers_with_serial_results(panel, dask_executor) -> None:
+    # The final and calibration regressors are independent tasks: one chunk each.
+    def gbm_forecasts(executor, calls: list[int]) -> pd.DataFrame:
+        with use_executor(executor, progress=calls.append):
+            model = make_model("gbm", max_iter=40, calibration_windows=3).fit(panel)
+            return model.predict(6)
+
+    serial_calls: list[int] = []
+    reference = gbm_forecasts(SerialExecutor(), serial_calls)
+    assert serial_calls == [1, 1, 1, 1]  # the final fit and three calibration windows
+    for executor in (LocalExecutor(2), dask_executor):
+        assert_frame_equal(gbm_forecasts(executor, []), reference, rtol=1e-9, atol=1e-9)
+    assert reference["forecast"].notna().all()
+    assert (reference["upper_95"] >= reference["upper_80"]).all()
+
+
 def test_retrain_on_dask_exports_the_serial_forecasts(tmp_path, dask_executor) -> None:
     from forecasting.jobs.config import load_config
     from forecasting.jobs.retrain import run_retrain

@@ -71,9 +71,7 @@ def test_auto_arima_finds_ar1_without_differencing() -> None:
     model = ArimaModel().fit(ar1())
     assert (model.d_, model.D_) == (0, 0)
     assert model.order_[:2] == (1, 0)  # p, q; a small seasonal AR may win by chance on a finite sample
-    assert model.result_.params[list(model.result_.param_names).index("ar.L1")] == pytest.approx(
-        0.7, abs=0.06
-    )
+    assert model.params_[model.param_names_.index("ar.L1")] == pytest.approx(0.7, abs=0.06)
 
 
 def test_auto_arima_takes_a_seasonal_difference_for_a_seasonal_walk() -> None:

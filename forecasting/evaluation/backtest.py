@@ -254,19 +254,33 @@ def training_scales(train: SeriesPanel, season_length: int = SEASON_LENGTH) -> p
     missing month is left out rather than bridged.
     """
     wide = train.wide()
-    rows = {}
-    for series_id in wide.columns:
-        y = wide[series_id]
-        observed = y.loc[y.first_valid_index() : y.last_valid_index()]
-        lag = season_length if len(observed) > season_length else 1
-        diffs = (observed - observed.shift(lag)).dropna().to_numpy()
-        if len(diffs) == 0:
-            rows[series_id] = (np.nan, np.nan)
-        else:
-            rows[series_id] = (float(np.mean(np.abs(diffs))), float(np.mean(diffs**2)))
-    scales = pd.DataFrame.from_dict(rows, orient="index", columns=["scale_mase", "scale_rmsse"])
-    scales.index.name = "series_id"
+    values = wide.to_numpy(dtype="float64")  # months x series, NaN outside each series' range
+    observed = np.isfinite(values)
+    first = observed.argmax(axis=0)
+    span = len(values) - observed[::-1].argmax(axis=0) - first
+    seasonal_mae, seasonal_mse = _lagged_moments(values, season_length)
+    naive_mae, naive_mse = _lagged_moments(values, 1)
+    seasonal = span > season_length
+    scales = pd.DataFrame(
+        {
+            "scale_mase": np.where(seasonal, seasonal_mae, naive_mae),
+            "scale_rmsse": np.where(seasonal, seasonal_mse, naive_mse),
+        },
+        index=pd.Index(np.asarray(wide.columns, dtype=object), name="series_id"),
+    )
     return scales
+
+
+def _lagged_moments(values: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, mean absolute and mean squared ``lag``-difference over the pairs observed at both ends."""
+    diffs = values[lag:] - values[:-lag] if len(values) > lag else np.empty((0, values.shape[1]))
+    observed = np.isfinite(diffs)
+    count = observed.sum(axis=0)
+    filled = np.where(observed, diffs, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mae = np.where(count > 0, np.abs(filled).sum(axis=0) / count, np.nan)
+        mse = np.where(count > 0, (filled**2).sum(axis=0) / count, np.nan)
+    return mae, mse
 
 
 def _run_fold(

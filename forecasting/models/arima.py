@@ -297,7 +297,15 @@ class ArimaModel:
             raise ValueError(f"no ARIMA candidate could be estimated on {len(w)} differenced observations")
         self.order_ = best.order
         self.search_aicc_ = best.aicc
-        self.result_ = self._fit_final(w, Xd, best)
+        result = self._fit_final(w, Xd, best)
+        # Only what forecasting needs is kept (a SARIMAX results object pickles to ~4 MB,
+        # which dominated moving fitted models between processes): predict re-runs the
+        # Kalman filter over the short differenced series.
+        self.params_ = np.asarray(result.params, dtype="float64")
+        self.param_names_ = list(result.model.param_names)
+        self.aicc_ = float(result.aicc)
+        self.w_ = w
+        self.R_ = _regressors(len(w), Xd, best.order[4])
         lags = self.d_ + self.D_ * m
         self.z_tail_ = z[len(z) - lags :]
         self.X_tail_ = None if X is None else np.asarray(X, dtype="float64")[len(z) - lags :]
@@ -339,10 +347,7 @@ class ArimaModel:
     def _psi_weights(self, h: int) -> np.ndarray:
         """MA(infinity) weights of the integrated model, for the h-step forecast variances."""
         p, q, P, Q, _ = self.order_
-        arma = np.asarray(self.result_.params, dtype="float64")[
-            -(p + q + P + Q) or len(self.result_.params) :
-        ]
-        arma = arma if p + q + P + Q else np.zeros(0)
+        arma = self.params_[len(self.params_) - (p + q + P + Q) :]
         phi, theta = _polys(arma, self.order_, self.season_length)
         return arma2ma(np.convolve(phi, self._difference_polynomial()), theta, lags=h)
 
@@ -358,8 +363,9 @@ class ArimaModel:
                 Xd = difference(np.vstack([self.X_tail_, X]), self.d_, self.D_, self.season_length)
             R_future = _regressors(h, Xd, self.order_[4])
         with threadpool_limits(limits=1):
-            w_mean = np.asarray(self.result_.forecast(h, exog=R_future), dtype="float64")
-            sigma_h = np.sqrt(self.result_.scale * np.cumsum(self._psi_weights(h) ** 2))
+            result = _state_space(self.w_, self.R_, self.order_, self.season_length).filter(self.params_)
+            w_mean = np.asarray(result.forecast(h, exog=R_future), dtype="float64")
+            sigma_h = np.sqrt(result.scale * np.cumsum(self._psi_weights(h) ** 2))
         mean = self._integrate(w_mean)
         out = normal_intervals(mean, sigma_h, levels)
         if self.transform_ is not None:

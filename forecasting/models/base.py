@@ -331,18 +331,6 @@ def _check_output(out: dict[str, np.ndarray], horizon: int, levels: Sequence[int
             raise ModelError(f"model output {key!r} is not {horizon} finite values")
 
 
-def _series_frame(
-    series_id: str,
-    months: pd.PeriodIndex,
-    model_name: str,
-    out: dict[str, np.ndarray],
-    levels: Sequence[int],
-    nonnegative: bool,
-) -> pd.DataFrame:
-    """One series' forecast frame; see :func:`forecast_frame`."""
-    return forecast_frame([(series_id, months, out, nonnegative)], model_name, levels)
-
-
 def forecast_frame(
     outputs: Sequence[tuple[str, pd.PeriodIndex, dict[str, np.ndarray], bool]],
     model_name: str,

@@ -35,6 +35,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from threadpoolctl import threadpool_limits
 
 from forecasting.errors import DataError
+from forecasting.executors import run_chunked
 from forecasting.features.calendar import calendar_features
 from forecasting.features.lags import (
     DEFAULT_LAGS,
@@ -49,12 +50,11 @@ from forecasting.models.base import (
     DEFAULT_LEVELS,
     SEASON_LENGTH,
     PanelForecaster,
-    _series_frame,
     check_horizon,
     check_levels,
     fallback_model,
     fill_gaps,
-    forecast_columns,
+    forecast_frame,
 )
 from forecasting.panel import SeriesPanel
 
@@ -202,9 +202,18 @@ class GradientBoosting(PanelForecaster):
         self.nonnegative_ = ~(np.nanmin(history, axis=1) < 0)
         self.categories_ = categories
         self.modelled_ = modelled
-        self.regressor_, self.scale_ = self._train(history, month_grid, modelled, self.max_horizon)
+        windows = self._calibration_windows(history, modelled)
+        training_sets = [self._training_set(history, month_grid, modelled, self.max_horizon)]
+        training_sets += [
+            self._training_set(history[:, :cut], month_grid[:, :cut], usable, self._calibration_horizon)
+            for cut, usable in windows
+        ]
+        regressors = self._fit_regressors([(design, target) for design, target, _ in training_sets])
+        self.regressor_, self.scale_ = regressors[0], training_sets[0][2]
         self.error_scale_ = _error_scale(history)
-        self.calibration_scores_ = self._calibrate(history, month_grid, modelled)
+        self.calibration_scores_ = self._calibrate(
+            history, month_grid, windows, regressors[1:], [scale for _, _, scale in training_sets[1:]]
+        )
         self.fallback_models_ = {
             sid: fallback_model(int(n))[1].fit(fill_gaps(_observed(row))[0])
             for sid, row, n, keep in zip(layout.series_ids, history, n_obs, modelled, strict=True)
@@ -293,13 +302,14 @@ class GradientBoosting(PanelForecaster):
             parts.append(step[:, None].astype("float64"))
         return np.column_stack([*parts, month_features, categories])
 
-    def _train(
+    def _training_set(
         self, history: np.ndarray, month_grid: np.ndarray, modelled: np.ndarray, max_step: int
-    ) -> tuple[Pipeline | None, np.ndarray]:
-        """Fit the regressor on (series, origin, step) rows of ``history``, steps up to ``max_step`` (direct).
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Design rows, targets and series scales from (series, origin, step) rows of ``history``.
 
-        At most ``max_train_rows`` rows, drawn with ``random_state``, keep the
-        direct strategy (a row per step) fast on large panels.
+        Steps go up to ``max_step`` (direct strategy). At most ``max_train_rows``
+        rows, drawn with ``random_state``, keep the direct strategy (a row per
+        step) fast on large panels.
         """
         scale = _level_scale(history)
         table = self.features_.table(history)
@@ -338,13 +348,23 @@ class GradientBoosting(PanelForecaster):
             )
             targets.append(self._to_target(actual, base, row_scale))
         design, target = np.concatenate(inputs), np.concatenate(targets)
-        if len(design) == 0:
-            return None, scale
         if self.max_train_rows is not None and len(design) > self.max_train_rows:
             rng = np.random.default_rng(self.random_state)
             chosen = np.sort(rng.choice(len(design), size=self.max_train_rows, replace=False))
             design, target = design[chosen], target[chosen]
-        return self._regressor(design).fit(design, target), scale
+        return design, target, scale
+
+    def _fit_regressors(self, training_sets: list[tuple[np.ndarray, np.ndarray]]) -> list[Pipeline | None]:
+        """Fit the final and the calibration regressors, which are independent, on the current executor.
+
+        Each task carries one design matrix (at most ``max_train_rows`` rows), not
+        the panel; with the serial executor this is a plain loop on the driver.
+        """
+        tasks = [
+            (self._regressor(design) if len(design) else None, design, target, self.n_jobs)
+            for design, target in training_sets
+        ]
+        return run_chunked(fit_trees, tasks, n_jobs=1, desc=f"fit {self.model_name}")
 
     def _origin_scales(self, history: np.ndarray, series_scale: np.ndarray) -> np.ndarray:
         """The scale of a row whose origin precedes column ``p``, shape ``(n_series, n_columns + 1)``.
@@ -464,31 +484,42 @@ class GradientBoosting(PanelForecaster):
             forecasts[rows, step - 1] = self._from_target(regressor.predict(design), base, row_scale)
         return forecasts
 
-    def _calibrate(
-        self, history: np.ndarray, month_grid: np.ndarray, modelled: np.ndarray
-    ) -> np.ndarray | None:
-        """Scaled forecast errors ``(n_forecasts, calibration_horizon)`` from rolling-origin refits."""
+    def _calibration_windows(self, history: np.ndarray, modelled: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """``(cut, usable series)`` of each rolling-origin calibration refit, newest first."""
         horizon = self._calibration_horizon
         step = self.calibration_step or max(1, horizon // 2)
-        n_columns = history.shape[1]
-        scores = []
         n_windows = self.calibration_windows
         if n_windows is None:
             n_windows = min(
                 MAX_CALIBRATION_WINDOWS, max(3, math.ceil(CALIBRATION_SCORES / max(modelled.sum(), 1)))
             )
+        windows = []
         for window in range(n_windows):
-            cut = n_columns - horizon - window * step
+            cut = history.shape[1] - horizon - window * step
             if cut < self.min_obs:
                 break
-            training = history[:, :cut]
-            reasons = _fallback_reasons(training, self.min_obs, self._needs_nonnegative)
+            reasons = _fallback_reasons(history[:, :cut], self.min_obs, self._needs_nonnegative)
             usable = modelled & np.array([reason is None for reason in reasons])
             if not usable.any():
                 break
-            regressor, scale = self._train(training, month_grid[:, :cut], usable, horizon)
+            windows.append((cut, usable))
+        return windows
+
+    def _calibrate(
+        self,
+        history: np.ndarray,
+        month_grid: np.ndarray,
+        windows: list[tuple[int, np.ndarray]],
+        regressors: list[Pipeline | None],
+        scales: list[np.ndarray],
+    ) -> np.ndarray | None:
+        """Scaled forecast errors ``(n_forecasts, calibration_horizon)`` of the rolling-origin refits."""
+        horizon = self._calibration_horizon
+        scores = []
+        for (cut, usable), regressor, scale in zip(windows, regressors, scales, strict=True):
             if regressor is None:
                 break
+            training = history[:, :cut]
             forecasts = self._forecast(
                 regressor, training, month_grid[:, cut : cut + horizon], scale, horizon, usable
             )
@@ -526,7 +557,7 @@ class GradientBoosting(PanelForecaster):
         else:
             mean = np.full(ordinals.shape, np.nan)
         offsets = self._interval_offsets(horizon, levels)
-        frames = []
+        outputs = []
         for i, series_id in enumerate(self.series_ids_):
             months = pd.PeriodIndex.from_ordinals(ordinals[i], freq="M")
             if self.modelled_[i]:
@@ -535,10 +566,8 @@ class GradientBoosting(PanelForecaster):
                     out[key] = mean[i] + offset * self.error_scale_[i]
             else:
                 out = self.fallback_models_[series_id].predict(horizon, None, levels)
-            frames.append(
-                _series_frame(series_id, months, self.model_name, out, levels, bool(self.nonnegative_[i]))
-            )
-        return pd.concat(frames, ignore_index=True)[forecast_columns(levels)]
+            outputs.append((series_id, months, out, bool(self.nonnegative_[i])))
+        return forecast_frame(outputs, self.model_name, levels)
 
     def _interval_offsets(self, horizon: int, levels: Sequence[int]) -> dict[str, np.ndarray]:
         """Per-step interval offsets in error-scale units, from the conformal scores.
@@ -561,6 +590,16 @@ class GradientBoosting(PanelForecaster):
             lower, upper = _conformal_bounds(scores[:, columns], alpha)
             offsets[f"lower_{level}"], offsets[f"upper_{level}"] = lower * widen, upper * widen
         return offsets
+
+
+def fit_trees(
+    regressor: Pipeline | None, design: np.ndarray, target: np.ndarray, n_threads: int
+) -> Pipeline | None:
+    """Fit one regressor (None when there are no rows); runs on any executor's worker."""
+    if regressor is None:
+        return None
+    with threadpool_limits(limits=n_threads, user_api="openmp"):
+        return regressor.fit(design, target)
 
 
 def _conformal_bounds(scores: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
