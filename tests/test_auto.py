@@ -40,7 +40,8 @@ def _mixed_panel(seed: int = 1) -> SeriesPanel:
 
 
 def test_global_choice_and_calibrated_intervals(small_panel: SeriesPanel) -> None:
-    auto = Auto(candidates=BASELINES, backtest_horizon=6, backtest_folds=2).fit(small_panel)
+    auto = Auto(candidates=BASELINES, selection="global", backtest_horizon=6, backtest_folds=2)
+    auto.fit(small_panel)
     assert set(auto.selection_["choice"]) == {"seasonal_naive"}
     assert len(auto.backtest_scores_.columns) == 7  # every non-empty subset of three candidates
     forecast = auto.predict(6)
@@ -59,6 +60,31 @@ def test_global_choice_and_calibrated_intervals(small_panel: SeriesPanel) -> Non
     assert (forecast["model"] == "auto").all()
     assert (forecast["lower_95"] <= forecast["lower_80"]).all()
     assert (forecast["upper_80"] <= forecast["upper_95"]).all()
+
+
+def test_weighted_selection_weighs_candidates_by_inverse_backtest_mase() -> None:
+    panel = _mixed_panel()
+    auto = Auto(candidates=BASELINES, backtest_horizon=6, backtest_folds=2).fit(panel)
+    weights = auto.weights_.pivot(index="series_id", columns="model", values="weight")
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    single = auto.backtest_scores_[list(BASELINES)]
+    expected = (1 / single).div((1 / single).sum(axis=1), axis=0)
+    np.testing.assert_allclose(weights.loc[expected.index, expected.columns], expected)
+    assert weights.loc["trend"].idxmax() == "drift"
+    assert weights.loc["s0"].idxmax() == "seasonal_naive"
+    assert auto.selection_["source"].eq("inverse backtest MASE weights").all()
+    assert (auto.selection_["backtest_mase"] > 0).all()
+    # The point forecast is the weighted sum of the members' forecasts.
+    forecast = auto.predict(3).set_index(["series_id", "month"])["forecast"]
+    members = pd.concat(
+        [make_model(name).fit(panel).predict(3).assign(model=name) for name in BASELINES], ignore_index=True
+    ).merge(auto.weights_, on=["series_id", "model"])
+    expected_forecast = (
+        (members["forecast"] * members["weight"])
+        .groupby([members["series_id"].astype(str), members["month"]])
+        .sum()
+    )
+    np.testing.assert_allclose(forecast.loc[expected_forecast.index], expected_forecast)
 
 
 def test_series_selection_moves_only_clear_winners() -> None:
@@ -102,7 +128,10 @@ def test_short_panel_without_backtest_and_failed_candidate(small_panel: SeriesPa
     short = SeriesPanel(small_panel.records[small_panel.records["month"] >= pd.Period("2020-06", "M")])
     auto = Auto(candidates=("naive", "drift"), backtest_horizon=12).fit(short)
     assert auto.selection_["choice"].eq("naive+drift").all()
-    assert auto.selection_["source"].str.startswith("no backtest").all()
+    assert auto.selection_["source"].eq("equal weights (series not backtested)").all()
+    assert auto.weights_["weight"].eq(0.5).all()
+    glob = Auto(candidates=("naive", "drift"), selection="global", backtest_horizon=12).fit(short)
+    assert glob.selection_["source"].str.startswith("no backtest").all()
     assert auto.calibration_["factor"].eq(1.0).all()
     assert len(auto.predict(2)) == 3 * 2
 

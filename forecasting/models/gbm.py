@@ -167,6 +167,13 @@ class GradientBoosting(PanelForecaster):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    @property
+    def model_name(self) -> str:
+        """``gbm``, or ``gbm_median`` when fitted for the median (``loss="absolute_error"``)."""
+        if self.loss == "squared_error":
+            return self.name
+        return "gbm_median" if self.loss == "absolute_error" else f"gbm_{self.loss}"
+
     # --- fit ----------------------------------------------------------------
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
         """Fit the global model, its conformal calibration and the per-series fallbacks."""

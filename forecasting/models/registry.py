@@ -27,12 +27,21 @@ MODELS: dict[str, type[PanelForecaster]] = {
 }
 
 
+PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "gbm_median": ("gbm", {"loss": "absolute_error"}),
+}
+"""Registered variants: a name for a model with other default parameters (its ``model_name``)."""
+
+
 def available_models() -> list[str]:
-    return sorted(MODELS)
+    return sorted([*MODELS, *PRESETS])
 
 
 def make_model(name: str, **params: Any) -> PanelForecaster:
     """Instantiate a model by its registered name, e.g. ``make_model("arima")``."""
+    if name in PRESETS:
+        name, preset = PRESETS[name]
+        params = {**preset, **params}
     try:
         cls = MODELS[name]
     except KeyError:
