@@ -8,6 +8,11 @@ seasonal-naive (m=12) error of each series' training window. Usage::
     nice python benchmarks/accuracy.py --reference --peers
     nice python benchmarks/accuracy.py --input panel.csv --cutoff 2022-12 --horizon 12
     nice python benchmarks/accuracy.py --trade --peers
+    nice python benchmarks/accuracy.py --reference --backtest-folds 3 --models $DEFAULT_SET
+
+``--backtest-folds K`` instead times a K-fold rolling-origin backtest
+(horizon as above) of the models on the whole panel, training and test
+months together, and prints its leaderboard.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from forecasting.evaluation.metrics import leaderboard  # noqa: E402
 from forecasting.models.registry import make_model  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
 
-DEFAULT_MODELS = ("seasonal_naive", "ets", "theta", "arima", "gbm", "ensemble", "auto")
+DEFAULT_MODELS = ("seasonal_naive", "ets", "theta", "arima", "gbm", "gbm_median", "ensemble", "auto")
 LEVELS = (80, 95)
 TRADE_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "trade"
 TRADE_FILES = ("usa-china-trade-data.csv", "japan-china-trade-data.csv", "korea-china-trade-data.csv")
@@ -165,6 +170,22 @@ def run_pmdarima(train: SeriesPanel, horizon: int, series_ids: Sequence[str]) ->
     return timed(label, fit_predict)
 
 
+def run_backtest(
+    names: Sequence[str], train: SeriesPanel, test: pd.DataFrame, horizon: int, folds: int, n_jobs: int
+) -> pd.DataFrame:
+    """Leaderboard and wall time of a ``folds``-fold backtest of ``names`` on the whole panel."""
+    from forecasting.evaluation.backtest import backtest
+    from forecasting.executors import executor_scope
+
+    whole = SeriesPanel(pd.concat([train.records, test], ignore_index=True))
+    start = time.perf_counter()
+    with executor_scope("local" if n_jobs > 1 else "serial", n_jobs=n_jobs):
+        results = backtest([make_model(name) for name in names], whole, horizon=horizon, folds=folds)
+    seconds = time.perf_counter() - start
+    print(f"{len(names)} models x {folds} folds on {len(whole)} series: {seconds:.1f} s", flush=True)
+    return leaderboard(results)
+
+
 # --- scoring ---------------------------------------------------------------------------------
 def score(run: Run, train: SeriesPanel, test: pd.DataFrame) -> pd.DataFrame:
     """The run's forecasts in backtest-table form (cutoff = the training end), for the metrics."""
@@ -210,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--pmdarima-series", type=int, default=60, help="pmdarima on the first N series (slow)"
     )
     parser.add_argument("--n-jobs", type=int, default=2, help="processes for every model, ours and peers")
+    parser.add_argument("--backtest-folds", type=int, help="time a K-fold backtest of --models instead")
     args = parser.parse_args(argv)
 
     if args.reference:
@@ -221,6 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("--cutoff is required with --input")
         train, test, horizon = csv_set(args.input, pd.Period(args.cutoff, "M"), args.horizon or 12)
     print(f"{train}; test rows {len(test):,}; horizon {horizon}; n_jobs {args.n_jobs}", file=sys.stderr)
+    pd.set_option("display.width", 160)
+    if args.backtest_folds:
+        names = [name for name in args.models.split(",") if name]
+        board = run_backtest(names, train, test, horizon, args.backtest_folds, args.n_jobs)
+        print(board.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        return 0
 
     runs = [run_ours(name, train, horizon, args.n_jobs) for name in args.models.split(",") if name]
     subset_runs: list[Run] = []
@@ -239,7 +267,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             if run.label in ("arima", "auto", "statsforecast AutoARIMA")
         ]
 
-    pd.set_option("display.width", 160)
     print(summary(runs, train, test).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if subset_runs:
         subset_test = test[test["series_id"].isin(train.series_ids[: args.pmdarima_series])]

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecasting.jobs.config import DEFAULT_CANDIDATES
 from forecasting.panel import SeriesPanel
 
 BTS_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "border_crossings"
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executors", default="serial,local,dask")
     parser.add_argument(
         "--models",
-        default="seasonal_naive,drift,ets,theta,arima,gbm",
+        default=",".join(DEFAULT_CANDIDATES),
         help="registry names (default: the retrain job's default candidates)",
     )
     parser.add_argument("--months", type=int, default=120)

@@ -112,7 +112,9 @@ class LocalExecutor(Executor):
         if self.n_workers == 1 or len(chunks) < 2:
             yield from SerialExecutor()._run(function, chunks)
             return
-        parallel = Parallel(n_jobs=self.n_workers, return_as="generator_unordered")
+        # max_nbytes=None: arrays are pickled, not memory-mapped read-only (statsmodels' Kalman
+        # filter rejects read-only buffers: "buffer source array is read-only").
+        parallel = Parallel(n_jobs=self.n_workers, return_as="generator_unordered", max_nbytes=None)
         yield from parallel(
             delayed(_indexed_chunk)(index, function, chunk) for index, chunk in enumerate(chunks)
         )

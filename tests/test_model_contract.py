@@ -19,11 +19,11 @@ from sklearn.base import clone
 from forecasting.errors import ModelError
 from forecasting.features.calendar import calendar_features
 from forecasting.models.base import forecast_columns
-from forecasting.models.registry import MODELS, make_model
+from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
 
 HORIZON = 6
-NAMES = sorted(MODELS)
+NAMES = available_models()
 COMBINATIONS = {"ensemble", "auto"}
 
 

@@ -52,6 +52,7 @@ from forecasting.models.ensemble import (
     combine_forecasts,
     concat_rows,
     fit_members,
+    inverse_mase_weights,
     member_fallbacks,
     members_use_exog,
     predict_members,
@@ -124,7 +125,7 @@ class Auto(PanelForecaster):
             )
         self.backtest_scores_ = _combination_scores(results, names)
         if self.selection == "weighted":
-            self.weights_ = _inverse_mase_weights(self.backtest_scores_, panel.series_ids, names)
+            self.weights_ = _series_weights(self.backtest_scores_, panel.series_ids, names)
             combined = _selected_backtest(results, self.weights_, DEFAULT_LEVELS)
             self.selection_ = _weighted_selection(self.weights_, combined)
         else:
@@ -241,20 +242,19 @@ def _choice_weights(selection: pd.DataFrame, names: Sequence[str]) -> pd.DataFra
     return pd.DataFrame(rows, columns=["series_id", "model", "weight"])
 
 
-def _inverse_mase_weights(scores: pd.DataFrame, series_ids: list[str], names: list[str]) -> pd.DataFrame:
-    """Per series, each candidate's weight in proportion to 1 / its backtest MASE (equal without one)."""
-    single = scores.reindex(index=series_ids, columns=names) if not scores.empty else None
-    rows = []
-    for series_id in series_ids:
-        mase = (
-            single.loc[series_id].to_numpy(dtype="float64")
-            if single is not None
-            else np.full(len(names), np.nan)
-        )
-        inverse = np.where(np.isfinite(mase), 1.0 / np.maximum(mase, MIN_MASE), 0.0)
-        weights = inverse / inverse.sum() if inverse.sum() > 0 else np.full(len(names), 1.0 / len(names))
-        rows += [(series_id, name, float(weight)) for name, weight in zip(names, weights, strict=True)]
-    return pd.DataFrame(rows, columns=["series_id", "model", "weight"])
+def _series_weights(scores: pd.DataFrame, series_ids: list[str], names: list[str]) -> pd.DataFrame:
+    """Inverse backtest MASE weights per series; equal weights for series without a backtest."""
+    backtested = [sid for sid in series_ids if sid in scores.index]
+    frames = []
+    if backtested:
+        single = scores.loc[backtested, names].rename_axis(index="series_id", columns="model")
+        frames.append(inverse_mase_weights(single.stack().rename("mase").to_frame(), floor=MIN_MASE))
+    missing = [sid for sid in series_ids if sid not in scores.index]
+    equal = [(sid, name, 1.0 / len(names)) for sid in missing for name in names]
+    frames.append(pd.DataFrame(equal, columns=["series_id", "model", "weight"]))
+    weights = concat_rows(frames, ["series_id", "model", "weight"])
+    position = weights["series_id"].map({sid: i for i, sid in enumerate(series_ids)}).to_numpy()
+    return weights.iloc[np.argsort(position, kind="stable")].reset_index(drop=True)
 
 
 def _weighted_selection(weights: pd.DataFrame, combined: pd.DataFrame) -> pd.DataFrame:
