@@ -9,7 +9,7 @@ from conftest import seasonal_panel
 from sklearn.base import clone
 from test_ensemble import Broken
 
-from forecasting.models.auto import Auto
+from forecasting.models.auto import MIN_FACTOR, Auto
 from forecasting.models.baselines import SeasonalNaive
 from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel
@@ -49,7 +49,7 @@ def test_global_choice_and_calibrated_intervals(small_panel: SeriesPanel) -> Non
     np.testing.assert_allclose(forecast["forecast"], reference["forecast"])
     factors = dict(zip(auto.calibration_["level"], auto.calibration_["factor"], strict=True))
     assert auto.calibration_["n_backtest"].tolist() == [36, 36]
-    assert min(factors.values()) >= 1.0  # calibration widens intervals, never narrows them
+    assert min(factors.values()) >= MIN_FACTOR  # calibration narrows intervals by at most a fifth
     for level in (80, 95):
         expected = reference["forecast"] + factors[level] * (
             reference[f"upper_{level}"] - reference["forecast"]
@@ -62,9 +62,37 @@ def test_global_choice_and_calibrated_intervals(small_panel: SeriesPanel) -> Non
     assert (forecast["upper_80"] <= forecast["upper_95"]).all()
 
 
+class Wild(SeasonalNaive):
+    """Seasonal naive a hundred times too high: a member that breaks down."""
+
+    name = "wild"
+
+    def predict(self, horizon, X_future=None, levels=(80, 95)):  # noqa: ANN001, ANN201 - test double
+        out = super().predict(horizon, X_future, levels)
+        values = ["forecast", *[c for c in out.columns if c.startswith(("lower", "upper"))]]
+        out[values] = out[values] * 100
+        return out
+
+
+def test_default_median_outvotes_a_member_that_breaks_down() -> None:
+    panel = _mixed_panel()
+    candidates = ("seasonal_naive", "drift", Wild())
+    auto = Auto(candidates=candidates, backtest_horizon=6, backtest_folds=2).fit(panel)
+    assert auto.selection == "median"
+    assert auto.selection_["choice"].eq("seasonal_naive+drift+wild").all()
+    assert auto.selection_["source"].eq("median of the candidates").all()
+    members = [make_model("seasonal_naive"), make_model("drift"), Wild()]
+    forecasts = [m.fit(panel).predict(3).set_index(["series_id", "month"])["forecast"] for m in members]
+    expected = pd.concat(forecasts, axis=1).median(axis=1)
+    forecast = auto.predict(3).set_index(["series_id", "month"])["forecast"]
+    np.testing.assert_allclose(forecast.loc[expected.index], expected)
+    assert (forecast < forecasts[2].loc[forecast.index] / 10).all()  # the wild member is outvoted
+    assert auto.selection_.set_index("series_id")["backtest_mase"].lt(auto.backtest_scores_["wild"]).all()
+
+
 def test_weighted_selection_weighs_candidates_by_inverse_backtest_mase() -> None:
     panel = _mixed_panel()
-    auto = Auto(candidates=BASELINES, backtest_horizon=6, backtest_folds=2).fit(panel)
+    auto = Auto(candidates=BASELINES, selection="weighted", backtest_horizon=6, backtest_folds=2).fit(panel)
     weights = auto.weights_.pivot(index="series_id", columns="model", values="weight")
     np.testing.assert_allclose(weights.sum(axis=1), 1.0)
     single = auto.backtest_scores_[list(BASELINES)]
@@ -128,7 +156,7 @@ def test_short_panel_without_backtest_and_failed_candidate(small_panel: SeriesPa
     short = SeriesPanel(small_panel.records[small_panel.records["month"] >= pd.Period("2020-06", "M")])
     auto = Auto(candidates=("naive", "drift"), backtest_horizon=12).fit(short)
     assert auto.selection_["choice"].eq("naive+drift").all()
-    assert auto.selection_["source"].eq("equal weights (series not backtested)").all()
+    assert auto.selection_["source"].eq("median of the candidates (series not backtested)").all()
     assert auto.weights_["weight"].eq(0.5).all()
     glob = Auto(candidates=("naive", "drift"), selection="global", backtest_horizon=12).fit(short)
     assert glob.selection_["source"].str.startswith("no backtest").all()
