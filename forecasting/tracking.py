@@ -220,9 +220,11 @@ def log_candidate(
     """One nested run for a candidate: params, metrics, per-step and per-series tables, plots."""
     parent = mlflow.active_run()
     experiment_id = parent.info.experiment_id if parent else None
-    with mlflow.start_run(experiment_id=experiment_id, run_name=model.name, nested=True, tags=tags) as run:
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=model.model_name, nested=True, tags=tags
+    ) as run:
         mlflow.set_tag(RUN_TYPE_TAG, "candidate")
-        mlflow.set_tag("forecasting.model", model.name)
+        mlflow.set_tag("forecasting.model", model.model_name)
         log_params(model.get_params(deep=False))
         mlflow.log_metrics(
             {m: float(scores[m]) for m in LEADERBOARD_COLUMNS if m in scores and pd.notna(scores[m])}

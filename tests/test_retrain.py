@@ -276,3 +276,30 @@ def test_retrain_exits_1_while_the_job_is_locked(tmp_path) -> None:
     with JobLock(tmp_path / "models" / f"{JOB}.lock"):
         assert main(["retrain", "--config", str(config_path)]) == 1
     assert not (tmp_path / "exports").exists()
+
+
+def test_a_preset_and_its_base_model_are_separate_candidates(tmp_path) -> None:
+    """``gbm_median`` is ``gbm`` with other parameters: each keeps its own rows, run and champion spec."""
+    params = "\n".join(
+        f"[candidates.params.{name}]\nmax_iter = 20\ncalibration_windows = 2"
+        for name in ("gbm", "gbm_median")
+    )
+    config = load_config(write_job(tmp_path, ["gbm", "gbm_median"], extra=params))
+    result = run_retrain(config)
+    board = result.leaderboard.set_index("model")
+    assert sorted(board.index) == ["gbm", "gbm_median"]
+    children = mlflow.search_runs(
+        experiment_names=[JOB], filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'"
+    ).set_index("tags.forecasting.model")
+    assert sorted(children.index) == ["gbm", "gbm_median"]
+    for name in ("gbm", "gbm_median"):
+        assert children.loc[name, "metrics.mase"] == pytest.approx(board.loc[name, "mase"], rel=1e-9)
+    assert children.loc["gbm_median", "params.loss"] == json.dumps(
+        "absolute_error"
+    )  # params are logged as JSON
+    assert result.decision.candidate_model == board.index[0]
+    export = exported(tmp_path)
+    assert set(export["model"]) == {board.index[0]}
+    series = pd.DataFrame({"series_id": ["s0", "s1", "s2"]})
+    served = mlflow.pyfunc.load_model(f"models:/{JOB}@champion").predict(series, params={"horizon": 6})
+    assert_same_forecasts(served, export)

@@ -91,7 +91,7 @@ def forecast(args: argparse.Namespace) -> int:
     tags = tracking.run_tags("forecast", data=digest, config=config.digest())
     with tracking.retrain_run(experiment_id, f"forecast-{Path(args.input).stem}", tags) as run:
         tracking.log_decision({tracking.RUN_TYPE_TAG: "forecast"})
-        tracking.log_params({"model": model.name, "horizon": args.horizon, "input": str(args.input)})
+        tracking.log_params({"model": model.model_name, "horizon": args.horizon, "input": str(args.input)})
         tracking.log_dataset(panel, name=Path(args.input).stem, digest=digest, source=str(args.input))
         X, X_future = build_regressors(panel, args.horizon, exog)
         forecasts = fit_and_forecast(model, panel, config, X, X_future)

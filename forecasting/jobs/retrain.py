@@ -93,11 +93,11 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
 
     board = leaderboard(results)
     for model in candidates:
-        own = results[results["model"] == model.name]
+        own = results[results["model"] == model.model_name]
         tracking.log_candidate(
             model,
             results=own,
-            scores=board.set_index("model").loc[model.name],
+            scores=board.set_index("model").loc[model.model_name],
             by_horizon=metrics_by_horizon(own).droplevel("model"),
             by_series=metrics_by_series(own),
             panel=panel,
@@ -105,7 +105,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
             tags={tracking.JOB_TAG: config.name},
         )
     tracking.log_frame(board, "leaderboard.csv")
-    best = next(m for m in candidates if m.name == board["model"].iloc[0])
+    best = next(m for m in candidates if m.model_name == board["model"].iloc[0])
     decision, champion = _decide(config, best, float(board["mase"].iloc[0]), panel, X, cache)
     tracking.log_decision(decision.tags())
     _log("decision", outcome=decision.outcome, reason=decision.reason)
@@ -225,7 +225,7 @@ def _backtest_all(
     frames = []
     bar = tqdm(candidates, desc="backtest", unit="model", disable=not sys.stderr.isatty())
     for model in bar:
-        bar.set_postfix_str(model.name)
+        bar.set_postfix_str(model.model_name)
         frames.append(_backtest_one(model, panel, config, X, cache))
     return pd.concat(frames, ignore_index=True)
 
@@ -250,7 +250,7 @@ def _backtest_one(
             n_jobs=config.n_jobs,
         )
         mase = _mase(cache.results[key])
-        _log("backtested", model=model.name, mase=f"{mase:.4f}")
+        _log("backtested", model=model.model_name, mase=f"{mase:.4f}")
     return cache.results[key]
 
 
@@ -271,7 +271,7 @@ def _decide(
     """Re-backtest the serving champion on this window and apply the promotion gate."""
     current = tracking.champion_version(config.name)
     if current is None:
-        return decide(best.name, best_mase, margin=config.margin), None
+        return decide(best.model_name, best_mase, margin=config.margin), None
     spec = json.loads(current.tags[tracking.SPEC_TAG])
     try:
         champion_mase = _mase(_backtest_one(model_from_spec(spec), panel, config, X, cache))
@@ -279,7 +279,7 @@ def _decide(
         _log("champion_backtest_failed", version=current.version, error=repr(error))
         champion_mase = None
     decision = decide(
-        best.name,
+        best.model_name,
         best_mase,
         champion_model=spec["model"],
         champion_mase=champion_mase,
@@ -297,7 +297,7 @@ def fit_and_forecast(
     X_future: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """Fit on all data and forecast the job horizon (regressors only for models that use them)."""
-    _log("fit", model=model.name, series=len(panel))
+    _log("fit", model=model.model_name, series=len(panel))
     if model.uses_exog and X is not None:
         return model.fit(panel, X).predict(config.horizon, X_future, levels=config.levels)
     return model.fit(panel).predict(config.horizon, levels=config.levels)
