@@ -141,16 +141,16 @@ class Auto(PanelForecaster):
         self.backtest_scores_ = _combination_scores(results, names)
         if self.selection == "median":
             self.weights_ = _equal_weights(panel.series_ids, names)
-            combined = _median_backtest(results, DEFAULT_LEVELS)
+            combined = _combined_backtest(results, DEFAULT_LEVELS)
             self.selection_ = _combination_table(self.weights_, combined, "median of the candidates")
         elif self.selection == "weighted":
             self.weights_ = _series_weights(self.backtest_scores_, panel.series_ids, names)
-            combined = _selected_backtest(results, self.weights_, DEFAULT_LEVELS)
+            combined = _combined_backtest(results, DEFAULT_LEVELS, self.weights_)
             self.selection_ = _combination_table(self.weights_, combined, "inverse backtest MASE weights")
         else:
             self.selection_ = self._select(panel.series_ids, names)
             self.weights_ = _choice_weights(self.selection_, names)
-            combined = _selected_backtest(results, self.weights_, DEFAULT_LEVELS)
+            combined = _combined_backtest(results, DEFAULT_LEVELS, self.weights_)
         used = set(self.weights_.loc[self.weights_["weight"] > 0, "model"])
         chosen = [m for m in candidates if m.model_name in used]
         self.members_, fit_failures = fit_members(chosen, panel, X)
@@ -301,7 +301,7 @@ def _combination_table(weights: pd.DataFrame, combined: pd.DataFrame, how: str) 
 
 
 def _calibration(combined: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
-    """Per level, the conformal factor (at least 1) on the distance from forecast to bound."""
+    """Per level, the conformal factor (at least ``MIN_FACTOR``) on the distance from forecast to bound."""
     if combined.empty:
         return _no_calibration(levels)
     rows = []
@@ -318,30 +318,18 @@ def _calibration(combined: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["level", "factor", "n_backtest"])
 
 
-def _median_backtest(results: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
-    """The backtest forecasts of the candidates' median combination, with actuals and MASE scales."""
+def _combined_backtest(
+    results: pd.DataFrame, levels: Sequence[int], weights: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The backtest forecasts of the combination (median, or weighted by every series x model
+    ``weights``), with actuals and MASE scales."""
     if results.empty:
         return pd.DataFrame()
     keys = ["series_id", "cutoff", "month"]
-    combined = results.groupby(keys, observed=True)[["forecast", *interval_columns(levels)]].median()
-    actual = results.drop_duplicates(keys).set_index(keys)[["actual", "scale_mase"]]
-    return combined.join(actual).reset_index()
-
-
-def _selected_backtest(results: pd.DataFrame, weights: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
-    """The backtest forecasts of each series' weighted combination, with actuals and MASE scales."""
-    if results.empty:
-        return pd.DataFrame()
-    chosen = results.merge(weights[weights["weight"] > 0], on=["series_id", "model"], how="inner")
-    values = ["forecast", *interval_columns(levels)]
-    keys = ["series_id", "cutoff", "month"]
-    weighted = chosen[values].mul(chosen["weight"], axis=0)
-    weighted[keys] = chosen[keys]
-    weighted["weight"] = chosen["weight"]
-    sums = weighted.groupby(keys, observed=True)[[*values, "weight"]].sum()
-    combined = sums[values].div(sums["weight"], axis=0)
-    actual = chosen.drop_duplicates(keys).set_index(keys)[["actual", "scale_mase"]]
-    return combined.join(actual).reset_index()
+    method = "median" if weights is None else "weighted"
+    combined = combine_forecasts(results, levels, method, weights, keys=keys).dropna(subset=["forecast"])
+    actual = results.drop_duplicates(keys)[[*keys, "actual", "scale_mase"]]
+    return combined.merge(actual, on=keys, how="left")
 
 
 def _bound_ratio(combined: pd.DataFrame, level: int) -> np.ndarray:

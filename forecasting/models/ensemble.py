@@ -107,15 +107,17 @@ def combine_forecasts(
     levels: Sequence[int],
     method: Literal["mean", "median", "weighted"] = "mean",
     weights: pd.DataFrame | None = None,
+    keys: Sequence[str] = ("series_id", "month"),
 ) -> pd.DataFrame:
-    """Combine stacked member forecasts per series and month, bound by bound.
+    """Combine stacked member forecasts per series and month (or other ``keys``), bound by bound.
 
     ``weights`` (for ``method="weighted"``) has columns ``series_id, model,
     weight``; a series or member without a weight gets weight 1 before the
-    weights of each series and month are renormalised over the members present.
+    weights of each key are renormalised over the members present. A backtest
+    table is combined per ``("series_id", "cutoff", "month")``.
     """
     values = ["forecast", *interval_columns(levels)]
-    keys = ["series_id", "month"]
+    keys = list(keys)
     if method in ("mean", "median"):
         return stacked.groupby(keys, sort=True)[values].agg(method).reset_index()
     frame = stacked.merge(weights, on=["series_id", "model"], how="left") if weights is not None else stacked
