@@ -90,7 +90,7 @@ def timed(label: str, function: Callable[[], tuple[pd.DataFrame, int | None]]) -
 
 
 def run_ours(name: str, train: SeriesPanel, horizon: int, n_jobs: int) -> Run:
-    model = make_model(name)
+    model = make_model(name, horizon=horizon)
     if "n_jobs" in model.get_params():
         model.set_params(n_jobs=n_jobs)
 
@@ -180,7 +180,8 @@ def run_backtest(
     whole = SeriesPanel(pd.concat([train.records, test], ignore_index=True))
     start = time.perf_counter()
     with executor_scope("local" if n_jobs > 1 else "serial", n_jobs=n_jobs):
-        results = backtest([make_model(name) for name in names], whole, horizon=horizon, folds=folds)
+        models = [make_model(name, horizon=horizon) for name in names]
+        results = backtest(models, whole, horizon=horizon, folds=folds)
     seconds = time.perf_counter() - start
     print(f"{len(names)} models x {folds} folds on {len(whole)} series: {seconds:.1f} s", flush=True)
     return leaderboard(results)

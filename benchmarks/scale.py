@@ -79,11 +79,13 @@ def retrain_workload(panel: SeriesPanel, models: list[str]) -> dict[str, float]:
     from forecasting.models.registry import make_model
 
     start = time.perf_counter()
-    results = backtest([make_model(name) for name in models], panel, horizon=HORIZON, folds=FOLDS)
+    results = backtest(
+        [make_model(name, horizon=HORIZON) for name in models], panel, horizon=HORIZON, folds=FOLDS
+    )
     board = leaderboard(results)
     backtested = time.perf_counter()
     best = board["model"].iloc[0]
-    forecasts = make_model(best).fit(panel).predict(HORIZON)
+    forecasts = make_model(best, horizon=HORIZON).fit(panel).predict(HORIZON)
     done = time.perf_counter()
     assert len(forecasts) == HORIZON * len(panel)
     return {"backtest_s": backtested - start, "fit_predict_s": done - backtested, "best": best}

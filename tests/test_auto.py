@@ -77,7 +77,7 @@ class Wild(SeasonalNaive):
 def test_default_median_outvotes_a_member_that_breaks_down() -> None:
     panel = _mixed_panel()
     candidates = ("seasonal_naive", "drift", Wild())
-    auto = Auto(candidates=candidates, backtest_horizon=6, backtest_folds=2).fit(panel)
+    auto = Auto(candidates=candidates, backtest_horizon=6, backtest_folds=2, anchor=None).fit(panel)
     assert auto.selection == "median"
     assert auto.selection_["choice"].eq("seasonal_naive+drift+wild").all()
     assert auto.selection_["source"].eq("median of the candidates").all()
@@ -88,6 +88,60 @@ def test_default_median_outvotes_a_member_that_breaks_down() -> None:
     np.testing.assert_allclose(forecast.loc[expected.index], expected)
     assert (forecast < forecasts[2].loc[forecast.index] / 10).all()  # the wild member is outvoted
     assert auto.selection_.set_index("series_id")["backtest_mase"].lt(auto.backtest_scores_["wild"]).all()
+
+
+def _median_and_anchor_mase(panel: SeriesPanel, members: list, horizon: int) -> tuple[float, float]:
+    """Backtest MASE of the members' median and of the first member, computed here from the backtest."""
+    from forecasting.evaluation.backtest import backtest
+
+    results = backtest(members, panel, horizon=horizon, folds=2)
+    keys = ["series_id", "cutoff", "month"]
+    forecasts = results.pivot_table(index=keys, columns="model", values="forecast", observed=True)
+    rows = results.drop_duplicates(keys).set_index(keys).loc[forecasts.index]
+    median = (forecasts.median(axis=1) - rows["actual"]).abs() / rows["scale_mase"]
+    first = (forecasts[members[0].model_name] - rows["actual"]).abs() / rows["scale_mase"]
+    return float(median.mean()), float(first.mean())
+
+
+def test_anchor_takes_over_where_the_combination_lost_its_backtest() -> None:
+    """Median of seasonal naive, drift and a broken member = the worse of the first two: seasonal naive
+    beats it in the backtest, so it forecasts every year (later years follow the last backtested one)."""
+    panel = seasonal_panel(n_series=3, n_months=72, seed=2)
+    candidates = ("seasonal_naive", "drift", Wild())
+    auto = Auto(candidates=candidates, backtest_horizon=12, backtest_folds=2).fit(panel)
+    combination, anchor = _median_and_anchor_mase(panel, [SeasonalNaive(), make_model("drift"), Wild()], 12)
+    table = auto.anchor_.set_index("year")
+    assert table.index.tolist() == [0] and table.loc[0, ["first_step", "last_step"]].tolist() == [1, 12]
+    assert table.loc[0, "combination_mase"] == pytest.approx(combination)
+    assert table.loc[0, "anchor_mase"] == pytest.approx(anchor)
+    assert anchor < combination and bool(table.loc[0, "anchored"])
+    forecast = auto.predict(18)
+    naive = SeasonalNaive().fit(panel).predict(18)
+    np.testing.assert_allclose(forecast["forecast"], naive["forecast"])
+    assert (forecast["lower_95"] <= forecast["lower_80"]).all()
+    unanchored = Auto(candidates=candidates, backtest_horizon=12, anchor=None).fit(panel).predict(18)
+    assert not np.allclose(unanchored["forecast"], naive["forecast"])
+
+
+def test_anchor_is_decided_year_by_year() -> None:
+    """With the second forecast year anchored only, steps 1-12 stay the median and 13-24 are the anchor's."""
+    panel = _mixed_panel()
+    auto = Auto(candidates=BASELINES, backtest_horizon=24, backtest_folds=2).fit(panel)
+    assert auto.anchor_["year"].tolist() == [0, 1]  # the backtest covered two forecast years
+    auto.anchor_["anchored"] = [False, True]
+    forecast = auto.predict(30).set_index(["series_id", "month"])["forecast"]
+    members = [make_model(name).fit(panel).predict(30) for name in BASELINES]
+    stacked = pd.concat([m.set_index(["series_id", "month"])["forecast"] for m in members], axis=1)
+    step = np.tile(np.arange(1, 31), 3)
+    expected = np.where(step <= 12, stacked.median(axis=1), stacked.iloc[:, 0])
+    np.testing.assert_allclose(forecast.loc[stacked.index], expected)
+
+
+def test_make_model_backtests_over_the_horizon_it_forecasts() -> None:
+    assert make_model("auto", horizon=24).backtest_horizon == 24
+    assert make_model("ensemble", horizon=18).backtest_horizon == 18
+    assert make_model("auto", horizon=24, backtest_horizon=6).backtest_horizon == 6
+    assert make_model("arima", horizon=24).get_params() == make_model("arima").get_params()
 
 
 def test_weighted_selection_weighs_candidates_by_inverse_backtest_mase() -> None:

@@ -345,6 +345,6 @@ def backtest_file(
     from forecasting.models.registry import make_model
 
     panel = load(path, format=format).panel()
-    estimators = [make_model(name) for name in models]
+    estimators = [make_model(name, horizon=horizon) for name in models]
     results = backtest(estimators, panel, horizon=horizon, folds=folds, n_jobs=n_jobs)
     return leaderboard(results), results

@@ -79,7 +79,7 @@ def forecast(args: argparse.Namespace) -> int:
     if args.horizon < 1:
         raise ConfigError(f"must be a positive integer. Got {args.horizon}", key="--horizon")
     try:
-        model = make_model(args.model)
+        model = make_model(args.model, horizon=args.horizon)
     except ValueError as error:
         raise ConfigError(str(error), key="--model") from None
     config = JobConfig(name="forecast", horizon=args.horizon)

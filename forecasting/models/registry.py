@@ -37,8 +37,15 @@ def available_models() -> list[str]:
     return sorted([*MODELS, *PRESETS])
 
 
-def make_model(name: str, **params: Any) -> PanelForecaster:
-    """Instantiate a model by its registered name, e.g. ``make_model("arima")``."""
+def make_model(name: str, *, horizon: int | None = None, **params: Any) -> PanelForecaster:
+    """Instantiate a model by its registered name, e.g. ``make_model("arima")``.
+
+    ``horizon`` is how far the model will forecast: models that choose or weigh
+    their members on an internal backtest (``auto``, ``ensemble``) then
+    backtest over that horizon, unless ``backtest_horizon`` is given. Which
+    model wins depends on the horizon (trend models tend to win a year
+    ahead and lose two years ahead), so they must be judged where they are used.
+    """
     if name in PRESETS:
         name, preset = PRESETS[name]
         params = {**preset, **params}
@@ -48,4 +55,6 @@ def make_model(name: str, **params: Any) -> PanelForecaster:
         raise ValueError(
             f"The 'model' parameter must be one of {available_models()}. Got {name!r} instead."
         ) from None
+    if horizon is not None and "backtest_horizon" in cls().get_params():
+        params = {"backtest_horizon": horizon, **params}
     return cls(**params)
