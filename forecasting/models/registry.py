@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from forecasting.models.arima import Arima
@@ -55,6 +56,6 @@ def make_model(name: str, *, horizon: int | None = None, **params: Any) -> Panel
         raise ValueError(
             f"The 'model' parameter must be one of {available_models()}. Got {name!r} instead."
         ) from None
-    if horizon is not None and "backtest_horizon" in cls().get_params():
+    if horizon is not None and "backtest_horizon" in inspect.signature(cls).parameters:
         params = {"backtest_horizon": horizon, **params}
     return cls(**params)
