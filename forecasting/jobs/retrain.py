@@ -49,6 +49,19 @@ class RetrainResult:
     leaderboard: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class Registration:
+    """What the registry records for the serving model of one run."""
+
+    job: str
+    decision: Decision
+    model_uri: str
+    serving: PanelForecaster
+    score: float | None
+    digest: str
+    previous: str | None
+
+
 @dataclass
 class _Backtests:
     """Backtest tables per model spec, so the champion is not re-run when it is a candidate."""
@@ -117,11 +130,10 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     )
     score = decision.candidate_mase if decision.promote else decision.champion_mase
     previous = str(champion[0]) if champion else None
-    version = _update_registry(config.name, decision, model_uri, run_id, serving, score, digest, previous)
+    registration = Registration(config.name, decision, model_uri, serving, score, digest, previous)
+    version = _update_registry(registration)
     try:
-        version = _copy_champion(
-            config, decision, model_uri, run_id, serving, score, digest, version, previous
-        )
+        version = _copy_champion(config, registration, version)
         table = forecast_table(forecasts, panel.metadata, run_id=run_id, levels=config.levels)
         exports = export_forecasts(table, config.output_dir, config.name, panel.records["month"].max())
         tracking.log_exports(exports)
@@ -303,17 +315,7 @@ def fit_and_forecast(
     return model.fit(panel).predict(config.horizon, levels=config.levels)
 
 
-def _copy_champion(
-    config: JobConfig,
-    decision: Decision,
-    model_uri: str,
-    run_id: str,
-    serving: PanelForecaster,
-    score: float | None,
-    digest: str,
-    version: str,
-    previous: str | None,
-) -> str:
+def _copy_champion(config: JobConfig, registration: Registration, version: str) -> str:
     """Copy the champion into ``models_dir``; returns the serving version.
 
     A kept champion whose stored model cannot be downloaded (artifacts lost)
@@ -323,39 +325,29 @@ def _copy_champion(
         tracking.copy_champion(config.name, config.models_dir)
         return version
     except (MlflowException, ModelError, OSError) as error:
-        if version != previous:
+        if version != registration.previous:
             raise
         _log("champion_copy_failed", version=version, error=repr(error), action="register_refit")
-    args = (config.name, decision, model_uri, run_id, serving, score, digest, previous)
-    version = _update_registry(*args, refresh=True)
+    version = _update_registry(registration, refresh=True)
     tracking.copy_champion(config.name, config.models_dir)
     return version
 
 
-def _update_registry(
-    job: str,
-    decision: Decision,
-    model_uri: str,
-    run_id: str,
-    serving: PanelForecaster,
-    score: float | None,
-    digest: str,
-    previous: str | None,
-    *,
-    refresh: bool = False,
-) -> str:
+def _update_registry(registration: Registration, *, refresh: bool = False) -> str:
     """Register and alias the serving model; a kept champion on unchanged data stays as it is."""
+    job, decision, previous = registration.job, registration.decision, registration.previous
     if not decision.promote and previous is not None and not refresh:
         current = tracking.champion_version(job)
-        if current is not None and current.tags.get(tracking.DATA_DIGEST_TAG) == digest:
+        if current is not None and current.tags.get(tracking.DATA_DIGEST_TAG) == registration.digest:
             return str(previous)
+    score = registration.score
     tags = {
-        tracking.SPEC_TAG: spec_key(model_spec(serving)),
+        tracking.SPEC_TAG: spec_key(model_spec(registration.serving)),
         tracking.SCORE_TAG: "" if score is None else f"{score:.6g}",
-        tracking.DATA_DIGEST_TAG: digest,
+        tracking.DATA_DIGEST_TAG: registration.digest,
         "promotion": decision.outcome if decision.promote else "refreshed",
     }
-    version = tracking.register(job, model_uri, tags=tags)
+    version = tracking.register(job, registration.model_uri, tags=tags)
     tracking.set_champion(job, version.version, previous=previous)
     tracking.log_decision({"promotion.registered_version": str(version.version)})
     return str(version.version)
