@@ -108,7 +108,7 @@ def test_anchor_takes_over_where_the_combination_lost_its_backtest() -> None:
     beats it in the backtest, so it forecasts every year (later years follow the last backtested one)."""
     panel = seasonal_panel(n_series=3, n_months=72, seed=2)
     candidates = ("seasonal_naive", "drift", Wild())
-    auto = Auto(candidates=candidates, backtest_horizon=12, backtest_folds=2).fit(panel)
+    auto = Auto(candidates=candidates, backtest_horizon=12, anchor="seasonal_naive").fit(panel)
     combination, anchor = _median_and_anchor_mase(panel, [SeasonalNaive(), make_model("drift"), Wild()], 12)
     table = auto.anchor_.set_index("year")
     assert table.index.tolist() == [0] and table.loc[0, ["first_step", "last_step"]].tolist() == [1, 12]
@@ -121,12 +121,14 @@ def test_anchor_takes_over_where_the_combination_lost_its_backtest() -> None:
     assert (forecast["lower_95"] <= forecast["lower_80"]).all()
     unanchored = Auto(candidates=candidates, backtest_horizon=12, anchor=None).fit(panel).predict(18)
     assert not np.allclose(unanchored["forecast"], naive["forecast"])
+    # The default anchor, the seasonal profile, is not a candidate here: nothing is anchored.
+    assert Auto(candidates=candidates, backtest_horizon=12).fit(panel).anchor_.empty
 
 
 def test_anchor_is_decided_year_by_year() -> None:
     """With the second forecast year anchored only, steps 1-12 stay the median and 13-24 are the anchor's."""
     panel = _mixed_panel()
-    auto = Auto(candidates=BASELINES, backtest_horizon=24, backtest_folds=2).fit(panel)
+    auto = Auto(candidates=BASELINES, backtest_horizon=24, anchor="seasonal_naive").fit(panel)
     assert auto.anchor_["year"].tolist() == [0, 1]  # the backtest covered two forecast years
     auto.anchor_["anchored"] = [False, True]
     forecast = auto.predict(30).set_index(["series_id", "month"])["forecast"]

@@ -8,8 +8,14 @@ import pytest
 from scipy.stats import norm
 
 from forecasting.errors import ModelError
-from forecasting.models import Drift, Mean, Naive, SeasonalNaive
-from forecasting.models.baselines import DriftModel, MeanModel, NaiveModel, SeasonalNaiveModel
+from forecasting.models import Drift, Mean, Naive, SeasonalNaive, SeasonalProfile
+from forecasting.models.baselines import (
+    DriftModel,
+    MeanModel,
+    NaiveModel,
+    SeasonalNaiveModel,
+    SeasonalProfileModel,
+)
 from forecasting.panel import SeriesPanel
 
 Z80 = norm.ppf(0.9)
@@ -31,6 +37,58 @@ def test_seasonal_naive_repeats_last_year():
     # Year-on-year differences are all 12, so sigma = 12 and the width doubles in year 2 by sqrt(2).
     width = out["upper_80"] - out["mean"]
     np.testing.assert_allclose(width[12] / width[0], np.sqrt(2))
+
+
+def test_seasonal_profile_is_last_years_level_plus_the_average_pattern():
+    # Three years: the same pattern [0, 6] alternating months, one-off spike of +12 in the last March.
+    pattern = np.tile([0.0, 6.0], 6)
+    y = np.concatenate([100 + pattern, 110 + pattern, 120 + pattern])
+    y[-10] += 12.0
+    out = SeasonalProfileModel(seasons=3).fit(y).predict(14)
+    level = y[-12:].mean()  # 124: last year's mean, spike included
+    # The spike lifts last year's mean by 1, so every other month of that year sits 1 lower: -1/3 on average.
+    profile = np.tile([-3.0, 3.0], 6) - 1.0 / 3.0
+    profile[2] += 12.0 / 3.0  # a third of the spike
+    np.testing.assert_allclose(out["mean"][:12], level + profile)
+    np.testing.assert_allclose(out["mean"][12:], out["mean"][:2])
+    # Seasonal naive would repeat the whole spike (March 12 above January); the profile keeps a third.
+    assert out["mean"][2] - out["mean"][0] == pytest.approx(4.0)
+
+
+def test_seasonal_profile_of_one_season_is_seasonal_naive():
+    rng = np.random.default_rng(0)
+    y = 50 + rng.normal(0, 5, 40)
+    one = SeasonalProfileModel(seasons=1).fit(y).predict(24)
+    naive = SeasonalNaiveModel().fit(y).predict(24)
+    np.testing.assert_allclose(one["mean"], naive["mean"])
+    short = SeasonalProfileModel(seasons=4).fit(y[:12]).predict(3)  # one season of history
+    np.testing.assert_allclose(short["mean"], y[:3])
+
+
+def test_seasonal_profile_sigma_is_its_own_error_one_season_ahead():
+    rng = np.random.default_rng(1)
+    y = 100 + 10 * np.sin(np.arange(60) * np.pi / 6) + rng.normal(0, 2, 60)
+    model = SeasonalProfileModel(seasons=2).fit(y)
+    errors = [
+        SeasonalProfileModel(seasons=2).fit(y[:origin]).predict(12)["mean"][: 60 - origin] - y[origin:][:12]
+        for origin in range(12, 60)
+    ]
+    assert model.sigma_ == pytest.approx(np.sqrt(np.mean(np.concatenate(errors) ** 2)))
+    width = model.predict(13)["upper_80"] - model.predict(13)["mean"]
+    np.testing.assert_allclose(width[[0, 12]], Z80 * model.sigma_ * np.sqrt([1, 2]))
+
+
+def test_seasonal_profile_beats_seasonal_naive_on_noisy_seasonal_panel():
+    rng = np.random.default_rng(2)
+    months, season = 84, 20 * np.sin(np.arange(84) * np.pi / 6)
+    panel = _panel({f"s{i}": 200 + season + rng.normal(0, 8, months) for i in range(20)})
+    train = SeriesPanel(panel.records[panel.records["month"] < pd.Period("2026-01", "M")])
+    actual = panel.records[panel.records["month"] >= pd.Period("2026-01", "M")]["value"].to_numpy()
+
+    def error(model) -> float:  # noqa: ANN001 - either baseline
+        return float(np.mean(np.abs(model.fit(train).predict(12)["forecast"].to_numpy() - actual)))
+
+    assert error(SeasonalProfile()) < 0.8 * error(SeasonalNaive())
 
 
 def test_drift_extends_the_first_to_last_line():

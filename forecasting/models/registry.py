@@ -8,7 +8,7 @@ from typing import Any
 from forecasting.models.arima import Arima
 from forecasting.models.auto import Auto
 from forecasting.models.base import PanelForecaster
-from forecasting.models.baselines import Drift, Mean, Naive, SeasonalNaive
+from forecasting.models.baselines import Drift, Mean, Naive, SeasonalNaive, SeasonalProfile
 from forecasting.models.ensemble import Ensemble
 from forecasting.models.ets import Ets
 from forecasting.models.gbm import GradientBoosting
@@ -17,6 +17,7 @@ from forecasting.models.theta import Theta
 MODELS: dict[str, type[PanelForecaster]] = {
     "naive": Naive,
     "seasonal_naive": SeasonalNaive,
+    "seasonal_profile": SeasonalProfile,
     "drift": Drift,
     "mean": Mean,
     "ets": Ets,
