@@ -33,7 +33,17 @@ from forecasting.evaluation.metrics import leaderboard  # noqa: E402
 from forecasting.models.registry import make_model  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
 
-DEFAULT_MODELS = ("seasonal_naive", "ets", "theta", "arima", "gbm", "gbm_median", "ensemble", "auto")
+DEFAULT_MODELS = (
+    "seasonal_naive",
+    "seasonal_profile",
+    "ets",
+    "theta",
+    "arima",
+    "gbm",
+    "gbm_median",
+    "ensemble",
+    "auto",
+)
 LEVELS = (80, 95)
 TRADE_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "trade"
 TRADE_FILES = ("usa-china-trade-data.csv", "japan-china-trade-data.csv", "korea-china-trade-data.csv")
