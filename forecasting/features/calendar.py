@@ -61,7 +61,7 @@ def _days(months: pd.PeriodIndex) -> pd.DatetimeIndex:
 
 def _is_non_working(calendar: holidays.HolidayBase, days: pd.DatetimeIndex) -> np.ndarray:
     dates = days.date
-    weekend = days.dayofweek.to_numpy() >= 5
+    weekend = days.day_of_week.to_numpy() >= 5
     holiday = np.fromiter((d in calendar for d in dates), dtype=bool, count=len(dates))
     make_up = np.fromiter((d in calendar.weekend_workdays for d in dates), dtype=bool, count=len(dates))
     return (weekend & ~make_up) | holiday
@@ -124,7 +124,8 @@ def spring_festival_days(months: pd.PeriodIndex) -> pd.Series:
 
 def _days_before_spring_festival(months: pd.PeriodIndex) -> np.ndarray:
     breaks = pd.DatetimeIndex(sorted(_break_days("CN", _years(months), _spring_festival_anchors)))
-    starts = breaks[np.r_[True, np.diff(breaks.asi8) > pd.Timedelta(days=1).value]]
+    # Compare timedeltas, not asi8 integers: their unit follows the resolution pandas infers (ns, s).
+    starts = breaks[np.r_[True, (breaks[1:] - breaks[:-1]) > pd.Timedelta(days=1)]]
     lead = [
         start - pd.Timedelta(days=offset)
         for start in starts
