@@ -79,7 +79,8 @@ def load_bts(path: str | Path, *, conflicts: Conflicts = "error") -> LoadResult:
     blank_code = raw["Port Code"] == ""
     if blank_code.any():
         raise DataError("blank port code", file=file, row=int(raw.index[blank_code][0]), column="Port Code")
-    flow_unit = raw["Measure"].map(BTS_MEASURES)
+    # One map per field: a map to tuples gives list<string> under pandas 3's pyarrow strings, no ``.str[i]``.
+    flow, unit = (raw["Measure"].map({m: pair[i] for m, pair in BTS_MEASURES.items()}) for i in (0, 1))
     measure = raw["Measure"].str.lower().str.replace(" ", "_", regex=False)
     records = pd.DataFrame(
         {
@@ -88,10 +89,10 @@ def load_bts(path: str | Path, *, conflicts: Conflicts = "error") -> LoadResult:
             "value": parse_numbers(raw["Value"], file=file, column="Value"),
             "crossing": raw["Port Name"] + ", " + raw["State"],
             "region": raw["Border"],
-            "flow": flow_unit.str[0],
+            "flow": flow,
             "measure": measure,
             "direction": "inbound",
-            "unit": flow_unit.str[1],
+            "unit": unit,
             "source": "bts",
             "port_code": raw["Port Code"],
             "state": raw["State"],

@@ -108,6 +108,9 @@ def parse_numbers(
         text = text.str.replace(decimal, ".", regex=False)
     blank = text.isna() | (text == "")
     numbers = pd.to_numeric(text.where(~blank), errors="coerce").astype("float64")
+    # pandas 3 reads an overflowing number (1e309) as inf, pandas 2 not at all: unreadable on both.
+    written_inf = text.str.lower().str.lstrip("+-").isin(["inf", "infinity"])
+    numbers = numbers.mask(np.isinf(numbers) & ~written_inf)
     unreadable = numbers.isna() & ~blank
     written_nan = unreadable & text.str.lower().isin(["nan", "+nan", "-nan"])
     if written_nan.any():

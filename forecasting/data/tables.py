@@ -66,7 +66,9 @@ def read_table(
                     sep=sep,
                     quotechar=quotechar,
                     encoding=encoding,
-                    dtype=str,
+                    # object, not pandas 3's str dtype: with str columns a trailing delimiter warns
+                    # like a row with extra cells (pandas checks it for object columns only).
+                    dtype=object,
                     keep_default_na=False,
                     index_col=False,
                     usecols=list(usecols) if usecols is not None else None,
