@@ -306,7 +306,7 @@ def spring_festival_table(series: pd.Series) -> pd.DataFrame:
     table.index.name = "year"
     jan_feb = table["january"] + table["february"]
     table.insert(0, "spring_festival", spring_festival_dates(table.index).to_numpy())
-    table["day_of_year"] = pd.DatetimeIndex(table["spring_festival"]).dayofyear
+    table["day_of_year"] = pd.DatetimeIndex(table["spring_festival"]).day_of_year
     table["jan_share"] = (table["january"] / jan_feb).where(jan_feb != 0)
     neighbours = table["previous_december"] + table["march"]
     table["jan_feb_vs_neighbours"] = (jan_feb / neighbours).where(neighbours != 0)

@@ -233,7 +233,7 @@ def _festival_series() -> pd.Series:
     values = pd.Series(100.0, index=months, name="festival")
     dates = plots.spring_festival_dates(range(2011, 2021))
     for year, date in dates.items():
-        share = 0.5 - 0.005 * (date.dayofyear - 35)
+        share = 0.5 - 0.005 * (date.day_of_year - 35)
         values[pd.Period(f"{year}-01", "M")] = 200.0 * share
         values[pd.Period(f"{year}-02", "M")] = 200.0 * (1 - share)
     return values
