@@ -301,7 +301,7 @@ def forecast_year(steps: np.ndarray) -> np.ndarray:
     return (np.asarray(steps) - 1) // SEASON_LENGTH
 
 
-# --- the anchor: never worse than seasonal naive in the backtest, year by year -------------------
+# --- the anchor: never worse than the anchor model in the backtest, year by year ---------------
 def _anchor_table(combined: pd.DataFrame, results: pd.DataFrame, anchor: str | None) -> pd.DataFrame:
     """Per forecast year of the backtest: the combination's and the anchor's MASE over the panel.
 

@@ -64,20 +64,21 @@ class SeasonalNaiveModel:
         self.y_ = np.asarray(y, dtype="float64")
         if len(self.y_) < m:
             raise ValueError(f"seasonal naive needs {m} observations, got {len(self.y_)}")
+        self.season_ = self.y_[-m:]
         self.sigma_ = _residual_sigma(self.y_[m:] - self.y_[:-m])
         return self
 
     def predict(
         self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
     ) -> dict[str, np.ndarray]:
+        """``season_`` repeated; the width grows with the number of seasons ahead."""
         m = self.season_length
-        last_season = self.y_[-m:]
         steps = np.arange(1, h + 1)
-        mean = last_season[(steps - 1) % m]
+        mean = self.season_[(steps - 1) % m]
         return normal_intervals(mean, self.sigma_ * np.sqrt((steps - 1) // m + 1), levels)
 
 
-class SeasonalProfileModel:
+class SeasonalProfileModel(SeasonalNaiveModel):
     """Mean of the last season plus the average seasonal deviation of the last ``seasons`` seasons.
 
     With one season (or one season of history) this is seasonal naive. sigma is
@@ -86,7 +87,7 @@ class SeasonalProfileModel:
     """
 
     def __init__(self, season_length: int = SEASON_LENGTH, seasons: int = 4) -> None:
-        self.season_length = season_length
+        super().__init__(season_length)
         self.seasons = seasons
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
@@ -109,14 +110,6 @@ class SeasonalProfileModel:
         blocks = y[len(y) - k * m :].reshape(k, m)
         profile = (blocks - blocks.mean(axis=1, keepdims=True)).mean(axis=0)
         return y[-m:].mean() + profile
-
-    def predict(
-        self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
-    ) -> dict[str, np.ndarray]:
-        m = self.season_length
-        steps = np.arange(1, h + 1)
-        mean = self.season_[(steps - 1) % m]
-        return normal_intervals(mean, self.sigma_ * np.sqrt((steps - 1) // m + 1), levels)
 
 
 class DriftModel:
