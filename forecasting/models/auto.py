@@ -279,21 +279,14 @@ class Auto(PanelForecaster):
 
         Years beyond the backtest horizon follow the last backtested year.
         """
-        anchored = self.anchor_.set_index("year")["anchored"]
-        if not anchored.any():
+        anchored = self.anchor_.loc[self.anchor_["anchored"], "year"].to_numpy()
+        if len(anchored) == 0:
             return combined
-        anchor_rows = stacked[stacked["model"] == self.anchor].set_index(["series_id", "month"])
         last = combined["series_id"].map({sid: month.ordinal for sid, month in self.last_month_.items()})
         steps = pd.PeriodIndex(combined["month"]).asi8 - last.to_numpy(dtype="int64")
-        years = np.minimum(forecast_year(steps), anchored.index.max())
-        take = anchored.reindex(years).fillna(False).to_numpy(dtype=bool)
-        keys = pd.MultiIndex.from_frame(combined.loc[take, ["series_id", "month"]])
-        values = ["forecast", *interval_columns(levels)]
-        present = keys.isin(anchor_rows.index)  # a series the anchor could not forecast keeps the combination
-        out = combined.copy()
-        rows = np.flatnonzero(take)[present]
-        out.loc[out.index[rows], values] = anchor_rows.loc[keys[present], values].to_numpy()
-        return out
+        years = np.minimum(forecast_year(steps), self.anchor_["year"].max())
+        anchor_rows = stacked[stacked["model"] == self.anchor]
+        return _with_anchor(combined, anchor_rows, ["series_id", "month"], years, anchored, levels)
 
 
 def forecast_year(steps: np.ndarray) -> np.ndarray:
@@ -333,17 +326,33 @@ def _anchored_backtest(
     combined: pd.DataFrame, results: pd.DataFrame, anchor: str | None, table: pd.DataFrame
 ) -> pd.DataFrame:
     """The combination's backtest with the anchor's forecasts in the years it takes over."""
-    years = table.loc[table["anchored"], "year"].to_numpy()
-    if len(years) == 0:
+    anchored = table.loc[table["anchored"], "year"].to_numpy()
+    if len(anchored) == 0:
         return combined
+    years = forecast_year(combined["step"].to_numpy())
+    anchor_rows = results[results["model"] == anchor]
     keys = ["series_id", "cutoff", "month"]
-    values = ["forecast", *interval_columns(DEFAULT_LEVELS)]
-    own = results.loc[results["model"] == anchor, [*keys, *values]]
-    merged = combined.merge(own, on=keys, how="left", suffixes=("", "_anchor"))
-    take = np.isin(forecast_year(merged["step"].to_numpy()), years) & merged["forecast_anchor"].notna()
+    return _with_anchor(combined, anchor_rows, keys, years, anchored, DEFAULT_LEVELS)
+
+
+def _with_anchor(
+    frame: pd.DataFrame,
+    anchor_rows: pd.DataFrame,
+    keys: list[str],
+    years: np.ndarray,
+    anchored: np.ndarray,
+    levels: Sequence[int],
+) -> pd.DataFrame:
+    """``frame`` with the anchor's forecast and bounds in the rows whose year is ``anchored``.
+
+    A row the anchor has no forecast for (a series it could not fit) keeps the combination's.
+    """
+    values = ["forecast", *interval_columns(levels)]
+    merged = frame.merge(anchor_rows[[*keys, *values]], on=keys, how="left", suffixes=("", "_anchor"))
+    take = np.isin(years, anchored) & merged["forecast_anchor"].notna().to_numpy()
     for column in values:
         merged[column] = merged[column].where(~take, merged[f"{column}_anchor"])
-    return merged[combined.columns]
+    return merged[frame.columns]
 
 
 # --- combinations on the backtest table ------------------------------------------------------

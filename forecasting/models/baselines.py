@@ -56,14 +56,21 @@ class NaiveModel:
 class SeasonalNaiveModel:
     """Same month last year; sigma_h = sigma * sqrt(floor((h - 1) / m) + 1)."""
 
+    label = "seasonal naive"
+
     def __init__(self, season_length: int = SEASON_LENGTH) -> None:
         self.season_length = season_length
 
-    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
+    def _store(self, y: np.ndarray) -> int:
+        """Keep ``y_`` (at least one season long); returns the season length."""
         m = self.season_length
         self.y_ = np.asarray(y, dtype="float64")
         if len(self.y_) < m:
-            raise ValueError(f"seasonal naive needs {m} observations, got {len(self.y_)}")
+            raise ValueError(f"{self.label} needs {m} observations, got {len(self.y_)}")
+        return m
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
+        m = self._store(y)
         self.season_ = self.y_[-m:]
         self.sigma_ = _residual_sigma(self.y_[m:] - self.y_[:-m])
         return self
@@ -86,15 +93,14 @@ class SeasonalProfileModel(SeasonalNaiveModel):
     and sigma_h = sigma * sqrt(floor((h - 1) / m) + 1) as for seasonal naive.
     """
 
+    label = "the seasonal profile"
+
     def __init__(self, season_length: int = SEASON_LENGTH, seasons: int = 4) -> None:
         super().__init__(season_length)
         self.seasons = seasons
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
-        m = self.season_length
-        self.y_ = np.asarray(y, dtype="float64")
-        if len(self.y_) < m:
-            raise ValueError(f"the seasonal profile needs {m} observations, got {len(self.y_)}")
+        m = self._store(y)
         self.season_ = self._one_season(self.y_)
         errors = [
             self._one_season(self.y_[:origin])[: len(self.y_) - origin] - self.y_[origin : origin + m]

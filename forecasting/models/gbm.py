@@ -21,7 +21,7 @@ The same growth targets are its weakness: on a 3-fold backtest of that set
 (cut-offs 2022-04, 2022-08, 2022-12) it scored 1.087, 2.234 and 0.943, since
 after the August 2022 cut-off the growth learned from the 2021 reopening
 compounds into forecasts far too high. ``auto`` therefore takes the median
-of the GBMs with the statistical models and seasonal naive rather than
+of the GBMs with the statistical models and the no-change forecasts rather than
 trusting either family alone.
 """
 
