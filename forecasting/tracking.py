@@ -43,7 +43,7 @@ from mlflow.entities.model_registry import ModelVersion  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from forecasting import __version__  # noqa: E402
+from forecasting import __version__, model_folder  # noqa: E402
 from forecasting.errors import ConfigError, ModelError  # noqa: E402
 from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS  # noqa: E402
 from forecasting.models.base import PanelForecaster  # noqa: E402
@@ -392,7 +392,9 @@ def copy_champion(job: str, models_dir: str | Path) -> Path:
     """Download the champion into ``<models_dir>/<job>`` for scoring without the tracking server.
 
     ``<models_dir>/<job>`` is a symlink swapped atomically (``os.replace``) to a
-    fresh versioned folder, so a reader always sees one complete model.
+    fresh versioned folder, so a reader always sees one complete model. Only
+    what the package wrote is replaced (:mod:`forecasting.model_folder`): a
+    user's folder or file at that path stops the copy with a ``ConfigError``.
     """
     from forecasting.jobs.config import check_job_name
 
@@ -400,26 +402,33 @@ def copy_champion(job: str, models_dir: str | Path) -> Path:
     version = champion_version(job)
     if version is None:
         raise ModelError(f"job {job!r} has no champion to copy")
-    models_dir = Path(models_dir).resolve()
+    target = model_folder.job_folder(models_dir, job)
+    models_dir = target.parent
     models_dir.mkdir(parents=True, exist_ok=True)
-    target = models_dir / job
-    folder = Path(tempfile.mkdtemp(prefix=f".{job}-v{version.version}-", dir=models_dir))
-    mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{job}/{version.version}", dst_path=str(folder))
-    if not any(folder.rglob("spec.json")):
+    prefix = f"{model_folder.version_prefix(job)}{version.version}-"
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=models_dir))
+    model_folder.claim(folder, job=job, version=version.version, run_id=version.run_id)
+    link: Path | None = None
+    try:
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{job}/{version.version}", dst_path=str(folder)
+        )
+        if not any(folder.rglob("spec.json")):
+            raise ModelError(f"champion version {version.version} of {job!r} has no model files in the store")
+        link = Path(tempfile.mkdtemp(prefix=f".{job}.link-", dir=models_dir))
+        link.rmdir()  # a unique free name for the new link, which never replaces anything
+        link.symlink_to(folder.name)
+        model_folder.check_replaceable(target, job)
+        if target.is_dir() and not target.is_symlink():
+            model_folder.remove_owned(target, job)  # a marked real folder of an older layout
+        os.replace(link, target)
+    except BaseException:
+        if link is not None and link.is_symlink():
+            link.unlink()
         shutil.rmtree(folder, ignore_errors=True)
-        raise ModelError(f"champion version {version.version} of {job!r} has no model files in the store")
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
-    elif target.exists() and not target.is_symlink():
-        logger.warning("event=champion_folder_replaced path=%s reason='not a folder'", target)
-        target.unlink()
-    link = models_dir / f".{job}.link"
-    link.unlink(missing_ok=True)
-    link.symlink_to(folder.name)
-    os.replace(link, target)
-    for old in models_dir.glob(f".{job}-v*"):
-        if old != folder:
-            shutil.rmtree(old, ignore_errors=True)
+        raise
+    for old in model_folder.stale_versions(models_dir, job, keep=folder):
+        model_folder.remove_owned(old, job)
     return target
 
 

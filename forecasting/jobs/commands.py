@@ -117,10 +117,11 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def promote(args: argparse.Namespace) -> int:
-    from forecasting import tracking
+    from forecasting import model_folder, tracking
 
     config = load_config(args.config)
     tracking.configure(config.tracking_uri)
+    model_folder.job_folder(config.models_dir, config.name)  # before the alias moves
     version = tracking.promote_run(config.name, args.run)
     path = tracking.copy_champion(config.name, config.models_dir)
     print(f"{config.name}: version {version.version} (run {args.run}) is now champion; copied to {path}")
@@ -128,10 +129,11 @@ def promote(args: argparse.Namespace) -> int:
 
 
 def rollback(args: argparse.Namespace) -> int:
-    from forecasting import tracking
+    from forecasting import model_folder, tracking
 
     config = load_config(args.config)
     tracking.configure(config.tracking_uri)
+    model_folder.job_folder(config.models_dir, config.name)  # before the alias moves
     try:
         version = tracking.rollback(config.name)
     except ModelError as error:

@@ -23,7 +23,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from tqdm.auto import tqdm
 
-from forecasting import tracking
+from forecasting import model_folder, tracking
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.executors import executor_scope
 from forecasting.export import export_forecasts, forecast_table, utc_timestamp
@@ -74,6 +74,7 @@ def run_retrain(config: JobConfig) -> RetrainResult:
     tracking_uri = tracking.configure(config.tracking_uri)
     lock_path = Path(config.models_dir) / f"{config.name}.lock"
     with JobLock(lock_path, stale_after=config.stale_lock_hours * 3600):
+        model_folder.job_folder(config.models_dir, config.name)  # refuse a user's folder before any work
         experiment_id = tracking.ensure_experiment(config.experiment_name, tracking_uri)
         tracking.end_stale_runs(experiment_id, config.name)
         _log("start", job=config.name, tracking_uri=tracking_uri, experiment=config.experiment_name)

@@ -1,0 +1,97 @@
+"""Which ``<models_dir>/<job>`` folders the package wrote, so it never replaces anything else.
+
+Promotion copies the champion into a fresh hidden folder ``.<job>-v<version>-<random>``
+and points the link ``<models_dir>/<job>`` at it. The folder gets a marker
+file (:data:`MARKER`, JSON with job, version and run) the moment it is
+created, before anything is downloaded into it. Only marked folders, and links
+to them, are ever replaced or removed: a user folder or file that happens to
+sit at ``<models_dir>/<job>`` (``models_dir = "."`` and a job named like a
+project folder) stops the job with a :class:`ConfigError` naming the path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from forecasting.errors import ConfigError
+
+MARKER = ".forecasting-model"
+"""The marker file in every model folder the package writes."""
+MAX_MARKER_BYTES = 4096
+"""A marker is a few dozen bytes; anything larger is not one of ours."""
+
+
+def version_prefix(job: str) -> str:
+    """Name prefix of the job's versioned folders: ``.<job>-v``."""
+    return f".{job}-v"
+
+
+def claim(folder: Path, *, job: str, version: str, run_id: str | None) -> None:
+    """Mark a folder the package just created as its own."""
+    marker = {"package": "forecasting", "job": job, "version": str(version), "run_id": run_id}
+    (folder / MARKER).write_text(json.dumps(marker, sort_keys=True), encoding="utf-8")
+
+
+def is_owned(folder: Path, job: str) -> bool:
+    """Whether ``folder`` is a real folder (not a link) holding this job's marker."""
+    marker = folder / MARKER
+    if folder.is_symlink() or not folder.is_dir() or marker.is_symlink() or not marker.is_file():
+        return False
+    if marker.stat().st_size > MAX_MARKER_BYTES:
+        return False
+    try:
+        content = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(content, dict) and content.get("package") == "forecasting" and content.get("job") == job
+
+
+def job_folder(models_dir: str | Path, job: str) -> Path:
+    """``<models_dir>/<job>`` (absolute), checked with :func:`check_replaceable` before any work."""
+    target = Path(models_dir).resolve() / job
+    check_replaceable(target, job)
+    return target
+
+
+def check_replaceable(target: Path, job: str) -> None:
+    """Raise :class:`ConfigError` unless ``target`` is absent or something the package wrote.
+
+    The package writes a relative link to a marked ``.<job>-v*`` folder beside
+    it (a dangling such link is also ours: its folder was removed), or, in
+    older layouts, a marked real folder.
+    """
+    if not os.path.lexists(target):
+        return
+    if target.is_symlink():
+        destination = os.readlink(target)
+        ours = os.sep not in destination and destination.startswith(version_prefix(job))
+        linked = target.parent / destination
+        if ours and (not os.path.lexists(linked) or is_owned(linked, job)):
+            return
+    elif is_owned(target, job):
+        return
+    raise ConfigError(
+        f"{target} exists and was not written by forecasting (no {MARKER} marker): "
+        "refusing to replace it; move it away or set another job.models_dir",
+        key="job.models_dir",
+    )
+
+
+def remove_owned(path: Path, job: str) -> None:
+    """Remove a link or a marked folder of ``job``; anything else is left alone."""
+    if path.is_symlink():
+        path.unlink()
+    elif is_owned(path, job):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def stale_versions(models_dir: Path, job: str, keep: Path) -> list[Path]:
+    """The job's marked versioned folders other than ``keep`` (left by earlier promotions or kills)."""
+    return [
+        folder
+        for folder in models_dir.glob(f"{version_prefix(job)}*")
+        if folder != keep and is_owned(folder, job)
+    ]
