@@ -68,7 +68,9 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
     build = series_sub.add_parser("build", help="add roll-ups and derived series, write a long CSV")
     build.add_argument("--input", required=True, help="data file (long, wide, BTS or a source spec)")
     build.add_argument("--format", default="auto", help="auto, long, wide, bts, or a source spec .toml")
-    build.add_argument("--output", required=True, help="long CSV to write (series_id, month, value, ...)")
+    build.add_argument(
+        "--output", required=True, help="long CSV to write (series_id, month, value, ...); - for stdout"
+    )
     build.add_argument(
         "--conflicts",
         choices=("error", "drop"),
@@ -80,18 +82,24 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
     sample = commands.add_parser("sample", help="the bundled SIMULATED sample")
     sample_sub = sample.add_subparsers(dest="sample_command", required=True)
     generate = sample_sub.add_parser("generate", help="regenerate data/sample/border_panel.csv (seeded)")
-    generate.add_argument("--output", default=None, help="default: data/sample/border_panel.csv")
+    generate.add_argument(
+        "--output", default=None, help="default: data/sample/border_panel.csv; - for stdout"
+    )
     generate.set_defaults(handler=_sample_generate)
 
 
 def _series_build(args: argparse.Namespace) -> int:
     from forecasting.data.loaders import load
     from forecasting.features.hierarchy import build_series, write_long_csv
+    from forecasting.files import output_target
+    from forecasting.jobs.commands import input_files
 
+    inputs = input_files(args)
+    output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
     panel = build_series(load(args.input, args.format, conflicts=args.conflicts).panel())
-    write_long_csv(panel, args.output)
+    path = write_long_csv(panel, args.output, inputs=inputs)
     print(panel.report.format(), file=sys.stderr)
-    print(f"wrote {len(panel)} series, {len(panel.records):,} rows to {args.output}", file=sys.stderr)
+    print(f"wrote {len(panel)} series, {len(panel.records):,} rows to {path or 'stdout'}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -99,7 +107,7 @@ def _sample_generate(args: argparse.Namespace) -> int:
     from forecasting.sample import SAMPLE_PATH, write_sample
 
     path = write_sample(args.output or SAMPLE_PATH)
-    print(f"wrote the simulated sample to {path}", file=sys.stderr)
+    print(f"wrote the simulated sample to {path or 'stdout'}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -152,7 +160,9 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
     forecast = commands.add_parser("forecast", help="one-off forecast of a long CSV (tracked, no registry)")
     forecast.add_argument("--input", required=True, help="long CSV/Parquet/Excel: series_id, month, value")
     forecast.add_argument("--horizon", required=True, type=int)
-    forecast.add_argument("--output", required=True, help="CSV file to write (forecast CSV schema)")
+    forecast.add_argument(
+        "--output", required=True, help="CSV file to write (forecast CSV schema); - for stdout"
+    )
     forecast.add_argument("--model", default="auto", help="registered model name (default: auto)")
     forecast.add_argument("--format", default="auto", help="input format for the loader")
     forecast.add_argument("--experiment", default="forecast", help="MLflow experiment (default: forecast)")

@@ -2,14 +2,13 @@
 
 One row per series x month with the series' dimensions, the point forecast, the
 80/95 % intervals, the unit, the MLflow run that produced it and when. Files are
-written atomically (temporary file in the same folder, then ``os.replace``) so a
+written by the package's one CSV writer (:func:`forecasting.files.write_csv_atomic`:
+formulas neutralised, temporary file in the same folder, then ``os.replace``) so a
 reader never sees half a file and a crash leaves the previous export in place.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,12 +17,22 @@ import pandas as pd
 
 from forecasting.data.schema import DIMENSIONS
 from forecasting.errors import DataError
+from forecasting.files import FORMULA_PREFIXES, neutralise_formulas, write_csv_atomic
 from forecasting.models.base import interval_columns
+
+__all__ = [
+    "FORMULA_PREFIXES",
+    "export_columns",
+    "export_forecasts",
+    "export_paths",
+    "forecast_table",
+    "neutralise_formulas",
+    "utc_timestamp",
+    "write_csv_atomic",
+]
 
 EXPORT_DIMENSIONS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d != "unit")
 """Dimension columns written after ``series_id`` (``unit`` has its own column at the end)."""
-FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
-"""Leading characters that make Excel/LibreOffice evaluate a cell (CSV injection)."""
 
 
 def export_columns(levels: Sequence[int] = (80, 95)) -> list[str]:
@@ -74,38 +83,6 @@ def forecast_table(
     table["generated_at"] = generated_at or utc_timestamp()
     table = table.sort_values(["series_id", "month"], kind="stable").reset_index(drop=True)
     return neutralise_formulas(table[export_columns(levels)])
-
-
-def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells a spreadsheet would execute with a quote (OWASP CSV injection)."""
-    out = frame.copy()
-    for column in out.columns:
-        if pd.api.types.is_numeric_dtype(out[column]):
-            continue
-        text = out[column].astype("string")
-        risky = text.str.startswith(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
-        if risky.any():
-            out[column] = out[column].astype("object")
-            out.loc[risky, column] = "'" + text[risky].astype(str)
-    return out
-
-
-def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as UTF-8 CSV via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            frame.to_csv(handle, index=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp creates 0600; exports are meant to be shared
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def export_paths(output_dir: str | Path, job: str, origin: pd.Period | str) -> tuple[Path, Path]:

@@ -45,6 +45,7 @@ from forecasting.data.transforms import split_combined
 from forecasting.features.calendar import calendar_features
 from forecasting.features.interventions import Event, intervention_features
 from forecasting.features.mixed_frequency import GrowthStatement, denton_proportional, levels_from_growth
+from forecasting.files import render_csv, write_csv_atomic
 from forecasting.panel import SeriesPanel
 
 SEED = 20250324
@@ -363,22 +364,24 @@ def generate_sample(seed: int = SEED) -> pd.DataFrame:
     return _with_defects(records)
 
 
-def render_sample_csv(seed: int = SEED) -> str:
-    """The exact CSV text of the sample (month as YYYY-MM, fixed decimals per unit)."""
+def sample_table(seed: int = SEED) -> pd.DataFrame:
+    """The sample's cells as written (month as YYYY-MM, fixed decimals per unit)."""
     records = generate_sample(seed)
     decimals = {spec.series_id: spec.decimals for spec in SAMPLE_SERIES}
     table = records.astype({"month": "string"}).astype(object)
     pairs = zip(records["series_id"], records["value"], strict=True)
     table["value"] = [f"{value:.{decimals[series_id]}f}" for series_id, value in pairs]
-    return table.to_csv(index=False, lineterminator="\n")
+    return table
 
 
-def write_sample(path: str | Path = SAMPLE_PATH, seed: int = SEED) -> Path:
-    """Regenerate the sample CSV (``forecasting sample generate``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_sample_csv(seed), encoding="utf-8")
-    return path
+def render_sample_csv(seed: int = SEED) -> str:
+    """The exact CSV text of the sample, as :func:`write_sample` writes it."""
+    return render_csv(sample_table(seed))
+
+
+def write_sample(path: str | Path = SAMPLE_PATH, seed: int = SEED) -> Path | None:
+    """Regenerate the sample CSV (``forecasting sample generate``; ``-`` writes to stdout)."""
+    return write_csv_atomic(sample_table(seed), path)
 
 
 def load_sample(path: str | Path = SAMPLE_PATH) -> SeriesPanel:

@@ -46,6 +46,7 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from forecasting import __version__, model_folder  # noqa: E402
 from forecasting.errors import ConfigError, ModelError  # noqa: E402
 from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS  # noqa: E402
+from forecasting.files import write_csv_atomic  # noqa: E402
 from forecasting.models.base import PanelForecaster  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
 
@@ -193,10 +194,10 @@ def log_dataset(panel: SeriesPanel, *, name: str, digest: str, source: str) -> N
 
 
 def log_frame(frame: pd.DataFrame, artifact_file: str) -> None:
-    """A table artifact as CSV (readable in the MLflow UI and by pandas)."""
+    """A table artifact as CSV (readable in the MLflow UI and by pandas; formulas neutralised)."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(artifact_file).name
-        frame.to_csv(path, index=False)
+        write_csv_atomic(frame, path)
         parent = str(Path(artifact_file).parent)
         mlflow.log_artifact(str(path), artifact_path=None if parent == "." else parent)
 

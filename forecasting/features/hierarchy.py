@@ -18,7 +18,7 @@ children of any roll-up.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,7 @@ import pandas as pd
 from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import DIMENSIONS
 from forecasting.errors import DataError
+from forecasting.files import write_csv_atomic
 from forecasting.panel import SeriesPanel
 
 DERIVED_SOURCE = "derived"
@@ -265,11 +266,12 @@ def build_series(panel: SeriesPanel) -> SeriesPanel:
     return SeriesPanel(records, report)
 
 
-def write_long_csv(panel: SeriesPanel, path: str | Path) -> Path:
-    """Write the panel's records as a long CSV, month as ``YYYY-MM`` (readable by ``load_long``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_long_csv(panel: SeriesPanel, path: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path | None:
+    """Write the panel's records as a long CSV, month as ``YYYY-MM`` (readable by ``load_long``).
+
+    Through the package's one CSV writer (atomic, formulas neutralised; ``-``
+    is stdout, which returns None); ``inputs`` are files it must not overwrite.
+    """
     records = panel.to_long()
     records["month"] = records["month"].astype(str)
-    records.to_csv(path, index=False, lineterminator="\n")
-    return path
+    return write_csv_atomic(records, path, inputs=inputs)

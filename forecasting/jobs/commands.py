@@ -71,7 +71,8 @@ def forecast(args: argparse.Namespace) -> int:
     """One-off forecast of a long CSV without the registry; still tracked as a run."""
     from forecasting import tracking
     from forecasting.data.loaders import load
-    from forecasting.export import forecast_table, write_csv_atomic
+    from forecasting.export import forecast_table
+    from forecasting.files import output_target, write_csv_atomic
     from forecasting.jobs.retrain import build_regressors, exog_settings, fit_and_forecast
     from forecasting.models.registry import make_model
 
@@ -82,6 +83,8 @@ def forecast(args: argparse.Namespace) -> int:
         model = make_model(args.model, horizon=args.horizon)
     except ValueError as error:
         raise ConfigError(str(error), key="--model") from None
+    inputs = input_files(args)
+    output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
     config = JobConfig(name="forecast", horizon=args.horizon)
     panel = load(args.input, args.format).panel()
     exog = exog_settings(JobConfig(name="forecast", sample_events=False), [model])
@@ -99,10 +102,19 @@ def forecast(args: argparse.Namespace) -> int:
             model, panel=panel, forecasts=forecasts, horizon=args.horizon, levels=config.levels, exog=exog
         )
         table = forecast_table(forecasts, panel.metadata, run_id=run.info.run_id)
-        path = write_csv_atomic(table, args.output)
-        tracking.log_exports([path])
-    print(f"wrote {len(table)} forecasts for {len(panel)} series to {path} (run {run.info.run_id})")
+        path = write_csv_atomic(table, args.output, inputs=inputs)
+        if path is not None:
+            tracking.log_exports([path])
+    print(
+        f"wrote {len(table)} forecasts for {len(panel)} series to {path or 'stdout'} (run {run.info.run_id})",
+        file=sys.stdout if path is not None else sys.stderr,
+    )
     return EXIT_OK
+
+
+def input_files(args: argparse.Namespace) -> list[str]:
+    """What a command reads (``--input``, a source spec ``--format``): ``--output`` must not be one."""
+    return [args.input, *([args.format] if args.format.endswith(".toml") else [])]
 
 
 def compare(args: argparse.Namespace) -> int:

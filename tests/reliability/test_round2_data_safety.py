@@ -8,15 +8,19 @@ fail at once instead of hanging; non-finite forecasts never reach an export.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from forecasting import model_folder
+from forecasting.cli import main
 from forecasting.errors import ConfigError
+from forecasting.files import output_target, write_csv_atomic
 
-from .jobkit import Job, champion, make_job, retrain, run_cli, run_statuses
+from .jobkit import Job, champion, make_job, retrain, run_cli, run_statuses, write_panel
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -116,3 +120,117 @@ def test_a_marker_of_another_job_does_not_make_a_folder_replaceable(tmp_path: Pa
         model_folder.check_replaceable(folder, "border")
     model_folder.claim(folder, job="border", version="1", run_id="r")
     model_folder.check_replaceable(folder, "border")
+
+
+# --- 2. --output replaces only a regular file that is not an input --------------------------
+@pytest.fixture
+def long_csv(tmp_path: Path) -> Path:
+    return write_panel(tmp_path / "panel.csv")
+
+
+def _non_regular(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / f"target_{kind}"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.mkdir()
+    return path
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+@pytest.mark.parametrize("command", ["forecast", "series", "sample"])
+def test_output_refuses_non_regular_targets(
+    command: str, kind: str, long_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = _non_regular(tmp_path, kind)
+    argv = {
+        "forecast": ["forecast", "--input", str(long_csv), "--horizon", "2", "--model", "naive"],
+        "series": ["series", "build", "--input", str(long_csv)],
+        "sample": ["sample", "generate"],
+    }[command] + ["--output", str(target)]
+    code, _, err = _cli(argv, capsys)
+    assert code == 2
+    assert str(target) in err and "refusing to replace" in err and len(err.strip().splitlines()) == 1
+    assert target.is_fifo() if kind == "fifo" else target.is_dir()
+    assert not (tmp_path / "mlruns").exists(), "refused before any work"
+
+
+def test_output_never_replaces_a_device() -> None:
+    """Checked without writing: as root, a rename would replace /dev/null with a regular file."""
+    with pytest.raises(ConfigError, match="character device"):
+        output_target("/dev/null")
+    with pytest.raises(ConfigError, match="character device"):
+        write_csv_atomic(pd.DataFrame({"a": [1]}), "/dev/null")
+    assert Path("/dev/null").is_char_device()
+
+
+@pytest.mark.parametrize("spelling", ["same", "dotdot", "symlink", "hardlink"])
+@pytest.mark.parametrize("command", ["forecast", "series"])
+def test_output_refuses_the_input_file(
+    command: str, spelling: str, long_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = {
+        "same": long_csv,
+        "dotdot": tmp_path / "sub" / ".." / long_csv.name,
+        "symlink": tmp_path / "link.csv",
+        "hardlink": tmp_path / "hard.csv",
+    }[spelling]
+    (tmp_path / "sub").mkdir()
+    if spelling == "symlink":
+        output.symlink_to(long_csv)
+    elif spelling == "hardlink":
+        os.link(long_csv, output)
+    before = long_csv.read_bytes()
+    argv = {
+        "forecast": ["forecast", "--input", str(long_csv), "--horizon", "2", "--model", "naive"],
+        "series": ["series", "build", "--input", str(long_csv)],
+    }[command] + ["--output", str(output)]
+    code, _, err = _cli(argv, capsys)
+    assert code == 2
+    assert "is the input file" in err and str(output) in err
+    assert long_csv.read_bytes() == before
+
+
+def test_output_refuses_the_source_spec_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "spec.toml"
+    spec.write_text('name = "x"\n', encoding="utf-8")
+    table = tmp_path / "table.csv"
+    table.write_text("Date,Exports\n2023-01,1\n", encoding="utf-8")
+    code, _, err = _cli(
+        ["series", "build", "--input", str(table), "--format", str(spec), "--output", str(spec)], capsys
+    )
+    assert code == 2 and "is the input file" in err
+    assert spec.read_text(encoding="utf-8") == 'name = "x"\n'
+
+
+def test_output_dash_writes_csv_to_stdout(
+    long_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _cli(["series", "build", "--input", str(long_csv), "--output", "-"], capsys)
+    assert code == 0 and "to stdout" in err
+    written = pd.read_csv(io.StringIO(out))
+    assert len(written) == 60 and written["series_id"].nunique() == 2
+    assert not (tmp_path / "-").exists()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    argv = ["forecast", "--input", str(long_csv), "--horizon", "2", "--model", "naive", "--output", "-"]
+    code, out, err = _cli(argv, capsys)
+    assert code == 0 and "to stdout" in err
+    forecasts = pd.read_csv(io.StringIO(out))
+    assert len(forecasts) == 4 and forecasts["forecast"].notna().all()
+    assert not (tmp_path / "-").exists()
+
+
+def test_output_through_a_link_writes_the_linked_file(long_csv: Path, tmp_path: Path) -> None:
+    real = tmp_path / "real.csv"
+    real.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    assert write_csv_atomic(pd.DataFrame({"a": ["=1+1"]}), link, inputs=[long_csv]) == real
+    assert link.is_symlink() and real.read_text(encoding="utf-8") == "a\n'=1+1\n"

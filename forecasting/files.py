@@ -1,0 +1,166 @@
+"""Files the package reads and writes: regular inputs only, bounded reads, one CSV writer.
+
+The bottom layer of the package (it imports nothing from it but the errors),
+so loaders, tracking, exports and the CLI share the same rules:
+
+- an input must be a regular file: a FIFO would hang a read, ``/dev/zero``
+  never ends, a folder is a typo; each is an error naming the path;
+- a header or config is read with a size cap, never to the end of whatever is there;
+- every CSV goes through :func:`write_csv_atomic`: text cells a spreadsheet
+  would execute are neutralised, the file is written beside the target and
+  renamed over it, and only a regular file (or nothing) is ever replaced, never
+  a device, a FIFO, a folder or the input file itself. ``-`` means stdout.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO
+
+import pandas as pd
+
+from forecasting.errors import ConfigError, DataError
+
+STDOUT = "-"
+"""``--output -`` writes the CSV to standard output."""
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+"""Leading characters that make Excel/LibreOffice evaluate a cell (CSV injection)."""
+MAX_HEADER_CHARS = 1 << 20
+"""A header line longer than 1 MiB is not a table header (``/dev/zero``, a binary file)."""
+MAX_CONFIG_BYTES = 1 << 20
+"""Job configs and source specs are a few kB; a larger file is not one."""
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words (``a FIFO (named pipe)``)."""
+    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+
+
+def require_regular_file(path: str | Path, *, config: bool = False) -> Path:
+    """``path`` when it is a regular file (links followed), checked without opening it.
+
+    Raises :class:`DataError` (a :class:`ConfigError` when ``config``) naming the path.
+    """
+    error = ConfigError if config else DataError
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise error("no such file", file=str(path)) from None
+    except OSError as failure:
+        raise error(f"cannot read: {failure.strerror}", file=str(path)) from None
+    if not stat.S_ISREG(mode):
+        raise error(f"{file_kind(mode)}, not a regular file", file=str(path))
+    return Path(path)
+
+
+def read_config_text(path: str | Path) -> str:
+    """A config or spec file's text, after checking it is a regular file of at most 1 MiB."""
+    path = require_regular_file(path, config=True)
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"larger than {MAX_CONFIG_BYTES:,} bytes: not a config file", file=str(path))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as failure:
+        raise ConfigError(f"not UTF-8 text: {failure}", file=str(path)) from None
+
+
+def read_first_line(handle: IO[str], *, file: str) -> str:
+    """The first line of an open text file, at most :data:`MAX_HEADER_CHARS` characters."""
+    line = handle.readline(MAX_HEADER_CHARS + 1)
+    if len(line) > MAX_HEADER_CHARS:
+        raise DataError(f"the first line is longer than {MAX_HEADER_CHARS:,} characters", file=file)
+    return line
+
+
+# --- writing -----------------------------------------------------------------------------
+def output_target(path: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path | None:
+    """Where a CSV for ``path`` goes: None for stdout (``-``), else the file to replace.
+
+    A link is followed (the file it points to is written, the link stays).
+    Raises :class:`ConfigError` naming the path when it is a folder, a device,
+    a FIFO or a socket, or the same file as one of ``inputs``.
+    """
+    if str(path) == STDOUT:
+        return None
+    target = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target
+    except OSError as failure:
+        raise ConfigError(f"cannot write: {failure.strerror}", file=str(path)) from None
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"refusing to replace {file_kind(mode)} with a CSV file", file=str(path))
+    for source in inputs:
+        if os.path.exists(source) and os.path.samefile(source, target):
+            raise ConfigError(f"is the input file {source}: refusing to overwrite it", file=str(path))
+    return target
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells a spreadsheet would execute with a quote (OWASP CSV injection)."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_numeric_dtype(out[column]):
+            continue
+        text = out[column].astype("string")
+        risky = text.str.startswith(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
+        if risky.any():
+            out[column] = out[column].astype("object")
+            out.loc[risky, column] = "'" + text[risky].astype(str)
+    return out
+
+
+def render_csv(frame: pd.DataFrame) -> str:
+    """The exact text :func:`write_csv_atomic` writes for ``frame``."""
+    return neutralise_formulas(frame).to_csv(index=False, lineterminator="\n")
+
+
+def write_csv_atomic(
+    frame: pd.DataFrame, path: str | Path, *, inputs: Iterable[str | Path] = ()
+) -> Path | None:
+    """Write ``frame`` (formulas neutralised) as UTF-8 CSV; returns the path, None for stdout.
+
+    The file is written via a temporary file in the same folder and
+    ``os.replace``, so a reader never sees half a file and a crash leaves the
+    previous one in place. See :func:`output_target` for what is refused.
+    """
+    inputs = list(inputs)
+    target = output_target(path, inputs=inputs)
+    safe = neutralise_formulas(frame)
+    if target is None:
+        safe.to_csv(sys.stdout, index=False, lineterminator="\n")
+        sys.stdout.flush()
+        return None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as failure:
+        raise ConfigError(f"cannot create the folder: {failure.strerror}", file=str(target.parent)) from None
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            safe.to_csv(handle, index=False, lineterminator="\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp creates 0600; exports are meant to be shared
+        output_target(target, inputs=inputs)  # still a regular file (or nothing) right before the rename
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
