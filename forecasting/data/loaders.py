@@ -61,7 +61,10 @@ def load_long(
     """Load a long table: ``series_id, month, value`` plus optional dimension columns.
 
     Works for CSV (gzip too; separator guessed unless ``sep``), Parquet and Excel. Extra columns are kept as
-    string dimensions and must be constant within a series.
+    string dimensions and must be constant within a series. ``decimal`` is the
+    decimal mark (``.``, ``,``, or ``auto``: the one that reads every cell);
+    ``thousands`` separators count only between groups of three digits
+    (:func:`~forecasting.data.parsing.parse_numbers`).
     """
     file = str(path)
     frame = read_table(path, sep=sep, sheet_name=sheet_name)

@@ -10,6 +10,7 @@ input Series: loaders index their frames by line number in the file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,8 +86,14 @@ def parse_numbers(
 ) -> pd.Series:
     """Parse numbers written with thousands separators (``1,187.5``, ``1 187,5``).
 
-    Blank cells become NaN (the caller decides whether a blank means "not
-    reported"); written-out ``nan``/``inf`` and anything unreadable raise.
+    A thousands separator is accepted only between groups of three digits
+    (``1,187.5``, not ``100,38`` or ``1,2,3,4``) and the decimal mark is
+    ``decimal`` (``.`` or ``,``), so a cell written in another convention is an
+    error, never a different number. ``decimal="auto"`` takes the mark that
+    reads every cell of the column; a column both read differently (only
+    ``1,234``-like cells) is ambiguous and an error. Blank cells become NaN
+    (the caller decides whether a blank means "not reported"); written-out
+    ``nan``/``inf`` and anything unreadable raise.
 
     Raises
     ------
@@ -100,32 +107,98 @@ def parse_numbers(
         return numbers
     text = series.map(lambda v: v if isinstance(v, str) else (np.nan if _is_blank(v) else repr(v)))
     text = text.str.strip()
-    if thousands:
-        separators = [thousands] + (["\u00a0", "\u202f"] if thousands.isspace() else [])
-        for separator in separators:
-            text = text.str.replace(separator, "", regex=False)
-    if decimal != ".":
-        text = text.str.replace(decimal, ".", regex=False)
     blank = text.isna() | (text == "")
-    numbers = pd.to_numeric(text.where(~blank), errors="coerce").astype("float64")
-    # pandas 3 reads an overflowing number (1e309) as inf, pandas 2 not at all: unreadable on both.
-    written_inf = text.str.lower().str.lstrip("+-").isin(["inf", "infinity"])
-    numbers = numbers.mask(np.isinf(numbers) & ~written_inf)
+    if decimal != "auto":
+        thousands = _other_mark(thousands, decimal)  # decimal="," with the default "," -> "."
+    else:
+        decimal, thousands = _detect_decimal(text.where(~blank), thousands, series, file, column)
+    numbers = _read_numbers(text.where(~blank), thousands, decimal)
     unreadable = numbers.isna() & ~blank
-    written_nan = unreadable & text.str.lower().isin(["nan", "+nan", "-nan"])
-    if written_nan.any():
-        _raise_for_non_finite(numbers, written_nan, series, file, column)
+    written = text.str.lower().str.lstrip("+-")
+    written_non_finite = unreadable & written.isin(["nan", "inf", "infinity"])
+    if written_non_finite.any():
+        _raise_for_non_finite(numbers, written_non_finite, series, file, column)
     if unreadable.any():
         first = int(np.flatnonzero(unreadable.to_numpy())[0])
         raise DataError(
-            f"cannot read {series.iloc[first]!r} as a number "
-            f"(thousands separator {thousands!r}, decimal mark {decimal!r})",
+            f"cannot read {series.iloc[first]!r} as a number ({_convention(thousands, decimal)})",
             file=file,
             row=_row_label(series, first),
             column=column,
         )
-    _raise_for_non_finite(numbers, ~blank, series, file, column)
     return numbers
+
+
+DECIMAL_MARKS: tuple[str, ...] = (".", ",")
+"""The decimal marks :func:`parse_numbers` knows (``auto`` picks one per column)."""
+_WIDE_SPACES = "\u00a0\u202f"
+
+
+def _number_pattern(thousands: str | None, decimal: str) -> re.Pattern[str]:
+    """Sign, digits (thousands groups of exactly three), decimal part, exponent."""
+    if decimal not in DECIMAL_MARKS:
+        raise ValueError(f"The 'decimal' parameter must be '.', ',' or 'auto'. Got {decimal!r} instead.")
+    if thousands == decimal:
+        raise ValueError(f"The thousands separator and the decimal mark are both {decimal!r}.")
+    mark = re.escape(decimal)
+    whole = r"\d+"
+    if thousands:
+        group = "[" + re.escape(thousands) + (_WIDE_SPACES if thousands.isspace() else "") + "]"
+        whole = rf"(?:\d{{1,3}}(?:{group}\d{{3}})+|\d+)"
+    return re.compile(rf"[+-]?(?:{whole}(?:{mark}\d*)?|{mark}\d+)(?:[eE][+-]?\d+)?")
+
+
+def _read_numbers(text: pd.Series, thousands: str | None, decimal: str) -> pd.Series:
+    """Float per cell; NaN for blanks and cells not written as a finite number in this convention."""
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    distinct = pd.Series(uniques, dtype="object").astype(str)
+    valid = distinct.str.fullmatch(_number_pattern(thousands, decimal))
+    cleaned = distinct.where(valid)
+    if thousands:
+        cleaned = cleaned.str.replace("[" + re.escape(thousands) + _WIDE_SPACES + "]", "", regex=True)
+    if decimal != ".":
+        cleaned = cleaned.str.replace(decimal, ".", regex=False)
+    parsed = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype="float64", copy=True)
+    parsed[~np.isfinite(parsed)] = np.nan  # 1e309 overflows: unreadable, not infinite
+    numbers = np.full(len(text), np.nan)
+    present = codes >= 0
+    numbers[present] = parsed[codes[present]]
+    return pd.Series(numbers, index=text.index, dtype="float64")
+
+
+def _detect_decimal(
+    text: pd.Series, thousands: str | None, original: pd.Series, file: str | None, column: str
+) -> tuple[str, str | None]:
+    """The decimal mark (and thousands separator) that reads every cell, if only one does."""
+    conventions = [(mark, _other_mark(thousands, mark)) for mark in DECIMAL_MARKS]
+    readings = [_read_numbers(text, separator, mark) for mark, separator in conventions]
+    reads_all = [bool((reading.notna() | text.isna()).all()) for reading in readings]
+    if reads_all == [False, True]:
+        return conventions[1]
+    if all(reads_all):
+        differ = (readings[0] != readings[1]) & text.notna()
+        if differ.any():
+            first = int(np.flatnonzero(differ.to_numpy())[0])
+            raise DataError(
+                f"ambiguous decimal mark: {original.iloc[first]!r} reads as {readings[0].iloc[first]:g} "
+                f"or {readings[1].iloc[first]:g}; set decimal to '.' or ','",
+                file=file,
+                row=_row_label(original, first),
+                column=column,
+            )
+    return conventions[0]
+
+
+def _other_mark(thousands: str | None, decimal: str) -> str | None:
+    """``thousands`` unless it is the decimal mark, then the other mark."""
+    if thousands != decimal:
+        return thousands
+    return next(mark for mark in DECIMAL_MARKS if mark != decimal)
+
+
+def _convention(thousands: str | None, decimal: str) -> str:
+    separator = f"thousands separator {thousands!r} only between groups of 3 digits, " if thousands else ""
+    return f"{separator}decimal mark {decimal!r}; for another convention set decimal in a source spec"
 
 
 def _parse_distinct_months(uniques: pd.Index, formats: tuple[str, ...]) -> pd.Series:

@@ -1,7 +1,8 @@
 """Declarative source descriptions: a new customs table in a few lines of TOML.
 
 A :class:`SourceSpec` says how a table is written (separator, quoting,
-thousands separator, decimal mark, date column and format) and what each value
+thousands separator, decimal mark (``.``, ``,`` or ``auto``: the one that reads
+every cell of the column), date column and format) and what each value
 column means (flow, measure, direction), in which unit and currency, and by
 how much to scale it to base units (``scale = 1e6`` for "millions of USD").
 One generic loader, :func:`load_source`, reads every table so described;
@@ -34,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecasting.data.parsing import parse_months, parse_numbers
+from forecasting.data.parsing import DECIMAL_MARKS, parse_months, parse_numbers
 from forecasting.data.records import (
     Conflicts,
     LoadResult,
@@ -102,6 +103,7 @@ class SourceSpec:
                 "must map at least one column to {flow, measure, direction}", key="values", file=file
             )
         parsed = {str(column): _value_column(column, entry, file) for column, entry in values.items()}
+        _check_decimal(config.get("decimal", "."), config.get("thousands"), file)
         scale = config.get("scale", 1.0)
         if not isinstance(scale, int | float) or scale <= 0:
             raise ConfigError(f"must be a positive number. Got {scale!r} instead.", key="scale", file=file)
@@ -125,6 +127,19 @@ class SourceSpec:
     def columns(self) -> list[str]:
         """Every column the table is described to have."""
         return [self.date_column, *self.values, *self.ignore]
+
+
+def _check_decimal(decimal: Any, thousands: Any, file: str | None) -> None:
+    """``decimal`` is ``.``, ``,`` or ``auto`` and differs from a thousands separator set with it.
+
+    With ``decimal = ","`` alone, the thousands separator defaults to ``.``.
+    """
+    if decimal not in (*DECIMAL_MARKS, "auto"):
+        raise ConfigError(f"must be '.', ',' or 'auto'. Got {decimal!r} instead.", key="decimal", file=file)
+    if decimal == thousands:
+        raise ConfigError(
+            f"the decimal mark and the thousands separator are both {decimal!r}", key="decimal", file=file
+        )
 
 
 def _value_column(column: str, entry: Any, file: str | None) -> ValueColumn:

@@ -17,7 +17,9 @@ import pytest
 
 from forecasting import model_folder
 from forecasting.cli import main
-from forecasting.errors import ConfigError
+from forecasting.data.loaders import SourceSpec, load_long, load_source, load_wide
+from forecasting.data.parsing import parse_numbers
+from forecasting.errors import ConfigError, DataError
 from forecasting.files import output_target, write_csv_atomic
 
 from .jobkit import Job, champion, make_job, retrain, run_cli, run_statuses, write_panel
@@ -234,3 +236,96 @@ def test_output_through_a_link_writes_the_linked_file(long_csv: Path, tmp_path: 
     link.symlink_to(real)
     assert write_csv_atomic(pd.DataFrame({"a": ["=1+1"]}), link, inputs=[long_csv]) == real
     assert link.is_symlink() and real.read_text(encoding="utf-8") == "a\n'=1+1\n"
+
+
+# --- 3. numbers are read as written or not at all ---------------------------------------
+@pytest.mark.parametrize(
+    "cell", ["100,38", "1.234,5", "1,2,3,4", "1,23", "12,3456", "1,,234", ",5", "1,234.5.6", "1.2e3,4"]
+)
+def test_misplaced_separators_are_errors_naming_file_row_and_column(cell: str, tmp_path: Path) -> None:
+    path = tmp_path / "table.csv"
+    path.write_text(f'series_id,month,value\ns,2023-01,1\ns,2023-02,"{cell}"\n', encoding="utf-8")
+    with pytest.raises(DataError, match="cannot read") as error:
+        load_long(path)
+    assert (error.value.file, error.value.row, error.value.column) == (str(path), 3, "value")
+    assert repr(cell) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("cell", "value"),
+    [("1,187.5", 1187.5), ("-7,240.0", -7240.0), ("1,234,567", 1234567.0), ("12", 12.0), (".5", 0.5)],
+)
+def test_thousands_in_groups_of_three_still_read(cell: str, value: float) -> None:
+    assert parse_numbers([cell]).tolist() == [value]
+
+
+def test_decimal_comma_is_a_loader_option() -> None:
+    cells = ["1.234,5", "100,38", "7", "1 234,5"]
+    assert parse_numbers(cells[:3], decimal=",").tolist() == [1234.5, 100.38, 7.0]
+    assert parse_numbers(cells[1:], decimal=",", thousands=" ").tolist() == [100.38, 7.0, 1234.5]
+    with pytest.raises(DataError, match="'1,234.5'"):
+        parse_numbers(["1,234.5"], decimal=",")
+
+
+def test_decimal_auto_takes_the_only_mark_that_reads_the_column() -> None:
+    assert parse_numbers(["1.234,5", "12,5"], decimal="auto").tolist() == [1234.5, 12.5]
+    assert parse_numbers(["1,234.5", "12"], decimal="auto").tolist() == [1234.5, 12.0]
+    assert parse_numbers(["1,234", "12,345,678"], decimal="auto").tolist() == [1234.0, 12345678.0]
+    rows = pd.Series(["12", "1,234"], index=[2, 3])
+    with pytest.raises(DataError, match="ambiguous decimal mark") as error:
+        parse_numbers(rows, decimal="auto", file="f.csv", column="Exports")
+    assert (error.value.row, error.value.column) == (3, "Exports")
+
+
+SEMICOLON_DECIMAL_COMMA = "series_id;month;value\ns;2023-01;12,5\ns;2023-02;100,38\ns;2023-03;1.234,5\n"
+
+
+def test_semicolon_file_with_decimal_commas_is_not_usable_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "european.csv"
+    path.write_text(SEMICOLON_DECIMAL_COMMA, encoding="utf-8")
+    code, out, err = _cli(["data", "check", str(path)], capsys)
+    assert code == 2 and "usable" not in out
+    assert f"file {path}, row 2, column 'value': cannot read '12,5'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_source_spec_reads_decimal_commas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    table = tmp_path / "european.csv"
+    table.write_text("Period;Exports\n2023-01;12,5\n2023-02;100,38\n2023-03;1.234,5\n", encoding="utf-8")
+    spec = tmp_path / "european.toml"
+    body = (
+        'name = "eu"\nseries_prefix = "eu"\ndate_column = "Period"\nunit = "EUR"\nseparator = ";"\n'
+        '[values.Exports]\nflow = "trade_value"\nmeasure = "goods"\ndirection = "export"\n'
+    )
+    for decimal in (",", "auto"):
+        spec.write_text(f'decimal = "{decimal}"\n' + body, encoding="utf-8")
+        records = load_source(SourceSpec.from_toml(spec), table).records
+        assert records["value"].tolist() == [12.5, 100.38, 1234.5]
+    code, out, _ = _cli(["data", "check", str(table), "--format", str(spec)], capsys)
+    assert code == 0 and "usable" in out
+    spec.write_text(body, encoding="utf-8")
+    with pytest.raises(DataError, match=r"row 2, column 'Exports': cannot read '12,5'"):
+        load_source(SourceSpec.from_toml(spec), table)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"), [('decimal = "x"', "must be"), ('decimal = ","\nthousands = ","', "both")]
+)
+def test_source_spec_decimal_key_is_checked(settings: str, message: str, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        f'{settings}\nname = "x"\nseries_prefix = "x"\ndate_column = "D"\nunit = "U"\n'
+        '[values.V]\nflow = "trade_value"\nmeasure = "goods"\ndirection = "export"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=f"key 'decimal'.*{message}"):
+        SourceSpec.from_toml(spec)
+
+
+def test_wide_tables_name_the_series_column(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text('month,a,b\n2023-01,1,2\n2023-02,3,"1,2,3,4"\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"row 3, column 'b': cannot read '1,2,3,4'"):
+        load_wide(path)
