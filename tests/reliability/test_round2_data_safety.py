@@ -329,3 +329,66 @@ def test_wide_tables_name_the_series_column(tmp_path: Path) -> None:
     path.write_text('month,a,b\n2023-01,1,2\n2023-02,3,"1,2,3,4"\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"row 3, column 'b': cannot read '1,2,3,4'"):
         load_wide(path)
+
+
+# --- 4. one writer for every CSV ---------------------------------------------------------
+PACKAGE = Path(__file__).resolve().parents[2] / "forecasting"
+
+
+def test_only_the_one_writer_calls_to_csv() -> None:
+    callers = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if ".to_csv(" in path.read_text(encoding="utf-8")
+    )
+    assert callers == ["files.py"]
+
+
+def _hostile_long_csv(path: Path) -> Path:
+    months = pd.period_range("2021-01", periods=3, freq="M").astype(str)
+    frame = pd.DataFrame({"series_id": "=cmd|' /C calc'!A0", "month": months, "value": [-1.5, 2.0, 3.0]})
+    frame["crossing"] = "@SUM(A1)"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_series_build_output_is_neutralised_and_atomic(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _hostile_long_csv(tmp_path / "hostile.csv")
+    output = tmp_path / "out.csv"
+    code, _, _ = _cli(["series", "build", "--input", str(source), "--output", str(output)], capsys)
+    assert code == 0
+    written = pd.read_csv(output)
+    assert set(written["series_id"]) == {"'=cmd|' /C calc'!A0"}
+    assert set(written["crossing"]) == {"'@SUM(A1)"}
+    assert written["value"].tolist() == [-1.5, 2.0, 3.0], "numbers are never prefixed"
+    before = output.read_bytes()
+
+    def crash(self: pd.DataFrame, handle: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", crash)
+    with pytest.raises(OSError, match="disk full"):
+        main(["series", "build", "--input", str(source), "--output", str(output)])
+    monkeypatch.undo()
+    assert output.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.csv", "out.csv"]
+
+
+def test_mlflow_csv_artifacts_are_neutralised(tmp_path: Path) -> None:
+    import mlflow
+
+    from forecasting import tracking
+
+    uri = tracking.configure(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    experiment = tracking.ensure_experiment("neutral", uri)
+    frame = pd.DataFrame({"series_id": ["=1+1", "+a", "ok"], "mase": [-1.0, 0.5, 1.0]})
+    with mlflow.start_run(experiment_id=experiment) as run:
+        tracking.log_frame(frame, "tables/metrics_by_series.csv")
+    local = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="tables/metrics_by_series.csv", dst_path=str(tmp_path / "dl")
+    )
+    back = pd.read_csv(local)
+    assert back["series_id"].tolist() == ["'=1+1", "'+a", "ok"]
+    assert back["mase"].tolist() == [-1.0, 0.5, 1.0]
