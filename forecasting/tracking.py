@@ -48,6 +48,7 @@ from forecasting.errors import ConfigError, ModelError  # noqa: E402
 from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS  # noqa: E402
 from forecasting.files import write_csv_atomic  # noqa: E402
 from forecasting.models.base import PanelForecaster  # noqa: E402
+from forecasting.names import check_experiment_name  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ def _sqlite_path(uri: str) -> Path | None:
 
 def ensure_experiment(name: str, tracking_uri: str) -> str:
     """The job's experiment id; a new one on a local SQLite store keeps artifacts beside the database."""
+    check_experiment_name(name, key="experiment")  # it becomes a folder name under the store
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id

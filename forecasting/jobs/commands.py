@@ -17,6 +17,7 @@ import pandas as pd
 
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.jobs.config import JobConfig, load_config
+from forecasting.names import check_experiment_name
 
 logger = logging.getLogger("forecasting.jobs")
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -83,6 +84,7 @@ def forecast(args: argparse.Namespace) -> int:
         model = make_model(args.model, horizon=args.horizon)
     except ValueError as error:
         raise ConfigError(str(error), key="--model") from None
+    check_experiment_name(args.experiment, key="--experiment")
     inputs = input_files(args)
     output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
     config = JobConfig(name="forecast", horizon=args.horizon)
@@ -121,6 +123,8 @@ def compare(args: argparse.Namespace) -> int:
     from forecasting import tracking
 
     config = load_config(args.config)
+    if args.experiment is not None:
+        check_experiment_name(args.experiment, key="--experiment")
     tracking.configure(config.tracking_uri)
     table = tracking.compare(args.experiment or config.experiment_name, args.runs or ())
     with pd.option_context("display.width", 200, "display.max_columns", 20):

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.errors import ConfigError
+from forecasting.names import check_experiment_name
 
 DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
 """Tried on the sample when no config names candidates; names not registered are skipped (logged)."""
@@ -169,7 +170,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         executor=_executor(check, job),
         dask_address=check.optional_string(job, "job.dask_address"),
         tracking_uri=check.optional_string(tracking, "tracking.uri"),
-        experiment=check.optional_string(tracking, "tracking.experiment"),
+        experiment=_experiment(check, tracking),
         sources=tuple(_sources(check, raw.get("sources", []))),
         targets=tuple(check.str_list(series, "series.targets", [])),
         series_ids=tuple(check.str_list(series, "series.ids", [])),
@@ -199,6 +200,11 @@ def _executor(check: _Checker, job: dict[str, Any]) -> str | None:
     return executor
 
 
+def _experiment(check: _Checker, tracking: dict[str, Any]) -> str | None:
+    experiment = check.optional_string(tracking, "tracking.experiment")
+    return None if experiment is None else check_experiment_name(experiment, file=check.file)
+
+
 def _with_overrides(config: JobConfig, overrides: dict[str, Any]) -> JobConfig:
     """Programmatic overrides (tests, CLI flags) on top of the file's settings."""
     unknown = sorted(set(overrides) - set(JobConfig.__dataclass_fields__))
@@ -206,6 +212,8 @@ def _with_overrides(config: JobConfig, overrides: dict[str, Any]) -> JobConfig:
         raise ConfigError("unknown override", key=unknown[0])
     if "name" in overrides:
         check_job_name(overrides["name"], key="name")
+    if overrides.get("experiment") is not None:
+        check_experiment_name(overrides["experiment"], key="experiment")
     return replace(config, **overrides)
 
 

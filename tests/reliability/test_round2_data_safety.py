@@ -9,18 +9,21 @@ fail at once instead of hanging; non-finite forecasts never reach an export.
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from forecasting import model_folder
+from forecasting import model_folder, tracking
 from forecasting.cli import main
 from forecasting.data.loaders import SourceSpec, load_long, load_source, load_wide
 from forecasting.data.parsing import parse_numbers
 from forecasting.errors import ConfigError, DataError
 from forecasting.files import output_target, write_csv_atomic
+from forecasting.jobs.config import load_config
+from forecasting.names import check_experiment_name
 
 from .jobkit import Job, champion, make_job, retrain, run_cli, run_statuses, write_panel
 
@@ -379,8 +382,6 @@ def test_series_build_output_is_neutralised_and_atomic(
 def test_mlflow_csv_artifacts_are_neutralised(tmp_path: Path) -> None:
     import mlflow
 
-    from forecasting import tracking
-
     uri = tracking.configure(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     experiment = tracking.ensure_experiment("neutral", uri)
     frame = pd.DataFrame({"series_id": ["=1+1", "+a", "ok"], "mase": [-1.0, 0.5, 1.0]})
@@ -392,3 +393,47 @@ def test_mlflow_csv_artifacts_are_neutralised(tmp_path: Path) -> None:
     back = pd.read_csv(local)
     assert back["series_id"].tolist() == ["'=1+1", "'+a", "ok"]
     assert back["mase"].tolist() == [-1.0, 0.5, 1.0]
+
+
+# --- 5. the experiment name never becomes a path outside the store -----------------------
+BAD_EXPERIMENTS = ("../../x", "..", "/tmp/abs", "a/b", "a\\b", "x\n", "x" * 101, ".hidden", "a..b", "")
+
+
+@pytest.mark.parametrize("name", BAD_EXPERIMENTS)
+def test_experiment_names_are_checked_in_the_config(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "job.toml"
+    config.write_text(f"[tracking]\nexperiment = {json.dumps(name)}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="key 'tracking.experiment'"):
+        load_config(config)
+    code, _, err = _cli(["compare", "--config", str(config)], capsys)
+    assert code == 2 and "tracking.experiment" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(ConfigError, match="key 'experiment'"):
+        load_config(None, experiment=name)
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/tmp/escaped-abs", "x\n"])
+def test_experiment_flags_are_checked(
+    name: str,
+    long_csv: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    argv = ["forecast", "--input", str(long_csv), "--horizon", "2", "--model", "naive", "--output", "f.csv"]
+    code, _, err = _cli([*argv, "--experiment", name], capsys)
+    assert code == 2 and "key '--experiment'" in err
+    code, _, err = _cli(["compare", "--experiment", name], capsys)
+    assert code == 2 and "key '--experiment'" in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "panel.csv"]
+    with pytest.raises(ConfigError, match="key 'experiment'"):
+        tracking.ensure_experiment(name, f"sqlite:///{work / 'mlruns' / 'mlflow.db'}")
+
+
+@pytest.mark.parametrize("name", ["border", "Border-2024.v1", "x" * 100])
+def test_ordinary_experiment_names_pass(name: str) -> None:
+    assert check_experiment_name(name) == name
