@@ -27,6 +27,7 @@ from forecasting.data.loaders import LoadResult, detect_format, load
 from forecasting.data.report import DataQualityReport, QualityIssue
 from forecasting.data.tables import read_header
 from forecasting.errors import DataError
+from forecasting.files import require_regular_file
 
 CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 
@@ -35,8 +36,7 @@ SHOWN_SERIES = 3
 
 def check_path(path: str | Path, fmt: str = "auto") -> int:
     """Load ``path`` as ``fmt`` and print its data quality summary; 0 when usable."""
-    if not Path(path).is_file():
-        raise DataError("no such file", file=str(path))
+    require_regular_file(path)  # a FIFO or /dev/zero would hang the header read
     resolved = detect_format(path) if fmt == "auto" else fmt
     if fmt == "rates" or (fmt == "auto" and is_rates_table(path)):
         print(summarize_rates(path))

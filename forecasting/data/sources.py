@@ -48,6 +48,7 @@ from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import DIRECTIONS, FLOWS
 from forecasting.data.tables import read_header, read_table, require_columns
 from forecasting.errors import ConfigError
+from forecasting.files import read_config_text
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,7 @@ class SourceSpec:
     def from_toml(cls, path: str | Path) -> SourceSpec:
         """Read a spec from a TOML file (see the module docstring for an example)."""
         try:
-            with open(path, "rb") as handle:
-                config = tomllib.load(handle)
-        except FileNotFoundError as error:
-            raise ConfigError("source spec file not found", file=str(path)) from error
+            config = tomllib.loads(read_config_text(path))  # a regular file of at most 1 MiB
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"invalid TOML: {error}", file=str(path)) from error
         return cls.from_dict(config, file=str(path))

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting.errors import DataError
+from forecasting.files import read_first_line, require_regular_file
 
 EXCEL_SUFFIXES: tuple[str, ...] = (".xlsx", ".xlsm", ".xls")
 UNREADABLE_FILE_ERRORS: tuple[type[Exception], ...] = (ValueError, OSError, KeyError, zipfile.BadZipFile)
@@ -42,10 +43,8 @@ def read_table(
     DataError
         For a missing file, an empty file or a header without data rows.
     """
-    path = Path(path)
+    path = require_regular_file(path)
     file = str(path)
-    if not path.is_file():
-        raise DataError("no such file", file=file)
     if path.stat().st_size == 0:
         raise DataError("empty input: the file has no header and no rows", file=file)
     sep = sep or sniff_separator(path)
@@ -107,8 +106,12 @@ def strip_text(values: pd.Series) -> pd.Series:
 
 
 def read_header(path: str | Path) -> list[str]:
-    """The column names of a table (first line of a CSV, gzip or not; first row of a sheet)."""
-    suffix = Path(path).suffix.lower()
+    """The column names of a table (first line of a CSV, gzip or not; first row of a sheet).
+
+    Only a regular file is opened, and at most :data:`~forecasting.files.MAX_HEADER_CHARS`
+    characters are read, so a FIFO or ``/dev/zero`` is an error, not a hang.
+    """
+    suffix = require_regular_file(path).suffix.lower()
     try:
         if suffix in PARQUET_SUFFIXES:
             import pyarrow.parquet as pq
@@ -121,8 +124,8 @@ def read_header(path: str | Path) -> list[str]:
     opener = gzip.open if suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-            line = handle.readline().strip()
-    except (OSError, UnicodeDecodeError) as error:
+            line = read_first_line(handle, file=str(path)).strip()
+    except (OSError, EOFError, UnicodeDecodeError) as error:
         raise DataError(f"cannot read the header: {error}", file=str(path)) from error
     if not line:
         return []
@@ -153,12 +156,12 @@ def guess_separator(header_line: str) -> str:
 
 def sniff_separator(path: str | Path) -> str:
     """The separator of a CSV file, guessed from its first line."""
-    suffix = Path(path).suffix.lower()
+    suffix = require_regular_file(path).suffix.lower()
     if suffix in PARQUET_SUFFIXES + EXCEL_SUFFIXES:
         return ","
     opener = gzip.open if suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-            return guess_separator(handle.readline())
-    except (OSError, UnicodeDecodeError):
+            return guess_separator(read_first_line(handle, file=str(path)))
+    except (OSError, EOFError, UnicodeDecodeError):
         return ","

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.errors import ConfigError
+from forecasting.files import read_config_text
 from forecasting.names import check_experiment_name
 
 DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
@@ -121,13 +122,9 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> JobConfig:
     else:
         source_file = str(path)
         try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError("config file not found", file=source_file) from None
+            raw = tomllib.loads(read_config_text(path))  # a regular file of at most 1 MiB
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"not valid TOML: {error}", file=source_file) from None
-        except UnicodeDecodeError as error:
-            raise ConfigError(f"not UTF-8 text: {error}", file=source_file) from None
     config = parse_config(raw, source_file=source_file)
     return _with_overrides(config, overrides)
 

@@ -8,6 +8,7 @@ fail at once instead of hanging; non-finite forecasts never reach an export.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -20,8 +21,9 @@ from forecasting import model_folder, tracking
 from forecasting.cli import main
 from forecasting.data.loaders import SourceSpec, load_long, load_source, load_wide
 from forecasting.data.parsing import parse_numbers
+from forecasting.data.tables import read_header
 from forecasting.errors import ConfigError, DataError
-from forecasting.files import output_target, write_csv_atomic
+from forecasting.files import MAX_CONFIG_BYTES, MAX_HEADER_CHARS, output_target, write_csv_atomic
 from forecasting.jobs.config import load_config
 from forecasting.names import check_experiment_name
 
@@ -437,3 +439,81 @@ def test_experiment_flags_are_checked(
 @pytest.mark.parametrize("name", ["border", "Border-2024.v1", "x" * 100])
 def test_ordinary_experiment_names_pass(name: str) -> None:
     assert check_experiment_name(name) == name
+
+
+# --- 6. inputs that are not regular files fail at once, reads are bounded -----------------
+def _special_input(tmp_path: Path, kind: str) -> Path:
+    if kind == "dev_zero":
+        return Path("/dev/zero")
+    path = tmp_path / f"input_{kind}.csv"
+    if kind == "fifo":
+        os.mkfifo(path)  # nothing ever writes: opening it for reading would block forever
+    else:
+        path.mkdir()
+    return path
+
+
+INPUT_COMMANDS = {
+    "forecast": ["forecast", "--horizon", "2", "--model", "naive", "--output", "{out}", "--input"],
+    "backtest": ["backtest", "--horizon", "2", "--models", "naive", "--input"],
+    "series": ["series", "build", "--output", "{out}", "--input"],
+    "check": ["data", "check"],
+    "retrain": ["retrain", "--config"],
+}
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "directory"])
+@pytest.mark.parametrize("command", sorted(INPUT_COMMANDS))
+def test_non_regular_inputs_fail_at_once(
+    command: str, kind: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = _special_input(tmp_path, kind)
+    out = str(tmp_path / "out.csv")
+    argv = [part.replace("{out}", out) for part in INPUT_COMMANDS[command]] + [str(path)]
+    capfd.readouterr()
+    assert run_cli(argv, env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'db.sqlite'}"}, timeout=60) == 2
+    err = capfd.readouterr().err
+    expected = {"fifo": "a FIFO", "dev_zero": "a character device", "directory": "a directory"}[kind]
+    assert f"file {path}: {expected}" in err and "not a regular file" in err
+    assert "Traceback" not in err
+    assert not Path(out).exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero"])
+def test_non_regular_sources_and_specs_in_a_job_fail_at_once(
+    kind: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    job = make_job(tmp_path / "job")
+    special = _special_input(tmp_path, kind)
+    text = job.config.read_text(encoding="utf-8")
+    job.config.write_text(text.replace(str(job.root / "tiny.csv"), str(special)), encoding="utf-8")
+    capfd.readouterr()
+    assert retrain(job, timeout=60) == 2
+    assert f"file {special}: " in capfd.readouterr().err
+    spec_config = text.replace('format = "long"', f'format = "{special}.toml"')
+    if kind == "fifo":
+        os.mkfifo(f"{special}.toml")
+        job.config.write_text(spec_config, encoding="utf-8")
+        assert retrain(job, timeout=60) == 2
+        assert f"file {special}.toml: a FIFO" in capfd.readouterr().err
+
+
+def test_header_reads_are_capped(tmp_path: Path) -> None:
+    long_line = tmp_path / "one_line.csv.gz"
+    with gzip.open(long_line, "wt", encoding="utf-8") as handle:
+        handle.write("a" * (MAX_HEADER_CHARS + 10))
+    with pytest.raises(DataError, match="first line is longer than"):
+        read_header(long_line)
+    plain = tmp_path / "one_line.csv"
+    plain.write_text("b" * (MAX_HEADER_CHARS + 10), encoding="utf-8")
+    with pytest.raises(DataError, match="first line is longer than"):
+        read_header(plain)
+
+
+def test_config_reads_are_capped(tmp_path: Path) -> None:
+    config = tmp_path / "big.toml"
+    config.write_text("# padding\n" * (MAX_CONFIG_BYTES // 10 + 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match="larger than"):
+        load_config(config)
+    with pytest.raises(ConfigError, match="larger than"):
+        SourceSpec.from_toml(config)
