@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from forecasting.data.schema import DIMENSIONS
@@ -73,6 +74,11 @@ def forecast_table(
     unknown = sorted(set(forecasts["series_id"].astype(str)) - set(metadata.index.astype(str)))
     if unknown:
         raise DataError(f"forecasts for series without metadata: {unknown[:5]}", series=unknown[0])
+    numbers = forecasts[["forecast", *interval_columns(levels)]].to_numpy(dtype="float64")
+    not_finite = ~np.isfinite(numbers).all(axis=1)
+    if not_finite.any():  # fit_and_forecast swaps in fallbacks; anything left must never be exported
+        series = str(forecasts["series_id"].to_numpy()[not_finite][0])
+        raise DataError("forecast or interval is not a finite number: not exported", series=series)
     table = forecasts.copy()
     table["series_id"] = table["series_id"].astype(str)
     table["month"] = table["month"].astype(str).str.slice(0, 7)

@@ -25,6 +25,12 @@ MIN_MONTHS = 24
 """Two seasonal cycles: shorter series get a warning (seasonal models fall back)."""
 MIN_ZERO_RUN = 6
 """Six or more consecutive zero months usually mean "closed" or "not reported"."""
+MAX_MAGNITUDE = 1e100
+"""Largest usable absolute value: models square and sum values, which overflows near 1e154.
+
+No trade, cargo or passenger figure comes near it (a year of world trade in
+JPY is about 1e16); a larger value is a typo or a unit error.
+"""
 
 Conflicts = Literal["error", "drop"]
 
@@ -72,6 +78,21 @@ def check_negative_counts(frame: pd.DataFrame, *, file: str | None) -> None:
             row=int(frame.index[first]),
             column="value",
             series=str(row["series_id"]),
+        )
+
+
+def check_magnitudes(frame: pd.DataFrame, *, file: str | None) -> None:
+    """Values beyond :data:`MAX_MAGNITUDE` make model arithmetic overflow: name the first one's row."""
+    huge = np.abs(frame["value"].to_numpy(dtype="float64")) > MAX_MAGNITUDE
+    if huge.any():
+        first = int(np.flatnonzero(huge)[0])
+        raise DataError(
+            f"value {frame['value'].iloc[first]:g} is too large to forecast (magnitude above "
+            f"{MAX_MAGNITUDE:g}: arithmetic on it overflows); {int(huge.sum())} such row(s)",
+            file=file,
+            row=int(frame.index[first]),
+            column="value",
+            series=str(frame["series_id"].iloc[first]),
         )
 
 
@@ -150,6 +171,7 @@ def _describe_conflicts(rows: pd.DataFrame, key: list[str]) -> list[str]:
 
 def finish_records(frame: pd.DataFrame, report: DataQualityReport, *, file: str | None) -> LoadResult:
     """Canonical columns and dtypes, final validation, and quality warnings in the report."""
+    check_magnitudes(frame, file=file)
     records = normalize_records(frame.reset_index(drop=True), file=file)
     validate_records(records, file=file)
     add_quality_warnings(records, report, file=file)

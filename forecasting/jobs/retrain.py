@@ -30,7 +30,7 @@ from forecasting.export import export_forecasts, forecast_table, utc_timestamp
 from forecasting.jobs.config import DEFAULT_CANDIDATES, JobConfig
 from forecasting.jobs.lock import JobLock
 from forecasting.jobs.promotion import Decision, decide
-from forecasting.models.base import PanelForecaster
+from forecasting.models.base import PanelForecaster, replace_non_finite
 from forecasting.panel import SeriesPanel
 from forecasting.serving import model_from_spec, model_spec, spec_key
 
@@ -309,11 +309,19 @@ def fit_and_forecast(
     X: pd.DataFrame | None,
     X_future: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    """Fit on all data and forecast the job horizon (regressors only for models that use them)."""
+    """Fit on all data and forecast the job horizon (regressors only for models that use them).
+
+    A series whose forecast or interval is not finite gets the fallback model's, logged.
+    """
     _log("fit", model=model.model_name, series=len(panel))
     if model.uses_exog and X is not None:
-        return model.fit(panel, X).predict(config.horizon, X_future, levels=config.levels)
-    return model.fit(panel).predict(config.horizon, levels=config.levels)
+        forecasts = model.fit(panel, X).predict(config.horizon, X_future, levels=config.levels)
+    else:
+        forecasts = model.fit(panel).predict(config.horizon, levels=config.levels)
+    forecasts, swapped = replace_non_finite(forecasts, panel, config.levels)  # never export inf or blanks
+    for row in swapped.itertuples():
+        _log("fallback", model=row.model, series=row.series_id, fallback=row.fallback, reason=row.reason)
+    return forecasts
 
 
 def _copy_champion(config: JobConfig, registration: Registration, version: str) -> str:

@@ -331,6 +331,51 @@ def _check_output(out: dict[str, np.ndarray], horizon: int, levels: Sequence[int
             raise ModelError(f"model output {key!r} is not {horizon} finite values")
 
 
+def replace_non_finite(
+    forecasts: pd.DataFrame, panel: SeriesPanel, levels: Sequence[int] = DEFAULT_LEVELS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Swap in the fallback model for every series whose forecast or interval is not finite.
+
+    Any model (ensembles and global models too) can overflow on extreme data;
+    an exported ``inf`` or empty cell would look like a number downstream.
+    Returns the forecasts and a ``fallbacks_``-shaped frame of the swapped
+    series. Raises :class:`DataError` naming the series when even the
+    fallback is not finite.
+    """
+    columns = ["forecast", *interval_columns(levels)]
+    finite = np.isfinite(forecasts[columns].to_numpy(dtype="float64")).all(axis=1)
+    report = pd.DataFrame(columns=["series_id", "model", "fallback", "reason"])
+    if finite.all():
+        return forecasts, report
+    ids = forecasts["series_id"].astype(str)
+    bad = list(pd.unique(ids[~finite]))
+    out = forecasts.copy()
+    rows = []
+    for series_id, y, _ in series_arrays(panel.subset(bad)):
+        mask = (ids == series_id).to_numpy()
+        filled = fill_gaps(y)[0]
+        name, fallback = fallback_model(int(np.isfinite(filled).sum()))
+        horizon = int(mask.sum())
+        with warnings.catch_warnings():  # an overflow is what the check below reports
+            warnings.simplefilter("ignore", RuntimeWarning)
+            predicted = fallback.fit(filled).predict(horizon, None, levels)
+        try:
+            _check_output(predicted, horizon, levels)
+        except ModelError:
+            raise DataError(
+                f"the forecast and its {name} fallback are not finite numbers (values too large?)",
+                series=series_id,
+            ) from None
+        months = pd.PeriodIndex(out.loc[mask, "month"].astype(str), freq="M")
+        nonnegative = bool(np.nanmin(y) >= 0)
+        model = str(out.loc[mask, "model"].iloc[0])
+        out.loc[mask, columns] = forecast_frame([(series_id, months, predicted, nonnegative)], model, levels)[
+            columns
+        ].to_numpy()
+        rows.append((series_id, model, name, "non-finite forecast or interval"))
+    return out, pd.DataFrame(rows, columns=report.columns)
+
+
 def forecast_frame(
     outputs: Sequence[tuple[str, pd.PeriodIndex, dict[str, np.ndarray], bool]],
     model_name: str,

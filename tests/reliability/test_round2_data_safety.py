@@ -11,11 +11,14 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from conftest import seasonal_panel
 
 from forecasting import model_folder, tracking
 from forecasting.cli import main
@@ -23,9 +26,15 @@ from forecasting.data.loaders import SourceSpec, load_long, load_source, load_wi
 from forecasting.data.parsing import parse_numbers
 from forecasting.data.tables import read_header
 from forecasting.errors import ConfigError, DataError
+from forecasting.export import forecast_table
 from forecasting.files import MAX_CONFIG_BYTES, MAX_HEADER_CHARS, output_target, write_csv_atomic
-from forecasting.jobs.config import load_config
+from forecasting.jobs.config import JobConfig, load_config
+from forecasting.jobs.retrain import fit_and_forecast
+from forecasting.models.base import PanelForecaster, interval_columns, replace_non_finite
+from forecasting.models.baselines import SeasonalNaive
+from forecasting.models.registry import make_model
 from forecasting.names import check_experiment_name
+from forecasting.panel import SeriesPanel
 
 from .jobkit import Job, champion, make_job, retrain, run_cli, run_statuses, write_panel
 
@@ -517,3 +526,95 @@ def test_config_reads_are_capped(tmp_path: Path) -> None:
         load_config(config)
     with pytest.raises(ConfigError, match="larger than"):
         SourceSpec.from_toml(config)
+
+
+# --- 9. values that overflow are unusable; non-finite forecasts are never exported --------
+@pytest.mark.parametrize("cell", ["1.7e308", "-1e200", "1e101"])
+def test_values_that_overflow_arithmetic_are_not_usable(
+    cell: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "huge.csv"
+    months = pd.period_range("2020-01", periods=30, freq="M").astype(str)
+    values = ["100"] * 30
+    values[17] = cell
+    pd.DataFrame({"series_id": "s", "month": months, "value": values}).to_csv(path, index=False)
+    code, out, err = _cli(["data", "check", str(path)], capsys)
+    assert code == 2 and "usable" not in out
+    assert f"file {path}, row 19, column 'value', series 's': value {float(cell):g} is too large" in err
+    output = tmp_path / "f.csv"
+    argv = ["forecast", "--input", str(path), "--horizon", "2", "--model", "naive", "--output", str(output)]
+    assert _cli(argv, capsys)[0] == 2
+    assert not output.exists()
+
+
+def test_large_but_safe_values_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "large.csv"
+    path.write_text("series_id,month,value\ns,2020-01,1e99\ns,2020-02,-2.5e15\n", encoding="utf-8")
+    assert load_long(path).records["value"].tolist() == [1e99, -2.5e15]
+
+
+class _Overflowing(PanelForecaster):
+    """Naive forecasts, except one series whose forecast and interval overflow (as ETS can)."""
+
+    name = "overflowing"
+
+    def __init__(self, series: str = "s1") -> None:
+        self.series = series
+
+    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> _Overflowing:
+        self.inner_ = make_model("naive").fit(panel)
+        self.last_month_ = self.inner_.last_month_
+        return self
+
+    def predict(
+        self, horizon: int, X_future: pd.DataFrame | None = None, levels: tuple[int, ...] = (80, 95)
+    ) -> pd.DataFrame:
+        out = self.inner_.predict(horizon, levels=levels).assign(model=self.name)
+        chosen = out["series_id"] == self.series
+        out.loc[chosen, "upper_95"] = np.inf
+        out.loc[chosen.to_numpy().nonzero()[0][0], "forecast"] = np.nan
+        return out
+
+
+def test_non_finite_forecasts_become_a_reported_fallback(
+    small_panel_two: SeriesPanel, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = JobConfig(name="t", horizon=3)
+    with caplog.at_level(logging.INFO, logger="forecasting.jobs.retrain"):
+        forecasts = fit_and_forecast(_Overflowing(), small_panel_two, config, None, None)
+    numbers = forecasts[["forecast", *interval_columns(config.levels)]].to_numpy()
+    assert np.isfinite(numbers).all()
+    naive = make_model("naive").fit(small_panel_two).predict(3)
+    fallback = SeasonalNaive().fit(small_panel_two.subset(["s1"])).predict(3)
+    ours = forecasts[forecasts["series_id"] == "s1"]
+    np.testing.assert_allclose(ours["forecast"], fallback["forecast"])
+    np.testing.assert_allclose(ours["upper_95"], fallback["upper_95"])
+    untouched = forecasts[forecasts["series_id"] == "s0"]
+    np.testing.assert_allclose(untouched["upper_95"], naive[naive["series_id"] == "s0"]["upper_95"])
+    assert "event=fallback model=overflowing series=s1 fallback=seasonal_naive" in caplog.text
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_a_non_finite_fallback_is_an_error_naming_the_series() -> None:
+    months = pd.period_range("2020-01", periods=30, freq="M")
+    panel = SeriesPanel(
+        pd.concat(
+            [
+                pd.DataFrame(
+                    {"series_id": "huge", "month": months, "value": np.linspace(1e300, 1.5e300, 30)}
+                ),
+                pd.DataFrame({"series_id": "fine", "month": months, "value": np.arange(30.0) + 10}),
+            ]
+        )
+    )
+    forecasts = make_model("naive").fit(panel).predict(3)
+    assert not np.isfinite(forecasts["upper_95"]).all(), "the defect: naive intervals overflow"
+    with pytest.raises(DataError, match="series 'huge': the forecast and its seasonal_naive fallback"):
+        replace_non_finite(forecasts, panel)
+    with pytest.raises(DataError, match="series 'huge': forecast or interval is not a finite number"):
+        forecast_table(forecasts, panel.metadata, run_id="r")
+
+
+@pytest.fixture
+def small_panel_two() -> SeriesPanel:
+    return seasonal_panel(n_series=2, n_months=36)
