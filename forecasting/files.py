@@ -132,13 +132,15 @@ def render_csv(frame: pd.DataFrame) -> str:
 
 
 def write_csv_atomic(
-    frame: pd.DataFrame, path: str | Path, *, inputs: Iterable[str | Path] = ()
+    frame: pd.DataFrame, path: str | Path, *, inputs: Iterable[str | Path] = (), durable: bool = True
 ) -> Path | None:
     """Write ``frame`` (formulas neutralised) as UTF-8 CSV; returns the path, None for stdout.
 
     The file is written via a temporary file in the same folder and
     ``os.replace``, so a reader never sees half a file and a crash leaves the
-    previous one in place. See :func:`output_target` for what is refused.
+    previous one in place; ``durable`` also syncs it to disk before the rename
+    (a scratch file that is copied elsewhere at once does not need it). See
+    :func:`output_target` for what is refused.
     """
     inputs = list(inputs)
     target = output_target(path, inputs=inputs)
@@ -155,8 +157,9 @@ def write_csv_atomic(
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
             safe.to_csv(handle, index=False, lineterminator="\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)  # mkstemp creates 0600; exports are meant to be shared
         output_target(target, inputs=inputs)  # still a regular file (or nothing) right before the rename
         os.replace(temporary, target)

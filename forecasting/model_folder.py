@@ -88,10 +88,15 @@ def remove_owned(path: Path, job: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def stale_versions(models_dir: Path, job: str, keep: Path) -> list[Path]:
-    """The job's marked versioned folders other than ``keep`` (left by earlier promotions or kills)."""
-    return [
+def leftovers(models_dir: Path, job: str, keep: Path) -> list[Path]:
+    """The job's marked versioned folders other than ``keep`` and its half-made links.
+
+    Earlier promotions leave old versions; a copy killed mid-way leaves a
+    marked folder or a ``.<job>.link-*`` link. Unmarked look-alikes are not listed.
+    """
+    folders = [
         folder
         for folder in models_dir.glob(f"{version_prefix(job)}*")
         if folder != keep and is_owned(folder, job)
     ]
+    return folders + [link for link in models_dir.glob(f".{job}.link-*") if link.is_symlink()]

@@ -199,7 +199,7 @@ def log_frame(frame: pd.DataFrame, artifact_file: str) -> None:
     """A table artifact as CSV (readable in the MLflow UI and by pandas; formulas neutralised)."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / Path(artifact_file).name
-        write_csv_atomic(frame, path)
+        write_csv_atomic(frame, path, durable=False)  # a scratch copy: MLflow stores it
         parent = str(Path(artifact_file).parent)
         mlflow.log_artifact(str(path), artifact_path=None if parent == "." else parent)
 
@@ -430,7 +430,7 @@ def copy_champion(job: str, models_dir: str | Path) -> Path:
             link.unlink()
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    for old in model_folder.stale_versions(models_dir, job, keep=folder):
+    for old in model_folder.leftovers(models_dir, job, keep=folder):
         model_folder.remove_owned(old, job)
     return target
 

@@ -120,9 +120,11 @@ def test_old_versions_are_cleaned_but_unmarked_look_alikes_survive(promoted: Job
     killed = job.models / f".{job.name}-v1-killedcopy"  # what a copy killed mid-download leaves
     killed.mkdir()
     model_folder.claim(killed, job=job.name, version="1", run_id=None)
+    half_link = job.models / f".{job.name}.link-killed"  # a copy killed before the swap
+    half_link.symlink_to(killed.name)
     assert retrain(job) == 0
     assert (look_alike / "photo.txt").read_text(encoding="utf-8") == "mine\n"
-    assert not killed.exists()
+    assert not killed.exists() and not os.path.lexists(half_link)
     versions = [p for p in job.models.glob(f".{job.name}-v*") if model_folder.is_owned(p, job.name)]
     assert versions == [(job.models / job.name).resolve()]
     assert not list(job.models.glob(f".{job.name}.link*"))
