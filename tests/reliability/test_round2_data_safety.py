@@ -51,15 +51,8 @@ def promoted(tmp_path_factory: pytest.TempPathFactory) -> Job:
     return job
 
 
-def _user_things(job: Job) -> dict[str, Path]:
-    """What a user might keep at ``models/<job>``: a folder, a file, a link to their own folder."""
-    mine = job.root / "my_project"
-    mine.mkdir(exist_ok=True)
-    (mine / "notes.txt").write_text("keep me\n", encoding="utf-8")
-    return {"folder": mine, "file": mine / "notes.txt", "link": mine}
-
-
 def _place(job: Job, kind: str) -> Path:
+    """Put what a user might keep at ``models/<job>`` there: a folder, a file, a link to their folder."""
     target = job.models / job.name
     model_folder.remove_owned(target, job.name)
     assert not os.path.lexists(target)
@@ -69,46 +62,49 @@ def _place(job: Job, kind: str) -> Path:
     elif kind == "file":
         target.write_text("keep me\n", encoding="utf-8")
     else:
-        target.symlink_to(_user_things(job)["link"])
+        mine = job.root / "my_project"
+        mine.mkdir(exist_ok=True)
+        (mine / "notes.txt").write_text("keep me\n", encoding="utf-8")
+        target.symlink_to(mine)
     return target
 
 
 def _unchanged(target: Path, kind: str) -> bool:
-    if kind == "folder":
-        return not target.is_symlink() and (target / "notes.txt").read_text(encoding="utf-8") == "keep me\n"
     if kind == "file":
         return not target.is_symlink() and target.read_text(encoding="utf-8") == "keep me\n"
-    return target.is_symlink() and (target / "notes.txt").read_text(encoding="utf-8") == "keep me\n"
+    linked = target.is_symlink() == (kind == "link")
+    return linked and (target / "notes.txt").read_text(encoding="utf-8") == "keep me\n"
 
 
-@pytest.mark.parametrize("kind", ["folder", "file", "link"])
-def test_promotion_never_replaces_a_user_folder(
-    promoted: Job, kind: str, capfd: pytest.CaptureFixture[str]
-) -> None:
-    job = promoted
-    target = _place(job, kind)
-    run_id = next(iter(run_statuses(job)))
-    version = champion(job)
-    capfd.readouterr()
-    for argv in (
-        ["retrain", "--config", str(job.config)],
-        ["promote", "--run", run_id, "--config", str(job.config)],
-        ["rollback", "--config", str(job.config)],
-    ):
-        assert run_cli(argv) == 2, argv
-        error = capfd.readouterr().err
-        assert str(target) in error and "not written by forecasting" in error, (argv, error)
-        assert "Traceback" not in error
-        assert _unchanged(target, kind), argv
-        assert champion(job) == version, f"{argv[0]} moved the champion alias before refusing"
-    if kind == "link":
-        target.unlink()
-    elif kind == "folder":
+def _take_away(target: Path, kind: str) -> None:
+    if kind == "folder":
         (target / "notes.txt").unlink()
         target.rmdir()
     else:
-        target.unlink()
-    assert retrain(job) == 0, "with the user's thing moved away the job runs again"
+        target.unlink()  # the file, or the link (the user's folder behind it stays)
+
+
+def test_promotion_never_replaces_a_user_folder(promoted: Job, capfd: pytest.CaptureFixture[str]) -> None:
+    job = promoted
+    run_id = next(iter(run_statuses(job)))
+    version = champion(job)
+    for kind in ("folder", "file", "link"):
+        target = _place(job, kind)
+        capfd.readouterr()
+        for argv in (
+            ["retrain", "--config", str(job.config)],
+            ["promote", "--run", run_id, "--config", str(job.config)],
+            ["rollback", "--config", str(job.config)],
+        ):
+            assert run_cli(argv) == 2, (kind, argv)
+            error = capfd.readouterr().err
+            assert str(target) in error and "not written by forecasting" in error, (kind, argv, error)
+            assert "Traceback" not in error and len(error.strip().splitlines()) == 1
+            assert _unchanged(target, kind), (kind, argv)
+            assert champion(job) == version, f"{argv[0]} moved the champion alias before refusing"
+        _take_away(target, kind)
+    assert (job.root / "my_project" / "notes.txt").read_text(encoding="utf-8") == "keep me\n"
+    assert retrain(job) == 0, "with the user's things moved away the job runs again"
     assert model_folder.is_owned(target.resolve(), job.name)
 
 
