@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -60,8 +61,9 @@ def check_replaceable(target: Path, job: str) -> None:
     """Raise :class:`ConfigError` unless ``target`` is absent or something the package wrote.
 
     The package writes a relative link to a marked ``.<job>-v*`` folder beside
-    it (a dangling such link is also ours: its folder was removed), or, in
-    older layouts, a marked real folder.
+    it (a dangling such link is also ours: its folder was removed; so is a
+    link to an unmarked folder of that name holding an MLflow model, written
+    before markers existed), or, in older layouts, a marked real folder.
     """
     if not os.path.lexists(target):
         return
@@ -69,7 +71,7 @@ def check_replaceable(target: Path, job: str) -> None:
         destination = os.readlink(target)
         ours = os.sep not in destination and destination.startswith(version_prefix(job))
         linked = target.parent / destination
-        if ours and (not os.path.lexists(linked) or is_owned(linked, job)):
+        if ours and (not os.path.lexists(linked) or is_owned(linked, job) or _is_legacy(linked, job)):
             return
     elif is_owned(target, job):
         return
@@ -77,6 +79,21 @@ def check_replaceable(target: Path, job: str) -> None:
         f"{target} exists and was not written by forecasting (no {MARKER} marker): "
         "refusing to replace it; move it away or set another job.models_dir",
         key="job.models_dir",
+    )
+
+
+def _is_legacy(folder: Path, job: str) -> bool:
+    """A versioned folder written before markers existed: ``.<job>-v<n>-<random>`` holding an MLmodel.
+
+    Its link may be replaced (upgrades keep working); the folder itself is
+    never removed, since nothing proves who wrote it.
+    """
+    pattern = rf"{re.escape(version_prefix(job))}\d+-\w+"
+    return (
+        re.fullmatch(pattern, folder.name) is not None
+        and folder.is_dir()
+        and not folder.is_symlink()
+        and (folder / "MLmodel").is_file()
     )
 
 

@@ -616,3 +616,15 @@ def test_a_non_finite_fallback_is_an_error_naming_the_series() -> None:
 @pytest.fixture
 def small_panel_two() -> SeriesPanel:
     return seasonal_panel(n_series=2, n_months=36)
+
+
+def test_a_link_written_before_markers_existed_is_still_replaced(promoted: Job) -> None:
+    """Upgrading keeps working: the old link is swapped, the unmarked old folder is kept, not deleted."""
+    job = promoted
+    old = (job.models / job.name).resolve()
+    (old / model_folder.MARKER).unlink()
+    assert (old / "MLmodel").is_file()
+    assert retrain(job) == 0
+    new = (job.models / job.name).resolve()
+    assert new != old and model_folder.is_owned(new, job.name)
+    assert (old / "MLmodel").is_file(), "an unmarked folder is never removed"
