@@ -108,7 +108,9 @@ def output_target(path: str | Path, *, inputs: Iterable[str | Path] = ()) -> Pat
         raise ConfigError(f"refusing to replace {file_kind(mode)} with a CSV file", file=str(path))
     for source in inputs:
         if os.path.exists(source) and os.path.samefile(source, target):
-            raise ConfigError(f"is the input file {source}: refusing to overwrite it", file=str(path))
+            raise ConfigError(
+                f"the same file as the input {source}: refusing to overwrite it", file=str(path)
+            )
     return target
 
 

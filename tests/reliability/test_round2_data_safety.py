@@ -207,7 +207,7 @@ def test_output_refuses_the_input_file(
     }[command] + ["--output", str(output)]
     code, _, err = _cli(argv, capsys)
     assert code == 2
-    assert "is the input file" in err and str(output) in err
+    assert "the same file as the input" in err and str(output) in err
     assert long_csv.read_bytes() == before
 
 
@@ -219,7 +219,7 @@ def test_output_refuses_the_source_spec_file(tmp_path: Path, capsys: pytest.Capt
     code, _, err = _cli(
         ["series", "build", "--input", str(table), "--format", str(spec), "--output", str(spec)], capsys
     )
-    assert code == 2 and "is the input file" in err
+    assert code == 2 and "the same file as the input" in err
     assert spec.read_text(encoding="utf-8") == 'name = "x"\n'
 
 
