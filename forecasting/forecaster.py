@@ -17,13 +17,14 @@ series (``flow``, ``unit``, ...), constant within the series.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, Self
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
-from forecasting.errors import ConfigError, DataError
+from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import BacktestLog, backtest
 from forecasting.models.base import PanelForecaster
 from forecasting.models.registry import available_models, make_model
@@ -67,6 +68,8 @@ class Forecaster(BaseEstimator):
     models_ : dict from alias to fitted estimator.
     panel_ : the :class:`SeriesPanel` fitted on.
     exog_columns_ : the exogenous regressor columns found in ``df``.
+    X_future_ : the future regressors given to ``fit`` (models' ``X_future`` layout), or None.
+    layout_ : the :class:`FrameLayout` of ``df``, which ``predict`` answers in.
     """
 
     def __init__(
@@ -92,11 +95,10 @@ class Forecaster(BaseEstimator):
     def fit(self, df: pd.DataFrame, X_df: pd.DataFrame | None = None) -> Self:
         """Fit every model on ``df``; exogenous regressors are its extra numeric columns.
 
-        ``X_df`` is accepted for statsforecast's signature only and must be None:
-        regressors for the fitted months belong in ``df``, future ones in
-        ``predict``'s ``X_df``. Models that backtest internally (``auto``,
-        ``ensemble``) do so over their default horizon here; :meth:`forecast`
-        builds them for the horizon asked.
+        ``X_df``, optional, holds the regressors' future values (as in
+        :meth:`predict`), kept for a later ``predict`` called without them.
+        Models that backtest internally (``auto``, ``ensemble``) do so over
+        their default horizon here; :meth:`forecast` builds them for the horizon asked.
         """
         return self._fit(df, X_df, horizon=None)
 
@@ -107,19 +109,26 @@ class Forecaster(BaseEstimator):
 
         ``X_df`` holds the future values of the exogenous columns (id, time and
         those columns, ``h`` months per series); it is required when ``df``
-        had exogenous columns and a model uses them.
+        had exogenous columns and a model uses them, unless given to ``fit``.
         """
         if not hasattr(self, "models_"):
-            raise ConfigError("Forecaster is not fitted yet: call fit(df) or forecast(df, h).", key="models")
+            raise ModelError("Forecaster is not fitted yet: call fit(df) before predict, or forecast(df, h).")
         horizon = _positive_int(h, "h", "predict")
         levels = _levels(level, "predict")
-        X_future = self._future_exog(X_df)
+        X_future = self.X_future_ if X_df is None else _future_exog(X_df, self.layout_)
+        if X_future is None and self.layout_.exog and self._exog_users():
+            raise DataError(
+                f"X_df is required: df had exogenous columns {self.layout_.exog} and "
+                f"{self._exog_users()} use them; give their future values"
+            )
         frames = [
             model.predict(horizon, X_future if model.uses_exog else None, levels).assign(model=alias)
             for alias, model in self.models_.items()
         ]
         long = pd.concat(frames, ignore_index=True)
-        return long if self.output == "long" else self._wide(long, ["series_id", "month"], levels)
+        if self.output == "long":
+            return long
+        return self.layout_.external(_wide(long, ["series_id", "month"], levels))
 
     def forecast(
         self,
@@ -130,7 +139,7 @@ class Forecaster(BaseEstimator):
     ) -> pd.DataFrame:
         """Fit on ``df`` and forecast ``h`` months: ``fit(df)`` then ``predict(h, level, X_df)``."""
         horizon = _positive_int(h, "h", "forecast")
-        return self._fit(df, None, horizon=horizon).predict(horizon, level, X_df)
+        return self._fit(df, X_df, horizon=horizon).predict(horizon, level)
 
     def cross_validation(
         self,
@@ -156,7 +165,7 @@ class Forecaster(BaseEstimator):
         windows = _positive_int(n_windows, "n_windows", "cross_validation")
         step = None if step_size is None else _positive_int(step_size, "step_size", "cross_validation")
         levels = _levels(level, "cross_validation")
-        panel, X = self._panel(df)
+        panel, X, layout = self._read(df)
         tables = {
             alias: backtest(
                 [model], panel, horizon=horizon, folds=windows, step=step, X=X, levels=levels, n_jobs=1
@@ -166,8 +175,8 @@ class Forecaster(BaseEstimator):
         long = _relabelled_backtests(tables)
         if self.output == "long":
             return long
-        wide = self._wide(long, ["series_id", "month", "cutoff", "actual"], levels)
-        return wide.rename(columns={"actual": self.columns_[2]})
+        wide = layout.external(_wide(long, ["series_id", "month", "cutoff", "actual"], levels))
+        return wide.rename(columns={"actual": layout.target_col})
 
     @property
     def fallbacks_(self) -> pd.DataFrame:
@@ -184,19 +193,19 @@ class Forecaster(BaseEstimator):
     # --- fitting ------------------------------------------------------------------------------
     def _fit(self, df: pd.DataFrame, X_df: pd.DataFrame | None, horizon: int | None) -> Self:
         self._check_params()
-        if X_df is not None:
-            raise ConfigError(
-                "The 'X_df' parameter of fit must be None: put the regressors of the fitted months in df "
-                "as extra columns, and their future values in predict's X_df.",
-                key="X_df",
-            )
-        panel, X = self._panel(df)
-        fitted = {}
-        for alias, model in self._estimators(horizon).items():
-            fitted[alias] = model.fit(panel, X if model.uses_exog else None)
-        self.models_ = fitted
-        self.panel_ = panel
+        panel, X, layout = self._read(df)
+        X_future = None if X_df is None else _future_exog(X_df, layout)
+        models = {
+            alias: model.fit(panel, X if model.uses_exog else None)
+            for alias, model in self._estimators(horizon).items()
+        }
+        self.models_, self.panel_, self.layout_, self.X_future_ = models, panel, layout, X_future
+        self.exog_columns_ = layout.exog
         return self
+
+    def _exog_users(self) -> list[str]:
+        """Aliases of the fitted models that take exogenous regressors."""
+        return [alias for alias, model in self.models_.items() if model.uses_exog]
 
     def _estimators(self, horizon: int | None) -> dict[str, PanelForecaster]:
         """Fresh unfitted estimators by alias; registry names are built for ``horizon``."""
@@ -239,8 +248,8 @@ class Forecaster(BaseEstimator):
             )
 
     # --- input --------------------------------------------------------------------------------
-    def _panel(self, df: pd.DataFrame) -> tuple[SeriesPanel, pd.DataFrame | None]:
-        """The panel and the exogenous frame (``series_id, month, <columns>``) of ``df``."""
+    def _read(self, df: pd.DataFrame) -> tuple[SeriesPanel, pd.DataFrame | None, FrameLayout]:
+        """The panel, the exogenous frame (``series_id, month, <columns>``) and the layout of ``df``."""
         if not isinstance(df, pd.DataFrame):
             raise DataError(
                 f"The 'df' parameter must be a pandas DataFrame. Got {type(df).__name__} instead."
@@ -258,26 +267,22 @@ class Forecaster(BaseEstimator):
         extra = [c for c in df.columns if c not in (id_col, time_col, target_col)]
         exog = [c for c in extra if _is_regressor(df[c])]
         dimensions = [c for c in extra if c not in exog]
-        self.columns_ = (id_col, time_col, target_col)
-        self.ids_ = _id_lookup(df[id_col], id_col)
-        months = _months(df[time_col], time_col)
-        self.time_label_ = self.freq or _time_label(df[time_col])
-        records = df[[id_col, target_col, *dimensions]].rename(
-            columns={id_col: "series_id", target_col: "value"}
-        )
-        records.insert(1, "month", months)
-        if not pd.api.types.is_numeric_dtype(records["value"]) or pd.api.types.is_bool_dtype(
-            records["value"]
-        ):
+        value = df[target_col]
+        if not pd.api.types.is_numeric_dtype(value) or pd.api.types.is_bool_dtype(value):
             raise DataError("the target must be numeric", column=target_col)
-        panel = SeriesPanel(records.assign(series_id=records["series_id"].astype(str)))
-        self.exog_columns_ = exog
-        if not exog:
-            return panel, None
-        X = pd.DataFrame({"series_id": df[id_col].astype(str).to_numpy(), "month": months}).join(
-            df[exog].astype("float64").reset_index(drop=True)
+        keys = _keys(df, id_col, time_col)  # checks the months before their labels are read
+        layout = FrameLayout(
+            id_col,
+            time_col,
+            target_col,
+            exog,
+            _id_lookup(df[id_col], id_col),
+            self.freq or _time_label(df[time_col]),
         )
-        return panel, X
+        records = pd.concat([keys, value.rename("value"), df[dimensions]], axis=1)
+        panel = SeriesPanel(records)
+        X = pd.concat([keys, df[exog].astype("float64")], axis=1) if exog else None
+        return panel, X, layout
 
     def _columns(self, df: pd.DataFrame) -> tuple[str, str, str]:
         """The id, time and target columns of ``df``: the configured ones, else statsforecast's."""
@@ -299,63 +304,67 @@ class Forecaster(BaseEstimator):
                 )
         return configured
 
-    def _future_exog(self, X_df: pd.DataFrame | None) -> pd.DataFrame | None:
-        """``X_df`` as the models' ``X_future`` (``series_id, month, <exogenous columns>``)."""
-        needed = self.exog_columns_ and any(model.uses_exog for model in self.models_.values())
-        if X_df is None:
-            if needed:
-                raise DataError(
-                    f"X_df is required: df had exogenous columns {self.exog_columns_} and "
-                    f"{[a for a, m in self.models_.items() if m.uses_exog]} use them; "
-                    "give their future values"
-                )
-            return None
-        if not isinstance(X_df, pd.DataFrame):
-            raise DataError(
-                f"The 'X_df' parameter must be a pandas DataFrame. Got {type(X_df).__name__} instead."
-            )
-        id_col, time_col, _ = self.columns_
-        expected = [id_col, time_col, *self.exog_columns_]
-        missing = [c for c in expected if c not in X_df.columns]
-        unknown = [c for c in X_df.columns if c not in expected]
-        if missing or unknown:
-            what = f"lacks column {missing[0]!r}" if missing else f"has column {unknown[0]!r} not in df"
-            raise DataError(
-                f"X_df {what}: it must hold {expected}, the id, the time and the exogenous columns of df",
-                column=(missing or unknown)[0],
-            )
-        if not needed:
-            return None
-        for column in self.exog_columns_:
-            if not _is_regressor(X_df[column]):
-                raise DataError("exogenous column of X_df must be numeric", column=column)
-        months = _months(X_df[time_col], time_col)
-        return pd.DataFrame({"series_id": X_df[id_col].astype(str).to_numpy(), "month": months}).join(
-            X_df[self.exog_columns_].astype("float64").reset_index(drop=True)
-        )
 
-    # --- output -------------------------------------------------------------------------------
-    def _wide(self, long: pd.DataFrame, keys: list[str], levels: tuple[int, ...]) -> pd.DataFrame:
-        """One column per alias and bound (statsforecast's names), keyed by the input's columns."""
-        wide = None
-        for alias, frame in long.groupby("model", sort=False):
-            columns = {"forecast": alias}
-            columns |= {f"lower_{level}": f"{alias}-lo-{level}" for level in sorted(levels, reverse=True)}
-            columns |= {f"upper_{level}": f"{alias}-hi-{level}" for level in levels}
-            part = frame[[*keys, *columns]].rename(columns=columns)
-            wide = part if wide is None else wide.merge(part, on=keys, how="outer", validate="one_to_one")
-        order = ["series_id", "cutoff", "month"] if "cutoff" in keys else ["series_id", "month"]
-        wide = wide.sort_values(order, kind="stable").reset_index(drop=True)
-        return self._external_keys(wide, keys)
+@dataclass(frozen=True)
+class FrameLayout:
+    """How the user's frame looks: its column names, id values and month labels, to answer in kind."""
 
-    def _external_keys(self, frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    id_col: str
+    time_col: str
+    target_col: str
+    exog: list[str]
+    ids: dict[str, Hashable]
+    """``str(id) -> id``: the panel keys series by text, the output gives back the input's ids."""
+    time_label: str
+    """``"period"``, ``"MS"`` or ``"ME"`` (``"M"``): how output months are labelled."""
+
+    def external(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with the input's id values and column names, months labelled like the input's."""
-        id_col, time_col, _ = self.columns_
         out = frame.copy()
-        out["series_id"] = out["series_id"].astype(str).map(self.ids_)
-        for column in {"month", "cutoff"} & set(keys):
-            out[column] = _label_months(pd.PeriodIndex(out[column], freq="M"), self.time_label_)
-        return out.rename(columns={"series_id": id_col, "month": time_col})
+        out["series_id"] = out["series_id"].astype(str).map(self.ids)
+        for column in ("month", "cutoff"):
+            if column in out.columns:
+                out[column] = _label_months(pd.PeriodIndex(out[column], freq="M"), self.time_label)
+        return out.rename(columns={"series_id": self.id_col, "month": self.time_col})
+
+
+def _future_exog(X_df: pd.DataFrame, layout: FrameLayout) -> pd.DataFrame | None:
+    """``X_df`` as the models' ``X_future`` (``series_id, month, <exogenous columns>``)."""
+    if not isinstance(X_df, pd.DataFrame):
+        raise DataError(
+            f"The 'X_df' parameter must be a pandas DataFrame. Got {type(X_df).__name__} instead."
+        )
+    expected = [layout.id_col, layout.time_col, *layout.exog]
+    missing = [c for c in expected if c not in X_df.columns]
+    unknown = [c for c in X_df.columns if c not in expected]
+    if missing or unknown:
+        what = f"lacks column {missing[0]!r}" if missing else f"has column {unknown[0]!r} not in df"
+        raise DataError(
+            f"X_df {what}: it must hold {expected}, the id, the time and the exogenous columns of df",
+            column=(missing or unknown)[0],
+        )
+    for column in layout.exog:
+        if not _is_regressor(X_df[column]):
+            raise DataError("exogenous column of X_df must be numeric", column=column)
+    if not layout.exog:
+        return None
+    X_df = X_df.reset_index(drop=True)
+    return pd.concat(
+        [_keys(X_df, layout.id_col, layout.time_col), X_df[layout.exog].astype("float64")], axis=1
+    )
+
+
+def _wide(long: pd.DataFrame, keys: list[str], levels: tuple[int, ...]) -> pd.DataFrame:
+    """One column per alias and bound, with statsforecast's names (``<alias>-lo-95``, ...)."""
+    wide = None
+    for alias, frame in long.groupby("model", sort=False):
+        columns = {"forecast": alias}
+        columns |= {f"lower_{level}": f"{alias}-lo-{level}" for level in sorted(levels, reverse=True)}
+        columns |= {f"upper_{level}": f"{alias}-hi-{level}" for level in levels}
+        part = frame[[*keys, *columns]].rename(columns=columns)
+        wide = part if wide is None else wide.merge(part, on=keys, how="outer", validate="one_to_one")
+    order = ["series_id", "cutoff", "month"] if "cutoff" in keys else ["series_id", "month"]
+    return wide.sort_values(order, kind="stable").reset_index(drop=True)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -363,6 +372,8 @@ def _aliased(models: Any) -> dict[str, ModelSpec]:
     """``alias -> name or estimator`` of the ``models`` parameter, checked."""
     if isinstance(models, Mapping):
         pairs = list(models.items())
+        for spec in models.values():
+            _check_spec(spec)
     elif isinstance(models, Sequence) and not isinstance(models, str):
         pairs = [(_default_alias(spec), spec) for spec in models]
     else:
@@ -448,8 +459,15 @@ def _is_regressor(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
 
 
+def _keys(frame: pd.DataFrame, id_col: str, time_col: str) -> pd.DataFrame:
+    """``series_id`` (text) and ``month`` (``Period[M]``) of a user frame."""
+    return pd.DataFrame(
+        {"series_id": frame[id_col].astype(str).to_numpy(), "month": _months(frame[time_col], time_col)}
+    )
+
+
 def _id_lookup(ids: pd.Series, column: str) -> dict[str, Hashable]:
-    """``str(id) -> id``: the panel keys series by text, the output gives back the input's ids."""
+    """``str(id) -> id``, refusing two ids that read the same as text."""
     lookup: dict[str, Hashable] = {}
     for value in pd.unique(ids):
         if pd.isna(value):

@@ -8,7 +8,7 @@ import pytest
 from conftest import seasonal_panel
 
 from forecasting import Forecaster
-from forecasting.errors import ConfigError, DataError
+from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import backtest, fallbacks
 from forecasting.evaluation.metrics import leaderboard
 from forecasting.executors import executor_scope
@@ -145,6 +145,10 @@ def test_exogenous_future_values_are_checked():
         forecaster.predict(H, X_df=future.assign(price=1.0))
     with pytest.raises(DataError, match="lacks 1 month"):
         forecaster.predict(H, X_df=future.iloc[1:])
+    # Future values given to fit (or forecast) serve a later predict.
+    expected = forecaster.predict(H, X_df=future)
+    pd.testing.assert_frame_equal(forecaster.fit(frame, X_df=future).predict(H), expected)
+    pd.testing.assert_frame_equal(forecaster.forecast(frame, H, X_df=future), expected)
     # A model without regressors needs no future values.
     assert len(Forecaster(["naive"]).fit(frame).predict(H)) == 2 * H
 
@@ -196,6 +200,7 @@ def test_fallbacks_name_the_alias(df):
         ({"models": [object()]}, "models"),
         ({"models": ["ets", make_model("ets")]}, "models"),
         ({"models": {"": "ets"}}, "models"),
+        ({"models": {"mine": "nope"}}, "models"),
         ({"models": {"value": "ets"}}, "models"),
         ({"models": ["ets"], "freq": "D"}, "freq"),
         ({"models": ["ets"], "n_jobs": 0}, "n_jobs"),
@@ -220,8 +225,6 @@ def test_bad_parameters_raise_a_config_error_naming_them(df, params, key):
         (lambda f, df: f.forecast(df, 2, level=(80.5,)), "level"),
         (lambda f, df: f.cross_validation(df, 2, n_windows=0), "n_windows"),
         (lambda f, df: f.cross_validation(df, 2, n_windows=2, step_size=-1), "step_size"),
-        (lambda f, df: f.fit(df, X_df=df), "X_df"),
-        (lambda f, df: f.predict(2), "models"),
     ],
 )
 def test_bad_call_arguments_raise_a_config_error_naming_them(df, call, key):
@@ -232,6 +235,8 @@ def test_bad_call_arguments_raise_a_config_error_naming_them(df, call, key):
 
 def test_bad_data_raises_a_data_error_naming_the_column(df):
     forecaster = Forecaster(["naive"])
+    with pytest.raises(ModelError, match="not fitted"):
+        forecaster.predict(2)
     with pytest.raises(DataError, match="column 'value'"):
         forecaster.fit(df.drop(columns="value"))
     with pytest.raises(DataError, match="column 'month'"):
