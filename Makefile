@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint ui bench clean
+.PHONY: run test test-fast lint notebooks ui bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,16 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
 
+# Everything but the tests marked slow (notebooks, reliability, real data, long fits): under a minute.
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -m "not slow"
+
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check forecasting tests benchmarks && $(BIN)/ruff format --check forecasting tests benchmarks
+	$(BIN)/ruff check forecasting tests benchmarks notebooks && $(BIN)/ruff format --check forecasting tests benchmarks notebooks
+
+# The notebooks' source is notebooks/NN_*.py (jupytext percent format): rewrite the paired .ipynb from it.
+notebooks: $(VENV)/.installed-dev
+	$(BIN)/jupytext --update --to ipynb notebooks/[0-9]*.py
 
 ui: $(VENV)/.installed-run
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root ./mlruns --host 127.0.0.1

@@ -15,6 +15,27 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+RELIABILITY_TESTS = Path(__file__).resolve().parent / "reliability"
+SLOW_FIXTURES = frozenset({"shared_data", "jupyter_path", "dask_executor", "mlflow_server"})
+"""Fixtures that make a test slow: real public data, a notebook kernel, a Dask cluster, an MLflow server."""
+SLOW_MODELS = frozenset({"auto"})
+"""Registry models whose contract tests take seconds: auto backtests six candidates before it forecasts."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark slow tests ``slow`` by where they live and what they use (``make test-fast`` skips them).
+
+    The reliability suite, tests of real data, notebook runs, clusters and tracking servers, and
+    the slowest models' contract tests; a test slow for its own reasons carries ``@pytest.mark.slow``.
+    """
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (
+            RELIABILITY_TESTS in item.path.parents
+            or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or (item.path.name == "test_model_contract.py" and params.get("name") in SLOW_MODELS)
+        ):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -154,6 +154,7 @@ def test_nonnegative_history_gives_nonnegative_bounds():
     assert (forecast[["forecast", "lower_80", "lower_95"]] >= 0).all().all()
 
 
+@pytest.mark.slow
 def test_parallel_fit_equals_serial():
     rng = np.random.default_rng(1)
     panel = _panel({f"s{i}": rng.normal(100, 5, 30) for i in range(6)})

@@ -124,6 +124,7 @@ def test_short_and_ended_series_are_skipped_and_reported() -> None:
     assert fallbacks(results).empty
 
 
+@pytest.mark.slow
 def test_models_are_cloned_and_results_reproducible(small_panel: SeriesPanel) -> None:
     model = SeasonalNaive()
     serial = backtest([model], small_panel, horizon=3, folds=2)

@@ -77,6 +77,7 @@ def test_run_chunked_reports_progress_once_per_chunk_and_keeps_order() -> None:
     assert [(i, x) for i, x, _ in results] == [(i, float(i * i)) for i in range(13)]
 
 
+@pytest.mark.slow
 def test_local_executor_uses_other_processes_and_reports_every_chunk() -> None:
     tasks = [(i, float(i)) for i in range(20)]
     calls: list[int] = []
@@ -87,6 +88,7 @@ def test_local_executor_uses_other_processes_and_reports_every_chunk() -> None:
     assert os.getpid() not in {pid for _, _, pid in results}
 
 
+@pytest.mark.slow
 def test_local_executor_gives_serial_forecasts(panel, serial_run) -> None:
     with use_executor(LocalExecutor(2)):
         run = _workload(panel)
@@ -95,6 +97,7 @@ def test_local_executor_gives_serial_forecasts(panel, serial_run) -> None:
     assert "s4" in set(fallbacks(serial_run[0])["series_id"])  # the short series fell back in some fold
 
 
+@pytest.mark.slow
 def test_n_jobs_shortcut_runs_local_processes_with_same_result(panel, serial_run) -> None:
     fitted = make_model("arima", n_jobs=2).fit(panel)
     assert current_executor() is None
@@ -180,6 +183,7 @@ folds = 2
     return str(folder / "job.toml")
 
 
+@pytest.mark.slow
 def test_executor_scope_starts_and_closes_a_local_cluster() -> None:
     with executor_scope("dask") as executor:
         assert isinstance(executor, DaskExecutor) and current_executor() is executor
@@ -244,6 +248,7 @@ def test_job_config_executor_keys_are_validated_and_do_not_change_the_digest(tmp
         config_with('executor = "local"\ndask_address = "tcp://127.0.0.1:8786"')
 
 
+@pytest.mark.slow
 def test_cli_backtest_prints_the_same_leaderboard_on_every_executor(capsys) -> None:
     from conftest import PROJECT_ROOT
 

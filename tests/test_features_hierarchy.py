@@ -218,6 +218,7 @@ def test_series_build_cli_writes_a_long_csv(tmp_path, capsys) -> None:
     assert main(["series", "build", "--input", str(tmp_path / "absent.csv"), "--output", str(output)]) == 2
 
 
+@pytest.mark.slow
 def test_sample_generate_cli_is_deterministic(tmp_path) -> None:
     first, second = tmp_path / "a.csv", tmp_path / "b.csv"
     assert main(["sample", "generate", "--output", str(first)]) == 0

@@ -119,7 +119,7 @@ def test_lag_features_reject_bad_lags() -> None:
 # --- the model --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("strategy", ["recursive", "direct"])
+@pytest.mark.parametrize("strategy", ["recursive", pytest.param("direct", marks=pytest.mark.slow)])
 def test_forecast_shape_months_and_nested_intervals(strategy: str) -> None:
     panel = seasonal_panel(n_series=3, n_months=72)
     model = GradientBoosting(strategy=strategy, max_horizon=14, **FAST).fit(panel)
@@ -142,6 +142,7 @@ def test_forecast_shape_months_and_nested_intervals(strategy: str) -> None:
     assert model.fallbacks_.empty
 
 
+@pytest.mark.slow
 def test_direct_strategy_refuses_horizons_beyond_its_fit() -> None:
     model = GradientBoosting(strategy="direct", max_horizon=6, **FAST).fit(seasonal_panel(2, 60))
     with pytest.raises(ValueError, match="max_horizon=6"):
@@ -163,6 +164,7 @@ def test_beats_seasonal_naive_on_trend_and_seasonality(strategy: str) -> None:
     assert gbm_mase < 0.7 * naive_mase, (gbm_mase, naive_mase)
 
 
+@pytest.mark.slow
 def test_conformal_intervals_cover_close_to_nominal() -> None:
     panel = simulated_panel(120, 60, trend=0.003, noise=0.06, seed=7)
     train, future = holdout(panel, 12)

@@ -108,6 +108,7 @@ def test_retrain_against_a_real_tracking_server(tmp_path, mlflow_server) -> None
     assert not (tmp_path / "mlruns").exists()
 
 
+@pytest.mark.slow
 def test_retrain_against_the_default_local_store(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)

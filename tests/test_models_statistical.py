@@ -83,6 +83,7 @@ def test_auto_arima_takes_a_seasonal_difference_for_a_seasonal_walk() -> None:
     assert np.corrcoef(forecast, y[-MONTHS:])[0, 1] > 0.95
 
 
+@pytest.mark.slow
 def test_fast_search_ranks_like_full_mle_on_a_seasonal_series() -> None:
     y = seasonal_walk(n_years=10)
     w = y[MONTHS:] - y[:-MONTHS]

@@ -91,6 +91,7 @@ def spec_model(model_dir: Path) -> str:
     return json.loads(spec.read_text())["model"]
 
 
+@pytest.mark.slow
 def test_first_run_promotes_second_keeps_and_the_logged_model_serves_the_export(tmp_path) -> None:
     config_path = write_job(tmp_path, ["naive", "seasonal_naive", "drift"])
     config = load_config(config_path)
@@ -159,6 +160,7 @@ def seasonal_panel_from(folder: Path):
     return load(folder / "panel.csv", "long").panel()
 
 
+@pytest.mark.slow
 def test_gate_promotes_a_clearly_better_model_then_rollback_restores(tmp_path) -> None:
     run_retrain(load_config(write_job(tmp_path, ["naive"])))
     assert spec_model(tmp_path / "models" / JOB) == "naive"
@@ -192,6 +194,7 @@ def test_gate_keeps_the_champion_when_the_candidate_is_not_better_by_the_margin(
     assert decide("ets", 5.0, champion_version=None).promote
 
 
+@pytest.mark.slow
 def test_failed_job_marks_run_failed_and_leaves_champion_and_exports(tmp_path, monkeypatch) -> None:
     run_retrain(load_config(write_job(tmp_path, ["naive"])))
     before = (tmp_path / "exports" / f"forecasts_{JOB}_latest.csv").read_bytes()
@@ -278,6 +281,7 @@ def test_retrain_exits_1_while_the_job_is_locked(tmp_path) -> None:
     assert not (tmp_path / "exports").exists()
 
 
+@pytest.mark.slow
 def test_a_preset_and_its_base_model_are_separate_candidates(tmp_path) -> None:
     """``gbm_median`` is ``gbm`` with other parameters: each keeps its own rows, run and champion spec."""
     params = "\n".join(

@@ -123,6 +123,7 @@ def test_defects_are_repaired_or_reported(sample: SeriesPanel) -> None:
         assert "2019-01" not in set(raw.loc[raw["series_id"] == series_id, "month"])
 
 
+@pytest.mark.slow
 def test_regeneration_is_deterministic_and_matches_the_committed_file() -> None:
     text = render_sample_csv()
     assert text == render_sample_csv()

@@ -54,6 +54,7 @@ def test_model_spec_round_trips_through_json_without_pickle() -> None:
         decode_params({"__estimator__": "os.system", "params": {}})
 
 
+@pytest.mark.slow
 def test_served_model_refits_for_longer_horizons_and_checks_series(tmp_path) -> None:
     run_retrain(load_config(write_job(tmp_path, ["naive", "seasonal_naive"])))
     served = mlflow.pyfunc.load_model(str(tmp_path / "models" / JOB))
@@ -69,6 +70,7 @@ def test_served_model_refits_for_longer_horizons_and_checks_series(tmp_path) -> 
         served.predict(pd.DataFrame({"series_id": ["nope"]}), params={"horizon": 3})
 
 
+@pytest.mark.slow
 def test_compare_prints_the_latest_leaderboard(tmp_path, capsys) -> None:
     path = write_job(tmp_path, ["naive", "seasonal_naive"])
     result = run_retrain(load_config(path))
@@ -84,6 +86,7 @@ def test_compare_prints_the_latest_leaderboard(tmp_path, capsys) -> None:
     assert mase == pytest.approx(result.leaderboard.set_index("model").loc["seasonal_naive", "mase"])
 
 
+@pytest.mark.slow
 def test_one_off_forecast_writes_the_export_schema_and_is_tracked(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
     data = write_panel_csv(tmp_path / "panel.csv", n_series=2, n_months=30)

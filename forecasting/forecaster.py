@@ -1,0 +1,531 @@
+"""``Forecaster``: one DataFrame in, forecasts of several models out, as in statsforecast.
+
+The front end for users of statsforecast or mlforecast. It takes a plain long
+DataFrame, builds the :class:`~forecasting.panel.SeriesPanel`, fits the
+registry's models (or given estimators) under aliases, and returns forecasts
+wide by model (``<alias>``, ``<alias>-lo-80``, ``<alias>-hi-80``, ...) or long
+in the package's own forecast table. ``cross_validation`` is the package's
+rolling-origin :func:`~forecasting.evaluation.backtest.backtest`.
+
+Input columns: the series id, the month and the target (default ``series_id,
+month, value``; ``unique_id, ds, y`` are recognised when the defaults are
+absent). Every other numeric column is an exogenous regressor, passed to the
+models that use regressors; every other text column is a dimension of its
+series (``flow``, ``unit``, ...), constant within the series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Self
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+
+from forecasting.errors import ConfigError, DataError, ModelError
+from forecasting.evaluation.backtest import BacktestLog, backtest
+from forecasting.models.base import PanelForecaster
+from forecasting.models.registry import available_models, make_model
+from forecasting.panel import SeriesPanel
+
+ModelSpec = str | PanelForecaster
+STATSFORECAST_COLUMNS = ("unique_id", "ds", "y")
+FREQUENCIES = ("MS", "ME", "M")
+"""Accepted ``freq`` values: month-start or month-end timestamps ("M" is pandas' old name for "ME")."""
+OUTPUTS = ("wide", "long")
+
+
+class Forecaster(BaseEstimator):
+    """Fit several forecasting models on a long DataFrame and compare their forecasts.
+
+    Parameters
+    ----------
+    models : registry names (``"ets"``, ``"gbm_median"``, ...) or estimators
+        (``make_model("arima", exog=True)``), as a list or as a dict from alias
+        to model. In a list a name is its own alias and an estimator's alias is
+        its ``model_name``; use the dict to compare two configurations of one
+        model, e.g. ``{"arima_x": make_model("arima", exog=True), "arima": "arima"}``.
+        Estimators are cloned; the ones given stay unfitted.
+    freq : how output months are labelled when the input months are dates or
+        strings: ``"MS"`` (first day of the month) or ``"ME"`` (last day; ``"M"``
+        is accepted for it). ``None`` keeps the input's convention: month-end
+        dates stay month-end, other dates become month starts and ``Period``
+        months stay ``Period``. Only monthly series are supported.
+    n_jobs : workers across series, set on every model that takes ``n_jobs``;
+        ``None`` leaves each model's own setting.
+    id_col, time_col, target_col : input column names; when all three are the
+        defaults and absent, ``unique_id, ds, y`` are used.
+    output : ``"wide"``, statsforecast's layout (the input's id and time
+        column names, one column per alias and interval bound), or ``"long"``,
+        the package's forecast table (``series_id, month, model, forecast,
+        lower_<l>, upper_<l>``) that :mod:`forecasting.export` and
+        :mod:`forecasting.evaluation.metrics` read.
+
+    Attributes
+    ----------
+    models_ : dict from alias to fitted estimator.
+    panel_ : the :class:`SeriesPanel` fitted on.
+    exog_columns_ : the exogenous regressor columns found in ``df``.
+    X_future_ : the future regressors given to ``fit`` (models' ``X_future`` layout), or None.
+    layout_ : the :class:`FrameLayout` of ``df``, which ``predict`` answers in.
+    """
+
+    def __init__(
+        self,
+        models: Sequence[ModelSpec] | Mapping[str, ModelSpec],
+        *,
+        freq: str | None = None,
+        n_jobs: int | None = None,
+        id_col: str = "series_id",
+        time_col: str = "month",
+        target_col: str = "value",
+        output: Literal["wide", "long"] = "wide",
+    ) -> None:
+        self.models = models
+        self.freq = freq
+        self.n_jobs = n_jobs
+        self.id_col = id_col
+        self.time_col = time_col
+        self.target_col = target_col
+        self.output = output
+
+    # --- public API ---------------------------------------------------------------------------
+    def fit(self, df: pd.DataFrame, X_df: pd.DataFrame | None = None) -> Self:
+        """Fit every model on ``df``; exogenous regressors are its extra numeric columns.
+
+        ``X_df``, optional, holds the regressors' future values (as in
+        :meth:`predict`), kept for a later ``predict`` called without them.
+        Models that backtest internally (``auto``, ``ensemble``) do so over
+        their default horizon here; :meth:`forecast` builds them for the horizon asked.
+        """
+        return self._fit(df, X_df, horizon=None)
+
+    def predict(
+        self, h: int, level: Sequence[int] | None = (80, 95), X_df: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """Forecast ``h`` months after each series' last month, with ``level`` % intervals.
+
+        ``X_df`` holds the future values of the exogenous columns (id, time and
+        those columns, ``h`` months per series); it is required when ``df``
+        had exogenous columns and a model uses them, unless given to ``fit``.
+        """
+        if not hasattr(self, "models_"):
+            raise ModelError("Forecaster is not fitted yet: call fit(df) before predict, or forecast(df, h).")
+        horizon = _positive_int(h, "h", "predict")
+        levels = _levels(level, "predict")
+        X_future = self.X_future_ if X_df is None else _future_exog(X_df, self.layout_)
+        if X_future is None and self.layout_.exog and self._exog_users():
+            raise DataError(
+                f"X_df is required: df had exogenous columns {self.layout_.exog} and "
+                f"{self._exog_users()} use them; give their future values"
+            )
+        frames = [
+            model.predict(horizon, X_future if model.uses_exog else None, levels).assign(model=alias)
+            for alias, model in self.models_.items()
+        ]
+        long = pd.concat(frames, ignore_index=True)
+        if self.output == "long":
+            return long
+        return self.layout_.external(_wide(long, ["series_id", "month"], levels))
+
+    def forecast(
+        self,
+        df: pd.DataFrame,
+        h: int,
+        level: Sequence[int] | None = (80, 95),
+        X_df: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """Fit on ``df`` and forecast ``h`` months: ``fit(df)`` then ``predict(h, level, X_df)``."""
+        horizon = _positive_int(h, "h", "forecast")
+        return self._fit(df, X_df, horizon=horizon).predict(horizon, level)
+
+    def cross_validation(
+        self,
+        df: pd.DataFrame,
+        h: int,
+        n_windows: int,
+        step_size: int | None = None,
+        level: Sequence[int] | None = (80, 95),
+    ) -> pd.DataFrame:
+        """Rolling-origin forecasts of ``n_windows`` cutoffs, each forecasting ``h`` months.
+
+        The last window ends at the last month of ``df``; earlier cutoffs are
+        ``step_size`` months apart (default ``max(h // n_windows, 1)``, the
+        backtest's). Each window fits fresh clones on the data up to its
+        cutoff; exogenous columns of ``df`` after the cutoff are the future
+        regressors. Wide output: id, time, ``cutoff``, the target (the actual)
+        and one column per alias and bound. Long output: the
+        :func:`~forecasting.evaluation.backtest.backtest` table with ``model``
+        the alias (``leaderboard`` reads it), its ``BacktestLog`` in ``attrs``.
+        """
+        self._check_params()
+        horizon = _positive_int(h, "h", "cross_validation")
+        windows = _positive_int(n_windows, "n_windows", "cross_validation")
+        step = None if step_size is None else _positive_int(step_size, "step_size", "cross_validation")
+        levels = _levels(level, "cross_validation")
+        panel, X, layout = self._read(df)
+        tables = {
+            alias: backtest(
+                [model], panel, horizon=horizon, folds=windows, step=step, X=X, levels=levels, n_jobs=1
+            )
+            for alias, model in self._estimators(horizon).items()
+        }
+        long = _relabelled_backtests(tables)
+        if self.output == "long":
+            return long
+        wide = layout.external(_wide(long, ["series_id", "month", "cutoff", "actual"], levels))
+        return wide.rename(columns={"actual": layout.target_col})
+
+    @property
+    def fallbacks_(self) -> pd.DataFrame:
+        """Every fitted model's fallbacks (series a simpler model stood in for), ``model`` the alias."""
+        frames = [
+            model.fallbacks_.assign(model=alias)
+            for alias, model in self.models_.items()
+            if getattr(model, "fallbacks_", None) is not None and not model.fallbacks_.empty
+        ]
+        if not frames:
+            return pd.DataFrame(columns=["series_id", "model", "fallback", "reason"])
+        return pd.concat(frames, ignore_index=True)
+
+    # --- fitting ------------------------------------------------------------------------------
+    def _fit(self, df: pd.DataFrame, X_df: pd.DataFrame | None, horizon: int | None) -> Self:
+        self._check_params()
+        panel, X, layout = self._read(df)
+        X_future = None if X_df is None else _future_exog(X_df, layout)
+        models = {
+            alias: model.fit(panel, X if model.uses_exog else None)
+            for alias, model in self._estimators(horizon).items()
+        }
+        self.models_, self.panel_, self.layout_, self.X_future_ = models, panel, layout, X_future
+        self.exog_columns_ = layout.exog
+        return self
+
+    def _exog_users(self) -> list[str]:
+        """Aliases of the fitted models that take exogenous regressors."""
+        return [alias for alias, model in self.models_.items() if model.uses_exog]
+
+    def _estimators(self, horizon: int | None) -> dict[str, PanelForecaster]:
+        """Fresh unfitted estimators by alias; registry names are built for ``horizon``."""
+        estimators = {}
+        for alias, spec in _aliased(self.models).items():
+            model = make_model(spec, horizon=horizon) if isinstance(spec, str) else clone(spec)
+            if self.n_jobs is not None and "n_jobs" in model.get_params():
+                model.set_params(n_jobs=self.n_jobs)
+            estimators[alias] = model
+        return estimators
+
+    def _check_params(self) -> None:
+        """Every constructor parameter, checked before any model runs."""
+        _aliased(self.models)
+        if self.freq is not None and self.freq not in FREQUENCIES:
+            raise ConfigError(
+                f"The 'freq' parameter of Forecaster must be one of {list(FREQUENCIES)} or None "
+                f"(the package forecasts monthly series). Got {self.freq!r} instead.",
+                key="freq",
+            )
+        n_jobs = self.n_jobs
+        if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0):
+            raise ConfigError(
+                "The 'n_jobs' parameter of Forecaster must be a non-zero int or None. "
+                f"Got {n_jobs!r} instead.",
+                key="n_jobs",
+            )
+        for name in ("id_col", "time_col", "target_col"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ConfigError(
+                    f"The {name!r} parameter of Forecaster must be a column name. Got {value!r} instead.",
+                    key=name,
+                )
+        if self.output not in OUTPUTS:
+            raise ConfigError(
+                f"The 'output' parameter of Forecaster must be one of {list(OUTPUTS)}. "
+                f"Got {self.output!r} instead.",
+                key="output",
+            )
+
+    # --- input --------------------------------------------------------------------------------
+    def _read(self, df: pd.DataFrame) -> tuple[SeriesPanel, pd.DataFrame | None, FrameLayout]:
+        """The panel, the exogenous frame (``series_id, month, <columns>``) and the layout of ``df``."""
+        if not isinstance(df, pd.DataFrame):
+            raise DataError(
+                f"The 'df' parameter must be a pandas DataFrame. Got {type(df).__name__} instead."
+            )
+        df = df.reset_index(drop=True)
+        id_col, time_col, target_col = self._columns(df)
+        reserved = {id_col, time_col, target_col, "cutoff"}
+        clashing = sorted(alias for alias in _aliased(self.models) if alias in reserved)
+        if clashing:
+            raise ConfigError(
+                f"The 'models' parameter of Forecaster has alias {clashing[0]!r}, which is also a column "
+                "of the output; choose another alias.",
+                key="models",
+            )
+        extra = [c for c in df.columns if c not in (id_col, time_col, target_col)]
+        exog = [c for c in extra if _is_regressor(df[c])]
+        dimensions = [c for c in extra if c not in exog]
+        value = df[target_col]
+        if not pd.api.types.is_numeric_dtype(value) or pd.api.types.is_bool_dtype(value):
+            raise DataError("the target must be numeric", column=target_col)
+        keys = _keys(df, id_col, time_col)  # checks the months before their labels are read
+        layout = FrameLayout(
+            id_col,
+            time_col,
+            target_col,
+            exog,
+            _id_lookup(df[id_col], id_col),
+            self.freq or _time_label(df[time_col]),
+        )
+        records = pd.concat([keys, value.rename("value"), df[dimensions]], axis=1)
+        panel = SeriesPanel(records)
+        X = pd.concat([keys, df[exog].astype("float64")], axis=1) if exog else None
+        return panel, X, layout
+
+    def _columns(self, df: pd.DataFrame) -> tuple[str, str, str]:
+        """The id, time and target columns of ``df``: the configured ones, else statsforecast's."""
+        configured = (self.id_col, self.time_col, self.target_col)
+        is_default = configured == ("series_id", "month", "value")
+        if (
+            is_default
+            and not set(configured) & set(df.columns)
+            and set(STATSFORECAST_COLUMNS) <= set(df.columns)
+        ):
+            return STATSFORECAST_COLUMNS
+        for key, column in zip(("id_col", "time_col", "target_col"), configured, strict=True):
+            if column not in df.columns:
+                hint = f" or {list(STATSFORECAST_COLUMNS)}" if is_default else ""
+                raise DataError(
+                    f"df has no {key} column {column!r} (columns: {list(df.columns)}); "
+                    f"expected {list(configured)}{hint}, or set {key}",
+                    column=column,
+                )
+        return configured
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    """How the user's frame looks: its column names, id values and month labels, to answer in kind."""
+
+    id_col: str
+    time_col: str
+    target_col: str
+    exog: list[str]
+    ids: dict[str, Hashable]
+    """``str(id) -> id``: the panel keys series by text, the output gives back the input's ids."""
+    time_label: str
+    """``"period"``, ``"MS"`` or ``"ME"`` (``"M"``): how output months are labelled."""
+
+    def external(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with the input's id values and column names, months labelled like the input's."""
+        out = frame.copy()
+        out["series_id"] = out["series_id"].astype(str).map(self.ids)
+        for column in ("month", "cutoff"):
+            if column in out.columns:
+                out[column] = _label_months(pd.PeriodIndex(out[column], freq="M"), self.time_label)
+        return out.rename(columns={"series_id": self.id_col, "month": self.time_col})
+
+
+def _future_exog(X_df: pd.DataFrame, layout: FrameLayout) -> pd.DataFrame | None:
+    """``X_df`` as the models' ``X_future`` (``series_id, month, <exogenous columns>``)."""
+    if not isinstance(X_df, pd.DataFrame):
+        raise DataError(
+            f"The 'X_df' parameter must be a pandas DataFrame. Got {type(X_df).__name__} instead."
+        )
+    expected = [layout.id_col, layout.time_col, *layout.exog]
+    missing = [c for c in expected if c not in X_df.columns]
+    unknown = [c for c in X_df.columns if c not in expected]
+    if missing or unknown:
+        what = f"lacks column {missing[0]!r}" if missing else f"has column {unknown[0]!r} not in df"
+        raise DataError(
+            f"X_df {what}: it must hold {expected}, the id, the time and the exogenous columns of df",
+            column=(missing or unknown)[0],
+        )
+    for column in layout.exog:
+        if not _is_regressor(X_df[column]):
+            raise DataError("exogenous column of X_df must be numeric", column=column)
+    if not layout.exog:
+        return None
+    X_df = X_df.reset_index(drop=True)
+    return pd.concat(
+        [_keys(X_df, layout.id_col, layout.time_col), X_df[layout.exog].astype("float64")], axis=1
+    )
+
+
+def _wide(long: pd.DataFrame, keys: list[str], levels: tuple[int, ...]) -> pd.DataFrame:
+    """One column per alias and bound, with statsforecast's names (``<alias>-lo-95``, ...)."""
+    wide = None
+    for alias, frame in long.groupby("model", sort=False):
+        columns = {"forecast": alias}
+        columns |= {f"lower_{level}": f"{alias}-lo-{level}" for level in sorted(levels, reverse=True)}
+        columns |= {f"upper_{level}": f"{alias}-hi-{level}" for level in levels}
+        part = frame[[*keys, *columns]].rename(columns=columns)
+        wide = part if wide is None else wide.merge(part, on=keys, how="outer", validate="one_to_one")
+    order = ["series_id", "cutoff", "month"] if "cutoff" in keys else ["series_id", "month"]
+    return wide.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+def _aliased(models: Any) -> dict[str, ModelSpec]:
+    """``alias -> name or estimator`` of the ``models`` parameter, checked."""
+    if isinstance(models, Mapping):
+        pairs = list(models.items())
+        for spec in models.values():
+            _check_spec(spec)
+    elif isinstance(models, Sequence) and not isinstance(models, str):
+        pairs = [(_default_alias(spec), spec) for spec in models]
+    else:
+        raise ConfigError(
+            "The 'models' parameter of Forecaster must be a list of models or a dict from alias to model. "
+            f"Got {type(models).__name__} instead.",
+            key="models",
+        )
+    if not pairs:
+        raise ConfigError(
+            "The 'models' parameter of Forecaster must hold at least one model. Got none.", key="models"
+        )
+    aliases = [alias for alias, _ in pairs]
+    for alias in aliases:
+        if not isinstance(alias, str) or not alias:
+            raise ConfigError(
+                f"The 'models' parameter of Forecaster has alias {alias!r}; aliases are non-empty strings.",
+                key="models",
+            )
+    duplicated = sorted({alias for alias in aliases if aliases.count(alias) > 1})
+    if duplicated:
+        raise ConfigError(
+            f"The 'models' parameter of Forecaster names {duplicated[0]!r} twice; give each configuration "
+            "its own alias with a dict, e.g. {'arima_x': make_model('arima', exog=True), 'arima': 'arima'}.",
+            key="models",
+        )
+    return dict(pairs)
+
+
+def _default_alias(spec: Any) -> str:
+    """A registry name is its own alias, an estimator's is its ``model_name``."""
+    _check_spec(spec)
+    return spec if isinstance(spec, str) else spec.model_name
+
+
+def _check_spec(spec: Any) -> None:
+    if isinstance(spec, str):
+        if spec not in available_models():
+            raise ConfigError(
+                f"The 'models' parameter of Forecaster must hold names in {available_models()} "
+                f"or estimators. Got {spec!r} instead.",
+                key="models",
+            )
+    elif not isinstance(spec, PanelForecaster):
+        raise ConfigError(
+            "The 'models' parameter of Forecaster must hold registry names or forecasting estimators "
+            f"(make_model(...)). Got {type(spec).__name__} instead.",
+            key="models",
+        )
+
+
+def _positive_int(value: Any, name: str, method: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ConfigError(
+            f"The {name!r} parameter of {method} must be a positive int. Got {value!r} instead.", key=name
+        )
+    return int(value)
+
+
+def _levels(level: Sequence[int] | None, method: str) -> tuple[int, ...]:
+    """Interval levels as sorted ints in (0, 100); ``None`` means no intervals."""
+    if level is None:
+        return ()
+    values = [level] if isinstance(level, int | float) else level
+    ok = isinstance(values, Sequence) and all(
+        not isinstance(v, bool)
+        and isinstance(v, int | float | np.number)
+        and float(v).is_integer()
+        and 0 < v < 100
+        for v in values
+    )
+    if not ok or len(set(values)) != len(values):
+        raise ConfigError(
+            f"The 'level' parameter of {method} must be distinct whole numbers in (0, 100), e.g. (80, 95). "
+            f"Got {level!r} instead.",
+            key="level",
+        )
+    return tuple(sorted(int(v) for v in values))
+
+
+def _is_regressor(column: pd.Series) -> bool:
+    """Numeric (or boolean) columns are regressors; text columns are series dimensions."""
+    return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+
+
+def _keys(frame: pd.DataFrame, id_col: str, time_col: str) -> pd.DataFrame:
+    """``series_id`` (text) and ``month`` (``Period[M]``) of a user frame."""
+    return pd.DataFrame(
+        {"series_id": frame[id_col].astype(str).to_numpy(), "month": _months(frame[time_col], time_col)}
+    )
+
+
+def _id_lookup(ids: pd.Series, column: str) -> dict[str, Hashable]:
+    """``str(id) -> id``, refusing two ids that read the same as text."""
+    lookup: dict[str, Hashable] = {}
+    for value in pd.unique(ids):
+        if pd.isna(value):
+            raise DataError("missing series id", column=column)
+        key = str(value)
+        if lookup.setdefault(key, value) != value:
+            raise DataError(f"series ids {lookup[key]!r} and {value!r} read the same as text", column=column)
+    return lookup
+
+
+def _months(times: pd.Series, column: str) -> pd.PeriodIndex:
+    """Monthly periods of a time column of periods, dates or date strings."""
+    if isinstance(times.dtype, pd.PeriodDtype):
+        if times.dtype != pd.PeriodDtype("M"):
+            raise DataError(f"holds {times.dtype} periods; only monthly series are supported", column=column)
+        return pd.PeriodIndex(times)
+    if pd.api.types.is_numeric_dtype(times) or pd.api.types.is_bool_dtype(times):
+        raise DataError(f"must hold dates or months, not {times.dtype} numbers", column=column)
+    try:
+        dates = pd.to_datetime(times)
+    except (ValueError, TypeError) as error:
+        raise DataError(f"cannot be read as dates: {error}", column=column) from None
+    if dates.isna().any():
+        raise DataError(f"missing date in row {int(np.flatnonzero(dates.isna())[0])}", column=column)
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_localize(None)
+    return pd.PeriodIndex(dates.dt.to_period("M"))
+
+
+def _time_label(times: pd.Series) -> str:
+    """The input's month convention: ``"period"``, ``"ME"`` when every date is a month end, else ``"MS"``."""
+    if isinstance(times.dtype, pd.PeriodDtype):
+        return "period"
+    dates = pd.to_datetime(times)
+    return "ME" if bool(dates.dt.is_month_end.all()) else "MS"
+
+
+def _label_months(months: pd.PeriodIndex, label: str) -> pd.Series | pd.PeriodIndex:
+    if label == "period":
+        return months
+    if label == "MS":
+        return months.to_timestamp(how="start")
+    return months.to_timestamp(how="end").normalize()
+
+
+def _relabelled_backtests(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One backtest table of per-alias backtests, ``model`` the alias, their logs merged."""
+    logs = [table.attrs["backtest"] for table in tables.values()]
+    relabelled = [table.assign(model=alias) for alias, table in tables.items()]
+    fallbacks = [
+        log.fallbacks.assign(model=alias)
+        for alias, log in zip(tables, logs, strict=True)
+        if not log.fallbacks.empty
+    ]
+    long = pd.concat(relabelled, ignore_index=True)
+    long.attrs["backtest"] = BacktestLog(
+        cutoffs=logs[0].cutoffs,
+        skipped=logs[0].skipped,
+        fallbacks=pd.concat(fallbacks, ignore_index=True) if fallbacks else logs[0].fallbacks,
+    )
+    return long
