@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,7 +45,7 @@ from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from forecasting import __version__  # noqa: E402
-from forecasting.errors import ConfigError, ModelError  # noqa: E402
+from forecasting.errors import ConfigError, ModelError, shorten  # noqa: E402
 from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS  # noqa: E402
 from forecasting.models.base import PanelForecaster  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
@@ -66,6 +67,22 @@ HTTP_RETRY_DEFAULTS: dict[str, str] = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
 """A scheduled job gives up on an unreachable server after ~10 s, not MLflow's default minutes."""
+TRACKING_SCHEMES: tuple[str, ...] = (
+    "",
+    "file",
+    "sqlite",
+    "postgresql",
+    "mysql",
+    "mssql",
+    "http",
+    "https",
+    "databricks",
+    "databricks-uc",
+    "uc",
+)
+"""URI schemes MLflow has a tracking store for (``postgresql+psycopg2``: the part before ``+``)."""
+RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""What a run id looks like; anything else never reaches an MLflow filter string."""
 
 
 # --- store ----------------------------------------------------------------------
@@ -82,6 +99,7 @@ def resolve_tracking_uri(configured: str | None = None) -> str:
 def configure(configured: str | None = None) -> str:
     """Point MLflow at the store (creating the SQLite folder) and return the URI used."""
     uri = resolve_tracking_uri(configured)
+    check_tracking_uri(uri, key="tracking.uri" if configured else "MLFLOW_TRACKING_URI")
     database = _sqlite_path(uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
@@ -93,6 +111,24 @@ def configure(configured: str | None = None) -> str:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+def check_tracking_uri(uri: str, *, key: str) -> str:
+    """Reject a scheme MLflow has no store for up front (MLflow's own error is a traceback mid-job)."""
+    scheme = urlparse(uri).scheme.split("+", 1)[0].lower()
+    if scheme not in TRACKING_SCHEMES:
+        known = ", ".join(f"{s}:" for s in TRACKING_SCHEMES if s)
+        raise ConfigError(
+            f"unknown tracking URI scheme {scheme!r} in {shorten(uri)}; known: {known}", key=key
+        )
+    return uri
+
+
+def check_run_id(run_id: str, *, key: str) -> str:
+    """A run id as MLflow writes them: the value goes into filter strings, so nothing else passes."""
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+        raise ConfigError(f"not a run id: {shorten(run_id)} (letters, digits, '-', '_')", key=key)
+    return run_id
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -354,7 +390,7 @@ def version_for_run(job: str, run_id: str) -> ModelVersion | None:
 def promote_run(job: str, run_id: str) -> ModelVersion:
     """Force the model logged by retrain ``run_id`` to champion (registering it if needed)."""
     client = MlflowClient()
-    run = client.get_run(run_id)
+    run = _get_run(check_run_id(run_id, key="--run"), key="--run")
     if run.data.tags.get(JOB_TAG) != job:
         raise ConfigError(
             f"run {run_id} belongs to job {run.data.tags.get(JOB_TAG)!r}, not {job!r}", key="--run"
@@ -423,27 +459,45 @@ def copy_champion(job: str, models_dir: str | Path) -> Path:
     return target
 
 
+def _get_run(run_id: str, *, key: str) -> Run:
+    try:
+        return MlflowClient().get_run(run_id)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        store = mlflow.get_tracking_uri()
+        raise ConfigError(f"no run {run_id!r} in the tracking store {store}", key=key) from None
+
+
 # --- comparison ---------------------------------------------------------------------
 def retrain_runs(experiment: str) -> pd.DataFrame:
-    """Retrain parent runs of an experiment, newest first."""
+    """FINISHED retrain parent runs of an experiment, newest first (failed or running ones never compare)."""
+    if mlflow.get_experiment_by_name(experiment) is None:
+        raise ConfigError(f"no experiment {experiment!r} in the tracking store (has the job run?)")
     found = mlflow.search_runs(
         experiment_names=[experiment],
-        filter_string=f"tags.`{RUN_TYPE_TAG}` = 'retrain'",
+        filter_string=f"tags.`{RUN_TYPE_TAG}` = 'retrain' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],
     )
     if found.empty:
-        raise ConfigError(f"experiment {experiment!r} has no retrain runs", key="--experiment")
+        raise ConfigError(
+            f"experiment {experiment!r} has no finished retrain run to compare "
+            "(run `forecasting retrain`, or pass --runs)"
+        )
     return found
 
 
-def candidate_leaderboard(experiment: str, parent_run_id: str) -> pd.DataFrame:
-    """The candidates of one retrain with their backtest metrics, best MASE first."""
+def candidate_leaderboard(experiment: str, parent_run_id: str, *, key: str | None = "--runs") -> pd.DataFrame:
+    """The candidates of one retrain with their backtest metrics, best MASE first.
+
+    ``key`` names the option the run id came from, for the error when it has no candidates.
+    """
     found = mlflow.search_runs(
         experiment_names=[experiment],
-        filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
+        filter_string=f"tags.`mlflow.parentRunId` = '{check_run_id(parent_run_id, key=key or 'run')}'",
     )
     if found.empty:
-        raise ConfigError(f"run {parent_run_id} has no candidate runs", key="--runs")
+        raise ConfigError(f"run {parent_run_id} in experiment {experiment!r} has no candidate runs", key=key)
     metrics = [m for m in LEADERBOARD_COLUMNS if f"metrics.{m}" in found.columns]
     table = found[["tags.forecasting.model", *(f"metrics.{m}" for m in metrics)]].copy()
     table.columns = ["model", *metrics]
@@ -454,7 +508,8 @@ def candidate_leaderboard(experiment: str, parent_run_id: str) -> pd.DataFrame:
 def compare(experiment: str, run_ids: Sequence[str] = ()) -> pd.DataFrame:
     """Leaderboard of the latest retrain, or of the given retrains stacked (``run_id`` column)."""
     if not run_ids:
-        run_ids = [str(retrain_runs(experiment)["run_id"].iloc[0])]
+        latest = str(retrain_runs(experiment)["run_id"].iloc[0])
+        return candidate_leaderboard(experiment, latest, key=None)
     return pd.concat([candidate_leaderboard(experiment, r) for r in run_ids], ignore_index=True)
 
 

@@ -26,6 +26,7 @@ Example (a table of monthly exports in thousands of CNY, dates "2023-01")::
 
 from __future__ import annotations
 
+import codecs
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -46,7 +47,7 @@ from forecasting.data.records import (
 from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import DIRECTIONS, FLOWS
 from forecasting.data.tables import read_header, read_table, require_columns
-from forecasting.errors import ConfigError
+from forecasting.errors import ConfigError, shorten
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class SourceSpec:
             raise ConfigError(
                 "must map at least one column to {flow, measure, direction}", key="values", file=file
             )
+        _check_reading_options(config, file)
         parsed = {str(column): _value_column(column, entry, file) for column, entry in values.items()}
         scale = config.get("scale", 1.0)
         if not isinstance(scale, int | float) or scale <= 0:
@@ -125,6 +127,28 @@ class SourceSpec:
     def columns(self) -> list[str]:
         """Every column the table is described to have."""
         return [self.date_column, *self.values, *self.ignore]
+
+
+_DEFAULT_MARKS = {"decimal": ".", "separator": ","}
+
+
+def _check_reading_options(config: Mapping[str, Any], file: str | None) -> None:
+    """Encoding, separator, quote, thousands and decimal marks the CSV reader accepts (else a traceback)."""
+    encoding = config.get("encoding", "utf-8")
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ConfigError(f"unknown text encoding {shorten(encoding)}", key="encoding", file=file) from None
+    marks = {key: config[key] for key in ("separator", "quotechar", "decimal") if key in config}
+    if config.get("thousands") is not None:
+        marks["thousands"] = config["thousands"]
+    for key, mark in marks.items():
+        if not isinstance(mark, str) or len(mark) != 1 or mark in "\r\n":
+            message = f"must be one character (not a line break). Got {shorten(mark)}"
+            raise ConfigError(message, key=key, file=file)
+    for first, second in (("thousands", "decimal"), ("quotechar", "separator")):
+        if first in marks and marks[first] == marks.get(second, _DEFAULT_MARKS[second]):
+            raise ConfigError(f"must differ from {second} (both {marks[first]!r})", key=first, file=file)
 
 
 def _value_column(column: str, entry: Any, file: str | None) -> ValueColumn:
