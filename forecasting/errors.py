@@ -8,9 +8,12 @@ MESSAGE_LIMIT = 1000
 """Longest message body: lists of offending values are capped too."""
 
 
-def shorten(value: object, limit: int = ECHO_LIMIT) -> str:
-    """``repr(value)`` cut to ``limit`` characters with an ellipsis: how messages quote user input."""
-    return _cap(repr(value), limit)
+def shorten(value: object, limit: int = ECHO_LIMIT, *, quote: bool = True) -> str:
+    """``repr(value)`` (``str`` without ``quote``) cut to ``limit`` characters with an ellipsis.
+
+    How messages echo user input.
+    """
+    return _cap(repr(value) if quote else str(value), limit)
 
 
 def _cap(text: str, limit: int) -> str:

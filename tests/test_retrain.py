@@ -200,7 +200,7 @@ def test_failed_job_marks_run_failed_and_leaves_champion_and_exports(tmp_path, m
     def broken_export(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("forecasting.jobs.retrain.export_forecasts", broken_export)
+    monkeypatch.setattr("forecasting.jobs.retrain.stage_exports", broken_export)
     assert main(["retrain", "--config", str(config_path)]) == 1
     assert str(tracking.champion_version(JOB).version) == "1"
     assert spec_model(tmp_path / "models" / JOB) == "naive"

@@ -105,8 +105,8 @@ def _owner_file(path: Path) -> tuple[int, Path]:
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # No fsync: after a power loss an empty lock is unreadable and held by no one, so stale.
         os.write(descriptor, json.dumps(_owner_record()).encode("utf-8"))
-        os.fsync(descriptor)
         os.fchmod(descriptor, 0o644)
     except BaseException:
         os.close(descriptor)
