@@ -140,3 +140,40 @@ def test_a_live_owner_keeps_its_lock_and_release_spares_a_successor(tmp_path: Pa
     assert path.exists()
     second.release()
     assert not path.exists()
+
+
+# --- compare picks the latest FINISHED retrain --------------------------------------------------
+def test_compare_skips_failed_retrains_and_says_why_when_none_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from forecasting import cli, tracking
+    from forecasting.jobs.config import load_config
+    from forecasting.jobs.retrain import run_retrain
+
+    from .jobkit import make_job
+
+    job = make_job(tmp_path)
+    compare = ["compare", "--config", str(job.config)]
+    good = run_retrain(load_config(job.config)).run_id
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("forecasting.jobs.retrain.stage_exports", disk_full)
+    assert cli.main(["retrain", "--config", str(job.config)]) == 1  # the newest retrain FAILED
+    assert tracking.retrain_runs("tiny")["run_id"].tolist() == [good]
+    capsys.readouterr()
+    assert cli.main(compare) == 0
+    assert good in capsys.readouterr().out
+
+    other = make_job(tmp_path, "other")
+    assert cli.main(["retrain", "--config", str(other.config)]) == 1  # its only retrain FAILED
+    capsys.readouterr()
+    assert cli.main(["compare", "--config", str(other.config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "forecasting: error: experiment 'other' has no finished retrain run to compare "
+        "(run `forecasting retrain`, or pass --runs)"
+    )
+    assert cli.main(["compare", "--config", str(other.config), "--experiment", "nope"]) == 2
+    assert "no experiment 'nope'" in capsys.readouterr().err
