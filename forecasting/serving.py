@@ -292,6 +292,7 @@ def load_verified_model(
     manifest_path = source / MANIFEST_FILE
     if not source.is_dir() or not manifest_path.is_file():
         raise ModelError(f"refusing model folder {path}: no {MANIFEST_FILE} (not promoted by forecasting?)")
+    _refuse_special_files(source, path)
     with tempfile.TemporaryDirectory(prefix="forecasting-verified-") as private:
         copy = Path(private) / "model"
         shutil.copytree(source, copy, symlinks=True)
@@ -310,6 +311,14 @@ def load_verified_model(
         if changed is not None:
             raise ModelError(f"refusing model folder {path}: {changed} since promotion")
         return mlflow.pyfunc.load_model(str(copy))
+
+
+def _refuse_special_files(folder: Path, path: str | Path) -> None:
+    """Only folders and regular files may be copied: a FIFO would hang the copy, a link point anywhere."""
+    for entry in folder.rglob("*"):
+        if entry.is_symlink() or not (entry.is_dir() or entry.is_file()):
+            name = entry.relative_to(folder).as_posix()
+            raise ModelError(f"refusing model folder {path}: {name} is not a regular file")
 
 
 def _read_manifest(data: bytes, path: str | Path) -> dict[str, Any]:

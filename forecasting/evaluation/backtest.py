@@ -40,6 +40,10 @@ MIN_TRAIN = 2
 """Fewest training observations a series needs in a fold: a scale needs one difference."""
 
 
+class TooLittleHistoryError(DataError):
+    """No series had enough history for any fold: nothing could be scored (the message says why)."""
+
+
 def result_columns(levels: Sequence[int]) -> list[str]:
     return [
         "series_id",
@@ -129,7 +133,7 @@ def backtest(
     frames = [frame for frame, _ in outputs if not frame.empty]
     skipped = _concat([plan.skipped for plan in plans], SKIPPED_COLUMNS)
     if not frames:
-        raise DataError(_nothing_scored(panel, (horizon, folds, step, min_train), skipped))
+        raise TooLittleHistoryError(_nothing_scored(panel, (horizon, folds, step, min_train), skipped))
     results = pd.concat(frames, ignore_index=True)[result_columns(levels)]
     results.attrs["backtest"] = BacktestLog(
         cutoffs=cutoffs,

@@ -155,8 +155,10 @@ def is_held(path: Path) -> bool:
     """Whether a live process on this host holds the lock file's flock."""
     try:
         descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
+    except FileNotFoundError:
         return False
+    except OSError:  # cannot look (permissions): the owner cannot be proven gone
+        return True
     try:
         fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:

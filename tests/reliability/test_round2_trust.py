@@ -8,6 +8,7 @@ private copy against the manifest digest the registry recorded at promotion.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -70,6 +71,8 @@ def _find(folder: Path, name: str) -> Path:
         ("added", "evil.py was added"),
         ("removed", "forecasts.parquet is missing"),
         ("manifest", "differs from the record"),
+        ("fifo", "pipe is not a regular file"),
+        ("symlink", "link is not a regular file"),
     ],
 )
 def test_an_edited_folder_is_refused_before_anything_runs(
@@ -90,6 +93,10 @@ def test_an_edited_folder_is_refused_before_anything_runs(
         (_find(folder, "model.py").parent / "evil.py").write_text(payload, encoding="utf-8")
     elif tamper == "removed":
         _find(folder, "forecasts.parquet").unlink()
+    elif tamper == "fifo":  # copying it would block forever
+        os.mkfifo(folder / "pipe")
+    elif tamper == "symlink":
+        (folder / "link").symlink_to("/etc/passwd")
     else:  # a rewritten manifest that matches the edited files
         manifest = folder / MANIFEST_FILE
         manifest.write_text(manifest.read_text(encoding="utf-8").replace('"version": "1"', '"version": "1" '))
