@@ -161,8 +161,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     if window not in WINDOWS:
         check.fail("backtest.window", f"must be one of {list(WINDOWS)}. Got {window!r}")
     window_length = check.optional_positive_int(backtest, "backtest.window_length")
-    if window == "sliding" and window_length is None:
-        check.fail("backtest.window_length", "is required with backtest.window = 'sliding' (months kept)")
+    _check_window(check, window, window_length)
     filters = check.table(series, "series.filters")
     return JobConfig(
         name=name,
@@ -203,6 +202,15 @@ def _executor(check: _Checker, job: dict[str, Any]) -> str | None:
     if job.get("dask_address") is not None and executor != "dask":
         check.fail("job.dask_address", "only applies with job.executor = 'dask'")
     return executor
+
+
+def _check_window(check: _Checker, window: str, window_length: int | None) -> None:
+    from forecasting.evaluation.backtest import MIN_TRAIN
+
+    if window == "sliding" and window_length is None:
+        check.fail("backtest.window_length", "is required with backtest.window = 'sliding' (months kept)")
+    if window == "sliding" and window_length < MIN_TRAIN:
+        check.fail("backtest.window_length", f"must be at least {MIN_TRAIN} months. Got {window_length}")
 
 
 def _with_overrides(config: JobConfig, overrides: dict[str, Any]) -> JobConfig:

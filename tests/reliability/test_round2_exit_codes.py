@@ -152,6 +152,14 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda t, m: ["retrain", "--config", str(job_toml(t, '[backtest]\nwindow = "sliding"\n'))],
         "'backtest.window_length': is required",
     ),
+    "config sliding window of one month": (
+        lambda t, m: [
+            "retrain",
+            "--config",
+            str(job_toml(t, '[backtest]\nwindow = "sliding"\nwindow_length = 1\n')),
+        ],
+        "'backtest.window_length': must be at least 2 months",
+    ),
     "config unknown tracking scheme": (
         lambda t, m: ["retrain", "--config", str(job_toml(t, '[tracking]\nuri = "bogus://x/y"\n'))],
         "'tracking.uri': unknown tracking URI scheme 'bogus'",
