@@ -525,10 +525,14 @@ def link_champion(job: str, folder: Path, models_dir: str | Path) -> Path:
 
 
 def end_recovered_run(run_id: str) -> None:
-    """A retrain killed after its publish journal: the next start finished its work, so it FINISHED."""
+    """Tag a retrain whose journaled publish the next start finished; a killed one (RUNNING) FINISHED.
+
+    A run that failed during its publish (say the server went away) keeps
+    FAILED: the tag says its results are nevertheless the ones in service.
+    """
     client = MlflowClient()
+    client.set_tag(run_id, "forecasting.recovered", "publish step completed by the next start")
     if client.get_run(run_id).info.status == "RUNNING":
-        client.set_tag(run_id, "forecasting.recovered", "publish step completed by the next start")
         client.set_terminated(run_id, "FINISHED")
 
 

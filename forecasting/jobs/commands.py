@@ -168,17 +168,13 @@ def _publish_locked(config: JobConfig, prepare: Callable[[], Flip]) -> Flip | No
     ``None`` (exit 1) when the job is running or there is nothing to roll back to.
     """
     from forecasting.jobs.lock import JobLockedError
-    from forecasting.jobs.publish import discard_staged, job_lock, publish, recover
+    from forecasting.jobs.publish import job_lock, publish, recover
 
     try:
         with job_lock(config):
             recover(config)
-            flip = prepare()
-            try:
-                publish(flip, config)
-            except BaseException:
-                discard_staged(config, Path(flip.folder))
-                raise
+            flip = prepare()  # stage_champion removes its folder itself when it fails
+            publish(flip, config)  # once journaled, a failure is finished by the next start
             return flip
     except (JobLockedError, ModelError) as error:
         print(f"forecasting: error: {error}", file=sys.stderr)
