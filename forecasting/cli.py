@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or EXIT_OK)
-    except (DataError, ConfigError, FileNotFoundError) as error:
+    except (DataError, ConfigError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as error:
         print(f"forecasting: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

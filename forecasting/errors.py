@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+ECHO_LIMIT = 80
+"""Longest echo of a user's value in a message (a 20 MB cell must not flood a terminal or a log)."""
+MESSAGE_LIMIT = 1000
+"""Longest message body: lists of offending values are capped too."""
+
+
+def shorten(value: object, limit: int = ECHO_LIMIT, *, quote: bool = True) -> str:
+    """``repr(value)`` (``str`` without ``quote``) cut to ``limit`` characters with an ellipsis.
+
+    How messages echo user input.
+    """
+    return _cap(repr(value) if quote else str(value), limit)
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 def _location(
     file: str | None = None,
@@ -15,9 +32,9 @@ def _location(
     if row is not None:
         parts.append(f"row {row}")
     if column is not None:
-        parts.append(f"column {column!r}")
+        parts.append(f"column {shorten(column)}")
     if series is not None:
-        parts.append(f"series {series!r}")
+        parts.append(f"series {shorten(series)}")
     return ", ".join(parts)
 
 
@@ -42,6 +59,7 @@ class DataError(ValueError):
         self.column = column
         self.series = series
         where = _location(file, row, column, series)
+        message = _cap(message, MESSAGE_LIMIT)
         super().__init__(f"{where}: {message}" if where else message)
 
 
@@ -51,7 +69,9 @@ class ConfigError(ValueError):
     def __init__(self, message: str, *, key: str | None = None, file: str | None = None) -> None:
         self.key = key
         self.file = file
-        where = ", ".join(p for p in (f"file {file}" if file else "", f"key {key!r}" if key else "") if p)
+        parts = (f"file {file}" if file else "", f"key {shorten(key)}" if key else "")
+        where = ", ".join(p for p in parts if p)
+        message = _cap(message, MESSAGE_LIMIT)
         super().__init__(f"{where}: {message}" if where else message)
 
 

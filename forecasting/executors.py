@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from abc import ABC, abstractmethod
@@ -32,10 +33,14 @@ from typing import Any, Literal, Self
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from forecasting.errors import ConfigError
+
 ExecutorKind = Literal["serial", "local", "dask"]
 EXECUTORS: tuple[str, ...] = ("serial", "local", "dask")
 CHUNKS_PER_WORKER = 4
 """Enough chunks to balance uneven series costs, few enough that per-task overhead is negligible."""
+
+DASK_MISSING = "the dask executor needs dask.distributed: pip install 'forecasting[dask]'"
 
 Progress = Callable[[int], None]
 """Called on the driver with the number of tasks in each chunk as it completes."""
@@ -142,10 +147,8 @@ class DaskExecutor(Executor):
         if self._client is None:
             try:
                 from distributed import Client, LocalCluster
-            except ImportError as error:
-                raise ImportError(
-                    "the dask executor needs dask.distributed: pip install 'forecasting[dask]'"
-                ) from error
+            except ImportError:
+                raise ConfigError(DASK_MISSING, key="executor") from None
             if self.address is None:
                 self._cluster = LocalCluster(
                     n_workers=self.local_workers,
@@ -228,6 +231,8 @@ def make_executor(
         return SerialExecutor()
     if kind == "local":
         return LocalExecutor(n_jobs)
+    if importlib.util.find_spec("distributed") is None:  # fail before any work, not at the first fit
+        raise ConfigError(DASK_MISSING, key="executor")
     return DaskExecutor(address, processes=processes)
 
 

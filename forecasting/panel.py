@@ -9,7 +9,7 @@ import pandas as pd
 
 from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import DIMENSIONS, normalize_records, validate_records
-from forecasting.errors import DataError
+from forecasting.errors import DataError, shorten
 
 
 class SeriesPanel:
@@ -21,10 +21,11 @@ class SeriesPanel:
     """
 
     def __init__(self, records: pd.DataFrame, report: DataQualityReport | None = None) -> None:
-        records = normalize_records(records)
-        validate_records(records)
+        file = report.source or None if report is not None else None
+        records = normalize_records(records, file=file)
+        validate_records(records, file=file)
         self.records = records
-        self.metadata = _series_metadata(records)
+        self.metadata = _series_metadata(records, file)
         self.report = report if report is not None else DataQualityReport()
 
     @classmethod
@@ -125,7 +126,7 @@ class SeriesPanel:
         return self.records.copy()
 
 
-def _series_metadata(records: pd.DataFrame) -> pd.DataFrame:
+def _series_metadata(records: pd.DataFrame, file: str | None = None) -> pd.DataFrame:
     present = [c for c in DIMENSIONS if c in records.columns]
     extra = [c for c in records.columns if c not in ("series_id", "month", "value") + DIMENSIONS]
     columns = present + extra
@@ -136,7 +137,13 @@ def _series_metadata(records: pd.DataFrame) -> pd.DataFrame:
         if not bad.empty:
             series = str(bad.index[0])
             column = str(bad.columns[(bad.iloc[0] > 1).to_numpy()][0])
-            raise DataError(f"dimension {column!r} changes within the series", series=series, column=column)
+            found = records.loc[records["series_id"] == series, column].dropna().unique()[:3]
+            raise DataError(
+                f"dimension {shorten(column)} changes within the series: {', '.join(map(shorten, found))}",
+                file=file,
+                series=series,
+                column=column,
+            )
         metadata = grouped[columns].first()
     else:
         metadata = pd.DataFrame(index=grouped.size().index)

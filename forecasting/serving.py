@@ -15,19 +15,32 @@ what the job exported) and otherwise refits the spec on the stored panel, which
 is deterministic. The Python entry point is MLflow's models-from-code file
 (a three-line script importing :class:`ForecastModel`), so loading never
 unpickles anything.
+
+Trust boundary: ``mlflow.pyfunc.load_model`` runs a folder's ``model.py``
+and follows its ``MLmodel`` (which could name a pickle), so a model folder is
+code. Promotion writes a manifest (:data:`MANIFEST_FILE`: the sha256 of every
+file) into ``models/<job>`` and records the manifest's own sha256 on the
+registered version (tag :data:`MANIFEST_TAG`). :func:`load_verified_model`
+copies the folder to a private directory, checks every byte of the copy
+against that record, and only then lets MLflow import it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
+from mlflow.tracking import MlflowClient
 from sklearn.base import BaseEstimator
 
 from forecasting import __version__
@@ -48,6 +61,11 @@ ENTRY_POINT = (
     "set_model(ForecastModel())\n"
 )
 _IMPORTABLE_PREFIXES = ("forecasting.", "sklearn.")
+MANIFEST_FILE = "forecasting-manifest.json"
+"""In every promoted model folder: job, version and the sha256 of every other file."""
+MANIFEST_TAG = "forecasting.manifest_sha256"
+"""On the registered model version: the sha256 of its manifest, the trust anchor of a folder."""
+MANIFEST_MAX_BYTES = 1 << 20
 
 
 # --- model spec: registry name + parameters as JSON ----------------------------
@@ -176,9 +194,10 @@ class ForecastModel(mlflow.pyfunc.PythonModel):
     """Serve stored forecasts; refit the stored spec for longer horizons."""
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        # Everything is read now: a verified model is loaded from a private copy deleted afterwards.
         self.spec_ = json.loads(Path(context.artifacts[SPEC_FILE]).read_text(encoding="utf-8"))
         self.forecasts_ = pd.read_parquet(context.artifacts[FORECASTS_FILE])
-        self.panel_path_ = context.artifacts[PANEL_FILE]
+        self.panel_records_ = pd.read_parquet(context.artifacts[PANEL_FILE])
 
     def predict(
         self,
@@ -200,7 +219,7 @@ class ForecastModel(mlflow.pyfunc.PythonModel):
 
     def refit(self, horizon: int) -> pd.DataFrame:
         """Fit the stored spec on the stored panel and forecast ``horizon`` months."""
-        panel = panel_from_frame(pd.read_parquet(self.panel_path_))
+        panel = panel_from_frame(self.panel_records_)
         model = model_from_spec(self.spec_)
         exog = self.spec_.get("exog")
         if exog is None:
@@ -224,3 +243,125 @@ def build_exog(panel: SeriesPanel, horizon: int, exog: dict[str, Any]) -> tuple[
     from forecasting.features.regressors import make_exog
 
     return make_exog(panel, horizon, events=exog.get("events", []), calendar=bool(exog.get("calendar", True)))
+
+
+# --- the trust boundary: manifest written at promotion, checked before loading -----------------
+def build_manifest(folder: str | Path, *, job: str, version: str) -> bytes:
+    """The manifest of a model folder: job, version and the sha256 of every file but the manifest."""
+    folder = Path(folder)
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            raise ModelError(f"refusing model folder {folder}: {name} is a symbolic link")
+        if path.is_file() and name != MANIFEST_FILE:
+            files[name] = _sha256(path)
+    manifest = {"job": job, "version": str(version), "files": files}
+    return json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
+
+
+def write_manifest(folder: str | Path, *, job: str, version: str) -> str:
+    """Write :data:`MANIFEST_FILE` into ``folder``; returns the manifest's sha256 for the registry."""
+    data = build_manifest(folder, job=job, version=version)
+    (Path(folder) / MANIFEST_FILE).write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_verified_model(
+    path: str | Path,
+    *,
+    job: str | None = None,
+    tracking_uri: str | None = None,
+    manifest_sha256: str | None = None,
+) -> mlflow.pyfunc.PyFuncModel:
+    """Load ``models/<job>`` only if every file is the one the registry recorded at promotion.
+
+    The folder is copied to a private temporary directory, the copy is
+    checked against its manifest and the manifest against the registered
+    version's :data:`MANIFEST_TAG` (from the store at ``tracking_uri``, or
+    ``manifest_sha256`` when the scoring host cannot reach the registry), and
+    only the verified copy is loaded; nothing in the folder is imported or
+    unpickled before that. ``job`` pins the registered model it must belong to.
+
+    Raises
+    ------
+    ModelError
+        Naming the folder and the first file that differs, or why the record is missing.
+    """
+    source = Path(path).resolve()
+    manifest_path = source / MANIFEST_FILE
+    if not source.is_dir() or not manifest_path.is_file():
+        raise ModelError(f"refusing model folder {path}: no {MANIFEST_FILE} (not promoted by forecasting?)")
+    _refuse_special_files(source, path)
+    with tempfile.TemporaryDirectory(prefix="forecasting-verified-") as private:
+        copy = Path(private) / "model"
+        shutil.copytree(source, copy, symlinks=True)
+        manifest_bytes = (copy / MANIFEST_FILE).read_bytes()[:MANIFEST_MAX_BYTES]
+        manifest = _read_manifest(manifest_bytes, path)
+        if job is not None and manifest["job"] != job:
+            raise ModelError(f"refusing model folder {path}: it holds job {manifest['job']!r}, not {job!r}")
+        expected = manifest_sha256 or _registered_manifest_digest(manifest, tracking_uri, path)
+        if hashlib.sha256(manifest_bytes).hexdigest() != expected:
+            raise ModelError(
+                f"refusing model folder {path}: {MANIFEST_FILE} differs from the record of version "
+                f"{manifest['version']} of {manifest['job']!r} in the registry"
+            )
+        actual = json.loads(build_manifest(copy, job=manifest["job"], version=manifest["version"]))
+        changed = _first_difference(manifest["files"], actual["files"])
+        if changed is not None:
+            raise ModelError(f"refusing model folder {path}: {changed} since promotion")
+        return mlflow.pyfunc.load_model(str(copy))
+
+
+def _refuse_special_files(folder: Path, path: str | Path) -> None:
+    """Only folders and regular files may be copied: a FIFO would hang the copy, a link point anywhere."""
+    for entry in folder.rglob("*"):
+        if entry.is_symlink() or not (entry.is_dir() or entry.is_file()):
+            name = entry.relative_to(folder).as_posix()
+            raise ModelError(f"refusing model folder {path}: {name} is not a regular file")
+
+
+def _read_manifest(data: bytes, path: str | Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads(data)
+    except ValueError:
+        manifest = None
+    if not (isinstance(manifest, dict) and {"job", "version", "files"} <= set(manifest)):
+        raise ModelError(f"refusing model folder {path}: {MANIFEST_FILE} is not a forecasting manifest")
+    return manifest
+
+
+def _registered_manifest_digest(manifest: dict[str, Any], tracking_uri: str | None, path: str | Path) -> str:
+    job, version = str(manifest["job"]), str(manifest["version"])
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        recorded = client.get_model_version(job, version).tags.get(MANIFEST_TAG)
+    except MlflowException as error:
+        raise ModelError(
+            f"refusing model folder {path}: version {version} of {job!r} is not in the registry "
+            f"({tracking_uri or mlflow.get_registry_uri()}): {error.message}"
+        ) from None
+    if not recorded:
+        raise ModelError(
+            f"refusing model folder {path}: the registry records no manifest for version {version}"
+        )
+    return recorded
+
+
+def _first_difference(expected: dict[str, str], actual: dict[str, str]) -> str | None:
+    for name in sorted(set(expected) | set(actual)):
+        if name not in actual:
+            return f"{name} is missing"
+        if name not in expected:
+            return f"{name} was added"
+        if expected[name] != actual[name]:
+            return f"{name} was changed"
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -9,8 +9,11 @@ detail goes in table artifacts, never in one run per series.
 
 Registry: one registered model per job (named after the job) with the alias
 ``champion``; each version carries its model spec and backtest score as tags
-and ``previous_champion`` so :func:`rollback` can restore the version it
-replaced.
+and ``previous_champion``; the registered model carries the promotion history
+(``forecasting.champion_history``) that :func:`rollback_target` walks back,
+skipping versions tagged ``rolled_back``. The alias only moves in
+:func:`set_champion`, called from the journaled publish step
+(:mod:`forecasting.jobs.publish`).
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -44,7 +48,7 @@ from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from forecasting import __version__, model_folder  # noqa: E402
-from forecasting.errors import ConfigError, ModelError  # noqa: E402
+from forecasting.errors import ConfigError, ModelError, shorten  # noqa: E402
 from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS  # noqa: E402
 from forecasting.files import write_csv_atomic  # noqa: E402
 from forecasting.models.base import PanelForecaster  # noqa: E402
@@ -62,12 +66,32 @@ SPEC_TAG = "forecasting.spec"
 SCORE_TAG = "forecasting.backtest_mase"
 DATA_DIGEST_TAG = "forecasting.data_digest"
 PREVIOUS_TAG = "previous_champion"
+ROLLED_BACK_TAG = "rolled_back"
+HISTORY_TAG = "forecasting.champion_history"
+"""On the registered model: JSON list of the versions in the order they became champion."""
+HISTORY_LIMIT = 200
 HTTP_RETRY_DEFAULTS: dict[str, str] = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
 """A scheduled job gives up on an unreachable server after ~10 s, not MLflow's default minutes."""
+TRACKING_SCHEMES: tuple[str, ...] = (
+    "",
+    "file",
+    "sqlite",
+    "postgresql",
+    "mysql",
+    "mssql",
+    "http",
+    "https",
+    "databricks",
+    "databricks-uc",
+    "uc",
+)
+"""URI schemes MLflow has a tracking store for (``postgresql+psycopg2``: the part before ``+``)."""
+RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""What a run id looks like; anything else never reaches an MLflow filter string."""
 
 
 # --- store ----------------------------------------------------------------------
@@ -84,6 +108,7 @@ def resolve_tracking_uri(configured: str | None = None) -> str:
 def configure(configured: str | None = None) -> str:
     """Point MLflow at the store (creating the SQLite folder) and return the URI used."""
     uri = resolve_tracking_uri(configured)
+    check_tracking_uri(uri, key="tracking.uri" if configured else "MLFLOW_TRACKING_URI")
     database = _sqlite_path(uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
@@ -95,6 +120,24 @@ def configure(configured: str | None = None) -> str:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+def check_tracking_uri(uri: str, *, key: str) -> str:
+    """Reject a scheme MLflow has no store for up front (MLflow's own error is a traceback mid-job)."""
+    scheme = urlparse(uri).scheme.split("+", 1)[0].lower()
+    if scheme not in TRACKING_SCHEMES:
+        known = ", ".join(f"{s}:" for s in TRACKING_SCHEMES if s)
+        raise ConfigError(
+            f"unknown tracking URI scheme {scheme!r} in {shorten(uri)}; known: {known}", key=key
+        )
+    return uri
+
+
+def check_run_id(run_id: str, *, key: str) -> str:
+    """A run id as MLflow writes them: the value goes into filter strings, so nothing else passes."""
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+        raise ConfigError(f"not a run id: {shorten(run_id)} (letters, digits, '-', '_')", key=key)
+    return run_id
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -331,33 +374,61 @@ def register(job: str, model_uri: str, *, tags: dict[str, str]) -> ModelVersion:
     return mlflow.register_model(model_uri, job, tags=tags)
 
 
-def set_champion(job: str, version: str, *, previous: str | None) -> None:
-    """Move ``champion`` to ``version``, remembering what it replaced (for rollback)."""
+def set_champion(job: str, version: str, *, previous: str | None, rollback_of: str | None = None) -> None:
+    """Move ``champion`` to ``version`` and record the move in the promotion history.
+
+    A promotion tags the version with the one it replaced and clears an old
+    ``rolled_back`` mark (it is wanted again); a rollback (``rollback_of``)
+    marks the version it leaves. Every call is idempotent, so replaying it
+    finishes a move a crash interrupted.
+    """
     client = MlflowClient()
-    if previous is not None and previous != version:
-        client.set_model_version_tag(job, version, PREVIOUS_TAG, previous)
+    version = str(version)
+    if rollback_of is not None:
+        client.set_model_version_tag(job, rollback_of, ROLLED_BACK_TAG, "true")
+    else:
+        if previous is not None and previous != version:
+            client.set_model_version_tag(job, version, PREVIOUS_TAG, previous)
+        if ROLLED_BACK_TAG in client.get_model_version(job, version).tags:
+            client.delete_model_version_tag(job, version, ROLLED_BACK_TAG)
+    history = champion_history(job)
+    if not history or history[-1] != version:
+        client.set_registered_model_tag(job, HISTORY_TAG, json.dumps([*history, version][-HISTORY_LIMIT:]))
     client.set_registered_model_alias(job, CHAMPION, version)
 
 
-def restore_champion(job: str, version: str | None) -> None:
-    """Put the alias back where it was (``None``: there was no champion)."""
+def champion_history(job: str) -> list[str]:
+    """Versions in the order they became champion (oldest first).
+
+    Stores written before the history tag existed: the chain of
+    ``previous_champion`` tags back from the current champion.
+    """
     client = MlflowClient()
-    if version is None:
-        with suppress(MlflowException):
-            client.delete_registered_model_alias(job, CHAMPION)
-    else:
-        client.set_registered_model_alias(job, CHAMPION, version)
+    recorded = client.get_registered_model(job).tags.get(HISTORY_TAG)
+    if recorded:
+        return [str(v) for v in json.loads(recorded)]
+    chain: list[str] = []
+    current = champion_version(job)
+    while current is not None and str(current.version) not in chain:
+        chain.insert(0, str(current.version))
+        previous = current.tags.get(PREVIOUS_TAG)
+        current = client.get_model_version(job, previous) if previous else None
+    return chain
 
 
 def version_for_run(job: str, run_id: str) -> ModelVersion | None:
+    run_id = check_run_id(run_id, key="--run")
     versions = MlflowClient().search_model_versions(f"name = '{job}' and run_id = '{run_id}'")
     return max(versions, key=lambda v: int(v.version)) if versions else None
 
 
-def promote_run(job: str, run_id: str) -> ModelVersion:
-    """Force the model logged by retrain ``run_id`` to champion (registering it if needed)."""
+def promotable_version(job: str, run_id: str) -> ModelVersion:
+    """The registered version of retrain ``run_id``'s model (registered now if needed), tagged forced.
+
+    The alias does not move here: :func:`set_champion` moves it in the publish step.
+    """
     client = MlflowClient()
-    run = client.get_run(run_id)
+    run = _get_run(check_run_id(run_id, key="--run"), key="--run")
     if run.data.tags.get(JOB_TAG) != job:
         raise ConfigError(
             f"run {run_id} belongs to job {run.data.tags.get(JOB_TAG)!r}, not {job!r}", key="--run"
@@ -366,96 +437,155 @@ def promote_run(job: str, run_id: str) -> ModelVersion:
     if model_uri is None:
         raise ConfigError(f"run {run_id} logged no forecaster model (not a retrain run?)", key="--run")
     version = version_for_run(job, run_id) or register(
-        job,
-        model_uri,
-        run_id=run_id,
-        tags={k: v for k, v in run.data.tags.items() if k.startswith("forecasting.")},
+        job, model_uri, tags={k: v for k, v in run.data.tags.items() if k.startswith("forecasting.")}
     )
-    current = champion_version(job)
-    set_champion(job, version.version, previous=current.version if current else None)
     client.set_model_version_tag(job, version.version, "promotion", "forced")
     return client.get_model_version(job, version.version)
 
 
-def rollback(job: str) -> ModelVersion:
-    """Point ``champion`` back at the version the current champion replaced."""
+def rollback_target(job: str) -> tuple[ModelVersion, ModelVersion]:
+    """``(current champion, version to restore)``: the latest earlier champion not rolled back.
+
+    Walking the promotion history (not just ``previous_champion``) means two
+    rollbacks after v1 -> v2 -> v3 give v2 then v1, never v3 again.
+    """
     current = champion_version(job)
     if current is None:
         raise ModelError(f"job {job!r} has no champion to roll back")
-    previous = current.tags.get(PREVIOUS_TAG)
-    if previous is None:
-        raise ModelError(f"champion version {current.version} of {job!r} replaced no earlier version")
     client = MlflowClient()
-    client.set_registered_model_alias(job, CHAMPION, previous)
-    client.set_model_version_tag(job, current.version, "rolled_back", "true")
-    return client.get_model_version(job, previous)
+    history = champion_history(job)
+    for version in reversed(history):
+        if version == str(current.version):
+            continue
+        candidate = client.get_model_version(job, version)
+        if candidate.tags.get(ROLLED_BACK_TAG) != "true":
+            return current, candidate
+    raise ModelError(
+        f"champion version {current.version} of {job!r} has no earlier champion to roll back to "
+        f"(promotion history {history}; rolled-back versions are skipped)"
+    )
 
 
-def copy_champion(job: str, models_dir: str | Path) -> Path:
-    """Download the champion into ``<models_dir>/<job>`` for scoring without the tracking server.
+def stage_champion(job: str, version: str, models_dir: str | Path) -> Path:
+    """Download ``version`` into a hidden folder of ``models_dir`` with its manifest; returns the folder.
 
-    ``<models_dir>/<job>`` is a symlink swapped atomically (``os.replace``) to a
-    fresh versioned folder, so a reader always sees one complete model. Only
-    what the package wrote is replaced (:mod:`forecasting.model_folder`): a
-    user's folder or file at that path stops the copy with a ``ConfigError``.
+    The folder is marked as the package's own (:mod:`forecasting.model_folder`)
+    before anything is downloaded, and the marker is covered by the manifest.
+    The manifest's sha256 is recorded on the version (:data:`MANIFEST_TAG`) the
+    first time; a later download that differs means the stored files changed,
+    and is refused. Nothing a reader uses changes here: :func:`link_champion` does that.
     """
     from forecasting.jobs.config import check_job_name
+    from forecasting.serving import MANIFEST_TAG, write_manifest
 
     check_job_name(job)
-    version = champion_version(job)
-    if version is None:
-        raise ModelError(f"job {job!r} has no champion to copy")
-    target = model_folder.job_folder(models_dir, job)
-    models_dir = target.parent
+    models_dir = Path(models_dir).resolve()
     models_dir.mkdir(parents=True, exist_ok=True)
-    prefix = f"{model_folder.version_prefix(job)}{version.version}-"
-    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=models_dir))
-    model_folder.claim(folder, job=job, version=version.version, run_id=version.run_id)
-    link: Path | None = None
+    client = MlflowClient()
+    entity = client.get_model_version(job, version)
+    folder = Path(tempfile.mkdtemp(prefix=f"{model_folder.version_prefix(job)}{version}-", dir=models_dir))
+    model_folder.claim(folder, job=job, version=str(version), run_id=entity.run_id)
     try:
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{job}/{version.version}", dst_path=str(folder)
-        )
+        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{job}/{version}", dst_path=str(folder))
         if not any(folder.rglob("spec.json")):
-            raise ModelError(f"champion version {version.version} of {job!r} has no model files in the store")
-        link = Path(tempfile.mkdtemp(prefix=f".{job}.link-", dir=models_dir))
-        link.rmdir()  # a unique free name for the new link, which never replaces anything
+            raise ModelError(f"champion version {version} of {job!r} has no model files in the store")
+        digest = write_manifest(folder, job=job, version=str(version))
+        recorded = entity.tags.get(MANIFEST_TAG)
+        if recorded is None:
+            client.set_model_version_tag(job, version, MANIFEST_TAG, digest)
+        elif recorded != digest:
+            raise ModelError(
+                f"the stored files of version {version} of {job!r} changed since it was first promoted "
+                f"(manifest sha256 {digest[:12]}, recorded {recorded[:12]})"
+            )
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    os.chmod(folder, 0o755)  # mkdtemp makes it 0700; scoring jobs may run as another user
+    return folder
+
+
+def link_champion(job: str, folder: Path, models_dir: str | Path) -> Path:
+    """Point ``<models_dir>/<job>`` at a staged folder (symlink swapped with ``os.replace``).
+
+    A reader always sees one complete model. Only what the package wrote is
+    replaced (:mod:`forecasting.model_folder`): a user's folder or file at that
+    path stops with a ``ConfigError``. Older marked folders of the job are
+    removed. Idempotent: linking the linked folder again changes nothing.
+    """
+    models_dir = Path(models_dir).resolve()
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelError(f"staged model folder {folder} is gone; retrain or promote again")
+    target = model_folder.job_folder(models_dir, job)
+    link = Path(tempfile.mkdtemp(prefix=f".{job}.link-", dir=models_dir))
+    link.rmdir()  # a unique free name for the new link, which never replaces anything
+    try:
         link.symlink_to(folder.name)
         model_folder.check_replaceable(target, job)
         if target.is_dir() and not target.is_symlink():
             model_folder.remove_owned(target, job)  # a marked real folder of an older layout
         os.replace(link, target)
     except BaseException:
-        if link is not None and link.is_symlink():
+        if link.is_symlink():
             link.unlink()
-        shutil.rmtree(folder, ignore_errors=True)
         raise
     for old in model_folder.leftovers(models_dir, job, keep=folder):
         model_folder.remove_owned(old, job)
     return target
 
 
+def end_recovered_run(run_id: str) -> None:
+    """Tag a retrain whose journaled publish the next start finished; a killed one (RUNNING) FINISHED.
+
+    A run that failed during its publish (say the server went away) keeps
+    FAILED: the tag says its results are nevertheless the ones in service.
+    """
+    client = MlflowClient()
+    client.set_tag(run_id, "forecasting.recovered", "publish step completed by the next start")
+    if client.get_run(run_id).info.status == "RUNNING":
+        client.set_terminated(run_id, "FINISHED")
+
+
+def _get_run(run_id: str, *, key: str) -> Run:
+    try:
+        return MlflowClient().get_run(run_id)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        store = mlflow.get_tracking_uri()
+        raise ConfigError(f"no run {run_id!r} in the tracking store {store}", key=key) from None
+
+
 # --- comparison ---------------------------------------------------------------------
 def retrain_runs(experiment: str) -> pd.DataFrame:
-    """Retrain parent runs of an experiment, newest first."""
+    """FINISHED retrain parent runs of an experiment, newest first (failed or running ones never compare)."""
+    if mlflow.get_experiment_by_name(experiment) is None:
+        raise ConfigError(f"no experiment {experiment!r} in the tracking store (has the job run?)")
     found = mlflow.search_runs(
         experiment_names=[experiment],
-        filter_string=f"tags.`{RUN_TYPE_TAG}` = 'retrain'",
+        filter_string=f"tags.`{RUN_TYPE_TAG}` = 'retrain' and attributes.status = 'FINISHED'",
         order_by=["attributes.start_time DESC"],
     )
     if found.empty:
-        raise ConfigError(f"experiment {experiment!r} has no retrain runs", key="--experiment")
+        raise ConfigError(
+            f"experiment {experiment!r} has no finished retrain run to compare "
+            "(run `forecasting retrain`, or pass --runs)"
+        )
     return found
 
 
-def candidate_leaderboard(experiment: str, parent_run_id: str) -> pd.DataFrame:
-    """The candidates of one retrain with their backtest metrics, best MASE first."""
+def candidate_leaderboard(experiment: str, parent_run_id: str, *, key: str | None = "--runs") -> pd.DataFrame:
+    """The candidates of one retrain with their backtest metrics, best MASE first.
+
+    ``key`` names the option the run id came from, for the error when it has no candidates.
+    """
     found = mlflow.search_runs(
         experiment_names=[experiment],
-        filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
+        filter_string=f"tags.`mlflow.parentRunId` = '{check_run_id(parent_run_id, key=key or 'run')}'",
     )
     if found.empty:
-        raise ConfigError(f"run {parent_run_id} has no candidate runs", key="--runs")
+        raise ConfigError(f"run {parent_run_id} in experiment {experiment!r} has no candidate runs", key=key)
     metrics = [m for m in LEADERBOARD_COLUMNS if f"metrics.{m}" in found.columns]
     table = found[["tags.forecasting.model", *(f"metrics.{m}" for m in metrics)]].copy()
     table.columns = ["model", *metrics]
@@ -466,7 +596,8 @@ def candidate_leaderboard(experiment: str, parent_run_id: str) -> pd.DataFrame:
 def compare(experiment: str, run_ids: Sequence[str] = ()) -> pd.DataFrame:
     """Leaderboard of the latest retrain, or of the given retrains stacked (``run_id`` column)."""
     if not run_ids:
-        run_ids = [str(retrain_runs(experiment)["run_id"].iloc[0])]
+        latest = str(retrain_runs(experiment)["run_id"].iloc[0])
+        return candidate_leaderboard(experiment, latest, key=None)
     return pd.concat([candidate_leaderboard(experiment, r) for r in run_ids], ignore_index=True)
 
 
@@ -474,9 +605,12 @@ def log_decision(tags: dict[str, str]) -> None:
     mlflow.set_tags(tags)
 
 
-def log_exports(paths: Sequence[Path]) -> None:
-    for path in paths:
-        mlflow.log_artifact(str(path), artifact_path="exports")
+def log_exports(files: Sequence[tuple[str | Path, str | Path]]) -> None:
+    """Log ``(written, published)`` file pairs under ``exports/`` by their published names."""
+    with tempfile.TemporaryDirectory() as folder:
+        for written, published in files:
+            shutil.copyfile(written, Path(folder) / Path(published).name)
+        mlflow.log_artifacts(folder, artifact_path="exports")
 
 
 def log_report(text: str, artifact_file: str) -> None:

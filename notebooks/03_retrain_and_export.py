@@ -135,13 +135,17 @@ runs[[*columns, "tags.promotion.decision"]]
 tracking.compare(config.experiment_name)
 
 # %% [markdown]
-# ## Load it with `mlflow.pyfunc`
+# ## Load it for scoring, verified
 #
 # The champion is a pickle-free pyfunc model: its input is a table of `series_id`s, the `horizon`
-# is a parameter. Any MLflow client (or `mlflow models serve`) can use it without this notebook.
+# is a parameter. Loading a model folder runs its `model.py`, so a scoring job loads
+# `models/<job>` with `load_verified_model`: it checks every file against the manifest the
+# registry recorded at promotion before MLflow imports anything (docs/scheduling.md).
 
 # %%
-served = mlflow.pyfunc.load_model(f"models:/{config.name}@{tracking.CHAMPION}")
+from forecasting.serving import load_verified_model
+
+served = load_verified_model(f"{config.models_dir}/{config.name}", job=config.name)
 wanted = pd.DataFrame({"series_id": ["zabaykalsk-manzhouli/cargo/rail/import"]})
 served.predict(wanted, params={"horizon": 6})
 

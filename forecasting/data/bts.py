@@ -30,7 +30,7 @@ from forecasting.data.records import (
 )
 from forecasting.data.report import DataQualityReport
 from forecasting.data.tables import read_table, require_columns, strip_text
-from forecasting.errors import DataError
+from forecasting.errors import DataError, shorten
 
 BTS_COLUMNS: tuple[str, ...] = ("Port Name", "State", "Port Code", "Border", "Date", "Measure", "Value")
 """The columns the loader needs; Latitude, Longitude and Point are read but not kept."""
@@ -71,7 +71,7 @@ def load_bts(path: str | Path, *, conflicts: Conflicts = "error") -> LoadResult:
     if unknown.any():
         first = raw.index[unknown][0]
         raise DataError(
-            f"unknown measure {raw.at[first, 'Measure']!r}; known: {sorted(BTS_MEASURES)}",
+            f"unknown measure {shorten(raw.at[first, 'Measure'])}; known: {sorted(BTS_MEASURES)}",
             file=file,
             row=int(first),
             column="Measure",

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.errors import DataError
+from forecasting.errors import DataError, shorten
 
 MONTH_FORMATS: tuple[str, ...] = (
     "%Y-%m",  # 2023-01
@@ -29,6 +29,8 @@ MONTH_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d %H:%M:%S",  # timestamps written out by spreadsheets
 )
 """The month formats recognised when a loader is not told which one a column uses."""
+FIRST_MONTH, LAST_MONTH = pd.Period("1678-01", freq="M"), pd.Period("2261-12", freq="M")
+"""Months pandas timestamps can hold (regressors and plots use them); ``3022-12`` is a typo."""
 
 
 def parse_months(
@@ -50,6 +52,14 @@ def parse_months(
         For a blank or unreadable cell, naming file, row, column and the value.
     """
     series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype="object")
+    months = _parse_month_column(series, file, column, formats)
+    _raise_for_out_of_range(months, series, file, column)
+    return months
+
+
+def _parse_month_column(
+    series: pd.Series, file: str | None, column: str, formats: Sequence[str] | None
+) -> pd.PeriodIndex:
     if isinstance(series.dtype, pd.PeriodDtype):
         return pd.PeriodIndex(series.dt.asfreq("M"))
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
@@ -68,12 +78,25 @@ def parse_months(
         first = int(np.flatnonzero(np.isin(codes, bad_codes))[0])
         tried = ", ".join(formats or MONTH_FORMATS)
         raise DataError(
-            f"cannot read {series.iloc[first]!r} as a month (formats tried: {tried})",
+            f"cannot read {shorten(series.iloc[first])} as a month (formats tried: {tried})",
             file=file,
             row=_row_label(series, first),
             column=column,
         )
     return pd.PeriodIndex(parsed.take(codes), freq="M")
+
+
+def _raise_for_out_of_range(months: pd.PeriodIndex, series: pd.Series, file: str | None, column: str) -> None:
+    ordinals = months.asi8
+    outside = ~months.isna() & ((ordinals < FIRST_MONTH.ordinal) | (ordinals > LAST_MONTH.ordinal))
+    if outside.any():
+        first = int(np.flatnonzero(outside)[0])
+        raise DataError(
+            f"month {shorten(series.iloc[first])} is outside {FIRST_MONTH}..{LAST_MONTH} (a typo?)",
+            file=file,
+            row=_row_label(series, first),
+            column=column,
+        )
 
 
 def parse_numbers(
@@ -121,7 +144,7 @@ def parse_numbers(
     if unreadable.any():
         first = int(np.flatnonzero(unreadable.to_numpy())[0])
         raise DataError(
-            f"cannot read {series.iloc[first]!r} as a number ({_convention(thousands, decimal)})",
+            f"cannot read {shorten(series.iloc[first])} as a number ({_convention(thousands, decimal)})",
             file=file,
             row=_row_label(series, first),
             column=column,
@@ -180,8 +203,8 @@ def _detect_decimal(
         if differ.any():
             first = int(np.flatnonzero(differ.to_numpy())[0])
             raise DataError(
-                f"ambiguous decimal mark: {original.iloc[first]!r} reads as {readings[0].iloc[first]:g} "
-                f"or {readings[1].iloc[first]:g}; set decimal to '.' or ','",
+                f"ambiguous decimal mark: {shorten(original.iloc[first])} reads as "
+                f"{readings[0].iloc[first]:g} or {readings[1].iloc[first]:g}; set decimal to '.' or ','",
                 file=file,
                 row=_row_label(original, first),
                 column=column,
@@ -203,7 +226,8 @@ def _convention(thousands: str | None, decimal: str) -> str:
 
 def _parse_distinct_months(uniques: pd.Index, formats: tuple[str, ...]) -> pd.Series:
     """Try the format that reads most cells first, then the others for what is left."""
-    parsed = pd.Series(pd.NaT, index=range(len(uniques)), dtype="datetime64[ns]")
+    # Seconds, not nanoseconds: a typo such as 3022-12 must reach the range check, not overflow here.
+    parsed = pd.Series(pd.NaT, index=range(len(uniques)), dtype="datetime64[s]")
     if len(uniques) == 0:
         return parsed
     text = pd.Series(uniques.astype(str), index=parsed.index)
@@ -246,7 +270,7 @@ def _raise_for_non_finite(
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"value {original.iloc[first]!r} is NaN or infinite",
+            f"value {shorten(original.iloc[first])} is NaN or infinite",
             file=file,
             row=_row_label(original, first),
             column=column,

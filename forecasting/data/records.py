@@ -9,6 +9,7 @@ cycles (24 months), runs of six or more zero months. Errors: see
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
@@ -33,6 +34,7 @@ JPY is about 1e16); a larger value is a typo or a unit error.
 """
 
 Conflicts = Literal["error", "drop"]
+_LINE = "__line__"
 
 
 class LoadResult(NamedTuple):
@@ -83,7 +85,8 @@ def check_negative_counts(frame: pd.DataFrame, *, file: str | None) -> None:
 
 def check_magnitudes(frame: pd.DataFrame, *, file: str | None) -> None:
     """Values beyond :data:`MAX_MAGNITUDE` make model arithmetic overflow: name the first one's row."""
-    huge = np.abs(frame["value"].to_numpy(dtype="float64")) > MAX_MAGNITUDE
+    values = frame["value"].to_numpy(dtype="float64")
+    huge = np.isfinite(values) & (np.abs(values) > MAX_MAGNITUDE)  # inf is validate_records' to name
     if huge.any():
         first = int(np.flatnonzero(huge)[0])
         raise DataError(
@@ -170,10 +173,15 @@ def _describe_conflicts(rows: pd.DataFrame, key: list[str]) -> list[str]:
 
 
 def finish_records(frame: pd.DataFrame, report: DataQualityReport, *, file: str | None) -> LoadResult:
-    """Canonical columns and dtypes, final validation, and quality warnings in the report."""
+    """Canonical columns and dtypes, final validation, and quality warnings in the report.
+
+    ``frame`` is indexed by line number in the file (every loader's convention).
+    """
     check_magnitudes(frame, file=file)
-    records = normalize_records(frame.reset_index(drop=True), file=file)
-    validate_records(records, file=file)
+    numbered = frame.assign(**{_LINE: frame.index.to_numpy()}).reset_index(drop=True)
+    records = normalize_records(numbered, file=file)
+    lines = records.pop(_LINE).to_numpy()
+    validate_records(records, file=file, lines=lines)
     add_quality_warnings(records, report, file=file)
     return LoadResult(records, report)
 
@@ -195,6 +203,7 @@ def add_quality_warnings(
             file=file,
             series_id=str(series_id),
         )
+    _warn_future_months(ordered["series_id"], ordinal, report, file)
     for series_id, row in spans[spans["observed"] < MIN_MONTHS].iterrows():
         report.add(
             "warning",
@@ -204,6 +213,25 @@ def add_quality_warnings(
             series_id=str(series_id),
         )
     _warn_zero_runs(ordered, ordinal, report, file)
+
+
+def _warn_future_months(
+    series_ids: pd.Series, ordinal: pd.Series, report: DataQualityReport, file: str | None
+) -> None:
+    """Months after the current one cannot have been observed: a typo, or forecasts mixed in?"""
+    current = pd.Period(datetime.now(UTC).strftime("%Y-%m"), freq="M")
+    future = ordinal > current.ordinal
+    if not future.any():
+        return
+    for series_id, months in ordinal[future].groupby(series_ids[future], sort=True, observed=True):
+        report.add(
+            "warning",
+            f"month in the future (after {current}): a typo, or forecasts mixed into the data?",
+            count=len(months),
+            file=file,
+            series_id=str(series_id),
+            month=str(pd.PeriodIndex.from_ordinals([int(months.min())], freq="M")[0]),
+        )
 
 
 def _ordinals(months: pd.Series) -> pd.Series:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.errors import DataError
+from forecasting.errors import DataError, shorten
 
 KEY_COLUMNS: tuple[str, ...] = ("series_id", "month", "value")
 DIMENSIONS: tuple[str, ...] = (
@@ -61,32 +61,35 @@ def normalize_records(frame: pd.DataFrame, *, file: str | None = None) -> pd.Dat
     return out[ordered].sort_values(["series_id", "month"], kind="stable").reset_index(drop=True)
 
 
-def validate_records(records: pd.DataFrame, *, file: str | None = None) -> None:
+def validate_records(
+    records: pd.DataFrame, *, file: str | None = None, lines: np.ndarray | None = None
+) -> None:
     """Raise :class:`DataError` for anything a model must never see.
 
     Checks: empty input, missing series ids, NaN/inf values, negative counts,
     duplicate (series, month) keys, and a unit or currency that changes within
-    a series.
+    a series. ``lines`` are the records' line numbers in ``file`` (loaders
+    pass them): errors name a line, never a position in the sorted records.
     """
     if records.empty:
         raise DataError("no records: the input is empty", file=file)
     if records["series_id"].isna().any():
-        row = int(np.flatnonzero(records["series_id"].isna().to_numpy())[0])
-        raise DataError("missing series_id", file=file, row=row, column="series_id")
+        first = int(np.flatnonzero(records["series_id"].isna().to_numpy())[0])
+        raise DataError("missing series_id", file=file, row=_line(lines, first), column="series_id")
     values = records["value"].to_numpy(dtype="float64")
     bad = ~np.isfinite(values)
     if bad.any():
-        _raise_for_rows(records, bad, "value is NaN or infinite", file)
+        _raise_for_rows(records, bad, "value is NaN or infinite", file, lines)
     is_count = records["flow"].isin(COUNT_FLOWS).to_numpy(dtype=bool)
     negative = is_count & (values < 0)
     if negative.any():
-        _raise_for_rows(records, negative, "negative count", file)
+        _raise_for_rows(records, negative, "negative count", file, lines)
     # months as integers: hashing Period objects row by row costs seconds on the BTS file
     ordinals = pd.PeriodIndex(records["month"], freq="M").asi8
     duplicated = pd.DataFrame({"s": records["series_id"].to_numpy(), "m": ordinals}).duplicated(keep=False)
     duplicated = duplicated.to_numpy()
     if duplicated.any():
-        _raise_for_rows(records, duplicated, "duplicate (series_id, month) rows", file)
+        _raise_for_rows(records, duplicated, "duplicate (series_id, month) rows", file, lines)
     for column in ("unit", "currency"):
         per_series = records.dropna(subset=[column]).groupby("series_id", observed=True)[column].nunique()
         mixed = per_series[per_series > 1]
@@ -101,15 +104,24 @@ def validate_records(records: pd.DataFrame, *, file: str | None = None) -> None:
             )
 
 
-def _raise_for_rows(records: pd.DataFrame, mask: np.ndarray, what: str, file: str | None) -> None:
+def _raise_for_rows(
+    records: pd.DataFrame, mask: np.ndarray, what: str, file: str | None, lines: np.ndarray | None
+) -> None:
     rows = np.flatnonzero(mask)
     first = records.iloc[rows[0]]
-    shown = ", ".join(f"{records.iloc[r]['series_id']}@{records.iloc[r]['month']}" for r in rows[:5])
+    shown = ", ".join(
+        f"{shorten(records.iloc[r]['series_id'], quote=False)}@{records.iloc[r]['month']}" for r in rows[:5]
+    )
     more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
     raise DataError(
         f"{what} in {len(rows)} row(s): {shown}{more}",
         file=file,
-        row=int(rows[0]),
+        row=_line(lines, int(rows[0])),
         column="value",
         series=str(first["series_id"]),
     )
+
+
+def _line(lines: np.ndarray | None, position: int) -> int | None:
+    """The file line of a record, or ``None`` (no row) for records not read from a file."""
+    return None if lines is None else int(lines[position])

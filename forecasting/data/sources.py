@@ -27,6 +27,7 @@ Example (a table of monthly exports in thousands of CNY, dates "2023-01")::
 
 from __future__ import annotations
 
+import codecs
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -47,7 +48,7 @@ from forecasting.data.records import (
 from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import DIRECTIONS, FLOWS
 from forecasting.data.tables import read_header, read_table, require_columns
-from forecasting.errors import ConfigError
+from forecasting.errors import ConfigError, shorten
 from forecasting.files import read_config_text
 
 
@@ -103,8 +104,9 @@ class SourceSpec:
             raise ConfigError(
                 "must map at least one column to {flow, measure, direction}", key="values", file=file
             )
+        _check_reading_options(config, file)
+        _check_decimal(config.get("decimal", "."), file)
         parsed = {str(column): _value_column(column, entry, file) for column, entry in values.items()}
-        _check_decimal(config.get("decimal", "."), config.get("thousands"), file)
         scale = config.get("scale", 1.0)
         if not isinstance(scale, int | float) or scale <= 0:
             raise ConfigError(f"must be a positive number. Got {scale!r} instead.", key="scale", file=file)
@@ -127,17 +129,34 @@ class SourceSpec:
         return [self.date_column, *self.values, *self.ignore]
 
 
-def _check_decimal(decimal: Any, thousands: Any, file: str | None) -> None:
-    """``decimal`` is ``.``, ``,`` or ``auto`` and differs from a thousands separator set with it.
-
-    With ``decimal = ","`` alone, the thousands separator defaults to ``.``.
-    """
+def _check_decimal(decimal: Any, file: str | None) -> None:
+    """``decimal`` is ``.``, ``,`` or ``auto`` (with ``decimal = ","`` alone, thousands default to ``.``)."""
     if decimal not in (*DECIMAL_MARKS, "auto"):
         raise ConfigError(f"must be '.', ',' or 'auto'. Got {decimal!r} instead.", key="decimal", file=file)
-    if decimal == thousands:
-        raise ConfigError(
-            f"the decimal mark and the thousands separator are both {decimal!r}", key="decimal", file=file
-        )
+
+
+_DEFAULT_MARKS = {"decimal": ".", "separator": ","}
+
+
+def _check_reading_options(config: Mapping[str, Any], file: str | None) -> None:
+    """Encoding, separator, quote, thousands and decimal marks the CSV reader accepts (else a traceback)."""
+    encoding = config.get("encoding", "utf-8")
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ConfigError(f"unknown text encoding {shorten(encoding)}", key="encoding", file=file) from None
+    marks = {key: config[key] for key in ("separator", "quotechar", "decimal") if key in config}
+    if marks.get("decimal") == "auto":
+        del marks["decimal"]  # not a mark: the column decides (checked by _check_decimal)
+    if config.get("thousands") is not None:
+        marks["thousands"] = config["thousands"]
+    for key, mark in marks.items():
+        if not isinstance(mark, str) or len(mark) != 1 or mark in "\r\n":
+            message = f"must be one character (not a line break). Got {shorten(mark)}"
+            raise ConfigError(message, key=key, file=file)
+    for first, second in (("thousands", "decimal"), ("quotechar", "separator")):
+        if first in marks and marks[first] == marks.get(second, _DEFAULT_MARKS[second]):
+            raise ConfigError(f"must differ from {second} (both {marks[first]!r})", key=first, file=file)
 
 
 def _value_column(column: str, entry: Any, file: str | None) -> ValueColumn:

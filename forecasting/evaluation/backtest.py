@@ -30,6 +30,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
+from forecasting.errors import ConfigError, DataError, shorten
 from forecasting.models.base import SEASON_LENGTH, PanelForecaster, check_levels, interval_columns
 from forecasting.panel import SeriesPanel
 
@@ -37,6 +38,10 @@ SKIPPED_COLUMNS = ["series_id", "cutoff", "reason"]
 FALLBACK_COLUMNS = ["series_id", "model", "cutoff", "fallback", "reason"]
 MIN_TRAIN = 2
 """Fewest training observations a series needs in a fold: a scale needs one difference."""
+
+
+class TooLittleHistoryError(DataError):
+    """No series had enough history for any fold: nothing could be scored (the message says why)."""
 
 
 def result_columns(levels: Sequence[int]) -> list[str]:
@@ -125,15 +130,30 @@ def backtest(
         outputs = [_run_fold(plan, model, horizon, X, levels) for plan, model in tasks]
     else:
         outputs = Parallel(n_jobs=n_jobs)(run(plan, model, horizon, X, levels) for plan, model in tasks)
-    columns = result_columns(levels)
     frames = [frame for frame, _ in outputs if not frame.empty]
-    results = pd.concat(frames, ignore_index=True)[columns] if frames else _empty_results(columns)
+    skipped = _concat([plan.skipped for plan in plans], SKIPPED_COLUMNS)
+    if not frames:
+        raise TooLittleHistoryError(_nothing_scored(panel, (horizon, folds, step, min_train), skipped))
+    results = pd.concat(frames, ignore_index=True)[result_columns(levels)]
     results.attrs["backtest"] = BacktestLog(
         cutoffs=cutoffs,
-        skipped=_concat([plan.skipped for plan in plans], SKIPPED_COLUMNS),
+        skipped=skipped,
         fallbacks=_concat([fallbacks for _, fallbacks in outputs], FALLBACK_COLUMNS),
     )
     return results
+
+
+def _nothing_scored(panel: SeriesPanel, plan: tuple[int, int, int, int], skipped: pd.DataFrame) -> str:
+    """Why a backtest scored nothing: the history it needs, the history there is, a skip reason."""
+    horizon, folds, step, min_train = plan
+    first, last = panel.records["month"].min(), panel.records["month"].max()
+    needed = horizon + step * (folds - 1) + min_train
+    reason = f"; e.g. series {shorten(skipped['series_id'].iloc[0])}: {skipped['reason'].iloc[0]}"
+    return (
+        f"too little data to backtest: {len(panel)} series over {(last - first).n + 1} months "
+        f"({first}..{last}); horizon {horizon} with {folds} fold(s) {step} month(s) apart needs "
+        f"at least {needed} months{reason if not skipped.empty else ''}"
+    )
 
 
 @dataclass(eq=False)
@@ -317,16 +337,6 @@ def _concat(frames: Sequence[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[columns]
 
 
-def _empty_results(columns: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame({column: pd.Series(dtype="float64") for column in columns})
-    frame["series_id"] = frame["series_id"].astype("object")
-    frame["model"] = frame["model"].astype("object")
-    frame["cutoff"] = frame["cutoff"].astype(pd.PeriodDtype("M"))
-    frame["month"] = frame["month"].astype(pd.PeriodDtype("M"))
-    frame["step"] = frame["step"].astype("int64")
-    return frame
-
-
 def backtest_file(
     path: str,
     *,
@@ -338,13 +348,26 @@ def backtest_file(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Load ``path`` with the package loaders and backtest registry ``models`` on it.
 
-    Returns ``(leaderboard, results)``; what ``forecasting backtest`` prints.
+    Returns ``(leaderboard, results)``; what ``forecasting backtest`` prints. Bad options are
+    :class:`ConfigError` naming the command-line option, too little data a :class:`DataError`.
     """
     from forecasting.data.loaders import load
     from forecasting.evaluation.metrics import leaderboard
-    from forecasting.models.registry import make_model
+    from forecasting.models.registry import available_models, make_model
 
+    for option, value in (("--horizon", horizon), ("--folds", folds)):
+        if value < 1:
+            raise ConfigError(f"must be a positive integer. Got {value}", key=option)
+    if n_jobs == 0:
+        raise ConfigError("must not be 0 (1: serial, -1: all cores)", key="--n-jobs")
+    unknown = [name for name in models if name not in available_models()]
+    if unknown or not models:
+        got = f"unknown model {shorten(unknown[0])}" if unknown else "no model named"
+        raise ConfigError(f"{got}; known: {', '.join(available_models())}", key="--models")
     panel = load(path, format=format).panel()
     estimators = [make_model(name, horizon=horizon) for name in models]
-    results = backtest(estimators, panel, horizon=horizon, folds=folds, n_jobs=n_jobs)
+    try:
+        results = backtest(estimators, panel, horizon=horizon, folds=folds, n_jobs=n_jobs)
+    except DataError as error:
+        raise DataError(str(error), file=path) from None
     return leaderboard(results), results

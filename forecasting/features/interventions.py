@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from forecasting.data.parsing import FIRST_MONTH, LAST_MONTH
 from forecasting.errors import ConfigError, DataError
 
 EventKind = Literal["step", "pulse", "ramp"]
@@ -108,9 +109,12 @@ class Event:
 
 def _month(value: str | pd.Period, name: str, key: str) -> pd.Period:
     try:
-        return pd.Period(value, freq="M")
+        month = pd.Period(value, freq="M")
     except (TypeError, ValueError) as error:
         raise ConfigError(f"event {name!r}: {key} {value!r} is not a month (YYYY-MM)", key=key) from error
+    if not FIRST_MONTH <= month <= LAST_MONTH:
+        raise ConfigError(f"event {name!r}: {key} {month} is outside {FIRST_MONTH}..{LAST_MONTH}", key=key)
+    return month
 
 
 def events_from_config(entries: Iterable[Mapping[str, Any] | Event]) -> list[Event]:

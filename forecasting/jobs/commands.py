@@ -11,13 +11,18 @@ import argparse
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.jobs.config import JobConfig, load_config
 from forecasting.names import check_experiment_name
+
+if TYPE_CHECKING:
+    from forecasting.jobs.publish import Flip
 
 logger = logging.getLogger("forecasting.jobs")
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -106,7 +111,7 @@ def forecast(args: argparse.Namespace) -> int:
         table = forecast_table(forecasts, panel.metadata, run_id=run.info.run_id)
         path = write_csv_atomic(table, args.output, inputs=inputs)
         if path is not None:
-            tracking.log_exports([path])
+            tracking.log_exports([(path, path)])
     print(
         f"wrote {len(table)} forecasts for {len(panel)} series to {path or 'stdout'} (run {run.info.run_id})",
         file=sys.stdout if path is not None else sys.stderr,
@@ -134,27 +139,65 @@ def compare(args: argparse.Namespace) -> int:
 
 def promote(args: argparse.Namespace) -> int:
     from forecasting import model_folder, tracking
+    from forecasting.jobs.publish import Flip
 
     config = load_config(args.config)
     tracking.configure(config.tracking_uri)
     model_folder.job_folder(config.models_dir, config.name)  # before the alias moves
-    version = tracking.promote_run(config.name, args.run)
-    path = tracking.copy_champion(config.name, config.models_dir)
-    print(f"{config.name}: version {version.version} (run {args.run}) is now champion; copied to {path}")
+
+    def flip() -> Flip:
+        version = str(tracking.promotable_version(config.name, args.run).version)
+        current = tracking.champion_version(config.name)
+        folder = tracking.stage_champion(config.name, version, config.models_dir)
+        return Flip(config.name, version, str(folder), previous=str(current.version) if current else None)
+
+    done = _publish_locked(config, flip)
+    if done is None:
+        return EXIT_FAILED
+    print(
+        f"{config.name}: version {done.version} (run {args.run}) is now champion; copied to {_folder(config)}"
+    )
     return EXIT_OK
 
 
 def rollback(args: argparse.Namespace) -> int:
     from forecasting import model_folder, tracking
+    from forecasting.jobs.publish import Flip
 
     config = load_config(args.config)
     tracking.configure(config.tracking_uri)
     model_folder.job_folder(config.models_dir, config.name)  # before the alias moves
-    try:
-        version = tracking.rollback(config.name)
-    except ModelError as error:
-        print(f"forecasting: error: {error}", file=sys.stderr)
+
+    def flip() -> Flip:
+        current, target = tracking.rollback_target(config.name)
+        folder = tracking.stage_champion(config.name, str(target.version), config.models_dir)
+        return Flip(config.name, str(target.version), str(folder), rollback_of=str(current.version))
+
+    done = _publish_locked(config, flip)
+    if done is None:
         return EXIT_FAILED
-    path = tracking.copy_champion(config.name, config.models_dir)
-    print(f"{config.name}: champion rolled back to version {version.version}; copied to {path}")
+    print(f"{config.name}: champion rolled back to version {done.version}; copied to {_folder(config)}")
     return EXIT_OK
+
+
+def _publish_locked(config: JobConfig, prepare: Callable[[], Flip]) -> Flip | None:
+    """Under the job lock: finish a journaled publish, stage the new one, publish it.
+
+    ``None`` (exit 1) when the job is running or there is nothing to roll back to.
+    """
+    from forecasting.jobs.lock import JobLockedError
+    from forecasting.jobs.publish import job_lock, publish, recover
+
+    try:
+        with job_lock(config):
+            recover(config)
+            flip = prepare()  # stage_champion removes its folder itself when it fails
+            publish(flip, config)  # once journaled, a failure is finished by the next start
+            return flip
+    except (JobLockedError, ModelError) as error:
+        print(f"forecasting: error: {error}", file=sys.stderr)
+        return None
+
+
+def _folder(config: JobConfig) -> Path:
+    return Path(config.models_dir).resolve() / config.name

@@ -26,13 +26,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from forecasting.errors import ConfigError
+from forecasting.errors import ConfigError, shorten
 from forecasting.files import read_config_text
 from forecasting.names import check_experiment_name
 
 DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
 """Tried on the sample when no config names candidates; names not registered are skipped (logged)."""
-JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+JOB_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+"""Matched with ``fullmatch``: a trailing newline or a 300-character name is not a job name."""
 WINDOWS: tuple[str, ...] = ("expanding", "sliding")
 
 _SCHEMA: dict[str, set[str]] = {
@@ -125,6 +126,8 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> JobConfig:
             raw = tomllib.loads(read_config_text(path))  # a regular file of at most 1 MiB
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"not valid TOML: {error}", file=source_file) from None
+        except IsADirectoryError:
+            raise ConfigError("is a directory, not a config file", file=source_file) from None
     config = parse_config(raw, source_file=source_file)
     return _with_overrides(config, overrides)
 
@@ -155,6 +158,8 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     window = check.string(backtest, "backtest.window", "expanding")
     if window not in WINDOWS:
         check.fail("backtest.window", f"must be one of {list(WINDOWS)}. Got {window!r}")
+    window_length = check.optional_positive_int(backtest, "backtest.window_length")
+    _check_window(check, window, window_length)
     filters = check.table(series, "series.filters")
     return JobConfig(
         name=name,
@@ -162,7 +167,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         levels=tuple(sorted(levels)),
         output_dir=check.string(job, "job.output_dir", "exports"),
         models_dir=check.string(job, "job.models_dir", "models"),
-        n_jobs=check.integer(job, "job.n_jobs", 1),
+        n_jobs=check.nonzero_int(job, "job.n_jobs", 1),
         stale_lock_hours=check.positive_number(job, "job.stale_lock_hours", 6.0),
         executor=_executor(check, job),
         dask_address=check.optional_string(job, "job.dask_address"),
@@ -180,7 +185,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         folds=check.positive_int(backtest, "backtest.folds", 3),
         step=check.optional_positive_int(backtest, "backtest.step"),
         window=window,
-        window_length=check.optional_positive_int(backtest, "backtest.window_length"),
+        window_length=window_length,
         margin=check.fraction(promotion, "promotion.margin", 0.02),
         source_file=source_file,
     )
@@ -202,6 +207,15 @@ def _experiment(check: _Checker, tracking: dict[str, Any]) -> str | None:
     return None if experiment is None else check_experiment_name(experiment, file=check.file)
 
 
+def _check_window(check: _Checker, window: str, window_length: int | None) -> None:
+    from forecasting.evaluation.backtest import MIN_TRAIN
+
+    if window == "sliding" and window_length is None:
+        check.fail("backtest.window_length", "is required with backtest.window = 'sliding' (months kept)")
+    if window == "sliding" and window_length < MIN_TRAIN:
+        check.fail("backtest.window_length", f"must be at least {MIN_TRAIN} months. Got {window_length}")
+
+
 def _with_overrides(config: JobConfig, overrides: dict[str, Any]) -> JobConfig:
     """Programmatic overrides (tests, CLI flags) on top of the file's settings."""
     unknown = sorted(set(overrides) - set(JobConfig.__dataclass_fields__))
@@ -216,8 +230,10 @@ def _with_overrides(config: JobConfig, overrides: dict[str, Any]) -> JobConfig:
 
 def check_job_name(name: object, *, key: str = "job.name", file: str | None = None) -> str:
     """A job name is used in file names (exports, lock, model folder): no separators, no ``..``."""
-    if not isinstance(name, str) or not JOB_NAME.match(name):
-        raise ConfigError(f"must be lowercase letters, digits, '-' or '_'. Got {name!r}", key=key, file=file)
+    if not isinstance(name, str) or not JOB_NAME.fullmatch(name):
+        raise ConfigError(
+            f"must be 1 to 64 lowercase letters, digits, '-' or '_'. Got {shorten(name)}", key=key, file=file
+        )
     return name
 
 
@@ -327,6 +343,12 @@ class _Checker:
 
     def integer(self, table: dict[str, Any], key: str, default: int) -> int:
         return self._get(table, key, default, (int,), "an integer")
+
+    def nonzero_int(self, table: dict[str, Any], key: str, default: int) -> int:
+        value = self.integer(table, key, default)
+        if value == 0:
+            self.fail(key, "must not be 0 (1: one process, -1: all cores, -2: all but one)")
+        return value
 
     def positive_int(self, table: dict[str, Any], key: str, default: int) -> int:
         value = self.integer(table, key, default)

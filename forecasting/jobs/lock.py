@@ -1,18 +1,34 @@
 """One retrain per job at a time: an exclusive lock file with stale-lock detection.
 
-The lock file holds the owner's PID, hostname and start time as JSON. A lock
-is stale (and is cleared with a log line) when its owner is a process on this
-host that no longer exists, or when it is older than ``stale_after`` seconds
-(covers owners on other hosts sharing the folder, and hung runs).
+The lock file holds the owner's PID, hostname and start time as JSON, and
+the owner keeps an ``flock`` on it for as long as it runs: the kernel drops
+that flock when the process dies, even by SIGKILL, which proves the owner
+gone. The file is written in full before it appears (a temporary file
+hard-linked into place), so a reader never sees an empty lock of ours.
+
+A lock is stale (and is cleared with a log line) when
+
+- no process on this host holds its flock and its owner record names this
+  host with a PID that no longer runs, or cannot be read at all;
+- or it is older than ``stale_after`` seconds (covers owners on other hosts
+  sharing the folder, and hung runs).
+
+Taking over a stale lock happens under an ``flock`` on the lock's folder and
+re-checks the lock there, so two processes that both saw it stale cannot
+both win.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import socket
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -25,39 +41,51 @@ class JobLockedError(RuntimeError):
 
 
 class JobLock:
-    """Context manager around an ``O_CREAT | O_EXCL`` lock file."""
+    """Context manager around a lock file created atomically (``link``) and held with ``flock``."""
 
     def __init__(self, path: str | Path, *, stale_after: float = 6 * 3600.0) -> None:
         self.path = Path(path)
         self.stale_after = stale_after
-        self._held = False
+        self._descriptor: int | None = None
 
     def acquire(self) -> Self:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = read_owner(self.path)
-                reason = stale_reason(owner, self.stale_after)
-                if reason is None:
-                    raise JobLockedError(
-                        f"job is already running (lock {self.path}: pid {owner.get('pid')} "
-                        f"on {owner.get('hostname')}, started {owner.get('started_at')})"
-                    ) from None
-                logger.warning("event=stale_lock_cleared lock=%s reason=%r", self.path, reason)
-                self.path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                json.dump(_owner_record(), handle)
-            self._held = True
-            return self
-        raise JobLockedError(f"could not take lock {self.path}: another process raced for it")
+        descriptor, temporary = _owner_file(self.path)
+        try:
+            if not _link(temporary, self.path):
+                self._take_over_stale(temporary)
+        except BaseException:
+            os.close(descriptor)
+            raise
+        finally:
+            temporary.unlink(missing_ok=True)  # the flock stays on the linked file
+        self._descriptor = descriptor
+        _remove_leftovers(self.path)
+        return self
+
+    def _take_over_stale(self, temporary: Path) -> None:
+        with _takeover_guard(self.path.parent):
+            owner = read_owner(self.path)
+            reason = stale_reason(owner, self.stale_after, held=is_held(self.path))
+            if reason is None:
+                raise JobLockedError(
+                    f"job is already running (lock {self.path}: pid {owner.get('pid')} "
+                    f"on {owner.get('hostname')}, started {owner.get('started_at')})"
+                )
+            logger.warning("event=stale_lock_cleared lock=%s reason=%r", self.path, reason)
+            self.path.unlink(missing_ok=True)
+            if not _link(temporary, self.path):
+                raise JobLockedError(f"could not take lock {self.path}: another process took it first")
 
     def release(self) -> None:
-        if self._held:
-            self.path.unlink(missing_ok=True)
-            self._held = False
+        if self._descriptor is None:
+            return
+        try:
+            if _same_file(self._descriptor, self.path):  # not if a takeover gave it to another run
+                self.path.unlink(missing_ok=True)
+        finally:
+            os.close(self._descriptor)
+            self._descriptor = None
 
     def __enter__(self) -> Self:
         return self.acquire()
@@ -72,6 +100,74 @@ def _owner_record() -> dict[str, Any]:
     return {"pid": os.getpid(), "hostname": socket.gethostname(), "started_at": time.time()}
 
 
+def _owner_file(path: Path) -> tuple[int, Path]:
+    """A temporary file beside ``path`` holding our owner record, flocked: (descriptor, path)."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # No fsync: after a power loss an empty lock is unreadable and held by no one, so stale.
+        os.write(descriptor, json.dumps(_owner_record()).encode("utf-8"))
+        os.fchmod(descriptor, 0o644)
+    except BaseException:
+        os.close(descriptor)
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return descriptor, Path(temporary)
+
+
+def _link(temporary: Path, path: Path) -> bool:
+    """Make our owner file appear as ``path`` unless something is there (atomic, like O_EXCL)."""
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    return True
+
+
+def _remove_leftovers(path: Path, min_age: float = 60.0) -> None:
+    """Owner files of runs killed before they linked theirs: no process holds them, a minute old."""
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        with suppress(OSError):
+            if time.time() - leftover.stat().st_mtime > min_age and not is_held(leftover):
+                leftover.unlink()
+
+
+def _same_file(descriptor: int, path: Path) -> bool:
+    try:
+        mine, there = os.fstat(descriptor), os.stat(path)
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
+
+
+@contextmanager
+def _takeover_guard(folder: Path) -> Iterator[None]:
+    """An flock on the lock's folder: one takeover at a time (the kernel drops it if we die)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def is_held(path: Path) -> bool:
+    """Whether a live process on this host holds the lock file's flock."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    except OSError:  # cannot look (permissions): the owner cannot be proven gone
+        return True
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False
+
+
 def read_owner(path: Path) -> dict[str, Any]:
     """The lock's owner record; an unreadable lock counts as written at its mtime by nobody."""
     try:
@@ -81,15 +177,18 @@ def read_owner(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         pass
     try:
-        return {"started_at": path.stat().st_mtime}
+        return {"started_at": path.stat().st_mtime, "unreadable": True}
     except OSError:
-        return {"started_at": 0.0}
+        return {"started_at": 0.0, "unreadable": True}
 
 
-def stale_reason(owner: dict[str, Any], stale_after: float) -> str | None:
+def stale_reason(owner: dict[str, Any], stale_after: float, *, held: bool = False) -> str | None:
     """Why a lock can be cleared, or ``None`` while its owner may still be running."""
     pid = owner.get("pid")
-    if owner.get("hostname") == socket.gethostname() and isinstance(pid, int) and not pid_alive(pid):
+    if not held and owner.get("unreadable"):
+        return "unreadable lock file and no process holds it"
+    here = owner.get("hostname") == socket.gethostname()
+    if not held and here and isinstance(pid, int) and not pid_alive(pid):
         return f"owner pid {pid} is not running"
     age = time.time() - float(owner.get("started_at") or 0.0)
     if age > stale_after:

@@ -2,10 +2,11 @@
 
 Run by ``forecasting retrain [--config job.toml]`` (``make run`` on the bundled
 sample). Everything happens inside one MLflow parent run, so a failure at any
-step marks that run FAILED; the champion alias only moves in the promote step
-and is put back if a later step fails, and exports are replaced atomically as
-the very last step, so a failed job leaves the previous champion and the
-previous CSVs in place. Log lines are ``event=... key=value``.
+step marks that run FAILED. The champion alias, ``models/<job>`` and both
+export CSVs change together in one journaled publish step at the very end
+(:mod:`forecasting.jobs.publish`), so a failed or killed job leaves the
+previous champion and the previous CSVs in place, and a job killed during the
+publish is finished by the next start. Log lines are ``event=... key=value``.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from tqdm.auto import tqdm
 from forecasting import model_folder, tracking
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.executors import executor_scope
-from forecasting.export import export_forecasts, forecast_table, utc_timestamp
+from forecasting.export import forecast_table, utc_timestamp
 from forecasting.jobs.config import DEFAULT_CANDIDATES, JobConfig
-from forecasting.jobs.lock import JobLock
 from forecasting.jobs.promotion import Decision, decide
+from forecasting.jobs.publish import Flip, discard_staged, job_lock, publish, recover, stage_exports
 from forecasting.models.base import PanelForecaster, replace_non_finite
 from forecasting.panel import SeriesPanel
 from forecasting.serving import model_from_spec, model_spec, spec_key
@@ -72,10 +73,10 @@ class _Backtests:
 def run_retrain(config: JobConfig) -> RetrainResult:
     """Run the whole job under the job lock; raises on failure (the CLI maps it to an exit code)."""
     tracking_uri = tracking.configure(config.tracking_uri)
-    lock_path = Path(config.models_dir) / f"{config.name}.lock"
-    with JobLock(lock_path, stale_after=config.stale_lock_hours * 3600):
+    with job_lock(config):
         model_folder.job_folder(config.models_dir, config.name)  # refuse a user's folder before any work
         experiment_id = tracking.ensure_experiment(config.experiment_name, tracking_uri)
+        recover(config)  # a publish a killed run journaled, before its run is ended as stale
         tracking.end_stale_runs(experiment_id, config.name)
         _log("start", job=config.name, tracking_uri=tracking_uri, experiment=config.experiment_name)
         run_name = f"retrain-{utc_timestamp().replace(':', '')}"
@@ -132,18 +133,17 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     score = decision.candidate_mase if decision.promote else decision.champion_mase
     previous = str(champion[0]) if champion else None
     registration = Registration(config.name, decision, model_uri, serving, score, digest, previous)
-    version = _update_registry(registration)
+    table = forecast_table(forecasts, panel.metadata, run_id=run_id, levels=config.levels)
+    version, folder, staged = _register(registration), None, ()
     try:
-        version = _copy_champion(config, registration, version)
-        table = forecast_table(forecasts, panel.metadata, run_id=run_id, levels=config.levels)
-        exports = export_forecasts(table, config.output_dir, config.name, panel.records["month"].max())
-        tracking.log_exports(exports)
+        version, folder = _stage_champion(config, registration, version)
+        staged = stage_exports(table, config, panel.records["month"].max(), run_id)
+        tracking.log_exports(staged)
     except BaseException:
-        if version != previous:
-            tracking.restore_champion(config.name, previous)
-            if previous is not None:
-                tracking.copy_champion(config.name, config.models_dir)
+        discard_staged(config, folder, staged)
         raise
+    publish(Flip(config.name, version, str(folder), previous, exports=staged, run_id=run_id), config)
+    exports = (Path(staged[0][1]), Path(staged[1][1]))
     _log("done", run_id=run_id, champion_version=version, export=exports[1])
     return RetrainResult(run_id, decision, version, model_uri, exports, board)
 
@@ -324,26 +324,27 @@ def fit_and_forecast(
     return forecasts
 
 
-def _copy_champion(config: JobConfig, registration: Registration, version: str) -> str:
-    """Copy the champion into ``models_dir``; returns the serving version.
+def _stage_champion(config: JobConfig, registration: Registration, version: str) -> tuple[str, Path]:
+    """Download the serving version into a hidden folder of ``models_dir``: ``(version, folder)``.
 
     A kept champion whose stored model cannot be downloaded (artifacts lost)
     is replaced by this run's refit of the same spec, registered as a new version.
     """
     try:
-        tracking.copy_champion(config.name, config.models_dir)
-        return version
+        return version, tracking.stage_champion(config.name, version, config.models_dir)
     except (MlflowException, ModelError, OSError) as error:
         if version != registration.previous:
             raise
         _log("champion_copy_failed", version=version, error=repr(error), action="register_refit")
-    version = _update_registry(registration, refresh=True)
-    tracking.copy_champion(config.name, config.models_dir)
-    return version
+    version = _register(registration, refresh=True)
+    return version, tracking.stage_champion(config.name, version, config.models_dir)
 
 
-def _update_registry(registration: Registration, *, refresh: bool = False) -> str:
-    """Register and alias the serving model; a kept champion on unchanged data stays as it is."""
+def _register(registration: Registration, *, refresh: bool = False) -> str:
+    """Register the serving model; returns the version to serve (the alias moves in the publish step).
+
+    A kept champion on unchanged data stays as it is.
+    """
     job, decision, previous = registration.job, registration.decision, registration.previous
     if not decision.promote and previous is not None and not refresh:
         current = tracking.champion_version(job)
@@ -357,7 +358,6 @@ def _update_registry(registration: Registration, *, refresh: bool = False) -> st
         "promotion": decision.outcome if decision.promote else "refreshed",
     }
     version = tracking.register(job, registration.model_uri, tags=tags)
-    tracking.set_champion(job, version.version, previous=previous)
     tracking.log_decision({"promotion.registered_version": str(version.version)})
     return str(version.version)
 

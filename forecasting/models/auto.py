@@ -204,7 +204,7 @@ class Auto(PanelForecaster):
         self, candidates: list[PanelForecaster], panel: SeriesPanel, X: pd.DataFrame | None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Each candidate's backtest; a candidate that cannot be backtested is dropped and reported."""
-        from forecasting.evaluation.backtest import backtest
+        from forecasting.evaluation.backtest import TooLittleHistoryError, backtest
 
         frames, failures = [], []
         for candidate in candidates:
@@ -218,6 +218,8 @@ class Auto(PanelForecaster):
                         X=X,
                     )
                 )
+            except TooLittleHistoryError:  # no candidate can be scored: selection says so per series
+                continue
             except Exception as error:  # noqa: BLE001 - the other candidates stand in for it
                 reason = f"candidate failed in the backtest: {type(error).__name__}: {error}"
                 failures += [

@@ -192,15 +192,15 @@ class Ensemble(PanelForecaster):
     def _backtest_weights(
         self, members: list[PanelForecaster], panel: SeriesPanel, X: pd.DataFrame | None
     ) -> pd.DataFrame:
-        from forecasting.evaluation.backtest import backtest
+        from forecasting.evaluation.backtest import TooLittleHistoryError, backtest
         from forecasting.evaluation.metrics import metrics_by_series
 
-        results = backtest(members, panel, horizon=self.backtest_horizon, folds=self.backtest_folds, X=X)
         names = [m.model_name for m in members]
-        if results.empty:
-            scored = pd.DataFrame(columns=["series_id", "model", "weight"])
-        else:
+        try:
+            results = backtest(members, panel, horizon=self.backtest_horizon, folds=self.backtest_folds, X=X)
             scored = inverse_mase_weights(metrics_by_series(results)).assign(source="backtest")
+        except TooLittleHistoryError:  # every series gets equal weights below
+            scored = pd.DataFrame(columns=["series_id", "model", "weight"])
         unscored = sorted(set(panel.series_ids) - set(scored["series_id"]))
         equal = pd.DataFrame(
             [(sid, name, 1.0 / len(names), "equal") for sid in unscored for name in names],

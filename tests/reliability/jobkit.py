@@ -101,6 +101,7 @@ def make_job(root: Path, name: str = "tiny", *, tracking_uri: str | None = None)
 def _stage_targets() -> dict[str, tuple[Any, str]]:
     """Stage name -> (module, attribute) the retrain looks up when it reaches that stage."""
     import forecasting.files as files
+    import forecasting.jobs.publish as publish
     import forecasting.jobs.retrain as retrain
     import forecasting.tracking as tracking
 
@@ -108,14 +109,30 @@ def _stage_targets() -> dict[str, tuple[Any, str]]:
         "load": (retrain, "load_panel"),
         "backtest": (retrain, "_backtest_all"),
         "log_model": (tracking, "log_serving_model"),
-        "copy_champion": (tracking, "copy_champion"),
-        "export": (retrain, "export_forecasts"),
+        "copy_champion": (tracking, "stage_champion"),
+        "export": (retrain, "stage_exports"),
         "export_write": (files.os, "fsync"),
+        "alias": (tracking, "set_champion"),
+        "link": (tracking, "link_champion"),
+        "export_rename": (publish, "_move"),
     }
 
 
-STAGES: tuple[str, ...] = ("load", "backtest", "log_model", "copy_champion", "export", "export_write")
-"""In pipeline order; ``export_write`` is inside the first CSV write, after the data, before the rename."""
+STAGES: tuple[str, ...] = (
+    "load",
+    "backtest",
+    "log_model",
+    "copy_champion",
+    "export",
+    "export_write",
+    "alias",
+    "link",
+    "export_rename",
+)
+"""In pipeline order; ``export_write`` is inside the first CSV write, after the data, before the rename.
+
+From ``alias`` on, the run is in its journaled publish step: a kill there is finished by the next start.
+"""
 
 
 def _install_fault(stage: str, action: Callable[[], None]) -> None:

@@ -115,7 +115,7 @@ def test_job_names_from_code_cannot_escape(name: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="name"):
         export_paths(tmp_path, name, "2023-01")
     with pytest.raises((ConfigError, ModelError)):
-        tracking.copy_champion(name, tmp_path)
+        tracking.stage_champion(name, "1", tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
