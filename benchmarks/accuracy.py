@@ -28,7 +28,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from forecasting.evaluation.backtest import result_columns, training_scales  # noqa: E402
+from forecasting.core.scales import series_scales  # noqa: E402
+from forecasting.evaluation.backtest import result_columns  # noqa: E402
 from forecasting.evaluation.metrics import leaderboard  # noqa: E402
 from forecasting.models.registry import make_model  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
@@ -205,7 +206,7 @@ def score(run: Run, train: SeriesPanel, test: pd.DataFrame) -> pd.DataFrame:
     table = actuals.merge(forecasts, on=["series_id", "month"], how="inner")
     table["cutoff"] = train.records["month"].max()
     table["step"] = (table["month"] - table["cutoff"]).map(lambda offset: offset.n)
-    table = table.join(training_scales(train), on="series_id")
+    table = table.join(series_scales(train.wide()), on="series_id")
     return table[result_columns(LEVELS)]
 
 

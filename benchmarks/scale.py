@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting.jobs.config import DEFAULT_CANDIDATES
+from forecasting.jobs.config import DEFAULT_JOB_MODELS
 from forecasting.panel import SeriesPanel
 
 BTS_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "border_crossings"
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executors", default="serial,local,dask")
     parser.add_argument(
         "--models",
-        default=",".join(DEFAULT_CANDIDATES),
+        default=",".join(DEFAULT_JOB_MODELS),
         help="registry names (default: the retrain job's default candidates)",
     )
     parser.add_argument("--months", type=int, default=120)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecasting.core.intervals import interval_columns
 from forecasting.data.schema import DIMENSIONS
 from forecasting.errors import DataError
-from forecasting.models.base import interval_columns
 
 EXPORT_DIMENSIONS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d != "unit")
 """Dimension columns written after ``series_id`` (``unit`` has its own column at the end)."""

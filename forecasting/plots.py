@@ -25,10 +25,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentFormatter
 from statsmodels.tsa.seasonal import STL
 
+from forecasting.core.constants import SEASON_LENGTH
 from forecasting.errors import DataError
 from forecasting.panel import SeriesPanel
 
-SEASON_LENGTH = 12
 MAX_LEGEND_ENTRIES = 12
 """Above this many lines a legend hides the data; seasonal plots switch to a colour bar."""
 

@@ -28,8 +28,9 @@ from typing import Any
 
 from forecasting.errors import ConfigError
 
-DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
-"""Tried on the sample when no config names candidates; names not registered are skipped (logged)."""
+DEFAULT_JOB_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
+"""The models a job backtests for its champion when the config names none (not ``auto``'s
+candidates); names not registered are skipped (logged)."""
 JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 WINDOWS: tuple[str, ...] = ("expanding", "sliding")
 

@@ -27,7 +27,7 @@ from forecasting import tracking
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.executors import executor_scope
 from forecasting.export import export_forecasts, forecast_table, utc_timestamp
-from forecasting.jobs.config import DEFAULT_CANDIDATES, JobConfig
+from forecasting.jobs.config import DEFAULT_JOB_MODELS, JobConfig
 from forecasting.jobs.lock import JobLock
 from forecasting.jobs.promotion import Decision, decide
 from forecasting.models.base import PanelForecaster
@@ -180,13 +180,13 @@ def select_series(panel: SeriesPanel, config: JobConfig) -> SeriesPanel:
 
 
 def make_candidates(config: JobConfig) -> list[PanelForecaster]:
-    """The configured candidates, or the registered ones of :data:`DEFAULT_CANDIDATES`."""
+    """The configured candidates, or the registered ones of :data:`DEFAULT_JOB_MODELS`."""
     from forecasting.models.registry import available_models, make_model
 
     names = config.candidates
     if not names:
-        names = tuple(n for n in DEFAULT_CANDIDATES if n in available_models())
-        skipped = [n for n in DEFAULT_CANDIDATES if n not in names]
+        names = tuple(n for n in DEFAULT_JOB_MODELS if n in available_models())
+        skipped = [n for n in DEFAULT_JOB_MODELS if n not in names]
         if skipped:
             _log("default_candidates_skipped", models=",".join(skipped), reason="not registered")
     models = []

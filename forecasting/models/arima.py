@@ -29,13 +29,9 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 from statsmodels.tsa.stattools import kpss
 from threadpoolctl import threadpool_limits
 
-from forecasting.models.base import (
-    DEFAULT_LEVELS,
-    SEASON_LENGTH,
-    LocalForecaster,
-    SeriesModel,
-    normal_intervals,
-)
+from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
+from forecasting.core.intervals import normal_intervals
+from forecasting.models.base import LocalForecaster, SeriesModel
 from forecasting.models.transforms import BoxCox, choose_transform
 
 Order = tuple[int, int, int, int, bool]  # p, q, P, Q, constant

@@ -74,18 +74,15 @@ from typing import Literal, Self
 import numpy as np
 import pandas as pd
 
+from forecasting.core.checks import check_horizon, check_levels
+from forecasting.core.conformal import bound_ratio, scaling_factor
+from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
+from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
+from forecasting.core.scales import scaled_errors
 from forecasting.errors import ModelError
-from forecasting.models.base import (
-    DEFAULT_LEVELS,
-    SEASON_LENGTH,
-    PanelForecaster,
-    check_horizon,
-    check_levels,
-    forecast_columns,
-    interval_columns,
-)
+from forecasting.models.base import PanelForecaster
+from forecasting.models.cv import backtest
 from forecasting.models.ensemble import (
-    FALLBACK_COLUMNS,
     Member,
     combine_forecasts,
     concat_rows,
@@ -204,8 +201,6 @@ class Auto(PanelForecaster):
         self, candidates: list[PanelForecaster], panel: SeriesPanel, X: pd.DataFrame | None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Each candidate's backtest; a candidate that cannot be backtested is dropped and reported."""
-        from forecasting.evaluation.backtest import backtest
-
         frames, failures = [], []
         for candidate in candidates:
             try:
@@ -267,8 +262,7 @@ class Auto(PanelForecaster):
         combined = self._anchored_forecasts(combined, stacked, levels)
         combined = _scale_intervals(combined, self.calibration_, levels)
         nonnegative = combined["series_id"].map(self.nonnegative_).to_numpy(dtype=bool)
-        bounds = ["forecast", *interval_columns(levels)]
-        combined.loc[nonnegative, bounds] = combined.loc[nonnegative, bounds].clip(lower=0.0)
+        clip_nonnegative(combined, ["forecast", *interval_columns(levels)], nonnegative)
         combined["model"] = self.model_name
         return combined[forecast_columns(levels)]
 
@@ -307,12 +301,11 @@ def _anchor_table(combined: pd.DataFrame, results: pd.DataFrame, anchor: str | N
     keys = ["series_id", "cutoff", "month"]
     own = results.loc[results["model"] == anchor, [*keys, "step", "forecast"]]
     both = combined.merge(own, on=keys, suffixes=("", "_anchor"))
-    scale = both["scale_mase"].where(both["scale_mase"] > 0)
     errors = pd.DataFrame(
         {
             "year": forecast_year(both["step"].to_numpy()),
-            "combination_mase": (both["forecast"] - both["actual"]).abs() / scale,
-            "anchor_mase": (both["forecast_anchor"] - both["actual"]).abs() / scale,
+            "combination_mase": scaled_errors(both["forecast"], both["actual"], both["scale_mase"]),
+            "anchor_mase": scaled_errors(both["forecast_anchor"], both["actual"], both["scale_mase"]),
         }
     ).dropna()
     table = errors.groupby("year")[["combination_mase", "anchor_mase"]].mean().reset_index()
@@ -364,12 +357,12 @@ def _combination_scores(results: pd.DataFrame, names: list[str]) -> pd.DataFrame
     forecasts = results.pivot_table(index=keys, columns="model", values="forecast", observed=True)
     forecasts = forecasts[[n for n in names if n in forecasts.columns]].dropna()
     rows = results.drop_duplicates(keys).set_index(keys).loc[forecasts.index]
-    scale = rows["scale_mase"].where(rows["scale_mase"] > 0)
-    actual = rows["actual"]
+    series = forecasts.index.get_level_values("series_id")
     scores = {}
     for size in range(1, forecasts.shape[1] + 1):
         for subset in itertools.combinations(forecasts.columns, size):
-            error = (forecasts[list(subset)].mean(axis=1) - actual).abs() / scale
+            mean = forecasts[list(subset)].mean(axis=1)
+            error = pd.Series(scaled_errors(mean, rows["actual"], rows["scale_mase"]), index=series)
             scores["+".join(subset)] = error.groupby(level="series_id").mean()
     return pd.DataFrame(scores).dropna(how="all").fillna(np.inf)
 
@@ -407,9 +400,8 @@ def _combination_table(weights: pd.DataFrame, combined: pd.DataFrame, how: str) 
     """The selection table of a combination of all candidates: members and its backtest MASE."""
     mase = pd.Series(dtype="float64")
     if not combined.empty:
-        scale = combined["scale_mase"].where(combined["scale_mase"] > 0)
-        error = (combined["forecast"] - combined["actual"]).abs() / scale
-        mase = error.groupby(combined["series_id"]).mean()
+        error = scaled_errors(combined["forecast"], combined["actual"], combined["scale_mase"])
+        mase = pd.Series(error, index=combined.index).groupby(combined["series_id"]).mean()
     rows = []
     for series_id, group in weights.groupby("series_id", sort=False):
         members = "+".join(group.loc[group["weight"] > 0, "model"])
@@ -424,16 +416,14 @@ def _calibration(combined: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
     if combined.empty:
         return _no_calibration(levels)
     rows = []
+    forecast, actual = combined["forecast"].to_numpy(), combined["actual"].to_numpy()
     for level in levels:
-        ratio = _bound_ratio(combined, level)
-        n = len(ratio)
-        if n < 20:
-            rows.append((level, 1.0, n))
+        lower, upper = combined[f"lower_{level}"].to_numpy(), combined[f"upper_{level}"].to_numpy()
+        ratio = bound_ratio(forecast, actual, lower, upper)
+        if len(ratio) < 20:
+            rows.append((level, 1.0, len(ratio)))
             continue
-        rank = min(np.ceil((n + 1) * level / 100.0) / n, 1.0)
-        # inf ratios (zero-width bounds that missed) are capped first: quantiles of inf give NaN
-        factor = float(np.quantile(np.minimum(ratio, MAX_FACTOR), rank))
-        rows.append((level, max(factor, MIN_FACTOR), n))
+        rows.append((level, max(scaling_factor(ratio, level, MAX_FACTOR), MIN_FACTOR), len(ratio)))
     return pd.DataFrame(rows, columns=["level", "factor", "n_backtest"])
 
 
@@ -451,22 +441,6 @@ def _combined_backtest(
     return combined.merge(actual, on=keys, how="left")
 
 
-def _bound_ratio(combined: pd.DataFrame, level: int) -> np.ndarray:
-    """How far each actual lies from the forecast, in units of the distance to the bound on its side."""
-    forecast = combined["forecast"].to_numpy()
-    actual = combined["actual"].to_numpy()
-    above = actual >= forecast
-    distance = np.where(
-        above,
-        combined[f"upper_{level}"].to_numpy() - forecast,
-        forecast - combined[f"lower_{level}"].to_numpy(),
-    )
-    error = np.abs(actual - forecast)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(distance > 0, error / distance, np.where(error > 0, np.inf, 0.0))
-    return ratio
-
-
 def _no_calibration(levels: Sequence[int]) -> pd.DataFrame:
     return pd.DataFrame({"level": list(levels), "factor": 1.0, "n_backtest": 0})
 
@@ -478,14 +452,11 @@ def _scale_intervals(
     factors = dict(zip(calibration["level"], calibration["factor"], strict=True))
     out = combined.copy()
     forecast = out["forecast"]
-    previous_lower = previous_upper = forecast
-    for level in sorted(levels):
+    for level in levels:
         factor = _factor_for(level, factors)
-        lower = forecast - factor * (forecast - out[f"lower_{level}"])
-        upper = forecast + factor * (out[f"upper_{level}"] - forecast)
-        out[f"lower_{level}"] = np.minimum(lower, previous_lower)
-        out[f"upper_{level}"] = np.maximum(upper, previous_upper)
-        previous_lower, previous_upper = out[f"lower_{level}"], out[f"upper_{level}"]
+        out[f"lower_{level}"] = forecast - factor * (forecast - out[f"lower_{level}"])
+        out[f"upper_{level}"] = forecast + factor * (out[f"upper_{level}"] - forecast)
+    nest_intervals(out, levels)
     return out
 
 

@@ -12,55 +12,19 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 from sklearn.base import BaseEstimator, clone
 
-from forecasting.errors import DataError, ModelError
+from forecasting.core.checks import check_horizon, check_levels
+from forecasting.core.constants import ADJUSTMENT_COLUMNS, DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
+from forecasting.core.exog import exog_matrices
+from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
+from forecasting.errors import ModelError
 from forecasting.executors import run_chunked
 from forecasting.panel import SeriesPanel
-
-SEASON_LENGTH = 12
-DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
-
-
-def interval_columns(levels: Sequence[int]) -> list[str]:
-    """``lower_80, upper_80, lower_95, upper_95`` for ``levels=(80, 95)``."""
-    return [f"{side}_{level}" for level in sorted(levels) for side in ("lower", "upper")]
-
-
-def forecast_columns(levels: Sequence[int]) -> list[str]:
-    return ["series_id", "month", "model", "forecast", *interval_columns(levels)]
-
-
-def check_horizon(horizon: Any) -> int:
-    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
-        raise ValueError(
-            f"The 'horizon' parameter of predict must be a positive int. Got {horizon!r} instead."
-        )
-    return int(horizon)
-
-
-def check_levels(levels: Sequence[int]) -> tuple[int, ...]:
-    checked = tuple(sorted(int(level) for level in levels))
-    if any(not 0 < level < 100 for level in checked):
-        raise ValueError(
-            f"The 'levels' parameter of predict must hold ints in (0, 100). Got {levels!r} instead."
-        )
-    return checked
-
-
-def normal_intervals(mean: np.ndarray, sigma_h: np.ndarray, levels: Sequence[int]) -> dict[str, np.ndarray]:
-    """Symmetric Gaussian intervals ``mean +- z * sigma_h`` for each level."""
-    out: dict[str, np.ndarray] = {"mean": mean}
-    for level in levels:
-        z = norm.ppf(0.5 + level / 200.0)
-        out[f"lower_{level}"] = mean - z * sigma_h
-        out[f"upper_{level}"] = mean + z * sigma_h
-    return out
 
 
 class SeriesModel(Protocol):
@@ -103,49 +67,6 @@ class PanelForecaster(BaseEstimator, ABC):
     @property
     def model_name(self) -> str:
         return self.name
-
-
-def exog_matrix(
-    X: pd.DataFrame | None, series_id: str, months: pd.PeriodIndex, *, what: str = "X"
-) -> np.ndarray | None:
-    """The rows of ``X`` for one series and the given months, in order.
-
-    ``X`` has a ``month`` column, optionally ``series_id`` (rows without it
-    apply to every series), and numeric feature columns.
-    """
-    if X is None:
-        return None
-    rows = X
-    if "series_id" in X.columns:
-        rows = X[X["series_id"].astype(str) == series_id]
-    features = [c for c in rows.columns if c not in ("series_id", "month")]
-    indexed = rows.set_index(pd.PeriodIndex(rows["month"], freq="M"))[features]
-    if indexed.index.has_duplicates:
-        raise DataError(f"{what} has duplicate months", series=series_id)
-    missing = months.difference(indexed.index)
-    if len(missing):
-        raise DataError(
-            f"{what} lacks {len(missing)} month(s) the model needs, first {missing[0]}",
-            series=series_id,
-        )
-    matrix = indexed.reindex(months).to_numpy(dtype="float64")
-    if not np.isfinite(matrix).all():
-        raise DataError(f"{what} holds NaN or infinite values", series=series_id)
-    return matrix
-
-
-def exog_by_series(X: pd.DataFrame | None) -> Any:
-    """``series_id -> rows of X for it`` from one groupby (filtering X per series is quadratic).
-
-    Returns None when there is no X; rows without a ``series_id`` column apply to every series.
-    """
-    if X is None:
-        return None
-    if "series_id" not in X.columns:
-        return lambda series_id: X
-    groups = {str(key): rows for key, rows in X.groupby(X["series_id"].astype(str), sort=False)}
-    empty = X.iloc[:0]
-    return lambda series_id: groups.get(series_id, empty)
 
 
 def fill_gaps(y: np.ndarray) -> tuple[np.ndarray, int]:
@@ -216,8 +137,7 @@ class LocalForecaster(PanelForecaster):
             raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
         n_jobs = getattr(self, "n_jobs", 1) or 1
         jobs = series_arrays(panel)
-        rows = exog_by_series(X) if self.uses_exog else None
-        exog = [exog_matrix(rows(sid), sid, months) if rows else None for sid, _, months in jobs]
+        exog = exog_matrices(X if self.uses_exog else None, [(sid, months) for sid, _, months in jobs], "X")
         # An unfitted clone travels to the workers, not this estimator's previous fitted state.
         results = run_chunked(
             clone(self)._fit_one,
@@ -230,7 +150,7 @@ class LocalForecaster(PanelForecaster):
         self.nonnegative_ = {sid: bool(np.nanmin(y) >= 0) for sid, y, _ in jobs}
         self.fallbacks_ = pd.DataFrame(
             [(sid, self.model_name, fb, reason) for sid, _, fb, reason in results if fb],
-            columns=["series_id", "model", "fallback", "reason"],
+            columns=FALLBACK_COLUMNS,
         )
         self.adjustments_ = pd.DataFrame(
             [
@@ -238,7 +158,7 @@ class LocalForecaster(PanelForecaster):
                 for sid, y, _ in jobs
                 if not self.supports_missing and (n := int(np.isnan(y).sum()))
             ],
-            columns=["series_id", "model", "adjustment"],
+            columns=ADJUSTMENT_COLUMNS,
         )
         self.n_series_ = len(jobs)
         return self
@@ -272,20 +192,12 @@ class LocalForecaster(PanelForecaster):
         self._check_fitted()
         horizon = check_horizon(horizon)
         levels = check_levels(levels)
-        rows = exog_by_series(X_future) if self.uses_exog else None
         months = {
             series_id: pd.period_range(self.last_month_[series_id] + 1, periods=horizon, freq="M")
             for series_id in self.models_
         }
-        tasks = [
-            (
-                model,
-                horizon,
-                exog_matrix(rows(sid), sid, months[sid], what="X_future") if rows else None,
-                levels,
-            )
-            for sid, model in self.models_.items()
-        ]
+        exog = exog_matrices(X_future if self.uses_exog else None, list(months.items()), "X_future")
+        tasks = [(model, horizon, x, levels) for model, x in zip(self.models_.values(), exog, strict=True)]
         n_jobs = getattr(self, "n_jobs", 1) or 1
         predicted = run_chunked(predict_series, tasks, n_jobs=n_jobs, desc=f"predict {self.model_name}")
         outputs = []
@@ -359,13 +271,10 @@ def forecast_frame(
     def stacked(key: str) -> np.ndarray:
         return np.concatenate([np.asarray(out[key], dtype="float64") for _, _, out, _ in outputs])
 
-    values = {"forecast": stacked("mean")}
-    previous_lower = previous_upper = values["forecast"]
-    for level in sorted(levels):
-        # Wider levels must contain narrower ones, whatever the model returned.
-        values[f"lower_{level}"] = previous_lower = np.minimum(stacked(f"lower_{level}"), previous_lower)
-        values[f"upper_{level}"] = previous_upper = np.maximum(stacked(f"upper_{level}"), previous_upper)
+    values = {"forecast": stacked("mean")} | {key: stacked(key) for key in interval_columns(levels)}
+    nest_intervals(values, levels)
     clip = np.repeat([bool(nonnegative) for _, _, _, nonnegative in outputs], sizes)
+    clip_nonnegative(values, list(values), clip)
     for column, array in values.items():
-        frame[column] = np.where(clip, np.maximum(array, 0.0), array)
+        frame[column] = array
     return frame[columns]

@@ -21,13 +21,9 @@ from typing import Self
 
 import numpy as np
 
-from forecasting.models.base import (
-    DEFAULT_LEVELS,
-    SEASON_LENGTH,
-    LocalForecaster,
-    SeriesModel,
-    normal_intervals,
-)
+from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
+from forecasting.core.intervals import normal_intervals
+from forecasting.models.base import LocalForecaster, SeriesModel
 
 
 def _residual_sigma(residuals: np.ndarray) -> float:

@@ -17,20 +17,17 @@ from typing import Literal, Self
 import pandas as pd
 from sklearn.base import clone
 
+from forecasting.core.checks import check_horizon, check_levels
+from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS
+from forecasting.core.intervals import forecast_columns, interval_columns
+from forecasting.core.scales import mase_by_series
 from forecasting.errors import ModelError
-from forecasting.models.base import (
-    DEFAULT_LEVELS,
-    PanelForecaster,
-    check_horizon,
-    check_levels,
-    forecast_columns,
-    interval_columns,
-)
+from forecasting.models.base import PanelForecaster
+from forecasting.models.cv import backtest
 from forecasting.panel import SeriesPanel
 
 Member = str | PanelForecaster
 METHODS = ("mean", "median", "weighted")
-FALLBACK_COLUMNS = ["series_id", "model", "fallback", "reason"]
 
 
 def members_use_exog(members: Sequence[Member]) -> bool:
@@ -130,7 +127,8 @@ def combine_forecasts(
 
 
 def inverse_mase_weights(per_series: pd.DataFrame, floor: float = 1e-3) -> pd.DataFrame:
-    """Weights proportional to 1 / backtest MASE per series (``metrics_by_series`` output).
+    """Weights proportional to 1 / backtest MASE per series (a frame with a ``mase`` column indexed
+    ``model, series_id``, as :func:`~forecasting.core.scales.mase_by_series` gives).
 
     A member with an undefined MASE on a series (constant training window)
     gets the series' mean weight; MASE is floored at ``floor`` so a perfect
@@ -192,15 +190,12 @@ class Ensemble(PanelForecaster):
     def _backtest_weights(
         self, members: list[PanelForecaster], panel: SeriesPanel, X: pd.DataFrame | None
     ) -> pd.DataFrame:
-        from forecasting.evaluation.backtest import backtest
-        from forecasting.evaluation.metrics import metrics_by_series
-
         results = backtest(members, panel, horizon=self.backtest_horizon, folds=self.backtest_folds, X=X)
         names = [m.model_name for m in members]
         if results.empty:
             scored = pd.DataFrame(columns=["series_id", "model", "weight"])
         else:
-            scored = inverse_mase_weights(metrics_by_series(results)).assign(source="backtest")
+            scored = inverse_mase_weights(mase_by_series(results).to_frame()).assign(source="backtest")
         unscored = sorted(set(panel.series_ids) - set(scored["series_id"]))
         equal = pd.DataFrame(
             [(sid, name, 1.0 / len(names), "equal") for sid in unscored for name in names],

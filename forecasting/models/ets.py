@@ -18,7 +18,8 @@ import numpy as np
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from threadpoolctl import threadpool_limits
 
-from forecasting.models.base import DEFAULT_LEVELS, SEASON_LENGTH, LocalForecaster, SeriesModel
+from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
+from forecasting.models.base import LocalForecaster, SeriesModel
 
 
 class EtsForm(NamedTuple):

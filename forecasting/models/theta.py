@@ -15,7 +15,8 @@ import numpy as np
 from statsmodels.tsa.forecasting.theta import ThetaModel
 from threadpoolctl import threadpool_limits
 
-from forecasting.models.base import DEFAULT_LEVELS, SEASON_LENGTH, LocalForecaster, SeriesModel
+from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
+from forecasting.models.base import LocalForecaster, SeriesModel
 
 
 class ThetaSeriesModel:
