@@ -21,9 +21,11 @@ run: $(VENV)/.installed-run
 	$(BIN)/forecasting retrain
 
 test: $(VENV)/.installed-dev
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-dev
+	$(BIN)/lint-imports
 	$(BIN)/ruff check forecasting tests benchmarks && $(BIN)/ruff format --check forecasting tests benchmarks
 
 ui: $(VENV)/.installed-run

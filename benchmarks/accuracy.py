@@ -87,7 +87,7 @@ def trade_set(cutoff: pd.Period, horizon: int) -> tuple[SeriesPanel, pd.DataFram
 def csv_set(path: str, cutoff: pd.Period, horizon: int) -> tuple[SeriesPanel, pd.DataFrame, int]:
     from forecasting.data.loaders import load_long
 
-    train, test = split_panel(load_long(path).panel(), cutoff, horizon)
+    train, test = split_panel(SeriesPanel.from_load(load_long(path)), cutoff, horizon)
     return train, test, horizon
 
 

@@ -69,7 +69,7 @@ def synthetic_panel(n_series: int, n_months: int = 120, seed: int = 0) -> Series
 def bts_panel(path: Path = BTS_FILE) -> SeriesPanel:
     from forecasting.data.loaders import load_bts
 
-    return load_bts(path, conflicts="drop").panel()
+    return SeriesPanel.from_load(load_bts(path, conflicts="drop"))
 
 
 def retrain_workload(panel: SeriesPanel, models: list[str]) -> dict[str, float]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecasting.core.checks import check_job_name
 from forecasting.core.intervals import interval_columns
 from forecasting.data.schema import DIMENSIONS
 from forecasting.errors import DataError
@@ -110,8 +111,6 @@ def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
 
 def export_paths(output_dir: str | Path, job: str, origin: pd.Period | str) -> tuple[Path, Path]:
     """``forecasts_<job>_<YYYY-MM>.csv`` (forecast origin month) and ``forecasts_<job>_latest.csv``."""
-    from forecasting.jobs.config import check_job_name
-
     check_job_name(job)
     output_dir = Path(output_dir)
     month = str(pd.Period(origin, freq="M"))

@@ -30,24 +30,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import matplotlib
+import mlflow
+import mlflow.artifacts
+import pandas as pd
+from mlflow.entities import Run
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import mlflow  # noqa: E402
-import mlflow.artifacts  # noqa: E402
-import pandas as pd  # noqa: E402
-from mlflow.entities import Run  # noqa: E402
-from mlflow.entities.model_registry import ModelVersion  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
-
-from forecasting import __version__  # noqa: E402
-from forecasting.errors import ConfigError, ModelError  # noqa: E402
-from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS  # noqa: E402
-from forecasting.models.base import PanelForecaster  # noqa: E402
-from forecasting.panel import SeriesPanel  # noqa: E402
+from forecasting import __version__
+from forecasting.core.checks import check_job_name
+from forecasting.errors import ConfigError, ModelError
+from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS
+from forecasting.models.base import PanelForecaster
+from forecasting.panel import SeriesPanel
+from forecasting.serving import CODE_FILE, model_signature, write_model_files
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +243,11 @@ def _finite_metrics(row: pd.Series, suffix: str = "") -> dict[str, float]:
 
 
 def log_plots(results: pd.DataFrame, panel: SeriesPanel) -> None:
-    """Fan chart of the largest series at the last backtest cutoff, and error by horizon."""
+    """Fan chart of the largest series at the last backtest cutoff, and error by horizon.
+
+    The figures are pyplot-free :class:`~matplotlib.figure.Figure` objects, so
+    no backend is switched: a notebook importing this module keeps its own.
+    """
     from forecasting.plots import plot_error_by_horizon, plot_forecast
 
     largest = panel.records.groupby("series_id", observed=True)["value"].sum().idxmax()
@@ -256,10 +257,8 @@ def log_plots(results: pd.DataFrame, panel: SeriesPanel) -> None:
         cutoff = last["cutoff"].iloc[0]
         figure = plot_forecast(history[history.index <= cutoff], last, history_months=48)
         mlflow.log_figure(figure, "plots/fan_chart_largest_series.png")
-        plt.close(figure)
     figure = plot_error_by_horizon(results)
     mlflow.log_figure(figure, "plots/error_by_horizon.png")
-    plt.close(figure)
 
 
 def log_serving_model(
@@ -272,8 +271,6 @@ def log_serving_model(
     exog: dict[str, Any] | None,
 ) -> str:
     """Log the fitted forecaster as a pickle-free pyfunc model; returns its model URI."""
-    from forecasting.serving import CODE_FILE, model_signature, write_model_files
-
     with tempfile.TemporaryDirectory() as folder:
         artifacts = write_model_files(
             folder, model=model, panel=panel, forecasts=forecasts, horizon=horizon, levels=levels, exog=exog
@@ -394,8 +391,6 @@ def copy_champion(job: str, models_dir: str | Path) -> Path:
     ``<models_dir>/<job>`` is a symlink swapped atomically (``os.replace``) to a
     fresh versioned folder, so a reader always sees one complete model.
     """
-    from forecasting.jobs.config import check_job_name
-
     check_job_name(job)
     version = champion_version(job)
     if version is None:

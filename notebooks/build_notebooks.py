@@ -707,7 +707,7 @@ def bring_your_own_data() -> list[Cell]:
         ),
         code(
             """
-            customs_panel = customs.panel()
+            customs_panel = SeriesPanel.from_load(customs)
             print(customs_panel)
             customs_panel.spans()
             """

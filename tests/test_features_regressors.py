@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecasting.core.exog import exog_matrices
 from forecasting.errors import ConfigError
 from forecasting.features.calendar import CALENDAR_COLUMNS
 from forecasting.features.interventions import Event
 from forecasting.features.regressors import make_exog
-from forecasting.core.exog import exog_matrices
 from forecasting.panel import SeriesPanel
 
 

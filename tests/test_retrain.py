@@ -28,6 +28,7 @@ from forecasting.jobs.config import load_config  # noqa: E402
 from forecasting.jobs.lock import JobLock, JobLockedError  # noqa: E402
 from forecasting.jobs.promotion import decide  # noqa: E402
 from forecasting.jobs.retrain import run_retrain  # noqa: E402
+from forecasting.panel import SeriesPanel  # noqa: E402
 
 JOB = "tiny"
 FORECAST_COLUMNS = ["series_id", "month", "model", "forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
@@ -156,7 +157,7 @@ def retrain_runs() -> pd.DataFrame:
 def seasonal_panel_from(folder: Path):
     from forecasting.data.loaders import load
 
-    return load(folder / "panel.csv", "long").panel()
+    return SeriesPanel.from_load(load(folder / "panel.csv", "long"))
 
 
 def test_gate_promotes_a_clearly_better_model_then_rollback_restores(tmp_path) -> None:

@@ -1,11 +1,16 @@
-"""Argument checks shared by the models, the backtest and the feature builders."""
+"""Argument checks shared across layers: horizons and levels, job names."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from forecasting.errors import ConfigError
+
+JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 def check_horizon(horizon: Any) -> int:
@@ -25,3 +30,10 @@ def check_levels(levels: Sequence[int]) -> tuple[int, ...]:
             f"The 'levels' parameter of predict must hold ints in (0, 100). Got {levels!r} instead."
         )
     return checked
+
+
+def check_job_name(name: object, *, key: str = "job.name", file: str | None = None) -> str:
+    """A job name is used in file names (exports, lock, model folder): no separators, no ``..``."""
+    if not isinstance(name, str) or not JOB_NAME.match(name):
+        raise ConfigError(f"must be lowercase letters, digits, '-' or '_'. Got {name!r}", key=key, file=file)
+    return name

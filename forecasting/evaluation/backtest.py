@@ -15,6 +15,7 @@ from forecasting.data.loaders import load
 from forecasting.evaluation.metrics import leaderboard
 from forecasting.models.cv import BacktestLog, backtest, fold_cutoffs, result_columns
 from forecasting.models.registry import make_model
+from forecasting.panel import SeriesPanel
 
 __all__ = [
     "BacktestLog",
@@ -58,7 +59,7 @@ def backtest_file(
 
     Returns ``(leaderboard, results)``; what ``forecasting backtest`` prints.
     """
-    panel = load(path, format=format).panel()
+    panel = SeriesPanel.from_load(load(path, format=format))
     estimators = [make_model(name, horizon=horizon) for name in models]
     results = backtest(estimators, panel, horizon=horizon, folds=folds, n_jobs=n_jobs)
     return leaderboard(results), results

@@ -64,3 +64,13 @@ def _regressors(
     if calendar_frame is None:
         return per_series
     return per_series.merge(calendar_frame, on="month", how="left", validate="many_to_one")
+
+
+def exog_from_settings(
+    panel: SeriesPanel, horizon: int, settings: Mapping[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`make_exog` from stored settings (``calendar`` flag and ``events`` tables), as a job or
+    a served model keeps them."""
+    return make_exog(
+        panel, horizon, events=settings.get("events", []), calendar=bool(settings.get("calendar", True))
+    )

@@ -15,8 +15,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecasting import tracking
+from forecasting.data.loaders import load
 from forecasting.errors import ConfigError, DataError, ModelError
+from forecasting.export import forecast_table, write_csv_atomic
 from forecasting.jobs.config import JobConfig, load_config
+from forecasting.jobs.lock import JobLockedError
+from forecasting.jobs.retrain import build_regressors, exog_settings, fit_and_forecast, run_retrain
+from forecasting.models.registry import make_model
+from forecasting.panel import SeriesPanel
 
 logger = logging.getLogger("forecasting.jobs")
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -33,9 +40,6 @@ def setup_logging(level: int = logging.INFO) -> None:
 
 
 def retrain(args: argparse.Namespace) -> int:
-    from forecasting.jobs.lock import JobLockedError
-    from forecasting.jobs.retrain import run_retrain
-
     setup_logging()
     config = load_config(args.config)
     previous_handler = signal.signal(signal.SIGTERM, _interrupt)
@@ -69,12 +73,6 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def forecast(args: argparse.Namespace) -> int:
     """One-off forecast of a long CSV without the registry; still tracked as a run."""
-    from forecasting import tracking
-    from forecasting.data.loaders import load
-    from forecasting.export import forecast_table, write_csv_atomic
-    from forecasting.jobs.retrain import build_regressors, exog_settings, fit_and_forecast
-    from forecasting.models.registry import make_model
-
     setup_logging()
     if args.horizon < 1:
         raise ConfigError(f"must be a positive integer. Got {args.horizon}", key="--horizon")
@@ -83,7 +81,7 @@ def forecast(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise ConfigError(str(error), key="--model") from None
     config = JobConfig(name="forecast", horizon=args.horizon)
-    panel = load(args.input, args.format).panel()
+    panel = SeriesPanel.from_load(load(args.input, args.format))
     exog = exog_settings(JobConfig(name="forecast", sample_events=False), [model])
     uri = tracking.configure(None)
     experiment_id = tracking.ensure_experiment(args.experiment, uri)
@@ -106,8 +104,6 @@ def forecast(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
-    from forecasting import tracking
-
     config = load_config(args.config)
     tracking.configure(config.tracking_uri)
     table = tracking.compare(args.experiment or config.experiment_name, args.runs or ())
@@ -117,8 +113,6 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def promote(args: argparse.Namespace) -> int:
-    from forecasting import tracking
-
     config = load_config(args.config)
     tracking.configure(config.tracking_uri)
     version = tracking.promote_run(config.name, args.run)
@@ -128,8 +122,6 @@ def promote(args: argparse.Namespace) -> int:
 
 
 def rollback(args: argparse.Namespace) -> int:
-    from forecasting import tracking
-
     config = load_config(args.config)
     tracking.configure(config.tracking_uri)
     try:

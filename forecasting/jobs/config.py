@@ -26,12 +26,16 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from forecasting.core.checks import check_job_name
+from forecasting.data.loaders import BUILTIN_SPECS
 from forecasting.errors import ConfigError
+from forecasting.executors import EXECUTORS
+from forecasting.features.interventions import Event
+from forecasting.models.registry import available_models
 
 DEFAULT_JOB_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
 """The models a job backtests for its champion when the config names none (not ``auto``'s
 candidates); names not registered are skipped (logged)."""
-JOB_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 WINDOWS: tuple[str, ...] = ("expanding", "sliding")
 
 _SCHEMA: dict[str, set[str]] = {
@@ -190,8 +194,6 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
 
 
 def _executor(check: _Checker, job: dict[str, Any]) -> str | None:
-    from forecasting.executors import EXECUTORS
-
     executor = check.optional_string(job, "job.executor")
     if executor is not None and executor not in EXECUTORS:
         check.fail("job.executor", f"must be one of {list(EXECUTORS)}. Got {executor!r}")
@@ -210,16 +212,7 @@ def _with_overrides(config: JobConfig, overrides: dict[str, Any]) -> JobConfig:
     return replace(config, **overrides)
 
 
-def check_job_name(name: object, *, key: str = "job.name", file: str | None = None) -> str:
-    """A job name is used in file names (exports, lock, model folder): no separators, no ``..``."""
-    if not isinstance(name, str) or not JOB_NAME.match(name):
-        raise ConfigError(f"must be lowercase letters, digits, '-' or '_'. Got {name!r}", key=key, file=file)
-    return name
-
-
 def _check_models(check: _Checker, models: tuple[str, ...]) -> None:
-    from forecasting.models.registry import available_models
-
     known = available_models()
     for index, model in enumerate(models):
         if model not in known:
@@ -229,8 +222,6 @@ def _check_models(check: _Checker, models: tuple[str, ...]) -> None:
 
 
 def _sources(check: _Checker, sources: Any) -> list[SourceConfig]:
-    from forecasting.data.loaders import BUILTIN_SPECS
-
     formats = ["auto", "long", "wide", "bts", *BUILTIN_SPECS]
     if not isinstance(sources, list):
         check.fail("sources", "must be an array of tables ([[sources]])")
@@ -251,8 +242,6 @@ def _sources(check: _Checker, sources: Any) -> list[SourceConfig]:
 
 def _events(check: _Checker, events: Any) -> list[dict[str, Any]]:
     """Event tables as :class:`forecasting.features.interventions.Event` accepts them."""
-    from forecasting.features.interventions import Event
-
     if not isinstance(events, list):
         check.fail("regressors.events", "must be an array of tables ([[regressors.events]])")
     out = []

@@ -24,14 +24,21 @@ from mlflow.exceptions import MlflowException
 from tqdm.auto import tqdm
 
 from forecasting import tracking
+from forecasting.data.loaders import load
+from forecasting.data.report import DataQualityReport
 from forecasting.errors import ConfigError, DataError, ModelError
+from forecasting.evaluation.backtest import backtest
+from forecasting.evaluation.metrics import leaderboard, metrics_by_horizon, metrics_by_series
 from forecasting.executors import executor_scope
 from forecasting.export import export_forecasts, forecast_table, utc_timestamp
+from forecasting.features.regressors import exog_from_settings
 from forecasting.jobs.config import DEFAULT_JOB_MODELS, JobConfig
 from forecasting.jobs.lock import JobLock
 from forecasting.jobs.promotion import Decision, decide
 from forecasting.models.base import PanelForecaster
+from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
+from forecasting.sample import SAMPLE_EVENTS, load_sample
 from forecasting.serving import model_from_spec, model_spec, spec_key
 
 logger = logging.getLogger(__name__)
@@ -102,8 +109,6 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     X, X_future = build_regressors(panel, config.horizon, exog)
     cache = _Backtests()
     results = _backtest_all(candidates, panel, config, X, cache)
-    from forecasting.evaluation.metrics import leaderboard, metrics_by_horizon, metrics_by_series
-
     board = leaderboard(results)
     for model in candidates:
         own = results[results["model"] == model.model_name]
@@ -151,12 +156,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
 def load_panel(config: JobConfig) -> SeriesPanel:
     """The configured sources (concatenated, reports merged) or the bundled sample."""
     if config.uses_sample:
-        from forecasting.sample import load_sample
-
         return load_sample()
-    from forecasting.data.loaders import load
-    from forecasting.data.report import DataQualityReport
-
     frames, report = [], DataQualityReport(source=", ".join(s.path for s in config.sources))
     for source in config.sources:
         loaded = load(source.path, source.format)
@@ -181,8 +181,6 @@ def select_series(panel: SeriesPanel, config: JobConfig) -> SeriesPanel:
 
 def make_candidates(config: JobConfig) -> list[PanelForecaster]:
     """The configured candidates, or the registered ones of :data:`DEFAULT_JOB_MODELS`."""
-    from forecasting.models.registry import available_models, make_model
-
     names = config.candidates
     if not names:
         names = tuple(n for n in DEFAULT_JOB_MODELS if n in available_models())
@@ -204,8 +202,6 @@ def exog_settings(config: JobConfig, candidates: Sequence[PanelForecaster]) -> d
         return None
     events: list[dict[str, Any]] = [dict(e) for e in config.events]
     if config.uses_sample and config.sample_events and not events:
-        from forecasting.sample import SAMPLE_EVENTS
-
         events = [_event_dict(e) for e in SAMPLE_EVENTS]
     if not config.calendar and not events:
         return None
@@ -222,9 +218,7 @@ def build_regressors(
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     if exog is None:
         return None, None
-    from forecasting.serving import build_exog
-
-    return build_exog(panel, horizon, exog)
+    return exog_from_settings(panel, horizon, exog)
 
 
 def _backtest_all(
@@ -247,8 +241,6 @@ def _backtest_one(
 ) -> pd.DataFrame:
     key = spec_key(model_spec(model))
     if key not in cache.results:
-        from forecasting.evaluation.backtest import backtest
-
         cache.results[key] = backtest(
             [model],
             panel,
@@ -267,8 +259,6 @@ def _backtest_one(
 
 
 def _mase(results: pd.DataFrame) -> float:
-    from forecasting.evaluation.metrics import leaderboard
-
     return float(leaderboard(results)["mase"].iloc[0])
 
 

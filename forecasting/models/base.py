@@ -19,11 +19,12 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from forecasting.core.checks import check_horizon, check_levels
-from forecasting.core.constants import ADJUSTMENT_COLUMNS, DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
+from forecasting.core.constants import ADJUSTMENT_COLUMNS, DEFAULT_LEVELS, FALLBACK_COLUMNS
 from forecasting.core.exog import exog_matrices
 from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
 from forecasting.errors import ModelError
 from forecasting.executors import run_chunked
+from forecasting.models.naive import fallback_model
 from forecasting.panel import SeriesPanel
 
 
@@ -104,15 +105,6 @@ def series_arrays(panel: SeriesPanel) -> list[tuple[str, np.ndarray, pd.PeriodIn
         months = pd.PeriodIndex.from_ordinals(np.arange(first, last + 1), freq="M")
         arrays[ids[begin]] = (ids[begin], y, months)
     return [arrays[series_id] for series_id in panel.series_ids]
-
-
-def fallback_model(n_obs: int) -> tuple[str, SeriesModel]:
-    """Seasonal naive when a full year is known, naive otherwise."""
-    from forecasting.models.baselines import NaiveModel, SeasonalNaiveModel
-
-    if n_obs >= SEASON_LENGTH:
-        return "seasonal_naive", SeasonalNaiveModel()
-    return "naive", NaiveModel()
 
 
 class LocalForecaster(PanelForecaster):

@@ -24,61 +24,7 @@ import numpy as np
 from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.core.intervals import normal_intervals
 from forecasting.models.base import LocalForecaster, SeriesModel
-
-
-def _residual_sigma(residuals: np.ndarray) -> float:
-    residuals = residuals[np.isfinite(residuals)]
-    if len(residuals) == 0:
-        return 0.0
-    return float(np.sqrt(np.mean(residuals**2)))
-
-
-class NaiveModel:
-    """Last value carried forward; sigma_h = sigma * sqrt(h)."""
-
-    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
-        self.y_ = np.asarray(y, dtype="float64")
-        self.sigma_ = _residual_sigma(np.diff(self.y_))
-        return self
-
-    def predict(
-        self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
-    ) -> dict[str, np.ndarray]:
-        steps = np.arange(1, h + 1)
-        mean = np.full(h, self.y_[-1])
-        return normal_intervals(mean, self.sigma_ * np.sqrt(steps), levels)
-
-
-class SeasonalNaiveModel:
-    """Same month last year; sigma_h = sigma * sqrt(floor((h - 1) / m) + 1)."""
-
-    label = "seasonal naive"
-
-    def __init__(self, season_length: int = SEASON_LENGTH) -> None:
-        self.season_length = season_length
-
-    def _store(self, y: np.ndarray) -> int:
-        """Keep ``y_`` (at least one season long); returns the season length."""
-        m = self.season_length
-        self.y_ = np.asarray(y, dtype="float64")
-        if len(self.y_) < m:
-            raise ValueError(f"{self.label} needs {m} observations, got {len(self.y_)}")
-        return m
-
-    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
-        m = self._store(y)
-        self.season_ = self.y_[-m:]
-        self.sigma_ = _residual_sigma(self.y_[m:] - self.y_[:-m])
-        return self
-
-    def predict(
-        self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
-    ) -> dict[str, np.ndarray]:
-        """``season_`` repeated; the width grows with the number of seasons ahead."""
-        m = self.season_length
-        steps = np.arange(1, h + 1)
-        mean = self.season_[(steps - 1) % m]
-        return normal_intervals(mean, self.sigma_ * np.sqrt((steps - 1) // m + 1), levels)
+from forecasting.models.naive import NaiveModel, SeasonalNaiveModel, residual_sigma
 
 
 class SeasonalProfileModel(SeasonalNaiveModel):
@@ -102,7 +48,7 @@ class SeasonalProfileModel(SeasonalNaiveModel):
             self._one_season(self.y_[:origin])[: len(self.y_) - origin] - self.y_[origin : origin + m]
             for origin in range(m, len(self.y_))
         ]
-        self.sigma_ = _residual_sigma(np.concatenate(errors)) if errors else 0.0
+        self.sigma_ = residual_sigma(np.concatenate(errors)) if errors else 0.0
         return self
 
     def _one_season(self, y: np.ndarray) -> np.ndarray:
@@ -122,7 +68,7 @@ class DriftModel:
         if len(self.y_) < 2:
             raise ValueError("drift needs at least 2 observations")
         self.slope_ = (self.y_[-1] - self.y_[0]) / (len(self.y_) - 1)
-        self.sigma_ = _residual_sigma(np.diff(self.y_) - self.slope_)
+        self.sigma_ = residual_sigma(np.diff(self.y_) - self.slope_)
         return self
 
     def predict(

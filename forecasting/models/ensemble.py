@@ -24,6 +24,7 @@ from forecasting.core.scales import mase_by_series
 from forecasting.errors import ModelError
 from forecasting.models.base import PanelForecaster
 from forecasting.models.cv import backtest
+from forecasting.models.members import make_member
 from forecasting.panel import SeriesPanel
 
 Member = str | PanelForecaster
@@ -41,11 +42,9 @@ def resolve_members(members: Sequence[Member], n_jobs: int | None = None) -> lis
     ``n_jobs``, when given, is passed on to every member that takes it, so the
     parallelism happens inside the members rather than nested around them.
     """
-    from forecasting.models.registry import make_model
-
     if isinstance(members, str) or not members:
         raise ValueError(f"The 'members' parameter must be a non-empty sequence of models. Got {members!r}.")
-    resolved = [make_model(m) if isinstance(m, str) else clone(m) for m in members]
+    resolved = [make_member(m) if isinstance(m, str) else clone(m) for m in members]
     if n_jobs is not None:
         resolved = [m.set_params(n_jobs=n_jobs) if "n_jobs" in m.get_params() else m for m in resolved]
     names = [m.model_name for m in resolved]
@@ -147,7 +146,8 @@ class Ensemble(PanelForecaster):
 
     Parameters
     ----------
-    members : registry names (``"ets"``) or estimator instances (cloned on fit).
+    members : single-model names (``"ets"``; :mod:`~forecasting.models.members`) or estimator
+        instances (cloned on fit).
     method : "median" (robust to one bad member), "mean", or "weighted": per
         series, weights proportional to 1 / MASE of each member in a rolling
         backtest of the training data (``backtest_horizon`` months,

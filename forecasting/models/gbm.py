@@ -57,7 +57,8 @@ from forecasting.features.lags import (
     rolling_mean_std,
     shift_columns,
 )
-from forecasting.models.base import PanelForecaster, fallback_model, fill_gaps, forecast_frame
+from forecasting.models.base import PanelForecaster, fill_gaps, forecast_frame
+from forecasting.models.naive import fallback_model
 from forecasting.panel import SeriesPanel
 
 STRATEGIES: tuple[str, ...] = ("recursive", "direct")
