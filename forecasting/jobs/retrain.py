@@ -191,7 +191,7 @@ def make_candidates(config: JobConfig) -> list[PanelForecaster]:
     for name in names:
         try:
             models.append(make_model(name, horizon=config.horizon, **config.model_params.get(name, {})))
-        except TypeError as error:
+        except (TypeError, ConfigError) as error:
             raise ConfigError(str(error), key=f"candidates.params.{name}") from None
     return models
 

@@ -1,75 +1,38 @@
 """``auto``: the model a user gets without naming one.
 
-It backtests the candidate models on the training data (rolling origin) and
-forecasts each series with a combination of them. With ``selection="median"``
-(the default) the forecast and each interval bound are the month-by-month
-median over the candidates: whichever model breaks down on a series or a
-period is simply outvoted. ``"weighted"`` weighs the candidates per series by
-the inverse of their backtest MASE, ``"global"`` uses the equal-weight subset
-that backtested best over the panel, and ``"series"`` picks a subset per
-series, shrunk to the global choice unless the series' own winner beats it by
-``series_margin``.
+It backtests the candidate models on the training data (rolling origin,
+:mod:`forecasting.models.cv`) and forecasts each series with a combination of
+them. With ``selection="median"`` (the default) the forecast and each interval
+bound are the month-by-month median over the candidates, so whichever model
+breaks down on a series or a period is outvoted; ``"weighted"`` weighs them per
+series by inverse backtest MASE, ``"global"`` uses the equal-weight subset that
+backtested best over the panel, ``"series"`` a subset per series (shrunk to the
+global choice unless the series' own winner beats it by ``series_margin``).
 
-The default candidates are ETS, ARIMA, two global gradient-boosting models
-(fitted for the conditional mean and for the median, i.e. squared and
-absolute error) and two no-change forecasts, seasonal naive and the seasonal
-profile (seasonal naive with its seasonal pattern averaged over four years):
-two statistical models, two machine-learning models and two benchmarks, so
-the median sides with the majority when one family fails. Measured on the
-BTS reference set (560 series; ``benchmarks/accuracy.py``) from the same
-cached candidate forecasts:
+The default candidates are two statistical models (ETS, ARIMA), two global
+gradient-boosting models (mean and median loss) and two no-change forecasts
+(seasonal naive, the seasonal profile), so the median sides with the majority
+when one family fails. The anchor (``anchor="seasonal_profile"``) guards
+against a combination that adds no value: in each forecast year (steps 1-12,
+13-24, ...) where the anchor beat the combination's backtest MASE over the
+panel, the anchor forecasts; later years follow the last backtested one, and
+``anchor_`` holds the comparison. Which models win depends on the horizon, so
+the backtest covers the horizon forecast (``make_model("auto", horizon=h)``).
 
-==========================================  =========  ====================================
-combination                                 2023 MASE  3-fold backtest MASE (2022-04/08/12)
-==========================================  =========  ====================================
-inverse-MASE weighted mean                  0.894      1.080 (GBM breaks down at 2022-08)
-global best subset                          0.920      (not run)
-median of five (seasonal naive, no profile) 0.911      0.823 (ETS alone 0.893)
-median of five (profile, no seasonal naive) 0.907      0.815
-median of the default six                   0.910      0.803
-==========================================  =========  ====================================
-
-The weighted mean is the better bet for one cut-off and the worst for the
-three: the GBMs' year-on-year targets compound the 2021 border reopening into
-forecasts more than twice too high after the August 2022 cut-off, and weights
-set on earlier folds cannot see that coming. The median outvotes them.
-
-The anchor (``anchor="seasonal_profile"``) guards against a combination that
-adds no value: for each forecast year (steps 1-12, 13-24, ...) the
-combination's backtest MASE over the whole panel is compared with the
-anchor's, and in a year where the anchor did better, the anchor forecasts.
-Years beyond the backtest follow the last backtested year, and ``anchor_``
-holds the comparison. Which models win depends on the horizon, so the backtest
-should cover the horizon forecast (``make_model("auto", horizon=h)``, which the
-jobs, the CLI and the benchmarks use). On the China trade series (history to
-2017-12, forecast 2018-2019) the median's trend members extrapolated the
-2016-2017 recovery into the 2018-2019 trade war (MASE 1.577); auto's own
-24-month backtest from 2014-12 and 2015-12 already showed the no-change
-forecasts ahead in both years, and the anchored auto scores the profile's
-1.064 (seasonal naive 1.228). On the BTS reference set the median wins its
-backtest at every cut-off and nothing changes; nor on 657 BTS series
-forecast 24 months from 2017-12 (auto 0.954, the profile 1.065, seasonal
-naive 1.157). The decision is made for the panel, not per
-series: per series, 24 backtest months are too few to tell the two apart (on
-the reference set's three folds per-series anchoring to seasonal naive scored
-0.850 against 0.823).
-
-Intervals are the members' intervals combined bound by bound, then calibrated
-by split conformal scaling on the same backtest: for each level the distance
-from the forecast to each bound is multiplied by the factor that makes the
-backtest's scaled errors fall inside the interval at the nominal rate. The
-factor may narrow the intervals by at most a fifth (``MIN_FACTOR``): two short
-folds that happened to be calm must not shrink them further (on the reference
-set, with the five candidates before the seasonal profile, the unbounded
-factors 0.66 / 0.80 gave 2023 coverage of 74% / 90%, the median's own bounds
-86% / 93% and the bounded factors 80% / 90%; the default six now cover 81% / 91%).
+Intervals are the members' bounds combined bound by bound, then scaled by
+split conformal calibration on the same backtest: per level, the distance from
+forecast to bound is multiplied by the factor that puts the backtest's errors
+inside at the nominal rate, narrowing by at most a fifth (``MIN_FACTOR``) so
+two calm folds cannot shrink them further. Measured effects of these choices:
+``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Literal, Self
+from numbers import Real
+from typing import ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -78,11 +41,22 @@ from forecasting.core.checks import check_horizon, check_levels
 from forecasting.core.conformal import bound_ratio, scaling_factor
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
 from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
+from forecasting.core.params import (
+    BOOLEAN,
+    N_JOBS,
+    NONE,
+    POSITIVE_INT,
+    Constraint,
+    InstanceOf,
+    Interval,
+    Options,
+)
 from forecasting.core.scales import scaled_errors
-from forecasting.errors import ModelError
-from forecasting.models.base import PanelForecaster
+from forecasting.errors import ConfigError, DataError, ModelError
+from forecasting.models.base import PanelForecaster, with_predict_fallbacks
 from forecasting.models.cv import backtest
 from forecasting.models.ensemble import (
+    MEMBER_ERRORS,
     Member,
     combine_forecasts,
     concat_rows,
@@ -93,6 +67,7 @@ from forecasting.models.ensemble import (
     predict_members,
     resolve_members,
 )
+from forecasting.models.members import MEMBER_LIST
 from forecasting.panel import SeriesPanel
 
 SELECTIONS = ("median", "weighted", "global", "series")
@@ -128,6 +103,16 @@ class Auto(PanelForecaster):
     """
 
     name = "auto"
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "candidates": [MEMBER_LIST],
+        "selection": [Options(*SELECTIONS)],
+        "series_margin": [Interval(Real, 0, 1)],
+        "backtest_horizon": [POSITIVE_INT],
+        "backtest_folds": [POSITIVE_INT],
+        "anchor": [NONE, InstanceOf(str, "a model name")],
+        "calibrate": [BOOLEAN],
+        "n_jobs": N_JOBS,
+    }
 
     def __init__(
         self,
@@ -156,10 +141,7 @@ class Auto(PanelForecaster):
 
     # --- fit -------------------------------------------------------------------------------
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
-        if self.selection not in SELECTIONS:
-            raise ValueError(
-                f"The 'selection' parameter must be one of {SELECTIONS}. Got {self.selection!r} instead."
-            )
+        self._validate_params()
         candidates = resolve_members(self.candidates, self.n_jobs)
         results, failures = self._backtest(candidates, panel, X)
         names = [m.model_name for m in candidates if m.model_name not in set(failures["model"])]
@@ -213,7 +195,9 @@ class Auto(PanelForecaster):
                         X=X,
                     )
                 )
-            except Exception as error:  # noqa: BLE001 - the other candidates stand in for it
+            except (ConfigError, DataError):
+                raise
+            except MEMBER_ERRORS as error:
                 reason = f"candidate failed in the backtest: {type(error).__name__}: {error}"
                 failures += [
                     (sid, candidate.model_name, "other candidates", reason) for sid in panel.series_ids
@@ -252,7 +236,6 @@ class Auto(PanelForecaster):
         self._check_fitted()
         horizon, levels = check_horizon(horizon), check_levels(levels)
         stacked, failures = predict_members(self.members_, horizon, X_future, levels)
-        self.fallbacks_ = concat_rows([self.fallbacks_, failures], FALLBACK_COLUMNS)
         if self.selection == "median":
             combined = combine_forecasts(stacked, levels, "median")
         else:
@@ -264,7 +247,7 @@ class Auto(PanelForecaster):
         nonnegative = combined["series_id"].map(self.nonnegative_).to_numpy(dtype=bool)
         clip_nonnegative(combined, ["forecast", *interval_columns(levels)], nonnegative)
         combined["model"] = self.model_name
-        return combined[forecast_columns(levels)]
+        return with_predict_fallbacks(combined[forecast_columns(levels)], failures)
 
     def _anchored_forecasts(
         self, combined: pd.DataFrame, stacked: pd.DataFrame, levels: Sequence[int]

@@ -9,10 +9,12 @@ fallback. Estimators follow scikit-learn: the constructor stores parameters,
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Protocol, Self
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 import pandas as pd
@@ -22,14 +24,17 @@ from forecasting.core.checks import check_horizon, check_levels
 from forecasting.core.constants import ADJUSTMENT_COLUMNS, DEFAULT_LEVELS, FALLBACK_COLUMNS
 from forecasting.core.exog import exog_matrices
 from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
-from forecasting.errors import ModelError
+from forecasting.core.params import N_JOBS, NONE, POSITIVE_INT, Constraint, validate_params
+from forecasting.errors import NUMERICAL_ERRORS, ConfigError, DataError, ModelError
 from forecasting.executors import run_chunked
 from forecasting.models.naive import fallback_model
 from forecasting.panel import SeriesPanel
 
 
 class SeriesModel(Protocol):
-    """What a per-series model offers: numpy in, numpy out."""
+    """What a per-series model offers: numpy in, numpy out; ``min_obs`` observations at least."""
+
+    min_obs: int
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self: ...
 
@@ -49,6 +54,12 @@ class PanelForecaster(BaseEstimator, ABC):
     name: str = "model"
     uses_exog: bool = False
     """Whether ``fit``/``predict`` use X; callers pass X only to models that do."""
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {}
+    """Per constructor parameter, the constraints a valid value meets (one of them suffices)."""
+
+    def _validate_params(self) -> None:
+        """ConfigError naming the first invalid parameter; every ``fit`` calls it before any work."""
+        validate_params(type(self).__name__, self.get_params(deep=False), self._parameter_constraints)
 
     @abstractmethod
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self: ...
@@ -81,6 +92,30 @@ def fill_gaps(y: np.ndarray) -> tuple[np.ndarray, int]:
     return filled, int(missing.sum())
 
 
+@dataclass(eq=False)
+class PredictLog:
+    """Series a fitted model could not forecast, and the stand-in's report (``FALLBACK_COLUMNS``).
+
+    ``predict`` leaves the estimator untouched and returns this in the
+    forecasts' ``attrs["predict"]``; compared by identity so pandas can carry
+    it through ``concat``.
+    """
+
+    fallbacks: pd.DataFrame
+
+
+def with_predict_fallbacks(forecasts: pd.DataFrame, fallbacks: pd.DataFrame) -> pd.DataFrame:
+    """``forecasts`` carrying ``fallbacks`` (the predict-time stand-ins) in ``attrs["predict"]``."""
+    forecasts.attrs["predict"] = PredictLog(fallbacks[FALLBACK_COLUMNS].reset_index(drop=True))
+    return forecasts
+
+
+def predict_fallbacks(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """The predict-time fallbacks a model reported with ``forecasts`` (none when it reported nothing)."""
+    log = forecasts.attrs.get("predict")
+    return log.fallbacks if isinstance(log, PredictLog) else pd.DataFrame(columns=FALLBACK_COLUMNS)
+
+
 def series_arrays(panel: SeriesPanel) -> list[tuple[str, np.ndarray, pd.PeriodIndex]]:
     """``(series_id, values, months)`` per series on its full monthly range, NaN where missing.
 
@@ -108,26 +143,47 @@ def series_arrays(panel: SeriesPanel) -> list[tuple[str, np.ndarray, pd.PeriodIn
 
 
 class LocalForecaster(PanelForecaster):
-    """One :class:`SeriesModel` per series, fitted independently.
+    """One per-series model per series, fitted independently: the generic local wrapper.
 
-    Subclasses implement :meth:`_series_model` and may set ``min_obs`` (below it
-    the fallback is used) and ``supports_missing`` (if False, interior gaps are
-    interpolated and reported in ``adjustments_``).
+    A subclass names its per-series estimator class in ``series_model`` and
+    declares nothing else: its constructor parameters are the per-series
+    model's (declared once, there), then any panel-level ones in
+    ``panel_params`` (name -> default), then ``min_obs`` (series with fewer
+    observations get the fallback; None: the per-series model's own
+    ``min_obs``) and ``n_jobs``. Interior gaps are interpolated and reported
+    in ``adjustments_``.
     """
 
-    min_obs: int = 1
-    supports_missing: bool = False
+    series_model: ClassVar[type]
+    panel_params: ClassVar[dict[str, Any]] = {}
+    panel_constraints: ClassVar[dict[str, list[Constraint]]] = {}
 
-    @abstractmethod
-    def _series_model(self) -> SeriesModel: ...
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "series_model" in cls.__dict__:
+            cls.__init__ = _local_init(cls)  # type: ignore[method-assign]
+            cls._parameter_constraints = {
+                **getattr(cls.series_model, "_parameter_constraints", {}),
+                **cls.panel_constraints,
+                "min_obs": [NONE, POSITIVE_INT],
+                "n_jobs": N_JOBS,
+            }
+
+    @classmethod
+    def _series_param_names(cls) -> list[str]:
+        return list(inspect.signature(cls.series_model).parameters)
+
+    def _series_model(self) -> SeriesModel:
+        return self.series_model(**{name: getattr(self, name) for name in self._series_param_names()})
 
     def _min_obs(self) -> int:
-        return self.min_obs
+        return self.min_obs if self.min_obs is not None else self._series_model().min_obs
 
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
         if not isinstance(panel, SeriesPanel):
             raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
-        n_jobs = getattr(self, "n_jobs", 1) or 1
+        self._validate_params()
+        n_jobs = self.n_jobs or 1
         jobs = series_arrays(panel)
         exog = exog_matrices(X if self.uses_exog else None, [(sid, months) for sid, _, months in jobs], "X")
         # An unfitted clone travels to the workers, not this estimator's previous fitted state.
@@ -148,7 +204,7 @@ class LocalForecaster(PanelForecaster):
             [
                 (sid, self.model_name, f"interpolated {n} missing month(s)")
                 for sid, y, _ in jobs
-                if not self.supports_missing and (n := int(np.isnan(y).sum()))
+                if (n := int(np.isnan(y).sum()))
             ],
             columns=ADJUSTMENT_COLUMNS,
         )
@@ -158,8 +214,7 @@ class LocalForecaster(PanelForecaster):
     def _fit_one(
         self, series_id: str, y: np.ndarray, X: np.ndarray | None
     ) -> tuple[str, SeriesModel, str | None, str | None]:
-        if not self.supports_missing:
-            y, _ = fill_gaps(y)
+        y, _ = fill_gaps(y)
         n_obs = int(np.isfinite(y).sum())
         reason: str | None = None
         if n_obs < self._min_obs():
@@ -170,7 +225,9 @@ class LocalForecaster(PanelForecaster):
                     warnings.simplefilter("ignore")
                     model = self._series_model().fit(y, X)
                 return series_id, model, None, None
-            except Exception as error:  # noqa: BLE001 - any model failure means fall back
+            except (ConfigError, DataError):
+                raise
+            except NUMERICAL_ERRORS as error:
                 reason = f"{type(error).__name__}: {error}"
         fallback_name, fallback = fallback_model(n_obs)
         return series_id, fallback.fit(fill_gaps(y)[0]), fallback_name, reason
@@ -190,7 +247,7 @@ class LocalForecaster(PanelForecaster):
         }
         exog = exog_matrices(X_future if self.uses_exog else None, list(months.items()), "X_future")
         tasks = [(model, horizon, x, levels) for model, x in zip(self.models_.values(), exog, strict=True)]
-        n_jobs = getattr(self, "n_jobs", 1) or 1
+        n_jobs = self.n_jobs or 1
         predicted = run_chunked(predict_series, tasks, n_jobs=n_jobs, desc=f"predict {self.model_name}")
         outputs = []
         failed = []
@@ -199,11 +256,8 @@ class LocalForecaster(PanelForecaster):
                 failed.append((series_id, self.model_name, "naive", f"predict failed: {error}"))
                 out = self._fallback_predict(series_id, horizon, levels)
             outputs.append((series_id, months[series_id], out, self.nonnegative_[series_id]))
-        if failed:
-            self.fallbacks_ = pd.concat(
-                [self.fallbacks_, pd.DataFrame(failed, columns=self.fallbacks_.columns)], ignore_index=True
-            )
-        return forecast_frame(outputs, self.model_name, levels)
+        forecasts = forecast_frame(outputs, self.model_name, levels)
+        return with_predict_fallbacks(forecasts, pd.DataFrame(failed, columns=FALLBACK_COLUMNS))
 
     def _fallback_predict(self, series_id: str, horizon: int, levels: Sequence[int]) -> dict[str, np.ndarray]:
         model = self.models_[series_id]
@@ -212,6 +266,29 @@ class LocalForecaster(PanelForecaster):
             raise ModelError(f"series {series_id!r}: prediction failed and no history kept for a fallback")
         _, fallback = fallback_model(len(history))
         return fallback.fit(history).predict(horizon, None, levels)
+
+
+def _local_init(cls: type[LocalForecaster]) -> Callable[..., None]:
+    """A scikit-learn constructor for ``cls``: the per-series model's parameters, ``panel_params``,
+    ``min_obs`` and ``n_jobs``, keyword-only, stored as given."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [p.replace(kind=keyword) for p in inspect.signature(cls.series_model).parameters.values()]
+    extras = {**cls.panel_params, "min_obs": None, "n_jobs": 1}
+    parameters += [inspect.Parameter(name, keyword, default=default) for name, default in extras.items()]
+    defaults = {p.name: p.default for p in parameters}
+
+    def __init__(self: LocalForecaster, **params: Any) -> None:
+        unknown = sorted(set(params) - set(defaults))
+        if unknown:
+            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {unknown[0]!r}")
+        for name, default in defaults.items():
+            setattr(self, name, params.get(name, default))
+
+    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    __init__.__signature__ = inspect.Signature([self_parameter, *parameters])  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__doc__ = f"Store the parameters of {cls.__name__} (see the class docstring)."
+    return __init__
 
 
 def predict_series(
@@ -223,7 +300,7 @@ def predict_series(
             warnings.simplefilter("ignore")
             out = model.predict(horizon, X, levels)
         _check_output(out, horizon, levels)
-    except Exception as error:  # noqa: BLE001 - the caller falls back and reports it
+    except NUMERICAL_ERRORS as error:
         return None, str(error)
     return out, None
 
@@ -232,7 +309,7 @@ def _check_output(out: dict[str, np.ndarray], horizon: int, levels: Sequence[int
     for key in ("mean", *interval_columns(levels)):
         values = np.asarray(out[key], dtype="float64")
         if values.shape != (horizon,) or not np.isfinite(values).all():
-            raise ModelError(f"model output {key!r} is not {horizon} finite values")
+            raise FloatingPointError(f"model output {key!r} is not {horizon} finite values")
 
 
 def forecast_frame(

@@ -38,7 +38,7 @@ from forecasting.core.checks import check_levels
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS
 from forecasting.core.intervals import interval_columns
 from forecasting.core.scales import series_scales
-from forecasting.models.base import PanelForecaster
+from forecasting.models.base import PanelForecaster, predict_fallbacks
 from forecasting.panel import SeriesPanel
 
 SKIPPED_COLUMNS = ["series_id", "cutoff", "reason"]
@@ -259,11 +259,12 @@ def _run_fold(
     scored["cutoff"] = cutoff
     scored["step"] = (scored["month"] - cutoff).map(lambda offset: offset.n).astype("int64")
     scored = scored.join(plan.scales, on="series_id")
-    fallbacks = getattr(fitted, "fallbacks_", None)
-    if fallbacks is None or fallbacks.empty:
-        fallbacks = pd.DataFrame(columns=BACKTEST_FALLBACK_COLUMNS)
+    reported = [getattr(fitted, "fallbacks_", None), predict_fallbacks(forecasts)]
+    reported = [frame for frame in reported if frame is not None and not frame.empty]
+    if reported:
+        fallbacks = pd.concat(reported, ignore_index=True).assign(cutoff=cutoff)[BACKTEST_FALLBACK_COLUMNS]
     else:
-        fallbacks = fallbacks.assign(cutoff=cutoff)[BACKTEST_FALLBACK_COLUMNS]
+        fallbacks = pd.DataFrame(columns=BACKTEST_FALLBACK_COLUMNS)
     return scored.sort_values(["series_id", "step"]).reset_index(drop=True), fallbacks
 
 

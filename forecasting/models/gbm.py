@@ -12,17 +12,11 @@ its scaled errors per horizon step give the interval quantiles. Series too
 short for the features fall back to a seasonal naive or naive forecast,
 reported in ``fallbacks_``.
 
-Measured on the BTS reference set (560 series, fit 2018-01..2022-12, forecast
-2023): MASE 0.943 (seasonal naive 1.076), 80%/95% coverage 0.77/0.91, fit 7 s
-on a loaded 2-core machine. Log-growth targets and per-origin scaling matter
-there: the scaled-difference target gave 1.063 and per-series scaling 1.042,
-because the 2020-2021 border restrictions dominate rows scaled to one level.
-The same growth targets are its weakness: on a 3-fold backtest of that set
-(cut-offs 2022-04, 2022-08, 2022-12) it scored 1.087, 2.234 and 0.943, since
-after the August 2022 cut-off the growth learned from the 2021 reopening
-compounds into forecasts far too high. ``auto`` therefore takes the median
-of the GBMs with the statistical models and the no-change forecasts rather than
-trusting either family alone.
+Per-origin scaling and log-growth targets make the model robust to level
+shifts such as the 2020-2021 border closures; the same growth targets can
+compound a reopening into forecasts far too high, which is why ``auto``
+combines the GBMs with statistical and no-change models (figures:
+``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -30,7 +24,8 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Self
+from numbers import Integral, Real
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -44,6 +39,16 @@ from forecasting.core.checks import check_horizon, check_levels
 from forecasting.core.conformal import conformal_bounds
 from forecasting.core.constants import ADJUSTMENT_COLUMNS, DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
 from forecasting.core.exog import exog_columns, exog_values
+from forecasting.core.params import (
+    BOOLEAN,
+    NON_NEGATIVE_INT,
+    NONE,
+    POSITIVE_INT,
+    Constraint,
+    Interval,
+    Options,
+    int_sequence,
+)
 from forecasting.core.scales import seasonal_scales
 from forecasting.errors import DataError
 from forecasting.executors import run_chunked
@@ -64,6 +69,7 @@ from forecasting.panel import SeriesPanel
 STRATEGIES: tuple[str, ...] = ("recursive", "direct")
 TARGETS: tuple[str, ...] = ("seasonal_difference", "log_ratio", "level")
 SCALINGS: tuple[str, ...] = ("window", "series")
+LOSSES: tuple[str, ...] = ("squared_error", "absolute_error", "gamma", "poisson")
 CALIBRATION_SCORES = 100
 """Scaled errors per horizon step the automatic number of calibration windows aims for."""
 MAX_CALIBRATION_WINDOWS = 12
@@ -80,8 +86,8 @@ class GradientBoosting(PanelForecaster):
         ``recursive`` fits one model for the next month and feeds its forecasts
         back as lags. ``direct`` fits one model for every step ``h`` up to
         ``max_horizon`` with ``h`` as a feature and the features taken at the
-        forecast origin, so no forecast is fed back. On the BTS reference set
-        recursive scored MASE 0.943 and direct 1.086; direct fits ~3x slower.
+        forecast origin, so no forecast is fed back; it was less accurate and
+        slower on the BTS reference set (``docs/benchmarks.md``).
     target : "log_ratio", "seasonal_difference" or "level"
         What the trees learn, relative to the seasonal base (the same month of
         the last observed year): ``log1p(y / s) - log1p(base / s)`` (growth,
@@ -123,6 +129,30 @@ class GradientBoosting(PanelForecaster):
 
     name = "gbm"
     uses_exog = True
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "strategy": [Options(*STRATEGIES)],
+        "target": [Options(*TARGETS)],
+        "scaling": [Options(*SCALINGS)],
+        "lags": [int_sequence(1)],
+        "rolling_windows": [int_sequence(2)],
+        "seasonal_difference_lags": [int_sequence(0)],
+        "max_horizon": [POSITIVE_INT],
+        "calibration_windows": [NONE, NON_NEGATIVE_INT],
+        "calibration_horizon": [POSITIVE_INT],
+        "calibration_step": [NONE, POSITIVE_INT],
+        # The seasonal base needs a past year.
+        "min_obs": [Interval(Integral, SEASON_LENGTH + 1, None)],
+        "series_feature": [BOOLEAN],
+        "loss": [Options(*LOSSES)],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [POSITIVE_INT],
+        "max_leaf_nodes": [NONE, Interval(Integral, 2, None)],
+        "min_samples_leaf": [POSITIVE_INT],
+        "l2_regularization": [Interval(Real, 0, None)],
+        "max_train_rows": [NONE, POSITIVE_INT],
+        "random_state": [NONE, NON_NEGATIVE_INT],
+        "n_jobs": [POSITIVE_INT],
+    }
 
     def __init__(
         self,
@@ -182,7 +212,7 @@ class GradientBoosting(PanelForecaster):
         """Fit the global model, its conformal calibration and the per-series fallbacks."""
         if not isinstance(panel, SeriesPanel):
             raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
-        self._check_params()
+        self._validate_params()
         with threadpool_limits(limits=self.n_jobs, user_api="openmp"):
             return self._fit(panel, X)
 
@@ -256,27 +286,6 @@ class GradientBoosting(PanelForecaster):
         )
         self.n_series_ = len(layout.series_ids)
         return self
-
-    def _check_params(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"The 'strategy' parameter must be one of {STRATEGIES}. Got {self.strategy!r}.")
-        if self.scaling not in SCALINGS:
-            raise ValueError(f"The 'scaling' parameter must be one of {SCALINGS}. Got {self.scaling!r}.")
-        if self.target not in TARGETS:
-            raise ValueError(f"The 'target' parameter must be one of {TARGETS}. Got {self.target!r}.")
-        for name in ("max_horizon", "calibration_horizon", "min_obs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"The {name!r} parameter must be a positive int. Got {value!r} instead.")
-        if self.min_obs <= SEASON_LENGTH:
-            raise ValueError(
-                f"The 'min_obs' parameter must exceed {SEASON_LENGTH}: the seasonal base needs a past year. "
-                f"Got {self.min_obs!r} instead."
-            )
-        if self.calibration_windows is not None and self.calibration_windows < 0:
-            raise ValueError(
-                f"The 'calibration_windows' parameter must be >= 0. Got {self.calibration_windows!r} instead."
-            )
 
     def _month_grid(
         self, ordinals: np.ndarray, needed: np.ndarray, X: pd.DataFrame | None, what: str

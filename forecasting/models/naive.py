@@ -9,12 +9,13 @@ model's ``fallbacks_``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 
 from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.core.intervals import normal_intervals
+from forecasting.core.params import POSITIVE_INT
 
 
 def residual_sigma(residuals: np.ndarray) -> float:
@@ -27,6 +28,8 @@ def residual_sigma(residuals: np.ndarray) -> float:
 
 class NaiveModel:
     """Last value carried forward; sigma_h = sigma * sqrt(h)."""
+
+    min_obs = 1
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
         self.y_ = np.asarray(y, dtype="float64")
@@ -45,9 +48,15 @@ class SeasonalNaiveModel:
     """Same month last year; sigma_h = sigma * sqrt(floor((h - 1) / m) + 1)."""
 
     label = "seasonal naive"
+    _parameter_constraints: ClassVar[dict] = {"season_length": [POSITIVE_INT]}
 
     def __init__(self, season_length: int = SEASON_LENGTH) -> None:
         self.season_length = season_length
+
+    @property
+    def min_obs(self) -> int:
+        """One full season."""
+        return self.season_length
 
     def _store(self, y: np.ndarray) -> int:
         """Keep ``y_`` (at least one season long); returns the season length."""
