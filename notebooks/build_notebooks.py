@@ -424,7 +424,7 @@ def retrain_and_export() -> list[Cell]:
 
             import mlflow
 
-            from forecasting import plots, tracking
+            from forecasting import deployment, plots, tracking
             from forecasting.jobs.commands import setup_logging
             from forecasting.jobs.config import load_config
             from forecasting.jobs.retrain import run_retrain
@@ -499,8 +499,8 @@ def retrain_and_export() -> list[Cell]:
         ),
         code(
             """
-            champion = tracking.champion_version(config.name)
-            print(f"{config.name} version {champion.version} (alias {tracking.CHAMPION})")
+            champion = deployment.champion_version(config.name)
+            print(f"{config.name} version {champion.version} (alias {deployment.CHAMPION})")
             pd.Series(champion.tags)
             """
         ),
@@ -532,7 +532,7 @@ def retrain_and_export() -> list[Cell]:
         ),
         code(
             """
-            served = mlflow.pyfunc.load_model(f"models:/{config.name}@{tracking.CHAMPION}")
+            served = mlflow.pyfunc.load_model(f"models:/{config.name}@{deployment.CHAMPION}")
             wanted = pd.DataFrame({"series_id": ["zabaykalsk-manzhouli/cargo/rail/import"]})
             served.predict(wanted, params={"horizon": 6})
             """

@@ -45,7 +45,7 @@ def test_data_digest_is_stable_and_sensitive_to_values() -> None:
 def test_model_spec_round_trips_through_json_without_pickle() -> None:
     model = SeasonalNaive(season_length=6)
     spec = json.loads(json.dumps(model_spec(model)))
-    assert spec == {"model": "seasonal_naive", "params": {"n_jobs": 1, "season_length": 6}}
+    assert spec == {"model": "seasonal_naive", "params": {"min_obs": None, "n_jobs": 1, "season_length": 6}}
     assert model_from_spec(spec).get_params() == model.get_params()
     nested = {"regressor": HistGradientBoostingRegressor(max_iter=7), "lags": (1, 12), "models": [model]}
     decoded = decode_params(json.loads(json.dumps(encode_params(nested))))

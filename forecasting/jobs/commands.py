@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecasting import tracking
+from forecasting import deployment, tracking
 from forecasting.data.loaders import load
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.export import forecast_table, write_csv_atomic
@@ -115,8 +115,8 @@ def compare(args: argparse.Namespace) -> int:
 def promote(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     tracking.configure(config.tracking_uri)
-    version = tracking.promote_run(config.name, args.run)
-    path = tracking.copy_champion(config.name, config.models_dir)
+    version = deployment.promote_run(config.name, args.run)
+    path = deployment.copy_champion(config.name, config.models_dir)
     print(f"{config.name}: version {version.version} (run {args.run}) is now champion; copied to {path}")
     return EXIT_OK
 
@@ -125,10 +125,10 @@ def rollback(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     tracking.configure(config.tracking_uri)
     try:
-        version = tracking.rollback(config.name)
+        version = deployment.rollback(config.name)
     except ModelError as error:
         print(f"forecasting: error: {error}", file=sys.stderr)
         return EXIT_FAILED
-    path = tracking.copy_champion(config.name, config.models_dir)
+    path = deployment.copy_champion(config.name, config.models_dir)
     print(f"{config.name}: champion rolled back to version {version.version}; copied to {path}")
     return EXIT_OK

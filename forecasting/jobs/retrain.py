@@ -23,7 +23,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from tqdm.auto import tqdm
 
-from forecasting import tracking
+from forecasting import deployment, tracking
 from forecasting.data.loaders import load
 from forecasting.data.report import DataQualityReport
 from forecasting.errors import ConfigError, DataError, ModelError
@@ -144,9 +144,9 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
         tracking.log_exports(exports)
     except BaseException:
         if version != previous:
-            tracking.restore_champion(config.name, previous)
+            deployment.restore_champion(config.name, previous)
             if previous is not None:
-                tracking.copy_champion(config.name, config.models_dir)
+                deployment.copy_champion(config.name, config.models_dir)
         raise
     _log("done", run_id=run_id, champion_version=version, export=exports[1])
     return RetrainResult(run_id, decision, version, model_uri, exports, board)
@@ -271,7 +271,7 @@ def _decide(
     cache: _Backtests,
 ) -> tuple[Decision, tuple[str, dict[str, Any]] | None]:
     """Re-backtest the serving champion on this window and apply the promotion gate."""
-    current = tracking.champion_version(config.name)
+    current = deployment.champion_version(config.name)
     if current is None:
         return decide(best.model_name, best_mase, margin=config.margin), None
     spec = json.loads(current.tags[tracking.SPEC_TAG])
@@ -312,14 +312,14 @@ def _copy_champion(config: JobConfig, registration: Registration, version: str) 
     is replaced by this run's refit of the same spec, registered as a new version.
     """
     try:
-        tracking.copy_champion(config.name, config.models_dir)
+        deployment.copy_champion(config.name, config.models_dir)
         return version
     except (MlflowException, ModelError, OSError) as error:
         if version != registration.previous:
             raise
         _log("champion_copy_failed", version=version, error=repr(error), action="register_refit")
     version = _update_registry(registration, refresh=True)
-    tracking.copy_champion(config.name, config.models_dir)
+    deployment.copy_champion(config.name, config.models_dir)
     return version
 
 
@@ -327,7 +327,7 @@ def _update_registry(registration: Registration, *, refresh: bool = False) -> st
     """Register and alias the serving model; a kept champion on unchanged data stays as it is."""
     job, decision, previous = registration.job, registration.decision, registration.previous
     if not decision.promote and previous is not None and not refresh:
-        current = tracking.champion_version(job)
+        current = deployment.champion_version(job)
         if current is not None and current.tags.get(tracking.DATA_DIGEST_TAG) == registration.digest:
             return str(previous)
     score = registration.score
@@ -337,8 +337,8 @@ def _update_registry(registration: Registration, *, refresh: bool = False) -> st
         tracking.DATA_DIGEST_TAG: registration.digest,
         "promotion": decision.outcome if decision.promote else "refreshed",
     }
-    version = tracking.register(job, registration.model_uri, tags=tags)
-    tracking.set_champion(job, version.version, previous=previous)
+    version = deployment.register(job, registration.model_uri, tags=tags)
+    deployment.set_champion(job, version.version, previous=previous)
     tracking.log_decision({"promotion.registered_version": str(version.version)})
     return str(version.version)
 

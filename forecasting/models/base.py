@@ -13,7 +13,6 @@ import inspect
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
@@ -92,28 +91,22 @@ def fill_gaps(y: np.ndarray) -> tuple[np.ndarray, int]:
     return filled, int(missing.sum())
 
 
-@dataclass(eq=False)
-class PredictLog:
-    """Series a fitted model could not forecast, and the stand-in's report (``FALLBACK_COLUMNS``).
-
-    ``predict`` leaves the estimator untouched and returns this in the
-    forecasts' ``attrs["predict"]``; compared by identity so pandas can carry
-    it through ``concat``.
-    """
-
-    fallbacks: pd.DataFrame
+PREDICT_FALLBACKS = "predict_fallbacks"
+"""Key in a forecast frame's ``attrs``: the series whose fitted model failed at predict time and
+the stand-in used (``FALLBACK_COLUMNS`` records). ``predict`` changes no fitted state, so it reports
+them with its output; plain records survive ``concat`` and serialisation."""
 
 
 def with_predict_fallbacks(forecasts: pd.DataFrame, fallbacks: pd.DataFrame) -> pd.DataFrame:
-    """``forecasts`` carrying ``fallbacks`` (the predict-time stand-ins) in ``attrs["predict"]``."""
-    forecasts.attrs["predict"] = PredictLog(fallbacks[FALLBACK_COLUMNS].reset_index(drop=True))
+    """``forecasts`` carrying ``fallbacks`` (the predict-time stand-ins) in its ``attrs``."""
+    records = fallbacks[FALLBACK_COLUMNS].astype(str).to_dict("records")
+    forecasts.attrs[PREDICT_FALLBACKS] = records
     return forecasts
 
 
 def predict_fallbacks(forecasts: pd.DataFrame) -> pd.DataFrame:
     """The predict-time fallbacks a model reported with ``forecasts`` (none when it reported nothing)."""
-    log = forecasts.attrs.get("predict")
-    return log.fallbacks if isinstance(log, PredictLog) else pd.DataFrame(columns=FALLBACK_COLUMNS)
+    return pd.DataFrame(forecasts.attrs.get(PREDICT_FALLBACKS, []), columns=FALLBACK_COLUMNS)
 
 
 def series_arrays(panel: SeriesPanel) -> list[tuple[str, np.ndarray, pd.PeriodIndex]]:

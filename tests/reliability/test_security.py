@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting import tracking
+from forecasting import deployment, tracking
 from forecasting.data.loaders import load_long
 from forecasting.errors import ConfigError, ModelError
 from forecasting.export import FORMULA_PREFIXES, export_forecasts, export_paths, forecast_table
@@ -116,7 +116,7 @@ def test_job_names_from_code_cannot_escape(name: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="name"):
         export_paths(tmp_path, name, "2023-01")
     with pytest.raises((ConfigError, ModelError)):
-        tracking.copy_champion(name, tmp_path)
+        deployment.copy_champion(name, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
