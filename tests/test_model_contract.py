@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from sklearn.base import clone
 
 from forecasting.errors import ConfigError, ModelError
+from forecasting.evaluation.backtest import fallbacks
 from forecasting.features.calendar import calendar_features
-from forecasting.models.base import LocalForecaster, forecast_columns
+from forecasting.models.base import LocalForecaster, forecast_columns, predict_fallbacks
 from forecasting.models.cv import backtest
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
@@ -230,6 +231,40 @@ def test_only_numerical_failures_of_one_series_become_fallbacks() -> None:
             Raising().fit(panel)
     finally:
         RaisingModel.error = ValueError
+
+
+class FailsAtPredictModel(RaisingModel):
+    """Fits every series; cannot forecast those whose last value is negative."""
+
+    def predict(self, h: int, X: np.ndarray | None = None, levels=(80, 95)) -> dict[str, np.ndarray]:
+        if self.y_[-1] < 0:
+            raise FloatingPointError("overflow")
+        return super().predict(h, X, levels)
+
+
+class FailsAtPredict(LocalForecaster):
+    name = "fails_at_predict"
+    series_model = FailsAtPredictModel
+
+
+def test_predict_time_fallbacks_come_with_the_forecasts_not_in_fitted_state() -> None:
+    months = pd.period_range("2015-01", periods=24, freq="M")
+    values = np.r_[np.full(12, 5.0), np.full(12, -1.0)]
+    records = pd.concat(
+        [
+            pd.DataFrame({"series_id": "ok", "month": months, "value": 5.0}),
+            pd.DataFrame({"series_id": "turns", "month": months, "value": values}),
+        ]
+    )
+    panel = SeriesPanel(records)
+    model = FailsAtPredict().fit(panel)
+    forecasts = model.predict(3)
+    assert model.fallbacks_.empty
+    reported = predict_fallbacks(forecasts)
+    assert reported["series_id"].tolist() == ["turns"] and "overflow" in reported["reason"].iloc[0]
+    assert len(forecasts) == 6 and np.isfinite(forecasts["forecast"]).all()
+    logged = fallbacks(backtest([FailsAtPredict()], panel, horizon=3, folds=1))
+    assert logged["series_id"].tolist() == ["turns"]
 
 
 # --- levels and series ids -------------------------------------------------------------------------
