@@ -100,6 +100,7 @@ def make_job(root: Path, name: str = "tiny", *, tracking_uri: str | None = None)
 # --- faults -------------------------------------------------------------------------
 def _stage_targets() -> dict[str, tuple[Any, str]]:
     """Stage name -> (module, attribute) the retrain looks up when it reaches that stage."""
+    import forecasting.deployment as deployment
     import forecasting.export as export
     import forecasting.jobs.retrain as retrain
     import forecasting.tracking as tracking
@@ -108,7 +109,7 @@ def _stage_targets() -> dict[str, tuple[Any, str]]:
         "load": (retrain, "load_panel"),
         "backtest": (retrain, "_backtest_all"),
         "log_model": (tracking, "log_serving_model"),
-        "copy_champion": (tracking, "copy_champion"),
+        "copy_champion": (deployment, "copy_champion"),
         "export": (retrain, "export_forecasts"),
         "export_write": (export.os, "fsync"),
     }
