@@ -218,6 +218,11 @@ def test_failed_job_marks_run_failed_and_leaves_champion_and_exports(tmp_path, m
         ("[series]\ntargets = [1]", "series.targets[0]"),
         ("[job]\nhorizon = 'twelve'", "job"),
         ("[scheduling]\ncron = 'x'", "scheduling"),
+        (
+            "[candidates]\nmodels = ['arima']\n[candidates.params.arima]\nsearch = 'bogus'",
+            "candidates.params.arima",
+        ),
+        ("[candidates]\nmodels = ['ets']\n[candidates.params.ets]\nbogus = 1", "candidates.params.ets"),
     ],
 )
 def test_invalid_config_exits_2_naming_the_key(tmp_path, capsys, extra, key) -> None:

@@ -31,7 +31,7 @@ from forecasting.data.loaders import BUILTIN_SPECS
 from forecasting.errors import ConfigError
 from forecasting.executors import EXECUTORS
 from forecasting.features.interventions import Event
-from forecasting.models.registry import available_models
+from forecasting.models.registry import available_models, make_model
 
 DEFAULT_JOB_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
 """The models a job backtests for its champion when the config names none (not ``auto``'s
@@ -159,6 +159,10 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
             check.fail(f"candidates.params.{model_name}", "parameters for a model not in candidates.models")
         if not isinstance(model_params, dict):
             check.fail(f"candidates.params.{model_name}", "must be a table of parameters")
+        try:  # the model's own parameter constraints, checked before any data is loaded
+            make_model(model_name, **model_params)
+        except ConfigError as error:
+            check.fail(f"candidates.params.{model_name}", str(error))
     window = check.string(backtest, "backtest.window", "expanding")
     if window not in WINDOWS:
         check.fail("backtest.window", f"must be one of {list(WINDOWS)}. Got {window!r}")
