@@ -21,6 +21,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/forecasting retrain
 
 test: $(VENV)/.installed-dev
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 # Everything but the tests marked slow (notebooks, reliability, real data, long fits): under a minute.
@@ -28,6 +29,7 @@ test-fast: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(VENV)/.installed-dev
+	$(BIN)/lint-imports
 	$(BIN)/ruff check forecasting tests benchmarks notebooks && $(BIN)/ruff format --check forecasting tests benchmarks notebooks
 
 # The notebooks' source is notebooks/NN_*.py (jupytext percent format): rewrite the paired .ipynb from it.

@@ -28,7 +28,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from forecasting.evaluation.backtest import result_columns, training_scales  # noqa: E402
+from forecasting.core.scales import series_scales  # noqa: E402
+from forecasting.evaluation.backtest import result_columns  # noqa: E402
 from forecasting.evaluation.metrics import leaderboard  # noqa: E402
 from forecasting.models.registry import make_model  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
@@ -86,7 +87,7 @@ def trade_set(cutoff: pd.Period, horizon: int) -> tuple[SeriesPanel, pd.DataFram
 def csv_set(path: str, cutoff: pd.Period, horizon: int) -> tuple[SeriesPanel, pd.DataFrame, int]:
     from forecasting.data.loaders import load_long
 
-    train, test = split_panel(load_long(path).panel(), cutoff, horizon)
+    train, test = split_panel(SeriesPanel.from_load(load_long(path)), cutoff, horizon)
     return train, test, horizon
 
 
@@ -205,7 +206,7 @@ def score(run: Run, train: SeriesPanel, test: pd.DataFrame) -> pd.DataFrame:
     table = actuals.merge(forecasts, on=["series_id", "month"], how="inner")
     table["cutoff"] = train.records["month"].max()
     table["step"] = (table["month"] - table["cutoff"]).map(lambda offset: offset.n)
-    table = table.join(training_scales(train), on="series_id")
+    table = table.join(series_scales(train.wide()), on="series_id")
     return table[result_columns(LEVELS)]
 
 

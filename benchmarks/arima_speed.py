@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from reference import BTS_FILE, bts_reference_set  # noqa: E402
 
+from forecasting.core.scales import scaled_errors, series_scales  # noqa: E402
 from forecasting.models.arima import Arima, ArimaModel  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
 
@@ -32,12 +33,11 @@ M = 12
 
 
 def mase_per_series(train: SeriesPanel, test: pd.DataFrame, forecasts: pd.DataFrame) -> pd.Series:
-    """MASE of each series: test MAE over the in-sample seasonal-naive MAE."""
-    wide = train.wide()
-    scale = (wide - wide.shift(M)).abs().mean()
+    """MASE of each series, scaled as in the backtest (:mod:`forecasting.core.scales`)."""
     merged = test.merge(forecasts[["series_id", "month", "forecast"]], on=["series_id", "month"])
-    mae = (merged["value"] - merged["forecast"]).abs().groupby(merged["series_id"]).mean()
-    return mae / scale.reindex(mae.index)
+    scale = series_scales(train.wide())["scale_mase"].reindex(merged["series_id"]).to_numpy()
+    errors = pd.Series(scaled_errors(merged["forecast"], merged["value"], scale), index=merged.index)
+    return errors.groupby(merged["series_id"]).mean()
 
 
 def run_ours(train: SeriesPanel, **params) -> tuple[pd.DataFrame, float, Arima]:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting.jobs.config import DEFAULT_CANDIDATES
+from forecasting.jobs.config import DEFAULT_JOB_MODELS
 from forecasting.panel import SeriesPanel
 
 BTS_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "border_crossings"
@@ -69,7 +69,7 @@ def synthetic_panel(n_series: int, n_months: int = 120, seed: int = 0) -> Series
 def bts_panel(path: Path = BTS_FILE) -> SeriesPanel:
     from forecasting.data.loaders import load_bts
 
-    return load_bts(path, conflicts="drop").panel()
+    return SeriesPanel.from_load(load_bts(path, conflicts="drop"))
 
 
 def retrain_workload(panel: SeriesPanel, models: list[str]) -> dict[str, float]:
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executors", default="serial,local,dask")
     parser.add_argument(
         "--models",
-        default=",".join(DEFAULT_CANDIDATES),
+        default=",".join(DEFAULT_JOB_MODELS),
         help="registry names (default: the retrain job's default candidates)",
     )
     parser.add_argument("--months", type=int, default=120)

@@ -10,8 +10,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from forecasting import __version__
+import pandas as pd
+
+from forecasting.core.constants import VERSION as __version__
+from forecasting.data.check import check_path
+from forecasting.data.loaders import load
 from forecasting.errors import ConfigError, DataError
+from forecasting.evaluation.backtest import backtest_file, fallbacks, skipped
+from forecasting.executors import executor_scope
+from forecasting.features.flows import build_series
+from forecasting.features.hierarchy import write_long_csv
+from forecasting.files import output_target
+from forecasting.jobs import commands
+from forecasting.panel import SeriesPanel
+from forecasting.sample import SAMPLE_PATH, write_sample
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -56,8 +68,6 @@ def _add_data_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _data_check(args: argparse.Namespace) -> int:
-    from forecasting.data.check import check_path
-
     return check_path(args.path, args.format)
 
 
@@ -89,14 +99,9 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _series_build(args: argparse.Namespace) -> int:
-    from forecasting.data.loaders import load
-    from forecasting.features.hierarchy import build_series, write_long_csv
-    from forecasting.files import output_target
-    from forecasting.jobs.commands import input_files
-
-    inputs = input_files(args)
+    inputs = commands.input_files(args)
     output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
-    panel = build_series(load(args.input, args.format, conflicts=args.conflicts).panel())
+    panel = build_series(SeriesPanel.from_load(load(args.input, args.format, conflicts=args.conflicts)))
     path = write_long_csv(panel, args.output, inputs=inputs)
     print(panel.report.format(), file=sys.stderr)
     print(f"wrote {len(panel)} series, {len(panel.records):,} rows to {path or 'stdout'}", file=sys.stderr)
@@ -104,8 +109,6 @@ def _series_build(args: argparse.Namespace) -> int:
 
 
 def _sample_generate(args: argparse.Namespace) -> int:
-    from forecasting.sample import SAMPLE_PATH, write_sample
-
     path = write_sample(args.output or SAMPLE_PATH)
     print(f"wrote the simulated sample to {path or 'stdout'}", file=sys.stderr)
     return EXIT_OK
@@ -130,10 +133,6 @@ def _add_backtest_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from forecasting.evaluation.backtest import backtest_file, fallbacks, skipped
-
     models = [name.strip() for name in args.models.split(",") if name.strip()]
     board, results = backtest_file(
         args.input,
@@ -183,8 +182,6 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
 
 def _job_handler(name: str):  # noqa: ANN202 - argparse handler factory
     def handler(args: argparse.Namespace) -> int:
-        from forecasting.jobs import commands
-
         return getattr(commands, name)(args)
 
     return handler
@@ -212,8 +209,6 @@ def _add_executor_options(commands: argparse._SubParsersAction) -> None:
 
 def _with_executor(handler):  # noqa: ANN001, ANN202 - argparse handler wrapper
     def run(args: argparse.Namespace) -> int:
-        from forecasting.executors import executor_scope
-
         if args.dask_address is not None and args.executor not in (None, "dask"):
             raise ConfigError("only applies with --executor dask", key="--dask-address")
         kind = "dask" if args.dask_address is not None else args.executor

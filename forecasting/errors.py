@@ -77,3 +77,10 @@ class ConfigError(ValueError):
 
 class ModelError(RuntimeError):
     """A model could not be fitted or used (for example predict before fit)."""
+
+
+NUMERICAL_ERRORS: tuple[type[Exception], ...] = (ValueError, ArithmeticError)
+"""What fitting or forecasting one series may raise from its data: statsmodels, scipy and numpy raise
+ValueError (``LinAlgError`` is one) or ArithmeticError (overflow, division, a non-finite forecast).
+Such a failure becomes a reported fallback; ConfigError and DataError are about the input and
+propagate, and so does anything else (a bug)."""

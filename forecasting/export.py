@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecasting.core.checks import check_job_name
+from forecasting.core.intervals import interval_columns
 from forecasting.data.schema import DIMENSIONS
 from forecasting.errors import DataError
 from forecasting.files import FORMULA_PREFIXES, neutralise_formulas, write_csv_atomic
-from forecasting.models.base import interval_columns
 
 __all__ = [
     "FORMULA_PREFIXES",
@@ -93,8 +94,6 @@ def forecast_table(
 
 def export_paths(output_dir: str | Path, job: str, origin: pd.Period | str) -> tuple[Path, Path]:
     """``forecasts_<job>_<YYYY-MM>.csv`` (forecast origin month) and ``forecasts_<job>_latest.csv``."""
-    from forecasting.jobs.config import check_job_name
-
     check_job_name(job)
     output_dir = Path(output_dir)
     month = str(pd.Period(origin, freq="M"))

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
+from forecasting.data.records import LoadResult
 from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import DIMENSIONS, normalize_records, validate_records
 from forecasting.errors import DataError, shorten
@@ -27,6 +28,11 @@ class SeriesPanel:
         self.records = records
         self.metadata = _series_metadata(records, file)
         self.report = report if report is not None else DataQualityReport()
+
+    @classmethod
+    def from_load(cls, result: LoadResult) -> SeriesPanel:
+        """A loader's records as a validated panel carrying the load's quality report."""
+        return cls(result.records, result.report)
 
     @classmethod
     def from_long(

@@ -25,10 +25,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentFormatter
 from statsmodels.tsa.seasonal import STL
 
+from forecasting.core.constants import SEASON_LENGTH
 from forecasting.errors import DataError
+from forecasting.evaluation.metrics import metrics_by_horizon
 from forecasting.panel import SeriesPanel
 
-SEASON_LENGTH = 12
 MAX_LEGEND_ENTRIES = 12
 """Above this many lines a legend hides the data; seasonal plots switch to a colour bar."""
 
@@ -440,8 +441,6 @@ def _one_forecast(forecast: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame
 
 def plot_error_by_horizon(results: pd.DataFrame, metric: str = "mase") -> Figure:
     """One line per model: a backtest metric against months ahead (from ``metrics_by_horizon``)."""
-    from forecasting.evaluation.metrics import metrics_by_horizon
-
     table = metrics_by_horizon(results)
     if metric not in table.columns:
         raise ValueError(

@@ -43,9 +43,11 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.base import BaseEstimator
 
-from forecasting import __version__
+from forecasting.core.constants import VERSION as __version__
 from forecasting.errors import DataError, ModelError
+from forecasting.features.regressors import exog_from_settings
 from forecasting.models.base import PanelForecaster
+from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel
 
 SPEC_FILE, PANEL_FILE, FORECASTS_FILE, CODE_FILE = (
@@ -76,8 +78,6 @@ def model_spec(model: PanelForecaster) -> dict[str, Any]:
 
 def model_from_spec(spec: dict[str, Any]) -> PanelForecaster:
     """A fresh, unfitted forecaster from :func:`model_spec` output."""
-    from forecasting.models.registry import make_model
-
     return make_model(spec["model"], **decode_params(spec["params"]))
 
 
@@ -224,7 +224,7 @@ class ForecastModel(mlflow.pyfunc.PythonModel):
         exog = self.spec_.get("exog")
         if exog is None:
             return model.fit(panel).predict(horizon, levels=self.spec_["levels"])
-        X, X_future = build_exog(panel, horizon, exog)
+        X, X_future = exog_from_settings(panel, horizon, exog)
         return model.fit(panel, X).predict(horizon, X_future, levels=self.spec_["levels"])
 
 
@@ -236,13 +236,6 @@ def _requested_series(model_input: pd.DataFrame, known: set[str]) -> list[str]:
     if unknown:
         raise DataError(f"unknown series {unknown[:5]}; the model knows {len(known)}", series=unknown[0])
     return wanted
-
-
-def build_exog(panel: SeriesPanel, horizon: int, exog: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rebuild regressors from stored settings (calendar flag and event tables)."""
-    from forecasting.features.regressors import make_exog
-
-    return make_exog(panel, horizon, events=exog.get("events", []), calendar=bool(exog.get("calendar", True)))
 
 
 # --- the trust boundary: manifest written at promotion, checked before loading -----------------

@@ -1,4 +1,4 @@
-"""Every MLflow call of the package: stores, runs, logged models, the registry and comparisons.
+"""MLflow run logging: stores, runs, logged models, comparisons (registry: :mod:`forecasting.deployment`).
 
 Store: ``tracking.uri`` from the job config wins, then ``MLFLOW_TRACKING_URI``,
 then ``sqlite:///<working dir>/mlruns/mlflow.db`` with artifacts under
@@ -7,13 +7,6 @@ One experiment per job, one parent run per retrain (tag
 ``forecasting.run_type=retrain``), one child run per candidate; per-series
 detail goes in table artifacts, never in one run per series.
 
-Registry: one registered model per job (named after the job) with the alias
-``champion``; each version carries its model spec and backtest score as tags
-and ``previous_champion``; the registered model carries the promotion history
-(``forecasting.champion_history``) that :func:`rollback_target` walks back,
-skipping versions tagged ``rolled_back``. The alias only moves in
-:func:`set_champion`, called from the journaled publish step
-(:mod:`forecasting.jobs.publish`).
 """
 
 from __future__ import annotations
@@ -34,30 +27,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import matplotlib
+import mlflow
+import mlflow.artifacts
+import pandas as pd
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import mlflow  # noqa: E402
-import mlflow.artifacts  # noqa: E402
-import pandas as pd  # noqa: E402
-from mlflow.entities import Run  # noqa: E402
-from mlflow.entities.model_registry import ModelVersion  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
-
-from forecasting import __version__, model_folder  # noqa: E402
-from forecasting.errors import ConfigError, ModelError, shorten  # noqa: E402
-from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS  # noqa: E402
-from forecasting.files import write_csv_atomic  # noqa: E402
-from forecasting.models.base import PanelForecaster  # noqa: E402
-from forecasting.names import check_experiment_name  # noqa: E402
-from forecasting.panel import SeriesPanel  # noqa: E402
+from forecasting.core.constants import VERSION as __version__
+from forecasting.errors import ConfigError, ModelError, shorten
+from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS
+from forecasting.files import write_csv_atomic
+from forecasting.models.base import PanelForecaster
+from forecasting.names import check_experiment_name
+from forecasting.panel import SeriesPanel
+from forecasting.serving import CODE_FILE, model_signature, write_model_files
 
 logger = logging.getLogger(__name__)
 
-CHAMPION = "champion"
 MODEL_NAME = "forecaster"
 RUN_TYPE_TAG = "forecasting.run_type"
 JOB_TAG = "forecasting.job"
@@ -65,11 +52,6 @@ MODEL_URI_TAG = "forecasting.model_uri"
 SPEC_TAG = "forecasting.spec"
 SCORE_TAG = "forecasting.backtest_mase"
 DATA_DIGEST_TAG = "forecasting.data_digest"
-PREVIOUS_TAG = "previous_champion"
-ROLLED_BACK_TAG = "rolled_back"
-HISTORY_TAG = "forecasting.champion_history"
-"""On the registered model: JSON list of the versions in the order they became champion."""
-HISTORY_LIMIT = 200
 HTTP_RETRY_DEFAULTS: dict[str, str] = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
@@ -292,7 +274,11 @@ def _finite_metrics(row: pd.Series, suffix: str = "") -> dict[str, float]:
 
 
 def log_plots(results: pd.DataFrame, panel: SeriesPanel) -> None:
-    """Fan chart of the largest series at the last backtest cutoff, and error by horizon."""
+    """Fan chart of the largest series at the last backtest cutoff, and error by horizon.
+
+    The figures are pyplot-free :class:`~matplotlib.figure.Figure` objects, so
+    no backend is switched: a notebook importing this module keeps its own.
+    """
     from forecasting.plots import plot_error_by_horizon, plot_forecast
 
     largest = panel.records.groupby("series_id", observed=True)["value"].sum().idxmax()
@@ -302,10 +288,8 @@ def log_plots(results: pd.DataFrame, panel: SeriesPanel) -> None:
         cutoff = last["cutoff"].iloc[0]
         figure = plot_forecast(history[history.index <= cutoff], last, history_months=48)
         mlflow.log_figure(figure, "plots/fan_chart_largest_series.png")
-        plt.close(figure)
     figure = plot_error_by_horizon(results)
     mlflow.log_figure(figure, "plots/error_by_horizon.png")
-    plt.close(figure)
 
 
 def log_serving_model(
@@ -318,8 +302,6 @@ def log_serving_model(
     exog: dict[str, Any] | None,
 ) -> str:
     """Log the fitted forecaster as a pickle-free pyfunc model; returns its model URI."""
-    from forecasting.serving import CODE_FILE, model_signature, write_model_files
-
     with tempfile.TemporaryDirectory() as folder:
         artifacts = write_model_files(
             folder, model=model, panel=panel, forecasts=forecasts, horizon=horizon, levels=levels, exog=exog
@@ -354,187 +336,6 @@ def load_forecaster(model_uri: str, *, allow_outside_store: bool = False) -> mlf
     return mlflow.pyfunc.load_model(model_uri)
 
 
-# --- registry ---------------------------------------------------------------------
-def champion_version(job: str) -> ModelVersion | None:
-    """The version the ``champion`` alias points at, or ``None`` before the first promotion."""
-    try:
-        return MlflowClient().get_model_version_by_alias(job, CHAMPION)
-    except MlflowException:
-        return None
-
-
-def register(job: str, model_uri: str, *, tags: dict[str, str]) -> ModelVersion:
-    """A new version of the job's registered model (created on first use)."""
-    client = MlflowClient()
-    try:
-        client.get_registered_model(job)
-    except MlflowException:
-        client.create_registered_model(job, description=f"Champion forecaster of job {job!r}")
-    # register_model resolves logged-model URIs (models:/m-...) for local and REST stores alike.
-    return mlflow.register_model(model_uri, job, tags=tags)
-
-
-def set_champion(job: str, version: str, *, previous: str | None, rollback_of: str | None = None) -> None:
-    """Move ``champion`` to ``version`` and record the move in the promotion history.
-
-    A promotion tags the version with the one it replaced and clears an old
-    ``rolled_back`` mark (it is wanted again); a rollback (``rollback_of``)
-    marks the version it leaves. Every call is idempotent, so replaying it
-    finishes a move a crash interrupted.
-    """
-    client = MlflowClient()
-    version = str(version)
-    if rollback_of is not None:
-        client.set_model_version_tag(job, rollback_of, ROLLED_BACK_TAG, "true")
-    else:
-        if previous is not None and previous != version:
-            client.set_model_version_tag(job, version, PREVIOUS_TAG, previous)
-        if ROLLED_BACK_TAG in client.get_model_version(job, version).tags:
-            client.delete_model_version_tag(job, version, ROLLED_BACK_TAG)
-    history = champion_history(job)
-    if not history or history[-1] != version:
-        client.set_registered_model_tag(job, HISTORY_TAG, json.dumps([*history, version][-HISTORY_LIMIT:]))
-    client.set_registered_model_alias(job, CHAMPION, version)
-
-
-def champion_history(job: str) -> list[str]:
-    """Versions in the order they became champion (oldest first).
-
-    Stores written before the history tag existed: the chain of
-    ``previous_champion`` tags back from the current champion.
-    """
-    client = MlflowClient()
-    recorded = client.get_registered_model(job).tags.get(HISTORY_TAG)
-    if recorded:
-        return [str(v) for v in json.loads(recorded)]
-    chain: list[str] = []
-    current = champion_version(job)
-    while current is not None and str(current.version) not in chain:
-        chain.insert(0, str(current.version))
-        previous = current.tags.get(PREVIOUS_TAG)
-        current = client.get_model_version(job, previous) if previous else None
-    return chain
-
-
-def version_for_run(job: str, run_id: str) -> ModelVersion | None:
-    run_id = check_run_id(run_id, key="--run")
-    versions = MlflowClient().search_model_versions(f"name = '{job}' and run_id = '{run_id}'")
-    return max(versions, key=lambda v: int(v.version)) if versions else None
-
-
-def promotable_version(job: str, run_id: str) -> ModelVersion:
-    """The registered version of retrain ``run_id``'s model (registered now if needed), tagged forced.
-
-    The alias does not move here: :func:`set_champion` moves it in the publish step.
-    """
-    client = MlflowClient()
-    run = _get_run(check_run_id(run_id, key="--run"), key="--run")
-    if run.data.tags.get(JOB_TAG) != job:
-        raise ConfigError(
-            f"run {run_id} belongs to job {run.data.tags.get(JOB_TAG)!r}, not {job!r}", key="--run"
-        )
-    model_uri = run.data.tags.get(MODEL_URI_TAG)
-    if model_uri is None:
-        raise ConfigError(f"run {run_id} logged no forecaster model (not a retrain run?)", key="--run")
-    version = version_for_run(job, run_id) or register(
-        job, model_uri, tags={k: v for k, v in run.data.tags.items() if k.startswith("forecasting.")}
-    )
-    client.set_model_version_tag(job, version.version, "promotion", "forced")
-    return client.get_model_version(job, version.version)
-
-
-def rollback_target(job: str) -> tuple[ModelVersion, ModelVersion]:
-    """``(current champion, version to restore)``: the latest earlier champion not rolled back.
-
-    Walking the promotion history (not just ``previous_champion``) means two
-    rollbacks after v1 -> v2 -> v3 give v2 then v1, never v3 again.
-    """
-    current = champion_version(job)
-    if current is None:
-        raise ModelError(f"job {job!r} has no champion to roll back")
-    client = MlflowClient()
-    history = champion_history(job)
-    for version in reversed(history):
-        if version == str(current.version):
-            continue
-        candidate = client.get_model_version(job, version)
-        if candidate.tags.get(ROLLED_BACK_TAG) != "true":
-            return current, candidate
-    raise ModelError(
-        f"champion version {current.version} of {job!r} has no earlier champion to roll back to "
-        f"(promotion history {history}; rolled-back versions are skipped)"
-    )
-
-
-def stage_champion(job: str, version: str, models_dir: str | Path) -> Path:
-    """Download ``version`` into a hidden folder of ``models_dir`` with its manifest; returns the folder.
-
-    The folder is marked as the package's own (:mod:`forecasting.model_folder`)
-    before anything is downloaded, and the marker is covered by the manifest.
-    The manifest's sha256 is recorded on the version (:data:`MANIFEST_TAG`) the
-    first time; a later download that differs means the stored files changed,
-    and is refused. Nothing a reader uses changes here: :func:`link_champion` does that.
-    """
-    from forecasting.jobs.config import check_job_name
-    from forecasting.serving import MANIFEST_TAG, write_manifest
-
-    check_job_name(job)
-    models_dir = Path(models_dir).resolve()
-    models_dir.mkdir(parents=True, exist_ok=True)
-    client = MlflowClient()
-    entity = client.get_model_version(job, version)
-    folder = Path(tempfile.mkdtemp(prefix=f"{model_folder.version_prefix(job)}{version}-", dir=models_dir))
-    model_folder.claim(folder, job=job, version=str(version), run_id=entity.run_id)
-    try:
-        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{job}/{version}", dst_path=str(folder))
-        if not any(folder.rglob("spec.json")):
-            raise ModelError(f"champion version {version} of {job!r} has no model files in the store")
-        digest = write_manifest(folder, job=job, version=str(version))
-        recorded = entity.tags.get(MANIFEST_TAG)
-        if recorded is None:
-            client.set_model_version_tag(job, version, MANIFEST_TAG, digest)
-        elif recorded != digest:
-            raise ModelError(
-                f"the stored files of version {version} of {job!r} changed since it was first promoted "
-                f"(manifest sha256 {digest[:12]}, recorded {recorded[:12]})"
-            )
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    os.chmod(folder, 0o755)  # mkdtemp makes it 0700; scoring jobs may run as another user
-    return folder
-
-
-def link_champion(job: str, folder: Path, models_dir: str | Path) -> Path:
-    """Point ``<models_dir>/<job>`` at a staged folder (symlink swapped with ``os.replace``).
-
-    A reader always sees one complete model. Only what the package wrote is
-    replaced (:mod:`forecasting.model_folder`): a user's folder or file at that
-    path stops with a ``ConfigError``. Older marked folders of the job are
-    removed. Idempotent: linking the linked folder again changes nothing.
-    """
-    models_dir = Path(models_dir).resolve()
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ModelError(f"staged model folder {folder} is gone; retrain or promote again")
-    target = model_folder.job_folder(models_dir, job)
-    link = Path(tempfile.mkdtemp(prefix=f".{job}.link-", dir=models_dir))
-    link.rmdir()  # a unique free name for the new link, which never replaces anything
-    try:
-        link.symlink_to(folder.name)
-        model_folder.check_replaceable(target, job)
-        if target.is_dir() and not target.is_symlink():
-            model_folder.remove_owned(target, job)  # a marked real folder of an older layout
-        os.replace(link, target)
-    except BaseException:
-        if link.is_symlink():
-            link.unlink()
-        raise
-    for old in model_folder.leftovers(models_dir, job, keep=folder):
-        model_folder.remove_owned(old, job)
-    return target
-
-
 def end_recovered_run(run_id: str) -> None:
     """Tag a retrain whose journaled publish the next start finished; a killed one (RUNNING) FINISHED.
 
@@ -547,7 +348,8 @@ def end_recovered_run(run_id: str) -> None:
         client.set_terminated(run_id, "FINISHED")
 
 
-def _get_run(run_id: str, *, key: str) -> Run:
+def get_run(run_id: str, *, key: str) -> Run:
+    """The run, or a ConfigError naming ``key`` when the store has no such run."""
     try:
         return MlflowClient().get_run(run_id)
     except MlflowException as error:

@@ -41,7 +41,7 @@ warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
 
 import mlflow
 
-from forecasting import plots, tracking
+from forecasting import deployment, plots, tracking
 from forecasting.jobs.commands import setup_logging
 from forecasting.jobs.config import load_config
 from forecasting.jobs.retrain import run_retrain
@@ -118,8 +118,8 @@ result.leaderboard[["model", "mase", "rmsse", "coverage_80", "coverage_95"]]
 # carries the model spec and its backtest MASE as tags.
 
 # %%
-champion = tracking.champion_version(config.name)
-print(f"{config.name} version {champion.version} (alias {tracking.CHAMPION})")
+champion = deployment.champion_version(config.name)
+print(f"{config.name} version {champion.version} (alias {deployment.CHAMPION})")
 pd.Series(champion.tags)
 
 # %% [markdown]

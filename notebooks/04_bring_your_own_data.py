@@ -123,7 +123,7 @@ customs = load_source(spec, customs_file)
 print(customs.report)
 
 # %%
-customs_panel = customs.panel()
+customs_panel = SeriesPanel.from_load(customs)
 print(customs_panel)
 customs_panel.spans()
 

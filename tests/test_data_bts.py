@@ -9,6 +9,7 @@ import pytest
 
 from forecasting.data.loaders import LoadResult, load, load_bts
 from forecasting.errors import DataError
+from forecasting.panel import SeriesPanel
 
 BTS_FILE = Path("border_crossings") / "Border_Crossing_Entry_Data.csv.gz"
 HEADER = "Port Name,State,Port Code,Border,Date,Measure,Value,Latitude,Longitude,Point\n"
@@ -60,7 +61,7 @@ def test_real_file_values_and_dimensions(bts: LoadResult) -> None:
 
 
 def test_real_file_panel_is_valid(bts: LoadResult) -> None:
-    panel = bts.panel()
+    panel = SeriesPanel.from_load(bts)
     assert len(panel) == 1379
     assert panel.metadata.loc["bts/0101/trucks", "state"] == "Maine"
 

@@ -14,6 +14,7 @@ from forecasting.data.loaders import load, load_long, load_wide, parse_months, p
 from forecasting.data.records import add_quality_warnings
 from forecasting.data.report import DataQualityReport
 from forecasting.errors import DataError
+from forecasting.panel import SeriesPanel
 
 
 def write(tmp_path: Path, text: str, name: str = "input.csv") -> Path:
@@ -117,7 +118,7 @@ def test_load_long_parses_reports_blank_and_exact_duplicate(tmp_path: Path) -> N
     gaps = issues[issues["reason"].str.startswith("gap")]
     assert gaps["series_id"].tolist() == ["b/passengers/inbound"] and gaps["count"].tolist() == [1]
     assert result.report.rows_read == 6
-    panel = result.panel()
+    panel = SeriesPanel.from_load(result)
     assert panel.series_ids == ["a/cargo/import", "b/passengers/inbound"]
     assert panel.report is result.report
 
@@ -137,7 +138,7 @@ def test_load_long_reads_parquet_and_excel(tmp_path: Path, suffix: str) -> None:
 def test_load_wide_melts_columns_and_counts_blanks(tmp_path: Path) -> None:
     text = "month,heihe/cargo/export,manzhouli/cargo/export\n2023-01,5,\n2023-02,6,7\n2023-03,8,9\n"
     result = load_wide(write(tmp_path, text), dimensions={"flow": "cargo", "unit": "tonnes"})
-    wide = result.panel().wide()
+    wide = SeriesPanel.from_load(result).wide()
     assert wide["heihe/cargo/export"].tolist() == [5.0, 6.0, 8.0]
     assert np.isnan(wide["manzhouli/cargo/export"].iloc[0])
     assert (result.records["unit"] == "tonnes").all()

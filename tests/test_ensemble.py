@@ -28,7 +28,7 @@ class Broken(PanelForecaster):
     name = "broken"
 
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
-        raise RuntimeError("no convergence")
+        raise np.linalg.LinAlgError("no convergence")
 
     def predict(
         self, horizon: int, X_future: pd.DataFrame | None = None, levels: Sequence[int] = DEFAULT_LEVELS

@@ -167,7 +167,7 @@ def test_seasonal_naive_mase_on_real_trade_series_matches_hand_computation(share
     from forecasting.data.loaders import load
     from forecasting.evaluation.metrics import metrics_by_series
 
-    panel = load(shared_data / "trade" / "usa-china-trade-data.csv").panel().until("2017-12")
+    panel = SeriesPanel.from_load(load(shared_data / "trade" / "usa-china-trade-data.csv")).until("2017-12")
     results = backtest([SeasonalNaive()], panel, horizon=12, folds=1)
     assert results.attrs["backtest"].cutoffs == [pd.Period("2016-12", "M")]
     mase = metrics_by_series(results)["mase"]

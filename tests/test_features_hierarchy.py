@@ -10,7 +10,8 @@ from forecasting.cli import main
 from forecasting.data.loaders import load_long
 from forecasting.errors import DataError
 from forecasting.features.cargo import build_cargo
-from forecasting.features.hierarchy import build_series, slug
+from forecasting.features.flows import build_series
+from forecasting.features.hierarchy import slug
 from forecasting.features.passengers import build_passengers
 from forecasting.features.trade_value import build_trade_value
 from forecasting.features.transforms import rolling_sum, year_on_year_growth

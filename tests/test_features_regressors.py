@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecasting.core.exog import exog_matrices
 from forecasting.errors import ConfigError
 from forecasting.features.calendar import CALENDAR_COLUMNS
 from forecasting.features.interventions import Event
 from forecasting.features.regressors import make_exog
-from forecasting.models.base import exog_matrix
 from forecasting.panel import SeriesPanel
 
 
@@ -31,9 +31,10 @@ def test_calendar_regressors_exist_for_training_and_any_horizon(horizon: int) ->
     assert "series_id" not in X.columns and list(X.columns) == ["month", *CALENDAR_COLUMNS]
     for series_id in panel.series_ids:
         months = panel.series(series_id).index
-        assert exog_matrix(X, series_id, months).shape == (len(months), len(CALENDAR_COLUMNS))
+        [matrix] = exog_matrices(X, [(series_id, months)], "X")
+        assert matrix.shape == (len(months), len(CALENDAR_COLUMNS))
         future = pd.period_range(months[-1] + 1, periods=horizon, freq="M")
-        matrix = exog_matrix(X_future, series_id, future, what="X_future")
+        [matrix] = exog_matrices(X_future, [(series_id, future)], "X_future")
         assert matrix.shape == (horizon, len(CALENDAR_COLUMNS)) and np.isfinite(matrix).all()
 
 

@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from test_retrain import JOB, assert_same_forecasts, exported, write_job  # noqa: E402
 
-from forecasting import tracking  # noqa: E402
+from forecasting import deployment  # noqa: E402
 from forecasting.jobs.config import load_config  # noqa: E402
 from forecasting.jobs.retrain import run_retrain  # noqa: E402
 
@@ -89,7 +89,7 @@ def mlflow_server(tmp_path) -> Iterator[str]:
 
 def _check_job(folder: Path, result) -> None:
     assert result.decision.promote and str(result.champion_version) == "1"
-    assert str(tracking.champion_version(JOB).version) == "1"
+    assert str(deployment.champion_version(JOB).version) == "1"
     series = pd.DataFrame({"series_id": ["s0", "s1", "s2"]})
     served = mlflow.pyfunc.load_model(f"models:/{JOB}@champion").predict(series, params={"horizon": 6})
     assert_same_forecasts(served, exported(folder))

@@ -150,7 +150,7 @@ def test_arima_with_exog_needs_future_regressors() -> None:
     panel = panel_of({"s": seasonal_series(60)}, start="2015-01")
     model = Arima(exog=True).fit(panel, X)
     assert model.uses_exog and not Arima().uses_exog
-    with pytest.raises(ValueError, match="X_future lacks 12 month"):
+    with pytest.raises(ValueError, match=r"X_future lacks 12 \(series, month\) row"):
         model.predict(12, X)
 
 

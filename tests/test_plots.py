@@ -423,7 +423,7 @@ def test_spring_festival_effect_on_real_us_imports_from_china(shared_data):
     from forecasting.data.loaders import BUILTIN_SPECS, load_source
 
     loaded = load_source(BUILTIN_SPECS["us_census"], shared_data / "trade" / "usa-china-trade-data.csv")
-    imports = loaded.panel().series("us-china/goods/import")
+    imports = SeriesPanel.from_load(loaded).series("us-china/goods/import")
     table = plots.spring_festival_table(imports)
     assert list(table.index) == list(range(2001, 2020))
     assert table.loc[2019, "spring_festival"] == pd.Timestamp("2019-02-05")

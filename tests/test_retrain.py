@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 from conftest import seasonal_panel  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from forecasting import tracking  # noqa: E402
+from forecasting import deployment, tracking  # noqa: E402
 from forecasting.cli import main  # noqa: E402
 from forecasting.errors import ConfigError  # noqa: E402
 from forecasting.export import export_columns  # noqa: E402
@@ -28,6 +28,7 @@ from forecasting.jobs.config import load_config  # noqa: E402
 from forecasting.jobs.lock import JobLock, JobLockedError  # noqa: E402
 from forecasting.jobs.promotion import decide  # noqa: E402
 from forecasting.jobs.retrain import run_retrain  # noqa: E402
+from forecasting.panel import SeriesPanel  # noqa: E402
 
 JOB = "tiny"
 FORECAST_COLUMNS = ["series_id", "month", "model", "forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
@@ -142,7 +143,7 @@ def test_first_run_promotes_second_keeps_and_the_logged_model_serves_the_export(
     assert float(latest["tags.promotion.candidate_mase"]) == pytest.approx(
         float(latest["tags.promotion.champion_mase"]), rel=1e-5
     )
-    assert str(tracking.champion_version(JOB).version) == "1"
+    assert str(deployment.champion_version(JOB).version) == "1"
     assert len(MlflowClient().search_model_versions(f"name = '{JOB}'")) == 1
     assert_same_forecasts(
         mlflow.pyfunc.load_model(f"models:/{JOB}@champion").predict(series, params={"horizon": 6}),
@@ -157,7 +158,7 @@ def retrain_runs() -> pd.DataFrame:
 def seasonal_panel_from(folder: Path):
     from forecasting.data.loaders import load
 
-    return load(folder / "panel.csv", "long").panel()
+    return SeriesPanel.from_load(load(folder / "panel.csv", "long"))
 
 
 @pytest.mark.slow
@@ -170,17 +171,17 @@ def test_gate_promotes_a_clearly_better_model_then_rollback_restores(tmp_path) -
     assert second.decision.candidate_mase < 0.98 * second.decision.champion_mase
     tags = MlflowClient().get_run(second.run_id).data.tags
     assert tags["promotion.champion_version"] == "1" and tags["promotion.decision"] == "promoted"
-    champion = tracking.champion_version(JOB)
+    champion = deployment.champion_version(JOB)
     assert str(champion.version) == "2" and champion.tags["previous_champion"] == "1"
     assert spec_model(tmp_path / "models" / JOB) == "seasonal_naive"
 
     assert main(["rollback", "--config", str(tmp_path / "job.toml")]) == 0
-    assert str(tracking.champion_version(JOB).version) == "1"
+    assert str(deployment.champion_version(JOB).version) == "1"
     assert spec_model(tmp_path / "models" / JOB) == "naive"
     assert main(["rollback", "--config", str(tmp_path / "job.toml")]) == 1  # nothing before version 1
 
     assert main(["promote", "--run", second.run_id, "--config", str(tmp_path / "job.toml")]) == 0
-    assert str(tracking.champion_version(JOB).version) == "2"
+    assert str(deployment.champion_version(JOB).version) == "2"
     assert spec_model(tmp_path / "models" / JOB) == "seasonal_naive"
 
 
@@ -205,7 +206,7 @@ def test_failed_job_marks_run_failed_and_leaves_champion_and_exports(tmp_path, m
 
     monkeypatch.setattr("forecasting.jobs.retrain.stage_exports", broken_export)
     assert main(["retrain", "--config", str(config_path)]) == 1
-    assert str(tracking.champion_version(JOB).version) == "1"
+    assert str(deployment.champion_version(JOB).version) == "1"
     assert spec_model(tmp_path / "models" / JOB) == "naive"
     assert (tmp_path / "exports" / f"forecasts_{JOB}_latest.csv").read_bytes() == before
     runs = retrain_runs()
@@ -220,6 +221,11 @@ def test_failed_job_marks_run_failed_and_leaves_champion_and_exports(tmp_path, m
         ("[series]\ntargets = [1]", "series.targets[0]"),
         ("[job]\nhorizon = 'twelve'", "job"),
         ("[scheduling]\ncron = 'x'", "scheduling"),
+        (
+            "[candidates]\nmodels = ['arima']\n[candidates.params.arima]\nsearch = 'bogus'",
+            "candidates.params.arima",
+        ),
+        ("[candidates]\nmodels = ['ets']\n[candidates.params.ets]\nbogus = 1", "candidates.params.ets"),
     ],
 )
 def test_invalid_config_exits_2_naming_the_key(tmp_path, capsys, extra, key) -> None:

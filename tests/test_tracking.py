@@ -21,6 +21,7 @@ from forecasting.export import export_columns  # noqa: E402
 from forecasting.jobs.config import load_config  # noqa: E402
 from forecasting.jobs.retrain import run_retrain  # noqa: E402
 from forecasting.models.baselines import SeasonalNaive  # noqa: E402
+from forecasting.panel import SeriesPanel  # noqa: E402
 from forecasting.serving import decode_params, encode_params, model_from_spec, model_spec  # noqa: E402
 
 
@@ -44,7 +45,7 @@ def test_data_digest_is_stable_and_sensitive_to_values() -> None:
 def test_model_spec_round_trips_through_json_without_pickle() -> None:
     model = SeasonalNaive(season_length=6)
     spec = json.loads(json.dumps(model_spec(model)))
-    assert spec == {"model": "seasonal_naive", "params": {"n_jobs": 1, "season_length": 6}}
+    assert spec == {"model": "seasonal_naive", "params": {"min_obs": None, "n_jobs": 1, "season_length": 6}}
     assert model_from_spec(spec).get_params() == model.get_params()
     nested = {"regressor": HistGradientBoostingRegressor(max_iter=7), "lags": (1, 12), "models": [model]}
     decoded = decode_params(json.loads(json.dumps(encode_params(nested))))
@@ -61,7 +62,7 @@ def test_served_model_refits_for_longer_horizons_and_checks_series(tmp_path) -> 
     longer = served.predict(pd.DataFrame({"series_id": ["s1"]}), params={"horizon": 9})
     from forecasting.data.loaders import load
 
-    direct = SeasonalNaive().fit(load(tmp_path / "panel.csv", "long").panel()).predict(9)
+    direct = SeasonalNaive().fit(SeriesPanel.from_load(load(tmp_path / "panel.csv", "long"))).predict(9)
     direct = direct[direct["series_id"] == "s1"]
     assert longer["month"].tolist() == [str(m) for m in direct["month"]]
     assert longer["forecast"].tolist() == pytest.approx(direct["forecast"].tolist())

@@ -1,14 +1,17 @@
-"""The data layer: loaders for real trade tables, validation and the quality report.
+"""The data layer: loaders for real trade tables, validation and the quality report."""
 
-The loaders live in :mod:`forecasting.data.loaders` (imported lazily here so
-that :mod:`forecasting.panel` can import the schema without a cycle).
-"""
+from forecasting.data.loaders import (
+    LoadResult,
+    SourceSpec,
+    load,
+    load_bts,
+    load_long,
+    load_source,
+    load_wide,
+    parse_months,
+)
 
-from __future__ import annotations
-
-from typing import Any
-
-_LOADER_NAMES = (
+__all__ = [
     "LoadResult",
     "SourceSpec",
     "load",
@@ -17,14 +20,4 @@ _LOADER_NAMES = (
     "load_source",
     "load_wide",
     "parse_months",
-)
-
-__all__ = list(_LOADER_NAMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LOADER_NAMES:
-        from forecasting.data import loaders
-
-        return getattr(loaders, name)
-    raise AttributeError(f"module 'forecasting.data' has no attribute {name!r}")
+]

@@ -42,8 +42,7 @@ def check_path(path: str | Path, fmt: str = "auto") -> int:
         print(summarize_rates(path))
         return 0
     result = load(path, resolved, conflicts="drop")
-    panel = result.panel()
-    print(summarize(result, fmt=resolved, n_series=len(panel)))
+    print(summarize(result, fmt=resolved, n_series=result.records["series_id"].nunique()))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Loaders: raw files in, canonical records plus a :class:`DataQualityReport` out.
 
-Every loader returns a :class:`LoadResult` ``(records, report)``; ``.panel()``
+Every loader returns a :class:`LoadResult` ``(records, report)``; ``SeriesPanel.from_load``
 turns it into a :class:`~forecasting.panel.SeriesPanel`. Nothing is dropped,
 merged or converted without a report entry. Conventions shared by all loaders:
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,9 +18,6 @@ import pandas as pd
 from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import COUNT_FLOWS, normalize_records, validate_records
 from forecasting.errors import DataError
-
-if TYPE_CHECKING:
-    from forecasting.panel import SeriesPanel
 
 MIN_MONTHS = 24
 """Two seasonal cycles: shorter series get a warning (seasonal models fall back)."""
@@ -42,12 +39,6 @@ class LoadResult(NamedTuple):
 
     records: pd.DataFrame
     report: DataQualityReport
-
-    def panel(self) -> SeriesPanel:
-        """The records as a validated :class:`~forecasting.panel.SeriesPanel` carrying the report."""
-        from forecasting.panel import SeriesPanel
-
-        return SeriesPanel(self.records, self.report)
 
 
 def drop_blank_values(frame: pd.DataFrame, report: DataQualityReport, *, file: str | None) -> pd.DataFrame:

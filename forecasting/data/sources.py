@@ -48,6 +48,7 @@ from forecasting.data.records import (
 from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import DIRECTIONS, FLOWS
 from forecasting.data.tables import read_header, read_table, require_columns
+from forecasting.data.transforms import ytd_to_monthly
 from forecasting.errors import ConfigError, shorten
 from forecasting.files import read_config_text
 
@@ -288,8 +289,6 @@ def load_source(spec: SourceSpec, path: str | Path, *, conflicts: Conflicts = "e
             )
     records = drop_blank_values(pd.concat(parts), report, file=file)
     if spec.cumulative:
-        from forecasting.data.transforms import ytd_to_monthly
-
         records = ytd_to_monthly(records, report, file=file)
     check_negative_counts(records, file=file)
     records = resolve_duplicates(records, report, file=file, conflicts=conflicts)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from forecasting.errors import DataError
 from forecasting.files import read_first_line, require_regular_file
@@ -114,8 +115,6 @@ def read_header(path: str | Path) -> list[str]:
     suffix = require_regular_file(path).suffix.lower()
     try:
         if suffix in PARQUET_SUFFIXES:
-            import pyarrow.parquet as pq
-
             return [str(c) for c in pq.read_schema(path).names]
         if suffix in EXCEL_SUFFIXES:
             return [str(c).strip() for c in pd.read_excel(path, nrows=0).columns]

@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from forecasting.core.calendar import working_days
 from forecasting.data.report import DataQualityReport
 from forecasting.errors import DataError
 
@@ -159,8 +160,6 @@ def _january_share(
     if rule == "equal":
         return np.full(len(years), 0.5)
     if rule == "working_days":
-        from forecasting.features.calendar import working_days
-
         wanted = sorted(set(years))
         jan_feb = pd.PeriodIndex([pd.Period(f"{y}-{m:02d}", "M") for y in wanted for m in (1, 2)])
         days = working_days(jan_feb, country).to_numpy().reshape(-1, 2)

@@ -27,6 +27,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from forecasting.core.scales import scaled_errors
+
 LEADERBOARD_COLUMNS = [
     "mase",
     "rmsse",
@@ -53,7 +55,7 @@ def _row_terms(results: pd.DataFrame) -> pd.DataFrame:
         scale_sq = np.where(scale_sq > 0, scale_sq, np.nan)
         denominator = np.abs(actual) + np.abs(forecast)
         terms = {
-            "mase": np.abs(error) / scale,
+            "mase": scaled_errors(forecast, actual, scale),
             "rmsse": error**2 / scale_sq,
             "smape": np.where(denominator > 0, 200.0 * np.abs(error) / denominator, 0.0),
             "mape": np.where(actual != 0, 100.0 * np.abs(error) / np.abs(actual), np.nan),

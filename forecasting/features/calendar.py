@@ -13,18 +13,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 
 import holidays
 import numpy as np
 import pandas as pd
 
-from forecasting.errors import DataError
+from forecasting.core.calendar import (
+    as_months,
+    calendar_years,
+    is_non_working,
+    national_calendar,
+    working_days,
+)
 
 SPRING_FESTIVAL_LEAD_DAYS = 14
 """Days before the Spring Festival break in which factories wind down and cargo slows."""
 
-COUNTRIES: tuple[str, ...] = ("CN", "RU")
 CALENDAR_COLUMNS: tuple[str, ...] = (
     "spring_festival_days",
     "days_before_spring_festival",
@@ -36,42 +40,11 @@ CALENDAR_COLUMNS: tuple[str, ...] = (
 )
 
 
-@lru_cache(maxsize=32)
-def _calendar(country: str, first_year: int, last_year: int) -> holidays.HolidayBase:
-    """The national calendar for a year range (padded by a year for breaks across New Year)."""
-    if country not in COUNTRIES:
-        raise ValueError(f"The 'country' parameter must be one of {COUNTRIES}. Got {country!r} instead.")
-    return holidays.country_holidays(country, years=range(first_year - 1, last_year + 2), language="en_US")
-
-
-def _as_months(months: Iterable) -> pd.PeriodIndex:
-    try:
-        index = pd.PeriodIndex(months, freq="M")
-    except (TypeError, ValueError) as error:
-        raise DataError(f"months must be monthly periods: {error}", column="month") from error
-    if index.hasnans:
-        raise DataError("months hold missing values", column="month")
-    return index
-
-
-def _days(months: pd.PeriodIndex) -> pd.DatetimeIndex:
-    """Every calendar day in the span of ``months``."""
-    return pd.date_range(months.min().start_time, months.max().end_time.normalize(), freq="D")
-
-
-def _is_non_working(calendar: holidays.HolidayBase, days: pd.DatetimeIndex) -> np.ndarray:
-    dates = days.date
-    weekend = days.day_of_week.to_numpy() >= 5
-    holiday = np.fromiter((d in calendar for d in dates), dtype=bool, count=len(dates))
-    make_up = np.fromiter((d in calendar.weekend_workdays for d in dates), dtype=bool, count=len(dates))
-    return (weekend & ~make_up) | holiday
-
-
 def _break_days(country: str, years: range, anchors: Callable[[holidays.HolidayBase], list[dt.date]]) -> set:
     """Days of the contiguous non-working runs that contain an anchor holiday."""
-    calendar = _calendar(country, years.start, years.stop - 1)
+    calendar = national_calendar(country, years.start, years.stop - 1)
     span = pd.date_range(dt.date(years.start - 1, 12, 1), dt.date(years.stop, 1, 31), freq="D")
-    off = _is_non_working(calendar, span)
+    off = is_non_working(calendar, span)
     run_id = np.cumsum(np.r_[True, off[1:] != off[:-1]])
     anchor_days = pd.DatetimeIndex([pd.Timestamp(d) for d in anchors(calendar)])
     inside = anchor_days[(anchor_days >= span[0]) & (anchor_days <= span[-1])]
@@ -97,33 +70,15 @@ def _count_per_month(days: Iterable[pd.Timestamp], months: pd.PeriodIndex) -> np
     return per_month.reindex(months, fill_value=0).to_numpy(dtype="float64")
 
 
-def _years(months: pd.PeriodIndex) -> range:
-    return range(int(months.year.min()), int(months.year.max()) + 1)
-
-
-def working_days(months: pd.PeriodIndex, country: str) -> pd.Series:
-    """Working days per month: Mon-Fri, minus public holidays, plus official make-up working days.
-
-    ``country`` is ``"CN"`` or ``"RU"``. Indexed by ``months``.
-    """
-    months = _as_months(months)
-    years = _years(months)
-    calendar = _calendar(country, years.start, years.stop - 1)
-    days = _days(months)
-    working = pd.Series(~_is_non_working(calendar, days), index=days.to_period("M"))
-    counts = working.groupby(level=0).sum().reindex(months).astype("float64")
-    return pd.Series(counts.to_numpy(), index=months, name=f"{country.lower()}_working_days")
-
-
 def spring_festival_days(months: pd.PeriodIndex) -> pd.Series:
     """Days of the official Chinese Spring Festival break falling in each month."""
-    months = _as_months(months)
-    days = _break_days("CN", _years(months), _spring_festival_anchors)
+    months = as_months(months)
+    days = _break_days("CN", calendar_years(months), _spring_festival_anchors)
     return pd.Series(_count_per_month(days, months), index=months, name="spring_festival_days")
 
 
 def _days_before_spring_festival(months: pd.PeriodIndex) -> np.ndarray:
-    breaks = pd.DatetimeIndex(sorted(_break_days("CN", _years(months), _spring_festival_anchors)))
+    breaks = pd.DatetimeIndex(sorted(_break_days("CN", calendar_years(months), _spring_festival_anchors)))
     # Compare timedeltas, not asi8 integers: their unit follows the resolution pandas infers (ns, s).
     starts = breaks[np.r_[True, (breaks[1:] - breaks[:-1]) > pd.Timedelta(days=1)]]
     lead = [
@@ -140,8 +95,8 @@ def calendar_features(months: pd.PeriodIndex) -> pd.DataFrame:
     ``days_before_spring_festival`` counts the days of the month that fall in
     the :data:`SPRING_FESTIVAL_LEAD_DAYS` days before the break starts.
     """
-    months = _as_months(months)
-    years = _years(months)
+    months = as_months(months)
+    years = calendar_years(months)
     frame = pd.DataFrame({"month": months})
     frame["spring_festival_days"] = spring_festival_days(months).to_numpy()
     frame["days_before_spring_festival"] = _days_before_spring_festival(months)

@@ -242,30 +242,6 @@ def _disambiguate_units(metadata: pd.DataFrame) -> pd.DataFrame:
     return metadata
 
 
-def build_series(panel: SeriesPanel) -> SeriesPanel:
-    """Every flow's series with its roll-ups and derived series, one report for all.
-
-    Series of other flows (or none) are kept as they are.
-    """
-    # Imported here: the flow builders are built on this module.
-    from forecasting.features.cargo import build_cargo
-    from forecasting.features.passengers import build_passengers
-    from forecasting.features.trade_value import build_trade_value
-
-    builders = {"cargo": build_cargo, "passengers": build_passengers, "trade_value": build_trade_value}
-    report = copy_report(panel.report)
-    known = len(panel.report.issues)
-    flows = panel.metadata["flow"]  # every panel has the canonical dimension columns
-    parts = [panel.records[~panel.records["series_id"].isin(flows.index[flows.isin(list(builders))])]]
-    for flow, build in builders.items():
-        if flows.eq(flow).any():
-            built = build(panel)
-            report.issues.extend(built.report.issues[known:])
-            parts.append(built.records)
-    records = pd.concat([part for part in parts if not part.empty], ignore_index=True)
-    return SeriesPanel(records, report)
-
-
 def write_long_csv(panel: SeriesPanel, path: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path | None:
     """Write the panel's records as a long CSV, month as ``YYYY-MM`` (readable by ``load_long``).
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecasting.core.constants import SEASON_LENGTH
 from forecasting.panel import SeriesPanel
 
 DEFAULT_LAGS: tuple[int, ...] = (1, 2, 3, 6, 12, 24)
 DEFAULT_WINDOWS: tuple[int, ...] = (3, 12)
 DEFAULT_SEASONAL_DIFFERENCE_LAGS: tuple[int, ...] = (1, 2, 3)
-SEASON_LENGTH = 12
 
 
 @dataclass(frozen=True)

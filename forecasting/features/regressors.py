@@ -1,6 +1,6 @@
 """Exogenous matrices for models: calendar and intervention regressors, past and future.
 
-Output follows :func:`forecasting.models.base.exog_matrix`: a ``month`` column,
+Output follows :mod:`forecasting.core.exog`: a ``month`` column,
 ``series_id`` when a feature differs between series, and numeric features.
 Everything here is known in advance, so ``X_future`` exists for any horizon.
 """
@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from forecasting.core.checks import check_horizon
 from forecasting.errors import ConfigError
 from forecasting.features.calendar import calendar_features
 from forecasting.features.interventions import Event, events_from_config, intervention_features
-from forecasting.models.base import check_horizon
 from forecasting.panel import SeriesPanel
 
 
@@ -64,3 +64,13 @@ def _regressors(
     if calendar_frame is None:
         return per_series
     return per_series.merge(calendar_frame, on="month", how="left", validate="many_to_one")
+
+
+def exog_from_settings(
+    panel: SeriesPanel, horizon: int, settings: Mapping[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`make_exog` from stored settings (``calendar`` flag and ``events`` tables), as a job or
+    a served model keeps them."""
+    return make_exog(
+        panel, horizon, events=settings.get("events", []), calendar=bool(settings.get("calendar", True))
+    )

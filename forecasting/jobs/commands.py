@@ -13,16 +13,21 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from forecasting import deployment, model_folder, tracking
+from forecasting.data.loaders import load
 from forecasting.errors import ConfigError, DataError, ModelError
+from forecasting.export import forecast_table
+from forecasting.files import output_target, write_csv_atomic
 from forecasting.jobs.config import JobConfig, load_config
+from forecasting.jobs.lock import JobLockedError
+from forecasting.jobs.publish import Flip, job_lock, publish, recover
+from forecasting.jobs.retrain import build_regressors, exog_settings, fit_and_forecast, run_retrain
+from forecasting.models.registry import make_model
 from forecasting.names import check_experiment_name
-
-if TYPE_CHECKING:
-    from forecasting.jobs.publish import Flip
+from forecasting.panel import SeriesPanel
 
 logger = logging.getLogger("forecasting.jobs")
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -39,9 +44,6 @@ def setup_logging(level: int = logging.INFO) -> None:
 
 
 def retrain(args: argparse.Namespace) -> int:
-    from forecasting.jobs.lock import JobLockedError
-    from forecasting.jobs.retrain import run_retrain
-
     setup_logging()
     config = load_config(args.config)
     previous_handler = signal.signal(signal.SIGTERM, _interrupt)
@@ -75,13 +77,6 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def forecast(args: argparse.Namespace) -> int:
     """One-off forecast of a long CSV without the registry; still tracked as a run."""
-    from forecasting import tracking
-    from forecasting.data.loaders import load
-    from forecasting.export import forecast_table
-    from forecasting.files import output_target, write_csv_atomic
-    from forecasting.jobs.retrain import build_regressors, exog_settings, fit_and_forecast
-    from forecasting.models.registry import make_model
-
     setup_logging()
     if args.horizon < 1:
         raise ConfigError(f"must be a positive integer. Got {args.horizon}", key="--horizon")
@@ -93,7 +88,7 @@ def forecast(args: argparse.Namespace) -> int:
     inputs = input_files(args)
     output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
     config = JobConfig(name="forecast", horizon=args.horizon)
-    panel = load(args.input, args.format).panel()
+    panel = SeriesPanel.from_load(load(args.input, args.format))
     exog = exog_settings(JobConfig(name="forecast", sample_events=False), [model])
     uri = tracking.configure(None)
     experiment_id = tracking.ensure_experiment(args.experiment, uri)
@@ -125,8 +120,6 @@ def input_files(args: argparse.Namespace) -> list[str]:
 
 
 def compare(args: argparse.Namespace) -> int:
-    from forecasting import tracking
-
     config = load_config(args.config)
     if args.experiment is not None:
         check_experiment_name(args.experiment, key="--experiment")
@@ -138,17 +131,14 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def promote(args: argparse.Namespace) -> int:
-    from forecasting import model_folder, tracking
-    from forecasting.jobs.publish import Flip
-
     config = load_config(args.config)
     tracking.configure(config.tracking_uri)
     model_folder.job_folder(config.models_dir, config.name)  # before the alias moves
 
     def flip() -> Flip:
-        version = str(tracking.promotable_version(config.name, args.run).version)
-        current = tracking.champion_version(config.name)
-        folder = tracking.stage_champion(config.name, version, config.models_dir)
+        version = str(deployment.promotable_version(config.name, args.run).version)
+        current = deployment.champion_version(config.name)
+        folder = deployment.stage_champion(config.name, version, config.models_dir)
         return Flip(config.name, version, str(folder), previous=str(current.version) if current else None)
 
     done = _publish_locked(config, flip)
@@ -161,16 +151,13 @@ def promote(args: argparse.Namespace) -> int:
 
 
 def rollback(args: argparse.Namespace) -> int:
-    from forecasting import model_folder, tracking
-    from forecasting.jobs.publish import Flip
-
     config = load_config(args.config)
     tracking.configure(config.tracking_uri)
     model_folder.job_folder(config.models_dir, config.name)  # before the alias moves
 
     def flip() -> Flip:
-        current, target = tracking.rollback_target(config.name)
-        folder = tracking.stage_champion(config.name, str(target.version), config.models_dir)
+        current, target = deployment.rollback_target(config.name)
+        folder = deployment.stage_champion(config.name, str(target.version), config.models_dir)
         return Flip(config.name, str(target.version), str(folder), rollback_of=str(current.version))
 
     done = _publish_locked(config, flip)
@@ -185,9 +172,6 @@ def _publish_locked(config: JobConfig, prepare: Callable[[], Flip]) -> Flip | No
 
     ``None`` (exit 1) when the job is running or there is nothing to roll back to.
     """
-    from forecasting.jobs.lock import JobLockedError
-    from forecasting.jobs.publish import job_lock, publish, recover
-
     try:
         with job_lock(config):
             recover(config)

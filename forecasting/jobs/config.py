@@ -26,14 +26,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from forecasting.errors import ConfigError, shorten
+from forecasting.core.checks import check_job_name
+from forecasting.data.loaders import BUILTIN_SPECS
+from forecasting.errors import ConfigError
+from forecasting.executors import EXECUTORS
+from forecasting.features.interventions import Event
 from forecasting.files import read_config_text
+from forecasting.models.registry import available_models, make_model
 from forecasting.names import check_experiment_name
 
-DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
-"""Tried on the sample when no config names candidates; names not registered are skipped (logged)."""
-JOB_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-"""Matched with ``fullmatch``: a trailing newline or a 300-character name is not a job name."""
+DEFAULT_JOB_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
+"""The models a job backtests for its champion when the config names none (not ``auto``'s
+candidates); names not registered are skipped (logged)."""
 WINDOWS: tuple[str, ...] = ("expanding", "sliding")
 
 _SCHEMA: dict[str, set[str]] = {
@@ -155,6 +159,10 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
             check.fail(f"candidates.params.{model_name}", "parameters for a model not in candidates.models")
         if not isinstance(model_params, dict):
             check.fail(f"candidates.params.{model_name}", "must be a table of parameters")
+        try:  # the model's own parameter constraints, checked before any data is loaded
+            make_model(model_name, **model_params)
+        except ConfigError as error:
+            check.fail(f"candidates.params.{model_name}", str(error))
     window = check.string(backtest, "backtest.window", "expanding")
     if window not in WINDOWS:
         check.fail("backtest.window", f"must be one of {list(WINDOWS)}. Got {window!r}")
@@ -192,8 +200,6 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
 
 
 def _executor(check: _Checker, job: dict[str, Any]) -> str | None:
-    from forecasting.executors import EXECUTORS
-
     executor = check.optional_string(job, "job.executor")
     if executor is not None and executor not in EXECUTORS:
         check.fail("job.executor", f"must be one of {list(EXECUTORS)}. Got {executor!r}")
@@ -228,18 +234,7 @@ def _with_overrides(config: JobConfig, overrides: dict[str, Any]) -> JobConfig:
     return replace(config, **overrides)
 
 
-def check_job_name(name: object, *, key: str = "job.name", file: str | None = None) -> str:
-    """A job name is used in file names (exports, lock, model folder): no separators, no ``..``."""
-    if not isinstance(name, str) or not JOB_NAME.fullmatch(name):
-        raise ConfigError(
-            f"must be 1 to 64 lowercase letters, digits, '-' or '_'. Got {shorten(name)}", key=key, file=file
-        )
-    return name
-
-
 def _check_models(check: _Checker, models: tuple[str, ...]) -> None:
-    from forecasting.models.registry import available_models
-
     known = available_models()
     for index, model in enumerate(models):
         if model not in known:
@@ -249,8 +244,6 @@ def _check_models(check: _Checker, models: tuple[str, ...]) -> None:
 
 
 def _sources(check: _Checker, sources: Any) -> list[SourceConfig]:
-    from forecasting.data.loaders import BUILTIN_SPECS
-
     formats = ["auto", "long", "wide", "bts", *BUILTIN_SPECS]
     if not isinstance(sources, list):
         check.fail("sources", "must be an array of tables ([[sources]])")
@@ -271,8 +264,6 @@ def _sources(check: _Checker, sources: Any) -> list[SourceConfig]:
 
 def _events(check: _Checker, events: Any) -> list[dict[str, Any]]:
     """Event tables as :class:`forecasting.features.interventions.Event` accepts them."""
-    from forecasting.features.interventions import Event
-
     if not isinstance(events, list):
         check.fail("regressors.events", "must be an array of tables ([[regressors.events]])")
     out = []

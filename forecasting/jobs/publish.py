@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecasting import tracking
+from forecasting import deployment, tracking
 from forecasting.errors import ModelError
 from forecasting.export import export_paths, write_csv_atomic
 from forecasting.jobs.config import JobConfig
@@ -84,8 +84,8 @@ def publish(flip: Flip, config: JobConfig) -> None:
 
 
 def _complete(flip: Flip, config: JobConfig) -> None:
-    tracking.set_champion(flip.job, flip.version, previous=flip.previous, rollback_of=flip.rollback_of)
-    tracking.link_champion(flip.job, Path(flip.folder), config.models_dir)
+    deployment.set_champion(flip.job, flip.version, previous=flip.previous, rollback_of=flip.rollback_of)
+    deployment.link_champion(flip.job, Path(flip.folder), config.models_dir)
     for staged, final in flip.exports:
         if Path(staged).exists():  # else renamed before a crash
             _move(staged, final)

@@ -24,15 +24,22 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from tqdm.auto import tqdm
 
-from forecasting import model_folder, tracking
+from forecasting import deployment, model_folder, tracking
+from forecasting.data.loaders import load
+from forecasting.data.report import DataQualityReport
 from forecasting.errors import ConfigError, DataError, ModelError
+from forecasting.evaluation.backtest import backtest
+from forecasting.evaluation.metrics import leaderboard, metrics_by_horizon, metrics_by_series
 from forecasting.executors import executor_scope
 from forecasting.export import forecast_table, utc_timestamp
-from forecasting.jobs.config import DEFAULT_CANDIDATES, JobConfig
+from forecasting.features.regressors import exog_from_settings
+from forecasting.jobs.config import DEFAULT_JOB_MODELS, JobConfig
 from forecasting.jobs.promotion import Decision, decide
 from forecasting.jobs.publish import Flip, discard_staged, job_lock, publish, recover, stage_exports
 from forecasting.models.base import PanelForecaster, replace_non_finite
+from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
+from forecasting.sample import SAMPLE_EVENTS, load_sample
 from forecasting.serving import model_from_spec, model_spec, spec_key
 
 logger = logging.getLogger(__name__)
@@ -104,8 +111,6 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     X, X_future = build_regressors(panel, config.horizon, exog)
     cache = _Backtests()
     results = _backtest_all(candidates, panel, config, X, cache)
-    from forecasting.evaluation.metrics import leaderboard, metrics_by_horizon, metrics_by_series
-
     board = leaderboard(results)
     for model in candidates:
         own = results[results["model"] == model.model_name]
@@ -152,12 +157,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
 def load_panel(config: JobConfig) -> SeriesPanel:
     """The configured sources (concatenated, reports merged) or the bundled sample."""
     if config.uses_sample:
-        from forecasting.sample import load_sample
-
         return load_sample()
-    from forecasting.data.loaders import load
-    from forecasting.data.report import DataQualityReport
-
     frames, report = [], DataQualityReport(source=", ".join(s.path for s in config.sources))
     for source in config.sources:
         loaded = load(source.path, source.format)
@@ -181,20 +181,18 @@ def select_series(panel: SeriesPanel, config: JobConfig) -> SeriesPanel:
 
 
 def make_candidates(config: JobConfig) -> list[PanelForecaster]:
-    """The configured candidates, or the registered ones of :data:`DEFAULT_CANDIDATES`."""
-    from forecasting.models.registry import available_models, make_model
-
+    """The configured candidates, or the registered ones of :data:`DEFAULT_JOB_MODELS`."""
     names = config.candidates
     if not names:
-        names = tuple(n for n in DEFAULT_CANDIDATES if n in available_models())
-        skipped = [n for n in DEFAULT_CANDIDATES if n not in names]
+        names = tuple(n for n in DEFAULT_JOB_MODELS if n in available_models())
+        skipped = [n for n in DEFAULT_JOB_MODELS if n not in names]
         if skipped:
             _log("default_candidates_skipped", models=",".join(skipped), reason="not registered")
     models = []
     for name in names:
         try:
             models.append(make_model(name, horizon=config.horizon, **config.model_params.get(name, {})))
-        except TypeError as error:
+        except (TypeError, ConfigError) as error:
             raise ConfigError(str(error), key=f"candidates.params.{name}") from None
     return models
 
@@ -205,8 +203,6 @@ def exog_settings(config: JobConfig, candidates: Sequence[PanelForecaster]) -> d
         return None
     events: list[dict[str, Any]] = [dict(e) for e in config.events]
     if config.uses_sample and config.sample_events and not events:
-        from forecasting.sample import SAMPLE_EVENTS
-
         events = [_event_dict(e) for e in SAMPLE_EVENTS]
     if not config.calendar and not events:
         return None
@@ -223,9 +219,7 @@ def build_regressors(
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     if exog is None:
         return None, None
-    from forecasting.serving import build_exog
-
-    return build_exog(panel, horizon, exog)
+    return exog_from_settings(panel, horizon, exog)
 
 
 def _backtest_all(
@@ -248,8 +242,6 @@ def _backtest_one(
 ) -> pd.DataFrame:
     key = spec_key(model_spec(model))
     if key not in cache.results:
-        from forecasting.evaluation.backtest import backtest
-
         cache.results[key] = backtest(
             [model],
             panel,
@@ -268,8 +260,6 @@ def _backtest_one(
 
 
 def _mase(results: pd.DataFrame) -> float:
-    from forecasting.evaluation.metrics import leaderboard
-
     return float(leaderboard(results)["mase"].iloc[0])
 
 
@@ -282,7 +272,7 @@ def _decide(
     cache: _Backtests,
 ) -> tuple[Decision, tuple[str, dict[str, Any]] | None]:
     """Re-backtest the serving champion on this window and apply the promotion gate."""
-    current = tracking.champion_version(config.name)
+    current = deployment.champion_version(config.name)
     if current is None:
         return decide(best.model_name, best_mase, margin=config.margin), None
     spec = json.loads(current.tags[tracking.SPEC_TAG])
@@ -331,13 +321,13 @@ def _stage_champion(config: JobConfig, registration: Registration, version: str)
     is replaced by this run's refit of the same spec, registered as a new version.
     """
     try:
-        return version, tracking.stage_champion(config.name, version, config.models_dir)
+        return version, deployment.stage_champion(config.name, version, config.models_dir)
     except (MlflowException, ModelError, OSError) as error:
         if version != registration.previous:
             raise
         _log("champion_copy_failed", version=version, error=repr(error), action="register_refit")
     version = _register(registration, refresh=True)
-    return version, tracking.stage_champion(config.name, version, config.models_dir)
+    return version, deployment.stage_champion(config.name, version, config.models_dir)
 
 
 def _register(registration: Registration, *, refresh: bool = False) -> str:
@@ -347,7 +337,7 @@ def _register(registration: Registration, *, refresh: bool = False) -> str:
     """
     job, decision, previous = registration.job, registration.decision, registration.previous
     if not decision.promote and previous is not None and not refresh:
-        current = tracking.champion_version(job)
+        current = deployment.champion_version(job)
         if current is not None and current.tags.get(tracking.DATA_DIGEST_TAG) == registration.digest:
             return str(previous)
     score = registration.score
@@ -357,7 +347,7 @@ def _register(registration: Registration, *, refresh: bool = False) -> str:
         tracking.DATA_DIGEST_TAG: registration.digest,
         "promotion": decision.outcome if decision.promote else "refreshed",
     }
-    version = tracking.register(job, registration.model_uri, tags=tags)
+    version = deployment.register(job, registration.model_uri, tags=tags)
     tracking.log_decision({"promotion.registered_version": str(version.version)})
     return str(version.version)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from scipy.optimize import leastsq
@@ -29,14 +29,11 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 from statsmodels.tsa.stattools import kpss
 from threadpoolctl import threadpool_limits
 
-from forecasting.models.base import (
-    DEFAULT_LEVELS,
-    SEASON_LENGTH,
-    LocalForecaster,
-    SeriesModel,
-    normal_intervals,
-)
-from forecasting.models.transforms import BoxCox, choose_transform
+from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
+from forecasting.core.intervals import normal_intervals
+from forecasting.core.params import BOOLEAN, NON_NEGATIVE_INT, POSITIVE_INT, Options
+from forecasting.models.base import LocalForecaster
+from forecasting.models.transforms import TRANSFORMS, BoxCox, choose_transform
 
 Order = tuple[int, int, int, int, bool]  # p, q, P, Q, constant
 SEARCHES = ("fast", "mle")
@@ -252,6 +249,15 @@ def stepwise_search(
 class ArimaModel:
     """Auto-ARIMA for one series (numpy in, numpy out); keeps ``y_`` for the fallback."""
 
+    min_obs = 8
+    _parameter_constraints: ClassVar[dict] = {
+        "season_length": [POSITIVE_INT],
+        "transform": [Options(*TRANSFORMS)],
+        "search": [Options(*SEARCHES)],
+        "max_order": [NON_NEGATIVE_INT],
+        "maxiter": [POSITIVE_INT],
+    }
+
     def __init__(
         self,
         season_length: int = SEASON_LENGTH,
@@ -273,10 +279,6 @@ class ArimaModel:
             return self._fit(y, X)
 
     def _fit(self, y: np.ndarray, X: np.ndarray | None) -> Self:
-        if self.search not in SEARCHES:
-            raise ValueError(
-                f"The 'search' parameter must be one of {SEARCHES}. Got {self.search!r} instead."
-            )
         self.y_ = np.asarray(y, dtype="float64")
         if np.ptp(self.y_) == 0:
             raise ValueError("constant series: ARIMA is not identified")
@@ -386,31 +388,15 @@ class Arima(LocalForecaster):
 
     ``transform`` is ``None``, ``"log"`` or ``"auto"`` (Guerrero Box-Cox, strictly
     positive series only); ``search="fast"`` ranks candidates by CSS estimates
-    and one exact likelihood evaluation, ``"mle"`` fully fits every candidate.
+    and one exact likelihood evaluation, ``"mle"`` fully fits every candidate;
+    ``maxiter`` bounds the final maximum-likelihood fit.
     """
 
     name = "arima"
-    min_obs = 8
-
-    def __init__(
-        self,
-        season_length: int = SEASON_LENGTH,
-        transform: str | None = None,
-        exog: bool = False,
-        search: str = "fast",
-        max_order: int = 5,
-        n_jobs: int = 1,
-    ) -> None:
-        self.season_length = season_length
-        self.transform = transform
-        self.exog = exog
-        self.search = search
-        self.max_order = max_order
-        self.n_jobs = n_jobs
+    series_model = ArimaModel
+    panel_params: ClassVar[dict[str, Any]] = {"exog": False}
+    panel_constraints: ClassVar[dict] = {"exog": [BOOLEAN]}
 
     @property
     def uses_exog(self) -> bool:  # type: ignore[override]
         return bool(self.exog)
-
-    def _series_model(self) -> SeriesModel:
-        return ArimaModel(self.season_length, self.transform, self.search, self.max_order)

@@ -1,91 +1,62 @@
 """``auto``: the model a user gets without naming one.
 
-It backtests the candidate models on the training data (rolling origin) and
-forecasts each series with a combination of them. With ``selection="median"``
-(the default) the forecast and each interval bound are the month-by-month
-median over the candidates: whichever model breaks down on a series or a
-period is simply outvoted. ``"weighted"`` weighs the candidates per series by
-the inverse of their backtest MASE, ``"global"`` uses the equal-weight subset
-that backtested best over the panel, and ``"series"`` picks a subset per
-series, shrunk to the global choice unless the series' own winner beats it by
-``series_margin``.
+It backtests the candidate models on the training data (rolling origin,
+:mod:`forecasting.models.cv`) and forecasts each series with a combination of
+them. With ``selection="median"`` (the default) the forecast and each interval
+bound are the month-by-month median over the candidates, so whichever model
+breaks down on a series or a period is outvoted; ``"weighted"`` weighs them per
+series by inverse backtest MASE, ``"global"`` uses the equal-weight subset that
+backtested best over the panel, ``"series"`` a subset per series (shrunk to the
+global choice unless the series' own winner beats it by ``series_margin``).
 
-The default candidates are ETS, ARIMA, two global gradient-boosting models
-(fitted for the conditional mean and for the median, i.e. squared and
-absolute error) and two no-change forecasts, seasonal naive and the seasonal
-profile (seasonal naive with its seasonal pattern averaged over four years):
-two statistical models, two machine-learning models and two benchmarks, so
-the median sides with the majority when one family fails. Measured on the
-BTS reference set (560 series; ``benchmarks/accuracy.py``) from the same
-cached candidate forecasts:
+The default candidates are two statistical models (ETS, ARIMA), two global
+gradient-boosting models (mean and median loss) and two no-change forecasts
+(seasonal naive, the seasonal profile), so the median sides with the majority
+when one family fails. The anchor (``anchor="seasonal_profile"``) guards
+against a combination that adds no value: in each forecast year (steps 1-12,
+13-24, ...) where the anchor beat the combination's backtest MASE over the
+panel, the anchor forecasts; later years follow the last backtested one, and
+``anchor_`` holds the comparison. Which models win depends on the horizon, so
+the backtest covers the horizon forecast (``make_model("auto", horizon=h)``).
 
-==========================================  =========  ====================================
-combination                                 2023 MASE  3-fold backtest MASE (2022-04/08/12)
-==========================================  =========  ====================================
-inverse-MASE weighted mean                  0.894      1.080 (GBM breaks down at 2022-08)
-global best subset                          0.920      (not run)
-median of five (seasonal naive, no profile) 0.911      0.823 (ETS alone 0.893)
-median of five (profile, no seasonal naive) 0.907      0.815
-median of the default six                   0.910      0.803
-==========================================  =========  ====================================
-
-The weighted mean is the better bet for one cut-off and the worst for the
-three: the GBMs' year-on-year targets compound the 2021 border reopening into
-forecasts more than twice too high after the August 2022 cut-off, and weights
-set on earlier folds cannot see that coming. The median outvotes them.
-
-The anchor (``anchor="seasonal_profile"``) guards against a combination that
-adds no value: for each forecast year (steps 1-12, 13-24, ...) the
-combination's backtest MASE over the whole panel is compared with the
-anchor's, and in a year where the anchor did better, the anchor forecasts.
-Years beyond the backtest follow the last backtested year, and ``anchor_``
-holds the comparison. Which models win depends on the horizon, so the backtest
-should cover the horizon forecast (``make_model("auto", horizon=h)``, which the
-jobs, the CLI and the benchmarks use). On the China trade series (history to
-2017-12, forecast 2018-2019) the median's trend members extrapolated the
-2016-2017 recovery into the 2018-2019 trade war (MASE 1.577); auto's own
-24-month backtest from 2014-12 and 2015-12 already showed the no-change
-forecasts ahead in both years, and the anchored auto scores the profile's
-1.064 (seasonal naive 1.228). On the BTS reference set the median wins its
-backtest at every cut-off and nothing changes; nor on 657 BTS series
-forecast 24 months from 2017-12 (auto 0.954, the profile 1.065, seasonal
-naive 1.157). The decision is made for the panel, not per
-series: per series, 24 backtest months are too few to tell the two apart (on
-the reference set's three folds per-series anchoring to seasonal naive scored
-0.850 against 0.823).
-
-Intervals are the members' intervals combined bound by bound, then calibrated
-by split conformal scaling on the same backtest: for each level the distance
-from the forecast to each bound is multiplied by the factor that makes the
-backtest's scaled errors fall inside the interval at the nominal rate. The
-factor may narrow the intervals by at most a fifth (``MIN_FACTOR``): two short
-folds that happened to be calm must not shrink them further (on the reference
-set, with the five candidates before the seasonal profile, the unbounded
-factors 0.66 / 0.80 gave 2023 coverage of 74% / 90%, the median's own bounds
-86% / 93% and the bounded factors 80% / 90%; the default six now cover 81% / 91%).
+Intervals are the members' bounds combined bound by bound, then scaled by
+split conformal calibration on the same backtest: per level, the distance from
+forecast to bound is multiplied by the factor that puts the backtest's errors
+inside at the nominal rate, narrowing by at most a fifth (``MIN_FACTOR``) so
+two calm folds cannot shrink them further. Measured effects of these choices:
+``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Literal, Self
+from numbers import Real
+from typing import ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
 
-from forecasting.errors import ModelError
-from forecasting.models.base import (
-    DEFAULT_LEVELS,
-    SEASON_LENGTH,
-    PanelForecaster,
-    check_horizon,
-    check_levels,
-    forecast_columns,
-    interval_columns,
+from forecasting.core.checks import check_horizon, check_levels
+from forecasting.core.conformal import bound_ratio, scaling_factor
+from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
+from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
+from forecasting.core.params import (
+    BOOLEAN,
+    N_JOBS,
+    NONE,
+    POSITIVE_INT,
+    Constraint,
+    InstanceOf,
+    Interval,
+    Options,
 )
+from forecasting.core.scales import scaled_errors
+from forecasting.errors import ConfigError, DataError, ModelError
+from forecasting.models.base import PanelForecaster, with_predict_fallbacks
+from forecasting.models.cv import TooLittleHistoryError, backtest
 from forecasting.models.ensemble import (
-    FALLBACK_COLUMNS,
+    MEMBER_ERRORS,
     Member,
     combine_forecasts,
     concat_rows,
@@ -96,6 +67,7 @@ from forecasting.models.ensemble import (
     predict_members,
     resolve_members,
 )
+from forecasting.models.members import MEMBER_LIST
 from forecasting.panel import SeriesPanel
 
 SELECTIONS = ("median", "weighted", "global", "series")
@@ -131,6 +103,16 @@ class Auto(PanelForecaster):
     """
 
     name = "auto"
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "candidates": [MEMBER_LIST],
+        "selection": [Options(*SELECTIONS)],
+        "series_margin": [Interval(Real, 0, 1)],
+        "backtest_horizon": [POSITIVE_INT],
+        "backtest_folds": [POSITIVE_INT],
+        "anchor": [NONE, InstanceOf(str, "a model name")],
+        "calibrate": [BOOLEAN],
+        "n_jobs": N_JOBS,
+    }
 
     def __init__(
         self,
@@ -159,10 +141,7 @@ class Auto(PanelForecaster):
 
     # --- fit -------------------------------------------------------------------------------
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
-        if self.selection not in SELECTIONS:
-            raise ValueError(
-                f"The 'selection' parameter must be one of {SELECTIONS}. Got {self.selection!r} instead."
-            )
+        self._validate_params()
         candidates = resolve_members(self.candidates, self.n_jobs)
         results, failures = self._backtest(candidates, panel, X)
         names = [m.model_name for m in candidates if m.model_name not in set(failures["model"])]
@@ -204,8 +183,6 @@ class Auto(PanelForecaster):
         self, candidates: list[PanelForecaster], panel: SeriesPanel, X: pd.DataFrame | None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Each candidate's backtest; a candidate that cannot be backtested is dropped and reported."""
-        from forecasting.evaluation.backtest import TooLittleHistoryError, backtest
-
         frames, failures = [], []
         for candidate in candidates:
             try:
@@ -220,7 +197,9 @@ class Auto(PanelForecaster):
                 )
             except TooLittleHistoryError:  # no candidate can be scored: selection says so per series
                 continue
-            except Exception as error:  # noqa: BLE001 - the other candidates stand in for it
+            except (ConfigError, DataError):
+                raise
+            except MEMBER_ERRORS as error:
                 reason = f"candidate failed in the backtest: {type(error).__name__}: {error}"
                 failures += [
                     (sid, candidate.model_name, "other candidates", reason) for sid in panel.series_ids
@@ -259,7 +238,6 @@ class Auto(PanelForecaster):
         self._check_fitted()
         horizon, levels = check_horizon(horizon), check_levels(levels)
         stacked, failures = predict_members(self.members_, horizon, X_future, levels)
-        self.fallbacks_ = concat_rows([self.fallbacks_, failures], FALLBACK_COLUMNS)
         if self.selection == "median":
             combined = combine_forecasts(stacked, levels, "median")
         else:
@@ -269,10 +247,9 @@ class Auto(PanelForecaster):
         combined = self._anchored_forecasts(combined, stacked, levels)
         combined = _scale_intervals(combined, self.calibration_, levels)
         nonnegative = combined["series_id"].map(self.nonnegative_).to_numpy(dtype=bool)
-        bounds = ["forecast", *interval_columns(levels)]
-        combined.loc[nonnegative, bounds] = combined.loc[nonnegative, bounds].clip(lower=0.0)
+        clip_nonnegative(combined, ["forecast", *interval_columns(levels)], nonnegative)
         combined["model"] = self.model_name
-        return combined[forecast_columns(levels)]
+        return with_predict_fallbacks(combined[forecast_columns(levels)], failures)
 
     def _anchored_forecasts(
         self, combined: pd.DataFrame, stacked: pd.DataFrame, levels: Sequence[int]
@@ -309,12 +286,11 @@ def _anchor_table(combined: pd.DataFrame, results: pd.DataFrame, anchor: str | N
     keys = ["series_id", "cutoff", "month"]
     own = results.loc[results["model"] == anchor, [*keys, "step", "forecast"]]
     both = combined.merge(own, on=keys, suffixes=("", "_anchor"))
-    scale = both["scale_mase"].where(both["scale_mase"] > 0)
     errors = pd.DataFrame(
         {
             "year": forecast_year(both["step"].to_numpy()),
-            "combination_mase": (both["forecast"] - both["actual"]).abs() / scale,
-            "anchor_mase": (both["forecast_anchor"] - both["actual"]).abs() / scale,
+            "combination_mase": scaled_errors(both["forecast"], both["actual"], both["scale_mase"]),
+            "anchor_mase": scaled_errors(both["forecast_anchor"], both["actual"], both["scale_mase"]),
         }
     ).dropna()
     table = errors.groupby("year")[["combination_mase", "anchor_mase"]].mean().reset_index()
@@ -366,12 +342,12 @@ def _combination_scores(results: pd.DataFrame, names: list[str]) -> pd.DataFrame
     forecasts = results.pivot_table(index=keys, columns="model", values="forecast", observed=True)
     forecasts = forecasts[[n for n in names if n in forecasts.columns]].dropna()
     rows = results.drop_duplicates(keys).set_index(keys).loc[forecasts.index]
-    scale = rows["scale_mase"].where(rows["scale_mase"] > 0)
-    actual = rows["actual"]
+    series = forecasts.index.get_level_values("series_id")
     scores = {}
     for size in range(1, forecasts.shape[1] + 1):
         for subset in itertools.combinations(forecasts.columns, size):
-            error = (forecasts[list(subset)].mean(axis=1) - actual).abs() / scale
+            mean = forecasts[list(subset)].mean(axis=1)
+            error = pd.Series(scaled_errors(mean, rows["actual"], rows["scale_mase"]), index=series)
             scores["+".join(subset)] = error.groupby(level="series_id").mean()
     return pd.DataFrame(scores).dropna(how="all").fillna(np.inf)
 
@@ -409,9 +385,8 @@ def _combination_table(weights: pd.DataFrame, combined: pd.DataFrame, how: str) 
     """The selection table of a combination of all candidates: members and its backtest MASE."""
     mase = pd.Series(dtype="float64")
     if not combined.empty:
-        scale = combined["scale_mase"].where(combined["scale_mase"] > 0)
-        error = (combined["forecast"] - combined["actual"]).abs() / scale
-        mase = error.groupby(combined["series_id"]).mean()
+        error = scaled_errors(combined["forecast"], combined["actual"], combined["scale_mase"])
+        mase = pd.Series(error, index=combined.index).groupby(combined["series_id"]).mean()
     rows = []
     for series_id, group in weights.groupby("series_id", sort=False):
         members = "+".join(group.loc[group["weight"] > 0, "model"])
@@ -426,16 +401,14 @@ def _calibration(combined: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
     if combined.empty:
         return _no_calibration(levels)
     rows = []
+    forecast, actual = combined["forecast"].to_numpy(), combined["actual"].to_numpy()
     for level in levels:
-        ratio = _bound_ratio(combined, level)
-        n = len(ratio)
-        if n < 20:
-            rows.append((level, 1.0, n))
+        lower, upper = combined[f"lower_{level}"].to_numpy(), combined[f"upper_{level}"].to_numpy()
+        ratio = bound_ratio(forecast, actual, lower, upper)
+        if len(ratio) < 20:
+            rows.append((level, 1.0, len(ratio)))
             continue
-        rank = min(np.ceil((n + 1) * level / 100.0) / n, 1.0)
-        # inf ratios (zero-width bounds that missed) are capped first: quantiles of inf give NaN
-        factor = float(np.quantile(np.minimum(ratio, MAX_FACTOR), rank))
-        rows.append((level, max(factor, MIN_FACTOR), n))
+        rows.append((level, max(scaling_factor(ratio, level, MAX_FACTOR), MIN_FACTOR), len(ratio)))
     return pd.DataFrame(rows, columns=["level", "factor", "n_backtest"])
 
 
@@ -453,22 +426,6 @@ def _combined_backtest(
     return combined.merge(actual, on=keys, how="left")
 
 
-def _bound_ratio(combined: pd.DataFrame, level: int) -> np.ndarray:
-    """How far each actual lies from the forecast, in units of the distance to the bound on its side."""
-    forecast = combined["forecast"].to_numpy()
-    actual = combined["actual"].to_numpy()
-    above = actual >= forecast
-    distance = np.where(
-        above,
-        combined[f"upper_{level}"].to_numpy() - forecast,
-        forecast - combined[f"lower_{level}"].to_numpy(),
-    )
-    error = np.abs(actual - forecast)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(distance > 0, error / distance, np.where(error > 0, np.inf, 0.0))
-    return ratio
-
-
 def _no_calibration(levels: Sequence[int]) -> pd.DataFrame:
     return pd.DataFrame({"level": list(levels), "factor": 1.0, "n_backtest": 0})
 
@@ -480,14 +437,11 @@ def _scale_intervals(
     factors = dict(zip(calibration["level"], calibration["factor"], strict=True))
     out = combined.copy()
     forecast = out["forecast"]
-    previous_lower = previous_upper = forecast
-    for level in sorted(levels):
+    for level in levels:
         factor = _factor_for(level, factors)
-        lower = forecast - factor * (forecast - out[f"lower_{level}"])
-        upper = forecast + factor * (out[f"upper_{level}"] - forecast)
-        out[f"lower_{level}"] = np.minimum(lower, previous_lower)
-        out[f"upper_{level}"] = np.maximum(upper, previous_upper)
-        previous_lower, previous_upper = out[f"lower_{level}"], out[f"upper_{level}"]
+        out[f"lower_{level}"] = forecast - factor * (forecast - out[f"lower_{level}"])
+        out[f"upper_{level}"] = forecast + factor * (out[f"upper_{level}"] - forecast)
+    nest_intervals(out, levels)
     return out
 
 

@@ -9,62 +9,31 @@ fallback. Estimators follow scikit-learn: the constructor stores parameters,
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Any, Protocol, Self
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 from sklearn.base import BaseEstimator, clone
 
-from forecasting.errors import DataError, ModelError
+from forecasting.core.checks import check_horizon, check_levels
+from forecasting.core.constants import ADJUSTMENT_COLUMNS, DEFAULT_LEVELS, FALLBACK_COLUMNS
+from forecasting.core.exog import exog_matrices
+from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
+from forecasting.core.params import N_JOBS, NONE, POSITIVE_INT, Constraint, validate_params
+from forecasting.errors import NUMERICAL_ERRORS, ConfigError, DataError, ModelError
 from forecasting.executors import run_chunked
+from forecasting.models.naive import fallback_model
 from forecasting.panel import SeriesPanel
-
-SEASON_LENGTH = 12
-DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
-
-
-def interval_columns(levels: Sequence[int]) -> list[str]:
-    """``lower_80, upper_80, lower_95, upper_95`` for ``levels=(80, 95)``."""
-    return [f"{side}_{level}" for level in sorted(levels) for side in ("lower", "upper")]
-
-
-def forecast_columns(levels: Sequence[int]) -> list[str]:
-    return ["series_id", "month", "model", "forecast", *interval_columns(levels)]
-
-
-def check_horizon(horizon: Any) -> int:
-    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
-        raise ValueError(
-            f"The 'horizon' parameter of predict must be a positive int. Got {horizon!r} instead."
-        )
-    return int(horizon)
-
-
-def check_levels(levels: Sequence[int]) -> tuple[int, ...]:
-    checked = tuple(sorted(int(level) for level in levels))
-    if any(not 0 < level < 100 for level in checked):
-        raise ValueError(
-            f"The 'levels' parameter of predict must hold ints in (0, 100). Got {levels!r} instead."
-        )
-    return checked
-
-
-def normal_intervals(mean: np.ndarray, sigma_h: np.ndarray, levels: Sequence[int]) -> dict[str, np.ndarray]:
-    """Symmetric Gaussian intervals ``mean +- z * sigma_h`` for each level."""
-    out: dict[str, np.ndarray] = {"mean": mean}
-    for level in levels:
-        z = norm.ppf(0.5 + level / 200.0)
-        out[f"lower_{level}"] = mean - z * sigma_h
-        out[f"upper_{level}"] = mean + z * sigma_h
-    return out
 
 
 class SeriesModel(Protocol):
-    """What a per-series model offers: numpy in, numpy out."""
+    """What a per-series model offers: numpy in, numpy out; ``min_obs`` observations at least."""
+
+    min_obs: int
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self: ...
 
@@ -84,6 +53,12 @@ class PanelForecaster(BaseEstimator, ABC):
     name: str = "model"
     uses_exog: bool = False
     """Whether ``fit``/``predict`` use X; callers pass X only to models that do."""
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {}
+    """Per constructor parameter, the constraints a valid value meets (one of them suffices)."""
+
+    def _validate_params(self) -> None:
+        """ConfigError naming the first invalid parameter; every ``fit`` calls it before any work."""
+        validate_params(type(self).__name__, self.get_params(deep=False), self._parameter_constraints)
 
     @abstractmethod
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self: ...
@@ -105,49 +80,6 @@ class PanelForecaster(BaseEstimator, ABC):
         return self.name
 
 
-def exog_matrix(
-    X: pd.DataFrame | None, series_id: str, months: pd.PeriodIndex, *, what: str = "X"
-) -> np.ndarray | None:
-    """The rows of ``X`` for one series and the given months, in order.
-
-    ``X`` has a ``month`` column, optionally ``series_id`` (rows without it
-    apply to every series), and numeric feature columns.
-    """
-    if X is None:
-        return None
-    rows = X
-    if "series_id" in X.columns:
-        rows = X[X["series_id"].astype(str) == series_id]
-    features = [c for c in rows.columns if c not in ("series_id", "month")]
-    indexed = rows.set_index(pd.PeriodIndex(rows["month"], freq="M"))[features]
-    if indexed.index.has_duplicates:
-        raise DataError(f"{what} has duplicate months", series=series_id)
-    missing = months.difference(indexed.index)
-    if len(missing):
-        raise DataError(
-            f"{what} lacks {len(missing)} month(s) the model needs, first {missing[0]}",
-            series=series_id,
-        )
-    matrix = indexed.reindex(months).to_numpy(dtype="float64")
-    if not np.isfinite(matrix).all():
-        raise DataError(f"{what} holds NaN or infinite values", series=series_id)
-    return matrix
-
-
-def exog_by_series(X: pd.DataFrame | None) -> Any:
-    """``series_id -> rows of X for it`` from one groupby (filtering X per series is quadratic).
-
-    Returns None when there is no X; rows without a ``series_id`` column apply to every series.
-    """
-    if X is None:
-        return None
-    if "series_id" not in X.columns:
-        return lambda series_id: X
-    groups = {str(key): rows for key, rows in X.groupby(X["series_id"].astype(str), sort=False)}
-    empty = X.iloc[:0]
-    return lambda series_id: groups.get(series_id, empty)
-
-
 def fill_gaps(y: np.ndarray) -> tuple[np.ndarray, int]:
     """Linearly interpolate interior NaNs; returns the filled copy and how many."""
     missing = np.isnan(y)
@@ -157,6 +89,24 @@ def fill_gaps(y: np.ndarray) -> tuple[np.ndarray, int]:
     filled = y.copy()
     filled[missing] = np.interp(index[missing], index[~missing], y[~missing])
     return filled, int(missing.sum())
+
+
+PREDICT_FALLBACKS = "predict_fallbacks"
+"""Key in a forecast frame's ``attrs``: the series whose fitted model failed at predict time and
+the stand-in used (``FALLBACK_COLUMNS`` records). ``predict`` changes no fitted state, so it reports
+them with its output; plain records survive ``concat`` and serialisation."""
+
+
+def with_predict_fallbacks(forecasts: pd.DataFrame, fallbacks: pd.DataFrame) -> pd.DataFrame:
+    """``forecasts`` carrying ``fallbacks`` (the predict-time stand-ins) in its ``attrs``."""
+    records = fallbacks[FALLBACK_COLUMNS].astype(str).to_dict("records")
+    forecasts.attrs[PREDICT_FALLBACKS] = records
+    return forecasts
+
+
+def predict_fallbacks(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """The predict-time fallbacks a model reported with ``forecasts`` (none when it reported nothing)."""
+    return pd.DataFrame(forecasts.attrs.get(PREDICT_FALLBACKS, []), columns=FALLBACK_COLUMNS)
 
 
 def series_arrays(panel: SeriesPanel) -> list[tuple[str, np.ndarray, pd.PeriodIndex]]:
@@ -185,39 +135,50 @@ def series_arrays(panel: SeriesPanel) -> list[tuple[str, np.ndarray, pd.PeriodIn
     return [arrays[series_id] for series_id in panel.series_ids]
 
 
-def fallback_model(n_obs: int) -> tuple[str, SeriesModel]:
-    """Seasonal naive when a full year is known, naive otherwise."""
-    from forecasting.models.baselines import NaiveModel, SeasonalNaiveModel
-
-    if n_obs >= SEASON_LENGTH:
-        return "seasonal_naive", SeasonalNaiveModel()
-    return "naive", NaiveModel()
-
-
 class LocalForecaster(PanelForecaster):
-    """One :class:`SeriesModel` per series, fitted independently.
+    """One per-series model per series, fitted independently: the generic local wrapper.
 
-    Subclasses implement :meth:`_series_model` and may set ``min_obs`` (below it
-    the fallback is used) and ``supports_missing`` (if False, interior gaps are
-    interpolated and reported in ``adjustments_``).
+    A subclass names its per-series estimator class in ``series_model`` and
+    declares nothing else: its constructor parameters are the per-series
+    model's (declared once, there), then any panel-level ones in
+    ``panel_params`` (name -> default), then ``min_obs`` (series with fewer
+    observations get the fallback; None: the per-series model's own
+    ``min_obs``) and ``n_jobs``. Interior gaps are interpolated and reported
+    in ``adjustments_``.
     """
 
-    min_obs: int = 1
-    supports_missing: bool = False
+    series_model: ClassVar[type]
+    panel_params: ClassVar[dict[str, Any]] = {}
+    panel_constraints: ClassVar[dict[str, list[Constraint]]] = {}
 
-    @abstractmethod
-    def _series_model(self) -> SeriesModel: ...
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "series_model" in cls.__dict__:
+            cls.__init__ = _local_init(cls)  # type: ignore[method-assign]
+            cls._parameter_constraints = {
+                **getattr(cls.series_model, "_parameter_constraints", {}),
+                **cls.panel_constraints,
+                "min_obs": [NONE, POSITIVE_INT],
+                "n_jobs": N_JOBS,
+            }
+
+    @classmethod
+    def _series_param_names(cls) -> list[str]:
+        return list(inspect.signature(cls.series_model).parameters)
+
+    def _series_model(self) -> SeriesModel:
+        return self.series_model(**{name: getattr(self, name) for name in self._series_param_names()})
 
     def _min_obs(self) -> int:
-        return self.min_obs
+        return self.min_obs if self.min_obs is not None else self._series_model().min_obs
 
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
         if not isinstance(panel, SeriesPanel):
             raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
-        n_jobs = getattr(self, "n_jobs", 1) or 1
+        self._validate_params()
+        n_jobs = self.n_jobs or 1
         jobs = series_arrays(panel)
-        rows = exog_by_series(X) if self.uses_exog else None
-        exog = [exog_matrix(rows(sid), sid, months) if rows else None for sid, _, months in jobs]
+        exog = exog_matrices(X if self.uses_exog else None, [(sid, months) for sid, _, months in jobs], "X")
         # An unfitted clone travels to the workers, not this estimator's previous fitted state.
         results = run_chunked(
             clone(self)._fit_one,
@@ -230,15 +191,15 @@ class LocalForecaster(PanelForecaster):
         self.nonnegative_ = {sid: bool(np.nanmin(y) >= 0) for sid, y, _ in jobs}
         self.fallbacks_ = pd.DataFrame(
             [(sid, self.model_name, fb, reason) for sid, _, fb, reason in results if fb],
-            columns=["series_id", "model", "fallback", "reason"],
+            columns=FALLBACK_COLUMNS,
         )
         self.adjustments_ = pd.DataFrame(
             [
                 (sid, self.model_name, f"interpolated {n} missing month(s)")
                 for sid, y, _ in jobs
-                if not self.supports_missing and (n := int(np.isnan(y).sum()))
+                if (n := int(np.isnan(y).sum()))
             ],
-            columns=["series_id", "model", "adjustment"],
+            columns=ADJUSTMENT_COLUMNS,
         )
         self.n_series_ = len(jobs)
         return self
@@ -246,8 +207,7 @@ class LocalForecaster(PanelForecaster):
     def _fit_one(
         self, series_id: str, y: np.ndarray, X: np.ndarray | None
     ) -> tuple[str, SeriesModel, str | None, str | None]:
-        if not self.supports_missing:
-            y, _ = fill_gaps(y)
+        y, _ = fill_gaps(y)
         n_obs = int(np.isfinite(y).sum())
         reason: str | None = None
         if n_obs < self._min_obs():
@@ -258,7 +218,9 @@ class LocalForecaster(PanelForecaster):
                     warnings.simplefilter("ignore")
                     model = self._series_model().fit(y, X)
                 return series_id, model, None, None
-            except Exception as error:  # noqa: BLE001 - any model failure means fall back
+            except (ConfigError, DataError):
+                raise
+            except NUMERICAL_ERRORS as error:
                 reason = f"{type(error).__name__}: {error}"
         fallback_name, fallback = fallback_model(n_obs)
         return series_id, fallback.fit(fill_gaps(y)[0]), fallback_name, reason
@@ -272,21 +234,13 @@ class LocalForecaster(PanelForecaster):
         self._check_fitted()
         horizon = check_horizon(horizon)
         levels = check_levels(levels)
-        rows = exog_by_series(X_future) if self.uses_exog else None
         months = {
             series_id: pd.period_range(self.last_month_[series_id] + 1, periods=horizon, freq="M")
             for series_id in self.models_
         }
-        tasks = [
-            (
-                model,
-                horizon,
-                exog_matrix(rows(sid), sid, months[sid], what="X_future") if rows else None,
-                levels,
-            )
-            for sid, model in self.models_.items()
-        ]
-        n_jobs = getattr(self, "n_jobs", 1) or 1
+        exog = exog_matrices(X_future if self.uses_exog else None, list(months.items()), "X_future")
+        tasks = [(model, horizon, x, levels) for model, x in zip(self.models_.values(), exog, strict=True)]
+        n_jobs = self.n_jobs or 1
         predicted = run_chunked(predict_series, tasks, n_jobs=n_jobs, desc=f"predict {self.model_name}")
         outputs = []
         failed = []
@@ -295,11 +249,8 @@ class LocalForecaster(PanelForecaster):
                 failed.append((series_id, self.model_name, "naive", f"predict failed: {error}"))
                 out = self._fallback_predict(series_id, horizon, levels)
             outputs.append((series_id, months[series_id], out, self.nonnegative_[series_id]))
-        if failed:
-            self.fallbacks_ = pd.concat(
-                [self.fallbacks_, pd.DataFrame(failed, columns=self.fallbacks_.columns)], ignore_index=True
-            )
-        return forecast_frame(outputs, self.model_name, levels)
+        forecasts = forecast_frame(outputs, self.model_name, levels)
+        return with_predict_fallbacks(forecasts, pd.DataFrame(failed, columns=FALLBACK_COLUMNS))
 
     def _fallback_predict(self, series_id: str, horizon: int, levels: Sequence[int]) -> dict[str, np.ndarray]:
         model = self.models_[series_id]
@@ -308,6 +259,29 @@ class LocalForecaster(PanelForecaster):
             raise ModelError(f"series {series_id!r}: prediction failed and no history kept for a fallback")
         _, fallback = fallback_model(len(history))
         return fallback.fit(history).predict(horizon, None, levels)
+
+
+def _local_init(cls: type[LocalForecaster]) -> Callable[..., None]:
+    """A scikit-learn constructor for ``cls``: the per-series model's parameters, ``panel_params``,
+    ``min_obs`` and ``n_jobs``, keyword-only, stored as given."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [p.replace(kind=keyword) for p in inspect.signature(cls.series_model).parameters.values()]
+    extras = {**cls.panel_params, "min_obs": None, "n_jobs": 1}
+    parameters += [inspect.Parameter(name, keyword, default=default) for name, default in extras.items()]
+    defaults = {p.name: p.default for p in parameters}
+
+    def __init__(self: LocalForecaster, **params: Any) -> None:
+        unknown = sorted(set(params) - set(defaults))
+        if unknown:
+            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {unknown[0]!r}")
+        for name, default in defaults.items():
+            setattr(self, name, params.get(name, default))
+
+    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    __init__.__signature__ = inspect.Signature([self_parameter, *parameters])  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__doc__ = f"Store the parameters of {cls.__name__} (see the class docstring)."
+    return __init__
 
 
 def predict_series(
@@ -319,7 +293,7 @@ def predict_series(
             warnings.simplefilter("ignore")
             out = model.predict(horizon, X, levels)
         _check_output(out, horizon, levels)
-    except Exception as error:  # noqa: BLE001 - the caller falls back and reports it
+    except NUMERICAL_ERRORS as error:
         return None, str(error)
     return out, None
 
@@ -328,7 +302,7 @@ def _check_output(out: dict[str, np.ndarray], horizon: int, levels: Sequence[int
     for key in ("mean", *interval_columns(levels)):
         values = np.asarray(out[key], dtype="float64")
         if values.shape != (horizon,) or not np.isfinite(values).all():
-            raise ModelError(f"model output {key!r} is not {horizon} finite values")
+            raise FloatingPointError(f"model output {key!r} is not {horizon} finite values")
 
 
 def replace_non_finite(
@@ -404,13 +378,10 @@ def forecast_frame(
     def stacked(key: str) -> np.ndarray:
         return np.concatenate([np.asarray(out[key], dtype="float64") for _, _, out, _ in outputs])
 
-    values = {"forecast": stacked("mean")}
-    previous_lower = previous_upper = values["forecast"]
-    for level in sorted(levels):
-        # Wider levels must contain narrower ones, whatever the model returned.
-        values[f"lower_{level}"] = previous_lower = np.minimum(stacked(f"lower_{level}"), previous_lower)
-        values[f"upper_{level}"] = previous_upper = np.maximum(stacked(f"upper_{level}"), previous_upper)
+    values = {"forecast": stacked("mean")} | {key: stacked(key) for key in interval_columns(levels)}
+    nest_intervals(values, levels)
     clip = np.repeat([bool(nonnegative) for _, _, _, nonnegative in outputs], sizes)
+    clip_nonnegative(values, list(values), clip)
     for column, array in values.items():
-        frame[column] = np.where(clip, np.maximum(array, 0.0), array)
+        frame[column] = array
     return frame[columns]

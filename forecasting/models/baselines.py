@@ -6,83 +6,22 @@ profile is seasonal naive with its noise averaged out: the level of the last
 twelve months plus the seasonal pattern averaged over the last few years.
 Seasonal naive copies last year's one-off months (a late Spring Festival, a
 strike, a record harvest) into every forecast year; the profile keeps last
-year's level but takes each month's usual deviation from it. It beat seasonal
-naive on every panel measured (MASE, ``seasons=4``): the BTS reference set at
-cut-offs 2022-04/08/12, 0.949/0.900/0.991 against 1.023/0.991/1.076; 657 BTS
-series 24 months from 2017-12, 1.066 against 1.157; 663 series 12 months
-from 2014-12, 1.019 against 1.058; the six China trade series 24 months from
-2017-12, 1.064 against 1.228.
+year's level but takes each month's usual deviation from it (it beat seasonal
+naive on every panel measured: ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 
-from forecasting.models.base import (
-    DEFAULT_LEVELS,
-    SEASON_LENGTH,
-    LocalForecaster,
-    SeriesModel,
-    normal_intervals,
-)
-
-
-def _residual_sigma(residuals: np.ndarray) -> float:
-    residuals = residuals[np.isfinite(residuals)]
-    if len(residuals) == 0:
-        return 0.0
-    return float(np.sqrt(np.mean(residuals**2)))
-
-
-class NaiveModel:
-    """Last value carried forward; sigma_h = sigma * sqrt(h)."""
-
-    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
-        self.y_ = np.asarray(y, dtype="float64")
-        self.sigma_ = _residual_sigma(np.diff(self.y_))
-        return self
-
-    def predict(
-        self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
-    ) -> dict[str, np.ndarray]:
-        steps = np.arange(1, h + 1)
-        mean = np.full(h, self.y_[-1])
-        return normal_intervals(mean, self.sigma_ * np.sqrt(steps), levels)
-
-
-class SeasonalNaiveModel:
-    """Same month last year; sigma_h = sigma * sqrt(floor((h - 1) / m) + 1)."""
-
-    label = "seasonal naive"
-
-    def __init__(self, season_length: int = SEASON_LENGTH) -> None:
-        self.season_length = season_length
-
-    def _store(self, y: np.ndarray) -> int:
-        """Keep ``y_`` (at least one season long); returns the season length."""
-        m = self.season_length
-        self.y_ = np.asarray(y, dtype="float64")
-        if len(self.y_) < m:
-            raise ValueError(f"{self.label} needs {m} observations, got {len(self.y_)}")
-        return m
-
-    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
-        m = self._store(y)
-        self.season_ = self.y_[-m:]
-        self.sigma_ = _residual_sigma(self.y_[m:] - self.y_[:-m])
-        return self
-
-    def predict(
-        self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
-    ) -> dict[str, np.ndarray]:
-        """``season_`` repeated; the width grows with the number of seasons ahead."""
-        m = self.season_length
-        steps = np.arange(1, h + 1)
-        mean = self.season_[(steps - 1) % m]
-        return normal_intervals(mean, self.sigma_ * np.sqrt((steps - 1) // m + 1), levels)
+from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
+from forecasting.core.intervals import normal_intervals
+from forecasting.core.params import POSITIVE_INT
+from forecasting.models.base import LocalForecaster
+from forecasting.models.naive import NaiveModel, SeasonalNaiveModel, residual_sigma
 
 
 class SeasonalProfileModel(SeasonalNaiveModel):
@@ -94,6 +33,7 @@ class SeasonalProfileModel(SeasonalNaiveModel):
     """
 
     label = "the seasonal profile"
+    _parameter_constraints: ClassVar[dict] = {"season_length": [POSITIVE_INT], "seasons": [POSITIVE_INT]}
 
     def __init__(self, season_length: int = SEASON_LENGTH, seasons: int = 4) -> None:
         super().__init__(season_length)
@@ -106,7 +46,7 @@ class SeasonalProfileModel(SeasonalNaiveModel):
             self._one_season(self.y_[:origin])[: len(self.y_) - origin] - self.y_[origin : origin + m]
             for origin in range(m, len(self.y_))
         ]
-        self.sigma_ = _residual_sigma(np.concatenate(errors)) if errors else 0.0
+        self.sigma_ = residual_sigma(np.concatenate(errors)) if errors else 0.0
         return self
 
     def _one_season(self, y: np.ndarray) -> np.ndarray:
@@ -121,12 +61,14 @@ class SeasonalProfileModel(SeasonalNaiveModel):
 class DriftModel:
     """Line through the first and last values; sigma_h = sigma * sqrt(h (1 + h / (T - 1)))."""
 
+    min_obs = 2
+
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
         self.y_ = np.asarray(y, dtype="float64")
         if len(self.y_) < 2:
             raise ValueError("drift needs at least 2 observations")
         self.slope_ = (self.y_[-1] - self.y_[0]) / (len(self.y_) - 1)
-        self.sigma_ = _residual_sigma(np.diff(self.y_) - self.slope_)
+        self.sigma_ = residual_sigma(np.diff(self.y_) - self.slope_)
         return self
 
     def predict(
@@ -140,6 +82,8 @@ class DriftModel:
 
 class MeanModel:
     """Historical mean; sigma_h = sigma * sqrt(1 + 1 / T)."""
+
+    min_obs = 1
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
         self.y_ = np.asarray(y, dtype="float64")
@@ -159,67 +103,32 @@ class Naive(LocalForecaster):
     """Naive forecast for every series of a panel."""
 
     name = "naive"
-
-    def __init__(self, n_jobs: int = 1) -> None:
-        self.n_jobs = n_jobs
-
-    def _series_model(self) -> SeriesModel:
-        return NaiveModel()
+    series_model = NaiveModel
 
 
 class SeasonalNaive(LocalForecaster):
     """Seasonal naive (m=12): the benchmark MASE is scaled by."""
 
     name = "seasonal_naive"
-
-    def __init__(self, season_length: int = SEASON_LENGTH, n_jobs: int = 1) -> None:
-        self.season_length = season_length
-        self.n_jobs = n_jobs
-
-    def _min_obs(self) -> int:
-        return self.season_length
-
-    def _series_model(self) -> SeriesModel:
-        return SeasonalNaiveModel(self.season_length)
+    series_model = SeasonalNaiveModel
 
 
 class SeasonalProfile(LocalForecaster):
     """Seasonal naive with the seasonal pattern averaged over the last ``seasons`` seasons."""
 
     name = "seasonal_profile"
-
-    def __init__(self, season_length: int = SEASON_LENGTH, seasons: int = 4, n_jobs: int = 1) -> None:
-        self.season_length = season_length
-        self.seasons = seasons
-        self.n_jobs = n_jobs
-
-    def _min_obs(self) -> int:
-        return self.season_length
-
-    def _series_model(self) -> SeriesModel:
-        return SeasonalProfileModel(self.season_length, self.seasons)
+    series_model = SeasonalProfileModel
 
 
 class Drift(LocalForecaster):
     """Random walk with drift."""
 
     name = "drift"
-    min_obs = 2
-
-    def __init__(self, n_jobs: int = 1) -> None:
-        self.n_jobs = n_jobs
-
-    def _series_model(self) -> SeriesModel:
-        return DriftModel()
+    series_model = DriftModel
 
 
 class Mean(LocalForecaster):
     """Historical mean."""
 
     name = "mean"
-
-    def __init__(self, n_jobs: int = 1) -> None:
-        self.n_jobs = n_jobs
-
-    def _series_model(self) -> SeriesModel:
-        return MeanModel()
+    series_model = MeanModel

@@ -12,25 +12,27 @@ the members' typical interval.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 import pandas as pd
 from sklearn.base import clone
 
-from forecasting.errors import ModelError
-from forecasting.models.base import (
-    DEFAULT_LEVELS,
-    PanelForecaster,
-    check_horizon,
-    check_levels,
-    forecast_columns,
-    interval_columns,
-)
+from forecasting.core.checks import check_horizon, check_levels
+from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS
+from forecasting.core.intervals import forecast_columns, interval_columns
+from forecasting.core.params import N_JOBS, POSITIVE_INT, Constraint, Options
+from forecasting.core.scales import mase_by_series
+from forecasting.errors import NUMERICAL_ERRORS, ConfigError, DataError, ModelError
+from forecasting.models.base import PanelForecaster, predict_fallbacks, with_predict_fallbacks
+from forecasting.models.cv import TooLittleHistoryError, backtest
+from forecasting.models.members import MEMBER_LIST, make_member
 from forecasting.panel import SeriesPanel
 
 Member = str | PanelForecaster
 METHODS = ("mean", "median", "weighted")
-FALLBACK_COLUMNS = ["series_id", "model", "fallback", "reason"]
+MEMBER_ERRORS: tuple[type[Exception], ...] = (*NUMERICAL_ERRORS, ModelError)
+"""A member that fails on the whole panel with one of these is dropped and reported; other members
+stand in. A ModelError is a member (a nested combination) none of whose own members worked."""
 
 
 def members_use_exog(members: Sequence[Member]) -> bool:
@@ -44,16 +46,14 @@ def resolve_members(members: Sequence[Member], n_jobs: int | None = None) -> lis
     ``n_jobs``, when given, is passed on to every member that takes it, so the
     parallelism happens inside the members rather than nested around them.
     """
-    from forecasting.models.registry import make_model
-
     if isinstance(members, str) or not members:
-        raise ValueError(f"The 'members' parameter must be a non-empty sequence of models. Got {members!r}.")
-    resolved = [make_model(m) if isinstance(m, str) else clone(m) for m in members]
+        raise ConfigError(f"The 'members' parameter must be a non-empty sequence of models. Got {members!r}.")
+    resolved = [make_member(m) if isinstance(m, str) else clone(m) for m in members]
     if n_jobs is not None:
         resolved = [m.set_params(n_jobs=n_jobs) if "n_jobs" in m.get_params() else m for m in resolved]
     names = [m.model_name for m in resolved]
     if len(set(names)) != len(names):
-        raise ValueError(f"The 'members' parameter must name distinct models. Got {names}.")
+        raise ConfigError(f"The 'members' parameter must name distinct models. Got {names}.")
     return resolved
 
 
@@ -65,7 +65,9 @@ def fit_members(
     for member in members:
         try:
             fitted.append(member.fit(panel, X))
-        except Exception as error:  # noqa: BLE001 - the other members stand in for it
+        except (ConfigError, DataError):
+            raise
+        except MEMBER_ERRORS as error:
             reason = f"member failed to fit: {type(error).__name__}: {error}"
             failures += [(sid, member.model_name, "other members", reason) for sid in panel.series_ids]
     if not fitted:
@@ -87,19 +89,27 @@ def member_fallbacks(members: Sequence[PanelForecaster]) -> pd.DataFrame:
 def predict_members(
     members: Sequence[PanelForecaster], horizon: int, X_future: pd.DataFrame | None, levels: Sequence[int]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All members' forecasts stacked (``model`` = member name), plus failures as fallback rows."""
-    frames, failures = [], []
+    """All members' forecasts stacked (``model`` = member name), plus fallback rows: the members'
+    own predict-time fallbacks and the members that failed to predict."""
+    frames, failures, reported = [], [], []
     for member in members:
         try:
-            frames.append(member.predict(horizon, X_future, levels).assign(model=member.model_name))
-        except Exception as error:  # noqa: BLE001 - the other members stand in for it
+            forecasts = member.predict(horizon, X_future, levels)
+        except (ConfigError, DataError):
+            raise
+        except MEMBER_ERRORS as error:
             reason = f"member failed to predict: {type(error).__name__}: {error}"
             failures += [(sid, member.model_name, "other members", reason) for sid in member.last_month_]
+            continue
+        reported.append(predict_fallbacks(forecasts))
+        frames.append(forecasts.assign(model=member.model_name))
     if not frames:
         raise ModelError(f"every member failed to predict; first reason: {failures[0][3]}")
     stacked = pd.concat(frames, ignore_index=True)
     stacked["series_id"] = stacked["series_id"].astype(str)
-    return stacked, pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
+    stacked.attrs.clear()
+    failed = pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
+    return stacked, concat_rows([*reported, failed], FALLBACK_COLUMNS)
 
 
 def combine_forecasts(
@@ -130,7 +140,8 @@ def combine_forecasts(
 
 
 def inverse_mase_weights(per_series: pd.DataFrame, floor: float = 1e-3) -> pd.DataFrame:
-    """Weights proportional to 1 / backtest MASE per series (``metrics_by_series`` output).
+    """Weights proportional to 1 / backtest MASE per series (a frame with a ``mase`` column indexed
+    ``model, series_id``, as :func:`~forecasting.core.scales.mase_by_series` gives).
 
     A member with an undefined MASE on a series (constant training window)
     gets the series' mean weight; MASE is floored at ``floor`` so a perfect
@@ -149,7 +160,8 @@ class Ensemble(PanelForecaster):
 
     Parameters
     ----------
-    members : registry names (``"ets"``) or estimator instances (cloned on fit).
+    members : single-model names (``"ets"``; :mod:`~forecasting.models.members`) or estimator
+        instances (cloned on fit).
     method : "median" (robust to one bad member), "mean", or "weighted": per
         series, weights proportional to 1 / MASE of each member in a rolling
         backtest of the training data (``backtest_horizon`` months,
@@ -159,6 +171,13 @@ class Ensemble(PanelForecaster):
     """
 
     name = "ensemble"
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "members": [MEMBER_LIST],
+        "method": [Options(*METHODS)],
+        "backtest_horizon": [POSITIVE_INT],
+        "backtest_folds": [POSITIVE_INT],
+        "n_jobs": N_JOBS,
+    }
 
     def __init__(
         self,
@@ -180,8 +199,7 @@ class Ensemble(PanelForecaster):
         return members_use_exog(self.members)
 
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
-        if self.method not in METHODS:
-            raise ValueError(f"The 'method' parameter must be one of {METHODS}. Got {self.method!r} instead.")
+        self._validate_params()
         members = resolve_members(self.members, self.n_jobs)
         self.weights_ = self._backtest_weights(members, panel, X) if self.method == "weighted" else None
         self.members_, failures = fit_members(members, panel, X)
@@ -192,13 +210,10 @@ class Ensemble(PanelForecaster):
     def _backtest_weights(
         self, members: list[PanelForecaster], panel: SeriesPanel, X: pd.DataFrame | None
     ) -> pd.DataFrame:
-        from forecasting.evaluation.backtest import TooLittleHistoryError, backtest
-        from forecasting.evaluation.metrics import metrics_by_series
-
         names = [m.model_name for m in members]
         try:
             results = backtest(members, panel, horizon=self.backtest_horizon, folds=self.backtest_folds, X=X)
-            scored = inverse_mase_weights(metrics_by_series(results)).assign(source="backtest")
+            scored = inverse_mase_weights(mase_by_series(results).to_frame()).assign(source="backtest")
         except TooLittleHistoryError:  # every series gets equal weights below
             scored = pd.DataFrame(columns=["series_id", "model", "weight"])
         unscored = sorted(set(panel.series_ids) - set(scored["series_id"]))
@@ -217,8 +232,7 @@ class Ensemble(PanelForecaster):
         self._check_fitted()
         horizon, levels = check_horizon(horizon), check_levels(levels)
         stacked, failures = predict_members(self.members_, horizon, X_future, levels)
-        self.fallbacks_ = concat_rows([self.fallbacks_, failures], FALLBACK_COLUMNS)
         weights = self.weights_[["series_id", "model", "weight"]] if self.weights_ is not None else None
         combined = combine_forecasts(stacked, levels, self.method, weights)
         combined["model"] = self.model_name
-        return combined[forecast_columns(levels)]
+        return with_predict_fallbacks(combined[forecast_columns(levels)], failures)

@@ -12,13 +12,15 @@ quantiles of seeded simulated future paths, valid for every form.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple, Self
+from typing import ClassVar, NamedTuple, Self
 
 import numpy as np
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from threadpoolctl import threadpool_limits
 
-from forecasting.models.base import DEFAULT_LEVELS, SEASON_LENGTH, LocalForecaster, SeriesModel
+from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
+from forecasting.core.params import NON_NEGATIVE_INT, NONE, POSITIVE_INT, Options
+from forecasting.models.base import LocalForecaster
 
 
 class EtsForm(NamedTuple):
@@ -69,6 +71,14 @@ def information_criterion(result, form: EtsForm, season_length: int = SEASON_LEN
 
 class EtsModel:
     """AICc-selected ETS for one series (numpy in, numpy out); keeps ``y_`` for the fallback."""
+
+    min_obs = 6
+    _parameter_constraints: ClassVar[dict] = {
+        "season_length": [POSITIVE_INT],
+        "initialization": [Options("heuristic", "estimated")],
+        "repetitions": [POSITIVE_INT],
+        "random_state": [NONE, NON_NEGATIVE_INT],
+    }
 
     def __init__(
         self,
@@ -139,21 +149,4 @@ class Ets(LocalForecaster):
     """Automatic ETS per series, chosen by AICc from a restricted candidate set."""
 
     name = "ets"
-    min_obs = 6
-
-    def __init__(
-        self,
-        season_length: int = SEASON_LENGTH,
-        initialization: str = "heuristic",
-        repetitions: int = 1000,
-        random_state: int = 0,
-        n_jobs: int = 1,
-    ) -> None:
-        self.season_length = season_length
-        self.initialization = initialization
-        self.repetitions = repetitions
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-
-    def _series_model(self) -> SeriesModel:
-        return EtsModel(self.season_length, self.initialization, self.repetitions, self.random_state)
+    series_model = EtsModel

@@ -12,17 +12,11 @@ its scaled errors per horizon step give the interval quantiles. Series too
 short for the features fall back to a seasonal naive or naive forecast,
 reported in ``fallbacks_``.
 
-Measured on the BTS reference set (560 series, fit 2018-01..2022-12, forecast
-2023): MASE 0.943 (seasonal naive 1.076), 80%/95% coverage 0.77/0.91, fit 7 s
-on a loaded 2-core machine. Log-growth targets and per-origin scaling matter
-there: the scaled-difference target gave 1.063 and per-series scaling 1.042,
-because the 2020-2021 border restrictions dominate rows scaled to one level.
-The same growth targets are its weakness: on a 3-fold backtest of that set
-(cut-offs 2022-04, 2022-08, 2022-12) it scored 1.087, 2.234 and 0.943, since
-after the August 2022 cut-off the growth learned from the 2021 reopening
-compounds into forecasts far too high. ``auto`` therefore takes the median
-of the GBMs with the statistical models and the no-change forecasts rather than
-trusting either family alone.
+Per-origin scaling and log-growth targets make the model robust to level
+shifts such as the 2020-2021 border closures; the same growth targets can
+compound a reopening into forecasts far too high, which is why ``auto``
+combines the GBMs with statistical and no-change models (figures:
+``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -30,7 +24,8 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Self
+from numbers import Integral, Real
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -40,6 +35,21 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from threadpoolctl import threadpool_limits
 
+from forecasting.core.checks import check_horizon, check_levels
+from forecasting.core.conformal import conformal_bounds
+from forecasting.core.constants import ADJUSTMENT_COLUMNS, DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
+from forecasting.core.exog import exog_columns, exog_values
+from forecasting.core.params import (
+    BOOLEAN,
+    NON_NEGATIVE_INT,
+    NONE,
+    POSITIVE_INT,
+    Constraint,
+    Interval,
+    Options,
+    int_sequence,
+)
+from forecasting.core.scales import seasonal_scales
 from forecasting.errors import DataError
 from forecasting.executors import run_chunked
 from forecasting.features.calendar import calendar_features
@@ -52,21 +62,14 @@ from forecasting.features.lags import (
     rolling_mean_std,
     shift_columns,
 )
-from forecasting.models.base import (
-    DEFAULT_LEVELS,
-    SEASON_LENGTH,
-    PanelForecaster,
-    check_horizon,
-    check_levels,
-    fallback_model,
-    fill_gaps,
-    forecast_frame,
-)
+from forecasting.models.base import PanelForecaster, fill_gaps, forecast_frame
+from forecasting.models.naive import fallback_model
 from forecasting.panel import SeriesPanel
 
 STRATEGIES: tuple[str, ...] = ("recursive", "direct")
 TARGETS: tuple[str, ...] = ("seasonal_difference", "log_ratio", "level")
 SCALINGS: tuple[str, ...] = ("window", "series")
+LOSSES: tuple[str, ...] = ("squared_error", "absolute_error", "gamma", "poisson")
 CALIBRATION_SCORES = 100
 """Scaled errors per horizon step the automatic number of calibration windows aims for."""
 MAX_CALIBRATION_WINDOWS = 12
@@ -83,8 +86,8 @@ class GradientBoosting(PanelForecaster):
         ``recursive`` fits one model for the next month and feeds its forecasts
         back as lags. ``direct`` fits one model for every step ``h`` up to
         ``max_horizon`` with ``h`` as a feature and the features taken at the
-        forecast origin, so no forecast is fed back. On the BTS reference set
-        recursive scored MASE 0.943 and direct 1.086; direct fits ~3x slower.
+        forecast origin, so no forecast is fed back; it was less accurate and
+        slower on the BTS reference set (``docs/benchmarks.md``).
     target : "log_ratio", "seasonal_difference" or "level"
         What the trees learn, relative to the seasonal base (the same month of
         the last observed year): ``log1p(y / s) - log1p(base / s)`` (growth,
@@ -126,6 +129,30 @@ class GradientBoosting(PanelForecaster):
 
     name = "gbm"
     uses_exog = True
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "strategy": [Options(*STRATEGIES)],
+        "target": [Options(*TARGETS)],
+        "scaling": [Options(*SCALINGS)],
+        "lags": [int_sequence(1)],
+        "rolling_windows": [int_sequence(2)],
+        "seasonal_difference_lags": [int_sequence(0)],
+        "max_horizon": [POSITIVE_INT],
+        "calibration_windows": [NONE, NON_NEGATIVE_INT],
+        "calibration_horizon": [POSITIVE_INT],
+        "calibration_step": [NONE, POSITIVE_INT],
+        # The seasonal base needs a past year.
+        "min_obs": [Interval(Integral, SEASON_LENGTH + 1, None)],
+        "series_feature": [BOOLEAN],
+        "loss": [Options(*LOSSES)],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [POSITIVE_INT],
+        "max_leaf_nodes": [NONE, Interval(Integral, 2, None)],
+        "min_samples_leaf": [POSITIVE_INT],
+        "l2_regularization": [Interval(Real, 0, None)],
+        "max_train_rows": [NONE, POSITIVE_INT],
+        "random_state": [NONE, NON_NEGATIVE_INT],
+        "n_jobs": [POSITIVE_INT],
+    }
 
     def __init__(
         self,
@@ -185,7 +212,7 @@ class GradientBoosting(PanelForecaster):
         """Fit the global model, its conformal calibration and the per-series fallbacks."""
         if not isinstance(panel, SeriesPanel):
             raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
-        self._check_params()
+        self._validate_params()
         with threadpool_limits(limits=self.n_jobs, user_api="openmp"):
             return self._fit(panel, X)
 
@@ -196,7 +223,7 @@ class GradientBoosting(PanelForecaster):
         layout = right_aligned(panel)
         history = layout.values
         self.series_ids_ = layout.series_ids
-        self.exog_columns_ = _exog_columns(X)
+        self.exog_columns_ = exog_columns(X)
         in_range = np.isfinite(history).cumsum(axis=1) > 0
         month_grid = self._month_grid(layout.ordinals(0, layout.n_columns), in_range, X, "X")
         categories, self.categorical_names_ = _categorical_codes(
@@ -248,38 +275,17 @@ class GradientBoosting(PanelForecaster):
                 for sid, keep in zip(layout.series_ids, modelled, strict=True)
                 if keep
             ]
-        self.fallbacks_ = pd.DataFrame(fallback_rows, columns=["series_id", "model", "fallback", "reason"])
+        self.fallbacks_ = pd.DataFrame(fallback_rows, columns=FALLBACK_COLUMNS)
         self.adjustments_ = pd.DataFrame(
             [
                 (sid, self.model_name, f"interpolated {gaps} missing month(s) for the fallback")
                 for sid, row, keep in zip(layout.series_ids, history, modelled, strict=True)
                 if not keep and (gaps := int(np.isnan(_observed(row)).sum()))
             ],
-            columns=["series_id", "model", "adjustment"],
+            columns=ADJUSTMENT_COLUMNS,
         )
         self.n_series_ = len(layout.series_ids)
         return self
-
-    def _check_params(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"The 'strategy' parameter must be one of {STRATEGIES}. Got {self.strategy!r}.")
-        if self.scaling not in SCALINGS:
-            raise ValueError(f"The 'scaling' parameter must be one of {SCALINGS}. Got {self.scaling!r}.")
-        if self.target not in TARGETS:
-            raise ValueError(f"The 'target' parameter must be one of {TARGETS}. Got {self.target!r}.")
-        for name in ("max_horizon", "calibration_horizon", "min_obs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"The {name!r} parameter must be a positive int. Got {value!r} instead.")
-        if self.min_obs <= SEASON_LENGTH:
-            raise ValueError(
-                f"The 'min_obs' parameter must exceed {SEASON_LENGTH}: the seasonal base needs a past year. "
-                f"Got {self.min_obs!r} instead."
-            )
-        if self.calibration_windows is not None and self.calibration_windows < 0:
-            raise ValueError(
-                f"The 'calibration_windows' parameter must be >= 0. Got {self.calibration_windows!r} instead."
-            )
 
     def _month_grid(
         self, ordinals: np.ndarray, needed: np.ndarray, X: pd.DataFrame | None, what: str
@@ -295,7 +301,7 @@ class GradientBoosting(PanelForecaster):
         grid[needed, : calendar.shape[1]] = lookup.loc[ordinals[needed]].to_numpy()
         if self.exog_columns_:
             series = np.broadcast_to(np.asarray(self.series_ids_, dtype=object)[:, None], ordinals.shape)
-            grid[needed, calendar.shape[1] :] = _exog_values(
+            grid[needed, calendar.shape[1] :] = exog_values(
                 X, series[needed], ordinals[needed], self.exog_columns_, what
             )
         return grid
@@ -600,7 +606,7 @@ class GradientBoosting(PanelForecaster):
             calibrated = scores.shape[1]
             columns = np.minimum(steps, calibrated) - 1
             widen = np.sqrt(np.maximum(steps / calibrated, 1.0))
-            lower, upper = _conformal_bounds(scores[:, columns], alpha)
+            lower, upper = conformal_bounds(scores[:, columns], alpha)
             offsets[f"lower_{level}"], offsets[f"upper_{level}"] = lower * widen, upper * widen
         return offsets
 
@@ -613,23 +619,6 @@ def fit_trees(
         return None
     with threadpool_limits(limits=n_threads, user_api="openmp"):
         return regressor.fit(design, target)
-
-
-def _conformal_bounds(scores: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Split-conformal lower and upper quantiles per column, with the (n + 1) / n finite-sample correction."""
-    lower, upper = [], []
-    for column in scores.T:
-        column = column[np.isfinite(column)]
-        n = len(column)
-        if n == 0:
-            lower.append(np.nan)
-            upper.append(np.nan)
-            continue
-        q_upper = min(1.0, (1 - alpha / 2) * (n + 1) / n)
-        q_lower = max(0.0, 1 - q_upper)
-        lower.append(np.quantile(column, q_lower, method="lower"))
-        upper.append(np.quantile(column, q_upper, method="higher"))
-    return np.asarray(lower), np.asarray(upper)
 
 
 def _observed(row: np.ndarray) -> np.ndarray:
@@ -670,14 +659,9 @@ def _level_scale(history: np.ndarray) -> np.ndarray:
 
 
 def _error_scale(history: np.ndarray) -> np.ndarray:
-    """In-sample seasonal naive MAE (naive MAE for short series): the unit of the conformal scores."""
-    seasonal = np.abs(history[:, SEASON_LENGTH:] - history[:, :-SEASON_LENGTH])
-    first = np.abs(np.diff(history, axis=1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # series without pairs give NaN, handled below
-        seasonal_mae = np.nanmean(seasonal, axis=1) if seasonal.shape[1] else np.full(len(history), np.nan)
-        naive_mae = np.nanmean(first, axis=1) if first.shape[1] else np.full(len(history), np.nan)
-    scale = np.where(np.isfinite(seasonal_mae), seasonal_mae, naive_mae)
+    """Each series' MASE scale (:func:`~forecasting.core.scales.seasonal_scales`): the unit of the
+    conformal scores, floored at a millionth of its level so a flat stretch cannot divide by zero."""
+    scale = seasonal_scales(history.T)[0]
     level = _level_scale(history)
     floor = np.where(np.isfinite(level) & (level > 0), 1e-6 * level, 1e-12)
     return np.where(np.isfinite(scale) & (scale > floor), scale, floor)
@@ -686,61 +670,6 @@ def _error_scale(history: np.ndarray) -> np.ndarray:
 def _forward_filled(history: np.ndarray) -> np.ndarray:
     """Missing months take the last observed value: the seasonal base must be a number."""
     return pd.DataFrame(history).ffill(axis=1).to_numpy()
-
-
-def _exog_columns(X: pd.DataFrame | None) -> list[str]:
-    if X is None:
-        return []
-    if "month" not in X.columns:
-        raise DataError("X has no 'month' column", column="month")
-    columns = [c for c in X.columns if c not in ("series_id", "month")]
-    non_numeric = [c for c in columns if not pd.api.types.is_numeric_dtype(X[c])]
-    if non_numeric:
-        raise DataError(f"X feature columns must be numeric; {non_numeric} are not", column=non_numeric[0])
-    return columns
-
-
-def _exog_values(
-    X: pd.DataFrame | None, series_ids: np.ndarray, ordinals: np.ndarray, columns: list[str], what: str
-) -> np.ndarray:
-    """The ``columns`` of ``X`` for each (series, month) pair, in order; DataError when any is missing."""
-    if X is None:
-        raise DataError(f"{what} is required: the model was fitted with exogenous columns {columns}")
-    missing_columns = [c for c in columns if c not in X.columns]
-    if missing_columns:
-        raise DataError(f"{what} lacks the feature column(s) {missing_columns} seen in fit")
-    table = X[[c for c in ("series_id", "month") if c in X.columns] + columns].copy()
-    table["ordinal"] = pd.PeriodIndex(table["month"], freq="M").asi8
-    keys = pd.DataFrame({"ordinal": ordinals})
-    on = ["ordinal"]
-    if "series_id" in table.columns:
-        table["series_id"] = table["series_id"].astype(str)
-        keys["series_id"] = series_ids.astype(str)
-        on = ["series_id", "ordinal"]
-    duplicated = table.duplicated(on)
-    if duplicated.any():
-        first = table[duplicated].iloc[0]
-        raise DataError(
-            f"{what} has duplicate rows for month {first['month']}",
-            series=str(first["series_id"]) if "series_id" in on else None,
-        )
-    merged = keys.merge(table[on + columns], on=on, how="left", indicator=True)
-    absent = (merged["_merge"] == "left_only").to_numpy()
-    if absent.any():
-        row = int(np.flatnonzero(absent)[0])
-        raise DataError(
-            f"{what} lacks {int(absent.sum())} (series, month) row(s) the model needs, "
-            f"first {pd.Period(ordinal=int(ordinals[row]), freq='M')}",
-            series=str(series_ids[row]),
-        )
-    values = merged[columns].to_numpy(dtype="float64")
-    bad = ~np.isfinite(values)
-    if bad.any():
-        row, column = (int(i) for i in np.argwhere(bad)[0])
-        raise DataError(
-            f"{what} holds NaN or infinite values", column=columns[column], series=str(series_ids[row])
-        )
-    return values
 
 
 def _categorical_codes(metadata: pd.DataFrame, series_feature: bool) -> tuple[np.ndarray, list[str]]:

@@ -5,34 +5,12 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from forecasting.models.arima import Arima
 from forecasting.models.auto import Auto
 from forecasting.models.base import PanelForecaster
-from forecasting.models.baselines import Drift, Mean, Naive, SeasonalNaive, SeasonalProfile
 from forecasting.models.ensemble import Ensemble
-from forecasting.models.ets import Ets
-from forecasting.models.gbm import GradientBoosting
-from forecasting.models.theta import Theta
+from forecasting.models.members import MEMBER_MODELS, PRESETS, instantiate
 
-MODELS: dict[str, type[PanelForecaster]] = {
-    "naive": Naive,
-    "seasonal_naive": SeasonalNaive,
-    "seasonal_profile": SeasonalProfile,
-    "drift": Drift,
-    "mean": Mean,
-    "ets": Ets,
-    "theta": Theta,
-    "arima": Arima,
-    "ensemble": Ensemble,
-    "auto": Auto,
-    "gbm": GradientBoosting,
-}
-
-
-PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
-    "gbm_median": ("gbm", {"loss": "absolute_error"}),
-}
-"""Registered variants: a name for a model with other default parameters (its ``model_name``)."""
+MODELS: dict[str, type[PanelForecaster]] = {**MEMBER_MODELS, "ensemble": Ensemble, "auto": Auto}
 
 
 def available_models() -> list[str]:
@@ -48,15 +26,7 @@ def make_model(name: str, *, horizon: int | None = None, **params: Any) -> Panel
     model wins depends on the horizon (trend models tend to win a year
     ahead and lose two years ahead), so they must be judged where they are used.
     """
-    if name in PRESETS:
-        name, preset = PRESETS[name]
-        params = {**preset, **params}
-    try:
-        cls = MODELS[name]
-    except KeyError:
-        raise ValueError(
-            f"The 'model' parameter must be one of {available_models()}. Got {name!r} instead."
-        ) from None
-    if horizon is not None and "backtest_horizon" in inspect.signature(cls).parameters:
+    cls = MODELS.get(PRESETS[name][0] if name in PRESETS else name)
+    if horizon is not None and cls is not None and "backtest_horizon" in inspect.signature(cls).parameters:
         params = {"backtest_horizon": horizon, **params}
-    return cls(**params)
+    return instantiate(MODELS, name, params)

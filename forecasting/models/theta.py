@@ -9,17 +9,26 @@ otherwise (``method="auto"``). Intervals come from the model's SES state space.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Self
+from numbers import Real
+from typing import ClassVar, Self
 
 import numpy as np
 from statsmodels.tsa.forecasting.theta import ThetaModel
 from threadpoolctl import threadpool_limits
 
-from forecasting.models.base import DEFAULT_LEVELS, SEASON_LENGTH, LocalForecaster, SeriesModel
+from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
+from forecasting.core.params import POSITIVE_INT, Interval
+from forecasting.models.base import LocalForecaster
 
 
 class ThetaSeriesModel:
     """Theta for one series (numpy in, numpy out); keeps ``y_`` for the fallback."""
+
+    min_obs = 4
+    _parameter_constraints: ClassVar[dict] = {
+        "season_length": [POSITIVE_INT],
+        "theta": [Interval(Real, 1, None)],
+    }
 
     def __init__(self, season_length: int = SEASON_LENGTH, theta: float = 2.0) -> None:
         self.season_length = season_length
@@ -57,12 +66,4 @@ class Theta(LocalForecaster):
     """Theta per series, seasonally adjusted when seasonality is significant."""
 
     name = "theta"
-    min_obs = 4
-
-    def __init__(self, season_length: int = SEASON_LENGTH, theta: float = 2.0, n_jobs: int = 1) -> None:
-        self.season_length = season_length
-        self.theta = theta
-        self.n_jobs = n_jobs
-
-    def _series_model(self) -> SeriesModel:
-        return ThetaSeriesModel(self.season_length, self.theta)
+    series_model = ThetaSeriesModel

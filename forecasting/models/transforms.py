@@ -13,7 +13,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import boxcox, inv_boxcox
 
-from forecasting.models.base import SEASON_LENGTH
+from forecasting.core.constants import SEASON_LENGTH
 
 TRANSFORMS: tuple[str | None, ...] = ("auto", "log", None)
 

@@ -100,6 +100,7 @@ def make_job(root: Path, name: str = "tiny", *, tracking_uri: str | None = None)
 # --- faults -------------------------------------------------------------------------
 def _stage_targets() -> dict[str, tuple[Any, str]]:
     """Stage name -> (module, attribute) the retrain looks up when it reaches that stage."""
+    import forecasting.deployment as deployment
     import forecasting.files as files
     import forecasting.jobs.publish as publish
     import forecasting.jobs.retrain as retrain
@@ -109,11 +110,11 @@ def _stage_targets() -> dict[str, tuple[Any, str]]:
         "load": (retrain, "load_panel"),
         "backtest": (retrain, "_backtest_all"),
         "log_model": (tracking, "log_serving_model"),
-        "copy_champion": (tracking, "stage_champion"),
+        "copy_champion": (deployment, "stage_champion"),
         "export": (retrain, "stage_exports"),
         "export_write": (files.os, "fsync"),
-        "alias": (tracking, "set_champion"),
-        "link": (tracking, "link_champion"),
+        "alias": (deployment, "set_champion"),
+        "link": (deployment, "link_champion"),
         "export_rename": (publish, "_move"),
     }
 

@@ -70,7 +70,7 @@ def test_a_dimension_changing_within_a_series_names_the_file(tmp_path: Path) -> 
     rows = [{**row, "crossing": "north" if i < 10 else "south"} for i, row in enumerate(_rows())]
     path = _write(tmp_path / "dims.csv", rows)
     with pytest.raises(DataError, match=rf"file {path}, column 'crossing', series 'a'.*'north', 'south'"):
-        load_long(path).panel()
+        SeriesPanel.from_load(load_long(path))
 
 
 def test_months_in_the_future_are_warned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting import tracking
+from forecasting import deployment, tracking
 from forecasting.data.loaders import load_long
 from forecasting.errors import ConfigError, ModelError
 from forecasting.export import FORMULA_PREFIXES, export_forecasts, export_paths, forecast_table
 from forecasting.jobs.config import load_config
 from forecasting.models.registry import make_model
+from forecasting.panel import SeriesPanel
 from forecasting.serving import decode_params
 
 pytestmark = pytest.mark.timeout(120)
@@ -60,7 +61,7 @@ def hostile_csv(tmp_path: Path) -> Path:
 
 
 def test_exports_neutralise_formulas_in_every_text_cell(hostile_csv: Path, tmp_path: Path) -> None:
-    panel = load_long(hostile_csv).panel()
+    panel = SeriesPanel.from_load(load_long(hostile_csv))
     forecasts = make_model("naive").fit(panel).predict(3)
     table = forecast_table(forecasts, panel.metadata, run_id="=run")
     out = tmp_path / "out"
@@ -115,12 +116,12 @@ def test_job_names_from_code_cannot_escape(name: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="name"):
         export_paths(tmp_path, name, "2023-01")
     with pytest.raises((ConfigError, ModelError)):
-        tracking.stage_champion(name, "1", tmp_path)
+        deployment.stage_champion(name, "1", tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_series_names_never_become_file_names(hostile_csv: Path, tmp_path: Path) -> None:
-    panel = load_long(hostile_csv).panel()
+    panel = SeriesPanel.from_load(load_long(hostile_csv))
     assert "../../../../tmp/evil" in panel.series_ids
     forecasts = make_model("naive").fit(panel).predict(2)
     out = tmp_path / "deep" / "out"

@@ -1,0 +1,42 @@
+"""Argument checks shared across layers: horizons and levels, job names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from forecasting.errors import ConfigError, shorten
+
+JOB_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+"""Matched with ``fullmatch``: a trailing newline or a 300-character name is not a job name."""
+
+
+def check_horizon(horizon: Any) -> int:
+    """``horizon`` as an int; ValueError unless it is a positive integer."""
+    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
+        raise ValueError(
+            f"The 'horizon' parameter of predict must be a positive int. Got {horizon!r} instead."
+        )
+    return int(horizon)
+
+
+def check_levels(levels: Sequence[int]) -> tuple[int, ...]:
+    """Interval levels sorted; ValueError unless each lies strictly between 0 and 100."""
+    checked = tuple(sorted(int(level) for level in levels))
+    if any(not 0 < level < 100 for level in checked):
+        raise ValueError(
+            f"The 'levels' parameter of predict must hold ints in (0, 100). Got {levels!r} instead."
+        )
+    return checked
+
+
+def check_job_name(name: object, *, key: str = "job.name", file: str | None = None) -> str:
+    """A job name is used in file names (exports, lock, model folder): no separators, no ``..``."""
+    if not isinstance(name, str) or not JOB_NAME.fullmatch(name):
+        raise ConfigError(
+            f"must be 1 to 64 lowercase letters, digits, '-' or '_'. Got {shorten(name)}", key=key, file=file
+        )
+    return name

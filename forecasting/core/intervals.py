@@ -1,0 +1,48 @@
+"""Prediction-interval columns and their post-processing: Gaussian bounds, nesting, clipping."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy.stats import norm
+
+
+def interval_columns(levels: Sequence[int]) -> list[str]:
+    """``lower_80, upper_80, lower_95, upper_95`` for ``levels=(80, 95)``."""
+    return [f"{side}_{level}" for level in sorted(levels) for side in ("lower", "upper")]
+
+
+def forecast_columns(levels: Sequence[int]) -> list[str]:
+    """The columns of a forecast frame: keys, point forecast, then each level's bounds."""
+    return ["series_id", "month", "model", "forecast", *interval_columns(levels)]
+
+
+def normal_intervals(mean: np.ndarray, sigma_h: np.ndarray, levels: Sequence[int]) -> dict[str, np.ndarray]:
+    """Symmetric Gaussian intervals ``mean +- z * sigma_h`` for each level."""
+    out: dict[str, np.ndarray] = {"mean": mean}
+    for level in levels:
+        z = norm.ppf(0.5 + level / 200.0)
+        out[f"lower_{level}"] = mean - z * sigma_h
+        out[f"upper_{level}"] = mean + z * sigma_h
+    return out
+
+
+def nest_intervals(bounds: MutableMapping[str, Any], levels: Sequence[int]) -> None:
+    """In place: widen each level's bounds to contain the forecast and every narrower level's.
+
+    ``bounds`` maps ``forecast`` and ``lower_<l>``/``upper_<l>`` to arrays or
+    columns (a dict or a DataFrame); models and combinations may return
+    crossing bounds, a forecast table never does.
+    """
+    previous_lower = previous_upper = bounds["forecast"]
+    for level in sorted(levels):
+        bounds[f"lower_{level}"] = previous_lower = np.minimum(bounds[f"lower_{level}"], previous_lower)
+        bounds[f"upper_{level}"] = previous_upper = np.maximum(bounds[f"upper_{level}"], previous_upper)
+
+
+def clip_nonnegative(bounds: MutableMapping[str, Any], columns: Sequence[str], mask: np.ndarray) -> None:
+    """In place: clip ``columns`` at zero in the rows of ``mask`` (series never observed below zero)."""
+    for column in columns:
+        bounds[column] = np.where(mask, np.maximum(bounds[column], 0.0), bounds[column])

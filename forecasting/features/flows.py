@@ -1,0 +1,35 @@
+"""Every flow's monthly series with its roll-ups and derived series, from one loaded panel.
+
+The flow builders (:mod:`~forecasting.features.cargo`, ``passengers``,
+``trade_value``) are built on :mod:`~forecasting.features.hierarchy`; this
+module runs each on the series of its flow.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from forecasting.features.cargo import build_cargo
+from forecasting.features.hierarchy import copy_report
+from forecasting.features.passengers import build_passengers
+from forecasting.features.trade_value import build_trade_value
+from forecasting.panel import SeriesPanel
+
+
+def build_series(panel: SeriesPanel) -> SeriesPanel:
+    """Every flow's series with its roll-ups and derived series, one report for all.
+
+    Series of other flows (or none) are kept as they are.
+    """
+    builders = {"cargo": build_cargo, "passengers": build_passengers, "trade_value": build_trade_value}
+    report = copy_report(panel.report)
+    known = len(panel.report.issues)
+    flows = panel.metadata["flow"]  # every panel has the canonical dimension columns
+    parts = [panel.records[~panel.records["series_id"].isin(flows.index[flows.isin(list(builders))])]]
+    for flow, build in builders.items():
+        if flows.eq(flow).any():
+            built = build(panel)
+            report.issues.extend(built.report.issues[known:])
+            parts.append(built.records)
+    records = pd.concat([part for part in parts if not part.empty], ignore_index=True)
+    return SeriesPanel(records, report)

@@ -1,0 +1,296 @@
+"""Rolling-origin cross-validation: one long table of forecasts against what happened.
+
+The primitive lives in the models layer so that combinations (``ensemble``,
+``auto``) can weigh or choose their members on it without importing the
+evaluation layer, which scores the same table.
+
+Each fold cuts the panel at a ``cutoff`` month with :meth:`SeriesPanel.until`,
+fits a fresh ``clone`` of every model on what was known then, and forecasts
+the next ``horizon`` months. Exogenous rows after the cutoff reach the model
+only as ``X_future`` (calendar and intervention features are known ahead);
+the MASE/RMSSE scales come from the fold's training window alone. So no
+number in the table could have been computed with hindsight.
+
+The table has one row per series x model x cutoff x step::
+
+    series_id, model, cutoff, month, step, actual, forecast,
+    lower_<l>, upper_<l> (each level), scale_mase, scale_rmsse
+
+Nothing is dropped silently. ``results.attrs["backtest"]`` is a
+:class:`BacktestLog`: ``.skipped`` lists, per fold, the series left out (too
+short at the cutoff, or nothing to score after it) and the test months that
+have no actual; ``.fallbacks`` collects every fitted model's ``fallbacks_``
+with its cutoff (read by :func:`forecasting.evaluation.backtest.skipped` and ``fallbacks``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+
+from forecasting.core.checks import check_levels
+from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS
+from forecasting.core.intervals import interval_columns
+from forecasting.core.scales import series_scales
+from forecasting.errors import DataError, shorten
+from forecasting.models.base import PanelForecaster, predict_fallbacks
+from forecasting.panel import SeriesPanel
+
+SKIPPED_COLUMNS = ["series_id", "cutoff", "reason"]
+BACKTEST_FALLBACK_COLUMNS = [*FALLBACK_COLUMNS[:2], "cutoff", *FALLBACK_COLUMNS[2:]]
+"""A fitted model's ``fallbacks_`` rows with the cutoff of the fold that fitted it."""
+MIN_TRAIN = 2
+"""Fewest training observations a series needs in a fold: a scale needs one difference."""
+
+
+class TooLittleHistoryError(DataError):
+    """No series had enough history for any fold: nothing could be scored (the message says why)."""
+
+
+def result_columns(levels: Sequence[int]) -> list[str]:
+    return [
+        "series_id",
+        "model",
+        "cutoff",
+        "month",
+        "step",
+        "actual",
+        "forecast",
+        *interval_columns(levels),
+        "scale_mase",
+        "scale_rmsse",
+    ]
+
+
+def default_step(horizon: int, folds: int) -> int:
+    """``horizon // folds`` (at least 1): folds overlap, so K folds fit in little history."""
+    return max(horizon // folds, 1)
+
+
+def fold_cutoffs(
+    last_month: pd.Period, *, horizon: int, folds: int, step: int | None = None
+) -> list[pd.Period]:
+    """The training cutoffs, oldest first; the last fold's horizon ends at ``last_month``."""
+    step = default_step(horizon, folds) if step is None else step
+    return [last_month - horizon - step * k for k in reversed(range(folds))]
+
+
+def backtest(
+    models: Sequence[PanelForecaster],
+    panel: SeriesPanel,
+    *,
+    horizon: int,
+    folds: int = 3,
+    step: int | None = None,
+    window: Literal["expanding", "sliding"] = "expanding",
+    window_length: int | None = None,
+    X: pd.DataFrame | None = None,
+    levels: Sequence[int] = DEFAULT_LEVELS,
+    n_jobs: int = 1,
+    min_train: int = MIN_TRAIN,
+) -> pd.DataFrame:
+    """Rolling-origin evaluation of ``models`` on ``panel``.
+
+    Parameters
+    ----------
+    models : estimators to evaluate; each fold fits a ``clone``, the originals stay untouched.
+    horizon : months forecast after each cutoff.
+    folds : number of cutoffs. The last cutoff is ``horizon`` months before the
+        panel's last month; earlier ones are ``step`` months apart
+        (default ``max(horizon // folds, 1)``).
+    window : "expanding" trains on all history up to the cutoff; "sliding" on
+        the last ``window_length`` months only.
+    X : exogenous features for training and future months (``month``,
+        optional ``series_id``, numeric columns); sliced per fold.
+    n_jobs : folds x models run in parallel with joblib when > 1.
+    min_train : series with fewer training observations in a fold are skipped
+        for that fold (and listed in ``attrs["skipped"]``).
+
+    Returns
+    -------
+    The long table described in the module docstring, with its
+    :class:`BacktestLog` in ``attrs["backtest"]``.
+    """
+    horizon, folds, step = _check_plan(horizon, folds, step)
+    levels = check_levels(levels)
+    _check_models(models)
+    if window not in ("expanding", "sliding"):
+        raise ValueError(f"The 'window' parameter must be 'expanding' or 'sliding'. Got {window!r} instead.")
+    if window == "sliding" and (window_length is None or window_length < min_train):
+        raise ValueError(
+            f"The 'window_length' parameter must be an int >= {min_train} for a sliding window. "
+            f"Got {window_length!r} instead."
+        )
+    last_month = panel.records["month"].max()
+    cutoffs = fold_cutoffs(last_month, horizon=horizon, folds=folds, step=step)
+    plans = [
+        _plan_fold(panel, cutoff, horizon, window_length if window == "sliding" else None, min_train)
+        for cutoff in cutoffs
+    ]
+    tasks = [(plan, model) for plan in plans if plan.train is not None for model in models]
+    run = delayed(_run_fold)
+    if n_jobs == 1 or len(tasks) < 2:
+        outputs = [_run_fold(plan, model, horizon, X, levels) for plan, model in tasks]
+    else:
+        outputs = Parallel(n_jobs=n_jobs)(run(plan, model, horizon, X, levels) for plan, model in tasks)
+    columns = result_columns(levels)
+    frames = [frame for frame, _ in outputs if not frame.empty]
+    skipped = _concat([plan.skipped for plan in plans], SKIPPED_COLUMNS)
+    if not frames:
+        raise TooLittleHistoryError(_nothing_scored(panel, (horizon, folds, step, min_train), skipped))
+    results = pd.concat(frames, ignore_index=True)[columns]
+    results.attrs["backtest"] = BacktestLog(
+        cutoffs=cutoffs,
+        skipped=skipped,
+        fallbacks=_concat([fallbacks for _, fallbacks in outputs], BACKTEST_FALLBACK_COLUMNS),
+    )
+    return results
+
+
+def _nothing_scored(panel: SeriesPanel, plan: tuple[int, int, int, int], skipped: pd.DataFrame) -> str:
+    """Why a backtest scored nothing: the history it needs, the history there is, a skip reason."""
+    horizon, folds, step, min_train = plan
+    first, last = panel.records["month"].min(), panel.records["month"].max()
+    needed = horizon + step * (folds - 1) + min_train
+    reason = f"; e.g. series {shorten(skipped['series_id'].iloc[0])}: {skipped['reason'].iloc[0]}"
+    return (
+        f"too little data to backtest: {len(panel)} series over {(last - first).n + 1} months "
+        f"({first}..{last}); horizon {horizon} with {folds} fold(s) {step} month(s) apart needs "
+        f"at least {needed} months{reason if not skipped.empty else ''}"
+    )
+
+
+@dataclass(eq=False)
+class BacktestLog:
+    """What a backtest did besides scoring: its cutoffs, skipped series, fallbacks.
+
+    Compared by identity (``eq=False``) so pandas can carry it in ``attrs``
+    through ``concat`` and selections without comparing frames.
+    """
+
+    cutoffs: list[pd.Period]
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS))
+    fallbacks: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BACKTEST_FALLBACK_COLUMNS))
+
+
+class _FoldPlan:
+    """What one fold trains on and scores against, decided before any model runs."""
+
+    def __init__(
+        self,
+        cutoff: pd.Period,
+        train: SeriesPanel | None,
+        actuals: pd.DataFrame,
+        scales: pd.DataFrame,
+        skipped: pd.DataFrame,
+    ) -> None:
+        self.cutoff = cutoff
+        self.train = train
+        self.actuals = actuals
+        self.scales = scales
+        self.skipped = skipped
+
+
+def _check_plan(horizon: int, folds: int, step: int | None) -> tuple[int, int, int]:
+    for name, value in (("horizon", horizon), ("folds", folds)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(
+                f"The {name!r} parameter of backtest must be a positive int. Got {value!r} instead."
+            )
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1):
+        raise ValueError(f"The 'step' parameter of backtest must be a positive int. Got {step!r} instead.")
+    return int(horizon), int(folds), default_step(horizon, folds) if step is None else int(step)
+
+
+def _check_models(models: Sequence[PanelForecaster]) -> None:
+    if not models:
+        raise ValueError("The 'models' parameter of backtest must hold at least one model. Got none.")
+    names = [model.model_name for model in models]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise ValueError(
+            f"The 'models' parameter of backtest must have distinct model names. Got {duplicated} twice; "
+            "subclass or wrap one of them to give it its own name."
+        )
+
+
+def _plan_fold(
+    panel: SeriesPanel, cutoff: pd.Period, horizon: int, window_length: int | None, min_train: int
+) -> _FoldPlan:
+    records = panel.records
+    start = cutoff - window_length + 1 if window_length is not None else None
+    in_train = records["month"] <= cutoff
+    if start is not None:
+        in_train &= records["month"] >= start
+    in_test = (records["month"] > cutoff) & (records["month"] <= cutoff + horizon)
+    n_train = records[in_train].groupby("series_id", observed=True).size()
+    tested = records[in_test]
+    test_ids = set(tested["series_id"].astype(str))
+    skipped = []
+    kept = []
+    for series_id in sorted(test_ids | set(n_train.index.astype(str))):
+        n_obs = int(n_train.get(series_id, 0))
+        if series_id not in test_ids:
+            skipped.append((series_id, cutoff, f"no actual in {cutoff + 1}..{cutoff + horizon}"))
+        elif n_obs < min_train:
+            skipped.append((series_id, cutoff, f"{n_obs} training observation(s), needs {min_train}"))
+        else:
+            kept.append(series_id)
+    train_records = records[in_train & records["series_id"].isin(kept)]
+    train = SeriesPanel(train_records, panel.report) if kept else None
+    actuals = tested[tested["series_id"].isin(kept)][["series_id", "month", "value"]].rename(
+        columns={"value": "actual"}
+    )
+    actuals = actuals.assign(series_id=actuals["series_id"].astype(str))
+    for series_id, count in actuals.groupby("series_id").size().items():
+        if count < horizon:
+            skipped.append(
+                (series_id, cutoff, f"{horizon - count} test month(s) without an actual, not scored")
+            )
+    scales = (
+        series_scales(train.wide())
+        if train is not None
+        else pd.DataFrame(columns=["scale_mase", "scale_rmsse"])
+    )
+    return _FoldPlan(cutoff, train, actuals, scales, pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
+
+
+def _run_fold(
+    plan: _FoldPlan,
+    model: PanelForecaster,
+    horizon: int,
+    X: pd.DataFrame | None,
+    levels: Sequence[int],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cutoff = plan.cutoff
+    X_train = X[pd.PeriodIndex(X["month"], freq="M") <= cutoff] if X is not None else None
+    X_future = X[pd.PeriodIndex(X["month"], freq="M") <= cutoff + horizon] if X is not None else None
+    # A series whose last observation precedes the cutoff needs a longer forecast to reach the window.
+    lag = int(max((cutoff - last).n for last in plan.train.spans()["last"]))
+    fitted = clone(model).fit(plan.train, X_train)
+    forecasts = fitted.predict(horizon + lag, X_future, levels)
+    forecasts = forecasts.assign(series_id=forecasts["series_id"].astype(str))
+    scored = plan.actuals.merge(forecasts, on=["series_id", "month"], how="inner", validate="one_to_one")
+    scored["cutoff"] = cutoff
+    scored["step"] = (scored["month"] - cutoff).map(lambda offset: offset.n).astype("int64")
+    scored = scored.join(plan.scales, on="series_id")
+    reported = [getattr(fitted, "fallbacks_", None), predict_fallbacks(forecasts)]
+    reported = [frame for frame in reported if frame is not None and not frame.empty]
+    if reported:
+        fallbacks = pd.concat(reported, ignore_index=True).assign(cutoff=cutoff)[BACKTEST_FALLBACK_COLUMNS]
+    else:
+        fallbacks = pd.DataFrame(columns=BACKTEST_FALLBACK_COLUMNS)
+    return scored.sort_values(["series_id", "step"]).reset_index(drop=True), fallbacks
+
+
+def _concat(frames: Sequence[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frames = [frame for frame in frames if not frame.empty]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
