@@ -143,7 +143,7 @@ def test_exogenous_future_values_are_checked():
         forecaster.predict(H, X_df=future.drop(columns="promo"))
     with pytest.raises(DataError, match="column 'price'"):
         forecaster.predict(H, X_df=future.assign(price=1.0))
-    with pytest.raises(DataError, match="lacks 1 month"):
+    with pytest.raises(DataError, match=r"lacks 1 \(series, month\) row"):
         forecaster.predict(H, X_df=future.iloc[1:])
     # Future values given to fit (or forecast) serve a later predict.
     expected = forecaster.predict(H, X_df=future)

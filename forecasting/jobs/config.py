@@ -32,6 +32,7 @@ from forecasting.errors import ConfigError
 from forecasting.executors import EXECUTORS
 from forecasting.features.interventions import Event
 from forecasting.files import read_config_text
+from forecasting.models.cv import MIN_TRAIN
 from forecasting.models.registry import available_models, make_model
 from forecasting.names import check_experiment_name
 
@@ -214,8 +215,6 @@ def _experiment(check: _Checker, tracking: dict[str, Any]) -> str | None:
 
 
 def _check_window(check: _Checker, window: str, window_length: int | None) -> None:
-    from forecasting.evaluation.backtest import MIN_TRAIN
-
     if window == "sliding" and window_length is None:
         check.fail("backtest.window_length", "is required with backtest.window = 'sliding' (months kept)")
     if window == "sliding" and window_length < MIN_TRAIN:

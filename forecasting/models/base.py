@@ -335,7 +335,7 @@ def replace_non_finite(
             predicted = fallback.fit(filled).predict(horizon, None, levels)
         try:
             _check_output(predicted, horizon, levels)
-        except ModelError:
+        except FloatingPointError:
             raise DataError(
                 f"the forecast and its {name} fallback are not finite numbers (values too large?)",
                 series=series_id,
