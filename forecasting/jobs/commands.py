@@ -1,8 +1,9 @@
-"""Handlers of ``forecasting retrain | forecast | compare | promote | rollback``.
+"""Handlers of ``forecasting retrain | forecast | compare | promote | rollback | accuracy``.
 
 Exit codes follow :mod:`forecasting.cli`: 0 success (promoted or kept), 1 the
 job failed (including "already running"), 2 bad input or config (raised as
-``DataError``/``ConfigError`` and reported by ``cli.main``).
+``DataError``/``ConfigError`` and reported by ``cli.main``), 3 the job
+succeeded but the forecasts in service drifted (``[monitoring]``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.jobs.config import JobConfig, load_config
 
 logger = logging.getLogger("forecasting.jobs")
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_DRIFT = 0, 1, 3
 _NOISY_LOGGERS = ("mlflow", "alembic", "urllib3", "matplotlib", "numexpr", "git")
 
 
@@ -59,6 +60,9 @@ def retrain(args: argparse.Namespace) -> int:
         f"champion version {result.champion_version}; run {result.run_id}\n"
         f"exports: {result.exports[0]} {result.exports[1]}"
     )
+    if result.live is not None and result.live.drifted:
+        print("drift: " + "\n       ".join(result.live.drift.reasons()))
+        return EXIT_DRIFT
     return EXIT_OK
 
 
@@ -107,10 +111,15 @@ def forecast(args: argparse.Namespace) -> int:
 
 def compare(args: argparse.Namespace) -> int:
     from forecasting import tracking
+    from forecasting.jobs.monitoring import live_compare_rows
 
     config = load_config(args.config)
     tracking.configure(config.tracking_uri)
-    table = tracking.compare(args.experiment or config.experiment_name, args.runs or ())
+    experiment = args.experiment or config.experiment_name
+    table = tracking.compare(experiment, args.runs or ())
+    live = live_compare_rows(tracking.retrain_runs(experiment), table["run_id"].unique())
+    if not live.empty:  # the champion's live accuracy under its candidates, with the drift flag
+        table = pd.concat([table.assign(drift=""), live], ignore_index=True)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return EXIT_OK
@@ -139,4 +148,23 @@ def rollback(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     path = tracking.copy_champion(config.name, config.models_dir)
     print(f"{config.name}: champion rolled back to version {version.version}; copied to {path}")
+    return EXIT_OK
+
+
+def accuracy(args: argparse.Namespace) -> int:
+    """Print the live accuracy table of a job: by model, by step and by series group."""
+    from forecasting.jobs.config import check_job_name
+    from forecasting.jobs.monitoring import accuracy_path, accuracy_summary
+
+    config = load_config(args.config)
+    if args.job is not None:
+        config = load_config(args.config, name=check_job_name(args.job, key="--job"))
+    tables = accuracy_summary(config, by=args.by)
+    if not tables:
+        print(f"{config.name}: no forecast scored yet ({accuracy_path(config.output_dir, config.name)})")
+        return EXIT_OK
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        for name, table in tables.items():
+            print(f"live accuracy by {name}:")
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"), end="\n\n")
     return EXIT_OK

@@ -52,6 +52,15 @@ _SCHEMA: dict[str, set[str]] = {
     "candidates": {"models", "params"},
     "backtest": {"folds", "step", "window", "window_length"},
     "promotion": {"margin"},
+    "monitoring": {
+        "enabled",
+        "months",
+        "mase_factor",
+        "coverage_level",
+        "coverage_band",
+        "min_forecasts",
+        "force_challenger_on_drift",
+    },
 }
 
 
@@ -61,6 +70,27 @@ class SourceConfig:
 
     path: str
     format: str = "auto"
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """How each retrain judges the forecasts in service (``[monitoring]``, docs/scheduling.md).
+
+    Drift: over the last ``months`` scored months, a series (or the job as a
+    whole) whose live MASE exceeds ``mase_factor`` x the backtest MASE its
+    forecasts were promoted on, or a job whose live ``coverage_level`` %
+    interval coverage falls outside ``coverage_band``.
+    """
+
+    enabled: bool = True
+    months: int = 3
+    mase_factor: float = 2.0
+    coverage_level: int = 80
+    coverage_band: tuple[float, float] = (0.6, 0.95)
+    min_forecasts: int = 3
+    """Scored forecasts a series needs in the window before it can be flagged."""
+    force_challenger_on_drift: bool = False
+    """On drift, the promotion gate of that run uses margin 0: any better candidate replaces the champion."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +124,7 @@ class JobConfig:
     window: str = "expanding"
     window_length: int | None = None
     margin: float = 0.02
+    monitoring: MonitoringConfig = MonitoringConfig()
     source_file: str | None = None
 
     @property
@@ -142,6 +173,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     candidates = check.table(raw, "candidates")
     backtest = check.table(raw, "backtest")
     promotion = check.table(raw, "promotion")
+    monitoring = check.table(raw, "monitoring")
     name = check_job_name(check.string(job, "job.name", "sample"), file=source_file)
     levels = tuple(check.int_list(job, "job.levels", [80, 95]))
     if not levels or any(not 0 < level < 100 for level in levels):
@@ -184,7 +216,36 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         window=window,
         window_length=check.optional_positive_int(backtest, "backtest.window_length"),
         margin=check.fraction(promotion, "promotion.margin", 0.02),
+        monitoring=_monitoring(check, monitoring, levels),
         source_file=source_file,
+    )
+
+
+def _monitoring(check: _Checker, table: dict[str, Any], levels: tuple[int, ...]) -> MonitoringConfig:
+    """The ``[monitoring]`` section; the coverage level must be one the job exports."""
+    default = MonitoringConfig()
+    factor = check.positive_number(table, "monitoring.mase_factor", default.mase_factor)
+    if factor < 1:
+        check.fail("monitoring.mase_factor", f"must be >= 1 (live MASE over backtest MASE). Got {factor}")
+    level = check.integer(table, "monitoring.coverage_level", default.coverage_level)
+    if level not in levels:
+        check.fail("monitoring.coverage_level", f"must be one of job.levels {sorted(levels)}. Got {level}")
+    band = table.get("coverage_band", list(default.coverage_band))
+    numbers = isinstance(band, list) and all(
+        isinstance(b, int | float) and not isinstance(b, bool) for b in band
+    )
+    if not numbers or len(band) != 2 or not 0 <= band[0] < band[1] <= 1:
+        check.fail("monitoring.coverage_band", f"must be [low, high] with 0 <= low < high <= 1. Got {band!r}")
+    return MonitoringConfig(
+        enabled=check.boolean(table, "monitoring.enabled", default.enabled),
+        months=check.positive_int(table, "monitoring.months", default.months),
+        mase_factor=factor,
+        coverage_level=level,
+        coverage_band=(float(band[0]), float(band[1])),
+        min_forecasts=check.positive_int(table, "monitoring.min_forecasts", default.min_forecasts),
+        force_challenger_on_drift=check.boolean(
+            table, "monitoring.force_challenger_on_drift", default.force_challenger_on_drift
+        ),
     )
 
 

@@ -27,8 +27,10 @@ from forecasting import tracking
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.executors import executor_scope
 from forecasting.export import export_forecasts, forecast_table, utc_timestamp
+from forecasting.jobs import monitoring
 from forecasting.jobs.config import DEFAULT_CANDIDATES, JobConfig
 from forecasting.jobs.lock import JobLock
+from forecasting.jobs.monitoring import LiveCheck
 from forecasting.jobs.promotion import Decision, decide
 from forecasting.models.base import PanelForecaster
 from forecasting.panel import SeriesPanel
@@ -47,6 +49,8 @@ class RetrainResult:
     model_uri: str
     exports: tuple[Path, Path]
     leaderboard: pd.DataFrame
+    live: LiveCheck | None = None
+    """The forecasts in service scored at the start of the run (None: monitoring disabled)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ def run_retrain(config: JobConfig) -> RetrainResult:
 
 def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     panel = select_series(load_panel(config), config)
+    live = monitoring.check_in_service(config, panel, run_id=run_id)
     digest = tracking.data_digest(panel)
     tracking.log_decision(tracking.run_tags(config.name, data=digest, config=config.digest()))
     tracking.log_params({"horizon": config.horizon, "folds": config.folds, "n_series": len(panel)})
@@ -119,7 +124,9 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
         )
     tracking.log_frame(board, "leaderboard.csv")
     best = next(m for m in candidates if m.model_name == board["model"].iloc[0])
-    decision, champion = _decide(config, best, float(board["mase"].iloc[0]), panel, X, cache)
+    decision, champion = _decide(
+        monitoring.gate_config(config, live), best, float(board["mase"].iloc[0]), panel, X, cache
+    )
     tracking.log_decision(decision.tags())
     _log("decision", outcome=decision.outcome, reason=decision.reason)
 
@@ -134,6 +141,14 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     version = _update_registry(registration)
     try:
         version = _copy_champion(config, registration, version)
+        monitoring.record_serving(
+            config,
+            origin=panel.records["month"].max(),
+            run_id=run_id,
+            champion_version=version,
+            serving_model=serving.model_name,
+            backtest=cache.results.get(spec_key(model_spec(serving))),
+        )
         table = forecast_table(forecasts, panel.metadata, run_id=run_id, levels=config.levels)
         exports = export_forecasts(table, config.output_dir, config.name, panel.records["month"].max())
         tracking.log_exports(exports)
@@ -144,7 +159,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
                 tracking.copy_champion(config.name, config.models_dir)
         raise
     _log("done", run_id=run_id, champion_version=version, export=exports[1])
-    return RetrainResult(run_id, decision, version, model_uri, exports, board)
+    return RetrainResult(run_id, decision, version, model_uri, exports, board, live)
 
 
 # --- steps ----------------------------------------------------------------------
