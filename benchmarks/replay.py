@@ -168,7 +168,8 @@ def main() -> None:
         )
         for reason in run.drift_reasons:
             print(f"    {reason}")
-    print(f"{len(runs)} runs in {total:.1f} s on {platform.node()} ({os.cpu_count()} cores); table rows: {len(table)}")
+    machine = f"{platform.node()} ({os.cpu_count()} cores)"
+    print(f"{len(runs)} runs in {total:.1f} s on {machine}; accuracy table rows: {len(table)}")
     if args.markdown:
         print(markdown(runs))
 

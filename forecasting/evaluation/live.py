@@ -15,9 +15,11 @@ is inside the interval): the mean over a series' rows is that series' metric.
 Drift (:func:`drift_report`) compares, over the last ``months`` scored
 months, each series' live MASE with the backtest MASE its forecasts were
 promoted on (the ``backtest_mase`` column), and the job's live interval
-coverage with a band. A level shift in one series lifts only that series'
-ratio; a series that is just noisy had the same noise in its backtest, so its
-ratio stays near 1.
+coverage with a band. A series drifts when its window MASE exceeds
+``mase_factor`` x its backtest MASE *and* at least ``min_months`` of the
+window's months do so on their own: a level shift keeps every month after it
+bad, while a noisy series had the same noise in its backtest and exceeds the
+factor, if ever, in an isolated month.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from forecasting.panel import SeriesPanel
 LIVE_KEY: tuple[str, ...] = ("origin", "series_id", "step")
 """A live row is unique on these: one forecast origin, series and months ahead."""
 ERROR_TERMS: tuple[str, ...] = ("mase", "smape", "bias")
-DRIFT_COLUMNS = ["series_id", "live_mase", "backtest_mase", "ratio", "n_forecasts", "drifted"]
+DRIFT_COLUMNS = ["series_id", "live_mase", "backtest_mase", "ratio", "months_over", "n_forecasts", "drifted"]
 
 
 def error_columns(levels: Sequence[int]) -> list[str]:
@@ -113,7 +115,9 @@ class DriftRule:
     """When live accuracy counts as drift (``[monitoring]`` of the job config)."""
 
     months: int = 3
-    mase_factor: float = 2.0
+    mase_factor: float = 3.0
+    min_months: int = 2
+    """Months of the window in which the series' live MASE must itself exceed the factor (persistence)."""
     coverage_level: int = 80
     coverage_band: tuple[float, float] = (0.6, 0.95)
     min_forecasts: int = 3
@@ -195,8 +199,11 @@ def drift_report(table: pd.DataFrame, rule: DriftRule) -> DriftReport | None:
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         per_series["ratio"] = per_series["live_mase"] / per_series["backtest_mase"]
-    per_series["drifted"] = (per_series["ratio"] > rule.mase_factor) & (
-        per_series["n_forecasts"] >= rule.min_forecasts
+    per_series["months_over"] = _months_over(window, rule.mase_factor).reindex(per_series.index, fill_value=0)
+    per_series["drifted"] = (
+        (per_series["ratio"] > rule.mase_factor)
+        & (per_series["months_over"] >= rule.min_months)
+        & (per_series["n_forecasts"] >= rule.min_forecasts)
     )
     by_series = per_series.reset_index()[DRIFT_COLUMNS]
     judged = per_series.dropna(subset=["live_mase", "backtest_mase"])
@@ -209,6 +216,16 @@ def drift_report(table: pd.DataFrame, rule: DriftRule) -> DriftReport | None:
         coverage=float(per_series["coverage"].mean()),
         months_scored=int(window["month"].nunique()),
     )
+
+
+def _months_over(window: pd.DataFrame, factor: float) -> pd.Series:
+    """Per series, the months whose own live MASE exceeds ``factor`` x the backtest MASE.
+
+    One bad month is what noise does now and then; a shift keeps every month after it bad.
+    """
+    monthly = window.groupby(["series_id", "month"], observed=True)[["mase", "backtest_mase"]].mean()
+    over = monthly["mase"] > factor * monthly["backtest_mase"]
+    return over.groupby(level="series_id", observed=True).sum().astype("int64")
 
 
 def live_history(table: pd.DataFrame, levels: Sequence[int] = (80, 95)) -> pd.DataFrame:

@@ -56,6 +56,7 @@ _SCHEMA: dict[str, set[str]] = {
         "enabled",
         "months",
         "mase_factor",
+        "min_months",
         "coverage_level",
         "coverage_band",
         "min_forecasts",
@@ -76,15 +77,17 @@ class SourceConfig:
 class MonitoringConfig:
     """How each retrain judges the forecasts in service (``[monitoring]``, docs/scheduling.md).
 
-    Drift: over the last ``months`` scored months, a series (or the job as a
-    whole) whose live MASE exceeds ``mase_factor`` x the backtest MASE its
-    forecasts were promoted on, or a job whose live ``coverage_level`` %
-    interval coverage falls outside ``coverage_band``.
+    Drift: over the last ``months`` scored months, a series whose live MASE
+    exceeds ``mase_factor`` x the backtest MASE its forecasts were promoted on
+    (in the window and in at least ``min_months`` of its months), the job's
+    mean live MASE over series doing so, or the job's live ``coverage_level`` %
+    interval coverage outside ``coverage_band``.
     """
 
     enabled: bool = True
     months: int = 3
-    mase_factor: float = 2.0
+    mase_factor: float = 3.0
+    min_months: int = 2
     coverage_level: int = 80
     coverage_band: tuple[float, float] = (0.6, 0.95)
     min_forecasts: int = 3
@@ -227,6 +230,10 @@ def _monitoring(check: _Checker, table: dict[str, Any], levels: tuple[int, ...])
     factor = check.positive_number(table, "monitoring.mase_factor", default.mase_factor)
     if factor < 1:
         check.fail("monitoring.mase_factor", f"must be >= 1 (live MASE over backtest MASE). Got {factor}")
+    months = check.positive_int(table, "monitoring.months", default.months)
+    min_months = check.positive_int(table, "monitoring.min_months", min(default.min_months, months))
+    if min_months > months:
+        check.fail("monitoring.min_months", f"must be <= monitoring.months ({months}). Got {min_months}")
     level = check.integer(table, "monitoring.coverage_level", default.coverage_level)
     if level not in levels:
         check.fail("monitoring.coverage_level", f"must be one of job.levels {sorted(levels)}. Got {level}")
@@ -238,8 +245,9 @@ def _monitoring(check: _Checker, table: dict[str, Any], levels: tuple[int, ...])
         check.fail("monitoring.coverage_band", f"must be [low, high] with 0 <= low < high <= 1. Got {band!r}")
     return MonitoringConfig(
         enabled=check.boolean(table, "monitoring.enabled", default.enabled),
-        months=check.positive_int(table, "monitoring.months", default.months),
+        months=months,
         mase_factor=factor,
+        min_months=min_months,
         coverage_level=level,
         coverage_band=(float(band[0]), float(band[1])),
         min_forecasts=check.positive_int(table, "monitoring.min_forecasts", default.min_forecasts),

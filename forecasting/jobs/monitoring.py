@@ -274,6 +274,7 @@ def drift_rule(config: JobConfig) -> DriftRule:
     return DriftRule(
         months=settings.months,
         mase_factor=settings.mase_factor,
+        min_months=settings.min_months,
         coverage_level=settings.coverage_level,
         coverage_band=settings.coverage_band,
         min_forecasts=settings.min_forecasts,
