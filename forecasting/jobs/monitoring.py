@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -124,20 +124,33 @@ def read_accuracy(path: str | Path, levels: Sequence[int] = (80, 95)) -> pd.Data
     path = Path(path)
     if not path.exists():
         return _typed(pd.DataFrame({c: pd.Series(dtype="object") for c in columns}))
-    numeric = [c for c in columns if c not in _TEXT and c not in ("step", "actual_revised")]
-    frame = pd.read_csv(
-        path,
-        dtype={**{c: str for c in _TEXT}, "step": "int64", "actual_revised": bool},
-        keep_default_na=False,
-        na_values={c: [""] for c in numeric},
-        float_precision="round_trip",
-    )
-    if list(frame.columns) != columns:
-        missing = sorted(set(columns) - set(frame.columns)) or sorted(set(frame.columns) - set(columns))
+    header = pd.read_csv(path, nrows=0).columns.tolist()
+    if header != columns:
+        missing = sorted(set(columns) - set(header)) or sorted(set(header) - set(columns))
         raise DataError(
             f"not an accuracy table of this job (levels {list(levels)})", file=str(path), column=missing[0]
         )
+    numeric = [c for c in columns if c not in _TEXT and c not in ("step", "actual_revised")]
+    # Python's float() reads back exactly what to_csv wrote, so rewriting leaves old rows byte-identical.
+    frame = pd.read_csv(
+        path,
+        dtype={**{c: str for c in _TEXT}, "step": "int64", "actual_revised": bool},
+        converters={c: _number_reader(path, c) for c in numeric},
+        keep_default_na=False,
+    )
     return _typed(frame)
+
+
+def _number_reader(path: Path, column: str) -> Callable[[str], float]:
+    """A ``read_csv`` converter: empty is NaN, anything else not a number is a DataError naming the column."""
+
+    def read(text: str) -> float:
+        try:
+            return float(text) if text else np.nan
+        except ValueError:
+            raise DataError(f"not a number: {text!r}", file=str(path), column=column) from None
+
+    return read
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
