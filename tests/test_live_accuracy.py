@@ -24,6 +24,7 @@ from conftest import PROJECT_ROOT, seasonal_panel  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from forecasting.cli import main  # noqa: E402
+from forecasting.errors import DataError  # noqa: E402
 from forecasting.evaluation.backtest import backtest, training_scales  # noqa: E402
 from forecasting.evaluation.live import DriftRule, drift_report, score_forecasts  # noqa: E402
 from forecasting.evaluation.metrics import metrics_by_series  # noqa: E402
@@ -357,17 +358,27 @@ monitoring.append_accuracy(path, scored, new_rows, levels)
 """
 
 
+@pytest.fixture(scope="module")
+def scored_job(tmp_path_factory) -> Path:
+    """A job folder after two runs: an accuracy table with four rows."""
+    folder = tmp_path_factory.mktemp("scored_job")
+    panel = seasonal_panel(n_series=2, n_months=60, seed=7)
+    config = load_config(job_config(folder))
+    run_until(folder, panel, "2018-08", config)
+    run_until(folder, panel, "2018-10", config)
+    assert len(accuracy(folder)) == 2 * 2  # origin 2018-08, months 09 and 10
+    return monitoring.accuracy_path(folder / "exports", JOB)
+
+
 @pytest.mark.parametrize(
     ("action", "returncode"), [("os._exit(9)", 9), ("raise RuntimeError('killed mid-append')", 1)]
 )
-def test_a_run_killed_mid_append_leaves_the_accuracy_table_as_it_was(tmp_path, action, returncode) -> None:
-    panel = seasonal_panel(n_series=2, n_months=60, seed=7)
-    config = load_config(job_config(tmp_path))
-    run_until(tmp_path, panel, "2018-08", config)
-    run_until(tmp_path, panel, "2018-10", config)
-    path = monitoring.accuracy_path(tmp_path / "exports", JOB)
+def test_a_run_killed_mid_append_leaves_the_accuracy_table_as_it_was(
+    scored_job, tmp_path, action, returncode
+) -> None:
+    path = tmp_path / scored_job.name
+    path.write_bytes(scored_job.read_bytes())
     before = path.read_bytes()
-    assert len(accuracy(tmp_path)) == 2 * 2  # origin 2018-08, months 09 and 10
 
     script = KILL_MID_APPEND.format(action=action)
     done = subprocess.run(
@@ -375,10 +386,18 @@ def test_a_run_killed_mid_append_leaves_the_accuracy_table_as_it_was(tmp_path, a
     )
     assert done.returncode == returncode, done.stderr
     assert path.read_bytes() == before
-    # The next run clears the dead writer's temporary file and appends as usual.
-    run_until(tmp_path, panel, "2018-11", config)
-    assert path.read_bytes().startswith(before)
+    # The next append clears a dead writer's temporary file and keeps every old row byte for byte.
+    scored = monitoring.read_accuracy(path)
+    monitoring.append_accuracy(path, scored, scored.assign(origin=scored["origin"] + 2), (80, 95))
+    assert path.read_bytes().startswith(before) and len(monitoring.read_accuracy(path)) == 2 * len(scored)
     assert not list(path.parent.glob(f".{path.name}.*.tmp"))
+
+
+def test_a_table_that_is_not_an_accuracy_table_is_a_data_error(tmp_path) -> None:
+    path = tmp_path / "accuracy_live.csv"
+    path.write_text("origin,month\n2024-01,2024-02\n", encoding="utf-8")
+    with pytest.raises(DataError, match="not an accuracy table"):
+        monitoring.read_accuracy(path)
 
 
 # --- the replay -------------------------------------------------------------------------------------------
