@@ -323,9 +323,8 @@ def test_bad_monitoring_settings_exit_2_naming_the_key(tmp_path, capsys, setting
 def test_monitoring_settings_parse_and_drift_relaxes_the_gate(tmp_path) -> None:
     text = "months = 6\nmase_factor = 1.5\ncoverage_band = [0.7, 0.9]\nforce_challenger_on_drift = true"
     config = load_config(job_config(tmp_path, monitoring_toml=text))
-    assert config.monitoring == MonitoringConfig(
-        months=6, mase_factor=1.5, coverage_band=(0.7, 0.9), force_challenger_on_drift=True
-    )
+    rule = DriftRule(months=6, mase_factor=1.5, coverage_band=(0.7, 0.9))
+    assert config.monitoring == MonitoringConfig(rule=rule, force_challenger_on_drift=True)
     replay = LiveReplay(level_shift_panel(), pd.period_range("2020-06", "2021-01", freq="M"))
     drifted = drift_report(replay.table(pd.Period("2021-02", freq="M")), DriftRule())
     check = monitoring.LiveCheck(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), drifted, None)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.errors import ConfigError
+from forecasting.evaluation.live import DriftRule
 
 DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
 """Tried on the sample when no config names candidates; names not registered are skipped (logged)."""
@@ -77,21 +78,12 @@ class SourceConfig:
 class MonitoringConfig:
     """How each retrain judges the forecasts in service (``[monitoring]``, docs/scheduling.md).
 
-    Drift: over the last ``months`` scored months, a series whose live MASE
-    exceeds ``mase_factor`` x the backtest MASE its forecasts were promoted on
-    (in the window and in at least ``min_months`` of its months), the job's
-    mean live MASE over series doing so, or the job's live ``coverage_level`` %
-    interval coverage outside ``coverage_band``.
+    The section's drift keys (``months``, ``mase_factor``, ``min_months``,
+    ``coverage_level``, ``coverage_band``, ``min_forecasts``) fill ``rule``.
     """
 
     enabled: bool = True
-    months: int = 3
-    mase_factor: float = 3.0
-    min_months: int = 2
-    coverage_level: int = 80
-    coverage_band: tuple[float, float] = (0.6, 0.95)
-    min_forecasts: int = 3
-    """Scored forecasts a series needs in the window before it can be flagged."""
+    rule: DriftRule = DriftRule()
     force_challenger_on_drift: bool = False
     """On drift, the promotion gate of that run uses margin 0: any better candidate replaces the champion."""
 
@@ -227,6 +219,17 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
 def _monitoring(check: _Checker, table: dict[str, Any], levels: tuple[int, ...]) -> MonitoringConfig:
     """The ``[monitoring]`` section; the coverage level must be one the job exports."""
     default = MonitoringConfig()
+    return MonitoringConfig(
+        enabled=check.boolean(table, "monitoring.enabled", default.enabled),
+        rule=_drift_rule(check, table, levels),
+        force_challenger_on_drift=check.boolean(
+            table, "monitoring.force_challenger_on_drift", default.force_challenger_on_drift
+        ),
+    )
+
+
+def _drift_rule(check: _Checker, table: dict[str, Any], levels: tuple[int, ...]) -> DriftRule:
+    default = DriftRule()
     factor = check.positive_number(table, "monitoring.mase_factor", default.mase_factor)
     if factor < 1:
         check.fail("monitoring.mase_factor", f"must be >= 1 (live MASE over backtest MASE). Got {factor}")
@@ -243,17 +246,13 @@ def _monitoring(check: _Checker, table: dict[str, Any], levels: tuple[int, ...])
     )
     if not numbers or len(band) != 2 or not 0 <= band[0] < band[1] <= 1:
         check.fail("monitoring.coverage_band", f"must be [low, high] with 0 <= low < high <= 1. Got {band!r}")
-    return MonitoringConfig(
-        enabled=check.boolean(table, "monitoring.enabled", default.enabled),
+    return DriftRule(
         months=months,
         mase_factor=factor,
         min_months=min_months,
         coverage_level=level,
         coverage_band=(float(band[0]), float(band[1])),
         min_forecasts=check.positive_int(table, "monitoring.min_forecasts", default.min_forecasts),
-        force_challenger_on_drift=check.boolean(
-            table, "monitoring.force_challenger_on_drift", default.force_challenger_on_drift
-        ),
     )
 
 

@@ -33,7 +33,6 @@ from forecasting.errors import ConfigError, DataError
 from forecasting.evaluation.live import (
     LIVE_KEY,
     DriftReport,
-    DriftRule,
     drift_report,
     error_columns,
     live_history,
@@ -276,22 +275,10 @@ def check_in_service(config: JobConfig, panel: SeriesPanel, *, run_id: str) -> L
     table = pd.concat(
         [frame for frame in (scored, new_rows) if not frame.empty] or [scored], ignore_index=True
     )
-    drift = drift_report(table, drift_rule(config))
+    drift = drift_report(table, config.monitoring.rule)
     check = LiveCheck(table, new_rows, revisions, drift, path)
     _log_check(config, check)
     return check
-
-
-def drift_rule(config: JobConfig) -> DriftRule:
-    settings = config.monitoring
-    return DriftRule(
-        months=settings.months,
-        mase_factor=settings.mase_factor,
-        min_months=settings.min_months,
-        coverage_level=settings.coverage_level,
-        coverage_band=settings.coverage_band,
-        min_forecasts=settings.min_forecasts,
-    )
 
 
 def gate_config(config: JobConfig, check: LiveCheck | None) -> JobConfig:
@@ -328,7 +315,7 @@ def _log_check(config: JobConfig, check: LiveCheck) -> None:
     metrics = {
         "live_mase": drift.live_mase,
         "live_backtest_mase": drift.backtest_mase,
-        f"live_coverage_{config.monitoring.coverage_level}": drift.coverage,
+        f"live_coverage_{drift.rule.coverage_level}": drift.coverage,
         "live_new_rows": float(len(check.new_rows)),
         "live_revisions": float(len(check.revisions)),
         "live_drift_series": float(len(drift.series)),
