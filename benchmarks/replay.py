@@ -8,7 +8,8 @@ arrived since, exactly as the scheduled job does. ``--shift`` plants a level
 shift in one series (values multiplied by FACTOR from MONTH on) to see the
 drift flag fire.
 
-    .venv/bin/python benchmarks/replay.py --shift zabaykalsk-manzhouli/cargo/rail/export:2024-09:1.5
+    .venv/bin/python benchmarks/replay.py --plot live.png \
+        --shift zabaykalsk-manzhouli/cargo/rail/export:2024-09:2
     .venv/bin/python benchmarks/replay.py --models seasonal_naive,ets --start 2024-01 --end 2024-06
 
 Prints one line per run (origin, decision, new rows, drift flags, seconds) and
@@ -30,11 +31,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from forecasting.evaluation.live import live_history
 from forecasting.features.hierarchy import write_long_csv
 from forecasting.jobs.config import DEFAULT_CANDIDATES, JobConfig, SourceConfig, load_config
-from forecasting.jobs.monitoring import accuracy_path
+from forecasting.jobs.monitoring import accuracy_path, read_accuracy
 from forecasting.jobs.retrain import run_retrain
 from forecasting.panel import SeriesPanel
+from forecasting.plots import plot_live_accuracy
 from forecasting.sample import SAMPLE_EVENTS, load_sample
 
 JOB = "replay"
@@ -152,6 +155,7 @@ def main() -> None:
     parser.add_argument("--shift", type=Shift.parse, default=None, metavar="SERIES:YYYY-MM:FACTOR")
     parser.add_argument("--workdir", default=None, help="default: a temporary folder")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--plot", default=None, metavar="PNG", help="save live against backtest MASE here")
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -160,7 +164,9 @@ def main() -> None:
         began = time.perf_counter()
         runs = replay(workdir, start=args.start, end=args.end, candidates=models, shift=args.shift)
         total = time.perf_counter() - began
-        table = pd.read_csv(accuracy_path(workdir / "exports", JOB))
+        table = read_accuracy(accuracy_path(workdir / "exports", JOB))
+        if args.plot:
+            plot_live_accuracy(live_history(table)).savefig(args.plot, dpi=100)
     for run in runs:
         print(
             f"{run.origin} {run.outcome:<8} v{run.champion_version:<3} scored={run.new_rows:<4} "

@@ -300,6 +300,14 @@ def test_drift_exits_3_tags_the_run_and_shows_in_compare_and_accuracy(tmp_path, 
     assert "live accuracy by flow:" in printed and "cargo" in printed
 
 
+def test_accuracy_by_job_name_before_anything_is_scored_and_a_bad_name(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["accuracy", "--job", "border"]) == 0
+    assert capsys.readouterr().out.startswith("border: no forecast scored yet (exports/accuracy_border.csv)")
+    assert main(["accuracy", "--job", "../etc"]) == 2
+    assert "key '--job'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("setting", "key"),
     [
