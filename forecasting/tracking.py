@@ -471,6 +471,15 @@ def log_report(text: str, artifact_file: str) -> None:
     mlflow.log_text(text, artifact_file)
 
 
+def load_frame(run_id: str, artifact_file: str) -> pd.DataFrame | None:
+    """A table artifact of a run logged by :func:`log_frame`; ``None`` when the run or file is gone."""
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_file)
+    except (MlflowException, OSError):
+        return None
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
 def log_live_accuracy(
     metrics: dict[str, float], history: pd.DataFrame, tags: dict[str, str], figure: Any | None
 ) -> None:

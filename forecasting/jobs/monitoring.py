@@ -11,10 +11,12 @@ office revised it) is listed in the data quality report; the row keeps the
 value it was scored against and later rows of that month say
 ``actual_revised``.
 
-Each export has a sidecar ``serving_<job>_<YYYY-MM>.csv`` (written by
-:func:`record_serving` with the export) naming the champion version that made
-it and the per-series backtest MASE it was promoted on, which the drift rule
-(:func:`forecasting.evaluation.live.drift_report`) compares live MASE with.
+Each retrain run logs ``monitoring/serving.csv`` (:func:`record_serving`):
+the champion version its export serves and that version's per-series
+backtest MASE. Export rows carry their ``run_id``, so a later run reads the
+promise back from MLflow and the drift rule
+(:func:`forecasting.evaluation.live.drift_report`) compares live MASE with it.
+Nothing besides the accuracy table is added to the export folder.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ from forecasting.plots import plot_live_accuracy
 logger = logging.getLogger(__name__)
 
 SERVING_COLUMNS = ["series_id", "run_id", "champion_version", "serving_model", "backtest_mase"]
+SERVING_ARTIFACT = "monitoring/serving.csv"
+"""Logged on every retrain run: which champion version its export serves and what it promised per series."""
 _TEXT = ("origin", "month", "series_id", "model", "champion_version", "run_id", "scored_run_id", "scored_at")
 
 
@@ -100,10 +104,6 @@ class LiveCheck:
 # --- files ------------------------------------------------------------------------------------------
 def accuracy_path(output_dir: str | Path, job: str) -> Path:
     return Path(output_dir) / f"accuracy_{check_job_name(job)}.csv"
-
-
-def serving_path(output_dir: str | Path, job: str, origin: pd.Period | str) -> Path:
-    return Path(output_dir) / f"serving_{check_job_name(job)}_{pd.Period(origin, freq='M')}.csv"
 
 
 def dated_exports(output_dir: str | Path, job: str, before: pd.Period) -> list[tuple[pd.Period, Path]]:
@@ -179,34 +179,35 @@ def append_accuracy(path: Path, scored: pd.DataFrame, new_rows: pd.DataFrame, le
     return write_csv_atomic(neutralise_formulas(table), path)
 
 
-def read_serving(output_dir: str | Path, job: str, origin: pd.Period) -> pd.DataFrame:
-    """The sidecar of one export (empty when the export predates monitoring)."""
-    path = serving_path(output_dir, job, origin)
-    if not path.exists():
-        return pd.DataFrame(columns=SERVING_COLUMNS)
-    serving = pd.read_csv(path, dtype={"series_id": str, "run_id": str, "champion_version": str})
-    return serving[SERVING_COLUMNS]
+def read_serving(run_ids: Sequence[str]) -> pd.DataFrame:
+    """The serving records of the retrain runs that made some exports (see :func:`record_serving`).
+
+    A run whose record is gone (exports older than monitoring, a lost store)
+    contributes no rows: its forecasts are scored without a promise.
+    """
+    frames = [tracking.load_frame(run_id, SERVING_ARTIFACT) for run_id in sorted(set(run_ids))]
+    frames = [frame[SERVING_COLUMNS] for frame in frames if frame is not None]
+    if not frames:
+        return pd.DataFrame({column: pd.Series(dtype=str) for column in SERVING_COLUMNS})
+    serving = pd.concat(frames, ignore_index=True)
+    return serving.assign(backtest_mase=pd.to_numeric(serving["backtest_mase"].replace("", np.nan)))
 
 
 def record_serving(
-    config: JobConfig,
     *,
-    origin: pd.Period,
     run_id: str,
     champion_version: str,
     serving_model: str,
     backtest: pd.DataFrame | None,
-) -> Path:
-    """Write the sidecar of this run's export: the version in service and its per-series backtest MASE."""
+) -> None:
+    """Log on this run what its export serves: the champion version and its per-series backtest MASE."""
     if backtest is not None and not backtest.empty:
         by_series = metrics_by_series(backtest)["mase"].droplevel("model").rename("backtest_mase")
         frame = by_series.reset_index()
     else:
         frame = pd.DataFrame({"series_id": pd.Series(dtype=str), "backtest_mase": pd.Series(dtype=float)})
     frame = frame.assign(run_id=run_id, champion_version=str(champion_version), serving_model=serving_model)
-    return write_csv_atomic(
-        neutralise_formulas(frame[SERVING_COLUMNS]), serving_path(config.output_dir, config.name, origin)
-    )
+    tracking.log_frame(frame[SERVING_COLUMNS], SERVING_ARTIFACT)
 
 
 # --- scoring ----------------------------------------------------------------------------------------
@@ -222,7 +223,7 @@ def score_in_service(
         rows = score_forecasts(forecasts, panel, origin=export_origin, levels=config.levels)
         if rows.empty:
             continue
-        serving = read_serving(config.output_dir, config.name, export_origin)
+        serving = read_serving(rows["run_id"].astype(str).unique())
         rows = rows.merge(serving, on=["series_id", "run_id"], how="left", validate="many_to_one")
         frames.append(rows)
     if not frames:

@@ -142,8 +142,6 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     try:
         version = _copy_champion(config, registration, version)
         monitoring.record_serving(
-            config,
-            origin=panel.records["month"].max(),
             run_id=run_id,
             champion_version=version,
             serving_model=serving.model_name,
