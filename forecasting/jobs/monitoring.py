@@ -216,10 +216,14 @@ def score_in_service(
 ) -> pd.DataFrame:
     """Rows of earlier exports that have an actual now and are not in ``scored`` yet."""
     origin = panel.records["month"].max()
+    keys = scored[list(LIVE_KEY)].astype({"origin": str, "step": int})
+    done = set(keys.itertuples(index=False, name=None))
     frames = []
     for export_origin, path in dated_exports(config.output_dir, config.name, origin):
         forecasts = pd.read_csv(path, dtype={"series_id": str, "month": str, "model": str, "run_id": str})
-        forecasts = forecasts[forecasts["series_id"].isin(panel.series_ids)]
+        forecasts = forecasts[_pending(forecasts, export_origin, origin, done, panel.series_ids)]
+        if forecasts.empty:  # all scored already, or no actual can have arrived yet
+            continue
         rows = score_forecasts(forecasts, panel, origin=export_origin, levels=config.levels)
         if rows.empty:
             continue
@@ -229,14 +233,22 @@ def score_in_service(
     if not frames:
         return scored.iloc[0:0]
     new = pd.concat(frames, ignore_index=True)
-    done = scored[list(LIVE_KEY)].assign(_done=True)
-    new = new.merge(done, on=list(LIVE_KEY), how="left")
-    new = new[new["_done"].isna()].drop(columns="_done")
     new["champion_version"] = new["champion_version"].fillna("").astype(str)
     new["actual_revised"] = _revised_since_scored(new, scored)
     new["scored_run_id"] = run_id
     new["scored_at"] = utc_timestamp()
     return _typed(new[accuracy_columns(config.levels)].reset_index(drop=True))
+
+
+def _pending(
+    forecasts: pd.DataFrame, export_origin: pd.Period, last: pd.Period, done: set, series_ids: Sequence[str]
+) -> np.ndarray:
+    """Export rows not scored yet whose month is observed by now (``last``) for a series still served."""
+    months = pd.PeriodIndex(forecasts["month"], freq="M")
+    steps = [(month - export_origin).n for month in months]
+    keys = zip([str(export_origin)] * len(forecasts), forecasts["series_id"], steps, strict=True)
+    unscored = np.array([key not in done for key in keys], dtype=bool)
+    return unscored & (months <= last) & forecasts["series_id"].isin(series_ids).to_numpy(dtype=bool)
 
 
 def _revised_since_scored(new: pd.DataFrame, scored: pd.DataFrame) -> np.ndarray:
