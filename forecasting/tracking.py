@@ -38,7 +38,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 import mlflow.artifacts  # noqa: E402
 import pandas as pd  # noqa: E402
-from mlflow.entities import Run  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from mlflow.entities import Metric, Run  # noqa: E402
 from mlflow.entities.model_registry import ModelVersion  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
@@ -481,7 +482,7 @@ def load_frame(run_id: str, artifact_file: str) -> pd.DataFrame | None:
 
 
 def log_live_accuracy(
-    metrics: dict[str, float], history: pd.DataFrame, tags: dict[str, str], figure: Any | None
+    metrics: dict[str, float], history: pd.DataFrame, tags: dict[str, str], figure: Figure | None
 ) -> None:
     """Live accuracy on the retrain run: summary metrics, one point per scored month, drift tags, plot.
 
@@ -489,8 +490,6 @@ def log_live_accuracy(
     ``<metric>_by_month`` with the month's ordinal as step and its first day
     as timestamp, so the UI's chart plots live against backtest MASE over time.
     """
-    from mlflow.entities import Metric
-
     run = mlflow.active_run()
     points = [
         Metric(f"{name}_by_month", float(value), int(month.to_timestamp().timestamp() * 1000), month.ordinal)

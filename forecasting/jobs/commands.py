@@ -156,9 +156,8 @@ def accuracy(args: argparse.Namespace) -> int:
     from forecasting.jobs.config import check_job_name
     from forecasting.jobs.monitoring import accuracy_path, accuracy_summary
 
-    config = load_config(args.config)
-    if args.job is not None:
-        config = load_config(args.config, name=check_job_name(args.job, key="--job"))
+    overrides = {} if args.job is None else {"name": check_job_name(args.job, key="--job")}
+    config = load_config(args.config, **overrides)
     tables = accuracy_summary(config, by=args.by)
     if not tables:
         print(f"{config.name}: no forecast scored yet ({accuracy_path(config.output_dir, config.name)})")
