@@ -1,7 +1,8 @@
 """The ``forecasting`` command line.
 
 Exit codes: 0 success, 1 the job failed, 2 bad input or configuration (the
-reason goes to stderr, without a traceback).
+reason goes to stderr, without a traceback), 3 ``retrain`` succeeded but the
+forecasts in service drifted (docs/scheduling.md).
 """
 
 from __future__ import annotations
@@ -178,6 +179,13 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
     rollback = commands.add_parser("rollback", help="restore the champion the current one replaced")
     rollback.add_argument("--config", default=None, help=config_help)
     rollback.set_defaults(handler=_job_handler("rollback"))
+    accuracy = commands.add_parser(
+        "accuracy", help="live accuracy of the forecasts in service, from the table"
+    )
+    accuracy.add_argument("--config", default=None, help=config_help)
+    accuracy.add_argument("--job", default=None, help="job name (default: the config's job.name)")
+    accuracy.add_argument("--by", default="flow", help="series dimension to group by (default: flow)")
+    accuracy.set_defaults(handler=_job_handler("accuracy"))
 
 
 def _job_handler(name: str):  # noqa: ANN202 - argparse handler factory

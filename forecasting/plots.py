@@ -570,3 +570,33 @@ def plot_hierarchy_shares(panel: SeriesPanel, parent: str, children: Sequence[st
     parts = f"{len(children)} part{'s' if len(children) > 1 else ''}"
     figure.suptitle(f"{parent}: {parts} and their shares of the total")
     return figure
+
+
+def plot_live_accuracy(history: pd.DataFrame) -> Figure:
+    """Live MASE against the backtest MASE the forecasts were promoted on, and live coverage, per month.
+
+    ``history`` is :func:`forecasting.evaluation.live.live_history` (index:
+    target month; ``mase``, ``backtest_mase`` and ``coverage_<l>`` columns).
+    """
+    if history.empty:
+        raise DataError("no live accuracy to plot: no forecast has been scored yet")
+    figure, axes = _new_figure(2, 1, width=8.0, height=6.0, sharex=True)
+    months = _x(pd.PeriodIndex(history.index, freq="M"))
+    top, bottom = axes[0, 0], axes[1, 0]
+    top.plot(months, history["mase"].to_numpy(dtype="float64"), marker="o", label="live MASE")
+    top.plot(
+        months, history["backtest_mase"].to_numpy(dtype="float64"), linestyle="--", label="backtest MASE"
+    )
+    top.set_title("Forecasts in service: live against backtest MASE")
+    top.set_ylabel("MASE")
+    top.legend(fontsize="small", frameon=False)
+    for column in [c for c in history.columns if c.startswith("coverage_")]:
+        level = int(column.removeprefix("coverage_"))
+        line = bottom.plot(months, history[column].to_numpy(dtype="float64"), marker="o", label=f"{level}%")
+        bottom.axhline(level / 100, color=line[0].get_color(), linestyle=":", linewidth=1)
+    bottom.set_title("Live interval coverage (dotted: nominal)")
+    bottom.set_ylabel("coverage")
+    bottom.yaxis.set_major_formatter(PercentFormatter(1.0))
+    bottom.set_xlabel("forecast month")
+    bottom.legend(fontsize="small", frameon=False)
+    return figure

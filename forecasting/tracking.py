@@ -30,7 +30,8 @@ from urllib.parse import urlparse
 import mlflow
 import mlflow.artifacts
 import pandas as pd
-from mlflow.entities import Run
+from matplotlib.figure import Figure
+from mlflow.entities import Metric, Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -417,3 +418,40 @@ def log_exports(files: Sequence[tuple[str | Path, str | Path]]) -> None:
 
 def log_report(text: str, artifact_file: str) -> None:
     mlflow.log_text(text, artifact_file)
+
+
+def load_frame(run_id: str, artifact_file: str) -> pd.DataFrame | None:
+    """A table artifact of a run logged by :func:`log_frame`; ``None`` when the run or file is gone."""
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_file)
+    except (MlflowException, OSError):
+        return None
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def log_live_accuracy(
+    metrics: dict[str, float], history: pd.DataFrame, tags: dict[str, str], figure: Figure | None
+) -> None:
+    """Live accuracy on the retrain run: summary metrics, one point per scored month, drift tags, plot.
+
+    ``history`` (index: month Periods, one column per metric) is logged as
+    ``<metric>_by_month`` with the month's ordinal as step and its first day
+    as timestamp, so the UI's chart plots live against backtest MASE over time.
+    """
+    run = mlflow.active_run()
+    points = [
+        Metric(f"{name}_by_month", float(value), int(month.to_timestamp().timestamp() * 1000), month.ordinal)
+        for month, row in history.iterrows()
+        for name, value in row.items()
+        if pd.notna(value)
+    ]
+    client = MlflowClient()
+    for start in range(0, len(points), 1000):  # MLflow's batch limit
+        client.log_batch(run.info.run_id, metrics=points[start : start + 1000])
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if pd.notna(v)})
+    mlflow.set_tags(tags)
+    log_frame(
+        history.reset_index().assign(month=lambda f: f["month"].astype(str)), "monitoring/live_by_month.csv"
+    )
+    if figure is not None:
+        mlflow.log_figure(figure, "plots/live_accuracy.png")

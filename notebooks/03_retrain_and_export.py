@@ -192,3 +192,72 @@ print("champion version:", again.champion_version)
 # From a shell the same steps are `forecasting retrain --config job.toml`, `forecasting compare`,
 # `forecasting promote` and `forecasting rollback`; `make ui` opens the MLflow UI on the project
 # store.
+
+# %% [markdown]
+# ## Months later: how are the forecasts in service doing?
+#
+# Every retrain first scores the earlier dated exports against the actuals that arrived since
+# and appends them to `accuracy_<job>.csv`: one row per forecast origin x series x months ahead,
+# with the MASE scaled as in the backtest. Here a small job runs on the sample as it stood at the
+# end of 2025-03, then each month up to 2025-06 (the data file is rewritten each month, as a
+# customs table would be).
+
+# %%
+import json
+
+from forecasting.evaluation.live import live_history
+from forecasting.features.hierarchy import write_long_csv
+from forecasting.jobs.monitoring import accuracy_summary, read_accuracy
+
+monthly_file = work / "monthly.csv"
+live_config_file = work / "live.toml"
+live_config_file.write_text(
+    f"""
+[job]
+name = "border-live"
+horizon = 6
+output_dir = "{(work / "exports").as_posix()}"
+models_dir = "{(work / "models").as_posix()}"
+
+[[sources]]
+path = "{monthly_file.as_posix()}"
+format = "long"
+
+[series]
+ids = {json.dumps(list(config.series_ids))}
+
+[candidates]
+models = ["seasonal_naive", "theta"]
+
+[backtest]
+folds = 2
+"""
+)
+live_config = load_config(live_config_file)
+for month in ["2025-03", "2025-04", "2025-05", "2025-06"]:
+    write_long_csv(panel.until(month), monthly_file)
+    monthly = run_retrain(live_config)
+    print(month, monthly.decision.outcome, "rows scored:", len(monthly.live.new_rows))
+
+# %%
+table = read_accuracy(work / "exports" / "accuracy_border-live.csv")
+columns = ["origin", "month", "series_id", "step", "actual", "forecast", "mase", "coverage_95"]
+table[columns].head()
+
+# %% [markdown]
+# The live table by model, by months ahead and by flow (what `forecasting accuracy --config
+# live.toml` prints), and live MASE against the backtest MASE the forecasts were promoted on
+# (the same figure is logged to each retrain run as `plots/live_accuracy.png`):
+
+# %%
+summary = accuracy_summary(live_config)
+summary["step"][["step", "mase", "smape", "bias", "coverage_80", "coverage_95", "n_series"]]
+
+# %%
+plots.plot_live_accuracy(live_history(table))
+
+# %% [markdown]
+# A series whose live MASE stays above `mase_factor` x its backtest MASE (`[monitoring]`,
+# default 3x in 2 of the last 3 months), or live coverage outside the band, is **drift**: a
+# WARNING line, the `monitoring.drift` tag, a row in `forecasting compare`, and exit code 3 from
+# `forecasting retrain` (docs/scheduling.md).

@@ -43,8 +43,8 @@ LEADERBOARD_COLUMNS = [
 ]
 
 
-def _row_terms(results: pd.DataFrame) -> pd.DataFrame:
-    """The per-row quantities every metric averages."""
+def row_terms(results: pd.DataFrame) -> pd.DataFrame:
+    """The per-row quantities every metric averages (a backtest row or a live accuracy row)."""
     actual = results["actual"].to_numpy(dtype="float64")
     forecast = results["forecast"].to_numpy(dtype="float64")
     error = forecast - actual
@@ -75,7 +75,7 @@ def _row_terms(results: pd.DataFrame) -> pd.DataFrame:
 
 def _per_series(results: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     keys = [*by, "series_id"]
-    terms = _row_terms(results)
+    terms = row_terms(results)
     terms[keys] = results[keys]
     grouped = terms.groupby(keys, observed=True, sort=False)
     per_series = grouped[LEADERBOARD_COLUMNS].mean()

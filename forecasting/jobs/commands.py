@@ -1,8 +1,9 @@
-"""Handlers of ``forecasting retrain | forecast | compare | promote | rollback``.
+"""Handlers of ``forecasting retrain | forecast | compare | promote | rollback | accuracy``.
 
 Exit codes follow :mod:`forecasting.cli`: 0 success (promoted or kept), 1 the
 job failed (including "already running"), 2 bad input or config (raised as
-``DataError``/``ConfigError`` and reported by ``cli.main``).
+``DataError``/``ConfigError`` and reported by ``cli.main``), 3 the job
+succeeded but the forecasts in service drifted (``[monitoring]``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from forecasting.data.loaders import load
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.export import forecast_table
 from forecasting.files import output_target, write_csv_atomic
-from forecasting.jobs.config import JobConfig, load_config
+from forecasting.jobs.config import JobConfig, check_job_name, load_config
 from forecasting.jobs.lock import JobLockedError
+from forecasting.jobs.monitoring import accuracy_path, accuracy_summary, live_compare_rows
 from forecasting.jobs.publish import Flip, job_lock, publish, recover
 from forecasting.jobs.retrain import build_regressors, exog_settings, fit_and_forecast, run_retrain
 from forecasting.models.registry import make_model
@@ -30,7 +32,7 @@ from forecasting.names import check_experiment_name
 from forecasting.panel import SeriesPanel
 
 logger = logging.getLogger("forecasting.jobs")
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_DRIFT = 0, 1, 3
 _NOISY_LOGGERS = ("mlflow", "alembic", "urllib3", "matplotlib", "numexpr", "git")
 
 
@@ -67,6 +69,9 @@ def retrain(args: argparse.Namespace) -> int:
         f"champion version {result.champion_version}; run {result.run_id}\n"
         f"exports: {result.exports[0]} {result.exports[1]}"
     )
+    if result.live is not None and result.live.drifted:
+        print("drift: " + "\n       ".join(result.live.drift.reasons()))
+        return EXIT_DRIFT
     return EXIT_OK
 
 
@@ -124,7 +129,11 @@ def compare(args: argparse.Namespace) -> int:
     if args.experiment is not None:
         check_experiment_name(args.experiment, key="--experiment")
     tracking.configure(config.tracking_uri)
-    table = tracking.compare(args.experiment or config.experiment_name, args.runs or ())
+    experiment = args.experiment or config.experiment_name
+    table = tracking.compare(experiment, args.runs or ())
+    live = live_compare_rows(tracking.retrain_runs(experiment), table["run_id"].unique())
+    if not live.empty:  # the champion's live accuracy under its candidates, with the drift flag
+        table = pd.concat([table.assign(drift=""), live], ignore_index=True)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return EXIT_OK
@@ -185,3 +194,18 @@ def _publish_locked(config: JobConfig, prepare: Callable[[], Flip]) -> Flip | No
 
 def _folder(config: JobConfig) -> Path:
     return Path(config.models_dir).resolve() / config.name
+
+
+def accuracy(args: argparse.Namespace) -> int:
+    """Print the live accuracy table of a job: by model, by step and by series group."""
+    overrides = {} if args.job is None else {"name": check_job_name(args.job, key="--job")}
+    config = load_config(args.config, **overrides)
+    tables = accuracy_summary(config, by=args.by)
+    if not tables:
+        print(f"{config.name}: no forecast scored yet ({accuracy_path(config.output_dir, config.name)})")
+        return EXIT_OK
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        for name, table in tables.items():
+            print(f"live accuracy by {name}:")
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"), end="\n\n")
+    return EXIT_OK

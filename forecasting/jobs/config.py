@@ -29,6 +29,7 @@ from typing import Any
 from forecasting.core.checks import check_job_name
 from forecasting.data.loaders import BUILTIN_SPECS
 from forecasting.errors import ConfigError
+from forecasting.evaluation.live import DriftRule
 from forecasting.executors import EXECUTORS
 from forecasting.features.interventions import Event
 from forecasting.files import read_config_text
@@ -60,6 +61,16 @@ _SCHEMA: dict[str, set[str]] = {
     "candidates": {"models", "params"},
     "backtest": {"folds", "step", "window", "window_length"},
     "promotion": {"margin"},
+    "monitoring": {
+        "enabled",
+        "months",
+        "mase_factor",
+        "min_months",
+        "coverage_level",
+        "coverage_band",
+        "min_forecasts",
+        "force_challenger_on_drift",
+    },
 }
 
 
@@ -69,6 +80,20 @@ class SourceConfig:
 
     path: str
     format: str = "auto"
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """How each retrain judges the forecasts in service (``[monitoring]``, docs/scheduling.md).
+
+    The section's drift keys (``months``, ``mase_factor``, ``min_months``,
+    ``coverage_level``, ``coverage_band``, ``min_forecasts``) fill ``rule``.
+    """
+
+    enabled: bool = True
+    rule: DriftRule = DriftRule()
+    force_challenger_on_drift: bool = False
+    """On drift, the promotion gate of that run uses margin 0: any better candidate replaces the champion."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +127,7 @@ class JobConfig:
     window: str = "expanding"
     window_length: int | None = None
     margin: float = 0.02
+    monitoring: MonitoringConfig = MonitoringConfig()
     source_file: str | None = None
 
     @property
@@ -148,6 +174,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     candidates = check.table(raw, "candidates")
     backtest = check.table(raw, "backtest")
     promotion = check.table(raw, "promotion")
+    monitoring = check.table(raw, "monitoring")
     name = check_job_name(check.string(job, "job.name", "sample"), file=source_file)
     levels = tuple(check.int_list(job, "job.levels", [80, 95]))
     if not levels or any(not 0 < level < 100 for level in levels):
@@ -196,7 +223,48 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         window=window,
         window_length=window_length,
         margin=check.fraction(promotion, "promotion.margin", 0.02),
+        monitoring=_monitoring(check, monitoring, levels),
         source_file=source_file,
+    )
+
+
+def _monitoring(check: _Checker, table: dict[str, Any], levels: tuple[int, ...]) -> MonitoringConfig:
+    """The ``[monitoring]`` section; the coverage level must be one the job exports."""
+    default = MonitoringConfig()
+    return MonitoringConfig(
+        enabled=check.boolean(table, "monitoring.enabled", default.enabled),
+        rule=_drift_rule(check, table, levels),
+        force_challenger_on_drift=check.boolean(
+            table, "monitoring.force_challenger_on_drift", default.force_challenger_on_drift
+        ),
+    )
+
+
+def _drift_rule(check: _Checker, table: dict[str, Any], levels: tuple[int, ...]) -> DriftRule:
+    default = DriftRule()
+    factor = check.positive_number(table, "monitoring.mase_factor", default.mase_factor)
+    if factor < 1:
+        check.fail("monitoring.mase_factor", f"must be >= 1 (live MASE over backtest MASE). Got {factor}")
+    months = check.positive_int(table, "monitoring.months", default.months)
+    min_months = check.positive_int(table, "monitoring.min_months", min(default.min_months, months))
+    if min_months > months:
+        check.fail("monitoring.min_months", f"must be <= monitoring.months ({months}). Got {min_months}")
+    level = check.integer(table, "monitoring.coverage_level", default.coverage_level)
+    if level not in levels:
+        check.fail("monitoring.coverage_level", f"must be one of job.levels {sorted(levels)}. Got {level}")
+    band = table.get("coverage_band", list(default.coverage_band))
+    numbers = isinstance(band, list) and all(
+        isinstance(b, int | float) and not isinstance(b, bool) for b in band
+    )
+    if not numbers or len(band) != 2 or not 0 <= band[0] < band[1] <= 1:
+        check.fail("monitoring.coverage_band", f"must be [low, high] with 0 <= low < high <= 1. Got {band!r}")
+    return DriftRule(
+        months=months,
+        mase_factor=factor,
+        min_months=min_months,
+        coverage_level=level,
+        coverage_band=(float(band[0]), float(band[1])),
+        min_forecasts=check.positive_int(table, "monitoring.min_forecasts", default.min_forecasts),
     )
 
 

@@ -33,7 +33,9 @@ from forecasting.evaluation.metrics import leaderboard, metrics_by_horizon, metr
 from forecasting.executors import executor_scope
 from forecasting.export import forecast_table, utc_timestamp
 from forecasting.features.regressors import exog_from_settings
+from forecasting.jobs import monitoring
 from forecasting.jobs.config import DEFAULT_JOB_MODELS, JobConfig
+from forecasting.jobs.monitoring import LiveCheck
 from forecasting.jobs.promotion import Decision, decide
 from forecasting.jobs.publish import Flip, discard_staged, job_lock, publish, recover, stage_exports
 from forecasting.models.base import PanelForecaster, replace_non_finite
@@ -55,6 +57,8 @@ class RetrainResult:
     model_uri: str
     exports: tuple[Path, Path]
     leaderboard: pd.DataFrame
+    live: LiveCheck | None = None
+    """The forecasts in service scored at the start of the run (None: monitoring disabled)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ def run_retrain(config: JobConfig) -> RetrainResult:
 
 def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     panel = select_series(load_panel(config), config)
+    live = monitoring.check_in_service(config, panel, run_id=run_id)
     digest = tracking.data_digest(panel)
     tracking.log_decision(tracking.run_tags(config.name, data=digest, config=config.digest()))
     tracking.log_params({"horizon": config.horizon, "folds": config.folds, "n_series": len(panel)})
@@ -126,7 +131,9 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
         )
     tracking.log_frame(board, "leaderboard.csv")
     best = next(m for m in candidates if m.model_name == board["model"].iloc[0])
-    decision, champion = _decide(config, best, float(board["mase"].iloc[0]), panel, X, cache)
+    decision, champion = _decide(
+        monitoring.gate_config(config, live), best, float(board["mase"].iloc[0]), panel, X, cache
+    )
     tracking.log_decision(decision.tags())
     _log("decision", outcome=decision.outcome, reason=decision.reason)
 
@@ -144,13 +151,19 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
         version, folder = _stage_champion(config, registration, version)
         staged = stage_exports(table, config, panel.records["month"].max(), run_id)
         tracking.log_exports(staged)
+        monitoring.record_serving(
+            run_id=run_id,
+            champion_version=version,
+            serving_model=serving.model_name,
+            backtest=cache.results.get(spec_key(model_spec(serving))),
+        )
     except BaseException:
         discard_staged(config, folder, staged)
         raise
     publish(Flip(config.name, version, str(folder), previous, exports=staged, run_id=run_id), config)
     exports = (Path(staged[0][1]), Path(staged[1][1]))
     _log("done", run_id=run_id, champion_version=version, export=exports[1])
-    return RetrainResult(run_id, decision, version, model_uri, exports, board)
+    return RetrainResult(run_id, decision, version, model_uri, exports, board, live)
 
 
 # --- steps ----------------------------------------------------------------------
