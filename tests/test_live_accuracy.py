@@ -349,7 +349,7 @@ def test_monitoring_settings_parse_and_drift_relaxes_the_gate(tmp_path) -> None:
 KILL_MID_APPEND = """
 import os, sys
 from pathlib import Path
-import forecasting.export as export
+import forecasting.files as files
 from forecasting.jobs import monitoring
 
 path, levels = Path(sys.argv[1]), (80, 95)
@@ -361,7 +361,7 @@ def die_after_writing(descriptor):
     real_fsync(descriptor)  # the new table is complete in the temporary file, not yet renamed
     {action}
 
-export.os.fsync = die_after_writing
+files.os.fsync = die_after_writing
 monitoring.append_accuracy(path, scored, new_rows, levels)
 """
 
