@@ -76,6 +76,13 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
         help="rows with the same series and month but different values: stop (default) or drop "
         "them all and report them (the month stays missing)",
     )
+    build.add_argument(
+        "--max-estimated-share",
+        type=float,
+        default=0.05,
+        help="largest share of a roll-up month that may be estimated for unreported children "
+        "(default 0.05; 0 leaves every month with an unreported child missing)",
+    )
     build.set_defaults(handler=_series_build)
     sample = commands.add_parser("sample", help="the bundled SIMULATED sample")
     sample_sub = sample.add_subparsers(dest="sample_command", required=True)
@@ -86,12 +93,19 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
 
 def _series_build(args: argparse.Namespace) -> int:
     from forecasting.data.loaders import load
-    from forecasting.features.hierarchy import build_series, write_long_csv
+    from forecasting.data.summing import structure_path
+    from forecasting.export import write_csv_atomic
+    from forecasting.features.hierarchy import build_series, check_estimated_share, write_long_csv
 
-    panel = build_series(load(args.input, args.format, conflicts=args.conflicts).panel())
+    share = check_estimated_share(args.max_estimated_share)
+    panel = build_series(
+        load(args.input, args.format, conflicts=args.conflicts).panel(), max_estimated_share=share
+    )
     write_long_csv(panel, args.output)
+    hierarchy = write_csv_atomic(panel.structure.to_frame(), structure_path(args.output))
     print(panel.report.format(), file=sys.stderr)
     print(f"wrote {len(panel)} series, {len(panel.records):,} rows to {args.output}", file=sys.stderr)
+    print(f"wrote the hierarchy ({panel.structure!r}) to {hierarchy}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.report import DataQualityReport
-from forecasting.data.schema import DIMENSIONS, normalize_records, validate_records
+from forecasting.data.schema import ANNOTATIONS, DIMENSIONS, normalize_records, validate_records
+from forecasting.data.summing import SummingStructure, mismatched_parents
 from forecasting.errors import DataError
 
 
@@ -17,15 +18,29 @@ class SeriesPanel:
 
     ``records`` has the canonical columns (``series_id``, ``month``, ``value``
     and the dimensions); ``metadata`` is indexed by ``series_id`` and holds the
-    dimension columns, which must be constant within a series.
+    dimension columns, which must be constant within a series. ``structure``
+    says which series sum to which (empty when the panel has no hierarchy);
+    it travels with the panel through ``until``, ``subset`` and ``filter``.
     """
 
-    def __init__(self, records: pd.DataFrame, report: DataQualityReport | None = None) -> None:
+    def __init__(
+        self,
+        records: pd.DataFrame,
+        report: DataQualityReport | None = None,
+        *,
+        structure: SummingStructure | None = None,
+    ) -> None:
         records = normalize_records(records)
         validate_records(records)
         self.records = records
         self.metadata = _series_metadata(records)
         self.report = report if report is not None else DataQualityReport()
+        self.structure = structure if structure is not None else SummingStructure.empty()
+        absent = sorted(set(self.structure.series) - set(self.metadata.index))
+        if absent:
+            raise DataError(
+                f"hierarchy names series that are not in the panel: {absent[:5]}", series=absent[0]
+            )
 
     @classmethod
     def from_long(
@@ -101,7 +116,8 @@ class SeriesPanel:
         unknown = sorted(set(wanted) - set(self.metadata.index))
         if unknown:
             raise DataError(f"unknown series {unknown[:5]}")
-        return SeriesPanel(self.records[self.records["series_id"].isin(wanted)], self.report)
+        kept = self.records[self.records["series_id"].isin(wanted)]
+        return SeriesPanel(kept, self.report, structure=self.structure.restrict(wanted))
 
     def filter(self, **dimensions: str | Iterable[str]) -> SeriesPanel:
         """Keep series whose dimensions match, e.g. ``filter(flow="cargo")``."""
@@ -119,7 +135,19 @@ class SeriesPanel:
         kept = self.records[self.records["month"] <= cutoff]
         if kept.empty:
             raise DataError(f"no data on or before {cutoff}")
-        return SeriesPanel(kept, self.report)
+        return SeriesPanel(kept, self.report, structure=self.structure.restrict(kept["series_id"].unique()))
+
+    def estimated_share(self) -> pd.DataFrame | None:
+        """Month x series share of each value that stands in for unreported children (None if unknown)."""
+        if "estimated_share" not in self.records.columns:
+            return None
+        return self.records.pivot(index="month", columns="series_id", values="estimated_share")
+
+    def mismatched_parents(self) -> pd.DataFrame:
+        """Parents of the structure whose history is not the sum of their children (see ``summing``)."""
+        if not self.structure.aggregates:
+            return mismatched_parents(pd.DataFrame(), self.structure)
+        return mismatched_parents(self.wide(), self.structure, self.estimated_share())
 
     def to_long(self) -> pd.DataFrame:
         return self.records.copy()
@@ -127,7 +155,9 @@ class SeriesPanel:
 
 def _series_metadata(records: pd.DataFrame) -> pd.DataFrame:
     present = [c for c in DIMENSIONS if c in records.columns]
-    extra = [c for c in records.columns if c not in ("series_id", "month", "value") + DIMENSIONS]
+    extra = [
+        c for c in records.columns if c not in ("series_id", "month", "value", *DIMENSIONS, *ANNOTATIONS)
+    ]
     columns = present + extra
     grouped = records.groupby("series_id", sort=True, observed=True)
     if columns:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import COUNT_FLOWS, normalize_records, validate_records
+from forecasting.data.summing import SummingStructure
 from forecasting.errors import DataError
 
 if TYPE_CHECKING:
@@ -34,12 +35,27 @@ class LoadResult(NamedTuple):
 
     records: pd.DataFrame
     report: DataQualityReport
+    structure: SummingStructure | None = None
 
     def panel(self) -> SeriesPanel:
-        """The records as a validated :class:`~forecasting.panel.SeriesPanel` carrying the report."""
+        """The records as a validated :class:`~forecasting.panel.SeriesPanel` carrying the report.
+
+        With a summing structure (read from the file next to the input), every
+        parent that is not the sum of its children is flagged in the report.
+        """
         from forecasting.panel import SeriesPanel
 
-        return SeriesPanel(self.records, self.report)
+        panel = SeriesPanel(self.records, self.report, structure=self.structure)
+        for row in panel.mismatched_parents().itertuples(index=False):
+            self.report.add(
+                "flagged",
+                f"not the sum of its children in the hierarchy (up to {row.max_relative_error:.2%} off); "
+                "left out of reconciliation",
+                count=row.months,
+                series_id=row.parent,
+                month=row.first_month,
+            )
+        return panel
 
 
 def drop_blank_values(frame: pd.DataFrame, report: DataQualityReport, *, file: str | None) -> pd.DataFrame:
