@@ -123,6 +123,16 @@ class SummingStructure:
         dropped = set(parents)
         return self.restrict(set(self.series) - dropped)
 
+    def drop_bottom(self, series_ids: Iterable[str]) -> SummingStructure:
+        """The structure without some bottom series (absent, as zero); parents left empty are dropped."""
+        dropped = set(series_ids)
+        children = {
+            parent: kept
+            for parent, kids in self.children.items()
+            if (kept := tuple(child for child in kids if child not in dropped))
+        }
+        return SummingStructure(children, {parent: self.levels[parent] for parent in children})
+
     def to_frame(self) -> pd.DataFrame:
         """The ``parent, child, level`` edge list written next to a panel."""
         rows = [
