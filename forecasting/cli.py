@@ -170,6 +170,18 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
     forecast.add_argument("--model", default="auto", help="registered model name (default: auto)")
     forecast.add_argument("--format", default="auto", help="input format for the loader")
     forecast.add_argument("--experiment", default="forecast", help="MLflow experiment (default: forecast)")
+    forecast.add_argument(
+        "--reconcile",
+        default=None,
+        metavar="METHOD",
+        help="make forecasts add up along the hierarchy written next to the input by 'series build': "
+        "bottom_up, top_down, ols, wls_struct, wls_var or mint_shrink",
+    )
+    forecast.add_argument(
+        "--nonnegative",
+        action="store_true",
+        help="with --reconcile: negative reconciled bottom-level forecasts become 0 and are summed up again",
+    )
     forecast.set_defaults(handler=_job_handler("forecast"))
     compare = commands.add_parser("compare", help="leaderboard of the latest retrain, or of given retrains")
     compare.add_argument("--config", default=None, help=config_help)

@@ -72,12 +72,18 @@ def forecast(args: argparse.Namespace) -> int:
     from forecasting import tracking
     from forecasting.data.loaders import load
     from forecasting.export import forecast_table, write_csv_atomic
+    from forecasting.jobs.reconcile import check_reconcile_method, reconcile_job_forecasts
     from forecasting.jobs.retrain import build_regressors, exog_settings, fit_and_forecast
     from forecasting.models.registry import make_model
 
     setup_logging()
     if args.horizon < 1:
         raise ConfigError(f"must be a positive integer. Got {args.horizon}", key="--horizon")
+    method = getattr(args, "reconcile", None)
+    if method is not None:
+        check_reconcile_method(method)
+    elif getattr(args, "nonnegative", False):
+        raise ConfigError("only applies with --reconcile", key="--nonnegative")
     try:
         model = make_model(args.model, horizon=args.horizon)
     except ValueError as error:
@@ -95,6 +101,18 @@ def forecast(args: argparse.Namespace) -> int:
         tracking.log_dataset(panel, name=Path(args.input).stem, digest=digest, source=str(args.input))
         X, X_future = build_regressors(panel, args.horizon, exog)
         forecasts = fit_and_forecast(model, panel, config, X, X_future)
+        if method is not None:
+            forecasts = reconcile_job_forecasts(
+                model,
+                panel,
+                forecasts,
+                method=method,
+                horizon=args.horizon,
+                levels=config.levels,
+                nonnegative=args.nonnegative,
+                X=X,
+            )
+            tracking.log_params({"reconcile": method, "nonnegative": args.nonnegative})
         tracking.log_serving_model(
             model, panel=panel, forecasts=forecasts, horizon=args.horizon, levels=config.levels, exog=exog
         )

@@ -56,26 +56,31 @@ def diagonal_covariance(variances: np.ndarray) -> LowRankCovariance:
     return LowRankCovariance(values, np.zeros((len(values), 0)))
 
 
-def shrunk_covariance(residuals: np.ndarray) -> LowRankCovariance:
+def shrunk_covariance(residuals: np.ndarray, fallback: np.ndarray | None = None) -> LowRankCovariance:
     """Schäfer-Strimmer shrinkage of the residual covariance towards its diagonal.
 
     ``residuals`` is ``T x n`` (rows: months or backtest steps; NaN where a
     series has no residual). The intensity ``lambda`` is the estimated
     variance of the off-diagonal sample correlations over their sum of
     squares, clipped to [0, 1] (Schäfer and Strimmer 2005, as used for
-    ``mint_shrink`` by Wickramasuriya et al. 2019).
+    ``mint_shrink`` by Wickramasuriya et al. 2019). A series with fewer than
+    two residuals takes its variance from ``fallback`` (e.g. implied by its
+    base interval) and no correlation; without ``fallback`` it is an error.
     """
     x = np.asarray(residuals, dtype="float64")
     if x.ndim != 2 or x.shape[0] < 2:
         raise DataError(f"shrunk covariance needs at least 2 residual rows per series. Got shape {x.shape}")
     observed = np.isfinite(x)
     counts = observed.sum(axis=0)
-    if (counts < 2).any():
-        first = int(np.flatnonzero(counts < 2)[0])
-        raise DataError(f"fewer than 2 residuals for series number {first}")
-    x = np.where(observed, x, 0.0)
+    short = counts < 2
+    if short.any() and fallback is None:
+        raise DataError(f"fewer than 2 residuals for series number {int(np.flatnonzero(short)[0])}")
+    x = np.where(observed & ~short, x, 0.0)
     rows = x.shape[0]
-    variances = _floored((x**2).sum(axis=0) / counts)
+    variances = (x**2).sum(axis=0) / np.maximum(counts, 1)
+    if short.any():
+        variances[short] = np.asarray(fallback, dtype="float64")[short]
+    variances = _floored(variances)
     shrinkage = _shrinkage_intensity(x / np.sqrt(variances), rows)
     factor = np.sqrt((1.0 - shrinkage) / rows) * x.T
     # the diagonal of the full matrix is the sample variance: lambda * var + (1 - lambda) * var

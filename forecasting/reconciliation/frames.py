@@ -84,11 +84,14 @@ def reconcile_forecasts(
     if not structure.aggregates:
         return table
     ids = structure.series
-    covariance = _covariance(residuals, ids) if residuals is not None else None
+    if residuals is not None:
+        residuals = residuals.set_axis(residuals.columns.astype(str), axis=1)
     months = pd.PeriodIndex(pd.to_datetime(table["month"].astype(str)), freq="M")
     rng = np.random.default_rng(seed)
     reconcilers: dict[tuple[str, ...], Reconciler] = {}
     in_structure = table["series_id"].isin(ids).to_numpy()
+    bounds = interval_columns(levels)
+    has_intervals = all(column in table for column in bounds)
     for month in months.unique().sort_values():
         rows = np.flatnonzero((months == month) & in_structure)
         present = pd.Index(table["series_id"].to_numpy()[rows].astype(str))
@@ -100,26 +103,26 @@ def reconcile_forecasts(
         if not month_structure.aggregates:
             continue
         order = tuple(month_structure.series)
-        if order not in reconcilers:
-            reconcilers[order] = Reconciler(
-                month_structure, method, _subset(covariance, structure, order), nonnegative
-            )
         positions = rows[present.get_indexer(order)]
-        _reconcile_rows(table, positions, reconcilers[order], levels, samples, rng)
+        sigma = _sigma(table, positions, max(levels)) if has_intervals else None
+        if order not in reconcilers:
+            covariance = _covariance(residuals, order, sigma) if residuals is not None else None
+            reconcilers[order] = Reconciler(month_structure, method, covariance, nonnegative)
+        _reconcile_rows(table, positions, reconcilers[order], sigma, levels, samples, rng)
     return table
 
 
-def _covariance(residuals: pd.DataFrame, ids: list[str]) -> LowRankCovariance:
-    absent = sorted(set(ids) - set(residuals.columns.astype(str)))
-    if absent:
-        raise DataError(f"no residuals for series in the hierarchy: {absent[:5]}", series=absent[0])
-    return shrunk_covariance(residuals.reindex(columns=ids).to_numpy(dtype="float64"))
+def _covariance(residuals: pd.DataFrame, order: Sequence[str], sigma: np.ndarray | None) -> LowRankCovariance:
+    """Shrunk covariance of the residuals of ``order``; series without residuals use their base spread."""
+    fallback = None if sigma is None else np.maximum(sigma, 0.0) ** 2
+    return shrunk_covariance(residuals.reindex(columns=list(order)).to_numpy(dtype="float64"), fallback)
 
 
 def _reconcile_rows(
     table: pd.DataFrame,
     positions: np.ndarray,
     reconciler: Reconciler,
+    sigma: np.ndarray | None,
     levels: tuple[int, ...],
     samples: int,
     rng: np.random.Generator,
@@ -127,8 +130,7 @@ def _reconcile_rows(
     """Reconcile the rows of one month (in the reconciler's series order) in place."""
     base = table["forecast"].to_numpy(dtype="float64")[positions]
     table.loc[positions, "forecast"] = reconciler(base)
-    if all(column in table for column in interval_columns(levels)):
-        sigma = _sigma(table, positions, max(levels))
+    if sigma is not None:
         size = len(positions)
         correlation = reconciler.covariance or diagonal_covariance(np.ones(size))
         paths = base[:, None] + sigma[:, None] * correlation.standard_normal_paths(rng, samples)
@@ -138,15 +140,6 @@ def _reconcile_rows(
             table.loc[positions, f"lower_{level}"] = low
             table.loc[positions, f"upper_{level}"] = high
     table.loc[positions, "reconciliation"] = reconciler.method
-
-
-def _subset(
-    covariance: LowRankCovariance | None, structure: SummingStructure, order: Sequence[str]
-) -> LowRankCovariance | None:
-    if covariance is None:
-        return None
-    index = pd.Index(structure.series).get_indexer(order)
-    return LowRankCovariance(covariance.diagonal[index], covariance.factor[index], covariance.shrinkage)
 
 
 def _sigma(table: pd.DataFrame, positions: np.ndarray, level: int) -> np.ndarray:

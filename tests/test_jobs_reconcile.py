@@ -1,0 +1,69 @@
+"""forecast --reconcile: finds the hierarchy series build wrote, and the export sums up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.cli import main
+from forecasting.export import export_columns
+
+MONTHS = pd.period_range("2019-01", "2022-12", freq="M")
+CROSSINGS = {"heihe": "heilongjiang", "suifenhe": "heilongjiang", "manzhouli": "inner-mongolia"}
+
+
+def _write_input(path) -> None:
+    rng = np.random.default_rng(11)
+    season = 1 + 0.3 * np.sin(2 * np.pi * np.arange(len(MONTHS)) / 12)
+    frames = [
+        pd.DataFrame(
+            {
+                "series_id": f"{crossing}/trade_value/{direction}",
+                "month": MONTHS.astype(str),
+                "value": (100 * season * rng.lognormal(0, 0.1, len(MONTHS))).round(1),
+                "crossing": crossing,
+                "region": region,
+                "flow": "trade_value",
+                "direction": direction,
+                "unit": "CNY",
+            }
+        )
+        for crossing, region in CROSSINGS.items()
+        for direction in ("export", "import")
+    ]
+    pd.concat(frames, ignore_index=True).to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("method", ["mint_shrink", "bottom_up"])
+def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch, method) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+    _write_input(tmp_path / "input.csv")
+    panel = tmp_path / "panel.csv"
+    assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel)]) == 0
+    out = tmp_path / "forecast.csv"
+    args = ["forecast", "--input", str(panel), "--horizon", "3", "--output", str(out)]
+    assert main([*args, "--model", "seasonal_naive", "--reconcile", method]) == 0
+    table = pd.read_csv(out, dtype={"month": str})
+    assert list(table.columns) == export_columns()
+    edges = pd.read_csv(tmp_path / "panel.hierarchy.csv")
+    forecast = table.pivot(index="month", columns="series_id", values="forecast")
+    for parent, children in edges.groupby("parent")["child"]:
+        np.testing.assert_allclose(forecast[parent], forecast[list(children)].sum(axis=1), rtol=1e-6)
+    by_series = table.groupby("series_id")["reconciliation"].first()
+    assert set(by_series[list(edges["parent"].unique())]) == {method}
+    assert by_series["total/trade_value/balance"] == "none"  # a signed combination, not a sum
+    assert (table["lower_95"] <= table["lower_80"]).all() and (table["upper_80"] <= table["upper_95"]).all()
+
+
+def test_forecast_reconcile_needs_a_hierarchy_and_a_known_method(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+    _write_input(tmp_path / "input.csv")
+    args = ["forecast", "--input", str(tmp_path / "input.csv"), "--horizon", "3"]
+    args += ["--output", str(tmp_path / "f.csv"), "--model", "seasonal_naive"]
+    assert main([*args, "--reconcile", "mint_shrink"]) == 2
+    assert "needs a hierarchy" in capsys.readouterr().err
+    assert main([*args, "--reconcile", "middle_out"]) == 2
+    assert "--reconcile" in capsys.readouterr().err
+    assert main([*args, "--nonnegative"]) == 2
+    assert not (tmp_path / "f.csv").exists()
