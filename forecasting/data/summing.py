@@ -15,6 +15,7 @@ their children; they must be reported, never reconciled as if they were sums.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -154,8 +155,8 @@ def _expand(direct: Mapping[str, list[str]], file: str | None) -> dict[str, tupl
             found: list[str] = []
             for child in direct[parent]:
                 found.extend(bottom_of(child, (*path, parent)) if child in direct else (child,))
-            duplicated = sorted({c for c in found if found.count(c) > 1})
-            if duplicated:
+            if len(set(found)) < len(found):
+                duplicated = sorted(child for child, count in Counter(found).items() if count > 1)
                 raise DataError(f"child counted twice under one parent: {duplicated[:3]}", series=parent)
             expanded[parent] = tuple(sorted(found))
         return expanded[parent]

@@ -141,7 +141,7 @@ class _ConstraintSolver:
     constraints: sp.csr_array
     diagonal: np.ndarray
     factor: np.ndarray
-    lu: object
+    lu: _SymmetricFactor
     capacitance: np.ndarray | None
     cu: np.ndarray
 
@@ -151,8 +151,8 @@ class _ConstraintSolver:
         constraints = sp.csr_array(
             sp.hstack([sp.identity(aggregates, format="csr"), -structure.A], format="csr")
         )
-        system = (constraints @ sp.diags_array(covariance.diagonal) @ constraints.T).tocsc()
-        lu = splu(system, permc_spec="MMD_AT_PLUS_A")
+        system = constraints @ sp.diags_array(covariance.diagonal) @ constraints.T
+        lu = _SymmetricFactor.build(sp.csc_array(system))
         cu = constraints @ covariance.factor  # parents x rank
         capacitance = None
         if cu.shape[1]:
@@ -176,6 +176,30 @@ class _ConstraintSolver:
         if self.factor.shape[1]:
             out += self.factor @ (self.factor.T @ ct_z)
         return out
+
+
+@dataclass(frozen=True)
+class _SymmetricFactor:
+    """Sparse LU of a symmetric positive definite matrix, scaled to unit diagonal first.
+
+    Scaling keeps variances of very different sizes (a national total and a
+    small port) from upsetting the pivoting; with a positive definite matrix
+    no pivoting is needed, so the fill-reducing symmetric ordering is kept.
+    """
+
+    scale: np.ndarray
+    lu: object
+
+    @classmethod
+    def build(cls, system: sp.csc_array) -> _SymmetricFactor:
+        scale = 1.0 / np.sqrt(system.diagonal())
+        scaled = sp.csc_array(sp.diags_array(scale) @ system @ sp.diags_array(scale))
+        lu = splu(scaled, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        return cls(scale, lu)
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        scale = self.scale[:, None] if rhs.ndim == 2 else self.scale
+        return scale * self.lu.solve(np.ascontiguousarray(scale * rhs))
 
 
 def _tree_parents(structure: SummingStructure) -> np.ndarray:
