@@ -67,3 +67,58 @@ def test_forecast_reconcile_needs_a_hierarchy_and_a_known_method(tmp_path, monke
     assert "--reconcile" in capsys.readouterr().err
     assert main([*args, "--nonnegative"]) == 2
     assert not (tmp_path / "f.csv").exists()
+
+
+def test_job_config_reconcile_section(tmp_path) -> None:
+    from forecasting.errors import ConfigError
+    from forecasting.jobs.config import load_config
+
+    path = tmp_path / "job.toml"
+    path.write_text('[job]\nname = "border"\n\n[reconcile]\nmethod = "mint_shrink"\nnonnegative = true\n')
+    config = load_config(path)
+    assert config.reconcile == "mint_shrink" and config.reconcile_nonnegative
+    assert load_config(None).reconcile is None
+    path.write_text('[reconcile]\nmethod = "middle_out"\n')
+    with pytest.raises(ConfigError, match="reconcile.method"):
+        load_config(path)
+
+
+def test_retrain_with_a_reconcile_section_exports_numbers_that_add_up(tmp_path) -> None:
+    _write_input(tmp_path / "input.csv")
+    panel = tmp_path / "panel.csv"
+    assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel)]) == 0
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f"""
+[job]
+name = "coherent"
+horizon = 3
+output_dir = "{tmp_path / "exports"}"
+models_dir = "{tmp_path / "models"}"
+
+[tracking]
+uri = "sqlite:///{tmp_path / "mlruns" / "mlflow.db"}"
+
+[[sources]]
+path = "{panel}"
+format = "long"
+
+[candidates]
+models = ["seasonal_naive"]
+
+[backtest]
+folds = 2
+
+[reconcile]
+method = "wls_struct"
+""",
+        encoding="utf-8",
+    )
+    assert main(["retrain", "--config", str(config)]) == 0
+    table = pd.read_csv(tmp_path / "exports" / "forecasts_coherent_latest.csv", dtype={"month": str})
+    assert list(table.columns) == export_columns()
+    edges = pd.read_csv(tmp_path / "panel.hierarchy.csv")
+    forecast = table.pivot(index="month", columns="series_id", values="forecast")
+    for parent, children in edges.groupby("parent")["child"]:
+        np.testing.assert_allclose(forecast[parent], forecast[list(children)].sum(axis=1), rtol=1e-6)
+    assert set(table.loc[table["series_id"].isin(edges["parent"]), "reconciliation"]) == {"wls_struct"}

@@ -67,6 +67,12 @@ class SummingStructure:
     def empty(cls) -> SummingStructure:
         return cls({}, {})
 
+    @classmethod
+    def merged(cls, structures: Iterable[SummingStructure | None]) -> SummingStructure:
+        """One structure with the parents of all (e.g. of several flows or source files)."""
+        frames = [s.to_frame() for s in structures if s is not None and s.aggregates]
+        return cls.from_edges(pd.concat(frames, ignore_index=True)) if frames else cls.empty()
+
     # --- shape -------------------------------------------------------------------
     @cached_property
     def aggregates(self) -> list[str]:

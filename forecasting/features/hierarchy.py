@@ -190,8 +190,8 @@ def build_nodes(
     new = records_from_wide(parent_wide, parent_meta)
     new["estimated_share"] = _long_values(parent_share, new)
     records = pd.concat([panel.records, new], ignore_index=True)
-    edges = pd.concat([p.edges for p in parents], ignore_index=True) if parents else None
-    structure = _merge_structures(panel.structure, edges)
+    edges = [SummingStructure.from_edges(p.edges) for p in parents if len(p.edges)]
+    structure = SummingStructure.merged([panel.structure, *edges])
     kept = [c for c in (*panel.records.columns, "estimated_share") if c in records.columns]
     return SeriesPanel(records[list(dict.fromkeys(kept))], report, structure=structure)
 
@@ -201,13 +201,6 @@ def _long_values(wide: pd.DataFrame, long: pd.DataFrame) -> np.ndarray:
     rows = wide.index.get_indexer(pd.PeriodIndex(long["month"], freq="M"))
     columns = wide.columns.get_indexer(long["series_id"].astype(str))
     return wide.to_numpy()[rows, columns]
-
-
-def _merge_structures(
-    existing: SummingStructure | None, edges: pd.DataFrame | None
-) -> SummingStructure | None:
-    frames = [f for f in (existing.to_frame() if existing else None, edges) if f is not None and len(f)]
-    return SummingStructure.from_edges(pd.concat(frames, ignore_index=True)) if frames else existing
 
 
 def _check_new_ids(new: pd.Index, existing: pd.Index) -> None:
@@ -405,9 +398,9 @@ def build_series(panel: SeriesPanel, *, max_estimated_share: float = MAX_ESTIMAT
             built = build(panel, max_estimated_share=max_estimated_share)
             report.issues.extend(built.report.issues[known:])
             parts.append(built.records)
-            structure = _merge_structures(structure, built.structure and built.structure.to_frame())
+            structure = SummingStructure.merged([structure, built.structure])
     records = pd.concat([part for part in parts if not part.empty], ignore_index=True)
-    return SeriesPanel(records, report, structure=structure or SummingStructure.empty())
+    return SeriesPanel(records, report, structure=structure)
 
 
 def write_long_csv(panel: SeriesPanel, path: str | Path) -> Path:

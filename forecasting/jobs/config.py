@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.errors import ConfigError
+from forecasting.reconciliation.methods import METHODS as RECONCILE_METHODS
 
 DEFAULT_CANDIDATES: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
 """Tried on the sample when no config names candidates; names not registered are skipped (logged)."""
@@ -52,6 +53,7 @@ _SCHEMA: dict[str, set[str]] = {
     "candidates": {"models", "params"},
     "backtest": {"folds", "step", "window", "window_length"},
     "promotion": {"margin"},
+    "reconcile": {"method", "nonnegative"},
 }
 
 
@@ -95,6 +97,9 @@ class JobConfig:
     window_length: int | None = None
     margin: float = 0.02
     source_file: str | None = None
+    reconcile: str | None = None
+    """Reconciliation method for the exported forecasts (forecasting.reconciliation); None: none."""
+    reconcile_nonnegative: bool = False
 
     @property
     def experiment_name(self) -> str:
@@ -142,6 +147,10 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     candidates = check.table(raw, "candidates")
     backtest = check.table(raw, "backtest")
     promotion = check.table(raw, "promotion")
+    reconcile = check.table(raw, "reconcile")
+    reconcile_method = check.optional_string(reconcile, "reconcile.method")
+    if reconcile_method is not None and reconcile_method not in RECONCILE_METHODS:
+        check.fail("reconcile.method", f"must be one of {list(RECONCILE_METHODS)}. Got {reconcile_method!r}")
     name = check_job_name(check.string(job, "job.name", "sample"), file=source_file)
     levels = tuple(check.int_list(job, "job.levels", [80, 95]))
     if not levels or any(not 0 < level < 100 for level in levels):
@@ -185,6 +194,8 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         window_length=check.optional_positive_int(backtest, "backtest.window_length"),
         margin=check.fraction(promotion, "promotion.margin", 0.02),
         source_file=source_file,
+        reconcile=reconcile_method,
+        reconcile_nonnegative=check.boolean(reconcile, "reconcile.nonnegative", False),
     )
 
 

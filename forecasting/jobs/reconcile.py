@@ -42,9 +42,10 @@ def reconcile_job_forecasts(
     nonnegative: bool = False,
     X: pd.DataFrame | None = None,
     folds: int = RESIDUAL_FOLDS,
+    key: str = "--reconcile",
 ) -> pd.DataFrame:
     """The model's ``forecasts`` for ``panel`` reconciled with ``method``, plus ``reconciliation``."""
-    check_reconcile_method(method)
+    check_reconcile_method(method, key=key)
     structure, mismatched = structure_to_reconcile(panel)
     for row in mismatched.itertuples(index=False):
         logger.warning(
@@ -57,7 +58,7 @@ def reconcile_job_forecasts(
         raise ConfigError(
             "needs a hierarchy: none travels with this input (write one with "
             "'forecasting series build --output panel.csv', which also writes panel.hierarchy.csv)",
-            key="--reconcile",
+            key=key,
         )
     results = backtest(
         [model],

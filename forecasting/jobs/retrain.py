@@ -30,6 +30,7 @@ from forecasting.export import export_forecasts, forecast_table, utc_timestamp
 from forecasting.jobs.config import DEFAULT_CANDIDATES, JobConfig
 from forecasting.jobs.lock import JobLock
 from forecasting.jobs.promotion import Decision, decide
+from forecasting.jobs.reconcile import reconcile_job_forecasts
 from forecasting.models.base import PanelForecaster
 from forecasting.panel import SeriesPanel
 from forecasting.serving import model_from_spec, model_spec, spec_key
@@ -128,6 +129,18 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     model_uri = tracking.log_serving_model(
         serving, panel=panel, forecasts=forecasts, horizon=config.horizon, levels=config.levels, exog=exog
     )
+    if config.reconcile is not None:
+        forecasts = reconcile_job_forecasts(
+            serving,
+            panel,
+            forecasts,
+            method=config.reconcile,
+            horizon=config.horizon,
+            levels=config.levels,
+            nonnegative=config.reconcile_nonnegative,
+            X=X,
+            key="reconcile.method",
+        )
     score = decision.candidate_mase if decision.promote else decision.champion_mase
     previous = str(champion[0]) if champion else None
     registration = Registration(config.name, decision, model_uri, serving, score, digest, previous)
@@ -156,13 +169,17 @@ def load_panel(config: JobConfig) -> SeriesPanel:
         return load_sample()
     from forecasting.data.loaders import load
     from forecasting.data.report import DataQualityReport
+    from forecasting.data.summing import SummingStructure
 
     frames, report = [], DataQualityReport(source=", ".join(s.path for s in config.sources))
+    structures = []  # the hierarchy each source brought (series build writes it next to its panel)
     for source in config.sources:
         loaded = load(source.path, source.format)
         frames.append(loaded.records)
         report.extend(loaded.report)
-    return SeriesPanel(pd.concat(frames, ignore_index=True), report)
+        structures.append(loaded.structure)
+    structure = SummingStructure.merged(structures)
+    return SeriesPanel(pd.concat(frames, ignore_index=True), report, structure=structure)
 
 
 def select_series(panel: SeriesPanel, config: JobConfig) -> SeriesPanel:
