@@ -132,6 +132,12 @@ def _add_backtest_commands(commands: argparse._SubParsersAction) -> None:
     )
     backtest.add_argument("--format", default="auto", help="auto, long, wide, bts, or a source spec")
     backtest.add_argument("--n-jobs", type=int, default=1, help="parallel folds x models")
+    backtest.add_argument(
+        "--reconcile",
+        default=None,
+        metavar="METHOD",
+        help="also score each fold reconciled along the hierarchy next to the input, per level",
+    )
     backtest.set_defaults(handler=_backtest)
 
 
@@ -154,7 +160,29 @@ def _backtest(args: argparse.Namespace) -> int:
     cutoffs = ", ".join(str(c) for c in results.attrs["backtest"].cutoffs)
     counts = f"skipped: {len(skipped(results))} series/fold; fallbacks: {len(fallbacks(results))}"
     print(f"cutoffs: {cutoffs}; {counts}")
+    if args.reconcile is not None:
+        _print_reconciled(args, results)
     return EXIT_OK
+
+
+def _print_reconciled(args: argparse.Namespace, results) -> None:  # noqa: ANN001 - a backtest table
+    """Per-level leaderboard of the base and reconciled forecasts (``backtest --reconcile``)."""
+    import pandas as pd
+
+    from forecasting.data.loaders import load
+    from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
+    from forecasting.reconciliation import METHODS, structure_to_reconcile
+
+    if args.reconcile not in METHODS:
+        raise ConfigError(f"must be one of {', '.join(METHODS)}. Got {args.reconcile!r}", key="--reconcile")
+    structure, mismatched = structure_to_reconcile(load(args.input, args.format).panel())
+    if not structure.aggregates:
+        raise ConfigError("needs a hierarchy next to the input (series build --output)", key="--reconcile")
+    board = leaderboard_by_level(reconciled_backtest(results, structure, args.reconcile), structure)
+    with pd.option_context("display.width", 160, "display.max_columns", None):
+        print(board.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    left_out = f"; not sums, left out: {', '.join(mismatched['parent'])}" if len(mismatched) else ""
+    print(f"reconciled with {args.reconcile} (folds after the first, errors of earlier folds){left_out}")
 
 
 # --- scheduled job, tracking and registry -------------------------------------

@@ -122,3 +122,32 @@ method = "wls_struct"
     for parent, children in edges.groupby("parent")["child"]:
         np.testing.assert_allclose(forecast[parent], forecast[list(children)].sum(axis=1), rtol=1e-6)
     assert set(table.loc[table["series_id"].isin(edges["parent"]), "reconciliation"]) == {"wls_struct"}
+
+
+def test_backtest_reconcile_prints_base_and_reconciled_per_level(tmp_path, capsys) -> None:
+    from forecasting.data.loaders import load
+    from forecasting.evaluation.backtest import backtest
+    from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
+    from forecasting.models.registry import make_model
+
+    _write_input(tmp_path / "input.csv")
+    panel_path = tmp_path / "panel.csv"
+    assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel_path)]) == 0
+    panel = load(panel_path).panel()
+    results = backtest([make_model("seasonal_naive")], panel, horizon=3, folds=3)
+    both = reconciled_backtest(results, panel.structure, "mint_shrink")
+    assert set(both["model"]) == {"seasonal_naive", "seasonal_naive+mint_shrink"}
+    assert both["cutoff"].nunique() == 2  # the first fold only lends its errors
+    reconciled = both[both["model"] == "seasonal_naive+mint_shrink"]
+    for _, fold in reconciled.groupby(["cutoff", "month"]):
+        values = fold.set_index("series_id")["forecast"]
+        for parent, children in panel.structure.children.items():
+            assert values[parent] == pytest.approx(values[list(children)].sum(), rel=1e-6)
+    board = leaderboard_by_level(both, panel.structure)
+    assert set(board["level"]) == {"bottom", "crossing", "region", "total"}
+    assert len(board) == 8
+    args = ["backtest", "--input", str(panel_path), "--horizon", "3", "--folds", "3"]
+    assert main([*args, "--models", "seasonal_naive", "--reconcile", "ols"]) == 0
+    out = capsys.readouterr().out
+    assert "seasonal_naive+ols" in out and "reconciled with ols" in out
+    assert main([*args, "--models", "seasonal_naive", "--reconcile", "nope"]) == 2
