@@ -46,6 +46,7 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from forecasting import __version__  # noqa: E402
 from forecasting.errors import ConfigError, ModelError  # noqa: E402
 from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS  # noqa: E402
+from forecasting.evaluation.reconciled import RECONCILED_SEPARATOR  # noqa: E402
 from forecasting.models.base import PanelForecaster  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
 
@@ -469,3 +470,15 @@ def log_exports(paths: Sequence[Path]) -> None:
 
 def log_report(text: str, artifact_file: str) -> None:
     mlflow.log_text(text, artifact_file)
+
+
+def log_level_metrics(board: pd.DataFrame) -> None:
+    """Per-level metrics of base and reconciled backtests: ``<metric>_<level>_base|reconciled``.
+
+    ``board`` is :func:`forecasting.evaluation.reconciled.leaderboard_by_level`
+    output; it is also logged as ``leaderboard_by_level.csv``.
+    """
+    for _, row in board.iterrows():
+        kind = "reconciled" if RECONCILED_SEPARATOR in str(row["model"]) else "base"
+        mlflow.log_metrics(_finite_metrics(row, f"_{row['level']}_{kind}"))
+    log_frame(board, "leaderboard_by_level.csv")

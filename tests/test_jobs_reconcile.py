@@ -122,6 +122,13 @@ method = "wls_struct"
     for parent, children in edges.groupby("parent")["child"]:
         np.testing.assert_allclose(forecast[parent], forecast[list(children)].sum(axis=1), rtol=1e-6)
     assert set(table.loc[table["series_id"].isin(edges["parent"]), "reconciliation"]) == {"wls_struct"}
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    run = mlflow.get_run(table["run_id"].iloc[0])
+    metrics = run.data.metrics
+    for level in ("bottom", "crossing", "region", "total"):
+        assert f"mase_{level}_base" in metrics and f"mase_{level}_reconciled" in metrics
 
 
 def test_backtest_reconcile_prints_base_and_reconciled_per_level(tmp_path, capsys) -> None:

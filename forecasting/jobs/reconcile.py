@@ -14,8 +14,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from forecasting import tracking
 from forecasting.errors import ConfigError
 from forecasting.evaluation.backtest import backtest
+from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
 from forecasting.models.base import PanelForecaster
 from forecasting.panel import SeriesPanel
 from forecasting.reconciliation import METHODS, reconcile_forecasts, residual_matrix, structure_to_reconcile
@@ -79,3 +81,21 @@ def reconcile_job_forecasts(
     return reconcile_forecasts(
         forecasts, structure, method, residuals=residuals, nonnegative=nonnegative, levels=levels
     )
+
+
+def log_reconciled_backtest(
+    results: pd.DataFrame, panel: SeriesPanel, *, method: str, nonnegative: bool = False
+) -> pd.DataFrame | None:
+    """The per-level leaderboard of base vs reconciled backtests, logged to the active MLflow run.
+
+    None (and nothing logged) without a hierarchy or with fewer than two folds.
+    """
+    structure, _ = structure_to_reconcile(panel)
+    if not structure.aggregates or results["cutoff"].nunique() < 2:
+        logger.info("event=reconciled_backtest_skipped reason='no hierarchy or fewer than 2 folds'")
+        return None
+    board = leaderboard_by_level(
+        reconciled_backtest(results, structure, method, nonnegative=nonnegative), structure
+    )
+    tracking.log_level_metrics(board)
+    return board

@@ -30,7 +30,7 @@ from forecasting.export import export_forecasts, forecast_table, utc_timestamp
 from forecasting.jobs.config import DEFAULT_CANDIDATES, JobConfig
 from forecasting.jobs.lock import JobLock
 from forecasting.jobs.promotion import Decision, decide
-from forecasting.jobs.reconcile import reconcile_job_forecasts
+from forecasting.jobs.reconcile import log_reconciled_backtest, reconcile_job_forecasts
 from forecasting.models.base import PanelForecaster
 from forecasting.panel import SeriesPanel
 from forecasting.serving import model_from_spec, model_spec, spec_key
@@ -119,6 +119,11 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
             tags={tracking.JOB_TAG: config.name},
         )
     tracking.log_frame(board, "leaderboard.csv")
+    if config.reconcile is not None:
+        best_results = results[results["model"] == board["model"].iloc[0]]
+        log_reconciled_backtest(
+            best_results, panel, method=config.reconcile, nonnegative=config.reconcile_nonnegative
+        )
     best = next(m for m in candidates if m.model_name == board["model"].iloc[0])
     decision, champion = _decide(config, best, float(board["mase"].iloc[0]), panel, X, cache)
     tracking.log_decision(decision.tags())
