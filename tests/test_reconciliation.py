@@ -86,6 +86,16 @@ def test_projections_equal_the_dense_textbook_formula() -> None:
         np.testing.assert_allclose(got, _textbook(weights[method]), rtol=1e-10, err_msg=method)
 
 
+def test_centered_covariance_is_the_sample_covariance_shrunk_like_hierarchicalforecast() -> None:
+    residuals = _residuals(rows=30, seed=4) + 3.0  # biased errors: centring matters
+    rows = residuals.shape[0]
+    centered = residuals - residuals.mean(axis=0)
+    expected = _hts_shrink(centered * np.sqrt(rows / (rows - 1)))
+    np.testing.assert_allclose(shrunk_covariance(residuals, centered=True).dense(), expected, rtol=1e-10)
+    np.testing.assert_allclose(np.diag(expected), residuals.var(axis=0, ddof=1), rtol=1e-10)
+    assert not np.allclose(shrunk_covariance(residuals).dense(), expected)
+
+
 def test_bottom_up_and_top_down_by_forecast_proportions() -> None:
     np.testing.assert_allclose(reconcile(STRUCTURE, BASE, "bottom_up"), S_BY_HAND @ BASE[3:])
     total, a, b = BASE[2], BASE[0], BASE[1]

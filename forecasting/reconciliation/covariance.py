@@ -7,10 +7,13 @@ and ``U = sqrt((1 - lambda) / T) X'`` (``n x T``). The ``n x n`` matrix is
 never formed: 50,000 series cost ``50,000 x T`` numbers, and the shrinkage
 intensity is computed from ``T x T`` Gram matrices.
 
-Residuals are not centred (as in hts and hierarchicalforecast: a biased
-forecast's bias is part of its error). Missing residuals (a series shorter
-than the others) count as zero in the cross products; each variance uses the
-series' own observed rows.
+By default residuals are not centred (as in the R package hts and
+Wickramasuriya et al.: a biased forecast's bias is part of its error);
+``centered=True`` subtracts each series' mean and divides by ``T - 1``, which
+reproduces hierarchicalforecast's ``mint_shrink`` covariance exactly (checked
+in benchmarks/reconcile.py). Missing residuals (a series shorter than the
+others) count as zero in the cross products; each variance uses the series'
+own observed rows.
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ def diagonal_covariance(variances: np.ndarray) -> LowRankCovariance:
     return LowRankCovariance(values, np.zeros((len(values), 0)))
 
 
-def shrunk_covariance(residuals: np.ndarray, fallback: np.ndarray | None = None) -> LowRankCovariance:
+def shrunk_covariance(
+    residuals: np.ndarray, fallback: np.ndarray | None = None, *, centered: bool = False
+) -> LowRankCovariance:
     """Schäfer-Strimmer shrinkage of the residual covariance towards its diagonal.
 
     ``residuals`` is ``T x n`` (rows: months or backtest steps; NaN where a
@@ -75,6 +80,10 @@ def shrunk_covariance(residuals: np.ndarray, fallback: np.ndarray | None = None)
     short = counts < 2
     if short.any() and fallback is None:
         raise DataError(f"fewer than 2 residuals for series number {int(np.flatnonzero(short)[0])}")
+    if centered:
+        usable = np.maximum(counts, 2)
+        means = np.where(observed, x, 0.0).sum(axis=0) / np.maximum(counts, 1)
+        x = (x - means) * np.sqrt(usable / (usable - 1))
     x = np.where(observed & ~short, x, 0.0)
     rows = x.shape[0]
     variances = (x**2).sum(axis=0) / np.maximum(counts, 1)

@@ -68,12 +68,14 @@ def reconcile_forecasts(
     levels: Sequence[int] = (80, 95),
     samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
+    centered: bool = False,
 ) -> pd.DataFrame:
     """The forecast table with coherent forecasts and intervals, plus a ``reconciliation`` column.
 
     ``residuals`` (rows x ``series_id``: in-sample or backtest errors) give the
     covariance for ``mint_shrink`` and ``wls_var`` and the correlation of the
-    interval sample paths (independent without them).
+    interval sample paths (independent without them); ``centered`` residuals
+    as in hierarchicalforecast (see :func:`shrunk_covariance`).
     """
     check_method(method)
     levels = check_levels(levels)
@@ -106,16 +108,19 @@ def reconcile_forecasts(
         positions = rows[present.get_indexer(order)]
         sigma = _sigma(table, positions, max(levels)) if has_intervals else None
         if order not in reconcilers:
-            covariance = _covariance(residuals, order, sigma) if residuals is not None else None
+            covariance = _covariance(residuals, order, sigma, centered) if residuals is not None else None
             reconcilers[order] = Reconciler(month_structure, method, covariance, nonnegative)
         _reconcile_rows(table, positions, reconcilers[order], sigma, levels, samples, rng)
     return table
 
 
-def _covariance(residuals: pd.DataFrame, order: Sequence[str], sigma: np.ndarray | None) -> LowRankCovariance:
+def _covariance(
+    residuals: pd.DataFrame, order: Sequence[str], sigma: np.ndarray | None, centered: bool
+) -> LowRankCovariance:
     """Shrunk covariance of the residuals of ``order``; series without residuals use their base spread."""
     fallback = None if sigma is None else np.maximum(sigma, 0.0) ** 2
-    return shrunk_covariance(residuals.reindex(columns=list(order)).to_numpy(dtype="float64"), fallback)
+    values = residuals.reindex(columns=list(order)).to_numpy(dtype="float64")
+    return shrunk_covariance(values, fallback, centered=centered)
 
 
 def _reconcile_rows(
