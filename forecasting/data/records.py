@@ -46,8 +46,13 @@ class LoadResult(NamedTuple):
         from forecasting.panel import SeriesPanel
 
         panel = SeriesPanel(self.records, self.report, structure=self.structure)
-        for row in panel.mismatched_parents().itertuples(index=False):
-            self.report.add(
+        mismatched = panel.mismatched_parents()
+        if mismatched.empty:
+            return panel
+        report = DataQualityReport(self.report.source, self.report.rows_read, list(self.report.issues))
+        panel.report = report  # the load's own report stays as the loader left it
+        for row in mismatched.itertuples(index=False):
+            report.add(
                 "flagged",
                 f"not the sum of its children in the hierarchy (up to {row.max_relative_error:.2%} off); "
                 "left out of reconciliation",
