@@ -72,7 +72,7 @@ def test_summing_matrix_is_the_one_drawn_by_hand() -> None:
 
 def test_projections_equal_the_dense_textbook_formula() -> None:
     residuals = _residuals()
-    covariance = shrunk_covariance(residuals)
+    covariance = shrunk_covariance(residuals, centered=False)
     weights = {
         "ols": np.eye(8),
         "wls_struct": np.diag(S_BY_HAND.sum(axis=1)),
@@ -91,9 +91,9 @@ def test_centered_covariance_is_the_sample_covariance_shrunk_like_hierarchicalfo
     rows = residuals.shape[0]
     centered = residuals - residuals.mean(axis=0)
     expected = _hts_shrink(centered * np.sqrt(rows / (rows - 1)))
-    np.testing.assert_allclose(shrunk_covariance(residuals, centered=True).dense(), expected, rtol=1e-10)
+    np.testing.assert_allclose(shrunk_covariance(residuals).dense(), expected, rtol=1e-10)
     np.testing.assert_allclose(np.diag(expected), residuals.var(axis=0, ddof=1), rtol=1e-10)
-    assert not np.allclose(shrunk_covariance(residuals).dense(), expected)
+    assert not np.allclose(shrunk_covariance(residuals, centered=False).dense(), expected)
 
 
 def test_bottom_up_and_top_down_by_forecast_proportions() -> None:

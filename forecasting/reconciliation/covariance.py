@@ -7,11 +7,12 @@ and ``U = sqrt((1 - lambda) / T) X'`` (``n x T``). The ``n x n`` matrix is
 never formed: 50,000 series cost ``50,000 x T`` numbers, and the shrinkage
 intensity is computed from ``T x T`` Gram matrices.
 
-By default residuals are not centred (as in the R package hts and
-Wickramasuriya et al.: a biased forecast's bias is part of its error);
-``centered=True`` subtracts each series' mean and divides by ``T - 1``, which
-reproduces hierarchicalforecast's ``mint_shrink`` covariance exactly (checked
-in benchmarks/reconcile.py). Missing residuals (a series shorter than the
+By default each series' residuals are centred and the covariance divides by
+``T - 1``, which reproduces hierarchicalforecast's ``mint_shrink`` covariance
+exactly (checked in benchmarks/reconcile.py): MinT assumes unbiased base
+forecasts, and backtest errors over a structural break carry a bias that
+would otherwise pass for correlation. ``centered=False`` is the R package
+hts's uncentred ``X'X / T``. Missing residuals (a series shorter than the
 others) count as zero in the cross products; each variance uses the series'
 own observed rows.
 """
@@ -60,7 +61,7 @@ def diagonal_covariance(variances: np.ndarray) -> LowRankCovariance:
 
 
 def shrunk_covariance(
-    residuals: np.ndarray, fallback: np.ndarray | None = None, *, centered: bool = False
+    residuals: np.ndarray, fallback: np.ndarray | None = None, *, centered: bool = True
 ) -> LowRankCovariance:
     """Schäfer-Strimmer shrinkage of the residual covariance towards its diagonal.
 

@@ -68,14 +68,14 @@ def reconcile_forecasts(
     levels: Sequence[int] = (80, 95),
     samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
-    centered: bool = False,
+    centered: bool = True,
 ) -> pd.DataFrame:
     """The forecast table with coherent forecasts and intervals, plus a ``reconciliation`` column.
 
     ``residuals`` (rows x ``series_id``: in-sample or backtest errors) give the
     covariance for ``mint_shrink`` and ``wls_var`` and the correlation of the
-    interval sample paths (independent without them); ``centered`` residuals
-    as in hierarchicalforecast (see :func:`shrunk_covariance`).
+    interval sample paths (independent without them); ``centered=False`` uses
+    them uncentred, as hts does (see :func:`shrunk_covariance`).
     """
     check_method(method)
     levels = check_levels(levels)
