@@ -234,6 +234,21 @@ def coherence_error(table: pd.DataFrame, structure: SummingStructure) -> float:
     return float(np.max(np.abs(values[:aggregates] - summed) / np.maximum(np.abs(values[:aggregates]), 1.0)))
 
 
+def roll_up_coverage(panel: SeriesPanel, first: str = "2019-01", last: str = "2023-12") -> str:
+    """How many region and total series exist for >= 95 % of the months in ``first..last``."""
+    ids = [s for s in panel.series_ids if s.startswith(("region/", "total/"))]
+    share = panel.wide().loc[first:last, ids].notna().mean()
+    estimated = panel.estimated_share()
+    low = ", ".join(f"{s} {v:.0%}" for s, v in share[share < 0.95].sort_values().items())
+    return (
+        f"Roll-ups: {int((share >= 0.95).sum())} of {len(ids)} region and total series exist for >= 95 % "
+        f"of the months {first}..{last}" + (f" (below: {low})" if low else "") + "; "
+        f"{int((estimated > 0).sum().sum()):,} parent months are built with an estimated share "
+        f"(largest {float(estimated.max().max()):.1%}); "
+        f"{len(panel.mismatched_parents())} parents are not sums."
+    )
+
+
 def run_bts(args: argparse.Namespace) -> str:
     train, panel, structure, build_seconds = bts_problem(args.cutoff)
     print(f"{structure!r}; series build {build_seconds:.1f}s", file=sys.stderr)
@@ -251,6 +266,8 @@ def run_bts(args: argparse.Namespace) -> str:
     coverage80 = board.pivot(index="model", columns="level", values="coverage_80")[list(LEVEL_ORDER)]
     counts = levels.value_counts()
     lines = [
+        roll_up_coverage(panel),
+        "",
         f"BTS border crossings, history to {args.cutoff}, next {args.horizon} months held out; "
         f"base model `{args.model}`; {len(structure)} series in the structure "
         f"({', '.join(f'{counts.get(level, 0)} {level}' for level in LEVEL_ORDER)}); "
