@@ -301,7 +301,7 @@ def run_bts(args: argparse.Namespace) -> str:
         )
     lines += [
         "",
-        "Coverage of the 95 % intervals by level:",
+        "Coverage of the 80 % / 95 % intervals by level:",
         "",
         "| method | " + " | ".join(LEVEL_ORDER) + " |",
     ]
