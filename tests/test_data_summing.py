@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import trade_records
 
 from forecasting.cli import main
 from forecasting.data.loaders import load_long
@@ -14,28 +15,10 @@ from forecasting.features.hierarchy import build_series
 from forecasting.panel import SeriesPanel
 
 MONTHS = pd.period_range("2021-01", "2022-12", freq="M")
-CROSSINGS = {"heihe": "heilongjiang", "suifenhe": "heilongjiang", "manzhouli": "inner-mongolia"}
 
 
 def _trade_records() -> pd.DataFrame:
-    rng = np.random.default_rng(3)
-    frames = [
-        pd.DataFrame(
-            {
-                "series_id": f"{crossing}/trade_value/{direction}",
-                "month": MONTHS,
-                "value": rng.uniform(10, 100, len(MONTHS)).round(1),
-                "crossing": crossing,
-                "region": region,
-                "flow": "trade_value",
-                "direction": direction,
-                "unit": "CNY",
-            }
-        )
-        for crossing, region in CROSSINGS.items()
-        for direction in ("export", "import")
-    ]
-    return pd.concat(frames, ignore_index=True)
+    return trade_records(MONTHS, seed=3)
 
 
 def test_series_build_records_every_sum_and_no_signed_combination() -> None:

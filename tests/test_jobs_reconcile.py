@@ -5,34 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import trade_records
 
 from forecasting.cli import main
 from forecasting.export import export_columns
 
 MONTHS = pd.period_range("2019-01", "2022-12", freq="M")
-CROSSINGS = {"heihe": "heilongjiang", "suifenhe": "heilongjiang", "manzhouli": "inner-mongolia"}
 
 
 def _write_input(path) -> None:
-    rng = np.random.default_rng(11)
-    season = 1 + 0.3 * np.sin(2 * np.pi * np.arange(len(MONTHS)) / 12)
-    frames = [
-        pd.DataFrame(
-            {
-                "series_id": f"{crossing}/trade_value/{direction}",
-                "month": MONTHS.astype(str),
-                "value": (100 * season * rng.lognormal(0, 0.1, len(MONTHS))).round(1),
-                "crossing": crossing,
-                "region": region,
-                "flow": "trade_value",
-                "direction": direction,
-                "unit": "CNY",
-            }
-        )
-        for crossing, region in CROSSINGS.items()
-        for direction in ("export", "import")
-    ]
-    pd.concat(frames, ignore_index=True).to_csv(path, index=False)
+    records = trade_records(MONTHS, seed=11)
+    records.assign(month=records["month"].astype(str)).to_csv(path, index=False)
 
 
 def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch) -> None:
