@@ -16,14 +16,17 @@ import pandas as pd
 from forecasting.core.constants import VERSION as __version__
 from forecasting.data.check import check_path
 from forecasting.data.loaders import load
+from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError, DataError
 from forecasting.evaluation.backtest import backtest_file, fallbacks, skipped
+from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
 from forecasting.executors import executor_scope
 from forecasting.features.flows import build_series
-from forecasting.features.hierarchy import write_long_csv
-from forecasting.files import output_target
+from forecasting.features.hierarchy import check_estimated_share, write_long_csv
+from forecasting.files import output_target, write_csv_atomic
 from forecasting.jobs import commands
 from forecasting.panel import SeriesPanel
+from forecasting.reconciliation import METHODS, structure_to_reconcile
 from forecasting.sample import SAMPLE_PATH, write_sample
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -89,6 +92,13 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
         help="rows with the same series and month but different values: stop (default) or drop "
         "them all and report them (the month stays missing)",
     )
+    build.add_argument(
+        "--max-estimated-share",
+        type=float,
+        default=0.05,
+        help="largest share of a roll-up month that may be estimated for unreported children "
+        "(default 0.05; 0 leaves every month with an unreported child missing)",
+    )
     build.set_defaults(handler=_series_build)
     sample = commands.add_parser("sample", help="the bundled SIMULATED sample")
     sample_sub = sample.add_subparsers(dest="sample_command", required=True)
@@ -100,12 +110,17 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _series_build(args: argparse.Namespace) -> int:
+    share = check_estimated_share(args.max_estimated_share)
     inputs = commands.input_files(args)
     output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
-    panel = build_series(SeriesPanel.from_load(load(args.input, args.format, conflicts=args.conflicts)))
+    loaded = SeriesPanel.from_load(load(args.input, args.format, conflicts=args.conflicts))
+    panel = build_series(loaded, max_estimated_share=share)
     path = write_long_csv(panel, args.output, inputs=inputs)
     print(panel.report.format(), file=sys.stderr)
     print(f"wrote {len(panel)} series, {len(panel.records):,} rows to {path or 'stdout'}", file=sys.stderr)
+    if path is not None:
+        hierarchy = write_csv_atomic(panel.structure.to_frame(), structure_path(path), inputs=inputs)
+        print(f"wrote the hierarchy ({panel.structure!r}) to {hierarchy}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -130,6 +145,12 @@ def _add_backtest_commands(commands: argparse._SubParsersAction) -> None:
     )
     backtest.add_argument("--format", default="auto", help="auto, long, wide, bts, or a source spec")
     backtest.add_argument("--n-jobs", type=int, default=1, help="parallel folds x models")
+    backtest.add_argument(
+        "--reconcile",
+        default=None,
+        metavar="METHOD",
+        help="also score each fold reconciled along the hierarchy next to the input, per level",
+    )
     backtest.set_defaults(handler=_backtest)
 
 
@@ -148,7 +169,23 @@ def _backtest(args: argparse.Namespace) -> int:
     cutoffs = ", ".join(str(c) for c in results.attrs["backtest"].cutoffs)
     counts = f"skipped: {len(skipped(results))} series/fold; fallbacks: {len(fallbacks(results))}"
     print(f"cutoffs: {cutoffs}; {counts}")
+    if args.reconcile is not None:
+        _print_reconciled(args, results)
     return EXIT_OK
+
+
+def _print_reconciled(args: argparse.Namespace, results: pd.DataFrame) -> None:
+    """Per-level leaderboard of the base and reconciled forecasts (``backtest --reconcile``)."""
+    if args.reconcile not in METHODS:
+        raise ConfigError(f"must be one of {', '.join(METHODS)}. Got {args.reconcile!r}", key="--reconcile")
+    structure, mismatched = structure_to_reconcile(SeriesPanel.from_load(load(args.input, args.format)))
+    if not structure.aggregates:
+        raise ConfigError("needs a hierarchy next to the input (series build --output)", key="--reconcile")
+    board = leaderboard_by_level(reconciled_backtest(results, structure, args.reconcile), structure)
+    with pd.option_context("display.width", 160, "display.max_columns", None):
+        print(board.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    left_out = f"; not sums, left out: {', '.join(mismatched['parent'])}" if len(mismatched) else ""
+    print(f"reconciled with {args.reconcile} (folds after the first, errors of earlier folds){left_out}")
 
 
 # --- scheduled job, tracking and registry -------------------------------------
@@ -166,6 +203,18 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
     forecast.add_argument("--model", default="auto", help="registered model name (default: auto)")
     forecast.add_argument("--format", default="auto", help="input format for the loader")
     forecast.add_argument("--experiment", default="forecast", help="MLflow experiment (default: forecast)")
+    forecast.add_argument(
+        "--reconcile",
+        default=None,
+        metavar="METHOD",
+        help="make forecasts add up along the hierarchy written next to the input by 'series build': "
+        "bottom_up, top_down, ols, wls_struct, wls_var or mint_shrink",
+    )
+    forecast.add_argument(
+        "--nonnegative",
+        action="store_true",
+        help="with --reconcile: negative reconciled bottom-level forecasts become 0 and are summed up again",
+    )
     forecast.set_defaults(handler=_job_handler("forecast"))
     compare = commands.add_parser("compare", help="leaderboard of the latest retrain, or of given retrains")
     compare.add_argument("--config", default=None, help=config_help)

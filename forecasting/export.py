@@ -32,6 +32,7 @@ __all__ = [
     "utc_timestamp",
     "write_csv_atomic",
 ]
+from forecasting.reconciliation.frames import UNRECONCILED
 
 EXPORT_DIMENSIONS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d != "unit")
 """Dimension columns written after ``series_id`` (``unit`` has its own column at the end)."""
@@ -49,6 +50,7 @@ def export_columns(levels: Sequence[int] = (80, 95)) -> list[str]:
         "unit",
         "run_id",
         "generated_at",
+        "reconciliation",
     ]
 
 
@@ -70,7 +72,9 @@ def forecast_table(
 
     ``forecasts`` is a model's ``predict`` output (``month`` a Period or a
     ``YYYY-MM`` string); ``metadata`` is ``SeriesPanel.metadata`` (indexed by
-    ``series_id``). Every forecast series must have a metadata row.
+    ``series_id``). Every forecast series must have a metadata row. A
+    ``reconciliation`` column of the forecasts (the method, see
+    :mod:`forecasting.reconciliation`) is kept; without one every row says ``none``.
     """
     unknown = sorted(set(forecasts["series_id"].astype(str)) - set(metadata.index.astype(str)))
     if unknown:
@@ -86,6 +90,8 @@ def forecast_table(
     dims = metadata.reindex(columns=[*EXPORT_DIMENSIONS, "unit"])
     dims.index = dims.index.astype(str)
     table = table.join(dims, on="series_id")
+    if "reconciliation" not in table:
+        table["reconciliation"] = UNRECONCILED
     table["run_id"] = run_id
     table["generated_at"] = generated_at or utc_timestamp()
     table = table.sort_values(["series_id", "month"], kind="stable").reset_index(drop=True)

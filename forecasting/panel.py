@@ -9,7 +9,8 @@ import pandas as pd
 
 from forecasting.data.records import LoadResult
 from forecasting.data.report import DataQualityReport
-from forecasting.data.schema import DIMENSIONS, normalize_records, validate_records
+from forecasting.data.schema import ANNOTATIONS, DIMENSIONS, normalize_records, validate_records
+from forecasting.data.summing import SummingStructure, mismatched_parents
 from forecasting.errors import DataError, shorten
 
 
@@ -18,21 +19,54 @@ class SeriesPanel:
 
     ``records`` has the canonical columns (``series_id``, ``month``, ``value``
     and the dimensions); ``metadata`` is indexed by ``series_id`` and holds the
-    dimension columns, which must be constant within a series.
+    dimension columns, which must be constant within a series. ``structure``
+    says which series sum to which (empty when the panel has no hierarchy);
+    it travels with the panel through ``until``, ``subset`` and ``filter``.
     """
 
-    def __init__(self, records: pd.DataFrame, report: DataQualityReport | None = None) -> None:
+    def __init__(
+        self,
+        records: pd.DataFrame,
+        report: DataQualityReport | None = None,
+        *,
+        structure: SummingStructure | None = None,
+    ) -> None:
         file = report.source or None if report is not None else None
         records = normalize_records(records, file=file)
         validate_records(records, file=file)
         self.records = records
         self.metadata = _series_metadata(records, file)
         self.report = report if report is not None else DataQualityReport()
+        self.structure = structure if structure is not None else SummingStructure.empty()
+        absent = sorted(set(self.structure.series) - set(self.metadata.index))
+        if absent:
+            raise DataError(
+                f"hierarchy names series that are not in the panel: {absent[:5]}", series=absent[0]
+            )
 
     @classmethod
     def from_load(cls, result: LoadResult) -> SeriesPanel:
-        """A loader's records as a validated panel carrying the load's quality report."""
-        return cls(result.records, result.report)
+        """A loader's records as a validated panel carrying the load's quality report.
+
+        With a summing structure (read from the file next to the input), every
+        parent that is not the sum of its children is flagged in the report.
+        """
+        panel = cls(result.records, result.report, structure=result.structure)
+        mismatched = panel.mismatched_parents()
+        if mismatched.empty:
+            return panel
+        report = DataQualityReport(result.report.source, result.report.rows_read, list(result.report.issues))
+        panel.report = report  # the load's own report stays as the loader left it
+        for row in mismatched.itertuples(index=False):
+            report.add(
+                "flagged",
+                f"not the sum of its children in the hierarchy (up to {row.max_relative_error:.2%} off); "
+                "left out of reconciliation",
+                count=row.months,
+                series_id=row.parent,
+                month=row.first_month,
+            )
+        return panel
 
     @classmethod
     def from_long(
@@ -108,7 +142,8 @@ class SeriesPanel:
         unknown = sorted(set(wanted) - set(self.metadata.index))
         if unknown:
             raise DataError(f"unknown series {unknown[:5]}")
-        return SeriesPanel(self.records[self.records["series_id"].isin(wanted)], self.report)
+        kept = self.records[self.records["series_id"].isin(wanted)]
+        return SeriesPanel(kept, self.report, structure=self.structure.restrict(wanted))
 
     def filter(self, **dimensions: str | Iterable[str]) -> SeriesPanel:
         """Keep series whose dimensions match, e.g. ``filter(flow="cargo")``."""
@@ -126,7 +161,19 @@ class SeriesPanel:
         kept = self.records[self.records["month"] <= cutoff]
         if kept.empty:
             raise DataError(f"no data on or before {cutoff}")
-        return SeriesPanel(kept, self.report)
+        return SeriesPanel(kept, self.report, structure=self.structure.restrict(kept["series_id"].unique()))
+
+    def estimated_share(self) -> pd.DataFrame | None:
+        """Month x series share of each value that stands in for unreported children (None if unknown)."""
+        if "estimated_share" not in self.records.columns:
+            return None
+        return self.records.pivot(index="month", columns="series_id", values="estimated_share")
+
+    def mismatched_parents(self) -> pd.DataFrame:
+        """Parents of the structure whose history is not the sum of their children (see ``summing``)."""
+        if not self.structure.aggregates:
+            return mismatched_parents(pd.DataFrame(), self.structure)
+        return mismatched_parents(self.wide(), self.structure, self.estimated_share())
 
     def to_long(self) -> pd.DataFrame:
         return self.records.copy()
@@ -134,7 +181,9 @@ class SeriesPanel:
 
 def _series_metadata(records: pd.DataFrame, file: str | None = None) -> pd.DataFrame:
     present = [c for c in DIMENSIONS if c in records.columns]
-    extra = [c for c in records.columns if c not in ("series_id", "month", "value") + DIMENSIONS]
+    extra = [
+        c for c in records.columns if c not in ("series_id", "month", "value", *DIMENSIONS, *ANNOTATIONS)
+    ]
     columns = present + extra
     grouped = records.groupby("series_id", sort=True, observed=True)
     if columns:

@@ -38,6 +38,7 @@ from mlflow.tracking import MlflowClient
 from forecasting.core.constants import VERSION as __version__
 from forecasting.errors import ConfigError, ModelError, shorten
 from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS
+from forecasting.evaluation.reconciled import RECONCILED_SEPARATOR
 from forecasting.files import write_csv_atomic
 from forecasting.models.base import PanelForecaster
 from forecasting.names import check_experiment_name
@@ -455,3 +456,15 @@ def log_live_accuracy(
     )
     if figure is not None:
         mlflow.log_figure(figure, "plots/live_accuracy.png")
+
+
+def log_level_metrics(board: pd.DataFrame) -> None:
+    """Per-level metrics of base and reconciled backtests: ``<metric>_<level>_base|reconciled``.
+
+    ``board`` is :func:`forecasting.evaluation.reconciled.leaderboard_by_level`
+    output; it is also logged as ``leaderboard_by_level.csv``.
+    """
+    for _, row in board.iterrows():
+        kind = "reconciled" if RECONCILED_SEPARATOR in str(row["model"]) else "base"
+        mlflow.log_metrics(_finite_metrics(row, f"_{row['level']}_{kind}"))
+    log_frame(board, "leaderboard_by_level.csv")

@@ -64,3 +64,30 @@ def seasonal_panel(n_series: int = 3, n_months: int = 72, seed: int = 0) -> Seri
 @pytest.fixture
 def small_panel() -> SeriesPanel:
     return seasonal_panel()
+
+
+CROSSINGS = {"heihe": "heilongjiang", "suifenhe": "heilongjiang", "manzhouli": "inner-mongolia"}
+"""Three crossings in two regions: the smallest hierarchy with a crossing, region and total level."""
+
+
+def trade_records(months: pd.PeriodIndex, seed: int = 0) -> pd.DataFrame:
+    """Seeded seasonal exports and imports of :data:`CROSSINGS` (long records, months as periods)."""
+    rng = np.random.default_rng(seed)
+    season = 1 + 0.3 * np.sin(2 * np.pi * np.arange(len(months)) / 12)
+    frames = [
+        pd.DataFrame(
+            {
+                "series_id": f"{crossing}/trade_value/{direction}",
+                "month": months,
+                "value": (100 * season * rng.lognormal(0, 0.1, len(months))).round(1),
+                "crossing": crossing,
+                "region": region,
+                "flow": "trade_value",
+                "direction": direction,
+                "unit": "CNY",
+            }
+        )
+        for crossing, region in CROSSINGS.items()
+        for direction in ("export", "import")
+    ]
+    return pd.concat(frames, ignore_index=True)

@@ -75,6 +75,7 @@ def test_forecast_table_has_the_stable_schema_and_values() -> None:
         "unit",
         "run_id",
         "generated_at",
+        "reconciliation",
     ]
     assert len(table) == 6
     heihe = table[table["series_id"] == "heihe/passengers/inbound"]

@@ -160,9 +160,13 @@ def test_build_series_on_the_sample_adds_every_flow() -> None:
     rail = wide["zabaykalsk-manzhouli/cargo/rail/import"] + wide["zabaykalsk-manzhouli/cargo/rail/export"]
     np.testing.assert_allclose(wide["region/inner-mongolia/cargo/all/both"], rail)
     assert "heilongjiang/trade_value/turnover" in built.series_ids
-    # the unreported 2020-04 road import leaves the parents that need it missing, flagged
-    assert pd.isna(wide.loc[pd.Period("2020-04", "M"), "total/cargo/all/import"])
+    # the unreported 2020-04 road import is a small share of the total: estimated, flagged
+    april = pd.Period("2020-04", "M")
+    share = built.estimated_share().loc[april, "total/cargo/all/import"]
+    assert 0 < share <= 0.05 and not pd.isna(wide.loc[april, "total/cargo/all/import"])
     assert built.report.count("flagged") >= 1
+    strict = build_series(load_sample(), max_estimated_share=0.0).wide()
+    assert pd.isna(strict.loc[april, "total/cargo/all/import"])
 
 
 def test_year_on_year_growth_and_rolling_sums() -> None:
@@ -225,3 +229,67 @@ def test_sample_generate_cli_is_deterministic(tmp_path) -> None:
     assert main(["sample", "generate", "--output", str(first)]) == 0
     assert main(["sample", "generate", "--output", str(second)]) == 0
     assert first.read_bytes() == second.read_bytes()
+
+
+def _seasonal_records(scales: dict[str, float]) -> pd.DataFrame:
+    """Three years of a seasonal pattern per crossing, scaled (small ports and a big one)."""
+    months = pd.period_range("2020-01", "2022-12", freq="M")
+    season = 1.0 + 0.3 * np.sin(2 * np.pi * (months.month.to_numpy() - 1) / 12)
+    frames = [
+        pd.DataFrame(
+            {
+                "series_id": f"{crossing}/passengers/inbound",
+                "month": months,
+                "value": scale * season,
+                "crossing": crossing,
+                "region": "heilongjiang",
+                "flow": "passengers",
+                "direction": "inbound",
+                "unit": "persons",
+            }
+        )
+        for crossing, scale in scales.items()
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_small_unreported_child_is_estimated_flagged_and_its_share_recorded() -> None:
+    records = _drop(_seasonal_records({"heihe": 1000.0, "tiny": 10.0}), "tiny/passengers/inbound", "2022-05")
+    built = build_passengers(SeriesPanel(records))
+    may = pd.Period("2022-05", "M")
+    wide = built.wide()
+    region = "region/heilongjiang/passengers/inbound"
+    # same month a year before times the ratio of recent levels (1: the series repeats every year)
+    expected_tiny = records.set_index(["series_id", "month"]).loc[
+        ("tiny/passengers/inbound", may - 12), "value"
+    ]
+    assert wide.loc[may, region] == pytest.approx(wide.loc[may, "heihe/passengers/inbound"] + expected_tiny)
+    share = built.estimated_share()
+    assert share.loc[may, region] == pytest.approx(expected_tiny / wide.loc[may, region])
+    assert share.loc[may - 1, region] == 0.0
+    assert pd.isna(share.loc[may, "heihe/passengers/inbound"])  # input series carry no share
+    flagged = built.report.to_frame().query("action == 'flagged'")
+    assert set(flagged["series_id"]) == {region, "total/passengers/inbound"}
+    assert flagged["reason"].str.contains("built with estimated children").all()
+
+
+def test_big_unreported_child_leaves_the_parent_missing() -> None:
+    records = _drop(_seasonal_records({"heihe": 1000.0, "tiny": 10.0}), "heihe/passengers/inbound", "2022-05")
+    built = build_passengers(SeriesPanel(records))
+    assert pd.isna(built.wide().loc[pd.Period("2022-05", "M"), "region/heilongjiang/passengers/inbound"])
+    reasons = built.report.to_frame().query("action == 'flagged'")["reason"]
+    assert reasons.str.contains("left missing: unreported children would be over 5%").all()
+    loose = build_passengers(SeriesPanel(records), max_estimated_share=0.995)
+    assert not pd.isna(loose.wide().loc[pd.Period("2022-05", "M"), "region/heilongjiang/passengers/inbound"])
+
+
+def test_max_estimated_share_is_checked(tmp_path, capsys) -> None:
+    from forecasting.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="max_estimated_share"):
+        build_series(SeriesPanel(_seasonal_records({"heihe": 1.0})), max_estimated_share=1.5)
+    source = tmp_path / "input.csv"
+    _seasonal_records({"heihe": 1.0}).to_csv(source, index=False)
+    args = ["series", "build", "--input", str(source), "--output", str(tmp_path / "p.csv")]
+    assert main([*args, "--max-estimated-share", "-0.1"]) == 2
+    assert "max_estimated_share" in capsys.readouterr().err

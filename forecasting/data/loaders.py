@@ -30,8 +30,9 @@ from forecasting.data.records import (
     resolve_duplicates,
 )
 from forecasting.data.report import DataQualityReport
-from forecasting.data.schema import DIMENSIONS, KEY_COLUMNS
+from forecasting.data.schema import ANNOTATIONS, DIMENSIONS, KEY_COLUMNS
 from forecasting.data.sources import BUILTIN_SPECS, SourceSpec, detect_spec, load_source
+from forecasting.data.summing import read_structure
 from forecasting.data.tables import read_header, read_table, require_columns, text_column
 from forecasting.errors import DataError
 
@@ -85,7 +86,12 @@ def load_long(
     )
     for column in [c for c in frame.columns if c not in KEY_COLUMNS]:
         records[column] = text_column(frame, column)
-    return _finish(records, report, file=file, conflicts=conflicts)
+    for column in [c for c in ANNOTATIONS if c in frame.columns]:
+        records[column] = parse_numbers(
+            frame[column], thousands=thousands, decimal=decimal, file=file, column=column
+        ).to_numpy()
+    result = _finish(records, report, file=file, conflicts=conflicts)
+    return result._replace(structure=read_structure(path))
 
 
 def load_wide(

@@ -17,6 +17,7 @@ import pandas as pd
 
 from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import COUNT_FLOWS, normalize_records, validate_records
+from forecasting.data.summing import SummingStructure
 from forecasting.errors import DataError
 
 MIN_MONTHS = 24
@@ -39,6 +40,7 @@ class LoadResult(NamedTuple):
 
     records: pd.DataFrame
     report: DataQualityReport
+    structure: SummingStructure | None = None
 
 
 def drop_blank_values(frame: pd.DataFrame, report: DataQualityReport, *, file: str | None) -> pd.DataFrame:

@@ -24,6 +24,9 @@ DIMENSIONS: tuple[str, ...] = (
     "source",
 )
 RECORD_COLUMNS: tuple[str, ...] = KEY_COLUMNS + DIMENSIONS
+ANNOTATIONS: tuple[str, ...] = ("estimated_share",)
+"""Optional numeric per-row columns (not dimensions): ``estimated_share`` is the share of a
+roll-up month that stands in for unreported children (0 when every child reported)."""
 FLOWS: tuple[str, ...] = ("cargo", "trade_value", "passengers")
 DIRECTIONS: tuple[str, ...] = ("import", "export", "inbound", "outbound", "both")
 COUNT_FLOWS: tuple[str, ...] = ("cargo", "passengers")
@@ -57,6 +60,9 @@ def normalize_records(frame: pd.DataFrame, *, file: str | None = None) -> pd.Dat
     out["value"] = pd.to_numeric(out["value"], errors="raise").astype("float64")
     for column in DIMENSIONS:
         out[column] = out[column].astype("string")
+    for column in ANNOTATIONS:
+        if column in out.columns:
+            out[column] = pd.to_numeric(out[column], errors="raise").astype("float64")
     ordered = list(RECORD_COLUMNS) + [c for c in out.columns if c not in RECORD_COLUMNS]
     return out[ordered].sort_values(["series_id", "month"], kind="stable").reset_index(drop=True)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forecasting.features.hierarchy import Node, build_nodes, nodes_at_levels
+from forecasting.features.hierarchy import MAX_ESTIMATED_SHARE, Node, build_nodes, nodes_at_levels
 from forecasting.panel import SeriesPanel
 
 CARGO_NODES: tuple[Node, ...] = (
@@ -32,7 +32,12 @@ def transport_mode(metadata: pd.DataFrame) -> pd.Series:
     return metadata["measure"].astype("string").str.removesuffix("_cargo")
 
 
-def build_cargo(panel: SeriesPanel) -> SeriesPanel:
+def build_cargo(panel: SeriesPanel, *, max_estimated_share: float = MAX_ESTIMATED_SHARE) -> SeriesPanel:
     """The panel's cargo series plus their roll-ups by mode and over all modes."""
     cargo = panel.filter(flow="cargo")
-    return build_nodes(cargo, CARGO_NODES, extra_keys={"mode": transport_mode(cargo.metadata)})
+    return build_nodes(
+        cargo,
+        CARGO_NODES,
+        extra_keys={"mode": transport_mode(cargo.metadata)},
+        max_estimated_share=max_estimated_share,
+    )

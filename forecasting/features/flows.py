@@ -2,34 +2,39 @@
 
 The flow builders (:mod:`~forecasting.features.cargo`, ``passengers``,
 ``trade_value``) are built on :mod:`~forecasting.features.hierarchy`; this
-module runs each on the series of its flow.
+module runs each on the series of its flow and merges their summing structures.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from forecasting.data.summing import SummingStructure
 from forecasting.features.cargo import build_cargo
-from forecasting.features.hierarchy import copy_report
+from forecasting.features.hierarchy import MAX_ESTIMATED_SHARE, check_estimated_share, copy_report
 from forecasting.features.passengers import build_passengers
 from forecasting.features.trade_value import build_trade_value
 from forecasting.panel import SeriesPanel
 
 
-def build_series(panel: SeriesPanel) -> SeriesPanel:
-    """Every flow's series with its roll-ups and derived series, one report for all.
+def build_series(panel: SeriesPanel, *, max_estimated_share: float = MAX_ESTIMATED_SHARE) -> SeriesPanel:
+    """Every flow's series with its roll-ups and derived series, one report and one structure for all.
 
-    Series of other flows (or none) are kept as they are.
+    Series of other flows (or none) are kept as they are. ``max_estimated_share``
+    is the largest share of a parent month that may be estimated (see :mod:`~forecasting.features.hierarchy`).
     """
     builders = {"cargo": build_cargo, "passengers": build_passengers, "trade_value": build_trade_value}
+    check_estimated_share(max_estimated_share)
     report = copy_report(panel.report)
     known = len(panel.report.issues)
     flows = panel.metadata["flow"]  # every panel has the canonical dimension columns
     parts = [panel.records[~panel.records["series_id"].isin(flows.index[flows.isin(list(builders))])]]
+    structure = panel.structure
     for flow, build in builders.items():
         if flows.eq(flow).any():
-            built = build(panel)
+            built = build(panel, max_estimated_share=max_estimated_share)
             report.issues.extend(built.report.issues[known:])
             parts.append(built.records)
+            structure = SummingStructure.merged([structure, built.structure])
     records = pd.concat([part for part in parts if not part.empty], ignore_index=True)
-    return SeriesPanel(records, report)
+    return SeriesPanel(records, report, structure=structure)

@@ -2,17 +2,25 @@
 
 One implementation serves every flow: a :class:`Node` names the dimensions that
 define a parent series and, optionally, signed weights by direction (turnover =
-export + import, balance = export - import, both = inbound + outbound). A parent
-month is the (weighted) sum of its children only where *every* child is
-reported; where some child is missing the month is left missing and flagged in
-the report, never understated. For roll-ups across crossings a child counts
-only within its own first..last month (a crossing not yet open or closed for
-good is absent, not missing); a signed combination of one crossing's (or one
-aggregate's) directions needs every direction every month.
+export + import, balance = export - import, both = inbound + outbound).
+
+A parent month is the (weighted) sum of its children. Where some child is not
+reported, its month is estimated from the child's own recent level and season
+(:func:`estimate_months`); the parent is built when the estimated children are
+at most ``max_estimated_share`` of the parent (in absolute weighted terms),
+flagged in the report and in the ``estimated_share`` column of its records,
+and left missing (and flagged) otherwise: small ports with gaps no longer
+blank a border total, and a big port's gap is never papered over. For roll-ups
+across crossings a child counts only within its own first..last month (a
+crossing not yet open or closed for good is absent, not missing); a signed
+combination of one crossing's (or one aggregate's) directions needs every
+direction every month.
 
 Leaves are the input series that have a ``crossing``; series without one
 (published provincial or national aggregates) are kept as they are and are not
-children of any roll-up.
+children of any roll-up. Every parent whose weights are all one is recorded in
+the panel's :class:`~forecasting.data.summing.SummingStructure` (signed
+combinations are derived series, not sums).
 """
 
 from __future__ import annotations
@@ -27,11 +35,14 @@ import pandas as pd
 
 from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import DIMENSIONS
-from forecasting.errors import DataError
+from forecasting.data.summing import SummingStructure
+from forecasting.errors import ConfigError, DataError
 from forecasting.files import write_csv_atomic
 from forecasting.panel import SeriesPanel
 
 DERIVED_SOURCE = "derived"
+MAX_ESTIMATED_SHARE = 0.05
+"""Default largest share of a parent month that may stand in for unreported children."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,8 @@ class Node:
     ``dimensions`` set the parent's dimension columns (e.g. direction "both").
     ``of_aggregates`` builds the node from the published aggregates instead of
     the leaves (for signed combinations: the turnover of a national
-    exports/imports pair is as useful as a crossing's).
+    exports/imports pair is as useful as a crossing's). ``level`` names the
+    node's level in the summing structure.
     """
 
     keys: tuple[str, ...]
@@ -52,6 +64,7 @@ class Node:
     weights: Mapping[str, float] | None = None
     dimensions: Mapping[str, str] = field(default_factory=dict)
     of_aggregates: bool = False
+    level: str = "total"
 
 
 LEVELS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -60,6 +73,8 @@ LEVELS: tuple[tuple[tuple[str, ...], str], ...] = (
     ((), "total"),
 )
 """The hierarchy: (keys, id prefix) for crossing, region and total parents."""
+LEVEL_NAMES: tuple[str, ...] = ("crossing", "region", "total")
+"""The level name of each entry of :data:`LEVELS`."""
 
 
 def nodes_at_levels(
@@ -74,9 +89,14 @@ def nodes_at_levels(
     (id ``<region>/<path>``).
     """
     dims = dict(dimensions or {})
-    nodes = [Node((*level, *keys), f"{prefix}/{path}", weights, dims) for level, prefix in LEVELS]
+    nodes = [
+        Node((*level, *keys), f"{prefix}/{path}", weights, dims, level=name)
+        for (level, prefix), name in zip(LEVELS, LEVEL_NAMES, strict=True)
+    ]
     if weights is not None:
-        nodes.append(Node(("region", *keys), "{region}/" + path, weights, dims, of_aggregates=True))
+        nodes.append(
+            Node(("region", *keys), "{region}/" + path, weights, dims, of_aggregates=True, level="region")
+        )
     return tuple(nodes)
 
 
@@ -105,14 +125,45 @@ def records_from_wide(wide: pd.DataFrame, metadata: pd.DataFrame) -> pd.DataFram
     return long.astype({column: "string" for column in metadata.columns})
 
 
+def check_estimated_share(max_estimated_share: float) -> float:
+    """The ``max_estimated_share`` option as a float in [0, 1)."""
+    share = float(max_estimated_share)
+    if not 0.0 <= share < 1.0:
+        raise ConfigError(
+            f"must be a share in [0, 1), e.g. 0.05. Got {max_estimated_share!r}", key="max_estimated_share"
+        )
+    return share
+
+
+def estimate_months(wide: pd.DataFrame) -> pd.DataFrame:
+    """A stand-in for every month of every series from its own past (month x series).
+
+    The same month a year before, scaled by the ratio of the last three
+    months' level to the level of the same three months a year before
+    (seasonal naive with the current level); where that cannot be computed,
+    the mean of the last twelve reported months. Only earlier months are used,
+    so a stand-in never peeks at the future.
+    """
+    recent = wide.rolling(3, min_periods=1).mean().shift(1)
+    before = recent.shift(12)
+    seasonal = wide.shift(12) * recent / before.where(before > 0)
+    level = wide.rolling(12, min_periods=1).mean().shift(1).ffill()
+    return seasonal.where(np.isfinite(seasonal), level)
+
+
 def build_nodes(
-    panel: SeriesPanel, nodes: Sequence[Node], extra_keys: Mapping[str, pd.Series] | None = None
+    panel: SeriesPanel,
+    nodes: Sequence[Node],
+    extra_keys: Mapping[str, pd.Series] | None = None,
+    *,
+    max_estimated_share: float = MAX_ESTIMATED_SHARE,
 ) -> SeriesPanel:
-    """The panel's series plus every parent of ``nodes``, with partial months flagged in the report.
+    """The panel's series plus every parent of ``nodes``, with estimated and missing months flagged.
 
     ``extra_keys`` adds computed key columns (e.g. the cargo ``mode``) to the
-    leaves' metadata.
+    leaves' metadata. The result carries the summing structure of the sums.
     """
+    share_limit = check_estimated_share(max_estimated_share)
     report = copy_report(panel.report)
     metadata = panel.metadata.copy()
     for name, values in (extra_keys or {}).items():
@@ -127,12 +178,30 @@ def build_nodes(
             count=len(aggregates),
         )
     wide = panel.wide()
-    parents = [_parents(node, aggregates if node.of_aggregates else leaves, wide, report) for node in nodes]
-    parent_wide = pd.concat([p[0] for p in parents], axis=1) if parents else pd.DataFrame(index=wide.index)
-    parent_meta = pd.concat([p[1] for p in parents]) if parents else pd.DataFrame()
+    rule = _EstimationRule(estimate_months(wide), share_limit)
+    parents = [
+        _parents(node, aggregates if node.of_aggregates else leaves, wide, report, rule) for node in nodes
+    ]
+    parent_wide = (
+        pd.concat([p.values for p in parents], axis=1) if parents else pd.DataFrame(index=wide.index)
+    )
+    parent_share = pd.concat([p.share for p in parents], axis=1) if parents else parent_wide
+    parent_meta = pd.concat([p.metadata for p in parents]) if parents else pd.DataFrame()
     _check_new_ids(parent_meta.index, metadata.index)
-    records = pd.concat([panel.records, records_from_wide(parent_wide, parent_meta)], ignore_index=True)
-    return SeriesPanel(records[[c for c in panel.records.columns if c in records.columns]], report)
+    new = records_from_wide(parent_wide, parent_meta)
+    new["estimated_share"] = _long_values(parent_share, new)
+    records = pd.concat([panel.records, new], ignore_index=True)
+    edges = [SummingStructure.from_edges(p.edges) for p in parents if len(p.edges)]
+    structure = SummingStructure.merged([panel.structure, *edges])
+    kept = [c for c in (*panel.records.columns, "estimated_share") if c in records.columns]
+    return SeriesPanel(records[list(dict.fromkeys(kept))], report, structure=structure)
+
+
+def _long_values(wide: pd.DataFrame, long: pd.DataFrame) -> np.ndarray:
+    """Values of a month x series frame at the ``series_id, month`` rows of ``long``."""
+    rows = wide.index.get_indexer(pd.PeriodIndex(long["month"], freq="M"))
+    columns = wide.columns.get_indexer(long["series_id"].astype(str))
+    return wide.to_numpy()[rows, columns]
 
 
 def _check_new_ids(new: pd.Index, existing: pd.Index) -> None:
@@ -142,14 +211,32 @@ def _check_new_ids(new: pd.Index, existing: pd.Index) -> None:
         raise DataError(f"roll-up series ids clash with other series: {sorted({*duplicated, *clash})[:5]}")
 
 
+@dataclass(frozen=True)
+class _EstimationRule:
+    """Stand-ins for unreported months and the largest share of a parent they may make up."""
+
+    estimates: pd.DataFrame
+    max_share: float
+
+
+@dataclass(frozen=True)
+class _NodeParents:
+    """One node's parents: values and estimated share (month x parent), metadata, structure edges."""
+
+    values: pd.DataFrame
+    share: pd.DataFrame
+    metadata: pd.DataFrame
+    edges: pd.DataFrame
+
+
 def _parents(
-    node: Node, leaves: pd.DataFrame, wide: pd.DataFrame, report: DataQualityReport
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Parent values (month x parent) and parent metadata for one node."""
+    node: Node, leaves: pd.DataFrame, wide: pd.DataFrame, report: DataQualityReport, rule: _EstimationRule
+) -> _NodeParents:
+    """Parent values, estimated shares, metadata and summing edges for one node."""
     if node.weights is not None:
         leaves = leaves[leaves["direction"].isin(list(node.weights))]
     group_keys = [*node.keys, "flow", "unit", "currency"]
-    ids, columns, rows = [], [], []
+    ids, columns, shares, rows, edges = [], [], [], [], []
     for key, children in leaves.groupby(group_keys, dropna=False, sort=True).groups.items():
         values = dict(zip(group_keys, key, strict=True))
         parent_id = node.template.format(**{k: slug(values[k]) for k in node.keys})
@@ -164,16 +251,28 @@ def _parents(
         ids.append(parent_id)
         # one crossing's (or aggregate's) directions must all be there; across crossings, spans count
         strict = node.weights is not None and ("crossing" in node.keys or node.of_aggregates)
-        parent = _sum_children(parent_id, wide[children], weights, report, strict=strict)
-        columns.append(parent.to_numpy())
+        parent, share = _sum_children(parent_id, wide[children], weights, report, rule, strict=strict)
+        columns.append(parent)
+        shares.append(share)
         rows.append({**_parent_dimensions(values), **node.dimensions})
+        if np.all(weights == 1.0):
+            edges.extend((len(ids) - 1, child, node.level) for child in children)
     metadata = _disambiguate_units(
         pd.DataFrame(rows, index=pd.Index(ids, name="series_id"), columns=list(DIMENSIONS))
     )
-    frame = pd.DataFrame(
-        np.column_stack(columns) if columns else None, index=wide.index, columns=metadata.index
+    return _NodeParents(
+        values=_month_frame(columns, wide.index, metadata.index),
+        share=_month_frame(shares, wide.index, metadata.index),
+        metadata=metadata,
+        edges=pd.DataFrame(
+            [(metadata.index[position], child, level) for position, child, level in edges],
+            columns=["parent", "child", "level"],
+        ),
     )
-    return frame, metadata
+
+
+def _month_frame(columns: list[np.ndarray], months: pd.Index, ids: pd.Index) -> pd.DataFrame:
+    return pd.DataFrame(np.column_stack(columns) if columns else None, index=months, columns=ids)
 
 
 def _has_all_directions(
@@ -194,14 +293,22 @@ def _weights(node: Node, children: pd.DataFrame) -> np.ndarray:
 
 
 def _sum_children(
-    parent_id: str, children: pd.DataFrame, weights: np.ndarray, report: DataQualityReport, *, strict: bool
-) -> pd.Series:
-    """Weighted sum where every active child is reported; missing (and flagged) where one is not.
+    parent_id: str,
+    children: pd.DataFrame,
+    weights: np.ndarray,
+    report: DataQualityReport,
+    rule: _EstimationRule,
+    *,
+    strict: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted sum and estimated share per month; missing where estimates would be too large a share.
 
     A child is active from its first to its last reported month: before a
     crossing opens or after it closes for good it is not missing, it is not
-    there. A month missing inside a child's span makes the parent missing.
-    With ``strict`` every child is active in every month with any data.
+    there. With ``strict`` every child is active in every month with any data.
+    A month with an active child unreported uses the child's estimate when the
+    estimates are at most ``rule.max_share`` of the parent (in absolute
+    weighted terms); with a share of 0 such months are always left missing.
     """
     reported = children.notna()
     spans = reported.cummax() & reported[::-1].cummax()[::-1]
@@ -209,19 +316,46 @@ def _sum_children(
     missing = active & ~reported.to_numpy()
     has_data = reported.to_numpy().any(axis=1)
     partial = has_data & missing.any(axis=1)
-    total = children.fillna(0.0).to_numpy() @ weights
-    parent = pd.Series(np.where(has_data & ~partial, total, np.nan), index=children.index)
-    if partial.any():
-        absent = list(children.columns[missing[partial].any(axis=0)])
-        shown = ", ".join(absent[:3]) + (", ..." if len(absent) > 3 else "")
-        report.add(
-            "flagged",
-            f"roll-up left missing where some children are not reported ({shown})",
-            count=int(partial.sum()),
-            series_id=parent_id,
-            month=str(children.index[partial][0]),
-        )
-    return parent
+    estimates = rule.estimates[children.columns].to_numpy()
+    filled = np.where(missing, estimates, children.fillna(0.0).to_numpy())
+    contribution = np.abs(np.nan_to_num(filled, nan=0.0) * weights)
+    estimated = np.where(missing, contribution, 0.0).sum(axis=1)
+    whole = contribution.sum(axis=1)
+    share = np.divide(estimated, whole, out=np.zeros_like(whole), where=whole > 0)
+    estimable = ~(missing & np.isnan(estimates)).any(axis=1)
+    built = partial & estimable & (share <= rule.max_share) & (rule.max_share > 0)
+    left_missing = partial & ~built
+    ok = has_data & ~left_missing
+    parent = np.where(ok, np.nan_to_num(filled, nan=0.0) @ weights, np.nan)
+    _flag(parent_id, children, missing, (built, left_missing), share, rule.max_share, report)
+    return parent, np.where(ok, share, np.nan)
+
+
+def _flag(
+    parent_id: str,
+    children: pd.DataFrame,
+    missing: np.ndarray,
+    outcomes: tuple[np.ndarray, np.ndarray],
+    share: np.ndarray,
+    max_share: float,
+    report: DataQualityReport,
+) -> None:
+    """One report line for the months built with estimates, one for the months left missing."""
+    built, left_missing = outcomes
+    for months, what in (
+        (built, f"roll-up built with estimated children (at most {share[built].max(initial=0):.2%} of it)"),
+        (left_missing, f"roll-up left missing: unreported children would be over {max_share:.0%} of it"),
+    ):
+        if months.any():
+            absent = list(children.columns[missing[months].any(axis=0)])
+            shown = ", ".join(absent[:3]) + (", ..." if len(absent) > 3 else "")
+            report.add(
+                "flagged",
+                f"{what} ({shown})",
+                count=int(months.sum()),
+                series_id=parent_id,
+                month=str(children.index[months][0]),
+            )
 
 
 def _parent_dimensions(values: Mapping[str, object]) -> dict[str, object]:

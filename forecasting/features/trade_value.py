@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forecasting.features.hierarchy import Node, build_nodes, nodes_at_levels
+from forecasting.features.hierarchy import MAX_ESTIMATED_SHARE, Node, build_nodes, nodes_at_levels
 from forecasting.panel import SeriesPanel
 
 TRADE_NODES: tuple[Node, ...] = (
@@ -24,6 +24,6 @@ TRADE_NODES: tuple[Node, ...] = (
 balance = exports - imports (the last two also for published aggregates)."""
 
 
-def build_trade_value(panel: SeriesPanel) -> SeriesPanel:
+def build_trade_value(panel: SeriesPanel, *, max_estimated_share: float = MAX_ESTIMATED_SHARE) -> SeriesPanel:
     """The panel's trade-value series plus their roll-ups and derived turnover and balance."""
-    return build_nodes(panel.filter(flow="trade_value"), TRADE_NODES)
+    return build_nodes(panel.filter(flow="trade_value"), TRADE_NODES, max_estimated_share=max_estimated_share)

@@ -26,6 +26,7 @@ from forecasting.jobs.config import JobConfig, check_job_name, load_config
 from forecasting.jobs.lock import JobLockedError
 from forecasting.jobs.monitoring import accuracy_path, accuracy_summary, live_compare_rows
 from forecasting.jobs.publish import Flip, job_lock, publish, recover
+from forecasting.jobs.reconcile import check_reconcile_method, reconcile_job_forecasts
 from forecasting.jobs.retrain import build_regressors, exog_settings, fit_and_forecast, run_retrain
 from forecasting.models.registry import make_model
 from forecasting.names import check_experiment_name
@@ -85,6 +86,11 @@ def forecast(args: argparse.Namespace) -> int:
     setup_logging()
     if args.horizon < 1:
         raise ConfigError(f"must be a positive integer. Got {args.horizon}", key="--horizon")
+    method = getattr(args, "reconcile", None)
+    if method is not None:
+        check_reconcile_method(method)
+    elif getattr(args, "nonnegative", False):
+        raise ConfigError("only applies with --reconcile", key="--nonnegative")
     try:
         model = make_model(args.model, horizon=args.horizon)
     except ValueError as error:
@@ -105,6 +111,18 @@ def forecast(args: argparse.Namespace) -> int:
         tracking.log_dataset(panel, name=Path(args.input).stem, digest=digest, source=str(args.input))
         X, X_future = build_regressors(panel, args.horizon, exog)
         forecasts = fit_and_forecast(model, panel, config, X, X_future)
+        if method is not None:
+            forecasts = reconcile_job_forecasts(
+                model,
+                panel,
+                forecasts,
+                method=method,
+                horizon=args.horizon,
+                levels=config.levels,
+                nonnegative=args.nonnegative,
+                X=X,
+            )
+            tracking.log_params({"reconcile": method, "nonnegative": args.nonnegative})
         tracking.log_serving_model(
             model, panel=panel, forecasts=forecasts, horizon=args.horizon, levels=config.levels, exog=exog
         )

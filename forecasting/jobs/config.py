@@ -36,6 +36,7 @@ from forecasting.files import read_config_text
 from forecasting.models.cv import MIN_TRAIN
 from forecasting.models.registry import available_models, make_model
 from forecasting.names import check_experiment_name
+from forecasting.reconciliation.methods import METHODS as RECONCILE_METHODS
 
 DEFAULT_JOB_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
 """The models a job backtests for its champion when the config names none (not ``auto``'s
@@ -71,6 +72,7 @@ _SCHEMA: dict[str, set[str]] = {
         "min_forecasts",
         "force_challenger_on_drift",
     },
+    "reconcile": {"method", "nonnegative"},
 }
 
 
@@ -129,6 +131,9 @@ class JobConfig:
     margin: float = 0.02
     monitoring: MonitoringConfig = MonitoringConfig()
     source_file: str | None = None
+    reconcile: str | None = None
+    """Reconciliation method for the exported forecasts (forecasting.reconciliation); None: none."""
+    reconcile_nonnegative: bool = False
 
     @property
     def experiment_name(self) -> str:
@@ -175,6 +180,10 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     backtest = check.table(raw, "backtest")
     promotion = check.table(raw, "promotion")
     monitoring = check.table(raw, "monitoring")
+    reconcile = check.table(raw, "reconcile")
+    reconcile_method = check.optional_string(reconcile, "reconcile.method")
+    if reconcile_method is not None and reconcile_method not in RECONCILE_METHODS:
+        check.fail("reconcile.method", f"must be one of {list(RECONCILE_METHODS)}. Got {reconcile_method!r}")
     name = check_job_name(check.string(job, "job.name", "sample"), file=source_file)
     levels = tuple(check.int_list(job, "job.levels", [80, 95]))
     if not levels or any(not 0 < level < 100 for level in levels):
@@ -225,6 +234,8 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         margin=check.fraction(promotion, "promotion.margin", 0.02),
         monitoring=_monitoring(check, monitoring, levels),
         source_file=source_file,
+        reconcile=reconcile_method,
+        reconcile_nonnegative=check.boolean(reconcile, "reconcile.nonnegative", False),
     )
 
 

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from forecasting import deployment, model_folder, tracking
 from forecasting.data.loaders import load
 from forecasting.data.report import DataQualityReport
+from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import backtest
 from forecasting.evaluation.metrics import leaderboard, metrics_by_horizon, metrics_by_series
@@ -38,6 +39,7 @@ from forecasting.jobs.config import DEFAULT_JOB_MODELS, JobConfig
 from forecasting.jobs.monitoring import LiveCheck
 from forecasting.jobs.promotion import Decision, decide
 from forecasting.jobs.publish import Flip, discard_staged, job_lock, publish, recover, stage_exports
+from forecasting.jobs.reconcile import log_reconciled_backtest, reconcile_job_forecasts
 from forecasting.models.base import PanelForecaster, replace_non_finite
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
@@ -130,6 +132,11 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
             tags={tracking.JOB_TAG: config.name},
         )
     tracking.log_frame(board, "leaderboard.csv")
+    if config.reconcile is not None:
+        best_results = results[results["model"] == board["model"].iloc[0]]
+        log_reconciled_backtest(
+            best_results, panel, method=config.reconcile, nonnegative=config.reconcile_nonnegative
+        )
     best = next(m for m in candidates if m.model_name == board["model"].iloc[0])
     decision, champion = _decide(
         monitoring.gate_config(config, live), best, float(board["mase"].iloc[0]), panel, X, cache
@@ -142,6 +149,18 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     model_uri = tracking.log_serving_model(
         serving, panel=panel, forecasts=forecasts, horizon=config.horizon, levels=config.levels, exog=exog
     )
+    if config.reconcile is not None:
+        forecasts = reconcile_job_forecasts(
+            serving,
+            panel,
+            forecasts,
+            method=config.reconcile,
+            horizon=config.horizon,
+            levels=config.levels,
+            nonnegative=config.reconcile_nonnegative,
+            X=X,
+            key="reconcile.method",
+        )
     score = decision.candidate_mase if decision.promote else decision.champion_mase
     previous = str(champion[0]) if champion else None
     registration = Registration(config.name, decision, model_uri, serving, score, digest, previous)
@@ -172,11 +191,14 @@ def load_panel(config: JobConfig) -> SeriesPanel:
     if config.uses_sample:
         return load_sample()
     frames, report = [], DataQualityReport(source=", ".join(s.path for s in config.sources))
+    structures = []  # the hierarchy each source brought (series build writes it next to its panel)
     for source in config.sources:
         loaded = load(source.path, source.format)
         frames.append(loaded.records)
         report.extend(loaded.report)
-    return SeriesPanel(pd.concat(frames, ignore_index=True), report)
+        structures.append(loaded.structure)
+    structure = SummingStructure.merged(structures)
+    return SeriesPanel(pd.concat(frames, ignore_index=True), report, structure=structure)
 
 
 def select_series(panel: SeriesPanel, config: JobConfig) -> SeriesPanel:

@@ -1,0 +1,426 @@
+"""Reconciliation benchmark: BTS hierarchy side by side with hierarchicalforecast, and a 50,000-series timing.
+
+Part 1 (``--bts``): the full BTS panel from ``series build`` (roll-ups and
+their summing structure), history to ``--cutoff`` (default 2022-12), the next
+12 months held out. Base forecasts of every series still reported at the
+cutoff come from one cheap model (``--model``, default ets); the error
+covariance comes from the same model's backtest errors before the cutoff.
+Every method reconciles the *same* base forecasts and residuals
+(centred, as hierarchicalforecast; ``mint_shrink_uncentered`` as hts); per level
+(bottom, crossing, region, total) we report MASE (scaled by each series'
+training seasonal-naive MAE, as in :mod:`forecasting.evaluation.metrics`),
+interval coverage, the coherence error and the reconciliation time, next to
+hierarchicalforecast's ``BottomUp`` and ``MinTrace(method="mint_shrink")``.
+
+Part 2 (``--simulated``): a 5-level simulated tree of about 53,500 series
+(49,152 at the bottom); time and peak memory of each method, point forecasts
+and sample-path intervals. Usage::
+
+    nice python benchmarks/reconcile.py --bts --simulated --markdown
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from forecasting.core.intervals import interval_columns  # noqa: E402
+from forecasting.data.loaders import load  # noqa: E402
+from forecasting.data.summing import SummingStructure  # noqa: E402
+from forecasting.evaluation.backtest import backtest  # noqa: E402
+from forecasting.evaluation.metrics import leaderboard  # noqa: E402
+from forecasting.features.flows import build_series  # noqa: E402
+from forecasting.models.registry import make_model  # noqa: E402
+from forecasting.panel import SeriesPanel  # noqa: E402
+from forecasting.reconciliation import (  # noqa: E402
+    reconcile,
+    reconcile_forecasts,
+    residual_matrix,
+    shrunk_covariance,
+    structure_to_reconcile,
+)
+
+BTS_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "border_crossings"
+BTS_FILE = BTS_FILE / "Border_Crossing_Entry_Data.csv.gz"
+LEVELS = (80, 95)
+OUR_METHODS = ("bottom_up", "ols", "wls_struct", "wls_var", "mint_shrink")
+LEVEL_ORDER = ("bottom", "crossing", "region", "total")
+
+
+# --- the BTS problem -------------------------------------------------------------------------------
+def bts_problem(cutoff: str) -> tuple[SeriesPanel, SeriesPanel, SummingStructure, float]:
+    """Training panel, the full panel (actuals) and the structure of the series active at ``cutoff``."""
+    started = time.perf_counter()
+    panel = build_series(SeriesPanel.from_load(load(BTS_FILE, "bts", conflicts="drop")))
+    build_seconds = time.perf_counter() - started
+    structure, mismatched = structure_to_reconcile(panel)
+    if len(mismatched):
+        print(f"left out (not sums): {len(mismatched)} parents", file=sys.stderr)
+    train = panel.until(cutoff)
+    last = train.spans()["last"]
+    end = pd.Period(cutoff, freq="M")
+    active = [s for s in structure.series if s in last.index and last[s] == end]
+    structure = structure.drop_bottom(set(structure.bottom) - set(active)).restrict(active)
+    return train.subset(structure.series), panel, structure, build_seconds
+
+
+def base_forecasts(
+    model_name: str, train: SeriesPanel, horizon: int, folds: int
+) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """The model's forecasts after the cutoff and its backtest residuals before it."""
+    started = time.perf_counter()
+    model = make_model(model_name, horizon=horizon)
+    forecasts = model.fit(train).predict(horizon, levels=LEVELS)
+    step = max(horizon // folds, 1)
+    results = backtest(
+        [make_model(model_name, horizon=horizon)], train, horizon=horizon, folds=folds, step=step
+    )
+    return forecasts, residual_matrix(results), time.perf_counter() - started
+
+
+def cached_base_forecasts(
+    args: argparse.Namespace, train: SeriesPanel
+) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """:func:`base_forecasts`, kept in ``--cache`` (pickles outside the repository) between runs."""
+    if args.cache is None:
+        return base_forecasts(args.model, train, args.horizon, args.folds)
+    path = Path(args.cache) / f"base_{args.model}_{args.cutoff}_{args.horizon}_{args.folds}.pkl"
+    if path.exists():
+        return pd.read_pickle(path)
+    result = base_forecasts(args.model, train, args.horizon, args.folds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.to_pickle(result, path)
+    return result
+
+
+def ours(
+    forecasts: pd.DataFrame, structure: SummingStructure, residuals: pd.DataFrame
+) -> dict[str, tuple[pd.DataFrame, float]]:
+    """Each of our methods (and non-negative MinT) on the same base forecasts, with its wall time."""
+    out = {}
+    for method in OUR_METHODS:
+        started = time.perf_counter()
+        table = reconcile_forecasts(forecasts, structure, method, residuals=residuals, levels=LEVELS)
+        out[method] = (table, time.perf_counter() - started)
+    for label, options in (
+        ("mint_shrink_nonneg", {"nonnegative": True}),
+        ("mint_shrink_uncentered", {"centered": False}),
+    ):
+        started = time.perf_counter()
+        table = reconcile_forecasts(
+            forecasts, structure, "mint_shrink", residuals=residuals, levels=LEVELS, **options
+        )
+        out[label] = (table, time.perf_counter() - started)
+    return out
+
+
+def point_seconds(
+    forecasts: pd.DataFrame, structure: SummingStructure, residuals: pd.DataFrame
+) -> dict[str, float]:
+    """Point reconciliation only (matrix in, matrix out), the part hierarchicalforecast is timed on."""
+    wide = forecasts.pivot(index="series_id", columns="month", values=["forecast", "lower_95", "upper_95"])
+    wide = wide.loc[structure.series]
+    base = wide["forecast"].to_numpy()
+    spread = (wide["upper_95"].to_numpy()[:, 0] - wide["lower_95"].to_numpy()[:, 0]) / (2 * 1.96)
+    out = {}
+    for method in OUR_METHODS:
+        started = time.perf_counter()
+        covariance = shrunk_covariance(residuals.reindex(columns=structure.series).to_numpy(), spread**2)
+        reconcile(structure, base, method, covariance=covariance)
+        out[method] = time.perf_counter() - started
+    return out
+
+
+def hierarchicalforecast_runs(
+    forecasts: pd.DataFrame, structure: SummingStructure, residuals: pd.DataFrame, model_name: str
+) -> dict[str, tuple[pd.DataFrame, float]]:
+    """hierarchicalforecast's BottomUp and MinTrace(mint_shrink) on the same forecasts and residuals."""
+    from hierarchicalforecast.core import HierarchicalReconciliation
+    from hierarchicalforecast.methods import BottomUp, MinTrace
+
+    ids = structure.series
+    s_df = pd.DataFrame(structure.S.toarray(), columns=structure.bottom)
+    s_df.insert(0, "unique_id", ids)
+    levels = structure.level_of()
+    tags = {
+        level: np.array(levels.index[levels == level]) for level in LEVEL_ORDER if (levels == level).any()
+    }
+    y_hat = forecasts.rename(columns={"series_id": "unique_id", "forecast": model_name})
+    y_hat["ds"] = pd.PeriodIndex(y_hat["month"].astype(str), freq="M").to_timestamp()
+    y_hat = y_hat[["unique_id", "ds", model_name]]
+    rows = residuals.reindex(columns=ids)
+    stamps = pd.date_range("1900-01-31", periods=len(rows), freq="ME")
+    y_df = pd.DataFrame(
+        {
+            "unique_id": np.repeat(ids, len(rows)),
+            "ds": np.tile(stamps, len(ids)),
+            "y": rows.to_numpy().T.ravel(),
+            model_name: 0.0,
+        }
+    )
+    out = {}
+    for label, reconciler in (
+        ("hf_bottom_up", BottomUp()),
+        ("hf_mint_shrink", MinTrace(method="mint_shrink")),
+    ):
+        started = time.perf_counter()
+        result = HierarchicalReconciliation([reconciler]).reconcile(
+            Y_hat_df=y_hat, S_df=s_df, tags=tags, Y_df=y_df
+        )
+        seconds = time.perf_counter() - started
+        column = [c for c in result.columns if c.startswith(f"{model_name}/")][0]
+        table = result.rename(columns={"unique_id": "series_id", column: "forecast"})
+        table["month"] = pd.PeriodIndex(table["ds"], freq="M").astype(str)
+        out[label] = (table[["series_id", "month", "forecast"]], seconds)
+    return out
+
+
+def textbook_deviation(
+    forecasts: pd.DataFrame, structure: SummingStructure, residuals: pd.DataFrame, model_name: str
+) -> tuple[float, float]:
+    """Largest relative deviation of ours and of hierarchicalforecast from the dense textbook MinT.
+
+    Identical inputs for both: residuals with gaps filled by 0 and centred
+    (hierarchicalforecast's convention); the textbook value is
+    ``S (S'W^-1S)^-1 S'W^-1 y`` computed densely with numpy.
+    """
+    filled = residuals.reindex(columns=structure.series).fillna(0.0)
+    base = forecasts.pivot(index="series_id", columns="month", values="forecast").loc[structure.series]
+    covariance = shrunk_covariance(filled.to_numpy())
+    ours_values = reconcile(structure, base.to_numpy(), "mint_shrink", covariance=covariance)
+    peer = hierarchicalforecast_runs(forecasts, structure, filled, model_name)["hf_mint_shrink"][0]
+    peer_values = peer.pivot(index="series_id", columns="month", values="forecast").loc[structure.series]
+    summing = structure.S.toarray()
+    w_inv_s = np.linalg.solve(covariance.dense(), summing)
+    textbook = summing @ np.linalg.solve(summing.T @ w_inv_s, w_inv_s.T @ base.to_numpy())
+    scale = np.maximum(np.abs(textbook), 1.0)
+    return (
+        float(np.max(np.abs(ours_values - textbook) / scale)),
+        float(np.max(np.abs(peer_values.to_numpy() - textbook) / scale)),
+    )
+
+
+def scored(
+    label: str, table: pd.DataFrame, panel: SeriesPanel, scales: pd.DataFrame, levels: pd.Series
+) -> pd.DataFrame:
+    """The table in backtest form (actuals, scales, level) for :func:`leaderboard`."""
+    actuals = panel.records[["series_id", "month", "value"]].rename(columns={"value": "actual"})
+    actuals = actuals.assign(series_id=actuals["series_id"].astype(str), month=actuals["month"].astype(str))
+    frame = table.assign(month=table["month"].astype(str)).merge(actuals, on=["series_id", "month"])
+    for column in interval_columns(LEVELS):
+        if column not in frame:
+            frame[column] = np.nan
+    frame = frame.join(scales, on="series_id")
+    frame["model"] = label
+    frame["level"] = frame["series_id"].map(levels)
+    return frame
+
+
+def coherence_error(table: pd.DataFrame, structure: SummingStructure) -> float:
+    """Largest |parent - sum of children| / max(|parent|, 1) over parents and months."""
+    wide = table.pivot(index="series_id", columns="month", values="forecast").loc[structure.series]
+    values = wide.to_numpy()
+    aggregates = len(structure.aggregates)
+    summed = structure.A @ values[aggregates:]
+    return float(np.max(np.abs(values[:aggregates] - summed) / np.maximum(np.abs(values[:aggregates]), 1.0)))
+
+
+def roll_up_coverage(panel: SeriesPanel, first: str = "2019-01", last: str = "2023-12") -> str:
+    """How many region and total series exist for >= 95 % of the months in ``first..last``."""
+    ids = [s for s in panel.series_ids if s.startswith(("region/", "total/"))]
+    share = panel.wide().loc[first:last, ids].notna().mean()
+    estimated = panel.estimated_share()
+    low = ", ".join(f"{s} {v:.0%}" for s, v in share[share < 0.95].sort_values().items())
+    return (
+        f"Roll-ups: {int((share >= 0.95).sum())} of {len(ids)} region and total series exist for >= 95 % "
+        f"of the months {first}..{last}" + (f" (below: {low})" if low else "") + "; "
+        f"{int((estimated > 0).sum().sum()):,} parent months are built with an estimated share "
+        f"(largest {float(estimated.max().max()):.1%}); "
+        f"{len(panel.mismatched_parents())} parents are not sums."
+    )
+
+
+def run_bts(args: argparse.Namespace) -> str:
+    train, panel, structure, build_seconds = bts_problem(args.cutoff)
+    print(f"{structure!r}; series build {build_seconds:.1f}s", file=sys.stderr)
+    forecasts, residuals, base_seconds = cached_base_forecasts(args, train)
+    print(f"base {args.model}: {base_seconds:.1f}s, residual rows {len(residuals)}", file=sys.stderr)
+    forecasts = forecasts[forecasts["series_id"].isin(structure.series)]
+    runs = {"base": (forecasts, 0.0), **ours(forecasts, structure, residuals)}
+    runs.update(hierarchicalforecast_runs(forecasts, structure, residuals, args.model))
+    scales = series_scales(train.wide())
+    levels = structure.level_of()
+    frames = [scored(label, table, panel, scales, levels) for label, (table, _) in runs.items()]
+    board = leaderboard(pd.concat(frames, ignore_index=True), by=("model", "level"))
+    mase = board.pivot(index="model", columns="level", values="mase")[list(LEVEL_ORDER)]
+    coverage = board.pivot(index="model", columns="level", values="coverage_95")[list(LEVEL_ORDER)]
+    coverage80 = board.pivot(index="model", columns="level", values="coverage_80")[list(LEVEL_ORDER)]
+    counts = levels.value_counts()
+    lines = [
+        roll_up_coverage(panel),
+        "",
+        f"BTS border crossings, history to {args.cutoff}, next {args.horizon} months held out; "
+        f"base model `{args.model}`; {len(structure)} series in the structure "
+        f"({', '.join(f'{counts.get(level, 0)} {level}' for level in LEVEL_ORDER)}); "
+        f"residuals: {len(residuals)} backtest rows ({args.folds} folds); "
+        f"series build {build_seconds:.0f} s, "
+        f"base forecasts and backtest {base_seconds:.0f} s.",
+        "",
+        "| method | MASE bottom | MASE crossing | MASE region | MASE total | coverage 80 / 95 "
+        "(all levels) | coherence error | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    order = [
+        "base",
+        *OUR_METHODS,
+        "mint_shrink_nonneg",
+        "mint_shrink_uncentered",
+        "hf_bottom_up",
+        "hf_mint_shrink",
+    ]
+    overall = board.groupby("model")[["coverage_80", "coverage_95"]].mean()
+    for label in order:
+        table, seconds = runs[label]
+        cover = (
+            f"{overall.loc[label, 'coverage_80']:.3f} / {overall.loc[label, 'coverage_95']:.3f}"
+            if label not in ("hf_bottom_up", "hf_mint_shrink")
+            else "n/a"
+        )
+        cells = " | ".join(f"{mase.loc[label, level]:.3f}" for level in LEVEL_ORDER)
+        lines.append(
+            f"| {label} | {cells} | {cover} | {coherence_error(table, structure):.1e} | {seconds:.2f} |"
+        )
+    lines += [
+        "",
+        "Coverage of the 80 % / 95 % intervals by level:",
+        "",
+        "| method | " + " | ".join(LEVEL_ORDER) + " |",
+    ]
+    lines.append("|---|" + "---|" * len(LEVEL_ORDER))
+    for label in ["base", *OUR_METHODS, "mint_shrink_nonneg", "mint_shrink_uncentered"]:
+        cells = " | ".join(
+            f"{coverage80.loc[label, level]:.3f} / {coverage.loc[label, level]:.3f}" for level in LEVEL_ORDER
+        )
+        lines.append(f"| {label} | {cells} |")
+    ours_off, peer_off = textbook_deviation(forecasts, structure, residuals, args.model)
+    lines += [
+        "",
+        "MinT (mint_shrink) against the dense textbook formula on identical inputs (residual gaps as 0, "
+        f"centred): largest relative deviation, ours {ours_off:.1e}, hierarchicalforecast {peer_off:.1e}.",
+    ]
+    point = point_seconds(forecasts, structure, residuals)
+    lines += [
+        "",
+        "Point reconciliation only (matrix in, matrix out, covariance included): "
+        + ", ".join(f"{method} {seconds:.3f} s" for method, seconds in point.items())
+        + f"; hierarchicalforecast BottomUp {runs['hf_bottom_up'][1]:.2f} s, "
+        f"MinTrace(mint_shrink) {runs['hf_mint_shrink'][1]:.2f} s (whole `reconcile` call).",
+    ]
+    return "\n".join(lines)
+
+
+# --- the simulated 50,000-series hierarchy --------------------------------------------------------------
+def simulated_structure(branching: tuple[int, ...] = (16, 16, 16, 12)) -> SummingStructure:
+    """total -> 16 -> 256 -> 4,096 -> 49,152 bottom series (5 levels, 53,521 series)."""
+    names = ("total", "level1", "level2", "level3")
+    parents, children, levels = [], [], []
+    frontier = ["t"]
+    for depth, width in enumerate(branching):
+        following = []
+        for parent in frontier:
+            for k in range(width):
+                child = f"{parent}.{k}"
+                parents.append(parent)
+                children.append(child)
+                levels.append(names[depth])
+                following.append(child)
+        frontier = following
+    return SummingStructure.from_edges(pd.DataFrame({"parent": parents, "child": children, "level": levels}))
+
+
+def run_simulated(args: argparse.Namespace) -> str:
+    rng = np.random.default_rng(0)
+    started = time.perf_counter()
+    structure = simulated_structure()
+    build = time.perf_counter() - started
+    n, m = len(structure), len(structure.bottom)
+    S = structure.S
+    history = S @ rng.gamma(2.0, 10.0, (m, 36))
+    residuals = (history * 0.1 * rng.standard_normal(history.shape)).T
+    base = (S @ rng.gamma(2.0, 10.0, (m, args.horizon))) * (1 + 0.1 * rng.standard_normal((n, args.horizon)))
+    lines = [
+        f"Simulated 5-level tree: {n:,} series ({m:,} bottom, {len(structure.aggregates):,} parents), "
+        f"{args.horizon} months, 36 residual rows; structure built in {build:.1f} s.",
+        "",
+        "| method | point forecasts (s) | coherence error |",
+        "|---|---|---|",
+    ]
+    for method in ("bottom_up", "ols", "wls_struct", "wls_var", "mint_shrink"):
+        started = time.perf_counter()
+        covariance = shrunk_covariance(residuals) if method in ("wls_var", "mint_shrink") else None
+        result = reconcile(structure, base, method, covariance=covariance)
+        seconds = time.perf_counter() - started
+        error = np.max(
+            np.abs(structure.A @ result[len(structure.aggregates) :] - result[: len(structure.aggregates)])
+        )
+        lines.append(f"| {method} | {seconds:.2f} | {error:.1e} |")
+    months = pd.period_range("2024-01", periods=args.horizon, freq="M").astype(str)
+    sigma = 0.1 * np.abs(base)
+    table = pd.DataFrame(
+        {
+            "series_id": np.repeat(structure.series, args.horizon),
+            "month": np.tile(months, n),
+            "model": "sim",
+            "forecast": base.ravel(),
+            **{
+                f"{side}_{level}": (base + sign * z * sigma).ravel()
+                for level, z in ((80, 1.2816), (95, 1.96))
+                for side, sign in (("lower", -1), ("upper", 1))
+            },
+        }
+    )
+    frame = pd.DataFrame(residuals, columns=structure.series)
+    started = time.perf_counter()
+    reconcile_forecasts(table, structure, "mint_shrink", residuals=frame, samples=args.samples)
+    full = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    lines += [
+        "",
+        f"mint_shrink on the long table with {args.samples}-path intervals, {n * args.horizon:,} rows: "
+        f"{full:.1f} s. Peak memory of the whole process (ru_maxrss): {peak:.2f} GiB.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bts", action="store_true")
+    parser.add_argument("--simulated", action="store_true")
+    parser.add_argument("--cutoff", default="2022-12")
+    parser.add_argument("--horizon", type=int, default=12)
+    parser.add_argument("--model", default="ets")
+    parser.add_argument("--folds", type=int, default=2, help="backtest folds for the residuals")
+    parser.add_argument("--samples", type=int, default=500, help="sample paths for the intervals")
+    parser.add_argument(
+        "--cache", default=None, help="folder for the base forecasts between runs (not the repo)"
+    )
+    args = parser.parse_args()
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {platform.node()}, {machine}, python {platform.python_version()}")
+    if args.simulated:
+        print(run_simulated(args), flush=True)
+    if args.bts:
+        print(run_bts(args), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Reconciled backtests: each fold's forecasts reconciled, scored per hierarchy level next to the base.
+
+For every model and cutoff of a backtest table, the fold's forecasts are
+reconciled to the panel's summing structure; the error covariance comes from
+the same model's errors at the *earlier* cutoffs only, so no number uses the
+months it is scored on. A cutoff without earlier errors is left out for every
+model (base and reconciled), so both are compared on the same folds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from forecasting.data.summing import SummingStructure
+from forecasting.errors import DataError
+from forecasting.evaluation.metrics import leaderboard
+from forecasting.reconciliation import reconcile_forecasts, residual_matrix
+
+RECONCILED_SEPARATOR = "+"
+"""Reconciled rows are labelled ``<model>+<method>``, e.g. ``ets+mint_shrink``."""
+
+
+def reconciled_backtest(
+    results: pd.DataFrame,
+    structure: SummingStructure,
+    method: str,
+    *,
+    nonnegative: bool = False,
+    levels: Sequence[int] = (80, 95),
+) -> pd.DataFrame:
+    """The backtest rows of the scored cutoffs, base and reconciled (model ``<model>+<method>``)."""
+    cutoffs = sorted(results["cutoff"].unique())
+    if len(cutoffs) < 2:
+        raise DataError(
+            f"a reconciled backtest needs at least 2 folds (errors of earlier ones). Got {len(cutoffs)}"
+        )
+    frames = []
+    for model, own in results.groupby("model", sort=True, observed=True):
+        for cutoff in cutoffs[1:]:
+            fold = own[own["cutoff"] == cutoff]
+            residuals = residual_matrix(own[own["cutoff"] < cutoff])
+            reconciled = reconcile_forecasts(
+                fold, structure, method, residuals=residuals, nonnegative=nonnegative, levels=levels
+            )
+            frames.append(fold)
+            frames.append(
+                reconciled.drop(columns="reconciliation").assign(
+                    model=f"{model}{RECONCILED_SEPARATOR}{method}"
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def leaderboard_by_level(results: pd.DataFrame, structure: SummingStructure) -> pd.DataFrame:
+    """One row per model and level (``bottom`` and each parent level) of the series in the structure."""
+    level_of = structure.level_of()
+    inside = results[results["series_id"].astype(str).isin(level_of.index)]
+    with_level = inside.assign(level=inside["series_id"].astype(str).map(level_of))
+    board = leaderboard(with_level, by=("level", "model"))
+    return board.sort_values(["level", "mase"], kind="stable").reset_index(drop=True)

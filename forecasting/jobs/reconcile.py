@@ -1,0 +1,101 @@
+"""Reconcile a job's forecasts to the hierarchy that travels with its panel.
+
+The base forecasts are the chosen model's; the residuals that weight MinT
+(and correlate the interval sample paths) are that model's backtest errors
+over the last ``folds`` cutoffs, so they measure the errors of the forecasts
+being reconciled. Parents that are not the sum of their children are logged
+and keep their base forecasts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import pandas as pd
+
+from forecasting import tracking
+from forecasting.errors import ConfigError
+from forecasting.evaluation.backtest import backtest
+from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
+from forecasting.models.base import PanelForecaster
+from forecasting.panel import SeriesPanel
+from forecasting.reconciliation import METHODS, reconcile_forecasts, residual_matrix, structure_to_reconcile
+
+logger = logging.getLogger("forecasting.jobs")
+RESIDUAL_FOLDS = 1
+"""Backtest folds whose errors estimate the base forecasts' error covariance."""
+
+
+def check_reconcile_method(method: str, *, key: str = "--reconcile") -> str:
+    if method not in METHODS:
+        raise ConfigError(f"must be one of {', '.join(METHODS)}. Got {method!r}", key=key)
+    return method
+
+
+def reconcile_job_forecasts(
+    model: PanelForecaster,
+    panel: SeriesPanel,
+    forecasts: pd.DataFrame,
+    *,
+    method: str,
+    horizon: int,
+    levels: Sequence[int],
+    nonnegative: bool = False,
+    X: pd.DataFrame | None = None,
+    folds: int = RESIDUAL_FOLDS,
+    key: str = "--reconcile",
+) -> pd.DataFrame:
+    """The model's ``forecasts`` for ``panel`` reconciled with ``method``, plus ``reconciliation``."""
+    check_reconcile_method(method, key=key)
+    structure, mismatched = structure_to_reconcile(panel)
+    for row in mismatched.itertuples(index=False):
+        logger.warning(
+            "event=not_reconciled series=%s reason='not the sum of its children' months=%d first=%s",
+            row.parent,
+            row.months,
+            row.first_month,
+        )
+    if not structure.aggregates:
+        raise ConfigError(
+            "needs a hierarchy: none travels with this input (write one with "
+            "'forecasting series build --output panel.csv', which also writes panel.hierarchy.csv)",
+            key=key,
+        )
+    results = backtest(
+        [model],
+        panel.subset(structure.series),
+        horizon=horizon,
+        folds=folds,
+        levels=levels,
+        X=X if model.uses_exog else None,
+    )
+    residuals = residual_matrix(results) if len(results) else None
+    logger.info(
+        "event=reconcile method=%s parents=%d bottom=%d residual_rows=%d",
+        method,
+        len(structure.aggregates),
+        len(structure.bottom),
+        0 if residuals is None else len(residuals),
+    )
+    return reconcile_forecasts(
+        forecasts, structure, method, residuals=residuals, nonnegative=nonnegative, levels=levels
+    )
+
+
+def log_reconciled_backtest(
+    results: pd.DataFrame, panel: SeriesPanel, *, method: str, nonnegative: bool = False
+) -> pd.DataFrame | None:
+    """The per-level leaderboard of base vs reconciled backtests, logged to the active MLflow run.
+
+    None (and nothing logged) without a hierarchy or with fewer than two folds.
+    """
+    structure, _ = structure_to_reconcile(panel)
+    if not structure.aggregates or results["cutoff"].nunique() < 2:
+        logger.info("event=reconciled_backtest_skipped reason='no hierarchy or fewer than 2 folds'")
+        return None
+    board = leaderboard_by_level(
+        reconciled_backtest(results, structure, method, nonnegative=nonnegative), structure
+    )
+    tracking.log_level_metrics(board)
+    return board

@@ -1,0 +1,30 @@
+"""Coherent forecasts across a hierarchy: bottom-up, top-down, OLS, WLS and MinT reconciliation.
+
+Layer: above models, below evaluation. :mod:`~forecasting.reconciliation.methods`
+works on arrays ordered like :attr:`SummingStructure.series`;
+:mod:`~forecasting.reconciliation.frames` reconciles a long forecast table
+(point forecasts and sample-path intervals); :mod:`~forecasting.reconciliation.covariance`
+holds the shrunk residual covariance as diagonal plus low rank.
+"""
+
+from forecasting.reconciliation.covariance import LowRankCovariance, shrunk_covariance
+from forecasting.reconciliation.frames import (
+    UNRECONCILED,
+    reconcile_forecasts,
+    residual_matrix,
+    structure_to_reconcile,
+)
+from forecasting.reconciliation.methods import METHODS, NEEDS_RESIDUALS, Reconciler, reconcile
+
+__all__ = [
+    "METHODS",
+    "NEEDS_RESIDUALS",
+    "UNRECONCILED",
+    "LowRankCovariance",
+    "Reconciler",
+    "reconcile",
+    "reconcile_forecasts",
+    "residual_matrix",
+    "shrunk_covariance",
+    "structure_to_reconcile",
+]

@@ -1,0 +1,157 @@
+"""Reconcile a long forecast table (``series_id, month, model, forecast, lower_<l>, upper_<l>``).
+
+Month by month, the series that have a forecast that month are reconciled
+together: a bottom series without one (a crossing closed for good, whose own
+forecast months lie elsewhere) is absent from its parents that month, and a
+parent without one drops out. Series outside the structure keep their base
+forecasts; the ``reconciliation`` column says which method each row got
+(``none`` for those).
+
+Intervals come from sample paths: each series' base forecast plus normal
+errors with the spread of its widest base interval and the correlation of
+the (shrunk) residual covariance, all reconciled with the same map; the
+reconciled interval is the sample quantile. The point forecast is the
+reconciled base forecast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from forecasting.data.summing import SummingStructure
+from forecasting.errors import DataError
+from forecasting.models.base import check_levels, interval_columns
+from forecasting.panel import SeriesPanel
+from forecasting.reconciliation.covariance import LowRankCovariance, diagonal_covariance, shrunk_covariance
+from forecasting.reconciliation.methods import NEEDS_RESIDUALS, Reconciler, check_method
+
+UNRECONCILED = "none"
+DEFAULT_SAMPLES = 500
+
+
+def structure_to_reconcile(panel: SeriesPanel) -> tuple[SummingStructure, pd.DataFrame]:
+    """The panel's structure less every parent whose history is not the sum of its children.
+
+    Returns the structure and the mismatched parents (see
+    :meth:`SeriesPanel.mismatched_parents`) so the caller reports them: such a
+    parent keeps its base forecast, it is never forced to equal its children.
+    """
+    mismatched = panel.mismatched_parents()
+    return panel.structure.without(mismatched["parent"]), mismatched
+
+
+def residual_matrix(results: pd.DataFrame) -> pd.DataFrame:
+    """Errors ``actual - forecast`` of a backtest table as rows (cutoff, month) x series.
+
+    ``results`` needs ``series_id, cutoff, month, actual, forecast`` (one model).
+    """
+    missing = [c for c in ("series_id", "cutoff", "month", "actual", "forecast") if c not in results]
+    if missing:
+        raise DataError(f"backtest results lack column(s) {missing}")
+    if "model" in results and results["model"].nunique() > 1:
+        raise DataError(f"residuals of one model only; got {sorted(results['model'].unique())}")
+    errors = results.assign(error=results["actual"] - results["forecast"])
+    return errors.pivot_table(index=["cutoff", "month"], columns="series_id", values="error", aggfunc="first")
+
+
+def reconcile_forecasts(
+    forecasts: pd.DataFrame,
+    structure: SummingStructure,
+    method: str,
+    *,
+    residuals: pd.DataFrame | None = None,
+    nonnegative: bool = False,
+    levels: Sequence[int] = (80, 95),
+    samples: int = DEFAULT_SAMPLES,
+    seed: int = 0,
+    centered: bool = True,
+) -> pd.DataFrame:
+    """The forecast table with coherent forecasts and intervals, plus a ``reconciliation`` column.
+
+    ``residuals`` (rows x ``series_id``: in-sample or backtest errors) give the
+    covariance for ``mint_shrink`` and ``wls_var`` and the correlation of the
+    interval sample paths (independent without them); ``centered=False`` uses
+    them uncentred, as hts does (see :func:`shrunk_covariance`).
+    """
+    check_method(method)
+    levels = check_levels(levels)
+    if method in NEEDS_RESIDUALS and residuals is None:
+        raise DataError(f"reconciliation method {method!r} needs residuals of the base forecasts")
+    table = forecasts.reset_index(drop=True).copy()
+    table["reconciliation"] = UNRECONCILED
+    if not structure.aggregates:
+        return table
+    ids = structure.series
+    if residuals is not None:
+        residuals = residuals.set_axis(residuals.columns.astype(str), axis=1)
+    months = pd.PeriodIndex(pd.to_datetime(table["month"].astype(str)), freq="M")
+    rng = np.random.default_rng(seed)
+    reconcilers: dict[tuple[str, ...], Reconciler] = {}
+    in_structure = table["series_id"].isin(ids).to_numpy()
+    bounds = interval_columns(levels)
+    has_intervals = all(column in table for column in bounds)
+    for month in months.unique().sort_values():
+        rows = np.flatnonzero((months == month) & in_structure)
+        present = pd.Index(table["series_id"].to_numpy()[rows].astype(str))
+        if present.duplicated().any():
+            raise DataError(
+                f"two forecasts for one series and month: {list(present[present.duplicated()][:3])}"
+            )
+        month_structure = structure.drop_bottom(set(structure.bottom) - set(present)).restrict(present)
+        if not month_structure.aggregates:
+            continue
+        order = tuple(month_structure.series)
+        positions = rows[present.get_indexer(order)]
+        sigma = _sigma(table, positions, max(levels)) if has_intervals else None
+        if order not in reconcilers:
+            covariance = _covariance(residuals, order, sigma, centered) if residuals is not None else None
+            reconcilers[order] = Reconciler(month_structure, method, covariance, nonnegative)
+        _reconcile_rows(table, positions, reconcilers[order], sigma, levels, samples, rng)
+    return table
+
+
+def _covariance(
+    residuals: pd.DataFrame, order: Sequence[str], sigma: np.ndarray | None, centered: bool
+) -> LowRankCovariance:
+    """Shrunk covariance of the residuals of ``order``; series without residuals use their base spread."""
+    fallback = None if sigma is None else np.maximum(sigma, 0.0) ** 2
+    values = residuals.reindex(columns=list(order)).to_numpy(dtype="float64")
+    return shrunk_covariance(values, fallback, centered=centered)
+
+
+def _reconcile_rows(
+    table: pd.DataFrame,
+    positions: np.ndarray,
+    reconciler: Reconciler,
+    sigma: np.ndarray | None,
+    levels: tuple[int, ...],
+    samples: int,
+    rng: np.random.Generator,
+) -> None:
+    """Reconcile the rows of one month (in the reconciler's series order) in place."""
+    base = table["forecast"].to_numpy(dtype="float64")[positions]
+    table.loc[positions, "forecast"] = reconciler(base)
+    if sigma is not None:
+        size = len(positions)
+        correlation = reconciler.covariance or diagonal_covariance(np.ones(size))
+        paths = base[:, None] + sigma[:, None] * correlation.standard_normal_paths(rng, samples)
+        reconciled = reconciler(paths)
+        for level in levels:
+            low, high = np.quantile(reconciled, [0.5 - level / 200, 0.5 + level / 200], axis=1)
+            table.loc[positions, f"lower_{level}"] = low
+            table.loc[positions, f"upper_{level}"] = high
+    table.loc[positions, "reconciliation"] = reconciler.method
+
+
+def _sigma(table: pd.DataFrame, positions: np.ndarray, level: int) -> np.ndarray:
+    """Standard deviation implied by the widest base interval (normal errors)."""
+    width = (
+        table[f"upper_{level}"].to_numpy(dtype="float64")[positions]
+        - table[f"lower_{level}"].to_numpy(dtype="float64")[positions]
+    )
+    sigma = np.nan_to_num(width / (2 * norm.ppf(0.5 + level / 200)), nan=0.0)
+    return np.maximum(sigma, 0.0)

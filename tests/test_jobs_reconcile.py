@@ -1,0 +1,144 @@
+"""forecast --reconcile: finds the hierarchy series build wrote, and the export sums up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import trade_records
+
+from forecasting.cli import main
+from forecasting.export import export_columns
+from forecasting.panel import SeriesPanel
+
+MONTHS = pd.period_range("2019-01", "2022-12", freq="M")
+
+
+def _write_input(path) -> None:
+    records = trade_records(MONTHS, seed=11)
+    records.assign(month=records["month"].astype(str)).to_csv(path, index=False)
+
+
+def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch) -> None:
+    method = "mint_shrink"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+    _write_input(tmp_path / "input.csv")
+    panel = tmp_path / "panel.csv"
+    assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel)]) == 0
+    out = tmp_path / "forecast.csv"
+    args = ["forecast", "--input", str(panel), "--horizon", "3", "--output", str(out)]
+    assert main([*args, "--model", "seasonal_naive", "--reconcile", method]) == 0
+    table = pd.read_csv(out, dtype={"month": str})
+    assert list(table.columns) == export_columns()
+    edges = pd.read_csv(tmp_path / "panel.hierarchy.csv")
+    forecast = table.pivot(index="month", columns="series_id", values="forecast")
+    for parent, children in edges.groupby("parent")["child"]:
+        np.testing.assert_allclose(forecast[parent], forecast[list(children)].sum(axis=1), rtol=1e-6)
+    by_series = table.groupby("series_id")["reconciliation"].first()
+    assert set(by_series[list(edges["parent"].unique())]) == {method}
+    assert by_series["total/trade_value/balance"] == "none"  # a signed combination, not a sum
+    assert (table["lower_95"] <= table["lower_80"]).all() and (table["upper_80"] <= table["upper_95"]).all()
+
+
+def test_forecast_reconcile_needs_a_hierarchy_and_a_known_method(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+    _write_input(tmp_path / "input.csv")
+    args = ["forecast", "--input", str(tmp_path / "input.csv"), "--horizon", "3"]
+    args += ["--output", str(tmp_path / "f.csv"), "--model", "seasonal_naive"]
+    assert main([*args, "--reconcile", "mint_shrink"]) == 2
+    assert "needs a hierarchy" in capsys.readouterr().err
+    assert main([*args, "--reconcile", "middle_out"]) == 2
+    assert "--reconcile" in capsys.readouterr().err
+    assert main([*args, "--nonnegative"]) == 2
+    assert not (tmp_path / "f.csv").exists()
+
+
+def test_job_config_reconcile_section(tmp_path) -> None:
+    from forecasting.errors import ConfigError
+    from forecasting.jobs.config import load_config
+
+    path = tmp_path / "job.toml"
+    path.write_text('[job]\nname = "border"\n\n[reconcile]\nmethod = "mint_shrink"\nnonnegative = true\n')
+    config = load_config(path)
+    assert config.reconcile == "mint_shrink" and config.reconcile_nonnegative
+    assert load_config(None).reconcile is None
+    path.write_text('[reconcile]\nmethod = "middle_out"\n')
+    with pytest.raises(ConfigError, match="reconcile.method"):
+        load_config(path)
+
+
+def test_retrain_with_a_reconcile_section_exports_numbers_that_add_up(tmp_path) -> None:
+    _write_input(tmp_path / "input.csv")
+    panel = tmp_path / "panel.csv"
+    assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel)]) == 0
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f"""
+[job]
+name = "coherent"
+horizon = 3
+output_dir = "{tmp_path / "exports"}"
+models_dir = "{tmp_path / "models"}"
+
+[tracking]
+uri = "sqlite:///{tmp_path / "mlruns" / "mlflow.db"}"
+
+[[sources]]
+path = "{panel}"
+format = "long"
+
+[candidates]
+models = ["seasonal_naive"]
+
+[backtest]
+folds = 2
+
+[reconcile]
+method = "wls_struct"
+""",
+        encoding="utf-8",
+    )
+    assert main(["retrain", "--config", str(config)]) == 0
+    table = pd.read_csv(tmp_path / "exports" / "forecasts_coherent_latest.csv", dtype={"month": str})
+    assert list(table.columns) == export_columns()
+    edges = pd.read_csv(tmp_path / "panel.hierarchy.csv")
+    forecast = table.pivot(index="month", columns="series_id", values="forecast")
+    for parent, children in edges.groupby("parent")["child"]:
+        np.testing.assert_allclose(forecast[parent], forecast[list(children)].sum(axis=1), rtol=1e-6)
+    assert set(table.loc[table["series_id"].isin(edges["parent"]), "reconciliation"]) == {"wls_struct"}
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    run = mlflow.get_run(table["run_id"].iloc[0])
+    metrics = run.data.metrics
+    for level in ("bottom", "crossing", "region", "total"):
+        assert f"mase_{level}_base" in metrics and f"mase_{level}_reconciled" in metrics
+
+
+def test_backtest_reconcile_prints_base_and_reconciled_per_level(tmp_path, capsys) -> None:
+    from forecasting.data.loaders import load
+    from forecasting.evaluation.backtest import backtest
+    from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
+    from forecasting.models.registry import make_model
+
+    _write_input(tmp_path / "input.csv")
+    panel_path = tmp_path / "panel.csv"
+    assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel_path)]) == 0
+    panel = SeriesPanel.from_load(load(panel_path))
+    results = backtest([make_model("seasonal_naive")], panel, horizon=3, folds=3)
+    both = reconciled_backtest(results, panel.structure, "mint_shrink")
+    assert set(both["model"]) == {"seasonal_naive", "seasonal_naive+mint_shrink"}
+    assert both["cutoff"].nunique() == 2  # the first fold only lends its errors
+    reconciled = both[both["model"] == "seasonal_naive+mint_shrink"]
+    for _, fold in reconciled.groupby(["cutoff", "month"]):
+        values = fold.set_index("series_id")["forecast"]
+        for parent, children in panel.structure.children.items():
+            assert values[parent] == pytest.approx(values[list(children)].sum(), rel=1e-6)
+    board = leaderboard_by_level(both, panel.structure)
+    assert set(board["level"]) == {"bottom", "crossing", "region", "total"}
+    assert len(board) == 8
+    args = ["backtest", "--input", str(panel_path), "--horizon", "3", "--folds", "3"]
+    assert main([*args, "--models", "seasonal_naive", "--reconcile", "ols"]) == 0
+    out = capsys.readouterr().out
+    assert "seasonal_naive+ols" in out and "reconciled with ols" in out
+    assert main([*args, "--models", "seasonal_naive", "--reconcile", "nope"]) == 2

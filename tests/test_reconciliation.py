@@ -1,0 +1,247 @@
+"""Reconciliation: each method equals its textbook formula on a hand-built 3-level hierarchy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.data.summing import SummingStructure
+from forecasting.errors import DataError
+from forecasting.reconciliation import reconcile, reconcile_forecasts, residual_matrix, shrunk_covariance
+from forecasting.reconciliation.methods import METHODS, PROJECTIONS
+
+# total = A + B; A = AA + AB; B = BA + BB + BC
+EDGES = pd.DataFrame(
+    [
+        ("total", "A", "total"),
+        ("total", "B", "total"),
+        ("A", "AA", "region"),
+        ("A", "AB", "region"),
+        ("B", "BA", "region"),
+        ("B", "BB", "region"),
+        ("B", "BC", "region"),
+    ],
+    columns=["parent", "child", "level"],
+)
+STRUCTURE = SummingStructure.from_edges(EDGES)
+# rows of S: A, B, total, AA, AB, BA, BB, BC
+S_BY_HAND = np.array(
+    [
+        [1, 1, 0, 0, 0],
+        [0, 0, 1, 1, 1],
+        [1, 1, 1, 1, 1],
+        *np.eye(5),
+    ]
+)
+BASE = np.array([52.0, 95.0, 140.0, 30.0, 20.0, 41.0, 35.0, 22.0])  # incoherent: 52 != 50, 140 != 147
+
+
+def _residuals(rows: int = 40, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    bottom = rng.multivariate_normal(np.zeros(5), 4.0 * np.eye(5) + 2.0, size=rows)
+    return bottom @ S_BY_HAND.T + rng.normal(0.0, 1.0, (rows, 8))
+
+
+def _hts_shrink(x: np.ndarray) -> np.ndarray:
+    """shrink.estim of the R package hts, written out densely."""
+    n = x.shape[0]
+    covm = x.T @ x / n
+    sd = np.sqrt(np.diag(covm))
+    corm = covm / np.outer(sd, sd)
+    xs = x / sd
+    v = (xs**2).T @ (xs**2) - (xs.T @ xs) ** 2 / n
+    v = v / (n * (n - 1))
+    np.fill_diagonal(v, 0.0)
+    d = corm - np.eye(len(sd))
+    lam = np.clip(v.sum() / (d**2).sum(), 0.0, 1.0)
+    return lam * np.diag(np.diag(covm)) + (1 - lam) * covm
+
+
+def _textbook(w: np.ndarray, base: np.ndarray = BASE) -> np.ndarray:
+    s = S_BY_HAND
+    w_inv = np.linalg.inv(w)
+    return s @ np.linalg.inv(s.T @ w_inv @ s) @ s.T @ w_inv @ base
+
+
+def test_summing_matrix_is_the_one_drawn_by_hand() -> None:
+    assert STRUCTURE.series == ["A", "B", "total", "AA", "AB", "BA", "BB", "BC"]
+    np.testing.assert_array_equal(STRUCTURE.S.toarray(), S_BY_HAND)
+    assert STRUCTURE.level_of()["A"] == "region" and STRUCTURE.level_of()["BC"] == "bottom"
+
+
+def test_projections_equal_the_dense_textbook_formula() -> None:
+    residuals = _residuals()
+    covariance = shrunk_covariance(residuals, centered=False)
+    weights = {
+        "ols": np.eye(8),
+        "wls_struct": np.diag(S_BY_HAND.sum(axis=1)),
+        "wls_var": np.diag(np.diag(_hts_shrink(residuals))),
+        "mint_shrink": _hts_shrink(residuals),
+    }
+    np.testing.assert_allclose(covariance.dense(), weights["mint_shrink"], rtol=1e-10)
+    assert 0 < covariance.shrinkage < 1
+    for method in PROJECTIONS:
+        got = reconcile(STRUCTURE, BASE, method, covariance=covariance)
+        np.testing.assert_allclose(got, _textbook(weights[method]), rtol=1e-10, err_msg=method)
+
+
+def test_centered_covariance_is_the_sample_covariance_shrunk_like_hierarchicalforecast() -> None:
+    residuals = _residuals(rows=30, seed=4) + 3.0  # biased errors: centring matters
+    rows = residuals.shape[0]
+    centered = residuals - residuals.mean(axis=0)
+    expected = _hts_shrink(centered * np.sqrt(rows / (rows - 1)))
+    np.testing.assert_allclose(shrunk_covariance(residuals).dense(), expected, rtol=1e-10)
+    np.testing.assert_allclose(np.diag(expected), residuals.var(axis=0, ddof=1), rtol=1e-10)
+    assert not np.allclose(shrunk_covariance(residuals, centered=False).dense(), expected)
+
+
+def test_bottom_up_and_top_down_by_forecast_proportions() -> None:
+    np.testing.assert_allclose(reconcile(STRUCTURE, BASE, "bottom_up"), S_BY_HAND @ BASE[3:])
+    total, a, b = BASE[2], BASE[0], BASE[1]
+    aa, ab, ba, bb, bc = BASE[3:]
+    expected_bottom = [
+        total * a / (a + b) * aa / (aa + ab),
+        total * a / (a + b) * ab / (aa + ab),
+        total * b / (a + b) * ba / (ba + bb + bc),
+        total * b / (a + b) * bb / (ba + bb + bc),
+        total * b / (a + b) * bc / (ba + bb + bc),
+    ]
+    got = reconcile(STRUCTURE, BASE, "top_down")
+    np.testing.assert_allclose(got, S_BY_HAND @ np.array(expected_bottom))
+    assert got[2] == pytest.approx(total)
+
+
+def test_top_down_refuses_a_grouped_structure() -> None:
+    grouped = pd.concat(
+        [EDGES, pd.DataFrame([("G", "AA", "group"), ("G", "BA", "group")], columns=EDGES.columns)]
+    )
+    structure = SummingStructure.from_edges(grouped)
+    with pytest.raises(DataError, match="strict hierarchy"):
+        reconcile(structure, np.ones(len(structure)), "top_down")
+    assert np.isfinite(reconcile(structure, np.ones(len(structure)), "ols")).all()
+
+
+def test_coherent_forecasts_come_back_unchanged_by_every_method() -> None:
+    coherent = S_BY_HAND @ np.array([[3.0, 1.0], [2.0, 5.0], [7.0, 0.5], [1.0, 2.0], [4.0, 4.0]])
+    covariance = shrunk_covariance(_residuals())
+    for method in METHODS:
+        got = reconcile(STRUCTURE, coherent, method, covariance=covariance)
+        np.testing.assert_allclose(got, coherent, rtol=1e-10, err_msg=method)
+
+
+def test_results_are_coherent_and_nonnegative_never_below_zero() -> None:
+    base = np.array([2.0, 40.0, 30.0, -5.0, 9.0, 20.0, 1.0, -3.0])
+    covariance = shrunk_covariance(_residuals())
+    for method in METHODS:
+        plain = reconcile(STRUCTURE, base, method, covariance=covariance)
+        np.testing.assert_allclose(plain, S_BY_HAND @ plain[3:], err_msg=method)
+        clipped = reconcile(STRUCTURE, base, method, covariance=covariance, nonnegative=True)
+        assert (clipped >= 0).all(), method
+        np.testing.assert_allclose(clipped, S_BY_HAND @ np.maximum(plain[3:], 0.0), err_msg=method)
+    assert (reconcile(STRUCTURE, base, "ols") < 0).any()  # so the option has something to do
+
+
+def test_methods_that_need_residuals_say_so() -> None:
+    with pytest.raises(DataError, match="needs residuals"):
+        reconcile(STRUCTURE, BASE, "mint_shrink")
+    with pytest.raises(ValueError, match="'method' parameter"):
+        reconcile(STRUCTURE, BASE, "middle_out")
+    with pytest.raises(DataError, match="finite"):
+        reconcile(STRUCTURE, np.full(8, np.nan), "ols")
+
+
+def _forecast_table(base: np.ndarray, sigma: np.ndarray, months: pd.PeriodIndex) -> pd.DataFrame:
+    rows = []
+    for i, series_id in enumerate(STRUCTURE.series):
+        for month in months:
+            rows.append(
+                {
+                    "series_id": series_id,
+                    "month": str(month),
+                    "model": "ets",
+                    "forecast": base[i],
+                    "lower_80": base[i] - 1.2816 * sigma[i],
+                    "upper_80": base[i] + 1.2816 * sigma[i],
+                    "lower_95": base[i] - 1.96 * sigma[i],
+                    "upper_95": base[i] + 1.96 * sigma[i],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_reconciled_intervals_cover_at_their_levels() -> None:
+    """Coherent truth with correlated bottom errors; MinT intervals from residual-correlated paths."""
+    rng = np.random.default_rng(7)
+    covariance_bottom = 4.0 * np.eye(5) + 2.0
+    joint = S_BY_HAND @ covariance_bottom @ S_BY_HAND.T
+    mean = S_BY_HAND @ np.array([30.0, 20.0, 40.0, 35.0, 22.0])
+    history = rng.multivariate_normal(np.zeros(5), covariance_bottom, size=200) @ S_BY_HAND.T
+    residuals = pd.DataFrame(history, columns=STRUCTURE.series)
+    months = pd.period_range("2024-01", periods=2, freq="M")
+    table = _forecast_table(mean, np.sqrt(np.diag(joint)), months)
+    out = reconcile_forecasts(table, STRUCTURE, "mint_shrink", residuals=residuals, samples=4000, seed=3)
+    assert set(out["reconciliation"]) == {"mint_shrink"}
+    truth = rng.multivariate_normal(np.zeros(5), covariance_bottom, size=4000) @ S_BY_HAND.T + mean
+    first = out[out["month"] == "2024-01"].set_index("series_id").loc[STRUCTURE.series]
+    for level, (low, high) in {80: (0.77, 0.83), 95: (0.93, 0.97)}.items():
+        inside = (truth >= first[f"lower_{level}"].to_numpy()) & (truth <= first[f"upper_{level}"].to_numpy())
+        assert low <= inside.mean() <= high, level
+    np.testing.assert_allclose(first["forecast"], mean)
+
+
+def test_forecast_table_month_by_month_with_a_closed_bottom_series() -> None:
+    months = pd.period_range("2024-01", periods=3, freq="M")
+    table = _forecast_table(BASE, np.ones(8), months)
+    closed = table["series_id"].eq("BC")
+    table.loc[closed, "month"] = ["2019-01", "2019-02", "2019-03"]  # its forecasts lie elsewhere
+    out = reconcile_forecasts(table, STRUCTURE, "ols")
+    assert set(out.loc[closed, "reconciliation"]) == {"none"}
+    np.testing.assert_array_equal(out.loc[closed, "forecast"], table.loc[closed, "forecast"])
+    january = out[out["month"] == "2024-01"].set_index("series_id")["forecast"]
+    assert january["B"] == pytest.approx(january["BA"] + january["BB"])
+    assert january["total"] == pytest.approx(january[["AA", "AB", "BA", "BB"]].sum())
+    lows = out[out["month"] == "2024-01"].set_index("series_id")
+    assert (lows["lower_95"] < lows["lower_80"]).all() and (lows["upper_80"] < lows["upper_95"]).all()
+
+
+def test_residual_matrix_from_a_backtest_table() -> None:
+    results = pd.DataFrame(
+        {
+            "series_id": ["A", "A", "B", "B"],
+            "model": "ets",
+            "cutoff": ["2023-12"] * 4,
+            "month": ["2024-01", "2024-02"] * 2,
+            "actual": [10.0, 12.0, 5.0, 6.0],
+            "forecast": [9.0, 13.0, 5.5, 6.0],
+        }
+    )
+    matrix = residual_matrix(results)
+    np.testing.assert_allclose(matrix["A"], [1.0, -1.0])
+    np.testing.assert_allclose(matrix["B"], [-0.5, 0.0])
+
+
+def test_a_parent_that_is_not_the_sum_of_its_children_is_left_out_and_reported() -> None:
+    from forecasting.panel import SeriesPanel
+    from forecasting.reconciliation import structure_to_reconcile
+
+    months = pd.period_range("2022-01", periods=24, freq="M")
+    rng = np.random.default_rng(5)
+    bottom = rng.uniform(10, 20, (len(months), 5))
+    values = bottom @ S_BY_HAND.T
+    values[3, 0] += 4.0  # A in 2022-04 is not AA + AB
+    records = pd.DataFrame(
+        [
+            (series_id, month, values[t, i])
+            for i, series_id in enumerate(STRUCTURE.series)
+            for t, month in enumerate(months)
+        ],
+        columns=["series_id", "month", "value"],
+    )
+    panel = SeriesPanel(records, structure=STRUCTURE)
+    structure, mismatched = structure_to_reconcile(panel)
+    assert mismatched["parent"].tolist() == ["A"] and mismatched["first_month"].tolist() == ["2022-04"]
+    assert structure.aggregates == ["B", "total"]
+    out = reconcile_forecasts(_forecast_table(BASE, np.ones(8), months[:1]), structure, "ols")
+    row = out.set_index("series_id").loc["A"]
+    assert row["reconciliation"] == "none" and row["forecast"] == BASE[0]
