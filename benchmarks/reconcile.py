@@ -34,6 +34,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forecasting.core.intervals import interval_columns  # noqa: E402
+from forecasting.core.scales import series_scales  # noqa: E402
 from forecasting.data.loaders import load  # noqa: E402
 from forecasting.data.summing import SummingStructure  # noqa: E402
 from forecasting.evaluation.backtest import backtest  # noqa: E402
