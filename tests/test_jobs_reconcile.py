@@ -19,6 +19,7 @@ def _write_input(path) -> None:
     records.assign(month=records["month"].astype(str)).to_csv(path, index=False)
 
 
+@pytest.mark.slow
 def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch) -> None:
     method = "mint_shrink"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
@@ -40,6 +41,7 @@ def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch) -> No
     assert (table["lower_95"] <= table["lower_80"]).all() and (table["upper_80"] <= table["upper_95"]).all()
 
 
+@pytest.mark.slow
 def test_forecast_reconcile_needs_a_hierarchy_and_a_known_method(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
     _write_input(tmp_path / "input.csv")
@@ -67,6 +69,7 @@ def test_job_config_reconcile_section(tmp_path) -> None:
         load_config(path)
 
 
+@pytest.mark.slow
 def test_retrain_with_a_reconcile_section_exports_numbers_that_add_up(tmp_path) -> None:
     _write_input(tmp_path / "input.csv")
     panel = tmp_path / "panel.csv"

@@ -148,6 +148,7 @@ def test_score_forecasts_scores_rows_with_actuals_like_a_backtest_row() -> None:
         assert row.coverage_80 == float(row.lower_80 <= actual <= row.upper_80)
 
 
+@pytest.mark.slow
 def test_each_origin_series_step_is_scored_exactly_once_and_none_is_missed(tmp_path) -> None:
     panel = seasonal_panel(n_series=3, n_months=60, seed=5)
     config = load_config(job_config(tmp_path))
@@ -181,6 +182,7 @@ def test_each_origin_series_step_is_scored_exactly_once_and_none_is_missed(tmp_p
     assert set(fifth.live.new_rows["series_id"]) == {"s2"}
 
 
+@pytest.mark.slow
 def test_a_revised_actual_keeps_the_scored_value_and_is_listed_in_the_quality_report(tmp_path) -> None:
     panel = seasonal_panel(n_series=2, n_months=60, seed=6)
     config = load_config(job_config(tmp_path))
@@ -230,6 +232,7 @@ class LiveReplay:
 
 
 @pytest.mark.parametrize("seed", [3, 4])
+@pytest.mark.slow
 def test_drift_fires_on_a_level_shift_within_three_months_for_that_series_only(seed) -> None:
     panel = level_shift_panel(shift_month="2021-01", seed=seed)
     replay = LiveReplay(panel, pd.period_range("2020-01", "2021-02", freq="M"))
@@ -261,6 +264,7 @@ def test_drift_rule_coverage_band_and_job_level_wait_for_a_full_window() -> None
 
 
 # --- the job: exit code, MLflow, compare, accuracy command, config ----------------------------------------
+@pytest.mark.slow
 def test_drift_exits_3_tags_the_run_and_shows_in_compare_and_accuracy(tmp_path, capsys) -> None:
     panel = level_shift_panel(shift_month="2021-01")
     path = job_config(tmp_path)
@@ -301,6 +305,7 @@ def test_drift_exits_3_tags_the_run_and_shows_in_compare_and_accuracy(tmp_path, 
     assert "live accuracy by flow:" in printed and "cargo" in printed
 
 
+@pytest.mark.slow
 def test_accuracy_by_job_name_before_anything_is_scored_and_a_bad_name(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["accuracy", "--job", "border"]) == 0
@@ -329,6 +334,7 @@ def test_bad_monitoring_settings_exit_2_naming_the_key(tmp_path, capsys, setting
     assert f"key '{key}'" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_monitoring_settings_parse_and_drift_relaxes_the_gate(tmp_path) -> None:
     text = "months = 6\nmase_factor = 1.5\ncoverage_band = [0.7, 0.9]\nforce_challenger_on_drift = true"
     config = load_config(job_config(tmp_path, monitoring_toml=text))
@@ -381,6 +387,7 @@ def scored_job(tmp_path_factory) -> Path:
 @pytest.mark.parametrize(
     ("action", "returncode"), [("os._exit(9)", 9), ("raise RuntimeError('killed mid-append')", 1)]
 )
+@pytest.mark.slow
 def test_a_run_killed_mid_append_leaves_the_accuracy_table_as_it_was(
     scored_job, tmp_path, action, returncode
 ) -> None:
@@ -416,6 +423,7 @@ REPLAY_SERIES = (
 )
 
 
+@pytest.mark.slow
 def test_a_short_replay_of_the_sample_scores_everything_once_and_matches_a_recomputation(tmp_path) -> None:
     replay = load_replay_module()
     shift = replay.Shift("zabaykalsk-manzhouli/cargo/rail/export", "2024-09", 2.0)
