@@ -11,6 +11,7 @@ series and being reported as a fallback.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
 from typing import Any
@@ -18,14 +19,16 @@ from typing import Any
 from forecasting.errors import ConfigError
 
 
-class Constraint:
+class Constraint(ABC):
     """One acceptable kind of value; ``str()`` describes it for the error message."""
 
+    @abstractmethod
     def accepts(self, value: Any) -> bool:
-        raise NotImplementedError
+        """Whether ``value`` meets this constraint."""
 
+    @abstractmethod
     def __str__(self) -> str:
-        raise NotImplementedError
+        """The constraint in words, for the error message."""
 
 
 class Options(Constraint):
