@@ -35,13 +35,13 @@ from mlflow.entities import Metric, Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from forecasting.core.checks import check_experiment_name
 from forecasting.core.constants import VERSION as __version__
 from forecasting.errors import ConfigError, ModelError, shorten
 from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS
 from forecasting.evaluation.reconciled import RECONCILED_SEPARATOR
 from forecasting.files import write_csv_atomic
 from forecasting.models.base import PanelForecaster
-from forecasting.names import check_experiment_name
 from forecasting.panel import SeriesPanel
 from forecasting.serving import CODE_FILE, model_signature, write_model_files
 

@@ -40,3 +40,25 @@ def check_job_name(name: object, *, key: str = "job.name", file: str | None = No
             f"must be 1 to 64 lowercase letters, digits, '-' or '_'. Got {shorten(name)}", key=key, file=file
         )
     return name
+
+
+MAX_EXPERIMENT_NAME_LENGTH = 100
+EXPERIMENT_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_EXPERIMENT_NAME_LENGTH - 1}}}")
+"""Letters, digits, ``.``, ``_`` and ``-``, starting with a letter or digit, at most 100 characters."""
+
+
+def check_experiment_name(name: object, *, key: str = "tracking.experiment", file: str | None = None) -> str:
+    """An MLflow experiment name safe as one folder name (its artifacts live in ``mlruns/<experiment>/``).
+
+    No separators, no ``..``, bounded, one line: checked where names enter (job
+    config, CLI flags) and again where they become a path, so runs and models
+    never land outside the store.
+    """
+    if not isinstance(name, str) or not EXPERIMENT_NAME.fullmatch(name) or ".." in name:
+        raise ConfigError(
+            f"must be 1-{MAX_EXPERIMENT_NAME_LENGTH} letters, digits, '.', '_' or '-' (no '..', no path). "
+            f"Got {shorten(name)}",
+            key=key,
+            file=file,
+        )
+    return name

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import deployment, model_folder, tracking
+from forecasting.core.checks import check_experiment_name
 from forecasting.data.loaders import load
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.export import forecast_table
@@ -29,7 +30,6 @@ from forecasting.jobs.publish import Flip, job_lock, publish, recover
 from forecasting.jobs.reconcile import check_reconcile_method, reconcile_job_forecasts
 from forecasting.jobs.retrain import build_regressors, exog_settings, fit_and_forecast, run_retrain
 from forecasting.models.registry import make_model
-from forecasting.names import check_experiment_name
 from forecasting.panel import SeriesPanel
 
 logger = logging.getLogger("forecasting.jobs")

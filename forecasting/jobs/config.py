@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from forecasting.core.checks import check_job_name
+from forecasting.core.checks import check_experiment_name, check_job_name
 from forecasting.data.loaders import BUILTIN_SPECS
 from forecasting.errors import ConfigError
 from forecasting.evaluation.live import DriftRule
@@ -35,7 +35,6 @@ from forecasting.features.interventions import Event
 from forecasting.files import read_config_text
 from forecasting.models.cv import MIN_TRAIN
 from forecasting.models.registry import available_models, make_model
-from forecasting.names import check_experiment_name
 from forecasting.reconciliation.methods import METHODS as RECONCILE_METHODS
 
 DEFAULT_JOB_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")

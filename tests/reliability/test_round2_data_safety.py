@@ -22,6 +22,7 @@ from conftest import seasonal_panel
 
 from forecasting import model_folder, tracking
 from forecasting.cli import main
+from forecasting.core.checks import check_experiment_name
 from forecasting.data.loaders import SourceSpec, load_long, load_source, load_wide
 from forecasting.data.parsing import parse_numbers
 from forecasting.data.tables import read_header
@@ -33,7 +34,6 @@ from forecasting.jobs.retrain import fit_and_forecast
 from forecasting.models.base import PanelForecaster, interval_columns, replace_non_finite
 from forecasting.models.baselines import SeasonalNaive
 from forecasting.models.registry import make_model
-from forecasting.names import check_experiment_name
 from forecasting.panel import SeriesPanel
 
 from .jobkit import Job, champion, make_job, retrain, run_cli, run_statuses, write_panel
