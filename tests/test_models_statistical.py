@@ -8,8 +8,7 @@ import pytest
 
 from forecasting.features.calendar import calendar_features
 from forecasting.models.arima import Arima, ArimaModel, evaluate, ndiffs, nsdiffs, stepwise_search
-from forecasting.models.ets import Ets, EtsModel, candidate_forms
-from forecasting.models.theta import Theta, ThetaSeriesModel
+from forecasting.models.smoothing import Ces, CesSeriesModel, Ets, EtsSeriesModel, Theta, ThetaSeriesModel
 from forecasting.models.transforms import BoxCox, choose_transform, guerrero_lambda
 from forecasting.panel import SeriesPanel
 
@@ -155,28 +154,34 @@ def test_arima_with_exog_needs_future_regressors() -> None:
 
 
 # --- ETS and Theta -----------------------------------------------------------------------
-def test_ets_candidates_respect_positivity_and_season_count() -> None:
-    positive = list(candidate_forms(seasonal_series(), MONTHS))
-    assert len(positive) == 15
-    assert all(not (f.error == "add" and f.seasonal == "mul") for f in positive)
-    mixed_sign = list(candidate_forms(seasonal_series() - 600.0, MONTHS))
-    assert {f.error for f in mixed_sign} == {"add"} and "mul" not in {f.seasonal for f in mixed_sign}
-    assert {f.seasonal for f in candidate_forms(seasonal_series(20), MONTHS)} == {None}
+def test_ets_offers_a_season_only_with_two_full_seasons() -> None:
+    assert EtsSeriesModel().fit(seasonal_series(23)).season_length_ == 1
+    assert EtsSeriesModel().fit(seasonal_series(24)).season_length_ == MONTHS
+    with pytest.raises(ValueError, match="constant series"):
+        EtsSeriesModel().fit(np.full(30, 4.0))
 
 
 def test_ets_picks_a_seasonal_model_for_a_seasonal_series() -> None:
-    model = EtsModel().fit(seasonal_series())
-    assert model.form_.seasonal is not None
-    flat = EtsModel().fit(np.random.default_rng(9).normal(100, 5, 96))
-    assert flat.form_.seasonal is None and flat.form_.trend is None
+    model = EtsSeriesModel().fit(seasonal_series())
+    assert model.form_.endswith(",A)") or model.form_.endswith(",M)")
+    flat = EtsSeriesModel().fit(np.random.default_rng(9).normal(100, 5, 96))
+    assert flat.form_.endswith(",N,N)")
+    assert EtsSeriesModel(model="ANN").fit(seasonal_series()).form_ == "ETS(A,N,N)"
 
 
-def test_ets_intervals_are_seeded_and_cover_the_mean() -> None:
+def test_ets_intervals_are_deterministic_and_cover_the_mean() -> None:
     y = seasonal_series()
-    first = EtsModel(random_state=3).fit(y).predict(12)
-    again = EtsModel(random_state=3).fit(y).predict(12)
+    first = EtsSeriesModel().fit(y).predict(12)
+    again = EtsSeriesModel().fit(y).predict(12)
     np.testing.assert_array_equal(first["lower_95"], again["lower_95"])
-    assert np.all(first["lower_95"] < first["mean"]) and np.all(first["mean"] < first["upper_95"])
+    assert np.all(first["lower_95"] < first["lower_80"]) and np.all(first["lower_80"] < first["mean"])
+    assert np.all(first["mean"] < first["upper_80"]) and np.all(first["upper_80"] < first["upper_95"])
+
+
+def test_ces_forecasts_a_seasonal_series_in_phase() -> None:
+    model = CesSeriesModel().fit(seasonal_series())
+    truth = 120.0 * np.sin(2 * np.pi * np.arange(96, 108) / MONTHS)
+    assert np.corrcoef(model.predict(12)["mean"], truth)[0, 1] > 0.95
 
 
 def test_theta_deseasonalises_only_significant_seasonality() -> None:
@@ -188,7 +193,7 @@ def test_theta_deseasonalises_only_significant_seasonality() -> None:
     assert np.corrcoef(seasonal.predict(12)["mean"], truth)[0, 1] > 0.95
 
 
-@pytest.mark.parametrize("model_class", [Ets, Theta, Arima])
+@pytest.mark.parametrize("model_class", [Ets, Theta, Ces, Arima])
 def test_bad_series_fall_back_and_are_reported(model_class) -> None:
     panel = panel_of(
         {

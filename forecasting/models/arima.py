@@ -51,7 +51,7 @@ def seasonal_strength(y: np.ndarray, m: int = SEASON_LENGTH) -> float:
 
 def nsdiffs(y: np.ndarray, m: int = SEASON_LENGTH, threshold: float = 0.64) -> int:
     """Seasonal differences needed (0 or 1): 1 when STL seasonal strength exceeds ``threshold``."""
-    if len(y) < 2 * m + 1 or np.ptp(y) == 0:
+    if m < 2 or len(y) < 2 * m + 1 or np.ptp(y) == 0:
         return 0
     return int(seasonal_strength(y, m) > threshold)
 
@@ -290,7 +290,7 @@ class ArimaModel:
         w = difference(z, self.d_, self.D_, m)
         Xd = None if X is None else difference(X, self.d_, self.D_, m)
         allow_constant = self.d_ + self.D_ <= 1
-        seasonal = len(w) >= 2 * m + 8
+        seasonal = m > 1 and len(w) >= 2 * m + 8
         limits = (5, 5, 2, 2, self.max_order)
         best, self.n_candidates_ = stepwise_search(
             w, Xd, m=m, allow_constant=allow_constant, seasonal=seasonal, limits=limits, search=self.search

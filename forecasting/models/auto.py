@@ -1,67 +1,69 @@
 """``auto``: the model a user gets without naming one.
 
-It backtests the candidate models on the training data (rolling origin,
-:mod:`forecasting.models.cv`) and forecasts each series with a combination of
-them. With ``selection="median"`` (the default) the forecast and each interval
-bound are the month-by-month median over the candidates, so whichever model
-breaks down on a series or a period is outvoted; ``"weighted"`` weighs them per
-series by inverse backtest MASE, ``"global"`` uses the equal-weight subset that
-backtested best over the panel, ``"series"`` a subset per series (shrunk to the
-global choice unless the series' own winner beats it by ``series_margin``).
+Each series is forecast by a weighted mean of the members that suit it
+(forecast and bounds alike), its weights set by how each member did in a
+backtest, and its intervals calibrated step by step. No decision is taken for
+the whole panel; every decision is logged per series (``decisions_``,
+``plan_``, ``weights_``).
 
-The default candidates are two statistical models (ETS, ARIMA), two global
-gradient-boosting models (mean and median loss) and two no-change forecasts
-(seasonal naive, the seasonal profile), so the median sides with the majority
-when one family fails. The anchor (``anchor="seasonal_profile"``) guards
-against a combination that adds no value: in each forecast year (steps 1-12,
-13-24, ...) where the anchor beat the combination's backtest MASE over the
-panel, the anchor forecasts; later years follow the last backtested one, and
-``anchor_`` holds the comparison. Which models win depends on the horizon, so
-the backtest covers the horizon forecast (``make_model("auto", horizon=h)``).
+- **Which members suit a series** (``plan_``), from its own history:
+  *seasonality* by the 90% autocorrelation test of the M4 benchmarks (the
+  lag-12 autocorrelation beyond 1.645 of its standard errors, on the series
+  and on the series minus its 2x12 moving average, so that a strong trend
+  does not hide the season); series shorter than three years are not
+  seasonal. On a non-seasonal series the members that take a season length
+  (ETS, ARIMA, Theta, CES) are fitted without one, and the no-change member
+  is naive, with drift beside it; on a seasonal series they are seasonal
+  naive and the seasonal profile. *Length*: the global gradient-boosting
+  members need ``global_min_obs`` months of a series (below two seasons they
+  would only stand in with a no-change forecast). A member that does not
+  suit a series is not fitted for it, and ``plan_`` says why.
+- **Weights** (``weights_``): per series and member, the log of the member's
+  backtest MASE relative to the series' other members, shrunk towards that
+  member's mean over the panel in proportion ``shrinkage / (n + shrinkage)``
+  where ``n`` is the series' number of backtest errors; the weight is
+  ``exp(-(score - best score) / temperature)``. A series with a short or no
+  backtest leans on the panel's ranking, one with a long backtest on its own;
+  either way every suitable member keeps a weight, so no ranking can switch a
+  series to a member outright.
+- **Backtest**: ``backtest_folds`` rolling origins over ``backtest_horizon``
+  months, aligned to each series' own end (:func:`forecasting.models.cv.backtest`
+  with ``align="series"``), each member on the series it suits.
+- **Intervals**: the members' bounds are combined with the same weights, then
+  per forecast step the distance from forecast to bound is multiplied by the
+  factor that puts the weighted combination's backtest errors inside at the
+  nominal rate (split conformal; a step's scores are pooled with its
+  neighbours' until ``MIN_SCORES`` are in; steps beyond the backtest take the
+  last step's factor).
 
-Intervals are the members' bounds combined bound by bound, then scaled by
-split conformal calibration on the same backtest: per level, the distance from
-forecast to bound is multiplied by the factor that puts the backtest's errors
-inside at the nominal rate, narrowing by at most a fifth (``MIN_FACTOR``) so
-two calm folds cannot shrink them further. Measured effects of these choices:
-``docs/benchmarks.md``.
+Why these members and defaults, and what the default does step by step on
+every development set: ``docs/benchmarks.md`` (issue 14).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from numbers import Real
-from typing import ClassVar, Literal, Self
+from typing import ClassVar, NamedTuple, Self
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from forecasting.core.checks import check_horizon, check_levels
 from forecasting.core.conformal import bound_ratio, scaling_factor
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
 from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
-from forecasting.core.params import (
-    BOOLEAN,
-    N_JOBS,
-    NONE,
-    POSITIVE_INT,
-    Constraint,
-    InstanceOf,
-    Interval,
-    Options,
-)
+from forecasting.core.params import BOOLEAN, N_JOBS, POSITIVE_INT, Constraint, Interval
 from forecasting.core.scales import scaled_errors
 from forecasting.errors import ConfigError, DataError, ModelError
-from forecasting.models.base import PanelForecaster, with_predict_fallbacks
+from forecasting.models.base import PanelForecaster, fill_gaps, series_arrays, with_predict_fallbacks
 from forecasting.models.cv import TooLittleHistoryError, backtest
 from forecasting.models.ensemble import (
     MEMBER_ERRORS,
     Member,
     combine_forecasts,
     concat_rows,
-    fit_members,
-    inverse_mase_weights,
     member_fallbacks,
     members_use_exog,
     predict_members,
@@ -70,34 +72,317 @@ from forecasting.models.ensemble import (
 from forecasting.models.members import MEMBER_LIST
 from forecasting.panel import SeriesPanel
 
-SELECTIONS = ("median", "weighted", "global", "series")
-DEFAULT_CANDIDATES = ("ets", "arima", "gbm", "gbm_median", "seasonal_naive", "seasonal_profile")
-MIN_FACTOR = 0.8
-"""Smallest conformal factor: the backtest may narrow the members' intervals by at most a fifth."""
-MIN_MASE = 1e-3
-"""Floor on a backtest MASE before inverting it, so a perfect backtest cannot take all the weight."""
+DEFAULT_MEMBERS = (
+    "ets",
+    "arima",
+    "theta",
+    "ces",
+    "gbm",
+    "gbm_median",
+    "seasonal_naive",
+    "seasonal_profile",
+    "naive",
+    "drift",
+)
+MIN_FACTOR = 0.5
+"""Smallest conformal factor: the backtest may narrow the members' intervals by at most half."""
 MAX_FACTOR = 20.0
 """Cap on the conformal factor: zero-width member intervals would otherwise ask for infinity."""
-SELECTION_COLUMNS = ["series_id", "choice", "backtest_mase", "source"]
+MIN_SCORES = 200
+"""Fewest backtest errors a step's factor is taken from; steps are pooled with neighbours until reached."""
+MIN_MASE = 1e-3
+"""Floor on a backtest MASE before taking its log: a perfect backtest must not take every weight."""
+SEASONAL_SEASONS = 3
+"""Years of history the seasonality test needs (the M4 benchmarks' rule); shorter series are non-seasonal."""
+DECISION_COLUMNS = ["series_id", "n_obs", "seasonal_acf", "seasonal", "members", "skipped"]
+PLAN_COLUMNS = ["series_id", "model", "used", "season_length", "reason"]
+WEIGHT_COLUMNS = ["series_id", "model", "backtest_mase", "n_backtest", "score", "weight"]
+
+
+class Role(NamedTuple):
+    """Which series a member may forecast: seasonal or non-seasonal ones (None: both), and how long."""
+
+    season: str | None = None
+    min_obs: int = 1
+
+
+ROLES = {
+    "seasonal_naive": Role("seasonal", SEASON_LENGTH),
+    "seasonal_profile": Role("seasonal", SEASON_LENGTH),
+    "naive": Role("nonseasonal", 2),
+    "drift": Role("nonseasonal", 3),
+}
+"""Members with a restricted role; any other member (ETS, ARIMA, Theta, CES, a custom model) forecasts all."""
+GLOBAL_MEMBERS = ("gbm", "gbm_median")
+"""Global members: they need ``global_min_obs`` months of a series to fit it."""
+
+
+# --- per-series decisions from the history -------------------------------------------------------
+def autocorrelations(y: np.ndarray, lags: int) -> np.ndarray:
+    """Sample autocorrelations at lags 0..``lags``."""
+    centred = np.asarray(y, dtype="float64") - np.mean(y)
+    denominator = float(centred @ centred)
+    if denominator == 0:
+        return np.r_[1.0, np.zeros(lags)]
+    return np.r_[1.0, [float(centred[k:] @ centred[:-k]) / denominator for k in range(1, lags + 1)]]
+
+
+def seasonal_acf(y: np.ndarray, m: int = SEASON_LENGTH) -> float:
+    """|r_m| over its 90% limit 1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n); above 1 is seasonal (M4).
+
+    The larger of the statistic on the series and on the series minus its
+    centred 2x12 moving average: a strong trend keeps every autocorrelation
+    near one and would hide the season from the test on the raw series.
+    0 for series shorter than ``SEASONAL_SEASONS`` seasons.
+    """
+    y = np.asarray(y, dtype="float64")
+    if len(y) < SEASONAL_SEASONS * m:
+        return 0.0
+    weights = np.r_[0.5, np.ones(m - 1), 0.5] / m
+    detrended = y[m // 2 : len(y) - m // 2] - np.convolve(y, weights, mode="valid")
+    return max(_acf_statistic(y, m), _acf_statistic(detrended, m))
+
+
+def _acf_statistic(y: np.ndarray, m: int) -> float:
+    r = autocorrelations(y, m)
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(r[1:m] ** 2)) / len(y))
+    return float(abs(r[m]) / limit)
+
+
+def series_decisions(panel: SeriesPanel) -> pd.DataFrame:
+    """Per series: observations, the seasonality statistic and the decision."""
+    rows = []
+    for series_id, y, _ in series_arrays(panel):
+        y = fill_gaps(y[np.argmax(np.isfinite(y)) :])[0]
+        acf = seasonal_acf(y)
+        rows.append((series_id, len(y), acf, acf > 1))
+    return pd.DataFrame(rows, columns=DECISION_COLUMNS[:4])
+
+
+def member_plan(
+    decisions: pd.DataFrame, members: Sequence[PanelForecaster], global_min_obs: int
+) -> pd.DataFrame:
+    """Per series and member: whether it forecasts the series, with which season length, or why not.
+
+    A series no member's role suits (only seasonal members among the
+    candidates and a non-seasonal series) keeps every member long enough for it.
+    """
+    rows = []
+    for row in decisions.itertuples(index=False):
+        roles = {m.model_name: _role(m.model_name, global_min_obs) for m in members}
+        reasons = {name: _not_suited(role, row) for name, role in roles.items()}
+        if all(reasons.values()):
+            reasons = {name: _too_short(role, row) for name, role in roles.items()}
+        for member in members:
+            name = member.model_name
+            season = SEASON_LENGTH if row.seasonal or "season_length" not in member.get_params() else 1
+            rows.append((row.series_id, name, reasons[name] is None, season, reasons[name] or ""))
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+
+
+def _role(name: str, global_min_obs: int) -> Role:
+    return ROLES.get(name, Role(min_obs=global_min_obs if name in GLOBAL_MEMBERS else 1))
+
+
+def _too_short(role: Role, row) -> str | None:  # noqa: ANN001 - a decisions row
+    return f"{row.n_obs} months < {role.min_obs}" if row.n_obs < role.min_obs else None
+
+
+def _not_suited(role: Role, row) -> str | None:  # noqa: ANN001 - a decisions row
+    if row.n_obs < role.min_obs:
+        return _too_short(role, row)
+    if role.season == "seasonal" and not row.seasonal:
+        return "no seasonality"
+    if role.season == "nonseasonal" and row.seasonal:
+        return "seasonal"
+    return None
+
+
+def _with_members(decisions: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
+    """``decisions`` plus the members each series uses and those skipped, with the reason."""
+    used = plan[plan["used"]].groupby("series_id", sort=False)["model"].agg("+".join)
+    left = plan[~plan["used"]]
+    skipped = (left["model"] + ": " + left["reason"]).groupby(left["series_id"], sort=False).agg("; ".join)
+    out = decisions.copy()
+    out["members"] = out["series_id"].map(used).fillna("")
+    out["skipped"] = out["series_id"].map(skipped).fillna("")
+    return out[DECISION_COLUMNS]
+
+
+# --- members fitted and backtested on the series they suit ---------------------------------------
+def planned_groups(
+    candidates: Sequence[PanelForecaster], plan: pd.DataFrame
+) -> list[tuple[PanelForecaster, list[str]]]:
+    """One unfitted member per (candidate, season length) with the series it forecasts."""
+    groups = []
+    for candidate in candidates:
+        rows = plan[(plan["model"] == candidate.model_name) & plan["used"]]
+        for season_length, group in rows.groupby("season_length", sort=True):
+            member = clone(candidate)
+            if season_length != SEASON_LENGTH:
+                member.set_params(season_length=int(season_length))
+            groups.append((member, list(group["series_id"])))
+    return groups
+
+
+def _failed(name: str, series_ids: Sequence[str], stage: str, error: Exception) -> list[tuple]:
+    reason = f"member failed to {stage}: {type(error).__name__}: {error}"
+    return [(sid, name, "other members", reason) for sid in series_ids]
+
+
+def fit_planned(
+    groups: Sequence[tuple[PanelForecaster, list[str]]], panel: SeriesPanel, X: pd.DataFrame | None
+) -> tuple[list[PanelForecaster], pd.DataFrame]:
+    """Each planned member fitted on its series; a member that fails is dropped for them and reported."""
+    fitted, failures = [], []
+    for member, series_ids in groups:
+        try:
+            fitted.append(clone(member).fit(panel.subset(series_ids), X))
+        except (ConfigError, DataError):
+            raise
+        except MEMBER_ERRORS as error:  # the other members stand in for it
+            failures += _failed(member.model_name, series_ids, "fit", error)
+    if not fitted:
+        raise ModelError(f"every member failed to fit; first reason: {failures[0][3]}")
+    return fitted, pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
+
+
+def backtest_planned(
+    groups: Sequence[tuple[PanelForecaster, list[str]]],
+    panel: SeriesPanel,
+    X: pd.DataFrame | None,
+    horizon: int,
+    folds: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every planned member's backtest on its series (origins aligned to each series' end)."""
+    frames, failures = [], []
+    for member, series_ids in groups:
+        try:
+            frames.append(
+                backtest(
+                    [member], panel.subset(series_ids), horizon=horizon, folds=folds, X=X, align="series"
+                )
+            )
+        except TooLittleHistoryError:  # none of its series is long enough: it weighs by the panel
+            continue
+        except (ConfigError, DataError):
+            raise
+        except MEMBER_ERRORS as error:
+            failures += _failed(member.model_name, series_ids, "backtest", error)
+    results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    results.attrs.clear()
+    return results, pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
+
+
+# --- weights from the backtest, shrunk towards the panel ------------------------------------------
+def member_weights(
+    results: pd.DataFrame, plan: pd.DataFrame, shrinkage: float, temperature: float
+) -> pd.DataFrame:
+    """Per series and used member: backtest MASE, shrunk relative log score and weight (module docstring)."""
+    used = plan.loc[plan["used"], ["series_id", "model"]].drop_duplicates()
+    table = used.merge(_backtest_mase(results), on=["series_id", "model"], how="left")
+    table["n_backtest"] = table["n_backtest"].fillna(0).astype("int64")
+    log_mase = np.log(table["backtest_mase"].clip(lower=MIN_MASE))
+    relative = log_mase - log_mase.groupby(table["series_id"]).transform("mean")
+    panel_mean = relative.groupby(table["model"]).transform("mean").fillna(0.0)
+    n = table["n_backtest"].where(relative.notna(), 0)
+    table["score"] = (n * relative.fillna(0.0) + shrinkage * panel_mean) / (n + shrinkage)
+    best = table.groupby("series_id")["score"].transform("min")
+    table["weight"] = np.exp(-(table["score"] - best) / temperature)
+    table["weight"] /= table.groupby("series_id")["weight"].transform("sum")
+    return table[WEIGHT_COLUMNS]
+
+
+def _backtest_mase(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean scaled absolute error and its count per series and member (finite errors only)."""
+    if results.empty:
+        return pd.DataFrame(columns=["series_id", "model", "backtest_mase", "n_backtest"])
+    errors = results[["series_id", "model"]].assign(
+        error=scaled_errors(results["forecast"], results["actual"], results["scale_mase"])
+    )
+    errors = errors[np.isfinite(errors["error"])]
+    grouped = errors.groupby(["series_id", "model"])["error"]
+    return pd.DataFrame({"backtest_mase": grouped.mean(), "n_backtest": grouped.size()}).reset_index()
+
+
+def combined_backtest(results: pd.DataFrame, weights: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
+    """The weighted combination's backtest forecasts with actuals, steps and MASE scales."""
+    if results.empty:
+        return pd.DataFrame()
+    keys = ["series_id", "cutoff", "month"]
+    combined = combine_forecasts(results, levels, "weighted", weights[["series_id", "model", "weight"]], keys)
+    actual = results.drop_duplicates(keys)[[*keys, "step", "actual", "scale_mase"]]
+    return combined.dropna(subset=["forecast"]).merge(actual, on=keys, how="left")
+
+
+# --- intervals calibrated step by step -------------------------------------------------------------
+def step_calibration(combined: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
+    """Per level and forecast step, the conformal factor on the distance from forecast to bound.
+
+    A step's errors are pooled with its neighbours' until ``MIN_SCORES`` are in;
+    factors are clipped to [``MIN_FACTOR``, ``MAX_FACTOR``].
+    """
+    columns = ["level", "step", "factor", "n_backtest"]
+    if combined.empty:
+        return pd.DataFrame(columns=columns)
+    steps = combined["step"].to_numpy()
+    forecast, actual = combined["forecast"].to_numpy(), combined["actual"].to_numpy()
+    rows = []
+    for level in levels:
+        lower, upper = combined[f"lower_{level}"].to_numpy(), combined[f"upper_{level}"].to_numpy()
+        ratio = bound_ratio(forecast, actual, lower, upper)
+        for step in range(1, int(steps.max()) + 1):
+            width, pooled = 0, ratio[steps == step]
+            while len(pooled) < MIN_SCORES and width < steps.max():
+                width += 1
+                pooled = ratio[np.abs(steps - step) <= width]
+            factor = scaling_factor(pooled, level, MAX_FACTOR) if len(pooled) else 1.0
+            rows.append((level, step, float(np.clip(factor, MIN_FACTOR, MAX_FACTOR)), len(pooled)))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def scale_intervals(
+    combined: pd.DataFrame, steps: np.ndarray, calibration: pd.DataFrame, levels: Sequence[int]
+) -> pd.DataFrame:
+    """Stretch each bound's distance from the forecast by its level's factor at that step.
+
+    Steps beyond the backtest take its last step's factor; an uncalibrated
+    level takes the nearest calibrated level's. Levels stay nested.
+    """
+    out = combined.copy()
+    forecast = out["forecast"]
+    for level in levels:
+        factor = _factors(calibration, level, steps)
+        out[f"lower_{level}"] = forecast - factor * (forecast - out[f"lower_{level}"])
+        out[f"upper_{level}"] = forecast + factor * (out[f"upper_{level}"] - forecast)
+    nest_intervals(out, levels)
+    return out
+
+
+def _factors(calibration: pd.DataFrame, level: int, steps: np.ndarray) -> np.ndarray:
+    if calibration.empty:
+        return np.ones(len(steps))
+    known = calibration["level"].unique()
+    nearest = known[np.argmin(np.abs(known - level))]
+    table = calibration[calibration["level"] == nearest].set_index("step")["factor"]
+    return table.reindex(np.clip(steps, table.index.min(), table.index.max())).to_numpy()
 
 
 class Auto(PanelForecaster):
-    """Median (or backtest-weighted) combination of candidate models, with calibrated intervals.
+    """Per-series weighted combination of the members that suit each series, with calibrated intervals.
 
     Parameters
     ----------
-    candidates : registry names or estimators to combine.
-    selection : "median" (of all candidates), "weighted" (per-series inverse
-        backtest MASE weights), "global" (one equal-weight subset for the panel)
-        or "series" (a subset per series).
-    series_margin : with ``selection="series"``, a series leaves the global
-        choice only if its own best combination has a backtest MASE at least
-        this fraction lower.
-    backtest_horizon, backtest_folds : the internal rolling-origin backtest;
-        ``make_model("auto", horizon=h)`` sets the horizon to the one forecast.
-    anchor : the candidate that each forecast year falls back to when the
-        combination lost to it in the backtest over that year (module
-        docstring); ``None``, or a name that is not a candidate, never falls back.
+    candidates : registry names or estimators; members in ``ROLES`` forecast
+        only the series their role allows (module docstring), others every series.
+    shrinkage : how many backtest errors of a series weigh as much as the
+        panel's ranking of the members (larger: closer to one ranking for all).
+    temperature : how sharply weights follow the scores (smaller: closer to
+        the best member; larger: closer to an equal-weight mean).
+    global_min_obs : months a series needs for the global members (GBMs).
+    backtest_horizon, backtest_folds : the internal backtest that weighs the
+        members and calibrates the intervals; ``make_model("auto", horizon=h)``
+        sets the horizon to h.
     calibrate : scale intervals to their backtest coverage (split conformal).
     n_jobs : passed to every candidate that takes it (parallelism inside the candidates).
     """
@@ -105,32 +390,32 @@ class Auto(PanelForecaster):
     name = "auto"
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         "candidates": [MEMBER_LIST],
-        "selection": [Options(*SELECTIONS)],
-        "series_margin": [Interval(Real, 0, 1)],
+        "shrinkage": [Interval(Real, 0, None)],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "global_min_obs": [POSITIVE_INT],
         "backtest_horizon": [POSITIVE_INT],
         "backtest_folds": [POSITIVE_INT],
-        "anchor": [NONE, InstanceOf(str, "a model name")],
         "calibrate": [BOOLEAN],
         "n_jobs": N_JOBS,
     }
 
     def __init__(
         self,
-        candidates: Sequence[Member] = DEFAULT_CANDIDATES,
-        selection: Literal["median", "weighted", "global", "series"] = "median",
-        series_margin: float = 0.2,
+        candidates: Sequence[Member] = DEFAULT_MEMBERS,
+        shrinkage: float = 24.0,
+        temperature: float = 0.25,
+        global_min_obs: int = 2 * SEASON_LENGTH,
         backtest_horizon: int = 12,
         backtest_folds: int = 2,
-        anchor: str | None = "seasonal_profile",
         calibrate: bool = True,
         n_jobs: int = 1,
     ) -> None:
         self.candidates = candidates
-        self.selection = selection
-        self.series_margin = series_margin
+        self.shrinkage = shrinkage
+        self.temperature = temperature
+        self.global_min_obs = global_min_obs
         self.backtest_horizon = backtest_horizon
         self.backtest_folds = backtest_folds
-        self.anchor = anchor
         self.calibrate = calibrate
         self.n_jobs = n_jobs
 
@@ -139,96 +424,27 @@ class Auto(PanelForecaster):
         """True when any candidate uses exogenous regressors (X is passed to all; others ignore it)."""
         return members_use_exog(self.candidates)
 
-    # --- fit -------------------------------------------------------------------------------
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
         self._validate_params()
         candidates = resolve_members(self.candidates, self.n_jobs)
-        results, failures = self._backtest(candidates, panel, X)
-        names = [m.model_name for m in candidates if m.model_name not in set(failures["model"])]
-        if not names:
-            raise ModelError(
-                f"every candidate failed in the backtest; first reason: {failures['reason'].iloc[0]}"
-            )
-        self.backtest_scores_ = _combination_scores(results, names)
-        if self.selection == "median":
-            self.weights_ = _equal_weights(panel.series_ids, names)
-            combined = _combined_backtest(results, DEFAULT_LEVELS)
-            self.selection_ = _combination_table(self.weights_, combined, "median of the candidates")
-        elif self.selection == "weighted":
-            self.weights_ = _series_weights(self.backtest_scores_, panel.series_ids, names)
-            combined = _combined_backtest(results, DEFAULT_LEVELS, self.weights_)
-            self.selection_ = _combination_table(self.weights_, combined, "inverse backtest MASE weights")
-        else:
-            self.selection_ = self._select(panel.series_ids, names)
-            self.weights_ = _choice_weights(self.selection_, names)
-            combined = _combined_backtest(results, DEFAULT_LEVELS, self.weights_)
-        self.anchor_ = _anchor_table(combined, results, self.anchor)
-        combined = _anchored_backtest(combined, results, self.anchor, self.anchor_)
-        used = set(self.weights_.loc[self.weights_["weight"] > 0, "model"])
-        if self.anchor_["anchored"].any():
-            used.add(self.anchor)
-        chosen = [m for m in candidates if m.model_name in used]
-        self.members_, fit_failures = fit_members(chosen, panel, X)
-        self.calibration_ = (
-            _calibration(combined, DEFAULT_LEVELS) if self.calibrate else _no_calibration(DEFAULT_LEVELS)
+        decisions = series_decisions(panel)
+        self.plan_ = member_plan(decisions, candidates, self.global_min_obs)
+        self.decisions_ = _with_members(decisions, self.plan_)
+        groups = planned_groups(candidates, self.plan_)
+        results, backtest_failures = backtest_planned(
+            groups, panel, X, self.backtest_horizon, self.backtest_folds
         )
+        self.weights_ = member_weights(results, self.plan_, self.shrinkage, self.temperature)
+        combined = combined_backtest(results, self.weights_, DEFAULT_LEVELS)
+        self.calibration_ = step_calibration(combined if self.calibrate else pd.DataFrame(), DEFAULT_LEVELS)
+        self.members_, fit_failures = fit_planned(groups, panel, X)
         self.fallbacks_ = concat_rows(
-            [failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS
+            [backtest_failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS
         )
         self.last_month_ = dict(panel.spans()["last"])
         self.nonnegative_ = (panel.records.groupby("series_id", observed=True)["value"].min() >= 0).to_dict()
         return self
 
-    def _backtest(
-        self, candidates: list[PanelForecaster], panel: SeriesPanel, X: pd.DataFrame | None
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Each candidate's backtest; a candidate that cannot be backtested is dropped and reported."""
-        frames, failures = [], []
-        for candidate in candidates:
-            try:
-                frames.append(
-                    backtest(
-                        [candidate],
-                        panel,
-                        horizon=self.backtest_horizon,
-                        folds=self.backtest_folds,
-                        X=X,
-                    )
-                )
-            except TooLittleHistoryError:  # no candidate can be scored: selection says so per series
-                continue
-            except (ConfigError, DataError):
-                raise
-            except MEMBER_ERRORS as error:
-                reason = f"candidate failed in the backtest: {type(error).__name__}: {error}"
-                failures += [
-                    (sid, candidate.model_name, "other candidates", reason) for sid in panel.series_ids
-                ]
-        results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        return results, pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
-
-    def _select(self, series_ids: list[str], names: list[str]) -> pd.DataFrame:
-        scores = self.backtest_scores_
-        everything = "+".join(names)
-        if scores.empty:
-            return pd.DataFrame(
-                [(sid, everything, np.nan, "no backtest: too little history") for sid in series_ids],
-                columns=SELECTION_COLUMNS,
-            )
-        best_global = scores.mean(axis=0).idxmin()
-        rows = []
-        for series_id in series_ids:
-            if series_id not in scores.index:
-                rows.append((series_id, best_global, np.nan, "global choice (series not backtested)"))
-                continue
-            own = scores.loc[series_id]
-            choice, source = best_global, "global choice"
-            if self.selection == "series" and own.min() < (1 - self.series_margin) * own[best_global]:
-                choice, source = own.idxmin(), "series backtest"
-            rows.append((series_id, choice, float(own[choice]), source))
-        return pd.DataFrame(rows, columns=SELECTION_COLUMNS)
-
-    # --- predict ---------------------------------------------------------------------------
     def predict(
         self,
         horizon: int,
@@ -238,216 +454,12 @@ class Auto(PanelForecaster):
         self._check_fitted()
         horizon, levels = check_horizon(horizon), check_levels(levels)
         stacked, failures = predict_members(self.members_, horizon, X_future, levels)
-        if self.selection == "median":
-            combined = combine_forecasts(stacked, levels, "median")
-        else:
-            members = {m.model_name for m in self.members_}
-            weights = self.weights_[self.weights_["model"].isin(members)]
-            combined = combine_forecasts(stacked, levels, "weighted", weights)
-        combined = self._anchored_forecasts(combined, stacked, levels)
-        combined = _scale_intervals(combined, self.calibration_, levels)
+        weights = self.weights_[["series_id", "model", "weight"]]
+        combined = combine_forecasts(stacked, levels, "weighted", weights)
+        last = combined["series_id"].map({sid: month.ordinal for sid, month in self.last_month_.items()})
+        steps = pd.PeriodIndex(combined["month"]).asi8 - last.to_numpy(dtype="int64")
+        combined = scale_intervals(combined, steps, self.calibration_, levels)
         nonnegative = combined["series_id"].map(self.nonnegative_).to_numpy(dtype=bool)
         clip_nonnegative(combined, ["forecast", *interval_columns(levels)], nonnegative)
         combined["model"] = self.model_name
         return with_predict_fallbacks(combined[forecast_columns(levels)], failures)
-
-    def _anchored_forecasts(
-        self, combined: pd.DataFrame, stacked: pd.DataFrame, levels: Sequence[int]
-    ) -> pd.DataFrame:
-        """The anchor's forecasts in the forecast years where it beat the combination in the backtest.
-
-        Years beyond the backtest horizon follow the last backtested year.
-        """
-        anchored = self.anchor_.loc[self.anchor_["anchored"], "year"].to_numpy()
-        if len(anchored) == 0:
-            return combined
-        last = combined["series_id"].map({sid: month.ordinal for sid, month in self.last_month_.items()})
-        steps = pd.PeriodIndex(combined["month"]).asi8 - last.to_numpy(dtype="int64")
-        years = np.minimum(forecast_year(steps), self.anchor_["year"].max())
-        anchor_rows = stacked[stacked["model"] == self.anchor]
-        return _with_anchor(combined, anchor_rows, ["series_id", "month"], years, anchored, levels)
-
-
-def forecast_year(steps: np.ndarray) -> np.ndarray:
-    """0 for forecast steps 1-12, 1 for 13-24, ...: the blocks the anchor rule decides on."""
-    return (np.asarray(steps) - 1) // SEASON_LENGTH
-
-
-# --- the anchor: never worse than the anchor model in the backtest, year by year ---------------
-def _anchor_table(combined: pd.DataFrame, results: pd.DataFrame, anchor: str | None) -> pd.DataFrame:
-    """Per forecast year of the backtest: the combination's and the anchor's MASE over the panel.
-
-    MASE here is the mean scaled absolute error over every backtest forecast
-    of that year that both made; ``anchored`` is True where the anchor's is lower.
-    """
-    columns = ["year", "first_step", "last_step", "combination_mase", "anchor_mase", "anchored"]
-    if anchor is None or combined.empty or anchor not in set(results["model"]):
-        return pd.DataFrame(columns=columns).astype({"anchored": bool})
-    keys = ["series_id", "cutoff", "month"]
-    own = results.loc[results["model"] == anchor, [*keys, "step", "forecast"]]
-    both = combined.merge(own, on=keys, suffixes=("", "_anchor"))
-    errors = pd.DataFrame(
-        {
-            "year": forecast_year(both["step"].to_numpy()),
-            "combination_mase": scaled_errors(both["forecast"], both["actual"], both["scale_mase"]),
-            "anchor_mase": scaled_errors(both["forecast_anchor"], both["actual"], both["scale_mase"]),
-        }
-    ).dropna()
-    table = errors.groupby("year")[["combination_mase", "anchor_mase"]].mean().reset_index()
-    table.insert(1, "first_step", table["year"] * SEASON_LENGTH + 1)
-    table.insert(2, "last_step", (table["year"] + 1) * SEASON_LENGTH)
-    table["anchored"] = table["anchor_mase"] < table["combination_mase"]
-    return table[columns]
-
-
-def _anchored_backtest(
-    combined: pd.DataFrame, results: pd.DataFrame, anchor: str | None, table: pd.DataFrame
-) -> pd.DataFrame:
-    """The combination's backtest with the anchor's forecasts in the years it takes over."""
-    anchored = table.loc[table["anchored"], "year"].to_numpy()
-    if len(anchored) == 0:
-        return combined
-    years = forecast_year(combined["step"].to_numpy())
-    anchor_rows = results[results["model"] == anchor]
-    keys = ["series_id", "cutoff", "month"]
-    return _with_anchor(combined, anchor_rows, keys, years, anchored, DEFAULT_LEVELS)
-
-
-def _with_anchor(
-    frame: pd.DataFrame,
-    anchor_rows: pd.DataFrame,
-    keys: list[str],
-    years: np.ndarray,
-    anchored: np.ndarray,
-    levels: Sequence[int],
-) -> pd.DataFrame:
-    """``frame`` with the anchor's forecast and bounds in the rows whose year is ``anchored``.
-
-    A row the anchor has no forecast for (a series it could not fit) keeps the combination's.
-    """
-    values = ["forecast", *interval_columns(levels)]
-    merged = frame.merge(anchor_rows[[*keys, *values]], on=keys, how="left", suffixes=("", "_anchor"))
-    take = np.isin(years, anchored) & merged["forecast_anchor"].notna().to_numpy()
-    for column in values:
-        merged[column] = merged[column].where(~take, merged[f"{column}_anchor"])
-    return merged[frame.columns]
-
-
-# --- combinations on the backtest table ------------------------------------------------------
-def _combination_scores(results: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """Per-series backtest MASE (rows) of every equal-weight subset of ``names`` (columns, "a+b")."""
-    if results.empty:
-        return pd.DataFrame()
-    keys = ["series_id", "cutoff", "month"]
-    forecasts = results.pivot_table(index=keys, columns="model", values="forecast", observed=True)
-    forecasts = forecasts[[n for n in names if n in forecasts.columns]].dropna()
-    rows = results.drop_duplicates(keys).set_index(keys).loc[forecasts.index]
-    series = forecasts.index.get_level_values("series_id")
-    scores = {}
-    for size in range(1, forecasts.shape[1] + 1):
-        for subset in itertools.combinations(forecasts.columns, size):
-            mean = forecasts[list(subset)].mean(axis=1)
-            error = pd.Series(scaled_errors(mean, rows["actual"], rows["scale_mase"]), index=series)
-            scores["+".join(subset)] = error.groupby(level="series_id").mean()
-    return pd.DataFrame(scores).dropna(how="all").fillna(np.inf)
-
-
-def _choice_weights(selection: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """Equal weights over each series' chosen members, zero for the other ``names``."""
-    rows = []
-    for series_id, choice in selection[["series_id", "choice"]].itertuples(index=False):
-        members = choice.split("+")
-        rows += [(series_id, name, 1.0 / len(members) if name in members else 0.0) for name in names]
-    return pd.DataFrame(rows, columns=["series_id", "model", "weight"])
-
-
-def _series_weights(scores: pd.DataFrame, series_ids: list[str], names: list[str]) -> pd.DataFrame:
-    """Inverse backtest MASE weights per series; equal weights for series without a backtest."""
-    backtested = [sid for sid in series_ids if sid in scores.index]
-    frames = []
-    if backtested:
-        single = scores.loc[backtested, names].rename_axis(index="series_id", columns="model")
-        frames.append(inverse_mase_weights(single.stack().rename("mase").to_frame(), floor=MIN_MASE))
-    frames.append(_equal_weights([sid for sid in series_ids if sid not in scores.index], names))
-    weights = concat_rows(frames, ["series_id", "model", "weight"])
-    position = weights["series_id"].map({sid: i for i, sid in enumerate(series_ids)}).to_numpy()
-    return weights.iloc[np.argsort(position, kind="stable")].reset_index(drop=True)
-
-
-def _equal_weights(series_ids: Sequence[str], names: Sequence[str]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [(sid, name, 1.0 / len(names)) for sid in series_ids for name in names],
-        columns=["series_id", "model", "weight"],
-    )
-
-
-def _combination_table(weights: pd.DataFrame, combined: pd.DataFrame, how: str) -> pd.DataFrame:
-    """The selection table of a combination of all candidates: members and its backtest MASE."""
-    mase = pd.Series(dtype="float64")
-    if not combined.empty:
-        error = scaled_errors(combined["forecast"], combined["actual"], combined["scale_mase"])
-        mase = pd.Series(error, index=combined.index).groupby(combined["series_id"]).mean()
-    rows = []
-    for series_id, group in weights.groupby("series_id", sort=False):
-        members = "+".join(group.loc[group["weight"] > 0, "model"])
-        backtested = series_id in mase.index and np.isfinite(mase[series_id])
-        source = how if backtested else f"{how} (series not backtested)"
-        rows.append((series_id, members, float(mase[series_id]) if backtested else np.nan, source))
-    return pd.DataFrame(rows, columns=SELECTION_COLUMNS)
-
-
-def _calibration(combined: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
-    """Per level, the conformal factor (at least ``MIN_FACTOR``) on the distance from forecast to bound."""
-    if combined.empty:
-        return _no_calibration(levels)
-    rows = []
-    forecast, actual = combined["forecast"].to_numpy(), combined["actual"].to_numpy()
-    for level in levels:
-        lower, upper = combined[f"lower_{level}"].to_numpy(), combined[f"upper_{level}"].to_numpy()
-        ratio = bound_ratio(forecast, actual, lower, upper)
-        if len(ratio) < 20:
-            rows.append((level, 1.0, len(ratio)))
-            continue
-        rows.append((level, max(scaling_factor(ratio, level, MAX_FACTOR), MIN_FACTOR), len(ratio)))
-    return pd.DataFrame(rows, columns=["level", "factor", "n_backtest"])
-
-
-def _combined_backtest(
-    results: pd.DataFrame, levels: Sequence[int], weights: pd.DataFrame | None = None
-) -> pd.DataFrame:
-    """The backtest forecasts of the combination (median, or weighted by every series x model
-    ``weights``), with actuals and MASE scales."""
-    if results.empty:
-        return pd.DataFrame()
-    keys = ["series_id", "cutoff", "month"]
-    method = "median" if weights is None else "weighted"
-    combined = combine_forecasts(results, levels, method, weights, keys=keys).dropna(subset=["forecast"])
-    actual = results.drop_duplicates(keys)[[*keys, "step", "actual", "scale_mase"]]
-    return combined.merge(actual, on=keys, how="left")
-
-
-def _no_calibration(levels: Sequence[int]) -> pd.DataFrame:
-    return pd.DataFrame({"level": list(levels), "factor": 1.0, "n_backtest": 0})
-
-
-def _scale_intervals(
-    combined: pd.DataFrame, calibration: pd.DataFrame, levels: Sequence[int]
-) -> pd.DataFrame:
-    """Stretch each bound's distance from the forecast by its level's factor; keep levels nested."""
-    factors = dict(zip(calibration["level"], calibration["factor"], strict=True))
-    out = combined.copy()
-    forecast = out["forecast"]
-    for level in levels:
-        factor = _factor_for(level, factors)
-        out[f"lower_{level}"] = forecast - factor * (forecast - out[f"lower_{level}"])
-        out[f"upper_{level}"] = forecast + factor * (out[f"upper_{level}"] - forecast)
-    nest_intervals(out, levels)
-    return out
-
-
-def _factor_for(level: int, factors: dict[int, float]) -> float:
-    """The calibrated factor of ``level``, or of the nearest calibrated level for others."""
-    if level in factors:
-        return float(factors[level])
-    nearest = min(factors, key=lambda known: abs(known - level))
-    return float(factors[nearest])

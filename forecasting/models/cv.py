@@ -94,6 +94,7 @@ def backtest(
     levels: Sequence[int] = DEFAULT_LEVELS,
     n_jobs: int = 1,
     min_train: int = MIN_TRAIN,
+    align: Literal["calendar", "series"] = "calendar",
 ) -> pd.DataFrame:
     """Rolling-origin evaluation of ``models`` on ``panel``.
 
@@ -111,6 +112,11 @@ def backtest(
     n_jobs : folds x models run in parallel with joblib when > 1.
     min_train : series with fewer training observations in a fold are skipped
         for that fold (and listed in ``attrs["skipped"]``).
+    align : "calendar" cuts every series at the same months; "series" cuts each
+        series relative to its own last month (its cutoffs are in the table's
+        ``cutoff`` column; ``attrs["backtest"].cutoffs`` lists the latest per
+        fold), so a panel of series that end in different years (a competition
+        set, discontinued crossings) is backtested on every series.
 
     Returns
     -------
@@ -127,12 +133,16 @@ def backtest(
             f"The 'window_length' parameter must be an int >= {min_train} for a sliding window. "
             f"Got {window_length!r} instead."
         )
-    last_month = panel.records["month"].max()
-    cutoffs = fold_cutoffs(last_month, horizon=horizon, folds=folds, step=step)
+    if align not in ("calendar", "series"):
+        raise ValueError(f"The 'align' parameter must be 'calendar' or 'series'. Got {align!r} instead.")
+    ends = panel.spans()["last"]
+    if align == "calendar":
+        ends = pd.Series(ends.max(), index=ends.index)
     plans = [
-        _plan_fold(panel, cutoff, horizon, window_length if window == "sliding" else None, min_train)
-        for cutoff in cutoffs
+        _plan_fold(panel, ends - offset, horizon, window_length if window == "sliding" else None, min_train)
+        for offset in reversed([horizon + step * k for k in range(folds)])
     ]
+    cutoffs = [plan.cutoff for plan in plans]
     tasks = [(plan, model) for plan in plans if plan.train is not None for model in models]
     run = delayed(_run_fold)
     if n_jobs == 1 or len(tasks) < 2:
@@ -184,13 +194,14 @@ class _FoldPlan:
 
     def __init__(
         self,
-        cutoff: pd.Period,
+        cutoffs: pd.Series,
         train: SeriesPanel | None,
         actuals: pd.DataFrame,
         scales: pd.DataFrame,
         skipped: pd.DataFrame,
     ) -> None:
-        self.cutoff = cutoff
+        self.cutoffs = cutoffs
+        self.cutoff = cutoffs.max()
         self.train = train
         self.actuals = actuals
         self.scales = scales
@@ -221,14 +232,16 @@ def _check_models(models: Sequence[PanelForecaster]) -> None:
 
 
 def _plan_fold(
-    panel: SeriesPanel, cutoff: pd.Period, horizon: int, window_length: int | None, min_train: int
+    panel: SeriesPanel, cutoffs: pd.Series, horizon: int, window_length: int | None, min_train: int
 ) -> _FoldPlan:
+    """The fold that cuts each series at its entry of ``cutoffs`` (series_id -> month)."""
     records = panel.records
-    start = cutoff - window_length + 1 if window_length is not None else None
-    in_train = records["month"] <= cutoff
-    if start is not None:
-        in_train &= records["month"] >= start
-    in_test = (records["month"] > cutoff) & (records["month"] <= cutoff + horizon)
+    months = records["month"].array.asi8
+    cut = records["series_id"].astype(str).map(cutoffs.map(lambda month: month.ordinal)).to_numpy("int64")
+    in_train = months <= cut
+    if window_length is not None:
+        in_train &= months > cut - window_length
+    in_test = (months > cut) & (months <= cut + horizon)
     n_train = records[in_train].groupby("series_id", observed=True).size()
     tested = records[in_test]
     test_ids = set(tested["series_id"].astype(str))
@@ -236,6 +249,7 @@ def _plan_fold(
     kept = []
     for series_id in sorted(test_ids | set(n_train.index.astype(str))):
         n_obs = int(n_train.get(series_id, 0))
+        cutoff = cutoffs[series_id]
         if series_id not in test_ids:
             skipped.append((series_id, cutoff, f"no actual in {cutoff + 1}..{cutoff + horizon}"))
         elif n_obs < min_train:
@@ -251,14 +265,18 @@ def _plan_fold(
     for series_id, count in actuals.groupby("series_id").size().items():
         if count < horizon:
             skipped.append(
-                (series_id, cutoff, f"{horizon - count} test month(s) without an actual, not scored")
+                (
+                    series_id,
+                    cutoffs[series_id],
+                    f"{horizon - count} test month(s) without an actual, not scored",
+                )
             )
     scales = (
         series_scales(train.wide())
         if train is not None
         else pd.DataFrame(columns=["scale_mase", "scale_rmsse"])
     )
-    return _FoldPlan(cutoff, train, actuals, scales, pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
+    return _FoldPlan(cutoffs, train, actuals, scales, pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
 
 
 def _run_fold(
@@ -271,19 +289,22 @@ def _run_fold(
     cutoff = plan.cutoff
     X_train = X[pd.PeriodIndex(X["month"], freq="M") <= cutoff] if X is not None else None
     X_future = X[pd.PeriodIndex(X["month"], freq="M") <= cutoff + horizon] if X is not None else None
-    # A series whose last observation precedes the cutoff needs a longer forecast to reach the window.
-    lag = int(max((cutoff - last).n for last in plan.train.spans()["last"]))
+    # A series whose last observation precedes its cutoff needs a longer forecast to reach the window.
+    lasts = plan.train.spans()["last"]
+    lag = int(max((plan.cutoffs[sid] - last).n for sid, last in lasts.items()))
     fitted = clone(model).fit(plan.train, X_train)
     forecasts = fitted.predict(horizon + lag, X_future, levels)
     forecasts = forecasts.assign(series_id=forecasts["series_id"].astype(str))
     scored = plan.actuals.merge(forecasts, on=["series_id", "month"], how="inner", validate="one_to_one")
-    scored["cutoff"] = cutoff
-    scored["step"] = (scored["month"] - cutoff).map(lambda offset: offset.n).astype("int64")
+    scored["cutoff"] = scored["series_id"].map(plan.cutoffs).astype(pd.PeriodDtype("M"))
+    scored["step"] = scored["month"].array.asi8 - scored["cutoff"].array.asi8
     scored = scored.join(plan.scales, on="series_id")
     reported = [getattr(fitted, "fallbacks_", None), predict_fallbacks(forecasts)]
     reported = [frame for frame in reported if frame is not None and not frame.empty]
     if reported:
-        fallbacks = pd.concat(reported, ignore_index=True).assign(cutoff=cutoff)[BACKTEST_FALLBACK_COLUMNS]
+        fallbacks = pd.concat(reported, ignore_index=True)
+        fallbacks["cutoff"] = fallbacks["series_id"].astype(str).map(plan.cutoffs).fillna(cutoff)
+        fallbacks = fallbacks[BACKTEST_FALLBACK_COLUMNS]
     else:
         fallbacks = pd.DataFrame(columns=BACKTEST_FALLBACK_COLUMNS)
     return scored.sort_values(["series_id", "step"]).reset_index(drop=True), fallbacks

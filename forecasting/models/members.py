@@ -15,9 +15,8 @@ from forecasting.errors import ConfigError
 from forecasting.models.arima import Arima
 from forecasting.models.base import PanelForecaster
 from forecasting.models.baselines import Drift, Mean, Naive, SeasonalNaive, SeasonalProfile
-from forecasting.models.ets import Ets
 from forecasting.models.gbm import GradientBoosting
-from forecasting.models.theta import Theta
+from forecasting.models.smoothing import Ces, Ets, Theta
 
 MEMBER_MODELS: dict[str, type[PanelForecaster]] = {
     "naive": Naive,
@@ -27,6 +26,7 @@ MEMBER_MODELS: dict[str, type[PanelForecaster]] = {
     "mean": Mean,
     "ets": Ets,
     "theta": Theta,
+    "ces": Ces,
     "arima": Arima,
     "gbm": GradientBoosting,
 }

@@ -22,9 +22,11 @@ def guerrero_lambda(y: np.ndarray, season_length: int = SEASON_LENGTH, bounds=(0
     """Box-Cox lambda by Guerrero's method (as ``forecast::BoxCox.lambda``).
 
     Chooses lambda so that the coefficient of variation of ``sd / mean**(1 - lambda)``
-    across non-overlapping seasons is smallest.
+    across non-overlapping seasons is smallest; a non-seasonal series
+    (``season_length`` 1) is cut into pairs, as ``forecast`` does.
     """
     y = np.asarray(y, dtype="float64")
+    season_length = max(season_length, 2)
     n_seasons = len(y) // season_length
     if n_seasons < 2:
         return 1.0

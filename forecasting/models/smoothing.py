@@ -1,0 +1,145 @@
+"""Exponential-smoothing family members on statsforecast's compiled implementations.
+
+ETS, Theta and complex exponential smoothing (CES) are the members where
+statsforecast is both the reference and fast (its ETS search is C++, about
+ten times statsmodels' ``ETSModel`` over the same forms), so the package
+wraps it rather than re-implementing the searches. Each series model sees one
+numpy array; a seasonal form is offered only with two full seasons, and
+statsforecast's own failures on a series (a tiny or degenerate one) become
+``ValueError`` so the panel wrapper reports a fallback for that series.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from statsforecast.models import AutoCES, AutoETS, AutoTheta
+
+from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
+from forecasting.core.params import NONE, POSITIVE_INT, Constraint, Options
+from forecasting.models.base import LocalForecaster
+
+
+class SmoothingSeriesModel(ABC):
+    """A statsforecast model for one series (numpy in, numpy out); keeps ``y_`` for the fallback."""
+
+    min_obs = 4
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {"season_length": [POSITIVE_INT]}
+
+    def __init__(self, season_length: int = SEASON_LENGTH) -> None:
+        self.season_length = season_length
+
+    @abstractmethod
+    def _estimator(self, season_length: int) -> Any:
+        """The unfitted statsforecast model for ``season_length``."""
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
+        self.y_ = np.asarray(y, dtype="float64")
+        if np.ptp(self.y_) == 0:
+            raise ValueError("constant series: smoothing parameters are not identified")
+        # Seasonal states need two full seasons to be initialised.
+        self.season_length_ = self.season_length if len(self.y_) >= 2 * self.season_length else 1
+        try:
+            self.model_ = self._estimator(self.season_length_).fit(self.y_)
+        except (NotImplementedError, ZeroDivisionError, IndexError, FloatingPointError) as error:
+            raise ValueError(f"{type(error).__name__}: {error}") from error
+        return self
+
+    def predict(
+        self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
+    ) -> dict[str, np.ndarray]:
+        raw = self.model_.predict(h, level=list(levels))
+        out = {"mean": np.asarray(raw["mean"], dtype="float64")}
+        for level in levels:
+            out[f"lower_{level}"] = np.asarray(raw[f"lo-{level}"], dtype="float64")
+            out[f"upper_{level}"] = np.asarray(raw[f"hi-{level}"], dtype="float64")
+        return out
+
+
+class EtsSeriesModel(SmoothingSeriesModel):
+    """AICc-selected ETS (``forecast::ets``'s restricted forms, as statsforecast ``AutoETS``).
+
+    ``model`` is the form in ETS letters, "Z" letting the AICc choose (e.g.
+    "ZZZ", or "ZZN" for no season); ``damped`` None tries damped and undamped
+    trends. ``form_`` names the chosen form, e.g. "ETS(M,Ad,M)".
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **SmoothingSeriesModel._parameter_constraints,
+        "model": [Options(*(e + t + s for e in "ZAM" for t in "ZANM" for s in "ZANM"))],
+        "damped": [NONE, Options(True, False)],
+    }
+
+    def __init__(
+        self, season_length: int = SEASON_LENGTH, model: str = "ZZZ", damped: bool | None = None
+    ) -> None:
+        super().__init__(season_length)
+        self.model = model
+        self.damped = damped
+
+    def _estimator(self, season_length: int) -> AutoETS:
+        return AutoETS(season_length=season_length, model=self.model, damped=self.damped)
+
+    @property
+    def form_(self) -> str:
+        return str(self.model_.model_["method"])
+
+
+class ThetaSeriesModel(SmoothingSeriesModel):
+    """Theta with an optimised theta (statsforecast ``AutoTheta``).
+
+    It chooses among the standard, optimised, dynamic standard and dynamic
+    optimised Theta models by in-sample MSE, after a 90% seasonality test on
+    the lag-12 autocorrelation and, when seasonal, multiplicative classical
+    decomposition (additive for series that are not strictly positive).
+    """
+
+    def _estimator(self, season_length: int) -> AutoTheta:
+        positive = bool(np.all(self.y_ > 0))
+        return AutoTheta(
+            season_length=season_length, decomposition_type="multiplicative" if positive else "additive"
+        )
+
+    @property
+    def deseasonalized_(self) -> bool:
+        return bool(self.model_.model_.get("decompose", False))
+
+    @property
+    def variant_(self) -> str:
+        return str(self.model_.model_["modeltype"])
+
+
+class CesSeriesModel(SmoothingSeriesModel):
+    """Complex exponential smoothing (Svetunkov & Kourentzes), statsforecast ``AutoCES``.
+
+    CES models level and trend in one complex-valued state, so it need not
+    decide between a trend and none; the season type (none, simple, partial,
+    full) is chosen by AICc.
+    """
+
+    def _estimator(self, season_length: int) -> AutoCES:
+        return AutoCES(season_length=season_length)
+
+
+class Ets(LocalForecaster):
+    """Automatic ETS per series, chosen by AICc from the restricted forms."""
+
+    name = "ets"
+    series_model = EtsSeriesModel
+
+
+class Theta(LocalForecaster):
+    """Theta per series with an optimised theta, seasonally adjusted when seasonality is significant."""
+
+    name = "theta"
+    series_model = ThetaSeriesModel
+
+
+class Ces(LocalForecaster):
+    """Complex exponential smoothing per series."""
+
+    name = "ces"
+    series_model = CesSeriesModel
