@@ -1,4 +1,4 @@
-"""``auto``: backtest-driven choice of a combination, calibrated intervals, reported fallbacks."""
+"""``auto``: per-series members and weights, no panel-wide switch, calibrated intervals, fallbacks."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from conftest import seasonal_panel
 from sklearn.base import clone
 from test_ensemble import Broken
 
-from forecasting.models.auto import MIN_FACTOR, Auto
+from forecasting.models.auto import MIN_FACTOR, Auto, member_weights, seasonal_acf
 from forecasting.models.baselines import SeasonalNaive
 from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel
 
-BASELINES = ("seasonal_naive", "drift", "naive")
+BASELINES = ("seasonal_naive", "seasonal_profile", "naive", "drift")
 
 
 class Overconfident(SeasonalNaive):
@@ -29,165 +29,123 @@ class Overconfident(SeasonalNaive):
         return out
 
 
-def _mixed_panel(seed: int = 1) -> SeriesPanel:
-    """Two seasonal series and one trending series without seasonality."""
-    records = seasonal_panel(n_series=2, n_months=72, seed=seed).to_long()
-    months = pd.period_range("2015-01", periods=72, freq="M")
-    rng = np.random.default_rng(seed)
-    trend = pd.DataFrame({"series_id": "trend", "month": months, "value": 50 + 3.0 * np.arange(72)})
-    trend["value"] += rng.normal(0, 0.5, 72)
-    return SeriesPanel(pd.concat([records, trend], ignore_index=True))
-
-
-def test_global_choice_and_calibrated_intervals(small_panel: SeriesPanel) -> None:
-    auto = Auto(candidates=BASELINES, selection="global", backtest_horizon=6, backtest_folds=2)
-    auto.fit(small_panel)
-    assert set(auto.selection_["choice"]) == {"seasonal_naive"}
-    assert len(auto.backtest_scores_.columns) == 7  # every non-empty subset of three candidates
-    forecast = auto.predict(6)
-    reference = SeasonalNaive().fit(small_panel).predict(6)
-    np.testing.assert_allclose(forecast["forecast"], reference["forecast"])
-    factors = dict(zip(auto.calibration_["level"], auto.calibration_["factor"], strict=True))
-    assert auto.calibration_["n_backtest"].tolist() == [36, 36]
-    assert min(factors.values()) >= MIN_FACTOR  # calibration narrows intervals by at most a fifth
-    for level in (80, 95):
-        expected = reference["forecast"] + factors[level] * (
-            reference[f"upper_{level}"] - reference["forecast"]
+def _panel(series: dict[str, np.ndarray], start: str = "2012-01") -> SeriesPanel:
+    frames = [
+        pd.DataFrame(
+            {"series_id": sid, "month": pd.period_range(start, periods=len(y), freq="M"), "value": y}
         )
-        if level == 95:
-            expected = np.maximum(expected, forecast["upper_80"])
-        np.testing.assert_allclose(forecast[f"upper_{level}"], expected)
-    assert (forecast["model"] == "auto").all()
-    assert (forecast["lower_95"] <= forecast["lower_80"]).all()
-    assert (forecast["upper_80"] <= forecast["upper_95"]).all()
+        for sid, y in series.items()
+    ]
+    return SeriesPanel(pd.concat(frames, ignore_index=True))
 
 
-class Wild(SeasonalNaive):
-    """Seasonal naive a hundred times too high: a member that breaks down."""
-
-    name = "wild"
-
-    def predict(self, horizon, X_future=None, levels=(80, 95)):  # noqa: ANN001, ANN201 - test double
-        out = super().predict(horizon, X_future, levels)
-        values = ["forecast", *[c for c in out.columns if c.startswith(("lower", "upper"))]]
-        out[values] = out[values] * 100
-        return out
+def _seasonal(n: int, seed: int, level: float = 1000.0, slope: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return level + slope * t + 0.3 * level * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.02 * level, n)
 
 
-def test_default_median_outvotes_a_member_that_breaks_down() -> None:
-    panel = _mixed_panel()
-    candidates = ("seasonal_naive", "drift", Wild())
-    auto = Auto(candidates=candidates, backtest_horizon=6, backtest_folds=2, anchor=None).fit(panel)
-    assert auto.selection == "median"
-    assert auto.selection_["choice"].eq("seasonal_naive+drift+wild").all()
-    assert auto.selection_["source"].eq("median of the candidates").all()
-    members = [make_model("seasonal_naive"), make_model("drift"), Wild()]
-    forecasts = [m.fit(panel).predict(3).set_index(["series_id", "month"])["forecast"] for m in members]
-    expected = pd.concat(forecasts, axis=1).median(axis=1)
-    forecast = auto.predict(3).set_index(["series_id", "month"])["forecast"]
-    np.testing.assert_allclose(forecast.loc[expected.index], expected)
-    assert (forecast < forecasts[2].loc[forecast.index] / 10).all()  # the wild member is outvoted
-    assert auto.selection_.set_index("series_id")["backtest_mase"].lt(auto.backtest_scores_["wild"]).all()
+def test_seasonality_decision_on_planted_series() -> None:
+    rng = np.random.default_rng(4)
+    seasonal = _seasonal(72, seed=1)
+    trending_seasonal = _seasonal(72, seed=2, slope=40.0)
+    noise = 100 + rng.normal(0, 5, 72)
+    walk = 100 + np.cumsum(rng.normal(0, 5, 72))
+    assert seasonal_acf(seasonal) > 1 and seasonal_acf(trending_seasonal) > 1
+    assert seasonal_acf(noise) < 1 and seasonal_acf(walk) < 1
+    assert seasonal_acf(seasonal[:35]) == 0.0  # under three years: never seasonal
+    panel = _panel({"seasonal": seasonal, "noise": noise})
+    auto = Auto(candidates=("ets", *BASELINES), backtest_horizon=6).fit(panel)
+    decisions = auto.decisions_.set_index("series_id")
+    assert decisions.loc["seasonal", "seasonal"] and not decisions.loc["noise", "seasonal"]
+    assert decisions.loc["seasonal", "members"] == "ets+seasonal_naive+seasonal_profile"
+    assert decisions.loc["noise", "members"] == "ets+naive+drift"
+    plan = auto.plan_.set_index(["series_id", "model"])
+    assert plan.loc[("noise", "ets"), "season_length"] == 1  # ETS cannot pick a seasonal form there
+    assert plan.loc[("seasonal", "ets"), "season_length"] == 12
 
 
-def _median_and_anchor_mase(panel: SeriesPanel, members: list, horizon: int) -> tuple[float, float]:
-    """Backtest MASE of the members' median and of the first member, computed here from the backtest."""
-    from forecasting.evaluation.backtest import backtest
-
-    results = backtest(members, panel, horizon=horizon, folds=2)
-    keys = ["series_id", "cutoff", "month"]
-    forecasts = results.pivot_table(index=keys, columns="model", values="forecast", observed=True)
-    rows = results.drop_duplicates(keys).set_index(keys).loc[forecasts.index]
-    median = (forecasts.median(axis=1) - rows["actual"]).abs() / rows["scale_mase"]
-    first = (forecasts[members[0].model_name] - rows["actual"]).abs() / rows["scale_mase"]
-    return float(median.mean()), float(first.mean())
-
-
-def test_anchor_takes_over_where_the_combination_lost_its_backtest() -> None:
-    """Median of seasonal naive, drift and a broken member = the worse of the first two: seasonal naive
-    beats it in the backtest, so it forecasts every year (later years follow the last backtested one)."""
-    panel = seasonal_panel(n_series=3, n_months=72, seed=2)
-    candidates = ("seasonal_naive", "drift", Wild())
-    auto = Auto(candidates=candidates, backtest_horizon=12, anchor="seasonal_naive").fit(panel)
-    combination, anchor = _median_and_anchor_mase(panel, [SeasonalNaive(), make_model("drift"), Wild()], 12)
-    table = auto.anchor_.set_index("year")
-    assert table.index.tolist() == [0] and table.loc[0, ["first_step", "last_step"]].tolist() == [1, 12]
-    assert table.loc[0, "combination_mase"] == pytest.approx(combination)
-    assert table.loc[0, "anchor_mase"] == pytest.approx(anchor)
-    assert anchor < combination and bool(table.loc[0, "anchored"])
-    forecast = auto.predict(18)
-    naive = SeasonalNaive().fit(panel).predict(18)
-    np.testing.assert_allclose(forecast["forecast"], naive["forecast"])
-    assert (forecast["lower_95"] <= forecast["lower_80"]).all()
-    unanchored = Auto(candidates=candidates, backtest_horizon=12, anchor=None).fit(panel).predict(18)
-    assert not np.allclose(unanchored["forecast"], naive["forecast"])
-    # The default anchor, the seasonal profile, is not a candidate here: nothing is anchored.
-    assert Auto(candidates=candidates, backtest_horizon=12).fit(panel).anchor_.empty
+def test_a_member_a_series_cannot_use_is_not_fitted_for_it_and_is_reported() -> None:
+    panel = _panel({"long": _seasonal(72, seed=1), "short": _seasonal(20, seed=2)}, start="2015-01")
+    auto = Auto(candidates=("gbm", "naive", "drift", "seasonal_naive"), backtest_horizon=6).fit(panel)
+    plan = auto.plan_.set_index(["series_id", "model"])
+    assert not plan.loc[("short", "gbm"), "used"]
+    assert plan.loc[("short", "gbm"), "reason"] == "20 months < 24"
+    assert plan.loc[("short", "seasonal_naive"), "reason"] == "no seasonality"
+    assert "gbm: 20 months < 24" in auto.decisions_.set_index("series_id").loc["short", "skipped"]
+    gbm = [m for m in auto.members_ if m.model_name == "gbm"]
+    assert len(gbm) == 1 and set(gbm[0].last_month_) == {"long"}
+    assert set(auto.weights_.loc[auto.weights_["series_id"] == "short", "model"]) == {"naive", "drift"}
 
 
-def test_anchor_is_decided_year_by_year() -> None:
-    """With the second forecast year anchored only, steps 1-12 stay the median and 13-24 are the anchor's."""
-    panel = _mixed_panel()
-    auto = Auto(candidates=BASELINES, backtest_horizon=24, anchor="seasonal_naive").fit(panel)
-    assert auto.anchor_["year"].tolist() == [0, 1]  # the backtest covered two forecast years
-    auto.anchor_["anchored"] = [False, True]
-    forecast = auto.predict(30).set_index(["series_id", "month"])["forecast"]
-    members = [make_model(name).fit(panel).predict(30) for name in BASELINES]
-    stacked = pd.concat([m.set_index(["series_id", "month"])["forecast"] for m in members], axis=1)
-    step = np.tile(np.arange(1, 31), 3)
-    expected = np.where(step <= 12, stacked.median(axis=1), stacked.iloc[:, 0])
-    np.testing.assert_allclose(forecast.loc[stacked.index], expected)
-
-
-def test_make_model_backtests_over_the_horizon_it_forecasts() -> None:
-    assert make_model("auto", horizon=24).backtest_horizon == 24
-    assert make_model("ensemble", horizon=18).backtest_horizon == 18
-    assert make_model("auto", horizon=24, backtest_horizon=6).backtest_horizon == 6
-    assert make_model("arima", horizon=24).get_params() == make_model("arima").get_params()
-
-
-def test_weighted_selection_weighs_candidates_by_inverse_backtest_mase() -> None:
-    panel = _mixed_panel()
-    auto = Auto(candidates=BASELINES, selection="weighted", backtest_horizon=6, backtest_folds=2).fit(panel)
+def test_a_trending_series_keeps_its_trend_in_every_forecast_year() -> None:
+    """Twelve seasonal series whose trend stopped two and a half years ago, where the no-change members
+    backtest best, and one seasonal series with a strong trend: its own backtest outweighs the
+    panel's ranking, in the second forecast year too."""
+    stopped = 20.0 * np.minimum(np.arange(96), 66)
+    series = {f"flat{i}": _seasonal(96, seed=i) + stopped for i in range(12)}
+    series["trend"] = _seasonal(96, seed=99, slope=25.0)
+    panel = _panel(series)
+    auto = Auto(candidates=("ets", "seasonal_naive", "seasonal_profile"), backtest_horizon=24).fit(panel)
     weights = auto.weights_.pivot(index="series_id", columns="model", values="weight")
-    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
-    single = auto.backtest_scores_[list(BASELINES)]
-    expected = (1 / single).div((1 / single).sum(axis=1), axis=0)
-    np.testing.assert_allclose(weights.loc[expected.index, expected.columns], expected)
-    assert weights.loc["trend"].idxmax() == "drift"
-    assert weights.loc["s0"].idxmax() == "seasonal_naive"
-    assert auto.selection_["source"].eq("inverse backtest MASE weights").all()
-    assert (auto.selection_["backtest_mase"] > 0).all()
-    # The point forecast is the weighted sum of the members' forecasts.
+    flat = weights.drop(index="trend")
+    assert (flat["ets"] < 0.2).all() and (flat["seasonal_naive"] + flat["seasonal_profile"] > 0.8).all()
+    assert weights.loc["trend", "ets"] > 0.9
+    forecast = auto.predict(24)
+    trend = forecast[forecast["series_id"] == "trend"]["forecast"].to_numpy()
+    last_year = series["trend"][-12:]
+    # Each forecast year is about 12 x 25 above the one before, as the series has been.
+    assert trend[:12].mean() - last_year.mean() == pytest.approx(300, rel=0.25)
+    assert trend[12:].mean() - trend[:12].mean() == pytest.approx(300, rel=0.25)
+
+
+def test_weights_follow_the_series_backtest_shrunk_towards_the_panel() -> None:
+    """A hand-made backtest table: the weights equal the formula of the module docstring."""
+    rows = []
+    for sid, errors in {"a": {"x": 1.0, "y": 2.0}, "b": {"x": 4.0, "y": 1.0}}.items():
+        for model, error in errors.items():
+            for step in range(1, 7):
+                rows.append((sid, model, step, 10.0, 10.0 + error, 1.0))
+    results = pd.DataFrame(rows, columns=["series_id", "model", "step", "actual", "forecast", "scale_mase"])
+    plan = pd.DataFrame(
+        [(sid, model, True, 12, "") for sid in ("a", "b", "c") for model in ("x", "y")],
+        columns=["series_id", "model", "used", "season_length", "reason"],
+    )
+    table = member_weights(results, plan, shrinkage=6.0, temperature=0.5).set_index(["series_id", "model"])
+    relative = {("a", "x"): -np.log(2) / 2, ("a", "y"): np.log(2) / 2}
+    relative |= {("b", "x"): np.log(4) / 2, ("b", "y"): -np.log(4) / 2}
+    panel = {"x": (relative[("a", "x")] + relative[("b", "x")]) / 2}
+    panel["y"] = -panel["x"]
+    for (sid, model), rel in relative.items():
+        assert table.loc[(sid, model), "score"] == pytest.approx((6 * rel + 6 * panel[model]) / 12)
+    assert table.loc[("c", "x"), "n_backtest"] == 0
+    assert table.loc[("c", "x"), "score"] == pytest.approx(panel["x"])  # no backtest: the panel's ranking
+    for sid in ("a", "b", "c"):
+        x, y = table.loc[(sid, "x"), "score"], table.loc[(sid, "y"), "score"]
+        expected = np.exp(-(x - min(x, y)) / 0.5) / (
+            np.exp(-(x - min(x, y)) / 0.5) + np.exp(-(y - min(x, y)) / 0.5)
+        )
+        assert table.loc[(sid, "x"), "weight"] == pytest.approx(expected)
+    assert table.groupby("series_id")["weight"].sum().tolist() == pytest.approx([1.0, 1.0, 1.0])
+
+
+def test_forecast_is_the_weighted_mean_of_the_members() -> None:
+    panel = seasonal_panel(n_series=3, n_months=72, seed=5)
+    auto = Auto(candidates=("seasonal_naive", "seasonal_profile"), backtest_horizon=6).fit(panel)
     forecast = auto.predict(3).set_index(["series_id", "month"])["forecast"]
     members = pd.concat(
-        [make_model(name).fit(panel).predict(3).assign(model=name) for name in BASELINES], ignore_index=True
+        [make_model(name).fit(panel).predict(3).assign(model=name) for name in auto.candidates],
+        ignore_index=True,
     ).merge(auto.weights_, on=["series_id", "model"])
-    expected_forecast = (
-        (members["forecast"] * members["weight"])
-        .groupby([members["series_id"].astype(str), members["month"]])
-        .sum()
+    expected = (
+        (members["forecast"] * members["weight"]).groupby([members["series_id"], members["month"]]).sum()
     )
-    np.testing.assert_allclose(forecast.loc[expected_forecast.index], expected_forecast)
-
-
-def test_series_selection_moves_only_clear_winners() -> None:
-    panel = _mixed_panel()
-    auto = Auto(candidates=BASELINES, selection="series", backtest_horizon=6, backtest_folds=2).fit(panel)
-    chosen = auto.selection_.set_index("series_id")
-    assert chosen.loc["trend", "choice"] == "drift"
-    assert chosen.loc["trend", "source"] == "series backtest"
-    assert chosen.loc["s0", "choice"] == "seasonal_naive"
-    forecast = auto.predict(3).set_index("series_id")
-    drift = make_model("drift").fit(panel).predict(3).set_index("series_id")
-    np.testing.assert_allclose(forecast.loc["trend", "forecast"], drift.loc["trend", "forecast"])
-    # A margin of 100% never leaves the global choice.
-    strict = Auto(candidates=BASELINES, selection="series", series_margin=1.0, backtest_horizon=6).fit(panel)
-    assert strict.selection_["source"].eq("global choice").all()
+    np.testing.assert_allclose(forecast.loc[expected.index], expected)
+    assert (auto.predict(3)["model"] == "auto").all()
 
 
 def test_calibration_brings_coverage_to_nominal_on_held_out_months() -> None:
-    """Intervals a third too narrow cover far less than 80%; calibration widens them back."""
+    """Intervals a third too narrow cover far less than 80%; per-step calibration widens them back."""
     panel = seasonal_panel(n_series=30, n_months=84, seed=7)
     cutoff = pd.Period("2020-12", "M")
     train, future = panel.until(cutoff), panel.records[panel.records["month"] > cutoff]
@@ -205,26 +163,40 @@ def test_calibration_brings_coverage_to_nominal_on_held_out_months() -> None:
     calibrated = coverage(calibrated_model)
     assert raw < 0.5
     assert 0.72 <= calibrated <= 0.88
-    assert calibrated_model.calibration_.set_index("level").loc[80, "factor"] > 2
+    factors = calibrated_model.calibration_.set_index(["level", "step"])["factor"]
+    assert factors.loc[80].min() > 2 and factors.min() >= MIN_FACTOR
+    assert factors.index.get_level_values("step").max() == 12
+    # Steps beyond the backtest take its last step's factor.
+    long = calibrated_model.predict(18).set_index(["series_id", "month"])
+    naive = Overconfident().fit(train).predict(18).set_index(["series_id", "month"])
+    width = (long["upper_80"] - long["forecast"]) / (naive["upper_80"] - naive["forecast"])
+    np.testing.assert_allclose(width.groupby(level="series_id").tail(6), factors.loc[(80, 12)])
+
+
+def test_make_model_backtests_over_the_horizon_it_forecasts() -> None:
+    assert make_model("auto", horizon=24).backtest_horizon == 24
+    assert make_model("ensemble", horizon=18).backtest_horizon == 18
+    assert make_model("auto", horizon=24, backtest_horizon=6).backtest_horizon == 6
+    assert make_model("arima", horizon=24).get_params() == make_model("arima").get_params()
 
 
 def test_short_panel_without_backtest_and_failed_candidate(small_panel: SeriesPanel) -> None:
     short = SeriesPanel(small_panel.records[small_panel.records["month"] >= pd.Period("2020-06", "M")])
     auto = Auto(candidates=("naive", "drift"), backtest_horizon=12).fit(short)
-    assert auto.selection_["choice"].eq("naive+drift").all()
-    assert auto.selection_["source"].eq("median of the candidates (series not backtested)").all()
-    assert auto.weights_["weight"].eq(0.5).all()
-    glob = Auto(candidates=("naive", "drift"), selection="global", backtest_horizon=12).fit(short)
-    assert glob.selection_["source"].str.startswith("no backtest").all()
-    assert auto.calibration_["factor"].eq(1.0).all()
+    assert auto.weights_["n_backtest"].eq(0).all()
+    assert auto.weights_["weight"].eq(0.5).all()  # no backtest anywhere: equal weights
+    assert auto.calibration_.empty
     assert len(auto.predict(2)) == 3 * 2
 
     auto = clone(Auto(candidates=(SeasonalNaive(), Broken()), backtest_horizon=6)).fit(small_panel)
     broken = auto.fallbacks_[auto.fallbacks_["model"] == "broken"]
-    assert len(broken) == 3 and "no convergence" in broken["reason"].iloc[0]
-    assert set(auto.selection_["choice"]) == {"seasonal_naive"}
-    with pytest.raises(ValueError, match="'selection'"):
-        Auto(candidates=BASELINES, selection="vote").fit(small_panel)
+    assert set(broken["series_id"]) == {"s0", "s1", "s2"}
+    assert "no convergence" in broken["reason"].iloc[0]
+    forecast = auto.predict(6)
+    reference = SeasonalNaive().fit(small_panel).predict(6)
+    np.testing.assert_allclose(forecast["forecast"], reference["forecast"])
+    with pytest.raises(ValueError, match="'temperature'"):
+        Auto(candidates=BASELINES, temperature=0).fit(small_panel)
 
 
 def test_nonnegative_series_get_nonnegative_bounds() -> None:

@@ -296,7 +296,10 @@ def member_weights(
 def _backtest_mase(results: pd.DataFrame) -> pd.DataFrame:
     """Mean scaled absolute error and its count per series and member (finite errors only)."""
     if results.empty:
-        return pd.DataFrame(columns=["series_id", "model", "backtest_mase", "n_backtest"])
+        return pd.DataFrame(
+            {"series_id": pd.Series(dtype=str), "model": pd.Series(dtype=str)}
+            | {"backtest_mase": pd.Series(dtype="float64"), "n_backtest": pd.Series(dtype="int64")}
+        )
     errors = results[["series_id", "model"]].assign(
         error=scaled_errors(results["forecast"], results["actual"], results["scale_mase"])
     )
