@@ -20,7 +20,7 @@ from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError, DataError
 from forecasting.evaluation.backtest import backtest_file, fallbacks, skipped
 from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
-from forecasting.executors import executor_scope
+from forecasting.executors import DEFAULT_EXECUTOR, executor_scope
 from forecasting.features.flows import build_series
 from forecasting.features.hierarchy import check_estimated_share, write_long_csv
 from forecasting.files import output_target, write_csv_atomic
@@ -253,7 +253,7 @@ def _add_executor_options(commands: argparse._SubParsersAction) -> None:
             "--executor",
             choices=("serial", "local", "dask"),
             default=None,
-            help="where per-series fits run (default: the job config, else serial)",
+            help="where per-series fits run (default: the job config's, else local: all cores)",
         )
         command.add_argument(
             "--dask-address",
@@ -269,6 +269,8 @@ def _with_executor(handler):  # noqa: ANN001, ANN202 - argparse handler wrapper
         if args.dask_address is not None and args.executor not in (None, "dask"):
             raise ConfigError("only applies with --executor dask", key="--dask-address")
         kind = "dask" if args.dask_address is not None else args.executor
+        if kind is None and args.command != "retrain":  # retrain: the job config's executor
+            kind = DEFAULT_EXECUTOR
         with executor_scope(kind, address=args.dask_address):
             return handler(args)
 

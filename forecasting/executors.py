@@ -38,6 +38,11 @@ from forecasting.errors import ConfigError
 ExecutorKind = Literal["serial", "local", "dask"]
 EXECUTORS: tuple[str, ...] = ("serial", "local", "dask")
 CHUNKS_PER_WORKER = 4
+MIN_PARALLEL_TASKS = 32
+"""Fewer series than this run in the calling process even on the local executor: starting the worker
+processes (each imports the package) costs more than fitting a few dozen series saves."""
+DEFAULT_EXECUTOR = "local"
+"""What ``forecasting forecast``, ``backtest`` and the job use when nothing is set: all cores."""
 """Enough chunks to balance uneven series costs, few enough that per-task overhead is negligible."""
 
 DASK_MISSING = "the dask executor needs dask.distributed: pip install 'forecasting[dask]'"
@@ -114,7 +119,7 @@ class LocalExecutor(Executor):
         return max(cores + 1 + self.n_jobs, 1) if self.n_jobs < 0 else self.n_jobs
 
     def _run(self, function: Callable[..., Any], chunks: list[list[tuple]]) -> Iterator[tuple[int, list]]:
-        if self.n_workers == 1 or len(chunks) < 2:
+        if self.n_workers == 1 or len(chunks) < 2 or sum(map(len, chunks)) < MIN_PARALLEL_TASKS:
             yield from SerialExecutor()._run(function, chunks)
             return
         # max_nbytes=None: arrays are pickled, not memory-mapped read-only (statsmodels' Kalman

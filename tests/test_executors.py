@@ -11,6 +11,7 @@ from pandas.testing import assert_frame_equal
 
 from forecasting.evaluation.backtest import backtest, fallbacks
 from forecasting.executors import (
+    MIN_PARALLEL_TASKS,
     DaskExecutor,
     LocalExecutor,
     SerialExecutor,
@@ -79,13 +80,21 @@ def test_run_chunked_reports_progress_once_per_chunk_and_keeps_order() -> None:
 
 @pytest.mark.slow
 def test_local_executor_uses_other_processes_and_reports_every_chunk() -> None:
-    tasks = [(i, float(i)) for i in range(20)]
+    tasks = [(i, float(i)) for i in range(40)]
     calls: list[int] = []
     with use_executor(LocalExecutor(2), progress=calls.append):
         results = run_chunked(_square, tasks)
-    assert sorted(calls, reverse=True) == [3, 3, 3, 3, 2, 2, 2, 2]  # 2 workers x 4 chunks
-    assert [x for _, x, _ in results] == [float(i * i) for i in range(20)]
+    assert sorted(calls, reverse=True) == [5] * 8  # 2 workers x 4 chunks
+    assert [x for _, x, _ in results] == [float(i * i) for i in range(40)]
     assert os.getpid() not in {pid for _, _, pid in results}
+
+
+def test_local_executor_keeps_a_few_series_in_this_process() -> None:
+    """Below MIN_PARALLEL_TASKS series, starting worker processes would cost more than it saves."""
+    tasks = [(i, float(i)) for i in range(MIN_PARALLEL_TASKS - 1)]
+    with use_executor(LocalExecutor(2)):
+        results = run_chunked(_square, tasks)
+    assert {pid for _, _, pid in results} == {os.getpid()}
 
 
 @pytest.mark.slow

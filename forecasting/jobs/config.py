@@ -30,7 +30,7 @@ from forecasting.core.checks import check_experiment_name, check_job_name
 from forecasting.data.loaders import BUILTIN_SPECS
 from forecasting.errors import ConfigError
 from forecasting.evaluation.live import DriftRule
-from forecasting.executors import EXECUTORS
+from forecasting.executors import DEFAULT_EXECUTOR, EXECUTORS
 from forecasting.features.interventions import Event
 from forecasting.files import read_config_text
 from forecasting.models.cv import MIN_TRAIN
@@ -108,8 +108,8 @@ class JobConfig:
     models_dir: str = "models"
     n_jobs: int = 1
     stale_lock_hours: float = 6.0
-    executor: str | None = None
-    """serial | local | dask (forecasting.executors); None: each model's n_jobs decides."""
+    executor: str = DEFAULT_EXECUTOR
+    """serial | local | dask (forecasting.executors); local (all cores) unless set."""
     dask_address: str | None = None
     tracking_uri: str | None = None
     experiment: str | None = None
@@ -278,9 +278,9 @@ def _drift_rule(check: _Checker, table: dict[str, Any], levels: tuple[int, ...])
     )
 
 
-def _executor(check: _Checker, job: dict[str, Any]) -> str | None:
-    executor = check.optional_string(job, "job.executor")
-    if executor is not None and executor not in EXECUTORS:
+def _executor(check: _Checker, job: dict[str, Any]) -> str:
+    executor = check.optional_string(job, "job.executor") or DEFAULT_EXECUTOR
+    if executor not in EXECUTORS:
         check.fail("job.executor", f"must be one of {list(EXECUTORS)}. Got {executor!r}")
     if job.get("dask_address") is not None and executor != "dask":
         check.fail("job.dask_address", "only applies with job.executor = 'dask'")
