@@ -59,10 +59,8 @@ def test_seasonality_decision_on_planted_series() -> None:
     decisions = auto.decisions_.set_index("series_id")
     assert decisions.loc["seasonal", "seasonal"] and not decisions.loc["noise", "seasonal"]
     assert decisions.loc["seasonal", "members"] == "ets+seasonal_naive+seasonal_profile"
-    assert decisions.loc["noise", "members"] == "ets+naive+drift"
-    plan = auto.plan_.set_index(["series_id", "model"])
-    assert plan.loc[("noise", "ets"), "season_length"] == 1  # ETS cannot pick a seasonal form there
-    assert plan.loc[("seasonal", "ets"), "season_length"] == 12
+    assert decisions.loc["noise", "members"] == "ets+seasonal_naive+seasonal_profile+naive+drift"
+    assert decisions.loc["seasonal", "skipped"] == "naive: seasonal; drift: seasonal"
 
 
 def test_a_member_a_series_cannot_use_is_not_fitted_for_it_and_is_reported() -> None:
@@ -71,11 +69,12 @@ def test_a_member_a_series_cannot_use_is_not_fitted_for_it_and_is_reported() -> 
     plan = auto.plan_.set_index(["series_id", "model"])
     assert not plan.loc[("short", "gbm"), "used"]
     assert plan.loc[("short", "gbm"), "reason"] == "20 months < 24"
-    assert plan.loc[("short", "seasonal_naive"), "reason"] == "no seasonality"
-    assert "gbm: 20 months < 24" in auto.decisions_.set_index("series_id").loc["short", "skipped"]
+    assert plan.loc[("long", "naive"), "reason"] == "seasonal"
+    assert auto.decisions_.set_index("series_id").loc["short", "skipped"] == "gbm: 20 months < 24"
     gbm = [m for m in auto.members_ if m.model_name == "gbm"]
     assert len(gbm) == 1 and set(gbm[0].last_month_) == {"long"}
-    assert set(auto.weights_.loc[auto.weights_["series_id"] == "short", "model"]) == {"naive", "drift"}
+    used = set(auto.weights_.loc[auto.weights_["series_id"] == "short", "model"])
+    assert used == {"naive", "drift", "seasonal_naive"}
 
 
 def test_a_trending_series_keeps_its_trend_in_every_forecast_year() -> None:
@@ -108,8 +107,8 @@ def test_weights_follow_the_series_backtest_shrunk_towards_the_panel() -> None:
                 rows.append((sid, model, step, 10.0, 10.0 + error, 1.0))
     results = pd.DataFrame(rows, columns=["series_id", "model", "step", "actual", "forecast", "scale_mase"])
     plan = pd.DataFrame(
-        [(sid, model, True, 12, "") for sid in ("a", "b", "c") for model in ("x", "y")],
-        columns=["series_id", "model", "used", "season_length", "reason"],
+        [(sid, model, True, "") for sid in ("a", "b", "c") for model in ("x", "y")],
+        columns=["series_id", "model", "used", "reason"],
     )
     table = member_weights(results, plan, shrinkage=6.0, temperature=0.5).set_index(["series_id", "model"])
     relative = {("a", "x"): -np.log(2) / 2, ("a", "y"): np.log(2) / 2}
@@ -158,8 +157,8 @@ def test_calibration_brings_coverage_to_nominal_on_held_out_months() -> None:
         inside = (actual >= forecast["lower_80"]) & (actual <= forecast["upper_80"])
         return float(inside.mean())
 
-    raw = coverage(Auto(candidates=(Overconfident(),), calibrate=False))
-    calibrated_model = Auto(candidates=(Overconfident(),))
+    raw = coverage(Auto(candidates=(Overconfident(),)))
+    calibrated_model = Auto(candidates=(Overconfident(),), calibrate=True)
     calibrated = coverage(calibrated_model)
     assert raw < 0.5
     assert 0.72 <= calibrated <= 0.88

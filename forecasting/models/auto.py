@@ -1,40 +1,47 @@
 """``auto``: the model a user gets without naming one.
 
 Each series is forecast by a weighted mean of the members that suit it
-(forecast and bounds alike), its weights set by how each member did in a
-backtest, and its intervals calibrated step by step. No decision is taken for
-the whole panel; every decision is logged per series (``decisions_``,
-``plan_``, ``weights_``).
+(forecast and bounds alike, bound by bound), its weights set by how each
+member did in a backtest of that series and of the panel. No decision is
+taken for the whole panel; every decision is logged per series
+(``decisions_``, ``plan_``, ``weights_``).
 
+- **Members** (``DEFAULT_MEMBERS``): ETS (AICc over the restricted forms,
+  statsforecast), ARIMA (stepwise search), two global gradient-boosting
+  models (mean and median loss) and two no-change forecasts (seasonal naive
+  and the seasonal profile). Each statistical member decides the season for
+  itself (ETS by AICc, ARIMA by seasonal strength).
 - **Which members suit a series** (``plan_``), from its own history:
   *seasonality* by the 90% autocorrelation test of the M4 benchmarks (the
   lag-12 autocorrelation beyond 1.645 of its standard errors, on the series
   and on the series minus its 2x12 moving average, so that a strong trend
-  does not hide the season); series shorter than three years are not
-  seasonal. On a non-seasonal series the members that take a season length
-  (ETS, ARIMA, Theta, CES) are fitted without one, and the no-change member
-  is naive, with drift beside it; on a seasonal series they are seasonal
-  naive and the seasonal profile. *Length*: the global gradient-boosting
-  members need ``global_min_obs`` months of a series (below two seasons they
-  would only stand in with a no-change forecast). A member that does not
-  suit a series is not fitted for it, and ``plan_`` says why.
+  does not hide the season; series shorter than three years are not
+  seasonal): the non-seasonal baselines (naive, drift), when they are
+  candidates, forecast only the series without seasonality. *Length*: the
+  global gradient-boosting members need ``global_min_obs`` months of a series
+  (below two seasons they would only stand in with a no-change forecast), the
+  seasonal no-change members one season. A member that does not suit a series
+  is not fitted for it, and ``plan_`` says why.
 - **Weights** (``weights_``): per series and member, the log of the member's
   backtest MASE relative to the series' other members, shrunk towards that
-  member's mean over the panel in proportion ``shrinkage / (n + shrinkage)``
+  member's mean over the panel in proportion ``shrinkage / (n + shrinkage)``,
   where ``n`` is the series' number of backtest errors; the weight is
-  ``exp(-(score - best score) / temperature)``. A series with a short or no
-  backtest leans on the panel's ranking, one with a long backtest on its own;
-  either way every suitable member keeps a weight, so no ranking can switch a
-  series to a member outright.
+  ``exp(-(score - best score) / temperature)``, normalised. A series with a
+  short or no backtest leans on the panel's ranking, one with a long backtest
+  on its own (a trending series whose trend members won its own backtest keeps
+  its trend, however the rest of the panel backtests), and every suitable
+  member keeps some weight: no ranking switches a series to one member.
 - **Backtest**: ``backtest_folds`` rolling origins over ``backtest_horizon``
   months, aligned to each series' own end (:func:`forecasting.models.cv.backtest`
   with ``align="series"``), each member on the series it suits.
-- **Intervals**: the members' bounds are combined with the same weights, then
-  per forecast step the distance from forecast to bound is multiplied by the
-  factor that puts the weighted combination's backtest errors inside at the
-  nominal rate (split conformal; a step's scores are pooled with its
-  neighbours' until ``MIN_SCORES`` are in; steps beyond the backtest take the
-  last step's factor).
+- **Intervals**: the members' bounds combined with the same weights. With
+  ``calibrate=True`` the distance from forecast to bound is also scaled per
+  forecast step to the combination's backtest coverage (split conformal; a
+  step's errors pooled with its neighbours' until ``MIN_SCORES`` are in, steps
+  beyond the backtest taking the last step's factor). Off by default: on the
+  development sets the backtest's coverage did not carry over to the held-out
+  months (it widened M1's and narrowed BTS's and trade's intervals, all away
+  from nominal), while the combined bounds were close to it.
 
 Why these members and defaults, and what the default does step by step on
 every development set: ``docs/benchmarks.md`` (issue 14).
@@ -72,18 +79,7 @@ from forecasting.models.ensemble import (
 from forecasting.models.members import MEMBER_LIST
 from forecasting.panel import SeriesPanel
 
-DEFAULT_MEMBERS = (
-    "ets",
-    "arima",
-    "theta",
-    "ces",
-    "gbm",
-    "gbm_median",
-    "seasonal_naive",
-    "seasonal_profile",
-    "naive",
-    "drift",
-)
+DEFAULT_MEMBERS = ("ets", "arima", "gbm", "gbm_median", "seasonal_naive", "seasonal_profile")
 MIN_FACTOR = 0.5
 """Smallest conformal factor: the backtest may narrow the members' intervals by at most half."""
 MAX_FACTOR = 20.0
@@ -95,20 +91,20 @@ MIN_MASE = 1e-3
 SEASONAL_SEASONS = 3
 """Years of history the seasonality test needs (the M4 benchmarks' rule); shorter series are non-seasonal."""
 DECISION_COLUMNS = ["series_id", "n_obs", "seasonal_acf", "seasonal", "members", "skipped"]
-PLAN_COLUMNS = ["series_id", "model", "used", "season_length", "reason"]
+PLAN_COLUMNS = ["series_id", "model", "used", "reason"]
 WEIGHT_COLUMNS = ["series_id", "model", "backtest_mase", "n_backtest", "score", "weight"]
 
 
 class Role(NamedTuple):
-    """Which series a member may forecast: seasonal or non-seasonal ones (None: both), and how long."""
+    """Which series a member may forecast: non-seasonal ones only, or all (None), and how long."""
 
     season: str | None = None
     min_obs: int = 1
 
 
 ROLES = {
-    "seasonal_naive": Role("seasonal", SEASON_LENGTH),
-    "seasonal_profile": Role("seasonal", SEASON_LENGTH),
+    "seasonal_naive": Role(min_obs=SEASON_LENGTH),
+    "seasonal_profile": Role(min_obs=SEASON_LENGTH),
     "naive": Role("nonseasonal", 2),
     "drift": Role("nonseasonal", 3),
 }
@@ -164,8 +160,8 @@ def member_plan(
 ) -> pd.DataFrame:
     """Per series and member: whether it forecasts the series, with which season length, or why not.
 
-    A series no member's role suits (only seasonal members among the
-    candidates and a non-seasonal series) keeps every member long enough for it.
+    A series no member's role suits (only non-seasonal baselines among the
+    candidates and a seasonal series) keeps every member long enough for it.
     """
     rows = []
     for row in decisions.itertuples(index=False):
@@ -173,10 +169,8 @@ def member_plan(
         reasons = {name: _not_suited(role, row) for name, role in roles.items()}
         if all(reasons.values()):
             reasons = {name: _too_short(role, row) for name, role in roles.items()}
-        for member in members:
-            name = member.model_name
-            season = SEASON_LENGTH if row.seasonal or "season_length" not in member.get_params() else 1
-            rows.append((row.series_id, name, reasons[name] is None, season, reasons[name] or ""))
+        for name, reason in reasons.items():
+            rows.append((row.series_id, name, reason is None, reason or ""))
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
@@ -191,8 +185,6 @@ def _too_short(role: Role, row) -> str | None:  # noqa: ANN001 - a decisions row
 def _not_suited(role: Role, row) -> str | None:  # noqa: ANN001 - a decisions row
     if row.n_obs < role.min_obs:
         return _too_short(role, row)
-    if role.season == "seasonal" and not row.seasonal:
-        return "no seasonality"
     if role.season == "nonseasonal" and row.seasonal:
         return "seasonal"
     return None
@@ -213,15 +205,12 @@ def _with_members(decisions: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
 def planned_groups(
     candidates: Sequence[PanelForecaster], plan: pd.DataFrame
 ) -> list[tuple[PanelForecaster, list[str]]]:
-    """One unfitted member per (candidate, season length) with the series it forecasts."""
+    """Each candidate with the series it forecasts (candidates that suit no series are left out)."""
     groups = []
     for candidate in candidates:
         rows = plan[(plan["model"] == candidate.model_name) & plan["used"]]
-        for season_length, group in rows.groupby("season_length", sort=True):
-            member = clone(candidate)
-            if season_length != SEASON_LENGTH:
-                member.set_params(season_length=int(season_length))
-            groups.append((member, list(group["series_id"])))
+        if not rows.empty:
+            groups.append((candidate, list(rows["series_id"])))
     return groups
 
 
@@ -405,12 +394,12 @@ class Auto(PanelForecaster):
     def __init__(
         self,
         candidates: Sequence[Member] = DEFAULT_MEMBERS,
-        shrinkage: float = 24.0,
-        temperature: float = 0.25,
+        shrinkage: float = 48.0,
+        temperature: float = 0.15,
         global_min_obs: int = 2 * SEASON_LENGTH,
         backtest_horizon: int = 12,
         backtest_folds: int = 2,
-        calibrate: bool = True,
+        calibrate: bool = False,
         n_jobs: int = 1,
     ) -> None:
         self.candidates = candidates
