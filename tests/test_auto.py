@@ -208,3 +208,13 @@ def test_nonnegative_series_get_nonnegative_bounds() -> None:
     forecast = Auto(candidates=("mean", "naive"), backtest_horizon=6).fit(panel).predict(6)
     assert (forecast[["forecast", "lower_80", "lower_95"]] >= 0).all().all()
     assert isinstance(make_model("auto"), Auto)
+
+
+def test_members_see_only_the_most_recent_history() -> None:
+    panel = seasonal_panel(n_series=2, n_months=72, seed=8)
+    auto = Auto(candidates=("seasonal_naive", "ets"), max_history=36, backtest_horizon=6).fit(panel)
+    for member in auto.members_:
+        assert {len(model.y_) for model in member.models_.values()} == {36}
+    assert auto.last_month_ == {"s0": pd.Period("2020-12", "M"), "s1": pd.Period("2020-12", "M")}
+    with pytest.raises(ValueError, match="'max_history'"):
+        Auto(max_history=6).fit(panel)

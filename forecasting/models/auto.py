@@ -7,10 +7,13 @@ taken for the whole panel; every decision is logged per series
 (``decisions_``, ``plan_``, ``weights_``).
 
 - **Members** (``DEFAULT_MEMBERS``): ETS (AICc over the restricted forms,
-  statsforecast), ARIMA (stepwise search), two global gradient-boosting
-  models (mean and median loss) and two no-change forecasts (seasonal naive
-  and the seasonal profile). Each statistical member decides the season for
-  itself (ETS by AICc, ARIMA by seasonal strength).
+  statsforecast; it decides the season for itself), two global
+  gradient-boosting models (mean and median loss) and two no-change forecasts
+  (seasonal naive and the seasonal profile), each fitted on the last
+  ``max_history`` months of a series: older history rarely helps a monthly
+  forecast through the structural breaks of a decade and costs time. ARIMA,
+  Theta and CES can be added as ``candidates``; by default they cost more time
+  than they gave accuracy on the development sets.
 - **Which members suit a series** (``plan_``), from its own history:
   *seasonality* by the 90% autocorrelation test of the M4 benchmarks (the
   lag-12 autocorrelation beyond 1.645 of its standard errors, on the series
@@ -50,7 +53,7 @@ every development set: ``docs/benchmarks.md`` (issue 14).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Real
+from numbers import Integral, Real
 from typing import ClassVar, NamedTuple, Self
 
 import numpy as np
@@ -61,7 +64,7 @@ from forecasting.core.checks import check_horizon, check_levels
 from forecasting.core.conformal import bound_ratio, scaling_factor
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
 from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
-from forecasting.core.params import BOOLEAN, N_JOBS, POSITIVE_INT, Constraint, Interval
+from forecasting.core.params import BOOLEAN, N_JOBS, NONE, POSITIVE_INT, Constraint, Interval
 from forecasting.core.scales import scaled_errors
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.models.base import PanelForecaster, fill_gaps, series_arrays, with_predict_fallbacks
@@ -79,7 +82,7 @@ from forecasting.models.ensemble import (
 from forecasting.models.members import MEMBER_LIST
 from forecasting.panel import SeriesPanel
 
-DEFAULT_MEMBERS = ("ets", "arima", "gbm", "gbm_median", "seasonal_naive", "seasonal_profile")
+DEFAULT_MEMBERS = ("ets", "gbm", "gbm_median", "seasonal_naive", "seasonal_profile")
 MIN_FACTOR = 0.5
 """Smallest conformal factor: the backtest may narrow the members' intervals by at most half."""
 MAX_FACTOR = 20.0
@@ -114,6 +117,16 @@ GLOBAL_MEMBERS = ("gbm", "gbm_median")
 
 
 # --- per-series decisions from the history -------------------------------------------------------
+def recent_history(panel: SeriesPanel, months: int | None) -> SeriesPanel:
+    """Each series' last ``months`` months (the panel itself when None or when nothing is older)."""
+    if months is None:
+        return panel
+    records = panel.records
+    last = records.groupby("series_id", observed=True)["month"].transform("max").array.asi8
+    recent = records["month"].array.asi8 > last - months
+    return panel if recent.all() else SeriesPanel(records[recent], panel.report)
+
+
 def autocorrelations(y: np.ndarray, lags: int) -> np.ndarray:
     """Sample autocorrelations at lags 0..``lags``."""
     centred = np.asarray(y, dtype="float64") - np.mean(y)
@@ -372,6 +385,7 @@ class Auto(PanelForecaster):
     temperature : how sharply weights follow the scores (smaller: closer to
         the best member; larger: closer to an equal-weight mean).
     global_min_obs : months a series needs for the global members (GBMs).
+    max_history : months of each series' most recent history the members see (None: all).
     backtest_horizon, backtest_folds : the internal backtest that weighs the
         members and calibrates the intervals; ``make_model("auto", horizon=h)``
         sets the horizon to h.
@@ -385,6 +399,7 @@ class Auto(PanelForecaster):
         "shrinkage": [Interval(Real, 0, None)],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "global_min_obs": [POSITIVE_INT],
+        "max_history": [NONE, Interval(Integral, 2 * SEASON_LENGTH, None)],
         "backtest_horizon": [POSITIVE_INT],
         "backtest_folds": [POSITIVE_INT],
         "calibrate": [BOOLEAN],
@@ -397,6 +412,7 @@ class Auto(PanelForecaster):
         shrinkage: float = 48.0,
         temperature: float = 0.15,
         global_min_obs: int = 2 * SEASON_LENGTH,
+        max_history: int | None = 120,
         backtest_horizon: int = 12,
         backtest_folds: int = 2,
         calibrate: bool = False,
@@ -406,6 +422,7 @@ class Auto(PanelForecaster):
         self.shrinkage = shrinkage
         self.temperature = temperature
         self.global_min_obs = global_min_obs
+        self.max_history = max_history
         self.backtest_horizon = backtest_horizon
         self.backtest_folds = backtest_folds
         self.calibrate = calibrate
@@ -419,6 +436,8 @@ class Auto(PanelForecaster):
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
         self._validate_params()
         candidates = resolve_members(self.candidates, self.n_jobs)
+        self.nonnegative_ = (panel.records.groupby("series_id", observed=True)["value"].min() >= 0).to_dict()
+        panel = recent_history(panel, self.max_history)
         decisions = series_decisions(panel)
         self.plan_ = member_plan(decisions, candidates, self.global_min_obs)
         self.decisions_ = _with_members(decisions, self.plan_)
@@ -434,7 +453,6 @@ class Auto(PanelForecaster):
             [backtest_failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS
         )
         self.last_month_ = dict(panel.spans()["last"])
-        self.nonnegative_ = (panel.records.groupby("series_id", observed=True)["value"].min() >= 0).to_dict()
         return self
 
     def predict(
