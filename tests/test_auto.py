@@ -73,6 +73,9 @@ def test_a_member_a_series_cannot_use_is_not_fitted_for_it_and_is_reported() -> 
     assert auto.decisions_.set_index("series_id").loc["short", "skipped"] == "gbm: 20 months < 24"
     gbm = [m for m in auto.members_ if m.model_name == "gbm"]
     assert len(gbm) == 1 and set(gbm[0].last_month_) == {"long"}
+    assert gbm[0].calibration_windows == 3  # automatic count capped; an explicit one is kept:
+    explicit = Auto(candidates=(make_model("gbm", calibration_windows=5),), backtest_horizon=6).fit(panel)
+    assert explicit.members_[0].calibration_windows == 5
     used = set(auto.weights_.loc[auto.weights_["series_id"] == "short", "model"])
     assert used == {"naive", "drift", "seasonal_naive"}
 

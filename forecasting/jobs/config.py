@@ -37,7 +37,7 @@ from forecasting.models.cv import MIN_TRAIN
 from forecasting.models.registry import available_models, make_model
 from forecasting.reconciliation.methods import METHODS as RECONCILE_METHODS
 
-DEFAULT_JOB_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm")
+DEFAULT_JOB_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm", "auto")
 """The models a job backtests for its champion when the config names none (not ``auto``'s
 candidates); names not registered are skipped (logged)."""
 WINDOWS: tuple[str, ...] = ("expanding", "sliding")

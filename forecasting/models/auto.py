@@ -7,9 +7,10 @@ taken for the whole panel; every decision is logged per series
 (``decisions_``, ``plan_``, ``weights_``).
 
 - **Members** (``DEFAULT_MEMBERS``): ETS (AICc over the restricted forms,
-  statsforecast; it decides the season for itself), two global
-  gradient-boosting models (mean and median loss) and two no-change forecasts
-  (seasonal naive and the seasonal profile), each fitted on the last
+  statsforecast; it decides the season for itself), Theta with an optimised
+  theta, two global gradient-boosting models (mean and median loss, their own
+  intervals from ``MEMBER_CALIBRATION_WINDOWS`` refits) and two no-change
+  forecasts (seasonal naive and the seasonal profile), each fitted on the last
   ``max_history`` months of a series: older history rarely helps a monthly
   forecast through the structural breaks of a decade and costs time. ARIMA,
   Theta and CES can be added as ``candidates``; by default they cost more time
@@ -82,7 +83,11 @@ from forecasting.models.ensemble import (
 from forecasting.models.members import MEMBER_LIST
 from forecasting.panel import SeriesPanel
 
-DEFAULT_MEMBERS = ("ets", "gbm", "gbm_median", "seasonal_naive", "seasonal_profile")
+DEFAULT_MEMBERS = ("ets", "theta", "gbm", "gbm_median", "seasonal_naive", "seasonal_profile")
+MEMBER_CALIBRATION_WINDOWS = 3
+"""Conformal refits of a global member whose count is automatic (``calibration_windows=None``): on a
+small panel the GBM would refit up to 12 times for its own intervals, which inside ``auto`` are one
+input among six and are refitted again at every backtest fold."""
 MIN_FACTOR = 0.5
 """Smallest conformal factor: the backtest may narrow the members' intervals by at most half."""
 MAX_FACTOR = 20.0
@@ -215,6 +220,13 @@ def _with_members(decisions: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
 
 
 # --- members fitted and backtested on the series they suit ---------------------------------------
+def _capped_calibration(member: PanelForecaster) -> PanelForecaster:
+    """``member`` with ``MEMBER_CALIBRATION_WINDOWS`` conformal refits if it sets their count itself."""
+    if member.get_params().get("calibration_windows", False) is None:
+        member.set_params(calibration_windows=MEMBER_CALIBRATION_WINDOWS)
+    return member
+
+
 def planned_groups(
     candidates: Sequence[PanelForecaster], plan: pd.DataFrame
 ) -> list[tuple[PanelForecaster, list[str]]]:
@@ -435,7 +447,7 @@ class Auto(PanelForecaster):
 
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
         self._validate_params()
-        candidates = resolve_members(self.candidates, self.n_jobs)
+        candidates = [_capped_calibration(m) for m in resolve_members(self.candidates, self.n_jobs)]
         self.nonnegative_ = (panel.records.groupby("series_id", observed=True)["value"].min() >= 0).to_dict()
         panel = recent_history(panel, self.max_history)
         decisions = series_decisions(panel)
