@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
-from forecasting import tracking
+from forecasting import plots, tracking
+from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError
 from forecasting.evaluation.backtest import backtest
-from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
+from forecasting.evaluation.metrics import leaderboard
+from forecasting.evaluation.reconciled import (
+    RECONCILED_SEPARATOR,
+    leaderboard_by_level,
+    reconciled_backtest,
+)
 from forecasting.models.base import PanelForecaster
 from forecasting.panel import SeriesPanel
 from forecasting.reconciliation import METHODS, reconcile_forecasts, residual_matrix, structure_to_reconcile
@@ -31,6 +38,61 @@ def check_reconcile_method(method: str, *, key: str = "--reconcile") -> str:
     if method not in METHODS:
         raise ConfigError(f"must be one of {', '.join(METHODS)}. Got {method!r}", key=key)
     return method
+
+
+def required_structure(panel: SeriesPanel, *, key: str) -> SummingStructure:
+    """The panel's structure to reconcile (mismatched parents logged and left out); ConfigError if none."""
+    structure, mismatched = structure_to_reconcile(panel)
+    for row in mismatched.itertuples(index=False):
+        logger.warning(
+            "event=not_reconciled series=%s reason='not the sum of its children' months=%d first=%s",
+            row.parent,
+            row.months,
+            row.first_month,
+        )
+    if not structure.aggregates:
+        raise ConfigError(
+            "needs a hierarchy: none travels with this input (write one with "
+            "'forecasting series build --output panel.csv', which also writes panel.hierarchy.csv)",
+            key=key,
+        )
+    return structure
+
+
+@dataclass(frozen=True)
+class ReconciledScoring:
+    """Backtests scored after reconciliation, as ``reconcile.choose_on = "reconciled"`` ranks models.
+
+    Each model's folds are reconciled with the errors of its earlier folds
+    (:func:`reconciled_backtest`), so the first fold only lends its errors and
+    every model, candidate or champion, is scored on the same later folds.
+    """
+
+    structure: SummingStructure
+    method: str
+    nonnegative: bool = False
+    levels: tuple[int, ...] = (80, 95)
+
+    @classmethod
+    def for_panel(
+        cls, panel: SeriesPanel, method: str, *, nonnegative: bool = False, levels: Sequence[int] = (80, 95)
+    ) -> ReconciledScoring:
+        method = check_reconcile_method(method, key="reconcile.method")
+        return cls(required_structure(panel, key="reconcile.choose_on"), method, nonnegative, tuple(levels))
+
+    def leaderboard(self, results: pd.DataFrame) -> pd.DataFrame:
+        """The leaderboard of the reconciled backtests, one row per base model name, best MASE first."""
+        both = reconciled_backtest(
+            results, self.structure, self.method, nonnegative=self.nonnegative, levels=self.levels
+        )
+        suffix = f"{RECONCILED_SEPARATOR}{self.method}"
+        models = both["model"].astype(str)
+        reconciled = both[models.str.endswith(suffix)]
+        return leaderboard(reconciled.assign(model=models[models.str.endswith(suffix)].str[: -len(suffix)]))
+
+    def mase(self, results: pd.DataFrame) -> float:
+        """The reconciled MASE of one model's backtest."""
+        return float(self.leaderboard(results)["mase"].iloc[0])
 
 
 def reconcile_job_forecasts(
@@ -48,20 +110,7 @@ def reconcile_job_forecasts(
 ) -> pd.DataFrame:
     """The model's ``forecasts`` for ``panel`` reconciled with ``method``, plus ``reconciliation``."""
     check_reconcile_method(method, key=key)
-    structure, mismatched = structure_to_reconcile(panel)
-    for row in mismatched.itertuples(index=False):
-        logger.warning(
-            "event=not_reconciled series=%s reason='not the sum of its children' months=%d first=%s",
-            row.parent,
-            row.months,
-            row.first_month,
-        )
-    if not structure.aggregates:
-        raise ConfigError(
-            "needs a hierarchy: none travels with this input (write one with "
-            "'forecasting series build --output panel.csv', which also writes panel.hierarchy.csv)",
-            key=key,
-        )
+    structure = required_structure(panel, key=key)
     results = backtest(
         [model],
         panel.subset(structure.series),
@@ -97,5 +146,5 @@ def log_reconciled_backtest(
     board = leaderboard_by_level(
         reconciled_backtest(results, structure, method, nonnegative=nonnegative), structure
     )
-    tracking.log_level_metrics(board)
+    tracking.log_level_metrics(board, plots.plot_reconciled_by_level(board))
     return board
