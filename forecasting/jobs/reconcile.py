@@ -3,8 +3,11 @@
 The base forecasts are the chosen model's; the residuals that weight MinT
 (and correlate the interval sample paths) are that model's backtest errors
 over the last ``folds`` cutoffs, so they measure the errors of the forecasts
-being reconciled. Parents that are not the sum of their children are logged
-and keep their base forecasts.
+being reconciled. The same backtest calibrates the reconciled intervals: its
+later folds are reconciled with the errors of the earlier ones and each
+hierarchy level's intervals are stretched to the coverage they should have had
+(:mod:`forecasting.reconciliation.calibration`). Parents that are not the sum
+of their children are logged and keep their base forecasts.
 """
 
 from __future__ import annotations
@@ -22,16 +25,24 @@ from forecasting.evaluation.backtest import backtest
 from forecasting.evaluation.metrics import leaderboard
 from forecasting.evaluation.reconciled import (
     RECONCILED_SEPARATOR,
+    interval_calibration,
     leaderboard_by_level,
     reconciled_backtest,
 )
 from forecasting.models.base import PanelForecaster
 from forecasting.panel import SeriesPanel
-from forecasting.reconciliation import METHODS, reconcile_forecasts, residual_matrix, structure_to_reconcile
+from forecasting.reconciliation import (
+    METHODS,
+    calibrate_intervals,
+    reconcile_forecasts,
+    residual_matrix,
+    structure_to_reconcile,
+)
 
 logger = logging.getLogger("forecasting.jobs")
-RESIDUAL_FOLDS = 1
-"""Backtest folds whose errors estimate the base forecasts' error covariance."""
+RESIDUAL_FOLDS = 2
+"""Backtest folds whose errors estimate the base forecasts' error covariance (the second also
+calibrates the reconciled intervals)."""
 
 
 def check_reconcile_method(method: str, *, key: str = "--reconcile") -> str:
@@ -108,7 +119,11 @@ def reconcile_job_forecasts(
     folds: int = RESIDUAL_FOLDS,
     key: str = "--reconcile",
 ) -> pd.DataFrame:
-    """The model's ``forecasts`` for ``panel`` reconciled with ``method``, plus ``reconciliation``."""
+    """The model's ``forecasts`` for ``panel`` reconciled with ``method``, plus ``reconciliation``.
+
+    Intervals are calibrated level by level on the backtest's later folds;
+    with fewer than two folds (short series) they are not, which is logged.
+    """
     check_reconcile_method(method, key=key)
     structure = required_structure(panel, key=key)
     results = backtest(
@@ -127,9 +142,22 @@ def reconcile_job_forecasts(
         len(structure.bottom),
         0 if residuals is None else len(residuals),
     )
-    return reconcile_forecasts(
+    reconciled = reconcile_forecasts(
         forecasts, structure, method, residuals=residuals, nonnegative=nonnegative, levels=levels
     )
+    if residuals is None or results["cutoff"].nunique() < 2:
+        logger.warning("event=reconciled_intervals_not_calibrated reason='fewer than 2 backtest folds'")
+        return reconciled
+    factors = interval_calibration(results, structure, method, nonnegative=nonnegative, levels=levels)
+    for row in factors.itertuples(index=False):
+        logger.info(
+            "event=reconciled_interval_factor level=%s interval=%d factor=%.3f scores=%d",
+            row.level,
+            row.interval,
+            row.factor,
+            row.n_scores,
+        )
+    return calibrate_intervals(reconciled, factors, structure, nonnegative=nonnegative)
 
 
 def log_reconciled_backtest(
