@@ -268,9 +268,12 @@ def test_interval_factor_is_the_conformal_quantile_of_half_width_scores() -> Non
     factors = interval_factors(pd.concat([rows, aa]), STRUCTURE).set_index(["level", "interval"])
     # 80 %: rank ceil(10 * 0.8) = 8 of 9 -> 0.8; 95 % (half-width 20, scores 0.05..0.45):
     # rank ceil(9.5) = 10 > 9 -> the largest, 0.45
-    assert factors.loc[("total", 80), "factor"] == pytest.approx(0.8)
-    assert factors.loc[("total", 95), "factor"] == pytest.approx(0.45)
+    assert factors.loc[("total", 80), "quantile"] == pytest.approx(0.8)
+    assert factors.loc[("total", 95), "quantile"] == pytest.approx(0.45)
     assert factors.loc[("total", 95), "n_scores"] == 9
+    assert (factors["factor"] == 1.0).all()  # over-covering intervals are not narrowed
+    wide = interval_factors(rows.assign(actual=100.0 + 3 * distance), STRUCTURE).set_index("interval")
+    assert wide.loc[80, "factor"] == pytest.approx(2.4) and wide.loc[95, "factor"] == pytest.approx(1.35)
     # AA: 8 actuals, the 4 above the forecast meet no 80 % width there and are no scores
     assert factors.loc[("bottom", 80), "n_scores"] == 4
     assert ("region", 80) not in factors.index

@@ -13,10 +13,17 @@ forecast in units of the interval's half-width on that side
 (``(actual - forecast) / (upper - forecast)`` above the forecast, likewise
 below); the factor for a hierarchy level and an interval level ``l`` is the
 ``ceil((n + 1) l / 100) / n`` empirical quantile of the ``n`` scores. Every
-interval of that hierarchy level is then stretched (or shrunk) by the factor
-around its point forecast, so the backtest coverage of each level is ``l`` %.
+interval of that hierarchy level is then stretched by the factor around its
+point forecast, so the backtest coverage of each level is at least ``l`` %.
 A row whose interval has no width on the actual's side is no score: no factor
 can widen it.
+
+Calibration only widens (the factor is at least 1). The backtest folds are a
+few recent months, and a level whose reconciled intervals over-covered there
+may well under-cover next: on BTS with ETS base forecasts, MinT's intervals
+over-covered the 2022 fold (quantiles 0.7-0.9) and under-covered 2023, so
+narrowing them took 95 % coverage from 0.889 to 0.856. The raw sample paths
+are the floor; evidence of too narrow intervals widens them.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ from forecasting.data.summing import SummingStructure
 from forecasting.errors import DataError
 from forecasting.reconciliation.frames import UNRECONCILED
 
-FACTOR_COLUMNS = ["level", "interval", "factor", "n_scores"]
+FACTOR_COLUMNS = ["level", "interval", "quantile", "factor", "n_scores"]
+"""``quantile``: the conformal quantile of the scores; ``factor``: what widens, ``max(quantile, 1)``."""
 
 
 def interval_factors(
@@ -64,7 +72,8 @@ def interval_factors(
         for level, group in pd.Series(scores).groupby(hierarchy_level, sort=True):
             valid = np.sort(group.dropna().to_numpy())
             if len(valid):
-                out.append((level, interval, _conformal_quantile(valid, interval), len(valid)))
+                quantile = _conformal_quantile(valid, interval)
+                out.append((level, interval, quantile, max(quantile, 1.0), len(valid)))
     return pd.DataFrame(out, columns=FACTOR_COLUMNS)
 
 
@@ -75,7 +84,7 @@ def calibrate_intervals(
     *,
     nonnegative: bool = False,
 ) -> pd.DataFrame:
-    """The forecast table with each reconciled row's intervals stretched by its level's factor.
+    """The forecast table with each reconciled row's intervals stretched by its level's ``factor``.
 
     Rows outside ``structure`` or marked ``reconciliation = none`` keep their
     base intervals. Point forecasts do not move; the intervals stay nested (a wider level
