@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,9 @@ def _write_input(path) -> None:
 
 
 @pytest.mark.slow
-def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch) -> None:
+def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch, caplog) -> None:
     method = "mint_shrink"
+    caplog.set_level(logging.INFO, logger="forecasting.jobs")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
     _write_input(tmp_path / "input.csv")
     panel = tmp_path / "panel.csv"
@@ -42,6 +44,9 @@ def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch) -> No
     assert set(by_series[list(edges["parent"].unique())]) == {method}
     assert by_series["total/trade_value/balance"] == "none"  # a signed combination, not a sum
     assert (table["lower_95"] <= table["lower_80"]).all() and (table["upper_80"] <= table["upper_95"]).all()
+    factors = [r.getMessage() for r in caplog.records if "event=reconciled_interval_factor" in r.getMessage()]
+    assert {m.split("interval=")[1].split()[0] for m in factors} == {"80", "95"}
+    assert {m.split("level=")[1].split()[0] for m in factors} == {"bottom", "crossing", "region", "total"}
 
 
 @pytest.mark.slow

@@ -4,9 +4,9 @@ The base forecasts are the chosen model's; the residuals that weight MinT
 (and correlate the interval sample paths) are that model's backtest errors
 over the last ``folds`` cutoffs, so they measure the errors of the forecasts
 being reconciled. The same backtest calibrates the reconciled intervals: its
-later folds are reconciled with the errors of the earlier ones and each
-hierarchy level's intervals are stretched to the coverage they should have had
-(:mod:`forecasting.reconciliation.calibration`). Parents that are not the sum
+later folds are reconciled with the errors of the earlier ones, and a
+hierarchy level whose intervals under-covered there is widened to its nominal
+coverage (:mod:`forecasting.reconciliation.calibration`). Parents that are not the sum
 of their children are logged and keep their base forecasts.
 """
 
@@ -151,9 +151,10 @@ def reconcile_job_forecasts(
     factors = interval_calibration(results, structure, method, nonnegative=nonnegative, levels=levels)
     for row in factors.itertuples(index=False):
         logger.info(
-            "event=reconciled_interval_factor level=%s interval=%d factor=%.3f scores=%d",
+            "event=reconciled_interval_factor level=%s interval=%d quantile=%.3f factor=%.3f scores=%d",
             row.level,
             row.interval,
+            row.quantile,
             row.factor,
             row.n_scores,
         )
