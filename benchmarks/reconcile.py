@@ -41,12 +41,13 @@ from forecasting.data.loaders import load  # noqa: E402
 from forecasting.data.summing import SummingStructure  # noqa: E402
 from forecasting.evaluation.backtest import backtest  # noqa: E402
 from forecasting.evaluation.metrics import leaderboard  # noqa: E402
-from forecasting.evaluation.reconciled import interval_calibration  # noqa: E402
+from forecasting.evaluation.reconciled import reconciled_backtest, reconciled_rows  # noqa: E402
 from forecasting.features.flows import build_series  # noqa: E402
 from forecasting.models.registry import make_model  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
 from forecasting.reconciliation import (  # noqa: E402
     calibrate_intervals,
+    interval_factors,
     reconcile,
     reconcile_forecasts,
     residual_matrix,
@@ -137,13 +138,14 @@ def calibrated(
     """Our methods' tables with intervals calibrated level by level, as the job exports them.
 
     The factors come from the backtest: its second fold reconciled with the
-    first fold's errors and scored against its actuals (``interval_calibration``).
+    first fold's errors and scored against its actuals, as ``reconcile_job_forecasts`` does.
     """
     out = {}
     for method in OUR_METHODS:
         table, seconds = runs[method]
         started = time.perf_counter()
-        factors = interval_calibration(results, structure, method, levels=LEVELS)
+        both = reconciled_backtest(results, structure, method, levels=LEVELS)
+        factors = interval_factors(reconciled_rows(both, method), structure, LEVELS)
         table = calibrate_intervals(table, factors, structure)
         out[method] = (table, seconds + time.perf_counter() - started)
     return out

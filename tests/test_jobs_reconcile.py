@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -21,6 +22,38 @@ MONTHS = pd.period_range("2019-01", "2022-12", freq="M")
 def _write_input(path) -> None:
     records = trade_records(MONTHS, seed=11)
     records.assign(month=records["month"].astype(str)).to_csv(path, index=False)
+
+
+def _write_job(
+    config: Path, tmp_path: Path, panel: Path, *, name: str, models: list[str], folds: int, reconcile: str
+) -> None:
+    """A job on the panel ``series build`` wrote, exporting to and tracking in ``tmp_path``."""
+    config.write_text(
+        f"""
+[job]
+name = "{name}"
+horizon = 3
+output_dir = "{tmp_path / "exports"}"
+models_dir = "{tmp_path / "models"}"
+
+[tracking]
+uri = "sqlite:///{tmp_path / "mlruns" / "mlflow.db"}"
+
+[[sources]]
+path = "{panel}"
+format = "long"
+
+[candidates]
+models = {json.dumps(models)}
+
+[backtest]
+folds = {folds}
+
+[reconcile]
+{reconcile}
+""",
+        encoding="utf-8",
+    )
 
 
 @pytest.mark.slow
@@ -177,31 +210,14 @@ def test_retrain_with_a_reconcile_section_exports_numbers_that_add_up(tmp_path) 
     panel = tmp_path / "panel.csv"
     assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel)]) == 0
     config = tmp_path / "job.toml"
-    config.write_text(
-        f"""
-[job]
-name = "coherent"
-horizon = 3
-output_dir = "{tmp_path / "exports"}"
-models_dir = "{tmp_path / "models"}"
-
-[tracking]
-uri = "sqlite:///{tmp_path / "mlruns" / "mlflow.db"}"
-
-[[sources]]
-path = "{panel}"
-format = "long"
-
-[candidates]
-models = ["seasonal_naive"]
-
-[backtest]
-folds = 2
-
-[reconcile]
-method = "wls_struct"
-""",
-        encoding="utf-8",
+    _write_job(
+        config,
+        tmp_path,
+        panel,
+        name="coherent",
+        models=["seasonal_naive"],
+        folds=2,
+        reconcile='method = "wls_struct"',
     )
     assert main(["retrain", "--config", str(config)]) == 0
     table = pd.read_csv(tmp_path / "exports" / "forecasts_coherent_latest.csv", dtype={"month": str})
@@ -258,32 +274,15 @@ def test_retrain_chooses_and_gates_on_reconciled_backtests(tmp_path) -> None:
     assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel)]) == 0
     store = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     config = tmp_path / "job.toml"
-    config.write_text(
-        f"""
-[job]
-name = "chosen"
-horizon = 3
-output_dir = "{tmp_path / "exports"}"
-models_dir = "{tmp_path / "models"}"
-
-[tracking]
-uri = "{store}"
-
-[[sources]]
-path = "{panel}"
-format = "long"
-
-[candidates]
-models = ["seasonal_naive", "naive"]
-
-[backtest]
-folds = 3
-
-[reconcile]
-method = "mint_shrink"
-choose_on = "reconciled"
-""",
-        encoding="utf-8",
+    reconcile = 'method = "mint_shrink"\nchoose_on = "reconciled"'
+    _write_job(
+        config,
+        tmp_path,
+        panel,
+        name="chosen",
+        models=["seasonal_naive", "naive"],
+        folds=3,
+        reconcile=reconcile,
     )
     mlflow.set_tracking_uri(store)
     runs = []

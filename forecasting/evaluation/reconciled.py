@@ -16,7 +16,7 @@ import pandas as pd
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import DataError
 from forecasting.evaluation.metrics import leaderboard
-from forecasting.reconciliation import interval_factors, reconcile_forecasts, residual_matrix
+from forecasting.reconciliation import reconcile_forecasts, residual_matrix
 
 RECONCILED_SEPARATOR = "+"
 """Reconciled rows are labelled ``<model>+<method>``, e.g. ``ets+mint_shrink``."""
@@ -53,24 +53,12 @@ def reconciled_backtest(
     return pd.concat(frames, ignore_index=True)
 
 
-def interval_calibration(
-    results: pd.DataFrame,
-    structure: SummingStructure,
-    method: str,
-    *,
-    nonnegative: bool = False,
-    levels: Sequence[int] = (80, 95),
-) -> pd.DataFrame:
-    """Width factors per hierarchy level (:func:`interval_factors`) from a backtest's reconciled folds.
-
-    The folds after the first are reconciled with the errors of the earlier
-    ones (:func:`reconciled_backtest`) and their actuals score the reconciled
-    intervals; the result calibrates the intervals of forecasts reconciled
-    the same way (:func:`~forecasting.reconciliation.calibrate_intervals`).
-    """
-    both = reconciled_backtest(results, structure, method, nonnegative=nonnegative, levels=levels)
-    reconciled = both[both["model"].astype(str).str.endswith(f"{RECONCILED_SEPARATOR}{method}")]
-    return interval_factors(reconciled, structure, levels)
+def reconciled_rows(both: pd.DataFrame, method: str) -> pd.DataFrame:
+    """The reconciled rows of :func:`reconciled_backtest` output, named by their base model again."""
+    suffix = f"{RECONCILED_SEPARATOR}{method}"
+    models = both["model"].astype(str)
+    reconciled = models.str.endswith(suffix)
+    return both[reconciled].assign(model=models[reconciled].str[: -len(suffix)])
 
 
 def leaderboard_by_level(results: pd.DataFrame, structure: SummingStructure) -> pd.DataFrame:

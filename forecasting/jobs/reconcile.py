@@ -23,17 +23,13 @@ from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError
 from forecasting.evaluation.backtest import backtest
 from forecasting.evaluation.metrics import leaderboard
-from forecasting.evaluation.reconciled import (
-    RECONCILED_SEPARATOR,
-    interval_calibration,
-    leaderboard_by_level,
-    reconciled_backtest,
-)
+from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest, reconciled_rows
 from forecasting.models.base import PanelForecaster
 from forecasting.panel import SeriesPanel
 from forecasting.reconciliation import (
     METHODS,
     calibrate_intervals,
+    interval_factors,
     reconcile_forecasts,
     residual_matrix,
     structure_to_reconcile,
@@ -96,10 +92,7 @@ class ReconciledScoring:
         both = reconciled_backtest(
             results, self.structure, self.method, nonnegative=self.nonnegative, levels=self.levels
         )
-        suffix = f"{RECONCILED_SEPARATOR}{self.method}"
-        models = both["model"].astype(str)
-        reconciled = both[models.str.endswith(suffix)]
-        return leaderboard(reconciled.assign(model=models[models.str.endswith(suffix)].str[: -len(suffix)]))
+        return leaderboard(reconciled_rows(both, self.method))
 
     def mase(self, results: pd.DataFrame) -> float:
         """The reconciled MASE of one model's backtest."""
@@ -148,7 +141,9 @@ def reconcile_job_forecasts(
     if residuals is None or results["cutoff"].nunique() < 2:
         logger.warning("event=reconciled_intervals_not_calibrated reason='fewer than 2 backtest folds'")
         return reconciled
-    factors = interval_calibration(results, structure, method, nonnegative=nonnegative, levels=levels)
+    # the later folds reconciled with the earlier folds' errors, scored against their actuals
+    both = reconciled_backtest(results, structure, method, nonnegative=nonnegative, levels=levels)
+    factors = interval_factors(reconciled_rows(both, method), structure, levels)
     for row in factors.itertuples(index=False):
         logger.info(
             "event=reconciled_interval_factor level=%s interval=%d quantile=%.3f factor=%.3f scores=%d",
