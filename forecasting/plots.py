@@ -1,4 +1,4 @@
-"""Report-ready matplotlib figures: series, seasonality, forecasts, backtests, hierarchies.
+"""Report-ready matplotlib figures: series, seasonality, forecasts, backtests, hierarchies, reconciliation.
 
 Every function returns a :class:`matplotlib.figure.Figure` built without
 ``pyplot``: nothing is kept in pyplot's global figure registry, so a figure is
@@ -28,6 +28,7 @@ from statsmodels.tsa.seasonal import STL
 from forecasting.core.constants import SEASON_LENGTH
 from forecasting.errors import DataError
 from forecasting.evaluation.metrics import metrics_by_horizon
+from forecasting.evaluation.reconciled import RECONCILED_SEPARATOR
 from forecasting.panel import SeriesPanel
 
 MAX_LEGEND_ENTRIES = 12
@@ -599,4 +600,44 @@ def plot_live_accuracy(history: pd.DataFrame) -> Figure:
     bottom.yaxis.set_major_formatter(PercentFormatter(1.0))
     bottom.set_xlabel("forecast month")
     bottom.legend(fontsize="small", frameon=False)
+    return figure
+
+
+def plot_reconciled_by_level(board: pd.DataFrame, metric: str = "mase") -> Figure:
+    """Base against reconciled accuracy at each level of the hierarchy: one group of bars per level.
+
+    ``board`` is :func:`forecasting.evaluation.reconciled.leaderboard_by_level`
+    (one row per level and model; reconciled rows are ``<model>+<method>``).
+    Levels keep the board's order; each model (base or reconciled) is one bar
+    colour, labelled with its value.
+    """
+    missing = [c for c in ("level", "model", metric) if c not in board.columns]
+    if missing:
+        raise DataError(f"the per-level leaderboard lacks column(s) {missing}", column=missing[0])
+    if board.empty:
+        raise DataError("the per-level leaderboard is empty")
+    table = board.assign(level=board["level"].astype(str), model=board["model"].astype(str))
+    values = table.pivot(index="level", columns="model", values=metric)
+    levels = list(dict.fromkeys(table["level"]))
+    models = sorted(values.columns, key=lambda m: (RECONCILED_SEPARATOR in m, m))  # base first
+    values = values.reindex(index=levels, columns=models)
+    figure, axes = _new_figure(width=max(6.0, 1.6 * len(levels) + 2.0), height=4.5)
+    ax = axes[0, 0]
+    positions = np.arange(len(levels), dtype="float64")
+    width = 0.8 / len(models)
+    fmt = (lambda v: f"{v:.0%}") if metric in _COVERAGE_METRICS else (lambda v: f"{v:.3g}")
+    for index, model in enumerate(models):
+        heights = values[model].to_numpy(dtype="float64")
+        offset = (index - (len(models) - 1) / 2) * width
+        bars = ax.bar(positions + offset, heights, width=width, label=model)
+        ax.bar_label(bars, labels=["" if np.isnan(v) else fmt(v) for v in heights], fontsize="x-small")
+    ax.set_xticks(positions, levels)
+    _reference_line(ax, metric, "y")
+    _value_axis(ax, metric, "y")
+    label = _METRIC_LABELS.get(metric, metric)
+    ax.set_ylabel(label)
+    ax.set_xlabel("level of the hierarchy")
+    ax.set_title(f"Backtest {label} by level: base against reconciled")
+    ax.legend(fontsize="small", frameon=False)
+    ax.margins(y=0.12)
     return figure

@@ -458,13 +458,16 @@ def log_live_accuracy(
         mlflow.log_figure(figure, "plots/live_accuracy.png")
 
 
-def log_level_metrics(board: pd.DataFrame) -> None:
+def log_level_metrics(board: pd.DataFrame, figure: Figure | None = None) -> None:
     """Per-level metrics of base and reconciled backtests: ``<metric>_<level>_base|reconciled``.
 
     ``board`` is :func:`forecasting.evaluation.reconciled.leaderboard_by_level`
-    output; it is also logged as ``leaderboard_by_level.csv``.
+    output; it is also logged as ``leaderboard_by_level.csv``, and ``figure``
+    (base vs reconciled by level) as ``plots/reconciled_by_level.png``.
     """
     for _, row in board.iterrows():
         kind = "reconciled" if RECONCILED_SEPARATOR in str(row["model"]) else "base"
         mlflow.log_metrics(_finite_metrics(row, f"_{row['level']}_{kind}"))
     log_frame(board, "leaderboard_by_level.csv")
+    if figure is not None:
+        mlflow.log_figure(figure, "plots/reconciled_by_level.png")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import trade_records
 
 from forecasting.cli import main
+from forecasting.data.summing import SummingStructure
 from forecasting.export import export_columns
 from forecasting.panel import SeriesPanel
 
@@ -19,9 +24,42 @@ def _write_input(path) -> None:
     records.assign(month=records["month"].astype(str)).to_csv(path, index=False)
 
 
+def _write_job(
+    config: Path, tmp_path: Path, panel: Path, *, name: str, models: list[str], folds: int, reconcile: str
+) -> None:
+    """A job on the panel ``series build`` wrote, exporting to and tracking in ``tmp_path``."""
+    config.write_text(
+        f"""
+[job]
+name = "{name}"
+horizon = 3
+output_dir = "{tmp_path / "exports"}"
+models_dir = "{tmp_path / "models"}"
+
+[tracking]
+uri = "sqlite:///{tmp_path / "mlruns" / "mlflow.db"}"
+
+[[sources]]
+path = "{panel}"
+format = "long"
+
+[candidates]
+models = {json.dumps(models)}
+
+[backtest]
+folds = {folds}
+
+[reconcile]
+{reconcile}
+""",
+        encoding="utf-8",
+    )
+
+
 @pytest.mark.slow
-def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch) -> None:
+def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch, caplog) -> None:
     method = "mint_shrink"
+    caplog.set_level(logging.INFO, logger="forecasting.jobs")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
     _write_input(tmp_path / "input.csv")
     panel = tmp_path / "panel.csv"
@@ -39,6 +77,9 @@ def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch) -> No
     assert set(by_series[list(edges["parent"].unique())]) == {method}
     assert by_series["total/trade_value/balance"] == "none"  # a signed combination, not a sum
     assert (table["lower_95"] <= table["lower_80"]).all() and (table["upper_80"] <= table["upper_95"]).all()
+    factors = [r.getMessage() for r in caplog.records if "event=reconciled_interval_factor" in r.getMessage()]
+    assert {m.split("interval=")[1].split()[0] for m in factors} == {"80", "95"}
+    assert {m.split("level=")[1].split()[0] for m in factors} == {"bottom", "crossing", "region", "total"}
 
 
 @pytest.mark.slow
@@ -67,6 +108,100 @@ def test_job_config_reconcile_section(tmp_path) -> None:
     path.write_text('[reconcile]\nmethod = "middle_out"\n')
     with pytest.raises(ConfigError, match="reconcile.method"):
         load_config(path)
+    assert load_config(None).reconcile_choose_on == "base"
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('method = "ols"\nchoose_on = "best"', "must be one of \\['base', 'reconciled'\\]. Got 'best'"),
+        ('method = "ols"\nchoose_on = true', "must be a string"),
+        ('choose_on = "reconciled"', "needs reconcile.method"),
+        ('method = "ols"\nchoose_on = "reconciled"\n[backtest]\nfolds = 1', "needs backtest.folds >= 2"),
+    ],
+)
+def test_a_bad_choose_on_is_a_config_error_naming_the_key(tmp_path, capsys, section, message) -> None:
+    from forecasting.errors import ConfigError
+    from forecasting.jobs.config import load_config
+
+    path = tmp_path / "job.toml"
+    path.write_text(f"[reconcile]\n{section}\n")
+    with pytest.raises(ConfigError, match=message) as raised:
+        load_config(path)
+    assert raised.value.key == "reconcile.choose_on"
+    assert main(["retrain", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "key 'reconcile.choose_on'" in err and "Traceback" not in err
+
+
+def test_job_config_chooses_on_reconciled_backtests(tmp_path) -> None:
+    from forecasting.jobs.config import load_config
+
+    path = tmp_path / "job.toml"
+    path.write_text('[reconcile]\nmethod = "mint_shrink"\nchoose_on = "reconciled"\n')
+    config = load_config(path)
+    assert (config.reconcile, config.reconcile_choose_on) == ("mint_shrink", "reconciled")
+
+
+def _hand_built_backtest() -> tuple[pd.DataFrame, SummingStructure]:
+    """total = a + b over two folds of two months; scale 10 everywhere.
+
+    ``sharp_leaves`` forecasts a and b exactly but the total 50% too high;
+    ``steady`` is 5% too high everywhere (coherent). On base scores steady
+    wins; bottom-up makes sharp_leaves exact and leaves steady as it is.
+    """
+    structure = SummingStructure.from_edges(
+        pd.DataFrame({"parent": ["total", "total"], "child": ["a", "b"], "level": ["total", "total"]})
+    )
+    rows = []
+    for cutoff, months in (("2024-02", ("2024-03", "2024-04")), ("2024-04", ("2024-05", "2024-06"))):
+        for step, month in enumerate(months, start=1):
+            actual = {"a": 100.0 + 10 * step, "b": 50.0 + 5 * step}
+            actual["total"] = actual["a"] + actual["b"]
+            for model, factor in (("sharp_leaves", {"a": 1.0, "b": 1.0, "total": 1.5}), ("steady", None)):
+                for series_id, value in actual.items():
+                    forecast = value * (factor[series_id] if factor else 1.05)
+                    rows.append(
+                        {
+                            "series_id": series_id,
+                            "model": model,
+                            "cutoff": cutoff,
+                            "month": month,
+                            "step": step,
+                            "actual": value,
+                            "forecast": forecast,
+                            "lower_80": forecast - 10,
+                            "upper_80": forecast + 10,
+                            "lower_95": forecast - 20,
+                            "upper_95": forecast + 20,
+                            "scale_mase": 10.0,
+                            "scale_rmsse": 100.0,
+                        }
+                    )
+    return pd.DataFrame(rows), structure
+
+
+def test_reconciled_scores_change_which_model_is_chosen() -> None:
+    from forecasting.evaluation.metrics import leaderboard
+    from forecasting.jobs.reconcile import ReconciledScoring
+
+    results, structure = _hand_built_backtest()
+    base = leaderboard(results)
+    assert list(base["model"]) == ["steady", "sharp_leaves"]
+    # steady: a (5.5, 6) b (2.75, 3) total (8.25, 9) over scale 10; sharp_leaves: total (82.5, 90)
+    assert base.set_index("model")["mase"].to_dict() == pytest.approx(
+        {"steady": (0.575 + 0.2875 + 0.8625) / 3, "sharp_leaves": 8.625 / 3}
+    )
+    scoring = ReconciledScoring(structure, "bottom_up")
+    board = scoring.leaderboard(results)
+    assert list(board["model"]) == ["sharp_leaves", "steady"]
+    assert board.set_index("model").loc["sharp_leaves", "mase"] == pytest.approx(0.0, abs=1e-12)
+    # steady is coherent: bottom-up keeps it; only the second fold is scored (the first lends its errors)
+    later = results[(results["model"] == "steady") & (results["cutoff"] == "2024-04")]
+    assert board.set_index("model").loc["steady", "mase"] == pytest.approx(leaderboard(later)["mase"].iloc[0])
+    assert scoring.mase(results[results["model"] == "steady"]) == pytest.approx(
+        leaderboard(later)["mase"].iloc[0]
+    )
 
 
 @pytest.mark.slow
@@ -75,31 +210,14 @@ def test_retrain_with_a_reconcile_section_exports_numbers_that_add_up(tmp_path) 
     panel = tmp_path / "panel.csv"
     assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel)]) == 0
     config = tmp_path / "job.toml"
-    config.write_text(
-        f"""
-[job]
-name = "coherent"
-horizon = 3
-output_dir = "{tmp_path / "exports"}"
-models_dir = "{tmp_path / "models"}"
-
-[tracking]
-uri = "sqlite:///{tmp_path / "mlruns" / "mlflow.db"}"
-
-[[sources]]
-path = "{panel}"
-format = "long"
-
-[candidates]
-models = ["seasonal_naive"]
-
-[backtest]
-folds = 2
-
-[reconcile]
-method = "wls_struct"
-""",
-        encoding="utf-8",
+    _write_job(
+        config,
+        tmp_path,
+        panel,
+        name="coherent",
+        models=["seasonal_naive"],
+        folds=2,
+        reconcile='method = "wls_struct"',
     )
     assert main(["retrain", "--config", str(config)]) == 0
     table = pd.read_csv(tmp_path / "exports" / "forecasts_coherent_latest.csv", dtype={"month": str})
@@ -145,3 +263,46 @@ def test_backtest_reconcile_prints_base_and_reconciled_per_level(tmp_path, capsy
     out = capsys.readouterr().out
     assert "seasonal_naive+ols" in out and "reconciled with ols" in out
     assert main([*args, "--models", "seasonal_naive", "--reconcile", "nope"]) == 2
+
+
+@pytest.mark.slow
+def test_retrain_chooses_and_gates_on_reconciled_backtests(tmp_path) -> None:
+    import mlflow
+
+    _write_input(tmp_path / "input.csv")
+    panel = tmp_path / "panel.csv"
+    assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel)]) == 0
+    store = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    config = tmp_path / "job.toml"
+    reconcile = 'method = "mint_shrink"\nchoose_on = "reconciled"'
+    _write_job(
+        config,
+        tmp_path,
+        panel,
+        name="chosen",
+        models=["seasonal_naive", "naive"],
+        folds=3,
+        reconcile=reconcile,
+    )
+    mlflow.set_tracking_uri(store)
+    runs = []
+    for _ in range(2):  # the second run re-scores the champion, also on reconciled backtests
+        assert main(["retrain", "--config", str(config)]) == 0
+        table = pd.read_csv(tmp_path / "exports" / "forecasts_chosen_latest.csv", dtype={"month": str})
+        runs.append(mlflow.get_run(table["run_id"].iloc[0]))
+    first, second = runs
+    artifacts = mlflow.artifacts.download_artifacts(run_id=first.info.run_id)
+    reconciled = pd.read_csv(f"{artifacts}/leaderboard_reconciled.csv")
+    base = pd.read_csv(f"{artifacts}/leaderboard.csv")
+    assert set(reconciled["model"]) == {"seasonal_naive", "naive"}
+    assert not np.allclose(
+        reconciled.set_index("model")["mase"].sort_index(), base.set_index("model")["mase"].sort_index()
+    )
+    tags = first.data.tags
+    assert tags["promotion.scored_on"] == "reconciled"
+    assert tags["promotion.candidate_model"] == reconciled["model"].iloc[0]
+    assert float(tags["promotion.candidate_mase"]) == pytest.approx(reconciled["mase"].iloc[0], rel=1e-5)
+    assert (Path(artifacts) / "plots" / "reconciled_by_level.png").exists()
+    kept = second.data.tags
+    assert kept["promotion.decision"] == "kept"
+    assert float(kept["promotion.champion_mase"]) == pytest.approx(reconciled["mase"].iloc[0], rel=1e-5)

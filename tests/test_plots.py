@@ -435,3 +435,39 @@ def test_spring_festival_effect_on_real_us_imports_from_china(shared_data):
     assert slope < 0
     fit = [line.get_label() for line in figure.axes[0].get_lines()]
     assert fit == [f"fit: {slope * 100:+.2f} pp per day later"]
+
+
+def _level_board() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "level": ["bottom", "bottom", "region", "region", "total", "total"],
+            "model": ["ets+mint_shrink", "ets"] * 3,
+            "mase": [0.91, 0.90, 0.70, 0.85, 0.52, 0.80],
+            "coverage_95": [0.94, 0.93, 0.90, 0.88, 0.96, 0.90],
+        }
+    )
+
+
+def test_reconciled_by_level_has_one_group_of_bars_per_level_base_first():
+    board = _level_board()
+    figure = plots.plot_reconciled_by_level(board)
+    assert isinstance(figure, Figure)
+    (ax,) = figure.axes
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["bottom", "region", "total"]
+    base, reconciled = ax.containers
+    assert base.get_label() == "ets" and reconciled.get_label() == "ets+mint_shrink"
+    np.testing.assert_allclose([bar.get_height() for bar in base], [0.90, 0.85, 0.80])
+    np.testing.assert_allclose([bar.get_height() for bar in reconciled], [0.91, 0.70, 0.52])
+    for level, (left, right) in enumerate(zip(base, reconciled, strict=True)):  # side by side at each tick
+        assert left.get_x() < level < right.get_x() + right.get_width()
+    assert "base against reconciled" in ax.get_title()
+    coverage = plots.plot_reconciled_by_level(board, metric="coverage_95").axes[0]
+    assert coverage.get_ylabel() == "95% interval coverage"
+    assert [t.get_text() for t in coverage.texts] == ["93%", "88%", "90%", "94%", "90%", "96%"]
+
+
+def test_reconciled_by_level_names_a_missing_column_and_refuses_an_empty_board():
+    with pytest.raises(DataError, match="mase"):
+        plots.plot_reconciled_by_level(_level_board().drop(columns="mase"))
+    with pytest.raises(DataError, match="empty"):
+        plots.plot_reconciled_by_level(_level_board().iloc[:0])

@@ -53,6 +53,14 @@ def reconciled_backtest(
     return pd.concat(frames, ignore_index=True)
 
 
+def reconciled_rows(both: pd.DataFrame, method: str) -> pd.DataFrame:
+    """The reconciled rows of :func:`reconciled_backtest` output, named by their base model again."""
+    suffix = f"{RECONCILED_SEPARATOR}{method}"
+    models = both["model"].astype(str)
+    reconciled = models.str.endswith(suffix)
+    return both[reconciled].assign(model=models[reconciled].str[: -len(suffix)])
+
+
 def leaderboard_by_level(results: pd.DataFrame, structure: SummingStructure) -> pd.DataFrame:
     """One row per model and level (``bottom`` and each parent level) of the series in the structure."""
     level_of = structure.level_of()

@@ -71,8 +71,10 @@ _SCHEMA: dict[str, set[str]] = {
         "min_forecasts",
         "force_challenger_on_drift",
     },
-    "reconcile": {"method", "nonnegative"},
+    "reconcile": {"method", "nonnegative", "choose_on"},
 }
+CHOOSE_ON: tuple[str, ...] = ("base", "reconciled")
+"""``reconcile.choose_on``: which backtest scores rank the candidates and decide the promotion."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ class JobConfig:
     reconcile: str | None = None
     """Reconciliation method for the exported forecasts (forecasting.reconciliation); None: none."""
     reconcile_nonnegative: bool = False
+    reconcile_choose_on: str = "base"
+    """``reconciled``: candidates and champion are scored on their reconciled backtests (CHOOSE_ON)."""
 
     @property
     def experiment_name(self) -> str:
@@ -183,6 +187,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     reconcile_method = check.optional_string(reconcile, "reconcile.method")
     if reconcile_method is not None and reconcile_method not in RECONCILE_METHODS:
         check.fail("reconcile.method", f"must be one of {list(RECONCILE_METHODS)}. Got {reconcile_method!r}")
+    folds = check.positive_int(backtest, "backtest.folds", 3)
     name = check_job_name(check.string(job, "job.name", "sample"), file=source_file)
     levels = tuple(check.int_list(job, "job.levels", [80, 95]))
     if not levels or any(not 0 < level < 100 for level in levels):
@@ -226,7 +231,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         sample_events=check.boolean(regressors, "regressors.sample_events", True),
         candidates=models,
         model_params={k: dict(v) for k, v in params.items()},
-        folds=check.positive_int(backtest, "backtest.folds", 3),
+        folds=folds,
         step=check.optional_positive_int(backtest, "backtest.step"),
         window=window,
         window_length=window_length,
@@ -235,7 +240,24 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         source_file=source_file,
         reconcile=reconcile_method,
         reconcile_nonnegative=check.boolean(reconcile, "reconcile.nonnegative", False),
+        reconcile_choose_on=_choose_on(check, reconcile, reconcile_method, folds),
     )
+
+
+def _choose_on(check: _Checker, table: dict[str, Any], method: str | None, folds: int) -> str:
+    """``reconcile.choose_on``; ``reconciled`` needs a method and two folds (the first lends its errors)."""
+    choose_on = check.string(table, "reconcile.choose_on", CHOOSE_ON[0])
+    if choose_on not in CHOOSE_ON:
+        check.fail("reconcile.choose_on", f"must be one of {list(CHOOSE_ON)}. Got {choose_on!r}")
+    if choose_on == "reconciled" and method is None:
+        check.fail("reconcile.choose_on", "'reconciled' needs reconcile.method (how to reconcile)")
+    if choose_on == "reconciled" and folds < 2:
+        check.fail(
+            "reconcile.choose_on",
+            f"'reconciled' needs backtest.folds >= 2 (each fold is reconciled with the errors of "
+            f"earlier ones). Got {folds}",
+        )
+    return choose_on
 
 
 def _monitoring(check: _Checker, table: dict[str, Any], levels: tuple[int, ...]) -> MonitoringConfig:

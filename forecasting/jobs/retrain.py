@@ -15,7 +15,7 @@ import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from forecasting.jobs.config import DEFAULT_JOB_MODELS, JobConfig
 from forecasting.jobs.monitoring import LiveCheck
 from forecasting.jobs.promotion import Decision, decide
 from forecasting.jobs.publish import Flip, discard_staged, job_lock, publish, recover, stage_exports
-from forecasting.jobs.reconcile import log_reconciled_backtest, reconcile_job_forecasts
+from forecasting.jobs.reconcile import ReconciledScoring, log_reconciled_backtest, reconcile_job_forecasts
 from forecasting.models.base import PanelForecaster, replace_non_finite
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
@@ -132,16 +132,20 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
             tags={tracking.JOB_TAG: config.name},
         )
     tracking.log_frame(board, "leaderboard.csv")
+    scoring = _scoring(config, panel)
+    if scoring is not None:  # the champion is chosen on reconciled backtests
+        board = scoring.leaderboard(results)
+        tracking.log_frame(board, "leaderboard_reconciled.csv")
     if config.reconcile is not None:
         best_results = results[results["model"] == board["model"].iloc[0]]
         log_reconciled_backtest(
             best_results, panel, method=config.reconcile, nonnegative=config.reconcile_nonnegative
         )
     best = next(m for m in candidates if m.model_name == board["model"].iloc[0])
-    decision, champion = _decide(
-        monitoring.gate_config(config, live), best, float(board["mase"].iloc[0]), panel, X, cache
-    )
-    tracking.log_decision(decision.tags())
+    score = _mase if scoring is None else scoring.mase
+    gate = monitoring.gate_config(config, live)
+    decision, champion = _decide(gate, best, float(board["mase"].iloc[0]), panel, X, cache, score)
+    tracking.log_decision({**decision.tags(), "promotion.scored_on": config.reconcile_choose_on})
     _log("decision", outcome=decision.outcome, reason=decision.reason)
 
     serving = best if decision.promote or champion is None else model_from_spec(champion[1])
@@ -298,6 +302,15 @@ def _mase(results: pd.DataFrame) -> float:
     return float(leaderboard(results)["mase"].iloc[0])
 
 
+def _scoring(config: JobConfig, panel: SeriesPanel) -> ReconciledScoring | None:
+    """How backtests are scored after reconciliation; None when the base scores decide."""
+    if config.reconcile is None or config.reconcile_choose_on != "reconciled":
+        return None
+    return ReconciledScoring.for_panel(
+        panel, config.reconcile, nonnegative=config.reconcile_nonnegative, levels=config.levels
+    )
+
+
 def _decide(
     config: JobConfig,
     best: PanelForecaster,
@@ -305,14 +318,19 @@ def _decide(
     panel: SeriesPanel,
     X: pd.DataFrame | None,
     cache: _Backtests,
+    score: Callable[[pd.DataFrame], float] = _mase,
 ) -> tuple[Decision, tuple[str, dict[str, Any]] | None]:
-    """Re-backtest the serving champion on this window and apply the promotion gate."""
+    """Re-backtest the serving champion on this window and apply the promotion gate.
+
+    ``score`` turns one model's backtest into the MASE the gate compares
+    (base, or reconciled with ``reconcile.choose_on = "reconciled"``).
+    """
     current = deployment.champion_version(config.name)
     if current is None:
         return decide(best.model_name, best_mase, margin=config.margin), None
     spec = json.loads(current.tags[tracking.SPEC_TAG])
     try:
-        champion_mase = _mase(_backtest_one(model_from_spec(spec), panel, config, X, cache))
+        champion_mase = score(_backtest_one(model_from_spec(spec), panel, config, X, cache))
     except Exception as error:  # noqa: BLE001 - an unusable champion must not block a new one
         _log("champion_backtest_failed", version=current.version, error=repr(error))
         champion_mase = None

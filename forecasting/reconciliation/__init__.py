@@ -4,9 +4,12 @@ Layer: above models, below evaluation. :mod:`~forecasting.reconciliation.methods
 works on arrays ordered like :attr:`SummingStructure.series`;
 :mod:`~forecasting.reconciliation.frames` reconciles a long forecast table
 (point forecasts and sample-path intervals); :mod:`~forecasting.reconciliation.covariance`
-holds the shrunk residual covariance as diagonal plus low rank.
+holds the shrunk residual covariance as diagonal plus low rank;
+:mod:`~forecasting.reconciliation.calibration` widens reconciled intervals to
+their backtest coverage, level by level.
 """
 
+from forecasting.reconciliation.calibration import calibrate_intervals, interval_factors
 from forecasting.reconciliation.covariance import LowRankCovariance, shrunk_covariance
 from forecasting.reconciliation.frames import (
     UNRECONCILED,
@@ -22,6 +25,8 @@ __all__ = [
     "UNRECONCILED",
     "LowRankCovariance",
     "Reconciler",
+    "calibrate_intervals",
+    "interval_factors",
     "reconcile",
     "reconcile_forecasts",
     "residual_matrix",
