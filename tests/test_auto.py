@@ -65,7 +65,8 @@ def test_seasonality_decision_on_planted_series() -> None:
 
 def test_a_member_a_series_cannot_use_is_not_fitted_for_it_and_is_reported() -> None:
     panel = _panel({"long": _seasonal(72, seed=1), "short": _seasonal(20, seed=2)}, start="2015-01")
-    auto = Auto(candidates=("gbm", "naive", "drift", "seasonal_naive"), backtest_horizon=6).fit(panel)
+    candidates = ("gbm", "naive", "drift", "seasonal_naive")
+    auto = Auto(candidates=candidates, global_min_series=1, backtest_horizon=6).fit(panel)
     plan = auto.plan_.set_index(["series_id", "model"])
     assert not plan.loc[("short", "gbm"), "used"]
     assert plan.loc[("short", "gbm"), "reason"] == "20 months < 24"
@@ -74,8 +75,14 @@ def test_a_member_a_series_cannot_use_is_not_fitted_for_it_and_is_reported() -> 
     gbm = [m for m in auto.members_ if m.model_name == "gbm"]
     assert len(gbm) == 1 and set(gbm[0].last_month_) == {"long"}
     assert gbm[0].calibration_windows == 3  # automatic count capped; an explicit one is kept:
-    explicit = Auto(candidates=(make_model("gbm", calibration_windows=5),), backtest_horizon=6).fit(panel)
-    assert explicit.members_[0].calibration_windows == 5
+    explicit = Auto(candidates=(make_model("gbm", calibration_windows=5),), global_min_series=1)
+    assert explicit.set_params(backtest_horizon=6).fit(panel).members_[0].calibration_windows == 5
+    # The default needs 30 series for a global member: on two, the GBM is not fitted at all.
+    few = Auto(candidates=candidates, backtest_horizon=6).fit(panel)
+    assert few.plan_.set_index(["series_id", "model"]).loc[("long", "gbm"), "reason"] == (
+        "2 series in the panel < 30"
+    )
+    assert "gbm" not in {m.model_name for m in few.members_}
     used = set(auto.weights_.loc[auto.weights_["series_id"] == "short", "model"])
     assert used == {"naive", "drift", "seasonal_naive"}
 

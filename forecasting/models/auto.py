@@ -24,7 +24,10 @@ taken for the whole panel; every decision is logged per series
   candidates, forecast only the series without seasonality. *Length*: the
   global gradient-boosting members need ``global_min_obs`` months of a series
   (below two seasons they would only stand in with a no-change forecast), the
-  seasonal no-change members one season. A member that does not suit a series
+  seasonal no-change members one season. *Panel*: the global members need
+  ``global_min_series`` series to learn from (on the six trade series and the
+  eleven of the bundled sample they were the worst members and most of the
+  time). A member that does not suit a series
   is not fitted for it, and ``plan_`` says why.
 - **Weights** (``weights_``): per series and member, the log of the member's
   backtest MASE relative to the series' other members, shrunk towards that
@@ -174,17 +177,27 @@ def series_decisions(panel: SeriesPanel) -> pd.DataFrame:
 
 
 def member_plan(
-    decisions: pd.DataFrame, members: Sequence[PanelForecaster], global_min_obs: int
+    decisions: pd.DataFrame,
+    members: Sequence[PanelForecaster],
+    global_min_obs: int,
+    global_min_series: int = 1,
 ) -> pd.DataFrame:
-    """Per series and member: whether it forecasts the series, with which season length, or why not.
+    """Per series and member: whether it forecasts the series, or why not.
 
     A series no member's role suits (only non-seasonal baselines among the
     candidates and a seasonal series) keeps every member long enough for it.
     """
     rows = []
+    few = len(decisions) < global_min_series
     for row in decisions.itertuples(index=False):
         roles = {m.model_name: _role(m.model_name, global_min_obs) for m in members}
         reasons = {name: _not_suited(role, row) for name, role in roles.items()}
+        if few:  # a global model learns across series: a handful teach it little
+            reasons |= {
+                name: f"{len(decisions)} series in the panel < {global_min_series}"
+                for name in roles
+                if name in GLOBAL_MEMBERS
+            }
         if all(reasons.values()):
             reasons = {name: _too_short(role, row) for name, role in roles.items()}
         for name, reason in reasons.items():
@@ -397,6 +410,7 @@ class Auto(PanelForecaster):
     temperature : how sharply weights follow the scores (smaller: closer to
         the best member; larger: closer to an equal-weight mean).
     global_min_obs : months a series needs for the global members (GBMs).
+    global_min_series : series a panel needs for the global members (GBMs) to be used at all.
     max_history : months of each series' most recent history the members see (None: all).
     backtest_horizon, backtest_folds : the internal backtest that weighs the
         members and calibrates the intervals; ``make_model("auto", horizon=h)``
@@ -411,6 +425,7 @@ class Auto(PanelForecaster):
         "shrinkage": [Interval(Real, 0, None)],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "global_min_obs": [POSITIVE_INT],
+        "global_min_series": [POSITIVE_INT],
         "max_history": [NONE, Interval(Integral, 2 * SEASON_LENGTH, None)],
         "backtest_horizon": [POSITIVE_INT],
         "backtest_folds": [POSITIVE_INT],
@@ -424,6 +439,7 @@ class Auto(PanelForecaster):
         shrinkage: float = 48.0,
         temperature: float = 0.15,
         global_min_obs: int = 2 * SEASON_LENGTH,
+        global_min_series: int = 30,
         max_history: int | None = 120,
         backtest_horizon: int = 12,
         backtest_folds: int = 2,
@@ -434,6 +450,7 @@ class Auto(PanelForecaster):
         self.shrinkage = shrinkage
         self.temperature = temperature
         self.global_min_obs = global_min_obs
+        self.global_min_series = global_min_series
         self.max_history = max_history
         self.backtest_horizon = backtest_horizon
         self.backtest_folds = backtest_folds
@@ -451,7 +468,7 @@ class Auto(PanelForecaster):
         self.nonnegative_ = (panel.records.groupby("series_id", observed=True)["value"].min() >= 0).to_dict()
         panel = recent_history(panel, self.max_history)
         decisions = series_decisions(panel)
-        self.plan_ = member_plan(decisions, candidates, self.global_min_obs)
+        self.plan_ = member_plan(decisions, candidates, self.global_min_obs, self.global_min_series)
         self.decisions_ = _with_members(decisions, self.plan_)
         groups = planned_groups(candidates, self.plan_)
         results, backtest_failures = backtest_planned(
