@@ -8,6 +8,7 @@ import pytest
 from conftest import seasonal_panel
 from sklearn.base import clone
 from test_ensemble import Broken
+from test_models_statistical import panel_of
 
 from forecasting.models.auto import MIN_FACTOR, Auto, member_weights, seasonal_acf
 from forecasting.models.baselines import SeasonalNaive
@@ -29,16 +30,6 @@ class Overconfident(SeasonalNaive):
         return out
 
 
-def _panel(series: dict[str, np.ndarray], start: str = "2012-01") -> SeriesPanel:
-    frames = [
-        pd.DataFrame(
-            {"series_id": sid, "month": pd.period_range(start, periods=len(y), freq="M"), "value": y}
-        )
-        for sid, y in series.items()
-    ]
-    return SeriesPanel(pd.concat(frames, ignore_index=True))
-
-
 def _seasonal(n: int, seed: int, level: float = 1000.0, slope: float = 0.0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n)
@@ -54,7 +45,7 @@ def test_seasonality_decision_on_planted_series() -> None:
     assert seasonal_acf(seasonal) > 1 and seasonal_acf(trending_seasonal) > 1
     assert seasonal_acf(noise) < 1 and seasonal_acf(walk) < 1
     assert seasonal_acf(seasonal[:35]) == 0.0  # under three years: never seasonal
-    panel = _panel({"seasonal": seasonal, "noise": noise})
+    panel = panel_of({"seasonal": seasonal, "noise": noise})
     auto = Auto(candidates=("ets", *BASELINES), backtest_horizon=6).fit(panel)
     decisions = auto.decisions_.set_index("series_id")
     assert decisions.loc["seasonal", "seasonal"] and not decisions.loc["noise", "seasonal"]
@@ -64,7 +55,7 @@ def test_seasonality_decision_on_planted_series() -> None:
 
 
 def test_a_member_a_series_cannot_use_is_not_fitted_for_it_and_is_reported() -> None:
-    panel = _panel({"long": _seasonal(72, seed=1), "short": _seasonal(20, seed=2)}, start="2015-01")
+    panel = panel_of({"long": _seasonal(72, seed=1), "short": _seasonal(20, seed=2)}, start="2015-01")
     candidates = ("gbm", "naive", "drift", "seasonal_naive")
     auto = Auto(candidates=candidates, global_min_series=1, backtest_horizon=6).fit(panel)
     plan = auto.plan_.set_index(["series_id", "model"])
@@ -94,7 +85,7 @@ def test_a_trending_series_keeps_its_trend_in_every_forecast_year() -> None:
     stopped = 20.0 * np.minimum(np.arange(96), 66)
     series = {f"flat{i}": _seasonal(96, seed=i) + stopped for i in range(12)}
     series["trend"] = _seasonal(96, seed=99, slope=25.0)
-    panel = _panel(series)
+    panel = panel_of(series)
     auto = Auto(candidates=("ets", "seasonal_naive", "seasonal_profile"), backtest_horizon=24).fit(panel)
     weights = auto.weights_.pivot(index="series_id", columns="model", values="weight")
     flat = weights.drop(index="trend")
@@ -108,7 +99,7 @@ def test_a_trending_series_keeps_its_trend_in_every_forecast_year() -> None:
     assert trend[12:].mean() - trend[:12].mean() == pytest.approx(300, rel=0.25)
 
 
-def test_weights_follow_the_series_backtest_shrunk_towards_the_panel() -> None:
+def test_weights_follow_the_series_backtest_shrunk_towards_thepanel_of() -> None:
     """A hand-made backtest table: the weights equal the formula of the module docstring."""
     rows = []
     for sid, errors in {"a": {"x": 1.0, "y": 2.0}, "b": {"x": 4.0, "y": 1.0}}.items():
