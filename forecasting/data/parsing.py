@@ -10,6 +10,7 @@ input Series: loaders index their frames by line number in the file.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -230,13 +231,25 @@ def _parse_distinct_months(uniques: pd.Index, formats: tuple[str, ...]) -> pd.Se
     parsed = pd.Series(pd.NaT, index=range(len(uniques)), dtype="datetime64[s]")
     if len(uniques) == 0:
         return parsed
-    text = pd.Series(uniques.astype(str), index=parsed.index)
-    attempts = {fmt: pd.to_datetime(text, format=fmt, errors="coerce") for fmt in formats}
+    text = uniques.astype(str)
+    attempts = {fmt: pd.Series([_strptime(t, fmt) for t in text], dtype="datetime64[s]") for fmt in formats}
     for fmt in sorted(formats, key=lambda f: -attempts[f].notna().sum()):
         parsed = parsed.fillna(attempts[fmt])
         if parsed.notna().all():
             break
     return parsed
+
+
+def _strptime(text: str, fmt: str) -> np.datetime64:
+    """``text`` read with ``fmt`` at second resolution (NaT if it does not match).
+
+    The standard library reads years up to 9999 under every pandas version,
+    where ``pandas.to_datetime`` would overflow its nanoseconds first.
+    """
+    try:
+        return np.datetime64(datetime.datetime.strptime(text, fmt), "s")
+    except ValueError:
+        return np.datetime64("NaT", "s")
 
 
 def _month_text(value: Any) -> Any:
