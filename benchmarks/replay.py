@@ -11,9 +11,12 @@ drift flag fire.
     .venv/bin/python benchmarks/replay.py --plot live.png \
         --shift zabaykalsk-manzhouli/cargo/rail/export:2024-09:2
     .venv/bin/python benchmarks/replay.py --models seasonal_naive,ets --start 2024-01 --end 2024-06
+    .venv/bin/python benchmarks/replay.py --params '{"gbm": {"calibration_windows": 3}}' --executor local
 
 Prints one line per run (origin, decision, new rows, drift flags, seconds) and
 the total wall time; ``--markdown`` prints the table for docs/benchmarks.md.
+``--params`` (as ``[candidates.params]``) and ``--executor`` (as ``[job] executor``)
+measure what a job setting would change.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting.evaluation.live import live_history
+from forecasting.executors import EXECUTORS
 from forecasting.features.hierarchy import write_long_csv
 from forecasting.jobs.config import DEFAULT_JOB_MODELS, JobConfig, SourceConfig, load_config
 from forecasting.jobs.monitoring import accuracy_path, read_accuracy
@@ -153,6 +157,8 @@ def main() -> None:
     parser.add_argument("--end", default="2025-06")
     parser.add_argument("--models", default=",".join(DEFAULT_JOB_MODELS), help="comma-separated candidates")
     parser.add_argument("--shift", type=Shift.parse, default=None, metavar="SERIES:YYYY-MM:FACTOR")
+    parser.add_argument("--params", type=json.loads, default={}, metavar="JSON", help="per model")
+    parser.add_argument("--executor", choices=EXECUTORS, default=None, help="default: the job's (none)")
     parser.add_argument("--workdir", default=None, help="default: a temporary folder")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--plot", default=None, metavar="PNG", help="save live against backtest MASE here")
@@ -162,7 +168,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(args.workdir or scratch)
         began = time.perf_counter()
-        runs = replay(workdir, start=args.start, end=args.end, candidates=models, shift=args.shift)
+        load_before = os.getloadavg()[0]
+        runs = replay(
+            workdir,
+            start=args.start,
+            end=args.end,
+            candidates=models,
+            shift=args.shift,
+            model_params=args.params,
+            executor=args.executor,
+        )
         total = time.perf_counter() - began
         table = read_accuracy(accuracy_path(workdir / "exports", JOB))
         if args.plot:
@@ -176,6 +191,7 @@ def main() -> None:
             print(f"    {reason}")
     machine = f"{platform.node()} ({os.cpu_count()} cores)"
     print(f"{len(runs)} runs in {total:.1f} s on {machine}; accuracy table rows: {len(table)}")
+    print(f"load average (1 min) at start {load_before:.2f}, at end {os.getloadavg()[0]:.2f}")
     if args.markdown:
         print(markdown(runs))
 

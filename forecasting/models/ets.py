@@ -16,10 +16,10 @@ from typing import ClassVar, NamedTuple, Self
 
 import numpy as np
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-from threadpoolctl import threadpool_limits
 
 from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.core.params import NON_NEGATIVE_INT, NONE, POSITIVE_INT, Options
+from forecasting.core.threads import limit_threads
 from forecasting.models.base import LocalForecaster
 
 
@@ -94,7 +94,7 @@ class EtsModel:
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
         # Tiny matrices: multi-threaded BLAS only adds hand-offs (10x+ slower on a busy machine).
-        with threadpool_limits(limits=1):
+        with limit_threads(limits=1):
             return self._fit(y)
 
     def _fit(self, y: np.ndarray) -> Self:
@@ -134,7 +134,7 @@ class EtsModel:
         self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
     ) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(self.random_state)
-        with threadpool_limits(limits=1):
+        with limit_threads(limits=1):
             paths = self.result_.simulate(h, anchor="end", repetitions=self.repetitions, rng=rng)
             out = {"mean": np.asarray(self.result_.forecast(h), dtype="float64")}
         paths = np.asarray(paths, dtype="float64").reshape(h, -1)

@@ -14,10 +14,10 @@ from typing import ClassVar, Self
 
 import numpy as np
 from statsmodels.tsa.forecasting.theta import ThetaModel
-from threadpoolctl import threadpool_limits
 
 from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.core.params import POSITIVE_INT, Interval
+from forecasting.core.threads import limit_threads
 from forecasting.models.base import LocalForecaster
 
 
@@ -44,7 +44,7 @@ class ThetaSeriesModel:
             self.y_, period=self.season_length, deseasonalize=seasonal, use_test=True, method="auto"
         )
         # Tiny matrices: multi-threaded BLAS only adds hand-offs (10x+ slower on a busy machine).
-        with threadpool_limits(limits=1):
+        with limit_threads(limits=1):
             self.result_ = model.fit()
         # statsmodels keeps the outcome of its seasonality test only on a private attribute.
         self.deseasonalized_ = bool(seasonal and getattr(model, "_has_seasonality", False))
@@ -53,7 +53,7 @@ class ThetaSeriesModel:
     def predict(
         self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
     ) -> dict[str, np.ndarray]:
-        with threadpool_limits(limits=1):
+        with limit_threads(limits=1):
             out = {"mean": np.asarray(self.result_.forecast(h, theta=self.theta), dtype="float64")}
             for level in levels:
                 bounds = self.result_.prediction_intervals(h, theta=self.theta, alpha=1 - level / 100.0)
