@@ -73,6 +73,8 @@ class ReplayRun:
     drift_series: tuple[str, ...]
     drift_reasons: tuple[str, ...]
     seconds: float
+    cpu_seconds: float
+    """CPU time of this process: what the run costs, whatever else loads the machine."""
 
 
 def shifted(panel: SeriesPanel, shift: Shift | None) -> SeriesPanel:
@@ -122,7 +124,7 @@ def replay(
     runs = []
     for month in pd.period_range(start, end, freq="M"):
         write_long_csv(full.until(month), workdir / "data" / "panel.csv")
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         result = run_retrain(config)
         drift = result.live.drift if result.live is not None else None
         runs.append(
@@ -135,18 +137,22 @@ def replay(
                 drift_series=tuple(drift.series) if drift is not None else (),
                 drift_reasons=tuple(drift.reasons()) if drift is not None else (),
                 seconds=time.perf_counter() - began,
+                cpu_seconds=time.process_time() - began_cpu,
             )
         )
     return runs
 
 
 def markdown(runs: Sequence[ReplayRun]) -> str:
-    lines = ["| origin | decision | version | rows scored | drift | seconds |", "|---|---|---|---:|---|---:|"]
+    lines = [
+        "| origin | decision | version | rows scored | drift | seconds | CPU seconds |",
+        "|---|---|---|---:|---|---:|---:|",
+    ]
     for run in runs:
         flags = ", ".join(run.drift_series) or ("job-level" if run.drifted else "-")
         lines.append(
             f"| {run.origin} | {run.outcome} | {run.champion_version} | {run.new_rows} | {flags} | "
-            f"{run.seconds:.1f} |"
+            f"{run.seconds:.1f} | {run.cpu_seconds:.1f} |"
         )
     return "\n".join(lines)
 
@@ -185,12 +191,13 @@ def main() -> None:
     for run in runs:
         print(
             f"{run.origin} {run.outcome:<8} v{run.champion_version:<3} scored={run.new_rows:<4} "
-            f"drift={','.join(run.drift_series) or run.drifted} {run.seconds:.1f}s"
+            f"drift={','.join(run.drift_series) or run.drifted} {run.seconds:.1f}s cpu={run.cpu_seconds:.1f}s"
         )
         for reason in run.drift_reasons:
             print(f"    {reason}")
     machine = f"{platform.node()} ({os.cpu_count()} cores)"
-    print(f"{len(runs)} runs in {total:.1f} s on {machine}; accuracy table rows: {len(table)}")
+    cpu = sum(run.cpu_seconds for run in runs)
+    print(f"{len(runs)} runs in {total:.1f} s (CPU {cpu:.1f} s) on {machine}; accuracy rows: {len(table)}")
     print(f"load average (1 min) at start {load_before:.2f}, at end {os.getloadavg()[0]:.2f}")
     if args.markdown:
         print(markdown(runs))
