@@ -11,9 +11,12 @@ drift flag fire.
     .venv/bin/python benchmarks/replay.py --plot live.png \
         --shift zabaykalsk-manzhouli/cargo/rail/export:2024-09:2
     .venv/bin/python benchmarks/replay.py --models seasonal_naive,ets --start 2024-01 --end 2024-06
+    .venv/bin/python benchmarks/replay.py --params '{"gbm": {"calibration_windows": 3}}' --executor local
 
 Prints one line per run (origin, decision, new rows, drift flags, seconds) and
 the total wall time; ``--markdown`` prints the table for docs/benchmarks.md.
+``--params`` (as ``[candidates.params]``) and ``--executor`` (as ``[job] executor``)
+measure what a job setting would change.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting.evaluation.live import live_history
+from forecasting.executors import EXECUTORS
 from forecasting.features.hierarchy import write_long_csv
 from forecasting.jobs.config import DEFAULT_JOB_MODELS, JobConfig, SourceConfig, load_config
 from forecasting.jobs.monitoring import accuracy_path, read_accuracy
@@ -69,6 +73,8 @@ class ReplayRun:
     drift_series: tuple[str, ...]
     drift_reasons: tuple[str, ...]
     seconds: float
+    cpu_seconds: float
+    """CPU time of this process: what the run costs, whatever else loads the machine."""
 
 
 def shifted(panel: SeriesPanel, shift: Shift | None) -> SeriesPanel:
@@ -118,7 +124,7 @@ def replay(
     runs = []
     for month in pd.period_range(start, end, freq="M"):
         write_long_csv(full.until(month), workdir / "data" / "panel.csv")
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         result = run_retrain(config)
         drift = result.live.drift if result.live is not None else None
         runs.append(
@@ -131,18 +137,22 @@ def replay(
                 drift_series=tuple(drift.series) if drift is not None else (),
                 drift_reasons=tuple(drift.reasons()) if drift is not None else (),
                 seconds=time.perf_counter() - began,
+                cpu_seconds=time.process_time() - began_cpu,
             )
         )
     return runs
 
 
 def markdown(runs: Sequence[ReplayRun]) -> str:
-    lines = ["| origin | decision | version | rows scored | drift | seconds |", "|---|---|---|---:|---|---:|"]
+    lines = [
+        "| origin | decision | version | rows scored | drift | seconds | CPU seconds |",
+        "|---|---|---|---:|---|---:|---:|",
+    ]
     for run in runs:
         flags = ", ".join(run.drift_series) or ("job-level" if run.drifted else "-")
         lines.append(
             f"| {run.origin} | {run.outcome} | {run.champion_version} | {run.new_rows} | {flags} | "
-            f"{run.seconds:.1f} |"
+            f"{run.seconds:.1f} | {run.cpu_seconds:.1f} |"
         )
     return "\n".join(lines)
 
@@ -153,6 +163,8 @@ def main() -> None:
     parser.add_argument("--end", default="2025-06")
     parser.add_argument("--models", default=",".join(DEFAULT_JOB_MODELS), help="comma-separated candidates")
     parser.add_argument("--shift", type=Shift.parse, default=None, metavar="SERIES:YYYY-MM:FACTOR")
+    parser.add_argument("--params", type=json.loads, default={}, metavar="JSON", help="per model")
+    parser.add_argument("--executor", choices=EXECUTORS, default=None, help="default: the job's (none)")
     parser.add_argument("--workdir", default=None, help="default: a temporary folder")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--plot", default=None, metavar="PNG", help="save live against backtest MASE here")
@@ -162,7 +174,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(args.workdir or scratch)
         began = time.perf_counter()
-        runs = replay(workdir, start=args.start, end=args.end, candidates=models, shift=args.shift)
+        load_before = os.getloadavg()[0]
+        runs = replay(
+            workdir,
+            start=args.start,
+            end=args.end,
+            candidates=models,
+            shift=args.shift,
+            model_params=args.params,
+            executor=args.executor,
+        )
         total = time.perf_counter() - began
         table = read_accuracy(accuracy_path(workdir / "exports", JOB))
         if args.plot:
@@ -170,12 +191,14 @@ def main() -> None:
     for run in runs:
         print(
             f"{run.origin} {run.outcome:<8} v{run.champion_version:<3} scored={run.new_rows:<4} "
-            f"drift={','.join(run.drift_series) or run.drifted} {run.seconds:.1f}s"
+            f"drift={','.join(run.drift_series) or run.drifted} {run.seconds:.1f}s cpu={run.cpu_seconds:.1f}s"
         )
         for reason in run.drift_reasons:
             print(f"    {reason}")
     machine = f"{platform.node()} ({os.cpu_count()} cores)"
-    print(f"{len(runs)} runs in {total:.1f} s on {machine}; accuracy table rows: {len(table)}")
+    cpu = sum(run.cpu_seconds for run in runs)
+    print(f"{len(runs)} runs in {total:.1f} s (CPU {cpu:.1f} s) on {machine}; accuracy rows: {len(table)}")
+    print(f"load average (1 min) at start {load_before:.2f}, at end {os.getloadavg()[0]:.2f}")
     if args.markdown:
         print(markdown(runs))
 

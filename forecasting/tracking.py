@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +32,8 @@ import mlflow
 import mlflow.artifacts
 import pandas as pd
 from matplotlib.figure import Figure
-from mlflow.entities import Metric, Run
+from mlflow.data.dataset import Dataset
+from mlflow.entities import Metric, Param, Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -76,6 +78,9 @@ TRACKING_SCHEMES: tuple[str, ...] = (
 """URI schemes MLflow has a tracking store for (``postgresql+psycopg2``: the part before ``+``)."""
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """What a run id looks like; anything else never reaches an MLflow filter string."""
+MAX_BATCH_PARAMS = 100
+MAX_BATCH_ENTITIES = 1000
+"""MLflow's ``log_batch`` limits: params per call, and params plus metrics per call."""
 
 
 # --- store ----------------------------------------------------------------------
@@ -210,8 +215,11 @@ def end_stale_runs(experiment_id: str, job: str) -> list[str]:
     return [run.info.run_id for run in stale]
 
 
-def log_dataset(panel: SeriesPanel, *, name: str, digest: str, source: str) -> None:
-    """The training panel as an MLflow dataset input (context ``training``) with our digest."""
+def log_dataset(panel: SeriesPanel, *, name: str, digest: str, source: str) -> Dataset:
+    """The training panel as an MLflow dataset input (context ``training``) with our digest.
+
+    Returns the dataset, so the candidate runs log the same one without building it again.
+    """
     records = panel.to_long()
     records["month"] = records["month"].astype(str)
     with warnings.catch_warnings():  # a plain path "can be interpreted in multiple ways": all local
@@ -220,6 +228,7 @@ def log_dataset(panel: SeriesPanel, *, name: str, digest: str, source: str) -> N
             records, source=source, name=name, targets="value", digest=digest[:36]
         )
     mlflow.log_input(dataset, context="training")
+    return dataset
 
 
 def log_frame(frame: pd.DataFrame, artifact_file: str) -> None:
@@ -233,7 +242,26 @@ def log_frame(frame: pd.DataFrame, artifact_file: str) -> None:
 
 def log_params(params: dict[str, Any]) -> None:
     """``get_params()`` as MLflow params (values as text, truncated to MLflow's limit)."""
-    mlflow.log_params({k: json.dumps(v, default=str)[:6000] for k, v in params.items()})
+    mlflow.log_params(_param_texts(params))
+
+
+def _param_texts(params: dict[str, Any]) -> dict[str, str]:
+    return {k: json.dumps(v, default=str)[:6000] for k, v in params.items()}
+
+
+def log_batch(run_id: str, *, metrics: Sequence[Metric] = (), params: Sequence[Param] = ()) -> None:
+    """Params and metrics in as few ``log_batch`` calls as MLflow allows.
+
+    Each call is one store transaction (a commit, on SQLite a disk sync), so a
+    candidate's dozens of values cost one instead of one per ``log_metrics``.
+    """
+    client = MlflowClient()
+    params, metrics = list(params), list(metrics)
+    while params or metrics:
+        batch_params, params = params[:MAX_BATCH_PARAMS], params[MAX_BATCH_PARAMS:]
+        room = MAX_BATCH_ENTITIES - len(batch_params)
+        batch_metrics, metrics = metrics[:room], metrics[room:]
+        client.log_batch(run_id, metrics=batch_metrics, params=batch_params)
 
 
 def log_candidate(
@@ -244,27 +272,30 @@ def log_candidate(
     by_horizon: pd.DataFrame,
     by_series: pd.DataFrame,
     panel: SeriesPanel,
-    dataset: dict[str, str],
+    dataset: Dataset,
     tags: dict[str, str],
 ) -> str:
-    """One nested run for a candidate: params, metrics, per-step and per-series tables, plots."""
+    """One nested run for a candidate: params, metrics, per-step and per-series tables, plots.
+
+    ``dataset`` is the parent run's training input (:func:`log_dataset`).
+    Tags go with the run's creation and params and metrics in one batch.
+    """
     parent = mlflow.active_run()
     experiment_id = parent.info.experiment_id if parent else None
+    tags = {**tags, RUN_TYPE_TAG: "candidate", "forecasting.model": model.model_name}
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=model.model_name, nested=True, tags=tags
     ) as run:
-        mlflow.set_tag(RUN_TYPE_TAG, "candidate")
-        mlflow.set_tag("forecasting.model", model.model_name)
-        log_params(model.get_params(deep=False))
-        mlflow.log_metrics(
-            {m: float(scores[m]) for m in LEADERBOARD_COLUMNS if m in scores and pd.notna(scores[m])}
-        )
-        for step, row in by_horizon.iterrows():
-            values = {
-                f"{m}_by_step": float(row[m]) for m in LEADERBOARD_COLUMNS if m in row and pd.notna(row[m])
-            }
-            mlflow.log_metrics(values, step=int(step))
-        log_dataset(panel, **dataset)
+        now = int(time.time() * 1000)
+        metrics = [Metric(m, v, now, 0) for m, v in _finite_metrics(scores).items()]
+        metrics += [
+            Metric(m, v, now, int(step))
+            for step, row in by_horizon.iterrows()
+            for m, v in _finite_metrics(row, "_by_step").items()
+        ]
+        params = [Param(k, v) for k, v in _param_texts(model.get_params(deep=False)).items()]
+        log_batch(run.info.run_id, metrics=metrics, params=params)
+        mlflow.log_input(dataset, context="training")
         log_frame(by_series.reset_index(), "metrics_by_series.csv")
         log_frame(by_horizon.reset_index(), "metrics_by_horizon.csv")
         log_plots(results, panel)
@@ -446,9 +477,7 @@ def log_live_accuracy(
         for name, value in row.items()
         if pd.notna(value)
     ]
-    client = MlflowClient()
-    for start in range(0, len(points), 1000):  # MLflow's batch limit
-        client.log_batch(run.info.run_id, metrics=points[start : start + 1000])
+    log_batch(run.info.run_id, metrics=points)
     mlflow.log_metrics({k: float(v) for k, v in metrics.items() if pd.notna(v)})
     mlflow.set_tags(tags)
     log_frame(

@@ -7,16 +7,21 @@ import os
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+import mlflow  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from conftest import seasonal_panel  # noqa: E402
+from mlflow.entities import Metric, Param  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: E402
 from test_retrain import JOB, write_job, write_panel_csv  # noqa: E402
 
 from forecasting import tracking  # noqa: E402
 from forecasting.cli import main  # noqa: E402
 from forecasting.errors import DataError, ModelError  # noqa: E402
+from forecasting.evaluation.backtest import backtest  # noqa: E402
+from forecasting.evaluation.metrics import leaderboard, metrics_by_horizon, metrics_by_series  # noqa: E402
 from forecasting.export import export_columns  # noqa: E402
 from forecasting.jobs.config import load_config  # noqa: E402
 from forecasting.jobs.retrain import run_retrain  # noqa: E402
@@ -109,3 +114,56 @@ def test_one_off_forecast_writes_the_export_schema_and_is_tracked(tmp_path, monk
     run = mlflow.get_run(table["run_id"].iloc[0])
     assert run.info.status == "FINISHED" and run.data.params["model"] == '"seasonal_naive"'
     assert main([*args[:-1], "prophet"]) == 2
+
+
+def test_log_batch_splits_at_mlflow_limits_and_keeps_every_value(tmp_path, monkeypatch) -> None:
+    tracking.configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    calls = []
+    real = tracking.MlflowClient.log_batch
+    monkeypatch.setattr(
+        tracking.MlflowClient,
+        "log_batch",
+        lambda self, run_id, metrics=(), params=(), **kw: (
+            calls.append((len(params), len(metrics)))
+            or real(self, run_id, metrics=metrics, params=params, **kw)
+        ),
+    )
+    params = [Param(f"p{i}", str(i)) for i in range(150)]
+    metrics = [Metric("m", float(i), 0, i) for i in range(1900)]
+    with mlflow.start_run() as run:
+        tracking.log_batch(run.info.run_id, metrics=metrics, params=params)
+    assert calls == [(100, 900), (50, 950), (0, 50)]
+    stored = MlflowClient().get_run(run.info.run_id)
+    assert stored.data.params == {f"p{i}": str(i) for i in range(150)}
+    history = MlflowClient().get_metric_history(run.info.run_id, "m")
+    assert sorted((m.step, m.value) for m in history) == [(i, float(i)) for i in range(1900)]
+
+
+def test_candidate_run_has_tags_params_metrics_and_the_training_input(tmp_path) -> None:
+    tracking.configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    panel = seasonal_panel(n_series=2, n_months=48)
+    model = SeasonalNaive()
+    results = backtest([model], panel, horizon=3, folds=2)
+    board = leaderboard(results).set_index("model")
+    with mlflow.start_run():
+        dataset = tracking.log_dataset(panel, name="panel", digest=tracking.data_digest(panel), source="x")
+        child = tracking.log_candidate(
+            model,
+            results=results,
+            scores=board.loc["seasonal_naive"],
+            by_horizon=metrics_by_horizon(results).droplevel("model"),
+            by_series=metrics_by_series(results),
+            panel=panel,
+            dataset=dataset,
+            tags={tracking.JOB_TAG: "job"},
+        )
+    run = MlflowClient().get_run(child)
+    assert run.data.tags[tracking.RUN_TYPE_TAG] == "candidate"
+    assert run.data.tags["forecasting.model"] == "seasonal_naive"
+    assert run.data.tags[tracking.JOB_TAG] == "job"
+    assert run.data.params == {k: json.dumps(v) for k, v in model.get_params(deep=False).items()}
+    assert run.data.metrics["mase"] == pytest.approx(board.loc["seasonal_naive", "mase"])
+    steps = MlflowClient().get_metric_history(child, "mase_by_step")
+    expected = metrics_by_horizon(results)["mase"].droplevel("model")
+    assert {m.step: m.value for m in steps} == pytest.approx(expected.to_dict())
+    assert [i.dataset.digest for i in run.inputs.dataset_inputs] == [dataset.digest]

@@ -109,8 +109,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     tracking.log_params({"horizon": config.horizon, "folds": config.folds, "n_series": len(panel)})
     tracking.log_report(panel.report.format(), "data_quality_report.txt")
     source = config.sources[0].path if config.sources else "forecasting.sample"
-    dataset = {"name": config.name, "digest": digest, "source": source}
-    tracking.log_dataset(panel, **dataset)
+    dataset = tracking.log_dataset(panel, name=config.name, digest=digest, source=source)
     _log("loaded", series=len(panel), rows=len(panel.records), data_digest=digest[:12])
 
     candidates = make_candidates(config)

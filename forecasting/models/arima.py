@@ -27,11 +27,11 @@ from statsmodels.tsa.arima_process import arma2ma
 from statsmodels.tsa.seasonal import STL
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 from statsmodels.tsa.stattools import kpss
-from threadpoolctl import threadpool_limits
 
 from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.core.intervals import normal_intervals
 from forecasting.core.params import BOOLEAN, NON_NEGATIVE_INT, POSITIVE_INT, Options
+from forecasting.core.threads import limit_threads
 from forecasting.models.base import LocalForecaster
 from forecasting.models.transforms import TRANSFORMS, BoxCox, choose_transform
 
@@ -275,7 +275,7 @@ class ArimaModel:
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
         # The matrices are tiny (state dimension < 40): multi-threaded BLAS only adds
         # thread hand-offs, which cost 3-4x on a loaded machine. Parallelise across series.
-        with threadpool_limits(limits=1):
+        with limit_threads(limits=1):
             return self._fit(y, X)
 
     def _fit(self, y: np.ndarray, X: np.ndarray | None) -> Self:
@@ -364,7 +364,7 @@ class ArimaModel:
                     raise ValueError("the model was fitted with exogenous regressors: X is required")
                 Xd = difference(np.vstack([self.X_tail_, X]), self.d_, self.D_, self.season_length)
             R_future = _regressors(h, Xd, self.order_[4])
-        with threadpool_limits(limits=1):
+        with limit_threads(limits=1):
             result = _state_space(self.w_, self.R_, self.order_, self.season_length).filter(self.params_)
             w_mean = np.asarray(result.forecast(h, exog=R_future), dtype="float64")
             sigma_h = np.sqrt(result.scale * np.cumsum(self._psi_weights(h) ** 2))

@@ -33,7 +33,6 @@ from scipy.stats import norm
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
-from threadpoolctl import threadpool_limits
 
 from forecasting.core.checks import check_horizon, check_levels
 from forecasting.core.conformal import conformal_bounds
@@ -50,6 +49,7 @@ from forecasting.core.params import (
     int_sequence,
 )
 from forecasting.core.scales import seasonal_scales
+from forecasting.core.threads import limit_threads
 from forecasting.errors import DataError
 from forecasting.executors import run_chunked
 from forecasting.features.calendar import calendar_features
@@ -213,7 +213,7 @@ class GradientBoosting(PanelForecaster):
         if not isinstance(panel, SeriesPanel):
             raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
         self._validate_params()
-        with threadpool_limits(limits=self.n_jobs, user_api="openmp"):
+        with limit_threads(limits=self.n_jobs, user_api="openmp"):
             return self._fit(panel, X)
 
     def _fit(self, panel: SeriesPanel, X: pd.DataFrame | None) -> Self:
@@ -569,7 +569,7 @@ class GradientBoosting(PanelForecaster):
         needed = np.broadcast_to(self.modelled_[:, None], ordinals.shape)
         future_grid = self._month_grid(ordinals, needed, X_future, "X_future")
         if self.regressor_ is not None:
-            with threadpool_limits(limits=self.n_jobs, user_api="openmp"):
+            with limit_threads(limits=self.n_jobs, user_api="openmp"):
                 mean = self._forecast(
                     self.regressor_, self.history_, future_grid, self.scale_, horizon, self.modelled_
                 )
@@ -617,7 +617,7 @@ def fit_trees(
     """Fit one regressor (None when there are no rows); runs on any executor's worker."""
     if regressor is None:
         return None
-    with threadpool_limits(limits=n_threads, user_api="openmp"):
+    with limit_threads(limits=n_threads, user_api="openmp"):
         return regressor.fit(design, target)
 
 
