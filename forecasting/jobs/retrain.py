@@ -290,17 +290,11 @@ def _backtest_one(
             window_length=config.window_length,
             X=X if model.uses_exog else None,
             levels=config.levels,
-            n_jobs=_fold_jobs(config),
+            n_jobs=config.n_jobs,
         )
         mase = _mase(cache.results[key])
         _log("backtested", model=model.model_name, mase=f"{mase:.4f}")
     return cache.results[key]
-
-
-def _fold_jobs(config: JobConfig) -> int:
-    """Processes for the backtest's folds: all cores on the local executor (a panel too small to
-    spread its series over processes still gets one fold per core), else the configured n_jobs."""
-    return -1 if config.executor == "local" and config.n_jobs == 1 else config.n_jobs
 
 
 def _mase(results: pd.DataFrame) -> float:
