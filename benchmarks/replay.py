@@ -164,7 +164,7 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(DEFAULT_JOB_MODELS), help="comma-separated candidates")
     parser.add_argument("--shift", type=Shift.parse, default=None, metavar="SERIES:YYYY-MM:FACTOR")
     parser.add_argument("--params", type=json.loads, default={}, metavar="JSON", help="per model")
-    parser.add_argument("--executor", choices=EXECUTORS, default=None, help="default: the job's (none)")
+    parser.add_argument("--executor", choices=EXECUTORS, default=None, help="default: the job's (local)")
     parser.add_argument("--workdir", default=None, help="default: a temporary folder")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--plot", default=None, metavar="PNG", help="save live against backtest MASE here")
