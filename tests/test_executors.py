@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 from conftest import seasonal_panel
 from pandas.testing import assert_frame_equal
+from sklearn.base import clone
 
 from forecasting.evaluation.backtest import backtest, fallbacks
 from forecasting.executors import (
+    DEFAULT_EXECUTOR,
     MIN_PARALLEL_TASKS,
     DaskExecutor,
     LocalExecutor,
@@ -37,6 +39,18 @@ def _workload(panel) -> tuple[pd.DataFrame, pd.DataFrame]:
     results = backtest(models, panel, horizon=6, folds=2)
     forecasts = make_model(MODELS[0]).fit(panel).predict(6)
     return results, forecasts
+
+
+@pytest.mark.slow
+def test_auto_gives_the_same_forecasts_on_the_default_executor_as_serial(panel, spread_small_panels) -> None:
+    """The command line's default executor (local) against serial, for the default model."""
+    auto = make_model("auto", horizon=6, candidates=("ets", "theta", "seasonal_naive", "seasonal_profile"))
+    with use_executor(SerialExecutor()):
+        serial = clone(auto).fit(panel).predict(6)
+    with executor_scope(DEFAULT_EXECUTOR):
+        assert isinstance(current_executor(), LocalExecutor)
+        local = clone(auto).fit(panel).predict(6)
+    assert_frame_equal(local, serial, rtol=1e-9, atol=1e-9)
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +111,14 @@ def test_local_executor_keeps_a_few_series_in_this_process() -> None:
     assert {pid for _, _, pid in results} == {os.getpid()}
 
 
+@pytest.fixture
+def spread_small_panels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the local executor use its workers for these six series (below MIN_PARALLEL_TASKS)."""
+    monkeypatch.setattr("forecasting.executors.MIN_PARALLEL_TASKS", 0)
+
+
 @pytest.mark.slow
-def test_local_executor_gives_serial_forecasts(panel, serial_run) -> None:
+def test_local_executor_gives_serial_forecasts(panel, serial_run, spread_small_panels) -> None:
     with use_executor(LocalExecutor(2)):
         run = _workload(panel)
     _assert_same(run, serial_run)
@@ -107,7 +127,9 @@ def test_local_executor_gives_serial_forecasts(panel, serial_run) -> None:
 
 
 @pytest.mark.slow
-def test_n_jobs_shortcut_runs_local_processes_with_same_result(panel, serial_run) -> None:
+def test_n_jobs_shortcut_runs_local_processes_with_same_result(
+    panel, serial_run, spread_small_panels
+) -> None:
     fitted = make_model("arima", n_jobs=2).fit(panel)
     assert current_executor() is None
     assert_frame_equal(fitted.predict(6), serial_run[1])
