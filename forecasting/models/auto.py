@@ -189,8 +189,8 @@ def member_plan(
     """
     rows = []
     few = len(decisions) < global_min_series
+    roles = {m.model_name: _role(m.model_name, global_min_obs) for m in members}
     for row in decisions.itertuples(index=False):
-        roles = {m.model_name: _role(m.model_name, global_min_obs) for m in members}
         reasons = {name: _not_suited(role, row) for name, role in roles.items()}
         if few:  # a global model learns across series: a handful teach it little
             reasons |= {
@@ -475,8 +475,10 @@ class Auto(PanelForecaster):
             groups, panel, X, self.backtest_horizon, self.backtest_folds
         )
         self.weights_ = member_weights(results, self.plan_, self.shrinkage, self.temperature)
-        combined = combined_backtest(results, self.weights_, DEFAULT_LEVELS)
-        self.calibration_ = step_calibration(combined if self.calibrate else pd.DataFrame(), DEFAULT_LEVELS)
+        combined = (
+            combined_backtest(results, self.weights_, DEFAULT_LEVELS) if self.calibrate else pd.DataFrame()
+        )
+        self.calibration_ = step_calibration(combined, DEFAULT_LEVELS)
         self.members_, fit_failures = fit_planned(groups, panel, X)
         self.fallbacks_ = concat_rows(
             [backtest_failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS

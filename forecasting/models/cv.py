@@ -73,12 +73,17 @@ def default_step(horizon: int, folds: int) -> int:
     return max(horizon // folds, 1)
 
 
+def fold_offsets(horizon: int, folds: int, step: int | None = None) -> list[int]:
+    """Months from the last month back to each fold's cutoff, oldest fold first."""
+    step = default_step(horizon, folds) if step is None else step
+    return [horizon + step * k for k in reversed(range(folds))]
+
+
 def fold_cutoffs(
     last_month: pd.Period, *, horizon: int, folds: int, step: int | None = None
 ) -> list[pd.Period]:
     """The training cutoffs, oldest first; the last fold's horizon ends at ``last_month``."""
-    step = default_step(horizon, folds) if step is None else step
-    return [last_month - horizon - step * k for k in reversed(range(folds))]
+    return [last_month - offset for offset in fold_offsets(horizon, folds, step)]
 
 
 def backtest(
@@ -140,7 +145,7 @@ def backtest(
         ends = pd.Series(ends.max(), index=ends.index)
     plans = [
         _plan_fold(panel, ends - offset, horizon, window_length if window == "sliding" else None, min_train)
-        for offset in reversed([horizon + step * k for k in range(folds)])
+        for offset in fold_offsets(horizon, folds, step)
     ]
     cutoffs = [plan.cutoff for plan in plans]
     tasks = [(plan, model) for plan in plans if plan.train is not None for model in models]

@@ -22,6 +22,16 @@ from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.core.params import NONE, POSITIVE_INT, Constraint, Options
 from forecasting.models.base import LocalForecaster
 
+STATSFORECAST_DATA_ERRORS: tuple[type[Exception], ...] = (
+    NotImplementedError,
+    ZeroDivisionError,
+    IndexError,
+    FloatingPointError,
+)
+"""What statsforecast raises for a series it cannot model (not an unfinished part of this package):
+``AutoETS`` raises NotImplementedError("tiny datasets") for a handful of observations, and the
+searches divide or index their way out on degenerate series. Each becomes a reported fallback."""
+
 
 class SmoothingSeriesModel(ABC):
     """A statsforecast model for one series (numpy in, numpy out); keeps ``y_`` for the fallback."""
@@ -44,7 +54,7 @@ class SmoothingSeriesModel(ABC):
         self.season_length_ = self.season_length if len(self.y_) >= 2 * self.season_length else 1
         try:
             self.model_ = self._estimator(self.season_length_).fit(self.y_)
-        except (NotImplementedError, ZeroDivisionError, IndexError, FloatingPointError) as error:
+        except STATSFORECAST_DATA_ERRORS as error:
             raise ValueError(f"{type(error).__name__}: {error}") from error
         return self
 
