@@ -37,9 +37,11 @@ from forecasting.models.cv import MIN_TRAIN
 from forecasting.models.registry import available_models, make_model
 from forecasting.reconciliation.methods import METHODS as RECONCILE_METHODS
 
-DEFAULT_JOB_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "gbm", "auto")
+DEFAULT_JOB_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "auto")
 """The models a job backtests for its champion when the config names none (not ``auto``'s
-candidates); names not registered are skipped (logged)."""
+candidates); names not registered are skipped (logged). No standalone ``gbm``: ``auto`` holds
+both GBMs on panels of at least its ``global_min_series`` series, and on smaller panels a global
+tree model is the costliest candidate and rarely the best (docs/benchmarks.md, live replay)."""
 WINDOWS: tuple[str, ...] = ("expanding", "sliding")
 
 _SCHEMA: dict[str, set[str]] = {
