@@ -40,7 +40,8 @@ EXECUTORS: tuple[str, ...] = ("serial", "local", "dask")
 CHUNKS_PER_WORKER = 4
 MIN_PARALLEL_TASKS = 32
 """Fewer series than this run in the calling process even on the local executor: starting the worker
-processes (each imports the package) costs more than fitting a few dozen series saves."""
+processes (each imports the package) costs more than fitting a few dozen series saves. Heavy tasks
+(``run_chunked(..., heavy=True)``: a model fitted on a whole panel) go to the workers from two on."""
 DEFAULT_EXECUTOR = "local"
 """What ``forecasting forecast``, ``backtest`` and the job use when nothing is set: all cores."""
 """Enough chunks to balance uneven series costs, few enough that per-task overhead is negligible."""
@@ -62,15 +63,25 @@ class Executor(ABC):
         """How many chunks can run at once; sets the chunk count."""
 
     @abstractmethod
-    def _run(self, function: Callable[..., Any], chunks: list[list[tuple]]) -> Iterator[tuple[int, list]]:
+    def _run(
+        self, function: Callable[..., Any], chunks: list[list[tuple]], heavy: bool
+    ) -> Iterator[tuple[int, list]]:
         """Yield ``(chunk index, results)`` as chunks complete, in any order."""
 
     def map_chunks(
-        self, function: Callable[..., Any], chunks: list[list[tuple]], progress: Progress | None = None
+        self,
+        function: Callable[..., Any],
+        chunks: list[list[tuple]],
+        progress: Progress | None = None,
+        *,
+        heavy: bool = False,
     ) -> list[list]:
-        """``[[function(*task) for task in chunk] for chunk in chunks]``, reporting each finished chunk."""
+        """``[[function(*task) for task in chunk] for chunk in chunks]``, reporting each finished chunk.
+
+        ``heavy``: each task is worth a worker of its own, however few there are.
+        """
         done: dict[int, list] = {}
-        for index, results in self._run(function, chunks):
+        for index, results in self._run(function, chunks, heavy):
             done[index] = results
             if progress is not None:
                 progress(len(chunks[index]))
@@ -98,7 +109,9 @@ class SerialExecutor(Executor):
     def n_workers(self) -> int:
         return 1
 
-    def _run(self, function: Callable[..., Any], chunks: list[list[tuple]]) -> Iterator[tuple[int, list]]:
+    def _run(
+        self, function: Callable[..., Any], chunks: list[list[tuple]], heavy: bool = False
+    ) -> Iterator[tuple[int, list]]:
         for index, chunk in enumerate(chunks):
             yield index, run_chunk(function, chunk)
 
@@ -118,8 +131,11 @@ class LocalExecutor(Executor):
         cores = os.cpu_count() or 1
         return max(cores + 1 + self.n_jobs, 1) if self.n_jobs < 0 else self.n_jobs
 
-    def _run(self, function: Callable[..., Any], chunks: list[list[tuple]]) -> Iterator[tuple[int, list]]:
-        if self.n_workers == 1 or len(chunks) < 2 or sum(map(len, chunks)) < MIN_PARALLEL_TASKS:
+    def _run(
+        self, function: Callable[..., Any], chunks: list[list[tuple]], heavy: bool
+    ) -> Iterator[tuple[int, list]]:
+        few = not heavy and sum(map(len, chunks)) < MIN_PARALLEL_TASKS
+        if self.n_workers == 1 or len(chunks) < 2 or few:
             yield from SerialExecutor()._run(function, chunks)
             return
         # max_nbytes=None: arrays are pickled, not memory-mapped read-only (statsmodels' Kalman
@@ -170,7 +186,9 @@ class DaskExecutor(Executor):
     def n_workers(self) -> int:
         return max(len(self.client.scheduler_info(n_workers=-1)["workers"]), 1)
 
-    def _run(self, function: Callable[..., Any], chunks: list[list[tuple]]) -> Iterator[tuple[int, list]]:
+    def _run(
+        self, function: Callable[..., Any], chunks: list[list[tuple]], heavy: bool
+    ) -> Iterator[tuple[int, list]]:
         from distributed import as_completed
 
         client = self.client
@@ -266,13 +284,20 @@ def split_chunks(tasks: Sequence[tuple], n_chunks: int) -> list[list[tuple]]:
 
 
 def run_chunked(
-    function: Callable[..., Any], tasks: Sequence[tuple], *, n_jobs: int = 1, desc: str = "series"
+    function: Callable[..., Any],
+    tasks: Sequence[tuple],
+    *,
+    n_jobs: int = 1,
+    desc: str = "series",
+    heavy: bool = False,
 ) -> list:
     """``[function(*task) for task in tasks]`` on the current executor, in chunks, results in order.
 
     ``function`` and each chunk's tasks are pickled for process and Dask
     executors, so pass a small callable (e.g. an unfitted clone's method) and
-    only the arrays each task needs.
+    only the arrays each task needs. ``heavy`` tasks (a whole-panel fit) use
+    the workers however few they are; light ones (one series each) stay in
+    this process below ``MIN_PARALLEL_TASKS``.
     """
     current = _CURRENT.get()
     executor, callback = current if current is not None else (_default_executor(n_jobs), None)
@@ -286,7 +311,7 @@ def run_chunked(
             if callback is not None:
                 callback(n_done)
 
-        done = executor.map_chunks(function, chunks, progress)
+        done = executor.map_chunks(function, chunks, progress, heavy=heavy)
     return [result for chunk in done for result in chunk]
 
 

@@ -10,8 +10,9 @@ from sklearn.base import clone
 from test_ensemble import Broken
 from test_models_statistical import panel_of
 
-from forecasting.models.auto import MIN_FACTOR, Auto, member_weights, seasonal_acf
+from forecasting.models.auto import MIN_FACTOR, Auto, backtest_member, member_weights, seasonal_acf
 from forecasting.models.baselines import SeasonalNaive
+from forecasting.models.cv import backtest
 from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel
 
@@ -219,3 +220,26 @@ def test_members_see_only_the_most_recent_history() -> None:
     assert auto.last_month_ == {"s0": pd.Period("2020-12", "M"), "s1": pd.Period("2020-12", "M")}
     with pytest.raises(ValueError, match="'max_history'"):
         Auto(max_history=6).fit(panel)
+
+
+def test_the_backtest_searches_forms_once_at_the_earliest_fold_and_skips_unused_intervals() -> None:
+    """ETS's search runs on the earliest fold's history and the later folds refit its forms, so that
+    fold scores exactly as a searching backtest; the GBM skips its conformal refits without calibration."""
+    series = {f"s{i}": _seasonal(84, seed=i, slope=3.0 * i) for i in range(4)}
+    series["young"] = _seasonal(30, seed=9)  # too short for a season at the earliest fold
+    panel = panel_of(series)
+    ets = backtest_member(make_model("ets"), panel, None, horizon=12, folds=2, intervals=False)
+    earliest = make_model("ets").fit(panel_of({k: v[:-18] for k, v in series.items()}))
+    assert ets.series_params == earliest.selected_params_ and "young" not in ets.series_params
+    gbm = backtest_member(make_model("gbm"), panel, None, horizon=12, folds=2, intervals=False)
+    assert gbm.calibration_windows == 0
+    calibrated = backtest_member(make_model("gbm"), panel, None, horizon=12, folds=2, intervals=True)
+    assert calibrated.calibration_windows is None
+    reused = backtest([ets], panel, horizon=12, folds=2, align="series")
+    searched = backtest([make_model("ets")], panel, horizon=12, folds=2, align="series")
+    first = reused["cutoff"] == reused.groupby("series_id")["cutoff"].transform("min")
+    columns = ["series_id", "month", "forecast", "upper_95"]
+    pd.testing.assert_frame_equal(
+        reused.loc[first, columns].reset_index(drop=True),
+        searched.loc[first, columns].reset_index(drop=True),
+    )

@@ -111,6 +111,15 @@ def test_local_executor_keeps_a_few_series_in_this_process() -> None:
     assert {pid for _, _, pid in results} == {os.getpid()}
 
 
+def test_local_executor_sends_a_few_heavy_tasks_to_its_workers() -> None:
+    """Whole-panel fits (a GBM's final and calibration trees) are worth a worker each, however few."""
+    tasks = [(i, float(i)) for i in range(4)]
+    with use_executor(LocalExecutor(2)):
+        results = run_chunked(_square, tasks, heavy=True)
+    assert [x for _, x, _ in results] == [0.0, 1.0, 4.0, 9.0]
+    assert os.getpid() not in {pid for _, _, pid in results}
+
+
 @pytest.fixture
 def spread_small_panels(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let the local executor use its workers for these six series (below MIN_PARALLEL_TASKS)."""
@@ -252,9 +261,9 @@ def test_fitted_state_is_not_shipped_to_workers(panel) -> None:
     shipped = []
 
     class Recording(SerialExecutor):
-        def map_chunks(self, function, chunks, progress=None):
+        def map_chunks(self, function, chunks, progress=None, *, heavy=False):
             shipped.append(function.__self__)
-            return super().map_chunks(function, chunks, progress)
+            return super().map_chunks(function, chunks, progress, heavy=heavy)
 
     with use_executor(Recording()):
         model.fit(panel)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecasting.errors import ConfigError
 from forecasting.features.calendar import calendar_features
 from forecasting.models.arima import Arima, ArimaModel, evaluate, ndiffs, nsdiffs, stepwise_search
 from forecasting.models.smoothing import Ces, CesSeriesModel, Ets, EtsSeriesModel, Theta, ThetaSeriesModel
@@ -191,6 +192,36 @@ def test_theta_deseasonalises_only_significant_seasonality() -> None:
     assert not flat.deseasonalized_
     truth = 120.0 * np.sin(2 * np.pi * np.arange(96, 108) / MONTHS)
     assert np.corrcoef(seasonal.predict(12)["mean"], truth)[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("model_class", [EtsSeriesModel, ThetaSeriesModel, CesSeriesModel])
+def test_the_selected_form_refits_without_searching_to_the_same_forecast(model_class) -> None:
+    y = seasonal_series()
+    searched = model_class().fit(y)
+    params = searched.selected_params()
+    assert params and set(params) <= set(model_class().__dict__)
+    refitted = model_class(**params).fit(y)
+    np.testing.assert_array_equal(refitted.predict(12)["upper_95"], searched.predict(12)["upper_95"])
+    assert model_class().fit(seasonal_series(23)).selected_params() == {}  # too short for a season yet
+
+
+def test_ets_names_its_form_and_drops_a_season_the_series_is_too_short_for() -> None:
+    assert EtsSeriesModel().fit(seasonal_series()).selected_params()["model"][2] in "AM"
+    damped = EtsSeriesModel(model="AAN", damped=True).fit(seasonal_series())
+    assert damped.selected_params() == {"model": "AAN", "damped": True}
+    assert EtsSeriesModel(model="MAM").fit(seasonal_series(20) + 500).form_ == "ETS(M,A,N)"
+
+
+def test_series_params_replace_the_shared_ones_for_their_series_only() -> None:
+    panel = panel_of({"a": seasonal_series(60), "b": seasonal_series(60, seed=4)})
+    model = Ets(series_params={"a": {"model": "ANN", "damped": False}}).fit(panel)
+    assert model.models_["a"].form_ == "ETS(A,N,N)" and model.models_["b"].form_ != "ETS(A,N,N)"
+    assert model.selected_params_["a"] == {"model": "ANN", "damped": False}
+    assert set(model.selected_params_) == {"a", "b"}
+    with pytest.raises(ConfigError, match=r"series_params\['a'\] names 'alpha'"):
+        Ets(series_params={"a": {"alpha": 0.5}}).fit(panel)
+    with pytest.raises(ConfigError, match="series_params"):
+        Ets(series_params=[("a", {})]).fit(panel)
 
 
 @pytest.mark.parametrize("model_class", [Ets, Theta, Ces, Arima])

@@ -40,7 +40,11 @@ taken for the whole panel; every decision is logged per series
   member keeps some weight: no ranking switches a series to one member.
 - **Backtest**: ``backtest_folds`` rolling origins over ``backtest_horizon``
   months, aligned to each series' own end (:func:`forecasting.models.cv.backtest`
-  with ``align="series"``), each member on the series it suits.
+  with ``align="series"``), each member on the series it suits. ETS and
+  Theta search their form once per series, at the earliest fold, and refit
+  it at the later ones (refitting a chosen ETS form costs a twentieth of the
+  search); the GBMs skip their conformal refits unless the intervals are
+  calibrated (the weights need point forecasts only).
 - **Intervals**: the members' bounds combined with the same weights. With
   ``calibrate=True`` the distance from forecast to bound is also scaled per
   forecast step to the combination's backtest coverage (split conformal; a
@@ -72,7 +76,7 @@ from forecasting.core.params import BOOLEAN, N_JOBS, NONE, POSITIVE_INT, Constra
 from forecasting.core.scales import scaled_errors
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.models.base import PanelForecaster, fill_gaps, series_arrays, with_predict_fallbacks
-from forecasting.models.cv import TooLittleHistoryError, backtest
+from forecasting.models.cv import TooLittleHistoryError, backtest, fold_offsets
 from forecasting.models.ensemble import (
     MEMBER_ERRORS,
     Member,
@@ -129,10 +133,21 @@ def recent_history(panel: SeriesPanel, months: int | None) -> SeriesPanel:
     """Each series' last ``months`` months (the panel itself when None or when nothing is older)."""
     if months is None:
         return panel
+    recent = _months_to_last(panel) < months
+    return panel if recent.all() else SeriesPanel(panel.records[recent], panel.report)
+
+
+def history_before(panel: SeriesPanel, months: int) -> SeriesPanel | None:
+    """Each series without its last ``months`` months (None when no series has anything left)."""
+    kept = panel.records[_months_to_last(panel) >= months]
+    return SeriesPanel(kept, panel.report) if not kept.empty else None
+
+
+def _months_to_last(panel: SeriesPanel) -> np.ndarray:
+    """Per record, the months from it to its series' last month."""
     records = panel.records
     last = records.groupby("series_id", observed=True)["month"].transform("max").array.asi8
-    recent = records["month"].array.asi8 > last - months
-    return panel if recent.all() else SeriesPanel(records[recent], panel.report)
+    return last - records["month"].array.asi8
 
 
 def autocorrelations(y: np.ndarray, lags: int) -> np.ndarray:
@@ -240,6 +255,33 @@ def _capped_calibration(member: PanelForecaster) -> PanelForecaster:
     return member
 
 
+def backtest_member(
+    member: PanelForecaster,
+    panel: SeriesPanel,
+    X: pd.DataFrame | None,
+    horizon: int,
+    folds: int,
+    intervals: bool,
+) -> PanelForecaster:
+    """``member`` as the backtest refits it at each fold.
+
+    A member that selects a form per series (ETS's letters, Theta's variant)
+    searches once, on the earliest fold's history, and every later fold refits
+    that form (``series_params``): the folds are months apart, the search is
+    most of the cost, and no fold sees a form chosen on its own test months.
+    Without calibration the backtest's intervals are not used, so the GBMs
+    skip their conformal refits.
+    """
+    member = clone(member)
+    if not intervals and "calibration_windows" in member.get_params():
+        member.set_params(calibration_windows=0)
+    if folds > 1 and "series_params" in member.get_params():
+        earliest = history_before(panel, max(fold_offsets(horizon, folds)))
+        if earliest is not None:
+            member.set_params(series_params=clone(member).fit(earliest, X).selected_params_)
+    return member
+
+
 def planned_groups(
     candidates: Sequence[PanelForecaster], plan: pd.DataFrame
 ) -> list[tuple[PanelForecaster, list[str]]]:
@@ -280,16 +322,17 @@ def backtest_planned(
     X: pd.DataFrame | None,
     horizon: int,
     folds: int,
+    *,
+    intervals: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every planned member's backtest on its series (origins aligned to each series' end)."""
+    """Every planned member's backtest on its series (origins aligned to each series' end);
+    ``intervals=False``: only its point forecasts are used (:func:`backtest_member`)."""
     frames, failures = [], []
     for member, series_ids in groups:
+        subset = panel.subset(series_ids)
         try:
-            frames.append(
-                backtest(
-                    [member], panel.subset(series_ids), horizon=horizon, folds=folds, X=X, align="series"
-                )
-            )
+            scored = backtest_member(member, subset, X, horizon, folds, intervals)
+            frames.append(backtest([scored], subset, horizon=horizon, folds=folds, X=X, align="series"))
         except TooLittleHistoryError:  # none of its series is long enough: it weighs by the panel
             continue
         except (ConfigError, DataError):
@@ -472,7 +515,7 @@ class Auto(PanelForecaster):
         self.decisions_ = _with_members(decisions, self.plan_)
         groups = planned_groups(candidates, self.plan_)
         results, backtest_failures = backtest_planned(
-            groups, panel, X, self.backtest_horizon, self.backtest_folds
+            groups, panel, X, self.backtest_horizon, self.backtest_folds, intervals=self.calibrate
         )
         self.weights_ = member_weights(results, self.plan_, self.shrinkage, self.temperature)
         combined = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
@@ -23,7 +23,7 @@ from forecasting.core.checks import check_horizon, check_levels
 from forecasting.core.constants import ADJUSTMENT_COLUMNS, DEFAULT_LEVELS, FALLBACK_COLUMNS
 from forecasting.core.exog import exog_matrices
 from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
-from forecasting.core.params import N_JOBS, NONE, POSITIVE_INT, Constraint, validate_params
+from forecasting.core.params import N_JOBS, NONE, POSITIVE_INT, Constraint, InstanceOf, validate_params
 from forecasting.errors import NUMERICAL_ERRORS, ConfigError, DataError, ModelError
 from forecasting.executors import run_chunked
 from forecasting.models.naive import fallback_model
@@ -40,6 +40,11 @@ class SeriesModel(Protocol):
     def predict(
         self, h: int, X: np.ndarray | None = None, levels: Sequence[int] = DEFAULT_LEVELS
     ) -> dict[str, np.ndarray]: ...
+
+
+SELECTED_PARAMS = "selected_params"
+"""Optional method of a fitted series model: the parameters that fit its chosen form again without
+the search (e.g. ETS's letters), collected per series in a local model's ``selected_params_``."""
 
 
 class PanelForecaster(BaseEstimator, ABC):
@@ -158,6 +163,7 @@ class LocalForecaster(PanelForecaster):
             cls._parameter_constraints = {
                 **getattr(cls.series_model, "_parameter_constraints", {}),
                 **cls.panel_constraints,
+                "series_params": [NONE, InstanceOf(Mapping, "a mapping of series id to parameters")],
                 "min_obs": [NONE, POSITIVE_INT],
                 "n_jobs": N_JOBS,
             }
@@ -166,8 +172,20 @@ class LocalForecaster(PanelForecaster):
     def _series_param_names(cls) -> list[str]:
         return list(inspect.signature(cls.series_model).parameters)
 
-    def _series_model(self) -> SeriesModel:
-        return self.series_model(**{name: getattr(self, name) for name in self._series_param_names()})
+    def _series_model(self, series_id: str | None = None) -> SeriesModel:
+        params = {name: getattr(self, name) for name in self._series_param_names()}
+        return self.series_model(**params | dict((self.series_params or {}).get(series_id, {})))
+
+    def _check_series_params(self) -> None:
+        known = set(self._series_param_names())
+        for series_id, params in (self.series_params or {}).items():
+            unknown = sorted(set(params) - known)
+            if unknown:
+                raise ConfigError(
+                    f"series_params[{series_id!r}] names {unknown[0]!r}, not a parameter of "
+                    f"{self.series_model.__name__} ({', '.join(sorted(known))})",
+                    key="series_params",
+                )
 
     def _min_obs(self) -> int:
         return self.min_obs if self.min_obs is not None else self._series_model().min_obs
@@ -176,6 +194,7 @@ class LocalForecaster(PanelForecaster):
         if not isinstance(panel, SeriesPanel):
             raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
         self._validate_params()
+        self._check_series_params()
         n_jobs = self.n_jobs or 1
         jobs = series_arrays(panel)
         exog = exog_matrices(X if self.uses_exog else None, [(sid, months) for sid, _, months in jobs], "X")
@@ -187,6 +206,11 @@ class LocalForecaster(PanelForecaster):
             desc=f"fit {self.model_name}",
         )
         self.models_ = {sid: model for sid, model, _, _ in results}
+        self.selected_params_ = {
+            sid: getattr(model, SELECTED_PARAMS)()
+            for sid, model, fallback, _ in results
+            if not fallback and hasattr(model, SELECTED_PARAMS) and getattr(model, SELECTED_PARAMS)()
+        }
         self.last_month_ = {sid: months[-1] for sid, _, months in jobs}
         self.nonnegative_ = {sid: bool(np.nanmin(y) >= 0) for sid, y, _ in jobs}
         self.fallbacks_ = pd.DataFrame(
@@ -216,7 +240,7 @@ class LocalForecaster(PanelForecaster):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    model = self._series_model().fit(y, X)
+                    model = self._series_model(series_id).fit(y, X)
                 return series_id, model, None, None
             except (ConfigError, DataError):
                 raise
@@ -266,7 +290,7 @@ def _local_init(cls: type[LocalForecaster]) -> Callable[..., None]:
     ``min_obs`` and ``n_jobs``, keyword-only, stored as given."""
     keyword = inspect.Parameter.KEYWORD_ONLY
     parameters = [p.replace(kind=keyword) for p in inspect.signature(cls.series_model).parameters.values()]
-    extras = {**cls.panel_params, "min_obs": None, "n_jobs": 1}
+    extras = {**cls.panel_params, "series_params": None, "min_obs": None, "n_jobs": 1}
     parameters += [inspect.Parameter(name, keyword, default=default) for name, default in extras.items()]
     defaults = {p.name: p.default for p in parameters}
 

@@ -4,7 +4,9 @@ ETS, Theta and complex exponential smoothing (CES) are the members where
 statsforecast is both the reference and fast (its ETS search is C++, about
 ten times statsmodels' ``ETSModel`` over the same forms), so the package
 wraps it rather than re-implementing the searches. Each series model sees one
-numpy array; a seasonal form is offered only with two full seasons, and
+numpy array; a seasonal form is offered only with two full seasons, each
+fitted model names its chosen form in ``selected_params()`` (so that a
+backtest can refit that form without searching again), and
 statsforecast's own failures on a series (a tiny or degenerate one) become
 ``ValueError`` so the panel wrapper reports a fallback for that series.
 """
@@ -46,6 +48,15 @@ class SmoothingSeriesModel(ABC):
     def _estimator(self, season_length: int) -> Any:
         """The unfitted statsforecast model for ``season_length``."""
 
+    @abstractmethod
+    def _selected_form(self) -> dict[str, Any]:
+        """The parameters naming the fitted form."""
+
+    def selected_params(self) -> dict[str, Any]:
+        """Parameters that refit the chosen form without the search; none while the series is too
+        short for its season (a later, longer fit must be free to choose a seasonal form)."""
+        return self._selected_form() if self.season_length_ == self.season_length else {}
+
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
         self.y_ = np.asarray(y, dtype="float64")
         if np.ptp(self.y_) == 0:
@@ -74,7 +85,9 @@ class EtsSeriesModel(SmoothingSeriesModel):
 
     ``model`` is the form in ETS letters, "Z" letting the AICc choose (e.g.
     "ZZZ", or "ZZN" for no season); ``damped`` None tries damped and undamped
-    trends. ``form_`` names the chosen form, e.g. "ETS(M,Ad,M)".
+    trends. A series shorter than two seasons gets no season whatever the
+    season letter (as the search would choose). ``form_`` names the fitted
+    form, e.g. "ETS(M,Ad,M)".
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
@@ -91,27 +104,48 @@ class EtsSeriesModel(SmoothingSeriesModel):
         self.damped = damped
 
     def _estimator(self, season_length: int) -> AutoETS:
-        return AutoETS(season_length=season_length, model=self.model, damped=self.damped)
+        model = self.model if season_length > 1 or self.model[2] == "Z" else self.model[:2] + "N"
+        return AutoETS(season_length=season_length, model=model, damped=self.damped)
 
     @property
     def form_(self) -> str:
         return str(self.model_.model_["method"])
+
+    def _selected_form(self) -> dict[str, Any]:
+        """``model`` letters and ``damped`` (components e.g. "MAMD": damped)."""
+        components = str(self.model_.model_["components"])
+        return {"model": components[:3], "damped": components[3] == "D"}
 
 
 class ThetaSeriesModel(SmoothingSeriesModel):
     """Theta with an optimised theta (statsforecast ``AutoTheta``).
 
     It chooses among the standard, optimised, dynamic standard and dynamic
-    optimised Theta models by in-sample MSE, after a 90% seasonality test on
-    the lag-12 autocorrelation and, when seasonal, multiplicative classical
-    decomposition (additive for series that are not strictly positive).
+    optimised Theta models (``model`` "STM", "OTM", "DSTM", "DOTM"; None: by
+    in-sample MSE), after a 90% seasonality test on the lag-12 autocorrelation
+    and, when seasonal, multiplicative classical decomposition (additive for
+    series that are not strictly positive).
     """
+
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **SmoothingSeriesModel._parameter_constraints,
+        "model": [NONE, Options("STM", "OTM", "DSTM", "DOTM")],
+    }
+
+    def __init__(self, season_length: int = SEASON_LENGTH, model: str | None = None) -> None:
+        super().__init__(season_length)
+        self.model = model
 
     def _estimator(self, season_length: int) -> AutoTheta:
         positive = bool(np.all(self.y_ > 0))
         return AutoTheta(
-            season_length=season_length, decomposition_type="multiplicative" if positive else "additive"
+            season_length=season_length,
+            decomposition_type="multiplicative" if positive else "additive",
+            model=self.model,
         )
+
+    def _selected_form(self) -> dict[str, Any]:
+        return {"model": self.variant_}
 
     @property
     def deseasonalized_(self) -> bool:
@@ -126,12 +160,26 @@ class CesSeriesModel(SmoothingSeriesModel):
     """Complex exponential smoothing (Svetunkov & Kourentzes), statsforecast ``AutoCES``.
 
     CES models level and trend in one complex-valued state, so it need not
-    decide between a trend and none; the season type (none, simple, partial,
-    full) is chosen by AICc.
+    decide between a trend and none; the season type (``model`` "N" none, "S"
+    simple, "P" partial, "F" full; "Z" by AICc) is chosen by AICc. A series
+    shorter than two seasons gets none.
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **SmoothingSeriesModel._parameter_constraints,
+        "model": [Options("Z", "N", "S", "P", "F")],
+    }
+
+    def __init__(self, season_length: int = SEASON_LENGTH, model: str = "Z") -> None:
+        super().__init__(season_length)
+        self.model = model
+
     def _estimator(self, season_length: int) -> AutoCES:
-        return AutoCES(season_length=season_length)
+        model = self.model if season_length > 1 or self.model == "Z" else "N"
+        return AutoCES(season_length=season_length, model=model)
+
+    def _selected_form(self) -> dict[str, Any]:
+        return {"model": str(self.model_.model_["seasontype"])}
 
 
 class Ets(LocalForecaster):
