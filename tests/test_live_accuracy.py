@@ -22,6 +22,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from conftest import PROJECT_ROOT, seasonal_panel  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
+from scipy.stats import binom  # noqa: E402
 
 from forecasting.cli import main  # noqa: E402
 from forecasting.core.scales import series_scales  # noqa: E402
@@ -263,6 +264,127 @@ def test_drift_rule_coverage_band_and_job_level_wait_for_a_full_window() -> None
     assert report.reasons() == ["live 80% coverage 0.167 outside [0.6, 0.95] over 2024-01..2024-03"]
 
 
+def coverage_rows(monthly_hits: dict[str, int], n_series: int, origins: int = 1) -> pd.DataFrame:
+    """Live rows: per month the first ``hits`` of ``n_series`` series covered, ``origins`` times."""
+    rows = [
+        {
+            "origin": pd.Period(month, freq="M") - step,
+            "series_id": f"s{i:03d}",
+            "month": pd.Period(month, freq="M"),
+            "mase": 1.0,
+            "backtest_mase": 1.0,
+            "coverage_80": float(i < hits),
+        }
+        for month, hits in monthly_hits.items()
+        for i in range(n_series)
+        for step in range(1, origins + 1)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_coverage_counts_each_series_month_once_however_many_origins_scored_it() -> None:
+    once = drift_report(coverage_rows({"2024-01": 5, "2024-02": 5, "2024-03": 5}, 10), DriftRule())
+    thrice = drift_report(
+        coverage_rows({"2024-01": 5, "2024-02": 5, "2024-03": 5}, 10, origins=3), DriftRule()
+    )
+    assert once.coverage == thrice.coverage == 0.5
+    assert once.coverage_pairs == thrice.coverage_pairs == 30
+    assert thrice.coverage_p_value == pytest.approx(once.coverage_p_value)
+    assert once.coverage_p_value == pytest.approx(binom.cdf(15, 30, 0.6))  # 15 of 30 covered, edge 0.6
+
+
+def test_coverage_below_the_band_by_sampling_noise_is_not_drift_but_a_significant_breach_is() -> None:
+    rule = DriftRule(coverage_band=(0.6, 0.95))
+    few = drift_report(coverage_rows({"2024-01": 6, "2024-02": 6, "2024-03": 6}, 11), rule)
+    assert few.coverage == pytest.approx(6 / 11) and few.coverage_months_out == 3
+    assert few.coverage_p_value == pytest.approx(binom.cdf(18, 33, 0.6)) and not few.coverage_drift
+    many = drift_report(coverage_rows({"2024-01": 60, "2024-02": 60, "2024-03": 60}, 110), rule)
+    assert many.coverage == pytest.approx(6 / 11) and many.coverage_p_value < 0.05 and many.coverage_drift
+    wide = drift_report(coverage_rows({"2024-01": 110, "2024-02": 110, "2024-03": 110}, 110), rule)
+    assert wide.coverage == 1.0 and wide.coverage_p_value == pytest.approx(0.95**330) and wide.coverage_drift
+    strict = DriftRule(coverage_band=(0.6, 0.95), coverage_alpha=1e-6)
+    assert not drift_report(coverage_rows({"2024-01": 60, "2024-02": 60, "2024-03": 60}, 110), strict).drifted
+
+
+def test_coverage_must_stay_outside_the_band_without_its_worst_month_not_only_in_one_shocked_month() -> None:
+    one_month = drift_report(coverage_rows({"2024-01": 80, "2024-02": 0, "2024-03": 80}, 100), DriftRule())
+    assert one_month.coverage == pytest.approx(0.8 * 2 / 3) and one_month.coverage_p_value < 0.05
+    assert one_month.coverage_months_out == 1 and one_month.coverage_without_worst == pytest.approx(0.8)
+    assert not one_month.coverage_drift and not one_month.drifted
+    # A second month below the band that the others outweigh is not a persistent breach either.
+    two_months = drift_report(coverage_rows({"2024-01": 80, "2024-02": 0, "2024-03": 50}, 100), DriftRule())
+    assert two_months.coverage_months_out == 2 and two_months.coverage_without_worst == pytest.approx(0.65)
+    assert not two_months.coverage_drift
+    lasting = drift_report(coverage_rows({"2024-01": 80, "2024-02": 0, "2024-03": 30}, 100), DriftRule())
+    assert lasting.coverage_without_worst == pytest.approx(0.55) and lasting.coverage_drift
+    # min_months = 3: without its two worst months the window is the first one, inside the band.
+    strict = drift_report(
+        coverage_rows({"2024-01": 80, "2024-02": 0, "2024-03": 30}, 100), DriftRule(min_months=3)
+    )
+    assert strict.coverage_without_worst == pytest.approx(0.8) and not strict.coverage_drift
+
+
+def test_a_series_mase_breach_must_hold_without_its_worst_month() -> None:
+    months = pd.PeriodIndex(["2024-01", "2024-02", "2024-03"], freq="M")
+    rows = pd.DataFrame(
+        {
+            "series_id": ["outlier"] * 3 + ["shifted"] * 3,
+            "month": list(months) * 2,
+            "mase": [12.0, 3.5, 0.5, 0.5, 4.0, 4.0],  # one huge month and one just over, or two months over
+            "backtest_mase": [1.0] * 6,
+            "coverage_80": [1.0] * 6,
+        }
+    )
+    by_series = drift_report(rows, DriftRule(min_forecasts=1)).by_series.set_index("series_id")
+    assert (
+        by_series.loc["outlier", "ratio"] == pytest.approx(16 / 3)
+        and by_series.loc["outlier", "months_over"] == 2
+    )
+    assert by_series.loc["outlier", "ratio_without_worst"] == pytest.approx(2.0)
+    assert by_series.loc["shifted", "ratio_without_worst"] == pytest.approx(2.25)  # (0.5 + 4) / 2
+    assert not by_series["drifted"].any()
+    rows.loc[rows["series_id"] == "shifted", "mase"] = [0.5, 8.0, 8.0]
+    assert drift_report(rows, DriftRule(min_forecasts=1)).series == ["shifted"]
+
+
+def common_event_panel(event: str, *, lasting: bool, n_series: int = 12, seed: int = 5) -> SeriesPanel:
+    """Seasonal series with 2 % noise that all move up 20 % at ``event``: for good, or for that month only.
+
+    The one-month move is what a holiday that changed month does to every
+    series of a job at once (the Spring Festival in February instead of January).
+    """
+    rng = np.random.default_rng(seed)
+    months = pd.period_range("2015-01", periods=84, freq="M")
+    season = 1 + 0.25 * np.sin(2 * np.pi * np.arange(len(months)) / 12)
+    moved = months >= pd.Period(event, freq="M") if lasting else months == pd.Period(event, freq="M")
+    frames = []
+    for i in range(n_series):
+        level = 1000.0 * (i + 1)
+        values = level * season * (1 + 0.2 * moved) + rng.normal(0, 0.02 * level, len(months))
+        frames.append(
+            pd.DataFrame({"series_id": f"s{i:02d}", "month": months, "value": values, "flow": "cargo"})
+        )
+    return SeriesPanel(pd.concat(frames, ignore_index=True))
+
+
+@pytest.mark.slow
+def test_drift_fires_on_a_lasting_shift_of_every_series_not_on_a_one_month_move_of_the_same_size() -> None:
+    origins = pd.period_range("2020-01", "2021-04", freq="M")
+    known = pd.period_range("2020-04", "2021-05", freq="M")
+    lasting = LiveReplay(common_event_panel("2021-01", lasting=True), origins)
+    one_month = LiveReplay(common_event_panel("2021-01", lasting=False), origins)
+    shift = {str(k): drift_report(lasting.table(k), DriftRule()) for k in known}
+    move = {str(k): drift_report(one_month.table(k), DriftRule()) for k in known}
+    before = [str(k) for k in known if k < pd.Period("2021-01", freq="M")]
+    assert not any(shift[k].coverage_drift or move[k].coverage_drift for k in before)
+    # The shift's first month alone is one month; its second makes the breach persist.
+    assert not shift["2021-01"].coverage_drift
+    assert shift["2021-02"].coverage_drift and shift["2021-03"].coverage_drift
+    # The one-month move misses as badly in its month (no series covered) but is never drift.
+    assert move["2021-01"].coverage_months_out == 1 and shift["2021-01"].coverage == move["2021-01"].coverage
+    assert not any(report.coverage_drift or report.series for report in move.values())
+
+
 # --- the job: exit code, MLflow, compare, accuracy command, config ----------------------------------------
 @pytest.mark.slow
 def test_drift_exits_3_tags_the_run_and_shows_in_compare_and_accuracy(tmp_path, capsys) -> None:
@@ -323,6 +445,8 @@ def test_accuracy_by_job_name_before_anything_is_scored_and_a_bad_name(tmp_path,
         ("coverage_level = 90", "monitoring.coverage_level"),
         ("coverage_band = [0.9, 0.5]", "monitoring.coverage_band"),
         ("coverage_band = [0.5]", "monitoring.coverage_band"),
+        ("coverage_alpha = 1.0", "monitoring.coverage_alpha"),
+        ("coverage_alpha = 0", "monitoring.coverage_alpha"),
         ("force_challenger_on_drift = 'yes'", "monitoring.force_challenger_on_drift"),
         ("threshold = 2", "monitoring.threshold"),
     ],

@@ -15,11 +15,27 @@ is inside the interval): the mean over a series' rows is that series' metric.
 Drift (:func:`drift_report`) compares, over the last ``months`` scored
 months, each series' live MASE with the backtest MASE its forecasts were
 promoted on (the ``backtest_mase`` column), and the job's live interval
-coverage with a band. A series drifts when its window MASE exceeds
-``mase_factor`` x its backtest MASE *and* at least ``min_months`` of the
-window's months do so on their own: a level shift keeps every month after it
-bad, while a noisy series had the same noise in its backtest and exceeds the
-factor, if ever, in an isolated month.
+coverage with a band. Both rules ask for a *persistent* breach: it must hold
+without the window's ``min_months - 1`` worst months (each month weighing
+once). A level shift keeps every month after it bad; a one-month shock (a
+holiday that moved to another month, a strike, a border closure) or an
+isolated noisy month does not, however large it is. So a series drifts when
+its window MASE exceeds ``mase_factor`` x its backtest MASE, at least
+``min_months`` of the window's months do so on their own, and the window's
+other months still exceed the factor without its worst ones (a noisy series
+had the same noise in its backtest and exceeds the factor, if ever, in an
+isolated month).
+
+The job's coverage is judged on distinct (series, month) forecasts: the
+forecasts of one month made at several origins share that month's actual, so
+they are one observation, not several (each pair counts its share of covering
+origins). Coverage outside the band is drift when it is *significant* (a
+one-sided binomial test of the covered pairs against the band edge it lies
+beyond gives p < ``coverage_alpha``: a few pairs outside the band is what
+sampling does) and *persistent* (the window without its worst months is still
+beyond that edge). The series of one job share each month's shocks, so a
+single month can miss on every series at once; intervals that no longer fit
+miss month after month.
 """
 
 from __future__ import annotations
@@ -29,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import betainc
 
 from forecasting.core.intervals import interval_columns
 from forecasting.core.scales import series_scales
@@ -38,7 +55,16 @@ from forecasting.panel import SeriesPanel
 LIVE_KEY: tuple[str, ...] = ("origin", "series_id", "step")
 """A live row is unique on these: one forecast origin, series and months ahead."""
 ERROR_TERMS: tuple[str, ...] = ("mase", "smape", "bias")
-DRIFT_COLUMNS = ["series_id", "live_mase", "backtest_mase", "ratio", "months_over", "n_forecasts", "drifted"]
+DRIFT_COLUMNS = [
+    "series_id",
+    "live_mase",
+    "backtest_mase",
+    "ratio",
+    "months_over",
+    "ratio_without_worst",
+    "n_forecasts",
+    "drifted",
+]
 
 
 def error_columns(levels: Sequence[int]) -> list[str]:
@@ -117,9 +143,12 @@ class DriftRule:
     months: int = 3
     mase_factor: float = 3.0
     min_months: int = 2
-    """Months of the window in which the series' live MASE must itself exceed the factor (persistence)."""
+    """Persistence: a breach must hold without the window's ``min_months - 1`` worst months, and a
+    series' live MASE must exceed the factor in ``min_months`` months on their own."""
     coverage_level: int = 80
     coverage_band: tuple[float, float] = (0.6, 0.95)
+    coverage_alpha: float = 0.05
+    """Significance the coverage breach needs (binomial test over distinct series-month forecasts)."""
     min_forecasts: int = 3
 
 
@@ -133,8 +162,17 @@ class DriftReport:
     live_mase: float
     backtest_mase: float
     coverage: float
+    """Mean over the window's distinct (series, month) pairs of the share of forecasts covering the actual."""
     months_scored: int
     """Distinct months in the window; the job-level rules wait for a full window (one month is noise)."""
+    coverage_pairs: int = 0
+    """Distinct (series, month) pairs behind ``coverage``: the binomial test's number of trials."""
+    coverage_p_value: float = 1.0
+    """One-sided binomial p-value of ``coverage`` against the band edge it lies beyond (1 inside the band)."""
+    coverage_months_out: int = 0
+    """Months of the window whose own coverage lies beyond that same band edge."""
+    coverage_without_worst: float = float("nan")
+    """Coverage of the window without its ``min_months - 1`` months furthest beyond that edge."""
 
     @property
     def series(self) -> list[str]:
@@ -149,9 +187,14 @@ class DriftReport:
 
     @property
     def coverage_drift(self) -> bool:
-        low, high = self.rule.coverage_band
-        full = self.months_scored >= self.rule.months
-        return bool(full and np.isfinite(self.coverage) and not low <= self.coverage <= high)
+        """Coverage beyond a band edge over a full window, significantly and without its worst months too."""
+        rule = self.rule
+        low, high = rule.coverage_band
+        full = self.months_scored >= rule.months
+        significant = self.coverage_p_value < rule.coverage_alpha
+        rest = self.coverage_without_worst
+        persistent = rest < low if self.coverage < low else rest > high
+        return bool(full and significant and persistent)
 
     @property
     def drifted(self) -> bool:
@@ -199,33 +242,83 @@ def drift_report(table: pd.DataFrame, rule: DriftRule) -> DriftReport | None:
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         per_series["ratio"] = per_series["live_mase"] / per_series["backtest_mase"]
-    per_series["months_over"] = _months_over(window, rule.mase_factor).reindex(per_series.index, fill_value=0)
+    monthly = window.groupby(["series_id", "month"], observed=True)[["mase", "backtest_mase"]].mean()
+    over = monthly["mase"] > rule.mase_factor * monthly["backtest_mase"]
+    per_series["months_over"] = (
+        over.groupby(level="series_id", observed=True).sum().reindex(per_series.index, fill_value=0)
+    )
+    per_series["ratio_without_worst"] = _ratio_without_worst(monthly, rule.min_months - 1)
     per_series["drifted"] = (
         (per_series["ratio"] > rule.mase_factor)
         & (per_series["months_over"] >= rule.min_months)
+        & (per_series["ratio_without_worst"] > rule.mase_factor)
         & (per_series["n_forecasts"] >= rule.min_forecasts)
     )
     by_series = per_series.reset_index()[DRIFT_COLUMNS]
     judged = per_series.dropna(subset=["live_mase", "backtest_mase"])
+    pairs = window.groupby(["series_id", "month"], observed=True)[f"coverage_{rule.coverage_level}"].mean()
     return DriftReport(
         rule=rule,
         window=(window["month"].min(), window["month"].max()),
         by_series=by_series,
         live_mase=float(judged["live_mase"].mean()),
         backtest_mase=float(judged["backtest_mase"].mean()),
-        coverage=float(per_series["coverage"].mean()),
         months_scored=int(window["month"].nunique()),
+        **coverage_test(pairs.dropna(), rule.coverage_band, rule.min_months - 1),
     )
 
 
-def _months_over(window: pd.DataFrame, factor: float) -> pd.Series:
-    """Per series, the months whose own live MASE exceeds ``factor`` x the backtest MASE.
+def _ratio_without_worst(monthly: pd.DataFrame, drop: int) -> pd.Series:
+    """Per series, mean live over mean backtest MASE of its months without the ``drop`` worst ones.
 
-    One bad month is what noise does now and then; a shift keeps every month after it bad.
+    Each month weighs once; a series scored in ``drop`` months or fewer gets NaN (nothing is left).
     """
-    monthly = window.groupby(["series_id", "month"], observed=True)[["mase", "backtest_mase"]].mean()
-    over = monthly["mase"] > factor * monthly["backtest_mase"]
-    return over.groupby(level="series_id", observed=True).sum().astype("int64")
+    ratio = monthly["mase"] / monthly["backtest_mase"]
+    ranked = ratio.groupby(level="series_id", observed=True).rank(method="first", ascending=False)
+    kept = monthly[ranked > drop].groupby(level="series_id", observed=True).mean()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return kept["mase"] / kept["backtest_mase"]
+
+
+def coverage_test(pairs: pd.Series, band: tuple[float, float], drop: int) -> dict[str, float | int]:
+    """The coverage fields of a :class:`DriftReport` from ``pairs`` (share covered per series and month).
+
+    ``coverage_p_value`` is the one-sided binomial tail, over ``len(pairs)``
+    trials, of the covered pairs against the band edge the coverage lies
+    beyond (1.0 inside the band); ``coverage_months_out`` counts the months
+    beyond that edge on their own and ``coverage_without_worst`` is the
+    coverage without the ``drop`` months furthest beyond it.
+    """
+    if pairs.empty:
+        return {"coverage": float("nan"), "coverage_pairs": 0}
+    low, high = band
+    coverage, n, hits = float(pairs.mean()), len(pairs), float(pairs.sum())
+    monthly = pairs.groupby(level="month", observed=True).mean()
+    below = coverage < low
+    if not below and coverage <= high:
+        return {"coverage": coverage, "coverage_pairs": n, "coverage_without_worst": coverage}
+    beyond = monthly < low if below else monthly > high
+    worst = monthly.sort_values(ascending=below).index[:drop]
+    rest = pairs[~pairs.index.get_level_values("month").isin(worst)]
+    return {
+        "coverage": coverage,
+        "coverage_pairs": n,
+        "coverage_p_value": binomial_tail(hits, n, low if below else high, below=below),
+        "coverage_months_out": int(beyond.sum()),
+        "coverage_without_worst": float(rest.mean()) if len(rest) else float("nan"),
+    }
+
+
+def binomial_tail(hits: float, n: int, p: float, *, below: bool) -> float:
+    """``P(X <= hits)`` (``below``) or ``P(X >= hits)`` for ``X ~ Binomial(n, p)``.
+
+    Written with the regularised incomplete beta function, which equals the
+    binomial tail at whole ``hits`` and interpolates between them, so a pair
+    covered by two of three origins counts as 2/3 of a hit.
+    """
+    if below:
+        return 1.0 if hits >= n else float(betainc(n - hits, hits + 1.0, 1.0 - p))
+    return 1.0 if hits <= 0 else float(betainc(hits, n - hits + 1.0, p))
 
 
 def live_history(table: pd.DataFrame, levels: Sequence[int] = (80, 95)) -> pd.DataFrame:

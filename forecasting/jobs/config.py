@@ -70,6 +70,7 @@ _SCHEMA: dict[str, set[str]] = {
         "min_months",
         "coverage_level",
         "coverage_band",
+        "coverage_alpha",
         "min_forecasts",
         "force_challenger_on_drift",
     },
@@ -92,7 +93,7 @@ class MonitoringConfig:
     """How each retrain judges the forecasts in service (``[monitoring]``, docs/scheduling.md).
 
     The section's drift keys (``months``, ``mase_factor``, ``min_months``,
-    ``coverage_level``, ``coverage_band``, ``min_forecasts``) fill ``rule``.
+    ``coverage_level``, ``coverage_band``, ``coverage_alpha``, ``min_forecasts``) fill ``rule``.
     """
 
     enabled: bool = True
@@ -292,12 +293,16 @@ def _drift_rule(check: _Checker, table: dict[str, Any], levels: tuple[int, ...])
     )
     if not numbers or len(band) != 2 or not 0 <= band[0] < band[1] <= 1:
         check.fail("monitoring.coverage_band", f"must be [low, high] with 0 <= low < high <= 1. Got {band!r}")
+    alpha = check.positive_number(table, "monitoring.coverage_alpha", default.coverage_alpha)
+    if alpha >= 1:
+        check.fail("monitoring.coverage_alpha", f"must be a significance level in (0, 1). Got {alpha}")
     return DriftRule(
         months=months,
         mase_factor=factor,
         min_months=min_months,
         coverage_level=level,
         coverage_band=(float(band[0]), float(band[1])),
+        coverage_alpha=alpha,
         min_forecasts=check.positive_int(table, "monitoring.min_forecasts", default.min_forecasts),
     )
 

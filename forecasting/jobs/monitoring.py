@@ -329,6 +329,8 @@ def _log_check(config: JobConfig, check: LiveCheck) -> None:
         "live_mase": drift.live_mase,
         "live_backtest_mase": drift.backtest_mase,
         f"live_coverage_{drift.rule.coverage_level}": drift.coverage,
+        "live_coverage_p_value": drift.coverage_p_value,
+        "live_coverage_months_out": float(drift.coverage_months_out),
         "live_new_rows": float(len(check.new_rows)),
         "live_revisions": float(len(check.revisions)),
         "live_drift_series": float(len(drift.series)),
