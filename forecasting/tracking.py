@@ -307,12 +307,14 @@ def _finite_metrics(row: pd.Series, suffix: str = "") -> dict[str, float]:
 
 
 def log_plots(results: pd.DataFrame, panel: SeriesPanel) -> None:
-    """Fan chart of the largest series at the last backtest cutoff, and error by horizon.
+    """Fan chart of the largest series at the last backtest cutoff.
 
-    The figures are pyplot-free :class:`~matplotlib.figure.Figure` objects, so
-    no backend is switched: a notebook importing this module keeps its own.
+    The error by horizon is charted by MLflow from the ``*_by_step`` metrics
+    and drawn once for all candidates by :func:`log_error_by_horizon`. The
+    figures are pyplot-free :class:`~matplotlib.figure.Figure` objects, so no
+    backend is switched: a notebook importing this module keeps its own.
     """
-    from forecasting.plots import plot_error_by_horizon, plot_forecast
+    from forecasting.plots import plot_forecast
 
     largest = panel.records.groupby("series_id", observed=True)["value"].sum().idxmax()
     last = results[(results["series_id"] == largest) & (results["cutoff"] == results["cutoff"].max())]
@@ -321,8 +323,13 @@ def log_plots(results: pd.DataFrame, panel: SeriesPanel) -> None:
         cutoff = last["cutoff"].iloc[0]
         figure = plot_forecast(history[history.index <= cutoff], last, history_months=48)
         mlflow.log_figure(figure, "plots/fan_chart_largest_series.png")
-    figure = plot_error_by_horizon(results)
-    mlflow.log_figure(figure, "plots/error_by_horizon.png")
+
+
+def log_error_by_horizon(results: pd.DataFrame) -> None:
+    """Every candidate's backtest MASE against months ahead in one figure, on the active (retrain) run."""
+    from forecasting.plots import plot_error_by_horizon
+
+    mlflow.log_figure(plot_error_by_horizon(results), "plots/error_by_horizon.png")
 
 
 def log_serving_model(

@@ -131,6 +131,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
             tags={tracking.JOB_TAG: config.name},
         )
     tracking.log_frame(board, "leaderboard.csv")
+    tracking.log_error_by_horizon(results)
     scoring = _scoring(config, panel)
     if scoring is not None:  # the champion is chosen on reconciled backtests
         board = scoring.leaderboard(results)
