@@ -42,6 +42,10 @@ class SeriesModel(Protocol):
     ) -> dict[str, np.ndarray]: ...
 
 
+SERIES_PARAMS: dict[str, list[Constraint]] = {
+    "series_params": [NONE, InstanceOf(Mapping, "a mapping of series id to parameters")]
+}
+"""The panel constraint of a local model that takes per-series parameters (``series_params``)."""
 SELECTED_PARAMS = "selected_params"
 """Optional method of a fitted series model: the parameters that fit its chosen form again without
 the search (e.g. ETS's letters), collected per series in a local model's ``selected_params_``."""
@@ -149,7 +153,11 @@ class LocalForecaster(PanelForecaster):
     ``panel_params`` (name -> default), then ``min_obs`` (series with fewer
     observations get the fallback; None: the per-series model's own
     ``min_obs``) and ``n_jobs``. Interior gaps are interpolated and reported
-    in ``adjustments_``.
+    in ``adjustments_``. A per-series model that selects a form (ETS, Theta)
+    reports it in ``selected_params_``; a subclass that declares
+    ``SERIES_PARAMS`` among its panel parameters takes those choices back as
+    ``series_params`` (per series id, parameters replacing the shared ones) and
+    refits them without searching again, as ``auto``'s backtest does.
     """
 
     series_model: ClassVar[type]
@@ -163,7 +171,6 @@ class LocalForecaster(PanelForecaster):
             cls._parameter_constraints = {
                 **getattr(cls.series_model, "_parameter_constraints", {}),
                 **cls.panel_constraints,
-                "series_params": [NONE, InstanceOf(Mapping, "a mapping of series id to parameters")],
                 "min_obs": [NONE, POSITIVE_INT],
                 "n_jobs": N_JOBS,
             }
@@ -174,11 +181,14 @@ class LocalForecaster(PanelForecaster):
 
     def _series_model(self, series_id: str | None = None) -> SeriesModel:
         params = {name: getattr(self, name) for name in self._series_param_names()}
-        return self.series_model(**params | dict((self.series_params or {}).get(series_id, {})))
+        return self.series_model(**params | dict(self._series_overrides().get(series_id, {})))
+
+    def _series_overrides(self) -> Mapping[str, Mapping[str, Any]]:
+        return getattr(self, "series_params", None) or {}
 
     def _check_series_params(self) -> None:
         known = set(self._series_param_names())
-        for series_id, params in (self.series_params or {}).items():
+        for series_id, params in self._series_overrides().items():
             unknown = sorted(set(params) - known)
             if unknown:
                 raise ConfigError(
@@ -290,7 +300,7 @@ def _local_init(cls: type[LocalForecaster]) -> Callable[..., None]:
     ``min_obs`` and ``n_jobs``, keyword-only, stored as given."""
     keyword = inspect.Parameter.KEYWORD_ONLY
     parameters = [p.replace(kind=keyword) for p in inspect.signature(cls.series_model).parameters.values()]
-    extras = {**cls.panel_params, "series_params": None, "min_obs": None, "n_jobs": 1}
+    extras = {**cls.panel_params, "min_obs": None, "n_jobs": 1}
     parameters += [inspect.Parameter(name, keyword, default=default) for name, default in extras.items()]
     defaults = {p.name: p.default for p in parameters}
 

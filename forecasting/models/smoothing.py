@@ -22,7 +22,7 @@ from statsforecast.models import AutoCES, AutoETS, AutoTheta
 
 from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.core.params import NONE, POSITIVE_INT, Constraint, Options
-from forecasting.models.base import LocalForecaster
+from forecasting.models.base import SERIES_PARAMS, LocalForecaster
 
 STATSFORECAST_DATA_ERRORS: tuple[type[Exception], ...] = (
     NotImplementedError,
@@ -182,21 +182,28 @@ class CesSeriesModel(SmoothingSeriesModel):
         return {"model": str(self.model_.model_["seasontype"])}
 
 
-class Ets(LocalForecaster):
+class SmoothingForecaster(LocalForecaster):
+    """A statsforecast smoothing model per series; ``series_params`` fixes chosen forms per series."""
+
+    panel_params: ClassVar[dict[str, Any]] = {"series_params": None}
+    panel_constraints: ClassVar[dict[str, list[Constraint]]] = SERIES_PARAMS
+
+
+class Ets(SmoothingForecaster):
     """Automatic ETS per series, chosen by AICc from the restricted forms."""
 
     name = "ets"
     series_model = EtsSeriesModel
 
 
-class Theta(LocalForecaster):
+class Theta(SmoothingForecaster):
     """Theta per series with an optimised theta, seasonally adjusted when seasonality is significant."""
 
     name = "theta"
     series_model = ThetaSeriesModel
 
 
-class Ces(LocalForecaster):
+class Ces(SmoothingForecaster):
     """Complex exponential smoothing per series."""
 
     name = "ces"
