@@ -15,16 +15,11 @@ is inside the interval): the mean over a series' rows is that series' metric.
 Drift (:func:`drift_report`) compares, over the last ``months`` scored
 months, each series' live MASE with the backtest MASE its forecasts were
 promoted on (the ``backtest_mase`` column), and the job's live interval
-coverage with a band. Both rules ask for a *persistent* breach: it must hold
-without the window's ``min_months - 1`` worst months (each month weighing
-once). A level shift keeps every month after it bad; a one-month shock (a
-holiday that moved to another month, a strike, a border closure) or an
-isolated noisy month does not, however large it is. So a series drifts when
-its window MASE exceeds ``mase_factor`` x its backtest MASE, at least
-``min_months`` of the window's months do so on their own, and the window's
-other months still exceed the factor without its worst ones (a noisy series
-had the same noise in its backtest and exceeds the factor, if ever, in an
-isolated month).
+coverage with a band. A series drifts when its window MASE exceeds
+``mase_factor`` x its backtest MASE *and* at least ``min_months`` of the
+window's months do so on their own: a level shift keeps every month after it
+bad, while a noisy series had the same noise in its backtest and exceeds the
+factor, if ever, in an isolated month.
 
 The job's coverage is judged on distinct (series, month) forecasts: the
 forecasts of one month made at several origins share that month's actual, so
@@ -32,10 +27,11 @@ they are one observation, not several (each pair counts its share of covering
 origins). Coverage outside the band is drift when it is *significant* (a
 one-sided binomial test of the covered pairs against the band edge it lies
 beyond gives p < ``coverage_alpha``: a few pairs outside the band is what
-sampling does) and *persistent* (the window without its worst months is still
-beyond that edge). The series of one job share each month's shocks, so a
-single month can miss on every series at once; intervals that no longer fit
-miss month after month.
+sampling does) and *persistent* (the window without its ``min_months - 1``
+months furthest outside is still beyond that edge). The series of one job
+share each month's shocks (a holiday that moved to another month, a strike,
+a border closure), so a single month can miss on every series at once;
+intervals that no longer fit miss month after month.
 """
 
 from __future__ import annotations
@@ -55,16 +51,7 @@ from forecasting.panel import SeriesPanel
 LIVE_KEY: tuple[str, ...] = ("origin", "series_id", "step")
 """A live row is unique on these: one forecast origin, series and months ahead."""
 ERROR_TERMS: tuple[str, ...] = ("mase", "smape", "bias")
-DRIFT_COLUMNS = [
-    "series_id",
-    "live_mase",
-    "backtest_mase",
-    "ratio",
-    "months_over",
-    "ratio_without_worst",
-    "n_forecasts",
-    "drifted",
-]
+DRIFT_COLUMNS = ["series_id", "live_mase", "backtest_mase", "ratio", "months_over", "n_forecasts", "drifted"]
 
 
 def error_columns(levels: Sequence[int]) -> list[str]:
@@ -143,8 +130,8 @@ class DriftRule:
     months: int = 3
     mase_factor: float = 3.0
     min_months: int = 2
-    """Persistence: a breach must hold without the window's ``min_months - 1`` worst months, and a
-    series' live MASE must exceed the factor in ``min_months`` months on their own."""
+    """Persistence: months of the window in which a series' live MASE must itself exceed the factor,
+    and the job's coverage must stay outside the band without the ``min_months - 1`` worst months."""
     coverage_level: int = 80
     coverage_band: tuple[float, float] = (0.6, 0.95)
     coverage_alpha: float = 0.05
@@ -247,11 +234,9 @@ def drift_report(table: pd.DataFrame, rule: DriftRule) -> DriftReport | None:
     per_series["months_over"] = (
         over.groupby(level="series_id", observed=True).sum().reindex(per_series.index, fill_value=0)
     )
-    per_series["ratio_without_worst"] = _ratio_without_worst(monthly, rule.min_months - 1)
     per_series["drifted"] = (
         (per_series["ratio"] > rule.mase_factor)
         & (per_series["months_over"] >= rule.min_months)
-        & (per_series["ratio_without_worst"] > rule.mase_factor)
         & (per_series["n_forecasts"] >= rule.min_forecasts)
     )
     by_series = per_series.reset_index()[DRIFT_COLUMNS]
@@ -266,18 +251,6 @@ def drift_report(table: pd.DataFrame, rule: DriftRule) -> DriftReport | None:
         months_scored=int(window["month"].nunique()),
         **coverage_test(pairs.dropna(), rule.coverage_band, rule.min_months - 1),
     )
-
-
-def _ratio_without_worst(monthly: pd.DataFrame, drop: int) -> pd.Series:
-    """Per series, mean live over mean backtest MASE of its months without the ``drop`` worst ones.
-
-    Each month weighs once; a series scored in ``drop`` months or fewer gets NaN (nothing is left).
-    """
-    ratio = monthly["mase"] / monthly["backtest_mase"]
-    ranked = ratio.groupby(level="series_id", observed=True).rank(method="first", ascending=False)
-    kept = monthly[ranked > drop].groupby(level="series_id", observed=True).mean()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return kept["mase"] / kept["backtest_mase"]
 
 
 def coverage_test(pairs: pd.Series, band: tuple[float, float], drop: int) -> dict[str, float | int]:
