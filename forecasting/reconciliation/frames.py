@@ -73,10 +73,13 @@ def recent_residuals(
 
     Old errors describe old data: on BTS, errors of the 1990s weigh as much as
     those of the last decade in the covariance, and a window of recent years
-    reconciles better (measured in docs/benchmarks.md).
+    reconciles better (measured in docs/benchmarks.md). Months without any
+    error (before every series' first one-step forecast) are no rows: the
+    covariance divides by the number of rows.
     """
     if until is not None:
         residuals = residuals[residuals.index <= until]
+    residuals = residuals.dropna(how="all")
     return residuals if months is None else residuals.iloc[-months:]
 
 
