@@ -75,8 +75,12 @@ def test_arima_residuals_are_one_step_forecast_errors_from_the_truncated_history
 
 
 def test_panel_residuals_are_aligned_by_month_with_gaps_left_out() -> None:
-    rows = [("a", str(m), float(i**2)) for i, m in enumerate(pd.period_range("2020-01", "2020-08", freq="M"))]
-    rows += [("b", str(m), float(3 * i)) for i, m in enumerate(pd.period_range("2020-03", "2020-06", freq="M"))]
+    first, second = (
+        pd.period_range("2020-01", "2020-08", freq="M"),
+        pd.period_range("2020-03", "2020-06", freq="M"),
+    )
+    rows = [("a", str(m), float(i**2)) for i, m in enumerate(first)]
+    rows += [("b", str(m), float(3 * i)) for i, m in enumerate(second)]
     rows.pop(3)  # a's 2020-04 (9) is missing: the model sees 10, interpolated
     panel = SeriesPanel.from_long(pd.DataFrame(rows, columns=["series_id", "month", "value"]))
     residuals = make_model("naive").fit(panel).in_sample_residuals()
@@ -98,7 +102,11 @@ def test_mint_with_in_sample_residuals_equals_the_dense_formula() -> None:
     history[:, 2] = history[:, 0] + history[:, 1] + rng.normal(0, 4, 40)
     months = pd.period_range("2020-01", periods=40, freq="M")
     long = pd.DataFrame(
-        [(sid, str(m), history[t, i]) for i, sid in enumerate(STRUCTURE.series) for t, m in enumerate(months)],
+        [
+            (sid, str(m), history[t, i])
+            for i, sid in enumerate(STRUCTURE.series)
+            for t, m in enumerate(months)
+        ],
         columns=["series_id", "month", "value"],
     )
     model = make_model("naive").fit(SeriesPanel.from_long(long))
@@ -115,4 +123,5 @@ def test_mint_with_in_sample_residuals_equals_the_dense_formula() -> None:
     got = out.set_index("series_id").loc[STRUCTURE.series, "forecast"].to_numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-9)
     assert not np.allclose(got, base)
-    np.testing.assert_allclose(shrunk_covariance(residuals[STRUCTURE.series].to_numpy()).dense(), w, rtol=1e-9)
+    ordered = residuals[STRUCTURE.series].to_numpy()
+    np.testing.assert_allclose(shrunk_covariance(ordered).dense(), w, rtol=1e-9)
