@@ -4,8 +4,11 @@ Part 1 (``--bts``): the full BTS panel from ``series build`` (roll-ups and
 their summing structure), history to ``--cutoff`` (default 2022-12), the next
 12 months held out. Base forecasts of every series still reported at the
 cutoff come from one cheap model (``--model``, default ets); the error
-covariance comes from the same model's backtest errors before the cutoff.
-Every method reconciles the *same* base forecasts and residuals
+covariance comes from the same model's in-sample one-step errors over the
+last ``--residual-months`` months (``--residuals in_sample``, the default, as
+the jobs do) or its backtest errors before the cutoff (``--residuals backtest``).
+``--windows 24,60,all`` adds MinT's and WLS's MASE per level for each window
+of in-sample errors. Every method reconciles the *same* base forecasts and residuals
 (centred, as hierarchicalforecast; ``mint_shrink_uncentered`` as hts); per level
 (bottom, crossing, region, total) we report MASE (scaled by each series'
 training seasonal-naive MAE, as in :mod:`forecasting.evaluation.metrics`),
@@ -28,6 +31,7 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +50,11 @@ from forecasting.features.flows import build_series  # noqa: E402
 from forecasting.models.registry import make_model  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
 from forecasting.reconciliation import (  # noqa: E402
+    RESIDUAL_MONTHS,
+    RESIDUAL_SOURCES,
     calibrate_intervals,
     interval_factors,
+    recent_residuals,
     reconcile,
     reconcile_forecasts,
     residual_matrix,
@@ -81,31 +88,43 @@ def bts_problem(cutoff: str) -> tuple[SeriesPanel, SeriesPanel, SummingStructure
 
 def base_forecasts(
     model_name: str, train: SeriesPanel, horizon: int, folds: int
-) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """The model's forecasts after the cutoff and its backtest (errors, intervals) before it."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, float]:
+    """The model's forecasts after the cutoff, its in-sample errors and its backtest before the cutoff."""
     started = time.perf_counter()
-    model = make_model(model_name, horizon=horizon)
-    forecasts = model.fit(train).predict(horizon, levels=LEVELS)
+    model = make_model(model_name, horizon=horizon).fit(train)
+    forecasts = model.predict(horizon, levels=LEVELS)
+    in_sample = model.in_sample_residuals()
     step = max(horizon // folds, 1)
     results = backtest(
         [make_model(model_name, horizon=horizon)], train, horizon=horizon, folds=folds, step=step
     )
-    return forecasts, results, time.perf_counter() - started
+    return forecasts, results, in_sample, time.perf_counter() - started
 
 
 def cached_base_forecasts(
     args: argparse.Namespace, train: SeriesPanel
-) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, float]:
     """:func:`base_forecasts`, kept in ``--cache`` (pickles outside the repository) between runs."""
     if args.cache is None:
         return base_forecasts(args.model, train, args.horizon, args.folds)
-    path = Path(args.cache) / f"backtest_{args.model}_{args.cutoff}_{args.horizon}_{args.folds}.pkl"
+    path = Path(args.cache) / f"base_{args.model}_{args.cutoff}_{args.horizon}_{args.folds}_in_sample.pkl"
     if path.exists():
         return pd.read_pickle(path)
     result = base_forecasts(args.model, train, args.horizon, args.folds)
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.to_pickle(result, path)
     return result
+
+
+def covariance_rows(
+    args: argparse.Namespace, results: pd.DataFrame, in_sample: pd.DataFrame | None, ids: list[str]
+) -> tuple[pd.DataFrame, str]:
+    """The residual rows behind the covariance (``--residuals``) and how to describe them."""
+    if args.residuals == "in_sample" and in_sample is not None:
+        rows = recent_residuals(in_sample.reindex(columns=ids), months=args.residual_months)
+        return rows, f"in-sample one-step errors of the last {len(rows)} months"
+    rows = residual_matrix(results)
+    return rows, f"{len(rows)} backtest rows ({args.folds} folds)"
 
 
 def ours(
@@ -133,18 +152,25 @@ def ours(
 
 
 def calibrated(
-    runs: dict[str, tuple[pd.DataFrame, float]], results: pd.DataFrame, structure: SummingStructure
+    runs: dict[str, tuple[pd.DataFrame, float]],
+    results: pd.DataFrame,
+    structure: SummingStructure,
+    in_sample: pd.DataFrame | None,
+    months: int | None,
 ) -> dict[str, tuple[pd.DataFrame, float]]:
     """Our methods' tables with intervals calibrated level by level, as the job exports them.
 
     The factors come from the backtest: its second fold reconciled with the
-    first fold's errors and scored against its actuals, as ``reconcile_job_forecasts`` does.
+    errors known at its cutoff (``in_sample`` up to it, or the first fold's)
+    and scored against its actuals, as ``reconcile_job_forecasts`` does.
     """
     out = {}
     for method in OUR_METHODS:
         table, seconds = runs[method]
         started = time.perf_counter()
-        both = reconciled_backtest(results, structure, method, levels=LEVELS)
+        both = reconciled_backtest(
+            results, structure, method, levels=LEVELS, in_sample=in_sample, months=months
+        )
         factors = interval_factors(reconciled_rows(both, method), structure, LEVELS)
         table = calibrate_intervals(table, factors, structure)
         out[method] = (table, seconds + time.perf_counter() - started)
@@ -277,20 +303,64 @@ def roll_up_coverage(panel: SeriesPanel, first: str = "2019-01", last: str = "20
     )
 
 
+def window_sweep(
+    forecasts: pd.DataFrame,
+    structure: SummingStructure,
+    in_sample: pd.DataFrame,
+    windows: list[int | None],
+    score: Callable[[str, pd.DataFrame], pd.DataFrame],
+) -> list[str]:
+    """MASE per level of forecasts reconciled by MinT and WLS with each window of in-sample errors.
+
+    (Few sample paths: only the point forecasts are scored; a series without
+    errors in the window takes its variance from its base interval.)
+    """
+    points = forecasts
+    frames = [score("base", points)]
+    for months in windows:
+        rows = recent_residuals(in_sample.reindex(columns=structure.series), months=months)
+        for method in ("mint_shrink", "wls_var"):
+            table = reconcile_forecasts(points, structure, method, residuals=rows, levels=LEVELS, samples=20)
+            frames.append(score(f"{method} {len(rows)}", table))
+    board = leaderboard(pd.concat(frames, ignore_index=True), by=("model", "level"))
+    mase = board.pivot(index="model", columns="level", values="mase")[list(LEVEL_ORDER)]
+    labels = ["base"] + [
+        f"{method} {len(recent_residuals(in_sample, months=months))}"
+        for method in ("mint_shrink", "wls_var")
+        for months in windows
+    ]
+    lines = [
+        "MASE per level by window of in-sample errors (months of errors after the method's name):",
+        "",
+        "| method, months | " + " | ".join(LEVEL_ORDER) + " |",
+        "|---|" + "---|" * len(LEVEL_ORDER),
+    ]
+    for label in labels:
+        lines.append(f"| {label} | " + " | ".join(f"{mase.loc[label, lv]:.3f}" for lv in LEVEL_ORDER) + " |")
+    return lines
+
+
 def run_bts(args: argparse.Namespace) -> str:
     train, panel, structure, build_seconds = bts_problem(args.cutoff)
     print(f"{structure!r}; series build {build_seconds:.1f}s", file=sys.stderr)
-    forecasts, results, base_seconds = cached_base_forecasts(args, train)
+    forecasts, results, in_sample, base_seconds = cached_base_forecasts(args, train)
     results = results[results["series_id"].isin(structure.series)]
-    residuals = residual_matrix(results)
-    print(f"base {args.model}: {base_seconds:.1f}s, residual rows {len(residuals)}", file=sys.stderr)
+    residuals, described = covariance_rows(args, results, in_sample, structure.series)
+    calibrating = None if args.residuals == "backtest" or in_sample is None else in_sample
+    if calibrating is not None:
+        calibrating = calibrating.reindex(columns=structure.series)
+    print(f"base {args.model}: {base_seconds:.1f}s, residuals: {described}", file=sys.stderr)
     forecasts = forecasts[forecasts["series_id"].isin(structure.series)]
     runs = {"base": (forecasts, 0.0), **ours(forecasts, structure, residuals)}
-    calibrated_runs = calibrated(runs, results, structure)
+    calibrated_runs = calibrated(runs, results, structure, calibrating, args.residual_months)
     runs.update(hierarchicalforecast_runs(forecasts, structure, residuals, args.model))
     scales = series_scales(train.wide())
     levels = structure.level_of()
-    frames = [scored(label, table, panel, scales, levels) for label, (table, _) in runs.items()]
+
+    def score(label: str, table: pd.DataFrame) -> pd.DataFrame:
+        return scored(label, table, panel, scales, levels)
+
+    frames = [score(label, table) for label, (table, _) in runs.items()]
     frames += [
         scored(f"{label} calibrated", table, panel, scales, levels)
         for label, (table, _) in calibrated_runs.items()
@@ -306,7 +376,7 @@ def run_bts(args: argparse.Namespace) -> str:
         f"BTS border crossings, history to {args.cutoff}, next {args.horizon} months held out; "
         f"base model `{args.model}`; {len(structure)} series in the structure "
         f"({', '.join(f'{counts.get(level, 0)} {level}' for level in LEVEL_ORDER)}); "
-        f"residuals: {len(residuals)} backtest rows ({args.folds} folds); "
+        f"residuals: {described}; "
         f"series build {build_seconds:.0f} s, "
         f"base forecasts and backtest {base_seconds:.0f} s.",
         "",
@@ -366,6 +436,9 @@ def run_bts(args: argparse.Namespace) -> str:
         + f"; hierarchicalforecast BottomUp {runs['hf_bottom_up'][1]:.2f} s, "
         f"MinTrace(mint_shrink) {runs['hf_mint_shrink'][1]:.2f} s (whole `reconcile` call).",
     ]
+    if args.windows and in_sample is not None:
+        windows = [None if w == "all" else int(w) for w in args.windows.split(",")]
+        lines += ["", *window_sweep(forecasts, structure, in_sample, windows, score)]
     return "\n".join(lines)
 
 
@@ -449,7 +522,10 @@ def main() -> None:
     parser.add_argument("--cutoff", default="2022-12")
     parser.add_argument("--horizon", type=int, default=12)
     parser.add_argument("--model", default="ets")
-    parser.add_argument("--folds", type=int, default=2, help="backtest folds for the residuals")
+    parser.add_argument("--folds", type=int, default=2, help="backtest folds (calibration)")
+    parser.add_argument("--residuals", choices=RESIDUAL_SOURCES, default=RESIDUAL_SOURCES[0])
+    parser.add_argument("--residual-months", type=int, default=RESIDUAL_MONTHS, help="in-sample window")
+    parser.add_argument("--windows", default=None, help="e.g. 24,60,all: MASE by in-sample window")
     parser.add_argument("--samples", type=int, default=500, help="sample paths for the intervals")
     parser.add_argument(
         "--cache", default=None, help="folder for the base forecasts between runs (not the repo)"

@@ -26,7 +26,7 @@ from forecasting.features.hierarchy import check_estimated_share, write_long_csv
 from forecasting.files import output_target, write_csv_atomic
 from forecasting.jobs import commands
 from forecasting.panel import SeriesPanel
-from forecasting.reconciliation import METHODS, structure_to_reconcile
+from forecasting.reconciliation import METHODS, RESIDUAL_MONTHS, structure_to_reconcile
 from forecasting.sample import SAMPLE_PATH, write_sample
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -214,6 +214,20 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
         "--nonnegative",
         action="store_true",
         help="with --reconcile: negative reconciled bottom-level forecasts become 0 and are summed up again",
+    )
+    forecast.add_argument(
+        "--residuals",
+        default=None,
+        metavar="SOURCE",
+        help="with --reconcile: whose errors estimate the error covariance: in_sample (default; the "
+        "model's one-step errors, backtest errors for models without them) or backtest",
+    )
+    forecast.add_argument(
+        "--residual-months",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"with --reconcile: in-sample errors of the last N months (default {RESIDUAL_MONTHS})",
     )
     forecast.set_defaults(handler=_job_handler("forecast"))
     compare = commands.add_parser("compare", help="leaderboard of the latest retrain, or of given retrains")

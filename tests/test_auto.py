@@ -10,7 +10,15 @@ from sklearn.base import clone
 from test_ensemble import Broken
 from test_models_statistical import panel_of
 
-from forecasting.models.auto import MIN_FACTOR, Auto, backtest_member, member_weights, seasonal_acf
+from forecasting.models.auto import (
+    MIN_FACTOR,
+    Auto,
+    backtest_member,
+    combine_by_horizon,
+    horizon_weights,
+    member_weights,
+    seasonal_acf,
+)
 from forecasting.models.baselines import SeasonalNaive
 from forecasting.models.cv import backtest
 from forecasting.models.registry import make_model
@@ -88,10 +96,16 @@ def test_a_trending_series_keeps_its_trend_in_every_forecast_year() -> None:
     series["trend"] = _seasonal(96, seed=99, slope=25.0)
     panel = panel_of(series)
     auto = Auto(candidates=("ets", "seasonal_naive", "seasonal_profile"), backtest_horizon=24).fit(panel)
-    weights = auto.weights_.pivot(index="series_id", columns="model", values="weight")
-    flat = weights.drop(index="trend")
+    assert sorted(auto.weights_["first_step"].unique()) == [1, 7]  # steps 1-6 and 7-24 weighted apart
+    parts = {
+        first: part.pivot(index="series_id", columns="model", values="weight")
+        for first, part in auto.weights_.groupby("first_step")
+    }
+    # Beyond six months the no-change members backtest best on the flat series (the earliest fold's
+    # first six months still had the trend, so ETS leads those): the trending series keeps ETS.
+    flat = parts[7].drop(index="trend")
     assert (flat["ets"] < 0.2).all() and (flat["seasonal_naive"] + flat["seasonal_profile"] > 0.8).all()
-    assert weights.loc["trend", "ets"] > 0.9
+    assert parts[7].loc["trend", "ets"] > 0.9 and parts[1].loc["trend", "ets"] > 0.9
     forecast = auto.predict(24)
     trend = forecast[forecast["series_id"] == "trend"]["forecast"].to_numpy()
     last_year = series["trend"][-12:]
@@ -243,3 +257,36 @@ def test_the_backtest_searches_forms_once_at_the_earliest_fold_and_skips_unused_
         reused.loc[first, columns].reset_index(drop=True),
         searched.loc[first, columns].reset_index(drop=True),
     )
+
+
+def test_the_first_months_and_the_later_ones_are_weighted_apart() -> None:
+    """x backtests best over steps 1-2 and y over steps 3-4: each part of the horizon gets its own
+    weights (each equal to the single-part formula on its steps), and each forecast step uses its part's."""
+    rows = []
+    for sid in ("a", "b"):
+        for step in range(1, 5):
+            for model, error in {"x": 1.0 if step <= 2 else 4.0, "y": 4.0 if step <= 2 else 1.0}.items():
+                rows.append((sid, model, step, 10.0, 10.0 + error, 1.0))
+    results = pd.DataFrame(rows, columns=["series_id", "model", "step", "actual", "forecast", "scale_mase"])
+    plan = pd.DataFrame(
+        [(sid, model, True, "") for sid in ("a", "b") for model in ("x", "y")],
+        columns=["series_id", "model", "used", "reason"],
+    )
+    table = horizon_weights(results, plan, 6.0, 0.5, [1, 3])
+    for first, steps in ((1, [1, 2]), (3, [3, 4])):
+        expected = member_weights(results[results["step"].isin(steps)], plan, 6.0, 0.5)
+        got = table[table["first_step"] == first].drop(columns="first_step").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected.reset_index(drop=True))
+    weight = table.set_index(["first_step", "series_id", "model"])["weight"]
+    assert weight[(1, "a", "x")] > 0.9 and weight[(3, "a", "y")] > 0.9
+    months = pd.period_range("2020-01", periods=4, freq="M")
+    stacked = pd.DataFrame(
+        [("a", m, model, value) for m in months for model, value in (("x", 100.0), ("y", 200.0))],
+        columns=["series_id", "month", "model", "forecast"],
+    )
+    combined = combine_by_horizon(stacked, np.repeat([1, 2, 3, 4], 2), table, levels=[])
+    expected = [100 * weight[(f, "a", "x")] + 200 * weight[(f, "a", "y")] for f in (1, 1, 3, 3)]
+    np.testing.assert_allclose(combined["forecast"], expected)
+    short = Auto(candidates=("seasonal_naive", "seasonal_profile"), backtest_horizon=6)
+    assert short._first_steps() == [1] and Auto(backtest_horizon=18)._first_steps() == [1, 7]
+    assert Auto(backtest_horizon=18, short_horizon=None)._first_steps() == [1]

@@ -80,6 +80,14 @@ def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch, caplo
     factors = [r.getMessage() for r in caplog.records if "event=reconciled_interval_factor" in r.getMessage()]
     assert {m.split("interval=")[1].split()[0] for m in factors} == {"80", "95"}
     assert {m.split("level=")[1].split()[0] for m in factors} == {"bottom", "crossing", "region", "total"}
+    # the covariance came from seasonal naive's in-sample errors, the last 24 months (36 - 12 without one)
+    assert "residuals=in_sample residual_rows=36" in caplog.text
+    caplog.clear()
+    assert main([*args, "--model", "seasonal_naive", "--reconcile", method, "--residual-months", "24"]) == 0
+    assert "residuals=in_sample residual_rows=24" in caplog.text
+    caplog.clear()
+    assert main([*args, "--model", "seasonal_naive", "--reconcile", method, "--residuals", "backtest"]) == 0
+    assert "residuals=backtest residual_rows=6" in caplog.text  # 2 folds x 3 months
 
 
 @pytest.mark.slow
@@ -93,6 +101,12 @@ def test_forecast_reconcile_needs_a_hierarchy_and_a_known_method(tmp_path, monke
     assert main([*args, "--reconcile", "middle_out"]) == 2
     assert "--reconcile" in capsys.readouterr().err
     assert main([*args, "--nonnegative"]) == 2
+    assert main([*args, "--residuals", "backtest"]) == 2
+    assert "--residuals" in capsys.readouterr().err
+    assert main([*args, "--reconcile", "mint_shrink", "--residuals", "fitted"]) == 2
+    assert "in_sample, backtest. Got 'fitted'" in capsys.readouterr().err
+    assert main([*args, "--reconcile", "mint_shrink", "--residual-months", "0"]) == 2
+    assert "--residual-months" in capsys.readouterr().err
     assert not (tmp_path / "f.csv").exists()
 
 
@@ -109,6 +123,19 @@ def test_job_config_reconcile_section(tmp_path) -> None:
     with pytest.raises(ConfigError, match="reconcile.method"):
         load_config(path)
     assert load_config(None).reconcile_choose_on == "base"
+    default = load_config(None)
+    assert (default.reconcile_residuals, default.reconcile_residual_months) == ("in_sample", 120)
+    path.write_text('[reconcile]\nmethod = "mint_shrink"\nresiduals = "backtest"\nresidual_months = 36\n')
+    config = load_config(path)
+    assert (config.reconcile_residuals, config.reconcile_residual_months) == ("backtest", 36)
+    path.write_text('[reconcile]\nmethod = "mint_shrink"\nresiduals = "fitted"\n')
+    with pytest.raises(ConfigError, match="Got 'fitted'") as raised:
+        load_config(path)
+    assert raised.value.key == "reconcile.residuals"
+    path.write_text('[reconcile]\nmethod = "mint_shrink"\nresidual_months = 0\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert raised.value.key == "reconcile.residual_months"
 
 
 @pytest.mark.parametrize(

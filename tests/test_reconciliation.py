@@ -335,3 +335,17 @@ def test_calibration_on_earlier_errors_brings_too_narrow_intervals_to_their_cove
             calibrated["actual"] <= calibrated[f"upper_{level}"]
         )
         assert raw < low - 0.1 and low <= inside.mean() <= high, (level, raw, inside.mean())
+
+
+def test_series_with_the_same_gaps_get_their_sample_covariance_over_the_rows_they_share() -> None:
+    """A gap scales the observed errors to a full window: no shrinking of the covariance by n / T."""
+    residuals = _residuals(rows=30, seed=6)
+    residuals[:12, 3:5] = np.nan  # AA and AB started later
+    covariance = shrunk_covariance(residuals)
+    dense = covariance.dense()
+    kept = 1.0 - covariance.shrinkage
+    shared = np.cov(residuals[12:, 3], residuals[12:, 4])
+    assert dense[3, 4] == pytest.approx(kept * shared[0, 1], rel=1e-10)
+    np.testing.assert_allclose(np.diag(dense)[3:5], np.diag(shared), rtol=1e-10)
+    full = np.cov(residuals[:, 0], residuals[:, 1])[0, 1]
+    assert dense[0, 1] == pytest.approx(kept * full, rel=1e-10)

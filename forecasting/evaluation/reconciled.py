@@ -5,6 +5,13 @@ reconciled to the panel's summing structure; the error covariance comes from
 the same model's errors at the *earlier* cutoffs only, so no number uses the
 months it is scored on. A cutoff without earlier errors is left out for every
 model (base and reconciled), so both are compared on the same folds.
+
+Given ``in_sample`` errors (one model's, rows indexed by month), each fold
+uses those up to its cutoff instead, as the exported forecasts use the
+model's in-sample errors: the reconciliation scored is the one exported.
+They come from the model fitted on all months, so its parameters have seen
+the fold's months (the errors themselves are one step ahead of months before
+the cutoff); only the covariance weights are touched by that.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import pandas as pd
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import DataError
 from forecasting.evaluation.metrics import leaderboard
-from forecasting.reconciliation import reconcile_forecasts, residual_matrix
+from forecasting.reconciliation import RESIDUAL_MONTHS, recent_residuals, reconcile_forecasts, residual_matrix
 
 RECONCILED_SEPARATOR = "+"
 """Reconciled rows are labelled ``<model>+<method>``, e.g. ``ets+mint_shrink``."""
@@ -29,18 +36,29 @@ def reconciled_backtest(
     *,
     nonnegative: bool = False,
     levels: Sequence[int] = (80, 95),
+    in_sample: pd.DataFrame | None = None,
+    months: int | None = RESIDUAL_MONTHS,
 ) -> pd.DataFrame:
-    """The backtest rows of the scored cutoffs, base and reconciled (model ``<model>+<method>``)."""
+    """The backtest rows of the scored cutoffs, base and reconciled (model ``<model>+<method>``).
+
+    ``in_sample``: the model's in-sample errors, of which each fold uses the
+    last ``months`` up to its cutoff (one model only); None: earlier folds' errors.
+    """
     cutoffs = sorted(results["cutoff"].unique())
     if len(cutoffs) < 2:
         raise DataError(
             f"a reconciled backtest needs at least 2 folds (errors of earlier ones). Got {len(cutoffs)}"
         )
+    if in_sample is not None and results["model"].nunique() > 1:
+        raise DataError(f"in-sample errors of one model only; got {sorted(results['model'].unique())}")
     frames = []
     for model, own in results.groupby("model", sort=True, observed=True):
         for cutoff in cutoffs[1:]:
             fold = own[own["cutoff"] == cutoff]
-            residuals = residual_matrix(own[own["cutoff"] < cutoff])
+            if in_sample is None:
+                residuals = residual_matrix(own[own["cutoff"] < cutoff])
+            else:
+                residuals = recent_residuals(in_sample, pd.Period(cutoff, freq="M"), months)
             reconciled = reconcile_forecasts(
                 fold, structure, method, residuals=residuals, nonnegative=nonnegative, levels=levels
             )

@@ -27,10 +27,11 @@ from forecasting.jobs.config import JobConfig, check_job_name, load_config
 from forecasting.jobs.lock import JobLockedError
 from forecasting.jobs.monitoring import accuracy_path, accuracy_summary, live_compare_rows
 from forecasting.jobs.publish import Flip, job_lock, publish, recover
-from forecasting.jobs.reconcile import check_reconcile_method, reconcile_job_forecasts
+from forecasting.jobs.reconcile import check_reconcile_method, check_residual_source, reconcile_job_forecasts
 from forecasting.jobs.retrain import build_regressors, exog_settings, fit_and_forecast, run_retrain
 from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel
+from forecasting.reconciliation import RESIDUAL_MONTHS, RESIDUAL_SOURCES
 
 logger = logging.getLogger("forecasting.jobs")
 EXIT_OK, EXIT_FAILED, EXIT_DRIFT = 0, 1, 3
@@ -87,10 +88,22 @@ def forecast(args: argparse.Namespace) -> int:
     if args.horizon < 1:
         raise ConfigError(f"must be a positive integer. Got {args.horizon}", key="--horizon")
     method = getattr(args, "reconcile", None)
+    residuals = getattr(args, "residuals", None) or RESIDUAL_SOURCES[0]
+    months_given = getattr(args, "residual_months", None)
+    residual_months = RESIDUAL_MONTHS if months_given is None else months_given
     if method is not None:
         check_reconcile_method(method)
-    elif getattr(args, "nonnegative", False):
-        raise ConfigError("only applies with --reconcile", key="--nonnegative")
+        check_residual_source(residuals)
+        if residual_months < 1:
+            raise ConfigError(f"must be a positive integer. Got {residual_months}", key="--residual-months")
+    else:
+        for flag, given in (
+            ("--nonnegative", getattr(args, "nonnegative", False)),
+            ("--residuals", getattr(args, "residuals", None) is not None),
+            ("--residual-months", months_given is not None),
+        ):
+            if given:
+                raise ConfigError("only applies with --reconcile", key=flag)
     try:
         model = make_model(args.model, horizon=args.horizon)
     except ValueError as error:
@@ -121,8 +134,17 @@ def forecast(args: argparse.Namespace) -> int:
                 levels=config.levels,
                 nonnegative=args.nonnegative,
                 X=X,
+                residuals=residuals,
+                residual_months=residual_months,
             )
-            tracking.log_params({"reconcile": method, "nonnegative": args.nonnegative})
+            tracking.log_params(
+                {
+                    "reconcile": method,
+                    "nonnegative": args.nonnegative,
+                    "reconcile_residuals": residuals,
+                    "reconcile_residual_months": residual_months,
+                }
+            )
         tracking.log_serving_model(
             model, panel=panel, forecasts=forecasts, horizon=args.horizon, levels=config.levels, exog=exog
         )

@@ -35,6 +35,7 @@ from forecasting.features.interventions import Event
 from forecasting.files import read_config_text
 from forecasting.models.cv import MIN_TRAIN
 from forecasting.models.registry import available_models, make_model
+from forecasting.reconciliation.frames import RESIDUAL_MONTHS, RESIDUAL_SOURCES
 from forecasting.reconciliation.methods import METHODS as RECONCILE_METHODS
 
 DEFAULT_JOB_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "auto")
@@ -74,7 +75,7 @@ _SCHEMA: dict[str, set[str]] = {
         "min_forecasts",
         "force_challenger_on_drift",
     },
-    "reconcile": {"method", "nonnegative", "choose_on"},
+    "reconcile": {"method", "nonnegative", "choose_on", "residuals", "residual_months"},
 }
 CHOOSE_ON: tuple[str, ...] = ("base", "reconciled")
 """``reconcile.choose_on``: which backtest scores rank the candidates and decide the promotion."""
@@ -140,6 +141,10 @@ class JobConfig:
     reconcile_nonnegative: bool = False
     reconcile_choose_on: str = "base"
     """``reconciled``: candidates and champion are scored on their reconciled backtests (CHOOSE_ON)."""
+    reconcile_residuals: str = RESIDUAL_SOURCES[0]
+    """Errors behind the covariance of the exported reconciliation: ``in_sample`` or ``backtest``."""
+    reconcile_residual_months: int = RESIDUAL_MONTHS
+    """How many recent months of in-sample errors are used."""
 
     @property
     def experiment_name(self) -> str:
@@ -244,7 +249,17 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         reconcile=reconcile_method,
         reconcile_nonnegative=check.boolean(reconcile, "reconcile.nonnegative", False),
         reconcile_choose_on=_choose_on(check, reconcile, reconcile_method, folds),
+        reconcile_residuals=_residual_source(check, reconcile),
+        reconcile_residual_months=check.positive_int(reconcile, "reconcile.residual_months", RESIDUAL_MONTHS),
     )
+
+
+def _residual_source(check: _Checker, table: dict[str, Any]) -> str:
+    """``reconcile.residuals``: one of RESIDUAL_SOURCES."""
+    source = check.string(table, "reconcile.residuals", RESIDUAL_SOURCES[0])
+    if source not in RESIDUAL_SOURCES:
+        check.fail("reconcile.residuals", f"must be one of {list(RESIDUAL_SOURCES)}. Got {source!r}")
+    return source
 
 
 def _choose_on(check: _Checker, table: dict[str, Any], method: str | None, folds: int) -> str:

@@ -1,10 +1,13 @@
 """Reconcile a job's forecasts to the hierarchy that travels with its panel.
 
 The base forecasts are the chosen model's; the residuals that weight MinT
-(and correlate the interval sample paths) are that model's backtest errors
-over the last ``folds`` cutoffs, so they measure the errors of the forecasts
-being reconciled. The same backtest calibrates the reconciled intervals: its
-later folds are reconciled with the errors of the earlier ones, and a
+and WLS (and correlate the interval sample paths) are, by default
+(``residuals="in_sample"``), that model's in-sample one-step errors over the
+last ``RESIDUAL_MONTHS`` months, the textbook input with many more rows than a
+backtest; a model without them (global or combined models), or
+``residuals="backtest"``, uses its backtest errors over the last ``folds``
+cutoffs. A backtest calibrates the reconciled intervals: its later folds are
+reconciled with the same kind of errors known at their cutoffs, and a
 hierarchy level whose intervals under-covered there is widened to its nominal
 coverage (:mod:`forecasting.reconciliation.calibration`). Parents that are not the sum
 of their children are logged and keep their base forecasts.
@@ -28,8 +31,11 @@ from forecasting.models.base import PanelForecaster
 from forecasting.panel import SeriesPanel
 from forecasting.reconciliation import (
     METHODS,
+    RESIDUAL_MONTHS,
+    RESIDUAL_SOURCES,
     calibrate_intervals,
     interval_factors,
+    recent_residuals,
     reconcile_forecasts,
     residual_matrix,
     structure_to_reconcile,
@@ -45,6 +51,12 @@ def check_reconcile_method(method: str, *, key: str = "--reconcile") -> str:
     if method not in METHODS:
         raise ConfigError(f"must be one of {', '.join(METHODS)}. Got {method!r}", key=key)
     return method
+
+
+def check_residual_source(source: str, *, key: str = "--residuals") -> str:
+    if source not in RESIDUAL_SOURCES:
+        raise ConfigError(f"must be one of {', '.join(RESIDUAL_SOURCES)}. Got {source!r}", key=key)
+    return source
 
 
 def required_structure(panel: SeriesPanel, *, key: str) -> SummingStructure:
@@ -110,15 +122,21 @@ def reconcile_job_forecasts(
     nonnegative: bool = False,
     X: pd.DataFrame | None = None,
     folds: int = RESIDUAL_FOLDS,
+    residuals: str = RESIDUAL_SOURCES[0],
+    residual_months: int | None = RESIDUAL_MONTHS,
     key: str = "--reconcile",
 ) -> pd.DataFrame:
-    """The model's ``forecasts`` for ``panel`` reconciled with ``method``, plus ``reconciliation``.
+    """The fitted model's ``forecasts`` for ``panel`` reconciled with ``method``, plus ``reconciliation``.
 
-    Intervals are calibrated level by level on the backtest's later folds;
-    with fewer than two folds (short series) they are not, which is logged.
+    ``residuals`` chooses the errors behind the covariance (:data:`RESIDUAL_SOURCES`;
+    ``residual_months`` of in-sample errors). Intervals are calibrated level by
+    level on the backtest's later folds; with fewer than two folds (short
+    series) they are not, which is logged.
     """
     check_reconcile_method(method, key=key)
+    check_residual_source(residuals)
     structure = required_structure(panel, key=key)
+    in_sample = _in_sample_residuals(model, structure) if residuals == "in_sample" else None
     results = backtest(
         [model],
         panel.subset(structure.series),
@@ -127,22 +145,34 @@ def reconcile_job_forecasts(
         levels=levels,
         X=X if model.uses_exog else None,
     )
-    residuals = residual_matrix(results) if len(results) else None
+    if in_sample is not None:
+        errors: pd.DataFrame | None = recent_residuals(in_sample, months=residual_months)
+    else:
+        errors = residual_matrix(results) if len(results) else None
     logger.info(
-        "event=reconcile method=%s parents=%d bottom=%d residual_rows=%d",
+        "event=reconcile method=%s parents=%d bottom=%d residuals=%s residual_rows=%d",
         method,
         len(structure.aggregates),
         len(structure.bottom),
-        0 if residuals is None else len(residuals),
+        "backtest" if in_sample is None else "in_sample",
+        0 if errors is None else len(errors),
     )
     reconciled = reconcile_forecasts(
-        forecasts, structure, method, residuals=residuals, nonnegative=nonnegative, levels=levels
+        forecasts, structure, method, residuals=errors, nonnegative=nonnegative, levels=levels
     )
-    if residuals is None or results["cutoff"].nunique() < 2:
+    if not len(results) or results["cutoff"].nunique() < 2:
         logger.warning("event=reconciled_intervals_not_calibrated reason='fewer than 2 backtest folds'")
         return reconciled
-    # the later folds reconciled with the earlier folds' errors, scored against their actuals
-    both = reconciled_backtest(results, structure, method, nonnegative=nonnegative, levels=levels)
+    # the later folds reconciled with the errors known at their cutoffs, scored against their actuals
+    both = reconciled_backtest(
+        results,
+        structure,
+        method,
+        nonnegative=nonnegative,
+        levels=levels,
+        in_sample=in_sample,
+        months=residual_months,
+    )
     factors = interval_factors(reconciled_rows(both, method), structure, levels)
     for row in factors.itertuples(index=False):
         logger.info(
@@ -154,6 +184,15 @@ def reconcile_job_forecasts(
             row.n_scores,
         )
     return calibrate_intervals(reconciled, factors, structure, nonnegative=nonnegative)
+
+
+def _in_sample_residuals(model: PanelForecaster, structure: SummingStructure) -> pd.DataFrame | None:
+    """The fitted model's in-sample errors of the structure's series; None (logged) when it has none."""
+    errors = model.in_sample_residuals()
+    if errors is None:
+        logger.info("event=reconcile_residuals source=backtest reason='%s: no in-sample errors'", model.name)
+        return None
+    return errors.reindex(columns=structure.series)
 
 
 def log_reconciled_backtest(

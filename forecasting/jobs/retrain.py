@@ -163,6 +163,8 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
             levels=config.levels,
             nonnegative=config.reconcile_nonnegative,
             X=X,
+            residuals=config.reconcile_residuals,
+            residual_months=config.reconcile_residual_months,
             key="reconcile.method",
         )
     score = decision.candidate_mase if decision.promote else decision.champion_mase

@@ -374,6 +374,24 @@ class ArimaModel:
             out = {key: self.transform_.inverse(values) for key, values in out.items()}
         return out
 
+    @property
+    def residuals_(self) -> np.ndarray:
+        """In-sample one-step errors ``y_t - yhat_{t|t-1}`` on the data's scale (NaN while differencing).
+
+        The Kalman filter's one-step errors of the differenced series are those
+        of the undifferenced one (the past values are known); with a transform,
+        the one-step forecast is transformed back, as ``predict`` does.
+        """
+        with limit_threads(limits=1):
+            result = _state_space(self.w_, self.R_, self.order_, self.season_length).filter(self.params_)
+        errors = np.asarray(result.resid, dtype="float64")
+        lags = len(self.y_) - len(errors)
+        z = self.transform_.forward(self.y_) if self.transform_ else self.y_
+        fitted = z[lags:] - errors
+        if self.transform_ is not None:
+            fitted = self.transform_.inverse(fitted)
+        return np.r_[np.full(lags, np.nan), self.y_[lags:] - fitted]
+
     def _integrate(self, w_future: np.ndarray) -> np.ndarray:
         """Undo the differencing: ``z_t = w_t - sum_k c_k z_{t-k}`` from the kept history tail."""
         poly = self._difference_polynomial()

@@ -37,7 +37,13 @@ taken for the whole panel; every decision is logged per series
   short or no backtest leans on the panel's ranking, one with a long backtest
   on its own (a trending series whose trend members won its own backtest keeps
   its trend, however the rest of the panel backtests), and every suitable
-  member keeps some weight: no ranking switches a series to one member.
+  member keeps some weight: no ranking switches a series to one member. The
+  first ``short_horizon`` (6) steps and the later ones are weighted apart,
+  each on the backtest's errors at its own steps (``first_step`` in
+  ``weights_``): members that track the level win the first months, seasonal
+  and trend members the later ones. On the three development sets this
+  two-part weighting beat one weighting for all steps (and finer parts, whose
+  few errors per series did not carry over).
 - **Backtest**: ``backtest_folds`` rolling origins over ``backtest_horizon``
   months, aligned to each series' own end (:func:`forecasting.models.cv.backtest`
   with ``align="series"``), each member on the series it suits. ETS and
@@ -107,7 +113,7 @@ SEASONAL_SEASONS = 3
 """Years of history the seasonality test needs (the M4 benchmarks' rule); shorter series are non-seasonal."""
 DECISION_COLUMNS = ["series_id", "n_obs", "seasonal_acf", "seasonal", "members", "skipped"]
 PLAN_COLUMNS = ["series_id", "model", "used", "reason"]
-WEIGHT_COLUMNS = ["series_id", "model", "backtest_mase", "n_backtest", "score", "weight"]
+WEIGHT_COLUMNS = ["series_id", "model", "first_step", "backtest_mase", "n_backtest", "score", "weight"]
 
 
 class Role(NamedTuple):
@@ -360,7 +366,51 @@ def member_weights(
     best = table.groupby("series_id")["score"].transform("min")
     table["weight"] = np.exp(-(table["score"] - best) / temperature)
     table["weight"] /= table.groupby("series_id")["weight"].transform("sum")
-    return table[WEIGHT_COLUMNS]
+    return table[[c for c in WEIGHT_COLUMNS if c != "first_step"]]
+
+
+def horizon_weights(
+    results: pd.DataFrame,
+    plan: pd.DataFrame,
+    shrinkage: float,
+    temperature: float,
+    first_steps: Sequence[int],
+) -> pd.DataFrame:
+    """:func:`member_weights` per part of the horizon, each from the backtest errors at its steps.
+
+    A part runs from its ``first_steps`` entry to the step before the next one
+    (the last part to the end); the ``first_step`` column names it.
+    """
+    parts = []
+    for first, after in zip(first_steps, [*first_steps[1:], None], strict=True):
+        steps = results["step"] if not results.empty else pd.Series(dtype="int64")
+        at = results[(steps >= first) & (steps < after if after is not None else True)]
+        parts.append(member_weights(at, plan, shrinkage, temperature).assign(first_step=first))
+    return pd.concat(parts, ignore_index=True)[WEIGHT_COLUMNS]
+
+
+def combine_by_horizon(
+    stacked: pd.DataFrame,
+    steps: np.ndarray,
+    weights: pd.DataFrame,
+    levels: Sequence[int],
+    keys: Sequence[str] = ("series_id", "month"),
+) -> pd.DataFrame:
+    """The weighted combination, each forecast step with the weights of its part of the horizon."""
+    firsts = np.sort(weights["first_step"].unique())
+    part = firsts[np.clip(np.searchsorted(firsts, steps, side="right") - 1, 0, None)]
+    combined = [
+        combine_forecasts(
+            stacked[part == first],
+            levels,
+            "weighted",
+            weights.loc[weights["first_step"] == first, ["series_id", "model", "weight"]],
+            keys,
+        )
+        for first in firsts
+        if (part == first).any()
+    ]
+    return pd.concat(combined, ignore_index=True).sort_values(list(keys), ignore_index=True)
 
 
 def _backtest_mase(results: pd.DataFrame) -> pd.DataFrame:
@@ -383,7 +433,7 @@ def combined_backtest(results: pd.DataFrame, weights: pd.DataFrame, levels: Sequ
     if results.empty:
         return pd.DataFrame()
     keys = ["series_id", "cutoff", "month"]
-    combined = combine_forecasts(results, levels, "weighted", weights[["series_id", "model", "weight"]], keys)
+    combined = combine_by_horizon(results, results["step"].to_numpy(), weights, levels, keys)
     actual = results.drop_duplicates(keys)[[*keys, "step", "actual", "scale_mase"]]
     return combined.dropna(subset=["forecast"]).merge(actual, on=keys, how="left")
 
@@ -458,6 +508,9 @@ class Auto(PanelForecaster):
     backtest_horizon, backtest_folds : the internal backtest that weighs the
         members and calibrates the intervals; ``make_model("auto", horizon=h)``
         sets the horizon to h.
+    short_horizon : the first ``short_horizon`` forecast steps and the later
+        ones are weighted apart, each part on the backtest's errors at its
+        steps (None, or a backtest no longer than it: one weighting for all).
     calibrate : scale intervals to their backtest coverage (split conformal).
     n_jobs : passed to every candidate that takes it (parallelism inside the candidates).
     """
@@ -472,6 +525,7 @@ class Auto(PanelForecaster):
         "max_history": [NONE, Interval(Integral, 2 * SEASON_LENGTH, None)],
         "backtest_horizon": [POSITIVE_INT],
         "backtest_folds": [POSITIVE_INT],
+        "short_horizon": [NONE, POSITIVE_INT],
         "calibrate": [BOOLEAN],
         "n_jobs": N_JOBS,
     }
@@ -486,6 +540,7 @@ class Auto(PanelForecaster):
         max_history: int | None = 120,
         backtest_horizon: int = 12,
         backtest_folds: int = 2,
+        short_horizon: int | None = 6,
         calibrate: bool = False,
         n_jobs: int = 1,
     ) -> None:
@@ -497,6 +552,7 @@ class Auto(PanelForecaster):
         self.max_history = max_history
         self.backtest_horizon = backtest_horizon
         self.backtest_folds = backtest_folds
+        self.short_horizon = short_horizon
         self.calibrate = calibrate
         self.n_jobs = n_jobs
 
@@ -517,7 +573,9 @@ class Auto(PanelForecaster):
         results, backtest_failures = backtest_planned(
             groups, panel, X, self.backtest_horizon, self.backtest_folds, intervals=self.calibrate
         )
-        self.weights_ = member_weights(results, self.plan_, self.shrinkage, self.temperature)
+        self.weights_ = horizon_weights(
+            results, self.plan_, self.shrinkage, self.temperature, self._first_steps()
+        )
         combined = (
             combined_backtest(results, self.weights_, DEFAULT_LEVELS) if self.calibrate else pd.DataFrame()
         )
@@ -538,12 +596,19 @@ class Auto(PanelForecaster):
         self._check_fitted()
         horizon, levels = check_horizon(horizon), check_levels(levels)
         stacked, failures = predict_members(self.members_, horizon, X_future, levels)
-        weights = self.weights_[["series_id", "model", "weight"]]
-        combined = combine_forecasts(stacked, levels, "weighted", weights)
-        last = combined["series_id"].map({sid: month.ordinal for sid, month in self.last_month_.items()})
-        steps = pd.PeriodIndex(combined["month"]).asi8 - last.to_numpy(dtype="int64")
-        combined = scale_intervals(combined, steps, self.calibration_, levels)
+        combined = combine_by_horizon(stacked, self._steps(stacked), self.weights_, levels)
+        combined = scale_intervals(combined, self._steps(combined), self.calibration_, levels)
         nonnegative = combined["series_id"].map(self.nonnegative_).to_numpy(dtype=bool)
         clip_nonnegative(combined, ["forecast", *interval_columns(levels)], nonnegative)
         combined["model"] = self.model_name
         return with_predict_fallbacks(combined[forecast_columns(levels)], failures)
+
+    def _steps(self, forecasts: pd.DataFrame) -> np.ndarray:
+        """Months from each row's series' last training month to the row's month."""
+        last = forecasts["series_id"].map({sid: month.ordinal for sid, month in self.last_month_.items()})
+        return pd.PeriodIndex(forecasts["month"]).asi8 - last.to_numpy(dtype="int64")
+
+    def _first_steps(self) -> list[int]:
+        """Where the parts of the horizon weighted apart begin: a part needs backtest errors."""
+        split = self.short_horizon is not None and self.short_horizon < self.backtest_horizon
+        return [1, self.short_horizon + 1] if split else [1]

@@ -80,6 +80,17 @@ class PanelForecaster(BaseEstimator, ABC):
         levels: Sequence[int] = DEFAULT_LEVELS,
     ) -> pd.DataFrame: ...
 
+    def in_sample_residuals(self, months: int | None = None) -> pd.DataFrame | None:
+        """In-sample one-step errors (rows: months, columns: series), or None when the model has none.
+
+        The textbook input of MinT's error covariance (Wickramasuriya,
+        Athanasopoulos and Hyndman 2019): many more rows than a backtest gives.
+        ``months`` keeps the last so many months. Models without cheap one-step
+        errors (global, combined) return None and reconciliation uses their
+        backtest errors instead.
+        """
+        return None
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "last_month_"):
             raise ModelError(f"{type(self).__name__} is not fitted yet: call fit(panel) before predict.")
@@ -235,8 +246,39 @@ class LocalForecaster(PanelForecaster):
             ],
             columns=ADJUSTMENT_COLUMNS,
         )
+        self.gaps_ = {sid: np.flatnonzero(np.isnan(y)) for sid, y, _ in jobs if np.isnan(y).any()}
         self.n_series_ = len(jobs)
         return self
+
+    def in_sample_residuals(self, months: int | None = None) -> pd.DataFrame | None:
+        """Each series model's ``residuals_`` (``y_t`` less its one-step forecast), interpolated months NaN.
+
+        None when a series model offers no ``residuals_``; a series that got the
+        fallback model has the fallback's errors, those of the forecasts made.
+        """
+        self._check_fitted()
+        errors = {}
+        for series_id, model in self.models_.items():
+            values = getattr(model, "residuals_", None)
+            if values is None:
+                return None
+            values = np.array(values, dtype="float64")
+            values[self.gaps_.get(series_id, [])] = np.nan
+            errors[series_id] = values
+        ends = np.array([self.last_month_[sid].ordinal for sid in errors], dtype="int64")
+        if not len(ends):
+            return pd.DataFrame()
+        last = int(ends.max())
+        first = int(min(end - len(values) + 1 for end, values in zip(ends, errors.values(), strict=True)))
+        if months is not None:
+            first = max(first, last - months + 1)
+        table = np.full((last - first + 1, len(errors)), np.nan)
+        for column, (end, values) in enumerate(zip(ends, errors.values(), strict=True)):
+            start = end - len(values) + 1
+            keep = values[max(first - start, 0) :]
+            table[end - first - len(keep) + 1 : end - first + 1, column] = keep
+        index = pd.PeriodIndex.from_ordinals(np.arange(first, last + 1), freq="M")
+        return pd.DataFrame(table, index=index, columns=list(errors))
 
     def _fit_one(
         self, series_id: str, y: np.ndarray, X: np.ndarray | None

@@ -49,6 +49,14 @@ class SeasonalProfileModel(SeasonalNaiveModel):
         self.sigma_ = residual_sigma(np.concatenate(errors)) if errors else 0.0
         return self
 
+    @property
+    def residuals_(self) -> np.ndarray:
+        """In-sample one-step errors: ``y_t`` less the profile forecast from ``y_1 .. y_{t-1}`` (NaN for
+        the first season)."""
+        m = self.season_length
+        fitted = [self._one_season(self.y_[:origin])[0] for origin in range(m, len(self.y_))]
+        return np.r_[np.full(m, np.nan), self.y_[m:] - np.asarray(fitted, dtype="float64")]
+
     def _one_season(self, y: np.ndarray) -> np.ndarray:
         """The forecast of the next ``m`` months from history ``y`` (at least ``m`` long)."""
         m = self.season_length
@@ -79,6 +87,11 @@ class DriftModel:
         n = len(self.y_)
         return normal_intervals(mean, self.sigma_ * np.sqrt(steps * (1 + steps / (n - 1))), levels)
 
+    @property
+    def residuals_(self) -> np.ndarray:
+        """In-sample one-step errors ``y_t - y_{t-1} - slope`` (NaN for the first month)."""
+        return np.r_[np.nan, np.diff(self.y_) - self.slope_]
+
 
 class MeanModel:
     """Historical mean; sigma_h = sigma * sqrt(1 + 1 / T)."""
@@ -97,6 +110,11 @@ class MeanModel:
         mean = np.full(h, self.mean_)
         sigma = np.full(h, self.sigma_ * np.sqrt(1 + 1 / len(self.y_)))
         return normal_intervals(mean, sigma, levels)
+
+    @property
+    def residuals_(self) -> np.ndarray:
+        """In-sample errors ``y_t - mean``."""
+        return self.y_ - self.mean_
 
 
 class Naive(LocalForecaster):

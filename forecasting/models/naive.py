@@ -43,6 +43,11 @@ class NaiveModel:
         mean = np.full(h, self.y_[-1])
         return normal_intervals(mean, self.sigma_ * np.sqrt(steps), levels)
 
+    @property
+    def residuals_(self) -> np.ndarray:
+        """In-sample one-step errors ``y_t - y_{t-1}`` (NaN for the first month)."""
+        return np.r_[np.nan, np.diff(self.y_)]
+
 
 class SeasonalNaiveModel:
     """Same month last year; sigma_h = sigma * sqrt(floor((h - 1) / m) + 1)."""
@@ -80,6 +85,12 @@ class SeasonalNaiveModel:
         steps = np.arange(1, h + 1)
         mean = self.season_[(steps - 1) % m]
         return normal_intervals(mean, self.sigma_ * np.sqrt((steps - 1) // m + 1), levels)
+
+    @property
+    def residuals_(self) -> np.ndarray:
+        """In-sample one-step errors ``y_t - y_{t-m}`` (NaN for the first season)."""
+        m = self.season_length
+        return np.r_[np.full(m, np.nan), self.y_[m:] - self.y_[:-m]]
 
 
 def fallback_model(n_obs: int) -> tuple[str, NaiveModel]:

@@ -79,6 +79,11 @@ class SmoothingSeriesModel(ABC):
             out[f"upper_{level}"] = np.asarray(raw[f"hi-{level}"], dtype="float64")
         return out
 
+    @property
+    def residuals_(self) -> np.ndarray:
+        """In-sample one-step errors ``y_t - yhat_{t|t-1}`` on the data's scale (statsforecast's fits)."""
+        return self.y_ - np.asarray(self.model_.predict_in_sample()["fitted"], dtype="float64")
+
 
 class EtsSeriesModel(SmoothingSeriesModel):
     """AICc-selected ETS (``forecast::ets``'s restricted forms, as statsforecast ``AutoETS``).

@@ -12,7 +12,10 @@ their backtest coverage, level by level.
 from forecasting.reconciliation.calibration import calibrate_intervals, interval_factors
 from forecasting.reconciliation.covariance import LowRankCovariance, shrunk_covariance
 from forecasting.reconciliation.frames import (
+    RESIDUAL_MONTHS,
+    RESIDUAL_SOURCES,
     UNRECONCILED,
+    recent_residuals,
     reconcile_forecasts,
     residual_matrix,
     structure_to_reconcile,
@@ -22,11 +25,14 @@ from forecasting.reconciliation.methods import METHODS, NEEDS_RESIDUALS, Reconci
 __all__ = [
     "METHODS",
     "NEEDS_RESIDUALS",
+    "RESIDUAL_MONTHS",
+    "RESIDUAL_SOURCES",
     "UNRECONCILED",
     "LowRankCovariance",
     "Reconciler",
     "calibrate_intervals",
     "interval_factors",
+    "recent_residuals",
     "reconcile",
     "reconcile_forecasts",
     "residual_matrix",

@@ -34,6 +34,11 @@ from forecasting.reconciliation.methods import NEEDS_RESIDUALS, Reconciler, chec
 
 UNRECONCILED = "none"
 DEFAULT_SAMPLES = 500
+RESIDUAL_SOURCES: tuple[str, ...] = ("in_sample", "backtest")
+"""Whose errors estimate the covariance: the base model's in-sample one-step errors (the textbook
+MinT input; a model without them falls back to its backtest errors) or its backtest errors."""
+RESIDUAL_MONTHS = 120
+"""In-sample errors of the last so many months are used (see docs/benchmarks.md, Reconciliation)."""
 
 
 def structure_to_reconcile(panel: SeriesPanel) -> tuple[SummingStructure, pd.DataFrame]:
@@ -59,6 +64,23 @@ def residual_matrix(results: pd.DataFrame) -> pd.DataFrame:
         raise DataError(f"residuals of one model only; got {sorted(results['model'].unique())}")
     errors = results.assign(error=results["actual"] - results["forecast"])
     return errors.pivot_table(index=["cutoff", "month"], columns="series_id", values="error", aggfunc="first")
+
+
+def recent_residuals(
+    residuals: pd.DataFrame, until: pd.Period | None = None, months: int | None = RESIDUAL_MONTHS
+) -> pd.DataFrame:
+    """The rows of in-sample errors (indexed by month) up to ``until``, the last ``months`` of them.
+
+    Old errors describe old data: on BTS, errors of the 1990s weigh as much as
+    those of the last decade in the covariance, and a window of recent years
+    reconciles better (measured in docs/benchmarks.md). Months without any
+    error (before every series' first one-step forecast) are no rows: the
+    covariance divides by the number of rows.
+    """
+    if until is not None:
+        residuals = residuals[residuals.index <= until]
+    residuals = residuals.dropna(how="all")
+    return residuals if months is None else residuals.iloc[-months:]
 
 
 def reconcile_forecasts(
