@@ -6,14 +6,13 @@ reconciliation (drawn from the low-rank factor, never an ``n x n`` matrix);
 all paths of a month are reconciled at once, as the columns of one
 right-hand side of the reconciler's factorised sparse system. The bounds are
 the reconciled paths' sample quantiles (numpy's default, linear
-interpolation), read from one sort of each series' paths: a partial sort per
-bound cost five times as much on 50,000 series.
+interpolation), read from one sort of each series' paths rather than a
+partial sort per bound.
 
-BLAS runs on one thread meanwhile: with a few hundred right-hand sides the
-sparse LU solve makes thousands of small BLAS calls, one per supernode, and
-handing each to a second thread cost more than the dense products gain (on 2
-shared cores, reconciling 53,521 series x 200 paths took 1.7-2.1 s with two
-BLAS threads, 0.27 s with one).
+BLAS runs on one thread meanwhile: when another process holds the second of
+two cores, OpenBLAS's default two threads made the reconciliation several
+times slower, and one thread was never the slower (docs/benchmarks.md,
+"Speed of the reconciled intervals").
 """
 
 from __future__ import annotations
