@@ -146,3 +146,17 @@ def test_sorted_quantiles_are_numpys_bit_for_bit() -> None:
         expected = np.quantile(rows, probabilities, axis=1)
         rows.sort(axis=1)
         np.testing.assert_array_equal(sorted_quantiles(rows, probabilities), expected)
+
+
+def test_a_table_without_intervals_gets_reconciled_points_and_no_bounds() -> None:
+    table = _table()[["series_id", "month", "model", "forecast"]]
+    out = reconcile_forecasts(table, STRUCTURE, "ols", levels=LEVELS)
+    assert list(out.columns) == [*table.columns, "reconciliation"]
+    march = out[out["month"] == "2024-03"].set_index("series_id")
+    structure = STRUCTURE.drop_bottom(["BC"])
+    base = table[table["month"] == "2024-03"].set_index("series_id").loc[structure.series, "forecast"]
+    np.testing.assert_allclose(
+        march.loc[structure.series, "forecast"], reconcile(structure, base.to_numpy(), "ols"), rtol=1e-12
+    )
+    other = table[(table["series_id"] == "other") & (table["month"] == "2024-03")]["forecast"].item()
+    assert march.loc["other", "forecast"] == other and march.loc["other", "reconciliation"] == "none"
