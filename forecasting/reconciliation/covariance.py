@@ -55,10 +55,12 @@ class LowRankCovariance:
     def standard_normal_paths(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """``n x size`` draws with this covariance's correlation and unit variances."""
         n, rank = self.factor.shape
-        draws = np.sqrt(self.diagonal)[:, None] * rng.standard_normal((n, size))
+        draws = rng.standard_normal((n, size))
+        draws *= np.sqrt(self.diagonal)[:, None]
         if rank:
             draws += self.factor @ rng.standard_normal((rank, size))
-        return draws / np.sqrt(self.variances())[:, None]
+        draws /= np.sqrt(self.variances())[:, None]
+        return draws
 
 
 def diagonal_covariance(variances: np.ndarray) -> LowRankCovariance:

@@ -10,7 +10,8 @@ forecasts; the ``reconciliation`` column says which method each row got
 Intervals come from sample paths: each series' base forecast plus normal
 errors with the spread of its widest base interval and the correlation of
 the (shrunk) residual covariance, all reconciled with the same map; the
-reconciled interval is the sample quantile. The point forecast is the
+reconciled interval is the sample quantile
+(:mod:`~forecasting.reconciliation.paths`). The point forecast is the
 reconciled base forecast. A shrunk covariance understates how alike the
 errors of a parent and its children are, so these intervals come out too
 narrow; :mod:`~forecasting.reconciliation.calibration` widens them on
@@ -20,6 +21,7 @@ backtest errors (the jobs do).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -29,8 +31,9 @@ from forecasting.data.summing import SummingStructure
 from forecasting.errors import DataError
 from forecasting.models.base import check_levels, interval_columns
 from forecasting.panel import SeriesPanel
-from forecasting.reconciliation.covariance import LowRankCovariance, diagonal_covariance, shrunk_covariance
+from forecasting.reconciliation.covariance import LowRankCovariance, shrunk_covariance
 from forecasting.reconciliation.methods import NEEDS_RESIDUALS, Reconciler, check_method
+from forecasting.reconciliation.paths import path_bounds
 
 UNRECONCILED = "none"
 DEFAULT_SAMPLES = 500
@@ -116,9 +119,12 @@ def reconcile_forecasts(
     months = pd.PeriodIndex(pd.to_datetime(table["month"].astype(str)), freq="M")
     rng = np.random.default_rng(seed)
     reconcilers: dict[tuple[str, ...], Reconciler] = {}
+    month_structures: dict[frozenset[str], SummingStructure] = {}
     in_structure = table["series_id"].isin(ids).to_numpy()
     bounds = interval_columns(levels)
     has_intervals = all(column in table for column in bounds)
+    columns = _Columns.of(table, bounds if has_intervals else [])
+    sigmas = _sigma(table, max(levels)) if has_intervals else None
     for month in months.unique().sort_values():
         rows = np.flatnonzero((months == month) & in_structure)
         present = pd.Index(table["series_id"].to_numpy()[rows].astype(str))
@@ -126,17 +132,27 @@ def reconcile_forecasts(
             raise DataError(
                 f"two forecasts for one series and month: {list(present[present.duplicated()][:3])}"
             )
-        month_structure = structure.drop_bottom(set(structure.bottom) - set(present)).restrict(present)
+        month_structure = _month_structure(structure, present, month_structures)
         if not month_structure.aggregates:
             continue
         order = tuple(month_structure.series)
         positions = rows[present.get_indexer(order)]
-        sigma = _sigma(table, positions, max(levels)) if has_intervals else None
+        sigma = None if sigmas is None else sigmas[positions]
         if order not in reconcilers:
             covariance = _covariance(residuals, order, sigma, centered) if residuals is not None else None
             reconcilers[order] = Reconciler(month_structure, method, covariance, nonnegative)
-        _reconcile_rows(table, positions, reconcilers[order], sigma, levels, samples, rng)
-    return table
+        _reconcile_rows(columns, positions, reconcilers[order], sigma, levels, samples, rng)
+    return columns.into(table, method)
+
+
+def _month_structure(
+    structure: SummingStructure, present: pd.Index, cache: dict[frozenset[str], SummingStructure]
+) -> SummingStructure:
+    """The structure of the series present in a month, built once per set of series."""
+    key = frozenset(present)
+    if key not in cache:
+        cache[key] = structure.drop_bottom(set(structure.bottom) - key).restrict(key)
+    return cache[key]
 
 
 def _covariance(
@@ -148,8 +164,36 @@ def _covariance(
     return shrunk_covariance(values, fallback, centered=centered)
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """The table's forecasts and bounds as arrays, written month by month and put back once."""
+
+    base: np.ndarray
+    forecast: np.ndarray
+    names: tuple[str, ...]
+    bounds: np.ndarray
+    reconciled: np.ndarray
+
+    @classmethod
+    def of(cls, table: pd.DataFrame, names: Sequence[str]) -> _Columns:
+        base = table["forecast"].to_numpy(dtype="float64")
+        bounds = np.empty((len(names), len(table)))
+        for row, name in enumerate(names):
+            bounds[row] = table[name].to_numpy(dtype="float64")
+        return cls(base, base.copy(), tuple(names), bounds, np.zeros(len(table), dtype=bool))
+
+    def into(self, table: pd.DataFrame, method: str) -> pd.DataFrame:
+        """``table`` with the reconciled rows' values and method (untouched when none was reconciled)."""
+        if self.reconciled.any():
+            table["forecast"] = self.forecast
+            for name, values in zip(self.names, self.bounds, strict=True):
+                table[name] = values
+            table.loc[self.reconciled, "reconciliation"] = method
+        return table
+
+
 def _reconcile_rows(
-    table: pd.DataFrame,
+    columns: _Columns,
     positions: np.ndarray,
     reconciler: Reconciler,
     sigma: np.ndarray | None,
@@ -157,26 +201,18 @@ def _reconcile_rows(
     samples: int,
     rng: np.random.Generator,
 ) -> None:
-    """Reconcile the rows of one month (in the reconciler's series order) in place."""
-    base = table["forecast"].to_numpy(dtype="float64")[positions]
-    table.loc[positions, "forecast"] = reconciler(base)
+    """Reconcile the rows of one month (in the reconciler's series order)."""
+    base = columns.base[positions]
+    columns.forecast[positions] = reconciler(base)
     if sigma is not None:
-        size = len(positions)
-        correlation = reconciler.covariance or diagonal_covariance(np.ones(size))
-        paths = base[:, None] + sigma[:, None] * correlation.standard_normal_paths(rng, samples)
-        reconciled = reconciler(paths)
-        for level in levels:
-            low, high = np.quantile(reconciled, [0.5 - level / 200, 0.5 + level / 200], axis=1)
-            table.loc[positions, f"lower_{level}"] = low
-            table.loc[positions, f"upper_{level}"] = high
-    table.loc[positions, "reconciliation"] = reconciler.method
+        columns.bounds[:, positions] = path_bounds(reconciler, base, sigma, levels, samples, rng)
+    columns.reconciled[positions] = True
 
 
-def _sigma(table: pd.DataFrame, positions: np.ndarray, level: int) -> np.ndarray:
-    """Standard deviation implied by the widest base interval (normal errors)."""
-    width = (
-        table[f"upper_{level}"].to_numpy(dtype="float64")[positions]
-        - table[f"lower_{level}"].to_numpy(dtype="float64")[positions]
+def _sigma(table: pd.DataFrame, level: int) -> np.ndarray:
+    """Standard deviation implied by the widest base interval (normal errors), for every row."""
+    width = table[f"upper_{level}"].to_numpy(dtype="float64") - table[f"lower_{level}"].to_numpy(
+        dtype="float64"
     )
     sigma = np.nan_to_num(width / (2 * norm.ppf(0.5 + level / 200)), nan=0.0)
     return np.maximum(sigma, 0.0)

@@ -114,7 +114,8 @@ class Reconciler:
 
     def _projection(self, values: np.ndarray) -> np.ndarray:
         solver = self._solver
-        return values - solver.w_times_ct(solver.solve(solver.constraints @ values))
+        correction = solver.w_times_ct(solver.solve(solver.constraints @ values))
+        return np.subtract(values, correction, out=correction)  # in place: hundreds of paths are large
 
     @cached_property
     def _solver(self) -> _ConstraintSolver:
@@ -170,11 +171,12 @@ class _ConstraintSolver:
         return first - correction
 
     def w_times_ct(self, z: np.ndarray) -> np.ndarray:
-        """``W C' z`` without forming ``W``."""
-        ct_z = self.constraints.T @ z
-        out = self.diagonal[:, None] * ct_z
-        if self.factor.shape[1]:
-            out += self.factor @ (self.factor.T @ ct_z)
+        """``W C' z`` without forming ``W`` (built in the array ``C' z``: one allocation fewer)."""
+        out = self.constraints.T @ z
+        low_rank = self.factor.T @ out if self.factor.shape[1] else None
+        out *= self.diagonal[:, None]
+        if low_rank is not None:
+            out += self.factor @ low_rank
         return out
 
 
