@@ -38,13 +38,13 @@ from forecasting.errors import ConfigError
 ExecutorKind = Literal["serial", "local", "dask"]
 EXECUTORS: tuple[str, ...] = ("serial", "local", "dask")
 CHUNKS_PER_WORKER = 4
+"""Enough chunks to balance uneven series costs, few enough that per-task overhead is negligible."""
 MIN_PARALLEL_TASKS = 32
 """Fewer series than this run in the calling process even on the local executor: starting the worker
 processes (each imports the package) costs more than fitting a few dozen series saves. Heavy tasks
 (``run_chunked(..., heavy=True)``: a model fitted on a whole panel) go to the workers from two on."""
 DEFAULT_EXECUTOR = "local"
 """What ``forecasting forecast``, ``backtest`` and the job use when nothing is set: all cores."""
-"""Enough chunks to balance uneven series costs, few enough that per-task overhead is negligible."""
 
 DASK_MISSING = "the dask executor needs dask.distributed: pip install 'forecasting[dask]'"
 
@@ -110,7 +110,7 @@ class SerialExecutor(Executor):
         return 1
 
     def _run(
-        self, function: Callable[..., Any], chunks: list[list[tuple]], heavy: bool = False
+        self, function: Callable[..., Any], chunks: list[list[tuple]], heavy: bool
     ) -> Iterator[tuple[int, list]]:
         for index, chunk in enumerate(chunks):
             yield index, run_chunk(function, chunk)
@@ -136,7 +136,7 @@ class LocalExecutor(Executor):
     ) -> Iterator[tuple[int, list]]:
         few = not heavy and sum(map(len, chunks)) < MIN_PARALLEL_TASKS
         if self.n_workers == 1 or len(chunks) < 2 or few:
-            yield from SerialExecutor()._run(function, chunks)
+            yield from SerialExecutor()._run(function, chunks, heavy)
             return
         # max_nbytes=None: arrays are pickled, not memory-mapped read-only (statsmodels' Kalman
         # filter rejects read-only buffers: "buffer source array is read-only").

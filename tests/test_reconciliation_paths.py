@@ -6,26 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
+from test_reconciliation import STRUCTURE
 
-from forecasting.data.summing import SummingStructure
 from forecasting.reconciliation import reconcile, reconcile_forecasts, shrunk_covariance
 from forecasting.reconciliation.paths import interval_probabilities, sorted_quantiles
 
-# total = A + B; A = AA + AB; B = BA + BB + BC
-STRUCTURE = SummingStructure.from_edges(
-    pd.DataFrame(
-        [
-            ("total", "A", "total"),
-            ("total", "B", "total"),
-            ("A", "AA", "region"),
-            ("A", "AB", "region"),
-            ("B", "BA", "region"),
-            ("B", "BB", "region"),
-            ("B", "BC", "region"),
-        ],
-        columns=["parent", "child", "level"],
-    )
-)
 LEVELS = (80, 95)
 SAMPLES = 60
 

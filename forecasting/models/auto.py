@@ -381,10 +381,10 @@ def horizon_weights(
     A part runs from its ``first_steps`` entry to the step before the next one
     (the last part to the end); the ``first_step`` column names it.
     """
+    steps = results["step"] if not results.empty else pd.Series(dtype="int64")
     parts = []
-    for first, after in zip(first_steps, [*first_steps[1:], None], strict=True):
-        steps = results["step"] if not results.empty else pd.Series(dtype="int64")
-        at = results[(steps >= first) & (steps < after if after is not None else True)]
+    for first, after in zip(first_steps, [*first_steps[1:], np.inf], strict=True):
+        at = results[(steps >= first) & (steps < after)]
         parts.append(member_weights(at, plan, shrinkage, temperature).assign(first_step=first))
     return pd.concat(parts, ignore_index=True)[WEIGHT_COLUMNS]
 

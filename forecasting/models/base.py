@@ -227,11 +227,12 @@ class LocalForecaster(PanelForecaster):
             desc=f"fit {self.model_name}",
         )
         self.models_ = {sid: model for sid, model, _, _ in results}
-        self.selected_params_ = {
+        chosen = {
             sid: getattr(model, SELECTED_PARAMS)()
             for sid, model, fallback, _ in results
-            if not fallback and hasattr(model, SELECTED_PARAMS) and getattr(model, SELECTED_PARAMS)()
+            if not fallback and hasattr(model, SELECTED_PARAMS)
         }
+        self.selected_params_ = {sid: params for sid, params in chosen.items() if params}
         self.last_month_ = {sid: months[-1] for sid, _, months in jobs}
         self.nonnegative_ = {sid: bool(np.nanmin(y) >= 0) for sid, y, _ in jobs}
         self.fallbacks_ = pd.DataFrame(
