@@ -10,8 +10,10 @@ from sklearn.base import clone
 from test_ensemble import Broken
 from test_models_statistical import panel_of
 
+from forecasting.errors import ConfigError
 from forecasting.models.auto import (
     MIN_FACTOR,
+    SHAPE_LEVEL,
     Auto,
     backtest_member,
     combine_by_horizon,
@@ -37,6 +39,15 @@ class Overconfident(SeasonalNaive):
         for column in [c for c in out.columns if c.startswith(("lower", "upper"))]:
             out[column] = out["forecast"] + (out[column] - out["forecast"]) / 3
         return out
+
+
+class WithoutErrors(SeasonalNaive):
+    """Seasonal naive that, like a global model, offers no in-sample errors."""
+
+    name = "without_errors"
+
+    def in_sample_residuals(self, months=None):  # noqa: ANN001, ANN201 - test double
+        return None
 
 
 def _seasonal(n: int, seed: int, level: float = 1000.0, slope: float = 0.0) -> np.ndarray:
@@ -66,7 +77,7 @@ def test_seasonality_decision_on_planted_series() -> None:
 def test_a_member_a_series_cannot_use_is_not_fitted_for_it_and_is_reported() -> None:
     panel = panel_of({"long": _seasonal(72, seed=1), "short": _seasonal(20, seed=2)}, start="2015-01")
     candidates = ("gbm", "naive", "drift", "seasonal_naive")
-    auto = Auto(candidates=candidates, global_min_series=1, backtest_horizon=6).fit(panel)
+    auto = Auto(candidates=candidates, global_min_series=1, backtest_horizon=6, shape_member=None).fit(panel)
     plan = auto.plan_.set_index(["series_id", "model"])
     assert not plan.loc[("short", "gbm"), "used"]
     assert plan.loc[("short", "gbm"), "reason"] == "20 months < 24"
@@ -75,10 +86,12 @@ def test_a_member_a_series_cannot_use_is_not_fitted_for_it_and_is_reported() -> 
     gbm = [m for m in auto.members_ if m.model_name == "gbm"]
     assert len(gbm) == 1 and set(gbm[0].last_month_) == {"long"}
     assert gbm[0].calibration_windows == 3  # automatic count capped; an explicit one is kept:
-    explicit = Auto(candidates=(make_model("gbm", calibration_windows=5),), global_min_series=1)
+    explicit = Auto(
+        candidates=(make_model("gbm", calibration_windows=5),), global_min_series=1, shape_member=None
+    )
     assert explicit.set_params(backtest_horizon=6).fit(panel).members_[0].calibration_windows == 5
     # The default needs 30 series for a global member: on two, the GBM is not fitted at all.
-    few = Auto(candidates=candidates, backtest_horizon=6).fit(panel)
+    few = Auto(candidates=candidates, backtest_horizon=6, shape_member=None).fit(panel)
     assert few.plan_.set_index(["series_id", "model"]).loc[("long", "gbm"), "reason"] == (
         "2 series in the panel < 30"
     )
@@ -146,7 +159,8 @@ def test_weights_follow_the_series_backtest_shrunk_towards_thepanel_of() -> None
 
 def test_forecast_is_the_weighted_mean_of_the_members() -> None:
     panel = seasonal_panel(n_series=3, n_months=72, seed=5)
-    auto = Auto(candidates=("seasonal_naive", "seasonal_profile"), backtest_horizon=6).fit(panel)
+    auto = Auto(candidates=("seasonal_naive", "seasonal_profile"), backtest_horizon=6, shape_member=None)
+    auto.fit(panel)
     forecast = auto.predict(3).set_index(["series_id", "month"])["forecast"]
     members = pd.concat(
         [make_model(name).fit(panel).predict(3).assign(model=name) for name in auto.candidates],
@@ -173,8 +187,8 @@ def test_calibration_brings_coverage_to_nominal_on_held_out_months() -> None:
         inside = (actual >= forecast["lower_80"]) & (actual <= forecast["upper_80"])
         return float(inside.mean())
 
-    raw = coverage(Auto(candidates=(Overconfident(),)))
-    calibrated_model = Auto(candidates=(Overconfident(),), calibrate=True)
+    raw = coverage(Auto(candidates=(Overconfident(),), shape_member=None))
+    calibrated_model = Auto(candidates=(Overconfident(),), shape_member=None, calibrate=True)
     calibrated = coverage(calibrated_model)
     assert raw < 0.5
     assert 0.72 <= calibrated <= 0.88
@@ -197,13 +211,14 @@ def test_make_model_backtests_over_the_horizon_it_forecasts() -> None:
 
 def test_short_panel_without_backtest_and_failed_candidate(small_panel: SeriesPanel) -> None:
     short = SeriesPanel(small_panel.records[small_panel.records["month"] >= pd.Period("2020-06", "M")])
-    auto = Auto(candidates=("naive", "drift"), backtest_horizon=12).fit(short)
+    auto = Auto(candidates=("naive", "drift"), backtest_horizon=12, shape_member="naive").fit(short)
     assert auto.weights_["n_backtest"].eq(0).all()
     assert auto.weights_["weight"].eq(0.5).all()  # no backtest anywhere: equal weights
     assert auto.calibration_.empty
     assert len(auto.predict(2)) == 3 * 2
 
-    auto = clone(Auto(candidates=(SeasonalNaive(), Broken()), backtest_horizon=6)).fit(small_panel)
+    auto = clone(Auto(candidates=(SeasonalNaive(), Broken()), backtest_horizon=6, shape_member=None))
+    auto.fit(small_panel)
     broken = auto.fallbacks_[auto.fallbacks_["model"] == "broken"]
     assert set(broken["series_id"]) == {"s0", "s1", "s2"}
     assert "no convergence" in broken["reason"].iloc[0]
@@ -221,7 +236,9 @@ def test_nonnegative_series_get_nonnegative_bounds() -> None:
     panel = SeriesPanel(
         pd.DataFrame({"series_id": "small", "month": months, "value": values, "flow": "cargo"})
     )
-    forecast = Auto(candidates=("mean", "naive"), backtest_horizon=6).fit(panel).predict(6)
+    forecast = (
+        Auto(candidates=("mean", "naive"), backtest_horizon=6, shape_member="mean").fit(panel).predict(6)
+    )
     assert (forecast[["forecast", "lower_80", "lower_95"]] >= 0).all().all()
     assert isinstance(make_model("auto"), Auto)
 
@@ -290,3 +307,51 @@ def test_the_first_months_and_the_later_ones_are_weighted_apart() -> None:
     short = Auto(candidates=("seasonal_naive", "seasonal_profile"), backtest_horizon=6)
     assert short._first_steps() == [1] and Auto(backtest_horizon=18)._first_steps() == [1, 7]
     assert Auto(backtest_horizon=18, short_horizon=None)._first_steps() == [1]
+
+
+def test_levels_below_95_take_each_series_error_shape() -> None:
+    """A series with a few large shocks among small errors gets a narrower 80 % band relative to its
+    95 % one than a series with Gaussian errors: the share is q80 / q95 of its absolute one-step
+    errors about their median, read from the ETS member; the 95 % bounds and the forecasts stay."""
+    rng = np.random.default_rng(11)
+    spiky = _seasonal(96, seed=3)
+    spiky[rng.choice(np.arange(12, 96), size=8, replace=False)] += rng.choice([-1, 1], 8) * 400.0
+    panel = panel_of({"gaussian": _seasonal(96, seed=4), "spiky": spiky})
+    candidates = ("ets", "seasonal_naive")
+    auto = Auto(candidates=candidates, backtest_horizon=6).fit(panel)
+    plain = Auto(candidates=candidates, backtest_horizon=6, shape_member=None).fit(panel)
+    residuals = next(m for m in auto.members_ if m.model_name == "ets").in_sample_residuals()
+    for series_id in ("gaussian", "spiky"):
+        errors = residuals[series_id].dropna().to_numpy()
+        spread = np.abs(errors - np.median(errors))
+        expected = np.quantile(spread, 0.8) / np.quantile(spread, SHAPE_LEVEL / 100)
+        assert auto.interval_shape_.loc[series_id, 80] == pytest.approx(expected)
+    shares = auto.interval_shape_[80]
+    assert shares["spiky"] < 0.5 < 0.6 < shares["gaussian"] < 0.75  # Gaussian errors: 1.28 / 1.96 = 0.65
+
+    forecast, reference = auto.predict(12), plain.predict(12)
+    pd.testing.assert_frame_equal(
+        forecast[["series_id", "month", "forecast", "lower_95", "upper_95"]],
+        reference[["series_id", "month", "forecast", "lower_95", "upper_95"]],
+    )
+    share = (forecast["upper_80"] - forecast["forecast"]) / (forecast["upper_95"] - forecast["forecast"])
+    np.testing.assert_allclose(share, forecast["series_id"].map(shares))
+    # Levels without 95 %: the members still give their 95 % bounds, the table shows only those asked for.
+    narrow = auto.predict(12, levels=(50, 80))
+    assert [c for c in narrow.columns if c.startswith(("lower", "upper"))] == [
+        "lower_50",
+        "upper_50",
+        "lower_80",
+        "upper_80",
+    ]
+    np.testing.assert_allclose(narrow["upper_80"], forecast["upper_80"])
+    assert (narrow["upper_50"] < narrow["upper_80"]).all()
+
+
+def test_a_shape_member_must_be_a_candidate_with_in_sample_errors(small_panel: SeriesPanel) -> None:
+    with pytest.raises(ConfigError, match="'shape_member'.*candidates"):
+        Auto(candidates=("seasonal_naive", "naive"), backtest_horizon=6).fit(small_panel)
+    with pytest.raises(ConfigError, match="'without_errors' has none"):
+        Auto(candidates=(WithoutErrors(),), backtest_horizon=6, shape_member="without_errors").fit(
+            small_panel
+        )

@@ -299,7 +299,7 @@ def test_integer_like_and_unicode_series_ids(name: str) -> None:
 
 # --- properties: scale equivariance and no leakage (hypothesis) -----------------------------------
 CHEAP = {
-    "auto": {"candidates": ("seasonal_naive", "drift", "theta")},
+    "auto": {"candidates": ("seasonal_naive", "drift", "theta"), "shape_member": "theta"},
     "ensemble": {"members": ("seasonal_naive", "drift", "theta")},
     "gbm": {"max_iter": 20},
     "gbm_median": {"max_iter": 20},

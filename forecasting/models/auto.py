@@ -51,8 +51,17 @@ taken for the whole panel; every decision is logged per series
   it at the later ones (refitting a chosen ETS form costs a twentieth of the
   search); the GBMs skip their conformal refits unless the intervals are
   calibrated (the weights need point forecasts only).
-- **Intervals**: the members' bounds combined with the same weights. With
-  ``calibrate=True`` the distance from forecast to bound is also scaled per
+- **Intervals**: the members' bounds combined with the same weights at
+  95 %, which covered close to 95 % on every development set. Each narrower
+  level sits at a share of that 95 % distance read from the series' own
+  errors (``interval_shape_``): ``q_level / q_95`` of the absolute in-sample
+  one-step errors of ``shape_member`` (ETS) about their median. The members'
+  bounds assume Gaussian errors (80 % at 0.65 of the 95 % distance); series
+  with breaks and outliers have many small errors and a few large ones, and
+  their combined 80 % bounds covered 85-86 % of the held-out months of BTS and
+  trade (M1: 81 %). With each series' shape: 80 / 82 / 79 % on M1 / BTS /
+  trade, and 95 % unchanged. A series with fewer than ``MIN_SHAPE_ERRORS``
+  errors keeps the combined bounds. With ``calibrate=True`` the distance from forecast to bound is also scaled per
   forecast step to the combination's backtest coverage (split conformal; a
   step's errors pooled with its neighbours' until ``MIN_SCORES`` are in, steps
   beyond the backtest taking the last step's factor). Off by default: on the
@@ -78,7 +87,7 @@ from forecasting.core.checks import check_horizon, check_levels
 from forecasting.core.conformal import bound_ratio, scaling_factor
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
 from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
-from forecasting.core.params import BOOLEAN, N_JOBS, NONE, POSITIVE_INT, Constraint, Interval
+from forecasting.core.params import BOOLEAN, N_JOBS, NONE, POSITIVE_INT, Constraint, InstanceOf, Interval
 from forecasting.core.scales import scaled_errors
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.models.base import PanelForecaster, fill_gaps, series_arrays, with_predict_fallbacks
@@ -107,6 +116,10 @@ MAX_FACTOR = 20.0
 """Cap on the conformal factor: zero-width member intervals would otherwise ask for infinity."""
 MIN_SCORES = 200
 """Fewest backtest errors a step's factor is taken from; steps are pooled with neighbours until reached."""
+SHAPE_LEVEL = 95
+"""The level whose combined bounds anchor the narrower levels' (:func:`shape_intervals`)."""
+MIN_SHAPE_ERRORS = 2 * SEASON_LENGTH
+"""Fewest in-sample errors a series' error shape is read from; a shorter series keeps the combined bounds."""
 MIN_MASE = 1e-3
 """Floor on a backtest MASE before taking its log: a perfect backtest must not take every weight."""
 SEASONAL_SEASONS = 3
@@ -438,7 +451,46 @@ def combined_backtest(results: pd.DataFrame, weights: pd.DataFrame, levels: Sequ
     return combined.dropna(subset=["forecast"]).merge(actual, on=keys, how="left")
 
 
-# --- intervals calibrated step by step -------------------------------------------------------------
+# --- intervals shaped by each series' errors, calibrated step by step ---------------------------
+def error_shapes(residuals: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
+    """Per series (rows) and level below ``SHAPE_LEVEL`` (columns): the share of the 95 % distance.
+
+    The share is ``q_level / q_95`` of the series' absolute one-step errors
+    about their median (a bias is not spread); series with fewer than
+    ``MIN_SHAPE_ERRORS`` errors or no spread at 95 % are left out.
+    """
+    narrower = [level for level in levels if level < SHAPE_LEVEL]
+    rows = {}
+    for series_id, errors in residuals.items():
+        errors = errors.to_numpy(dtype="float64")
+        errors = errors[np.isfinite(errors)]
+        if len(errors) < MIN_SHAPE_ERRORS:
+            continue
+        spread = np.abs(errors - np.median(errors))
+        anchor = np.quantile(spread, SHAPE_LEVEL / 100)
+        if anchor > 0:
+            rows[series_id] = np.quantile(spread, np.array(narrower) / 100) / anchor
+    return pd.DataFrame.from_dict(rows, orient="index", columns=narrower).rename_axis("series_id")
+
+
+def shape_intervals(combined: pd.DataFrame, shapes: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
+    """Each level below 95 % at its series' share (:func:`error_shapes`) of the 95 % distance.
+
+    Rows of series without a shape keep their combined bounds.
+    """
+    out = combined.copy()
+    forecast = out["forecast"]
+    for level in shapes.columns:
+        share = out["series_id"].map(shapes[level])
+        shaped = share.notna()
+        lower = forecast - share * (forecast - out[f"lower_{SHAPE_LEVEL}"])
+        upper = forecast + share * (out[f"upper_{SHAPE_LEVEL}"] - forecast)
+        out[f"lower_{level}"] = lower.where(shaped, out[f"lower_{level}"])
+        out[f"upper_{level}"] = upper.where(shaped, out[f"upper_{level}"])
+    nest_intervals(out, levels)
+    return out
+
+
 def step_calibration(combined: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
     """Per level and forecast step, the conformal factor on the distance from forecast to bound.
 
@@ -511,6 +563,9 @@ class Auto(PanelForecaster):
     short_horizon : the first ``short_horizon`` forecast steps and the later
         ones are weighted apart, each part on the backtest's errors at its
         steps (None, or a backtest no longer than it: one weighting for all).
+    shape_member : the member whose in-sample one-step errors set, per series,
+        each level below 95 % as a share of the 95 % bounds' distance (module
+        docstring); None: every level as the members' bounds combine.
     calibrate : scale intervals to their backtest coverage (split conformal).
     n_jobs : passed to every candidate that takes it (parallelism inside the candidates).
     """
@@ -526,6 +581,7 @@ class Auto(PanelForecaster):
         "backtest_horizon": [POSITIVE_INT],
         "backtest_folds": [POSITIVE_INT],
         "short_horizon": [NONE, POSITIVE_INT],
+        "shape_member": [NONE, InstanceOf(str, "a member name")],
         "calibrate": [BOOLEAN],
         "n_jobs": N_JOBS,
     }
@@ -541,6 +597,7 @@ class Auto(PanelForecaster):
         backtest_horizon: int = 12,
         backtest_folds: int = 2,
         short_horizon: int | None = 6,
+        shape_member: str | None = "ets",
         calibrate: bool = False,
         n_jobs: int = 1,
     ) -> None:
@@ -553,6 +610,7 @@ class Auto(PanelForecaster):
         self.backtest_horizon = backtest_horizon
         self.backtest_folds = backtest_folds
         self.short_horizon = short_horizon
+        self.shape_member = shape_member
         self.calibrate = calibrate
         self.n_jobs = n_jobs
 
@@ -564,6 +622,7 @@ class Auto(PanelForecaster):
     def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
         self._validate_params()
         candidates = [_capped_calibration(m) for m in resolve_members(self.candidates, self.n_jobs)]
+        self._check_shape_member(candidates)
         self.nonnegative_ = (panel.records.groupby("series_id", observed=True)["value"].min() >= 0).to_dict()
         panel = recent_history(panel, self.max_history)
         decisions = series_decisions(panel)
@@ -585,6 +644,7 @@ class Auto(PanelForecaster):
             [backtest_failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS
         )
         self.last_month_ = dict(panel.spans()["last"])
+        self.interval_shape_ = self._error_shapes(DEFAULT_LEVELS)
         return self
 
     def predict(
@@ -595,13 +655,41 @@ class Auto(PanelForecaster):
     ) -> pd.DataFrame:
         self._check_fitted()
         horizon, levels = check_horizon(horizon), check_levels(levels)
-        stacked, failures = predict_members(self.members_, horizon, X_future, levels)
-        combined = combine_by_horizon(stacked, self._steps(stacked), self.weights_, levels)
+        shapes = self._error_shapes(levels)
+        member_levels = sorted({*levels, SHAPE_LEVEL}) if len(shapes.columns) else levels
+        stacked, failures = predict_members(self.members_, horizon, X_future, member_levels)
+        combined = combine_by_horizon(stacked, self._steps(stacked), self.weights_, member_levels)
+        combined = shape_intervals(combined, shapes, member_levels)
         combined = scale_intervals(combined, self._steps(combined), self.calibration_, levels)
         nonnegative = combined["series_id"].map(self.nonnegative_).to_numpy(dtype=bool)
         clip_nonnegative(combined, ["forecast", *interval_columns(levels)], nonnegative)
         combined["model"] = self.model_name
         return with_predict_fallbacks(combined[forecast_columns(levels)], failures)
+
+    def _check_shape_member(self, candidates: Sequence[PanelForecaster]) -> None:
+        names = [member.model_name for member in candidates]
+        if self.shape_member is not None and self.shape_member not in names:
+            raise ConfigError(
+                f"The 'shape_member' parameter must name one of the candidates {names} or be None. "
+                f"Got {self.shape_member!r} instead."
+            )
+
+    def _error_shapes(self, levels: Sequence[int]) -> pd.DataFrame:
+        """:func:`error_shapes` of ``shape_member``'s in-sample errors.
+
+        Empty when there is no such member or it failed to fit (the fallbacks
+        report it); an error when the member has no in-sample errors.
+        """
+        member = next((m for m in self.members_ if m.model_name == self.shape_member), None)
+        if member is None:
+            return pd.DataFrame(index=pd.Index([], name="series_id"))
+        residuals = member.in_sample_residuals()
+        if residuals is None:
+            raise ConfigError(
+                f"The 'shape_member' parameter must name a member with in-sample one-step errors; "
+                f"{self.shape_member!r} has none (global and combined models do not)."
+            )
+        return error_shapes(residuals, levels)
 
     def _steps(self, forecasts: pd.DataFrame) -> np.ndarray:
         """Months from each row's series' last training month to the row's month."""
