@@ -18,7 +18,7 @@ from forecasting.models.arima import ArimaModel
 from forecasting.models.baselines import DriftModel, MeanModel, SeasonalProfileModel
 from forecasting.models.naive import NaiveModel, SeasonalNaiveModel
 from forecasting.models.registry import make_model
-from forecasting.models.smoothing import EtsSeriesModel
+from forecasting.models.smoothing import EtsSeriesModel, ThetaSeriesModel
 from forecasting.panel import SeriesPanel
 from forecasting.reconciliation import recent_residuals, reconcile_forecasts, shrunk_covariance
 
@@ -54,6 +54,24 @@ def test_ets_residuals_follow_the_level_recursion(form: str) -> None:
         expected.append(error)
         level += alpha * error
     np.testing.assert_allclose(model.residuals_, expected, rtol=1e-8)
+
+
+def test_theta_residuals_leave_out_the_fits_made_before_its_trend_means_anything() -> None:
+    """Theta's running trend regression rests on one or two points at first: on this series (a
+    trend, a season, a slump) statsforecast's first in-sample errors are about 1e6 times the others."""
+    rng = np.random.default_rng(8)
+    t = np.arange(60)
+    y = 1000 + rng.normal() * 5 * t + 300 * np.sin(2 * np.pi * t / 12) * rng.uniform() + rng.normal(0, 60, 60)
+    y[rng.integers(20, 50) :][: rng.integers(0, 15)] *= rng.uniform(0.05, 0.5)
+    y = np.abs(y) + 1
+    model = ThetaSeriesModel().fit(y)
+    raw = y - model.model_.predict_in_sample()["fitted"]
+    typical = np.median(np.abs(raw[12:]))
+    assert np.abs(raw[0]) > 1e5 * typical  # what statsforecast gives
+    errors = model.residuals_
+    assert np.isnan(errors[:3]).all()
+    np.testing.assert_allclose(errors[3:], raw[3:])
+    assert np.abs(errors[3:]).max() < 20 * typical
 
 
 def test_arima_residuals_are_one_step_forecast_errors_from_the_truncated_history() -> None:
