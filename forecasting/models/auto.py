@@ -62,13 +62,14 @@ taken for the whole panel; every decision is logged per series
   of BTS and trade. With each series' own shape all three development sets
   came within the 77-83 % band, where no single share for every series did
   (``docs/benchmarks.md``). A series with fewer than ``MIN_SHAPE_ERRORS``
-  errors keeps the combined bounds. With ``calibrate=True`` the distance from forecast to bound is also scaled per
-  forecast step to the combination's backtest coverage (split conformal; a
-  step's errors pooled with its neighbours' until ``MIN_SCORES`` are in, steps
-  beyond the backtest taking the last step's factor). Off by default: on the
-  development sets the backtest's coverage did not carry over to the held-out
-  months (it widened M1's and narrowed BTS's and trade's intervals, all away
-  from nominal), while the combined bounds were close to it.
+  errors keeps the combined bounds. With ``calibrate=True`` the distance
+  from forecast to bound is also scaled per forecast step to the
+  combination's backtest coverage (split conformal; a step's errors pooled
+  with its neighbours' until ``MIN_SCORES`` are in, steps beyond the backtest
+  taking the last step's factor). Off by default: on the development sets
+  the backtest's coverage did not carry over to the held-out months (it
+  widened M1's and narrowed BTS's and trade's intervals, all away from
+  nominal).
 
 Why these members and defaults, and what the default does step by step on
 every development set: ``docs/benchmarks.md`` (issue 14).
