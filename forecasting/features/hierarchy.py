@@ -5,9 +5,9 @@ define a parent series and, optionally, signed weights by direction (turnover =
 export + import, balance = export - import, both = inbound + outbound).
 
 A parent month is the (weighted) sum of its children. Where some child is not
-reported, its month stands in as what its reported siblings did
-(:func:`sibling_estimates`), else from the child's own recent level and season
-(:func:`estimate_months`); the parent is built when the estimated children are
+reported, its stand-in follows what its reported siblings did that month
+(:func:`stand_in_months`), else the child's own recent level and season; the
+parent is built when the estimated children are
 at most ``max_estimated_share`` of the parent (in absolute weighted terms),
 flagged in the report and in the ``estimated_share`` column of its records,
 and left missing (and flagged) otherwise: small ports with gaps no longer
@@ -152,23 +152,43 @@ def estimate_months(wide: pd.DataFrame) -> pd.DataFrame:
     return seasonal.where(np.isfinite(seasonal), level)
 
 
-def sibling_estimates(children: pd.DataFrame) -> pd.DataFrame:
-    """A stand-in for every month of every child from what its reported siblings did (month x child).
+SIBLING_KEYS: tuple[str, ...] = ("region", "flow", "direction", "unit", "currency")
+"""Series that share these (crossings with crossings, aggregates with aggregates) are siblings."""
 
-    The child's value in a reference month, times the growth from that month
-    to this one of its siblings reported in both (the same siblings on both
-    sides, so siblings that stop reporting do not read as a fall); the mean
-    over two references: the child's last reported month before this one and
-    its latest reported same calendar month before (its season). NaN where
-    the child has no earlier reported month or no sibling was reported in
-    both months. Why: when every reported crossing collapses (the 2020-04 ..
-    2021-07 border restrictions: -90 % and more), a stand-in from the child's
-    own past stays at its pre-closure level and becomes a large share of the
-    parent by construction; following its siblings, it keeps its usual share.
-    On the BTS file, hiding reported months, this halves the error at the
-    border totals in normal months and cuts it tenfold in the restrictions.
-    The child's own value is only read in earlier months; its siblings' in
-    this month are reported data of this month.
+
+def stand_in_months(wide: pd.DataFrame, metadata: pd.DataFrame) -> pd.DataFrame:
+    """Every series' stand-in for every month (month x series): from its siblings, else its own past.
+
+    Siblings share :data:`SIBLING_KEYS`: the other children of the series'
+    region roll-up, whatever parent the stand-in serves, so a child stands in
+    with one value at every level (a crossing's other measures are a poor
+    guide: few, and of other traffic). Within a region because a border's
+    crossings move together (the US-Canada and US-Mexico restrictions
+    differed). :func:`sibling_estimates` where it can be computed,
+    :func:`estimate_months` elsewhere.
+    """
+    keys = metadata.reindex(index=wide.columns, columns=list(SIBLING_KEYS)).astype("string").fillna("")
+    keys["crossing"] = metadata["crossing"].reindex(wide.columns).notna() if "crossing" in metadata else False
+    groups = keys.groupby(list(keys.columns), sort=False).groups.values()
+    siblings = pd.concat([sibling_estimates(wide[list(ids)]) for ids in groups], axis=1)
+    return siblings.reindex(columns=wide.columns).fillna(estimate_months(wide))
+
+
+def sibling_estimates(children: pd.DataFrame) -> pd.DataFrame:
+    """A stand-in for every month of every series from what the other series did (month x series).
+
+    The series' value in a reference month times the growth from that month
+    to this one of the others reported in both (the same ones on both sides,
+    so others that stop reporting do not read as a fall); the mean over two
+    references: the series' last reported month before this one and its
+    latest reported same calendar month before (its season). NaN where it has
+    neither or no other series was reported in both months. Its own values
+    are read only in earlier months; the others' in this month are reported
+    data of this month. Why: when every reported crossing collapses (the
+    2020-04 .. 2021-07 border restrictions, -90 %), a stand-in from the
+    series' own past stays at its pre-closure level and becomes a large share
+    of its parent by construction; following the others, it keeps its usual
+    share.
     """
     values = children.to_numpy(dtype="float64")
     reported = ~np.isnan(values)
@@ -193,8 +213,9 @@ def sibling_estimates(children: pd.DataFrame) -> pd.DataFrame:
 def _last_reported_before(reported: np.ndarray) -> np.ndarray:
     """Row of each column's last reported month strictly before each row (-1 if none)."""
     rows = np.where(reported, np.arange(len(reported))[:, None], -1)
-    latest = np.maximum.accumulate(rows, axis=0) if len(rows) else rows
-    return np.vstack([np.full((1, reported.shape[1]), -1), latest[:-1]])
+    before = np.full(reported.shape, -1)
+    before[1:] = np.maximum.accumulate(rows, axis=0)[:-1]
+    return before
 
 
 def _same_month_reported_before(reported: np.ndarray) -> np.ndarray:
@@ -233,7 +254,7 @@ def build_nodes(
             count=len(aggregates),
         )
     wide = panel.wide()
-    rule = _EstimationRule(estimate_months(wide), share_limit)
+    rule = _EstimationRule(stand_in_months(wide, metadata), share_limit)
     parents = [
         _parents(node, aggregates if node.of_aggregates else leaves, wide, report, rule) for node in nodes
     ]
@@ -268,25 +289,10 @@ def _check_new_ids(new: pd.Index, existing: pd.Index) -> None:
 
 @dataclass(frozen=True)
 class _EstimationRule:
-    """Stand-ins for unreported months and the largest share of a parent they may make up.
-
-    ``estimates`` are every series' stand-ins from its own past
-    (:func:`estimate_months`), the fallback where its siblings say nothing.
-    """
+    """Stand-ins for unreported months and the largest share of a parent they may make up."""
 
     estimates: pd.DataFrame
     max_share: float
-
-    def stand_ins(self, children: pd.DataFrame, regions: pd.Series) -> np.ndarray:
-        """Each child's stand-ins from its siblings of the same region, else from its own past.
-
-        Within a region: a border's total moves with its own border's
-        crossings, not with another border's (the US-Canada and US-Mexico
-        restrictions differed).
-        """
-        groups = regions.groupby(regions, dropna=False, sort=False).groups.values()
-        siblings = pd.concat([sibling_estimates(children[list(ids)]) for ids in groups], axis=1)
-        return siblings[children.columns].fillna(self.estimates[children.columns]).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -321,10 +327,7 @@ def _parents(
         ids.append(parent_id)
         # one crossing's (or aggregate's) directions must all be there; across crossings, spans count
         strict = node.weights is not None and ("crossing" in node.keys or node.of_aggregates)
-        regions = leaves.loc[children, "region"] if "region" in leaves else pd.Series(0, index=children)
-        parent, share = _sum_children(
-            parent_id, wide[children], weights, report, rule, strict=strict, regions=regions
-        )
+        parent, share = _sum_children(parent_id, wide[children], weights, report, rule, strict=strict)
         columns.append(parent)
         shares.append(share)
         rows.append({**_parent_dimensions(values), **node.dimensions})
@@ -373,7 +376,6 @@ def _sum_children(
     rule: _EstimationRule,
     *,
     strict: bool,
-    regions: pd.Series,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted sum and estimated share per month; missing where estimates would be too large a share.
 
@@ -381,7 +383,7 @@ def _sum_children(
     crossing opens or after it closes for good it is not missing, it is not
     there. With ``strict`` every child is active in every month with any data.
     A month with an active child unreported uses the child's stand-in
-    (:meth:`_EstimationRule.stand_ins`, ``regions`` by child) when the
+    (:func:`stand_in_months`) when the
     estimates are at most ``rule.max_share`` of the parent (in absolute
     weighted terms); with a share of 0 such months are always left missing.
     """
@@ -391,7 +393,7 @@ def _sum_children(
     missing = active & ~reported.to_numpy()
     has_data = reported.to_numpy().any(axis=1)
     partial = has_data & missing.any(axis=1)
-    estimates = rule.stand_ins(children, regions)
+    estimates = rule.estimates[children.columns].to_numpy()
     filled = np.where(missing, estimates, children.fillna(0.0).to_numpy())
     contribution = np.abs(np.nan_to_num(filled, nan=0.0) * weights)
     estimated = np.where(missing, contribution, 0.0).sum(axis=1)
