@@ -382,3 +382,22 @@ def test_siblings_that_stop_reporting_do_not_read_as_a_fall() -> None:
     # only "big" was reported in both February and March: +10 %, not -39 %
     assert estimates.loc[months[2], "small"] == pytest.approx(11.0)
     assert estimates["small"].iloc[:1].isna().all()  # no earlier month to start from
+
+
+def test_a_child_stands_in_with_one_value_at_every_level() -> None:
+    """A crossing's bus passengers follow the region's crossings, so the region is its crossings' sum."""
+    cars = {"heihe": [900.0] * 24, "suifenhe": [500.0] * APRIL_2020 + [50.0] * (24 - APRIL_2020)}
+    buses = [30.0] * 24
+    buses[APRIL_2020] = np.nan
+    records = _panel_of({"heilongjiang": {**cars, "heihe-bus": buses}}, COLLAPSE_MONTHS)
+    records["series_id"] = records["crossing"].map(
+        {"heihe": "heihe/cars", "suifenhe": "suifenhe/cars", "heihe-bus": "heihe/buses"}
+    )
+    records["crossing"] = records["crossing"].replace("heihe-bus", "heihe")
+    wide = build_passengers(SeriesPanel(records)).wide()
+    april = pd.Period("2020-04", "M")
+    # the region's cars went from 1400 to 950, not heihe's own (900 to 900)
+    bus = 30 * 950 / 1400
+    assert wide.loc[april, "heihe/passengers/inbound"] == pytest.approx(900 + bus)
+    crossings = wide.loc[april, "heihe/passengers/inbound"] + wide.loc[april, "suifenhe/passengers/inbound"]
+    assert wide.loc[april, "region/heilongjiang/passengers/inbound"] == pytest.approx(crossings)
