@@ -7,11 +7,11 @@ export + import, balance = export - import, both = inbound + outbound).
 A parent month is the (weighted) sum of its children. Where some child is not
 reported, its stand-in follows what its reported siblings did that month
 (:func:`stand_in_months`), else the child's own recent level and season; the
-parent is built when the estimated children are
-at most ``max_estimated_share`` of the parent (in absolute weighted terms),
-flagged in the report and in the ``estimated_share`` column of its records,
-and left missing (and flagged) otherwise: small ports with gaps no longer
-blank a border total, and a big port's gap is never papered over. For roll-ups
+parent is built when the estimated children are at most
+``max_estimated_share`` of the parent (in absolute weighted terms), flagged
+in the report and in the ``estimated_share`` column of its records, and left
+missing (and flagged) otherwise: small ports with gaps no longer blank a
+border total, and a big port's gap is never papered over. For roll-ups
 across crossings a child counts only within its own first..last month (a
 crossing not yet open or closed for good is absent, not missing); a signed
 combination of one crossing's (or one aggregate's) directions needs every
@@ -383,9 +383,9 @@ def _sum_children(
     crossing opens or after it closes for good it is not missing, it is not
     there. With ``strict`` every child is active in every month with any data.
     A month with an active child unreported uses the child's stand-in
-    (:func:`stand_in_months`) when the
-    estimates are at most ``rule.max_share`` of the parent (in absolute
-    weighted terms); with a share of 0 such months are always left missing.
+    (:func:`stand_in_months`) when the stand-ins are at most
+    ``rule.max_share`` of the parent (in absolute weighted terms); with a
+    share of 0 such months are always left missing.
     """
     reported = children.notna()
     spans = reported.cummax() & reported[::-1].cummax()[::-1]
