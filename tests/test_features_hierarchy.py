@@ -11,7 +11,7 @@ from forecasting.data.loaders import load_long
 from forecasting.errors import DataError
 from forecasting.features.cargo import build_cargo
 from forecasting.features.flows import build_series
-from forecasting.features.hierarchy import slug
+from forecasting.features.hierarchy import sibling_estimates, slug
 from forecasting.features.passengers import build_passengers
 from forecasting.features.trade_value import build_trade_value
 from forecasting.features.transforms import rolling_sum, year_on_year_growth
@@ -259,7 +259,8 @@ def test_small_unreported_child_is_estimated_flagged_and_its_share_recorded() ->
     may = pd.Period("2022-05", "M")
     wide = built.wide()
     region = "region/heilongjiang/passengers/inbound"
-    # same month a year before times the ratio of recent levels (1: the series repeats every year)
+    # heihe's growth applied to tiny's last month and to its same month a year before: both give
+    # the value a year before (the two share one seasonal pattern and repeat every year)
     expected_tiny = records.set_index(["series_id", "month"]).loc[
         ("tiny/passengers/inbound", may - 12), "value"
     ]
@@ -293,3 +294,110 @@ def test_max_estimated_share_is_checked(tmp_path, capsys) -> None:
     args = ["series", "build", "--input", str(source), "--output", str(tmp_path / "p.csv")]
     assert main([*args, "--max-estimated-share", "-0.1"]) == 2
     assert "max_estimated_share" in capsys.readouterr().err
+
+
+def _panel_of(values: dict[str, dict[str, list[float]]], months: pd.PeriodIndex) -> pd.DataFrame:
+    """Inbound passenger records from ``{region: {crossing: values by month}}`` (NaN: not reported)."""
+    frames = [
+        pd.DataFrame(
+            {
+                "series_id": f"{crossing}/passengers/inbound",
+                "month": months,
+                "value": series,
+                "crossing": crossing,
+                "region": region,
+                "flow": "passengers",
+                "direction": "inbound",
+                "unit": "persons",
+            }
+        )
+        for region, crossings in values.items()
+        for crossing, series in crossings.items()
+    ]
+    return pd.concat(frames, ignore_index=True).dropna(subset=["value"])
+
+
+COLLAPSE_MONTHS = pd.period_range("2019-01", "2020-12", freq="M")
+APRIL_2020 = COLLAPSE_MONTHS.get_loc(pd.Period("2020-04", "M"))
+
+
+def _collapse() -> dict[str, list[float]]:
+    """Three crossings at 900, 90, 10 (April 2019: 1100, 100, 12); in 2020-04 the reported fall 90 %."""
+    series = {"big": [900.0] * 24, "medium": [90.0] * 24, "small": [10.0] * 24}
+    for name, value in (("big", 1100.0), ("medium", 100.0), ("small", 12.0)):
+        series[name][3] = value
+    for name in ("big", "medium"):
+        series[name][APRIL_2020:] = [v / 10 for v in series[name][APRIL_2020:]]
+    series["small"][APRIL_2020] = np.nan
+    return series
+
+
+def test_unreported_child_follows_its_collapsing_siblings() -> None:
+    built = build_passengers(SeriesPanel(_panel_of({"heilongjiang": _collapse()}, COLLAPSE_MONTHS)))
+    april = pd.Period("2020-04", "M")
+    # siblings' growth to April 2020 from the last reported month (990 -> 99) and from April 2019 (1200 -> 99)
+    stand_in = (10 * 99 / 990 + 12 * 99 / 1200) / 2
+    assert stand_in == pytest.approx(0.995)
+    for parent in ("region/heilongjiang/passengers/inbound", "total/passengers/inbound"):
+        assert built.wide().loc[april, parent] == pytest.approx(99 + stand_in)
+        assert built.estimated_share().loc[april, parent] == pytest.approx(stand_in / (99 + stand_in))
+    flagged = built.report.to_frame().query("action == 'flagged'")
+    assert set(flagged["month"]) == {"2020-04"}
+    assert flagged["reason"].str.contains("built with estimated children").all()
+
+
+def test_unreported_children_without_reported_siblings_fall_back_on_their_own_past() -> None:
+    heilongjiang = {"heihe": [10.0] * 24, "suifenhe": [20.0] * 24}
+    for series in heilongjiang.values():
+        series[APRIL_2020] = np.nan
+    inner_mongolia = {"manzhouli": [9000.0] * APRIL_2020 + [900.0] * (24 - APRIL_2020)}
+    values = {"heilongjiang": heilongjiang, "inner-mongolia": inner_mongolia}
+    built = build_passengers(SeriesPanel(_panel_of(values, COLLAPSE_MONTHS)))
+    april = pd.Period("2020-04", "M")
+    # their own steady past (10 and 20), not the other region's 90 % fall
+    assert built.wide().loc[april, "total/passengers/inbound"] == pytest.approx(930.0)
+    assert built.estimated_share().loc[april, "total/passengers/inbound"] == pytest.approx(30 / 930)
+    assert pd.isna(built.wide().loc[april, "region/heilongjiang/passengers/inbound"])
+
+
+def test_stand_in_never_reads_later_months() -> None:
+    april = pd.Period("2020-04", "M")
+    parent = "region/heilongjiang/passengers/inbound"
+    records = _panel_of({"heilongjiang": _collapse()}, COLLAPSE_MONTHS)
+    later = records.assign(
+        value=np.where(records["month"] > april, records["value"] * 7 + 3, records["value"])
+    )
+    first, second = (build_passengers(SeriesPanel(r)) for r in (records, later))
+    assert first.wide().loc[april, parent] == second.wide().loc[april, parent] == pytest.approx(99.995)
+    assert first.wide().loc[april + 1, parent] != second.wide().loc[april + 1, parent]
+
+
+def test_siblings_that_stop_reporting_do_not_read_as_a_fall() -> None:
+    months = pd.period_range("2020-01", "2020-03", freq="M")
+    children = pd.DataFrame(
+        {"small": [10.0, 10.0, np.nan], "big": [500.0, 500.0, 550.0], "gone": [400.0, 400.0, np.nan]},
+        index=months,
+    )
+    estimates = sibling_estimates(children)
+    # only "big" was reported in both February and March: +10 %, not -39 %
+    assert estimates.loc[months[2], "small"] == pytest.approx(11.0)
+    assert estimates["small"].iloc[:1].isna().all()  # no earlier month to start from
+
+
+def test_a_child_stands_in_with_one_value_at_every_level() -> None:
+    """A crossing's bus passengers follow the region's crossings, so the region is its crossings' sum."""
+    cars = {"heihe": [900.0] * 24, "suifenhe": [500.0] * APRIL_2020 + [50.0] * (24 - APRIL_2020)}
+    buses = [30.0] * 24
+    buses[APRIL_2020] = np.nan
+    records = _panel_of({"heilongjiang": {**cars, "heihe-bus": buses}}, COLLAPSE_MONTHS)
+    records["series_id"] = records["crossing"].map(
+        {"heihe": "heihe/cars", "suifenhe": "suifenhe/cars", "heihe-bus": "heihe/buses"}
+    )
+    records["crossing"] = records["crossing"].replace("heihe-bus", "heihe")
+    wide = build_passengers(SeriesPanel(records)).wide()
+    april = pd.Period("2020-04", "M")
+    # the region's cars went from 1400 to 950, not heihe's own (900 to 900)
+    bus = 30 * 950 / 1400
+    assert wide.loc[april, "heihe/passengers/inbound"] == pytest.approx(900 + bus)
+    crossings = wide.loc[april, "heihe/passengers/inbound"] + wide.loc[april, "suifenhe/passengers/inbound"]
+    assert wide.loc[april, "region/heilongjiang/passengers/inbound"] == pytest.approx(crossings)

@@ -5,12 +5,13 @@ define a parent series and, optionally, signed weights by direction (turnover =
 export + import, balance = export - import, both = inbound + outbound).
 
 A parent month is the (weighted) sum of its children. Where some child is not
-reported, its month is estimated from the child's own recent level and season
-(:func:`estimate_months`); the parent is built when the estimated children are
-at most ``max_estimated_share`` of the parent (in absolute weighted terms),
-flagged in the report and in the ``estimated_share`` column of its records,
-and left missing (and flagged) otherwise: small ports with gaps no longer
-blank a border total, and a big port's gap is never papered over. For roll-ups
+reported, its stand-in follows what its reported siblings did that month
+(:func:`stand_in_months`), else the child's own recent level and season; the
+parent is built when the estimated children are at most
+``max_estimated_share`` of the parent (in absolute weighted terms), flagged
+in the report and in the ``estimated_share`` column of its records, and left
+missing (and flagged) otherwise: small ports with gaps no longer blank a
+border total, and a big port's gap is never papered over. For roll-ups
 across crossings a child counts only within its own first..last month (a
 crossing not yet open or closed for good is absent, not missing); a signed
 combination of one crossing's (or one aggregate's) directions needs every
@@ -151,6 +152,81 @@ def estimate_months(wide: pd.DataFrame) -> pd.DataFrame:
     return seasonal.where(np.isfinite(seasonal), level)
 
 
+SIBLING_KEYS: tuple[str, ...] = ("region", "flow", "direction", "unit", "currency")
+"""Series that share these (crossings with crossings, aggregates with aggregates) are siblings."""
+
+
+def stand_in_months(wide: pd.DataFrame, metadata: pd.DataFrame) -> pd.DataFrame:
+    """Every series' stand-in for every month (month x series): from its siblings, else its own past.
+
+    Siblings share :data:`SIBLING_KEYS`: the other children of the series'
+    region roll-up, whatever parent the stand-in serves, so a child stands in
+    with one value at every level (a crossing's other measures are a poor
+    guide: few, and of other traffic). Within a region because a border's
+    crossings move together (the US-Canada and US-Mexico restrictions
+    differed). :func:`sibling_estimates` where it can be computed,
+    :func:`estimate_months` elsewhere.
+    """
+    keys = metadata.reindex(index=wide.columns, columns=list(SIBLING_KEYS)).astype("string").fillna("")
+    keys["crossing"] = metadata["crossing"].reindex(wide.columns).notna() if "crossing" in metadata else False
+    groups = keys.groupby(list(keys.columns), sort=False).groups.values()
+    siblings = pd.concat([sibling_estimates(wide[list(ids)]) for ids in groups], axis=1)
+    return siblings.reindex(columns=wide.columns).fillna(estimate_months(wide))
+
+
+def sibling_estimates(children: pd.DataFrame) -> pd.DataFrame:
+    """A stand-in for every month of every series from what the other series did (month x series).
+
+    The series' value in a reference month times the growth from that month
+    to this one of the others reported in both (the same ones on both sides,
+    so others that stop reporting do not read as a fall); the mean over two
+    references: the series' last reported month before this one and its
+    latest reported same calendar month before (its season). NaN where it has
+    neither or no other series was reported in both months. Its own values
+    are read only in earlier months; the others' in this month are reported
+    data of this month. Why: when every reported crossing collapses (the
+    2020-04 .. 2021-07 border restrictions, -90 %), a stand-in from the
+    series' own past stays at its pre-closure level and becomes a large share
+    of its parent by construction; following the others, it keeps its usual
+    share.
+    """
+    values = children.to_numpy(dtype="float64")
+    reported = ~np.isnan(values)
+    present = np.nan_to_num(values)
+    mask = reported.astype("float64")
+    # [t, r]: total at t / at r of the children reported in both months t and r
+    now, then = present @ mask.T, mask @ present.T
+    months = np.arange(len(values))[:, None]
+    columns = np.arange(values.shape[1])[None, :]
+    total, count = np.zeros(values.shape), np.zeros(values.shape)
+    for reference in (_last_reported_before(reported), _same_month_reported_before(reported)):
+        month = np.maximum(reference, 0)
+        base = then[months, month]
+        usable = (reference >= 0) & (base > 0)
+        scaled = present[month, columns] * now[months, month] / np.where(usable, base, 1.0)
+        total += np.where(usable, scaled, 0.0)
+        count += usable
+    estimates = np.divide(total, count, out=np.full(values.shape, np.nan), where=count > 0)
+    return pd.DataFrame(estimates, index=children.index, columns=children.columns)
+
+
+def _last_reported_before(reported: np.ndarray) -> np.ndarray:
+    """Row of each column's last reported month strictly before each row (-1 if none)."""
+    rows = np.where(reported, np.arange(len(reported))[:, None], -1)
+    before = np.full(reported.shape, -1)
+    before[1:] = np.maximum.accumulate(rows, axis=0)[:-1]
+    return before
+
+
+def _same_month_reported_before(reported: np.ndarray) -> np.ndarray:
+    """Row of each column's latest reported same calendar month (12, 24, ... rows) before (-1 if none)."""
+    found = np.full(reported.shape, -1)
+    for phase in range(min(12, len(reported))):
+        before = _last_reported_before(reported[phase::12])
+        found[phase::12] = np.where(before >= 0, phase + 12 * before, -1)
+    return found
+
+
 def build_nodes(
     panel: SeriesPanel,
     nodes: Sequence[Node],
@@ -178,7 +254,7 @@ def build_nodes(
             count=len(aggregates),
         )
     wide = panel.wide()
-    rule = _EstimationRule(estimate_months(wide), share_limit)
+    rule = _EstimationRule(stand_in_months(wide, metadata), share_limit)
     parents = [
         _parents(node, aggregates if node.of_aggregates else leaves, wide, report, rule) for node in nodes
     ]
@@ -306,9 +382,10 @@ def _sum_children(
     A child is active from its first to its last reported month: before a
     crossing opens or after it closes for good it is not missing, it is not
     there. With ``strict`` every child is active in every month with any data.
-    A month with an active child unreported uses the child's estimate when the
-    estimates are at most ``rule.max_share`` of the parent (in absolute
-    weighted terms); with a share of 0 such months are always left missing.
+    A month with an active child unreported uses the child's stand-in
+    (:func:`stand_in_months`) when the stand-ins are at most
+    ``rule.max_share`` of the parent (in absolute weighted terms); with a
+    share of 0 such months are always left missing.
     """
     reported = children.notna()
     spans = reported.cummax() & reported[::-1].cummax()[::-1]
