@@ -13,7 +13,7 @@ at random. Restrictions: children reported all through 2020-03 .. 2021-07,
 hidden over that span (10 % of them at a time), scored on 2020-04 .. 2021-07.
 Usage::
 
-    flock /work/wt/bench.lock nice python benchmarks/rollups.py
+    python benchmarks/rollups.py
 """
 
 from __future__ import annotations
