@@ -355,3 +355,29 @@ def test_a_shape_member_must_be_a_candidate_with_in_sample_errors(small_panel: S
         Auto(candidates=(WithoutErrors(),), backtest_horizon=6, shape_member="without_errors").fit(
             small_panel
         )
+
+
+def test_in_sample_errors_are_the_weighted_members_errors() -> None:
+    """``y - sum w f = sum w (y - f)`` with the first steps' weights; a member without in-sample
+    errors (a global one) gives its weight to the others, month by month where only some have one."""
+    panel = seasonal_panel(n_series=3, n_months=60, seed=12)
+    candidates = ("ets", "seasonal_naive", WithoutErrors())
+    auto = Auto(candidates=candidates, backtest_horizon=6, short_horizon=3).fit(panel)
+    errors = auto.in_sample_residuals()
+    members = {m.model_name: m.in_sample_residuals() for m in auto.members_}
+    first = auto.weights_[auto.weights_["first_step"] == 1].set_index(["series_id", "model"])["weight"]
+    assert first.xs("without_errors", level="model").gt(0.01).all()  # it has weight to spread
+    for series_id in ("s0", "s2"):
+        ets = members["ets"][series_id].dropna()
+        naive = members["seasonal_naive"][series_id].reindex(ets.index)
+        w_ets, w_naive = first[(series_id, "ets")], first[(series_id, "seasonal_naive")]
+        both = naive.notna()
+        assert (~both).sum() == 12
+        expected = (w_ets * ets[both] + w_naive * naive[both]) / (w_ets + w_naive)
+        np.testing.assert_allclose(errors.loc[both[both].index, series_id], expected)
+        # the first season has no seasonal-naive error: ETS's alone
+        np.testing.assert_allclose(errors.loc[both[~both].index, series_id], ets[~both])
+    assert list(errors.columns) == ["s0", "s1", "s2"]
+    assert len(auto.in_sample_residuals(months=24)) == 24
+    without = Auto(candidates=(WithoutErrors(),), backtest_horizon=6, shape_member=None).fit(panel)
+    assert without.in_sample_residuals() is None

@@ -668,6 +668,35 @@ class Auto(PanelForecaster):
         combined["model"] = self.model_name
         return with_predict_fallbacks(combined[forecast_columns(levels)], failures)
 
+    def in_sample_residuals(self, months: int | None = None) -> pd.DataFrame | None:
+        """The combination's in-sample one-step errors, from the members that have them.
+
+        ``y - sum_m w_m f_m = sum_m w_m (y - f_m)`` with the first steps'
+        weights. Global members (the GBMs) have no in-sample one-step errors:
+        in each month a series' weights are renormalised over the members with
+        an error then. None when no member has any (reconciliation then uses
+        backtest errors).
+        """
+        self._check_fitted()
+        tables = {m.model_name: m.in_sample_residuals(months) for m in self.members_}
+        tables = {name: table for name, table in tables.items() if table is not None and len(table)}
+        if not tables:
+            return None
+        index = sorted(set().union(*(table.index for table in tables.values())))
+        columns = [sid for sid in self.last_month_ if any(sid in table for table in tables.values())]
+        first = self.weights_[self.weights_["first_step"] == self.weights_["first_step"].min()]
+        weights = first.pivot(index="series_id", columns="model", values="weight").reindex(columns)
+        total = np.zeros((len(index), len(columns)))
+        weight_sum = np.zeros_like(total)
+        for name, table in tables.items():
+            errors = table.reindex(index=index, columns=columns).to_numpy(dtype="float64")
+            weight = weights[name].fillna(0.0).to_numpy() if name in weights else np.zeros(len(columns))
+            counted = np.isfinite(errors) & (weight > 0)
+            total += np.where(counted, errors * weight, 0.0)
+            weight_sum += np.where(counted, weight, 0.0)
+        combined = np.divide(total, weight_sum, out=np.full_like(total, np.nan), where=weight_sum > 0)
+        return pd.DataFrame(combined, index=pd.PeriodIndex(index, freq="M"), columns=columns)
+
     def _check_shape_member(self, candidates: Sequence[PanelForecaster]) -> None:
         names = [member.model_name for member in candidates]
         if self.shape_member is not None and self.shape_member not in names:

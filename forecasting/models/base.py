@@ -86,8 +86,8 @@ class PanelForecaster(BaseEstimator, ABC):
         The textbook input of MinT's error covariance (Wickramasuriya,
         Athanasopoulos and Hyndman 2019): many more rows than a backtest gives.
         ``months`` keeps the last so many months. Models without cheap one-step
-        errors (global, combined) return None and reconciliation uses their
-        backtest errors instead.
+        errors (global ones, the ensemble) return None and reconciliation uses
+        their backtest errors instead; ``auto`` combines its members' errors.
         """
         return None
 
