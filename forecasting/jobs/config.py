@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -212,9 +213,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
             make_model(model_name, **model_params)
         except ConfigError as error:
             check.fail(f"candidates.params.{model_name}", str(error))
-    window = check.string(backtest, "backtest.window", "expanding")
-    if window not in WINDOWS:
-        check.fail("backtest.window", f"must be one of {list(WINDOWS)}. Got {window!r}")
+    window = check.choice(backtest, "backtest.window", WINDOWS)
     window_length = check.optional_positive_int(backtest, "backtest.window_length")
     _check_window(check, window, window_length)
     filters = check.table(series, "series.filters")
@@ -249,24 +248,14 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         reconcile=reconcile_method,
         reconcile_nonnegative=check.boolean(reconcile, "reconcile.nonnegative", False),
         reconcile_choose_on=_choose_on(check, reconcile, reconcile_method, folds),
-        reconcile_residuals=_residual_source(check, reconcile),
+        reconcile_residuals=check.choice(reconcile, "reconcile.residuals", RESIDUAL_SOURCES),
         reconcile_residual_months=check.positive_int(reconcile, "reconcile.residual_months", RESIDUAL_MONTHS),
     )
 
 
-def _residual_source(check: _Checker, table: dict[str, Any]) -> str:
-    """``reconcile.residuals``: one of RESIDUAL_SOURCES."""
-    source = check.string(table, "reconcile.residuals", RESIDUAL_SOURCES[0])
-    if source not in RESIDUAL_SOURCES:
-        check.fail("reconcile.residuals", f"must be one of {list(RESIDUAL_SOURCES)}. Got {source!r}")
-    return source
-
-
 def _choose_on(check: _Checker, table: dict[str, Any], method: str | None, folds: int) -> str:
     """``reconcile.choose_on``; ``reconciled`` needs a method and two folds (the first lends its errors)."""
-    choose_on = check.string(table, "reconcile.choose_on", CHOOSE_ON[0])
-    if choose_on not in CHOOSE_ON:
-        check.fail("reconcile.choose_on", f"must be one of {list(CHOOSE_ON)}. Got {choose_on!r}")
+    choose_on = check.choice(table, "reconcile.choose_on", CHOOSE_ON)
     if choose_on == "reconciled" and method is None:
         check.fail("reconcile.choose_on", "'reconciled' needs reconcile.method (how to reconcile)")
     if choose_on == "reconciled" and folds < 2:
@@ -445,6 +434,13 @@ class _Checker:
         value = self._get(table, key, default, (str,), "a string")
         if not value.strip():
             self.fail(key, "must not be empty")
+        return value
+
+    def choice(self, table: dict[str, Any], key: str, options: Sequence[str]) -> str:
+        """A string among ``options``; the first one when the key is absent."""
+        value = self.string(table, key, options[0])
+        if value not in options:
+            self.fail(key, f"must be one of {list(options)}. Got {value!r}")
         return value
 
     def optional_string(self, table: dict[str, Any], key: str) -> str | None:

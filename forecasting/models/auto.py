@@ -657,7 +657,7 @@ class Auto(PanelForecaster):
     ) -> pd.DataFrame:
         self._check_fitted()
         horizon, levels = check_horizon(horizon), check_levels(levels)
-        shapes = self._error_shapes(levels)
+        shapes = self._shapes(levels)
         member_levels = sorted({*levels, SHAPE_LEVEL}) if len(shapes.columns) else levels
         stacked, failures = predict_members(self.members_, horizon, X_future, member_levels)
         combined = combine_by_horizon(stacked, self._steps(stacked), self.weights_, member_levels)
@@ -704,6 +704,13 @@ class Auto(PanelForecaster):
                 f"The 'shape_member' parameter must name one of the candidates {names} or be None. "
                 f"Got {self.shape_member!r} instead."
             )
+
+    def _shapes(self, levels: Sequence[int]) -> pd.DataFrame:
+        """The shares for ``levels``: those of ``interval_shape_`` when it has them, else read anew."""
+        narrower = [level for level in levels if level < SHAPE_LEVEL]
+        if set(narrower) <= set(self.interval_shape_.columns):
+            return self.interval_shape_[narrower]
+        return self._error_shapes(levels)
 
     def _error_shapes(self, levels: Sequence[int]) -> pd.DataFrame:
         """:func:`error_shapes` of ``shape_member``'s in-sample errors.

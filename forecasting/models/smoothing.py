@@ -39,6 +39,8 @@ class SmoothingSeriesModel(ABC):
     """A statsforecast model for one series (numpy in, numpy out); keeps ``y_`` for the fallback."""
 
     min_obs = 4
+    warm_up: ClassVar[int] = 0
+    """Leading in-sample errors left out (NaN): fits made before the model's states mean anything."""
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {"season_length": [POSITIVE_INT]}
 
     def __init__(self, season_length: int = SEASON_LENGTH) -> None:
@@ -78,9 +80,6 @@ class SmoothingSeriesModel(ABC):
             out[f"lower_{level}"] = np.asarray(raw[f"lo-{level}"], dtype="float64")
             out[f"upper_{level}"] = np.asarray(raw[f"hi-{level}"], dtype="float64")
         return out
-
-    warm_up: ClassVar[int] = 0
-    """Leading in-sample errors left out (NaN): fits made before the model's states mean anything."""
 
     @property
     def residuals_(self) -> np.ndarray:
