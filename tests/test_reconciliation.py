@@ -247,10 +247,11 @@ def test_a_parent_that_is_not_the_sum_of_its_children_is_left_out_and_reported()
     assert row["reconciliation"] == "none" and row["forecast"] == BASE[0]
 
 
-def test_interval_factor_is_the_conformal_quantile_of_half_width_scores() -> None:
+def test_interval_factors_scale_the_widest_interval_and_share_it_by_the_score_quantiles() -> None:
     from forecasting.reconciliation import interval_factors
 
-    # total: 9 rows, half-width 10 on both sides, actuals 1..9 away (alternating sides) -> scores 0.1..0.9
+    # total: 9 rows, 95 % half-width 20 on both sides, actuals 1..9 away (alternating sides)
+    # -> scores against the widest interval 0.05..0.45
     distance = np.arange(1.0, 10.0) * np.where(np.arange(9) % 2, 1.0, -1.0)
     rows = pd.DataFrame(
         {
@@ -263,37 +264,41 @@ def test_interval_factor_is_the_conformal_quantile_of_half_width_scores() -> Non
             "upper_95": 120.0,
         }
     )
-    # AA: one row without an actual, and an 80 % interval with no width above the forecast
-    aa = rows.assign(series_id="AA", actual=[np.nan, *rows["actual"][1:]], upper_80=100.0)
+    # AA: one row without an actual, and a 95 % interval with no width above the forecast
+    aa = rows.assign(series_id="AA", actual=[np.nan, *rows["actual"][1:]], upper_95=100.0)
     factors = interval_factors(pd.concat([rows, aa]), STRUCTURE).set_index(["level", "interval"])
-    # 80 %: rank ceil(10 * 0.8) = 8 of 9 -> 0.8; 95 % (half-width 20, scores 0.05..0.45):
-    # rank ceil(9.5) = 10 > 9 -> the largest, 0.45
-    assert factors.loc[("total", 80), "quantile"] == pytest.approx(0.8)
+    # 80 %: rank ceil(10 * 0.8) = 8 of 9 -> 0.40; 95 %: rank ceil(9.5) = 10 > 9 -> the largest, 0.45
+    assert factors.loc[("total", 80), "quantile"] == pytest.approx(0.40)
     assert factors.loc[("total", 95), "quantile"] == pytest.approx(0.45)
     assert factors.loc[("total", 95), "n_scores"] == 9
-    assert (factors["factor"] == 1.0).all()  # over-covering intervals are not narrowed
+    # the 95 % interval over-covered: not narrowed; the 80 % one gets 0.40 / 0.45 of it
+    assert factors.loc[("total", 95), "factor"] == pytest.approx(1.0)
+    assert factors.loc[("total", 80), "factor"] == pytest.approx(0.40 / 0.45)
     wide = interval_factors(rows.assign(actual=100.0 + 3 * distance), STRUCTURE).set_index("interval")
-    assert wide.loc[80, "factor"] == pytest.approx(2.4) and wide.loc[95, "factor"] == pytest.approx(1.35)
-    # AA: 8 actuals, the 4 above the forecast meet no 80 % width there and are no scores
-    assert factors.loc[("bottom", 80), "n_scores"] == 4
+    # scores 0.15..1.35: the widest is stretched by 1.35, the 80 % one gets 1.20 / 1.35 of that
+    assert wide.loc[95, "factor"] == pytest.approx(1.35) and wide.loc[80, "factor"] == pytest.approx(1.20)
+    # AA: 8 actuals, the 4 above the forecast meet no 95 % width there and are no scores
+    assert factors.loc[("bottom", 95), "n_scores"] == 4
     assert ("region", 80) not in factors.index
+    assert interval_factors(rows.assign(actual=100.0), STRUCTURE).empty  # perfect forecasts: no scale
     with pytest.raises(DataError, match="upper_95"):
         interval_factors(rows.drop(columns="upper_95"), STRUCTURE)
 
 
-def test_calibrated_intervals_are_stretched_by_level_and_stay_nested() -> None:
+def test_calibrated_intervals_are_shares_of_the_widest_and_stay_nested() -> None:
     from forecasting.reconciliation import calibrate_intervals
 
     table = _forecast_table(BASE, np.ones(8), pd.period_range("2024-01", periods=1, freq="M"))
     table["reconciliation"] = ["ols"] * 7 + ["none"]  # BC kept its base forecast
     factors = pd.DataFrame(
-        {"level": ["bottom", "bottom", "total"], "interval": [80, 95, 95], "factor": [3.0, 1.5, 2.0]}
+        {"level": ["bottom", "bottom", "total"], "interval": [80, 95, 95], "factor": [1.8, 1.5, 2.0]}
     )
     out = calibrate_intervals(table, factors, STRUCTURE, nonnegative=True).set_index("series_id")
     before = table.set_index("series_id")
     np.testing.assert_array_equal(out["forecast"], before["forecast"])
-    assert out.loc["AA", "upper_80"] - 30.0 == pytest.approx(3.0 * 1.2816)
-    # nested: the stretched 80 % interval (3 x 1.28) pushes the 95 % one (1.5 x 1.96) out with it
+    # every factor multiplies the raw 95 % half-width (1.96 here)
+    assert out.loc["AA", "upper_80"] - 30.0 == pytest.approx(1.8 * 1.96)
+    # nested: the 80 % interval (1.8 x 1.96) pushes the 95 % one (1.5 x 1.96) out with it
     assert out.loc["AA", "upper_95"] == pytest.approx(out.loc["AA", "upper_80"])
     assert out.loc["total", "lower_95"] == pytest.approx(140.0 - 2.0 * 1.96)
     assert out.loc["total", "upper_80"] == before.loc["total", "upper_80"]  # no factor: unchanged
@@ -301,40 +306,78 @@ def test_calibrated_intervals_are_stretched_by_level_and_stay_nested() -> None:
     assert out.loc["BC"].equals(before.loc["BC"])  # not reconciled: its own intervals
     wide = calibrate_intervals(table, factors.assign(factor=40.0), STRUCTURE, nonnegative=True)
     assert (wide["lower_80"] >= 0).all() and (wide["lower_95"] >= 0).all()
+    assert calibrate_intervals(table, factors.iloc[:0], STRUCTURE).equals(table)
 
 
-def test_calibration_on_earlier_errors_brings_too_narrow_intervals_to_their_coverage() -> None:
-    """Base intervals half as wide as the true errors; OLS keeps them too narrow, calibration fixes it."""
+COVARIANCE_BOTTOM = 4.0 * np.eye(5) + 2.0
+TRUE_SIGMA = np.sqrt(np.diag(S_BY_HAND @ COVARIANCE_BOTTOM @ S_BY_HAND.T))
+TRUE_MEAN = S_BY_HAND @ np.array([30.0, 20.0, 40.0, 35.0, 22.0])
+
+
+def _calibrated_against_true_errors(base_sigma: np.ndarray, draw_errors) -> dict[int, tuple[float, float]]:
+    """OLS-reconciled forecasts with ``base_sigma`` intervals, calibrated on 150 months, scored on 2,000.
+
+    ``draw_errors(months)`` returns ``months x 5`` bottom errors; actuals are coherent.
+    Returns raw and calibrated coverage per interval level.
+    """
     from forecasting.reconciliation import calibrate_intervals, interval_factors
 
-    rng = np.random.default_rng(11)
-    covariance_bottom = 4.0 * np.eye(5) + 2.0
-    sigma = np.sqrt(np.diag(S_BY_HAND @ covariance_bottom @ S_BY_HAND.T))
-    mean = S_BY_HAND @ np.array([30.0, 20.0, 40.0, 35.0, 22.0])
-
-    one_month = _forecast_table(mean, sigma / 2, pd.period_range("2000-01", periods=1, freq="M"))
+    one_month = _forecast_table(TRUE_MEAN, base_sigma, pd.period_range("2000-01", periods=1, freq="M"))
     reconciled = reconcile_forecasts(one_month, STRUCTURE, "ols", samples=4000, seed=2).drop(columns="month")
 
     def reconciled_with_actuals(months: int, start: str) -> pd.DataFrame:
-        """The same reconciled forecasts every month, against coherent actuals with the true errors."""
         periods = pd.period_range(start, periods=months, freq="M")
-        errors = rng.multivariate_normal(np.zeros(5), covariance_bottom, size=months) @ S_BY_HAND.T
+        errors = draw_errors(months) @ S_BY_HAND.T
         out = reconciled.merge(pd.DataFrame({"month": periods.astype(str)}), how="cross")
-        truth = pd.DataFrame(mean[:, None] + errors.T, index=STRUCTURE.series, columns=periods.astype(str))
+        truth = pd.DataFrame(
+            TRUE_MEAN[:, None] + errors.T, index=STRUCTURE.series, columns=periods.astype(str)
+        )
         actual = truth.stack().rename("actual").rename_axis(["series_id", "month"]).reset_index()
         return out.merge(actual, on=["series_id", "month"])
 
     calibration = reconciled_with_actuals(150, "2100-01")
     test = reconciled_with_actuals(2000, "1900-01")
-    factors = interval_factors(calibration, STRUCTURE)
-    assert (factors["factor"] > 1.5).all()
-    calibrated = calibrate_intervals(test, factors, STRUCTURE)
-    for level, (low, high) in {80: (0.76, 0.84), 95: (0.93, 0.97)}.items():
-        raw = ((test["actual"] >= test[f"lower_{level}"]) & (test["actual"] <= test[f"upper_{level}"])).mean()
-        inside = (calibrated["actual"] >= calibrated[f"lower_{level}"]) & (
-            calibrated["actual"] <= calibrated[f"upper_{level}"]
+    calibrated = calibrate_intervals(test, interval_factors(calibration, STRUCTURE), STRUCTURE)
+
+    def coverage(table: pd.DataFrame, level: int) -> float:
+        return float(
+            (
+                (table["actual"] >= table[f"lower_{level}"]) & (table["actual"] <= table[f"upper_{level}"])
+            ).mean()
         )
-        assert raw < low - 0.1 and low <= inside.mean() <= high, (level, raw, inside.mean())
+
+    return {level: (coverage(test, level), coverage(calibrated, level)) for level in (80, 95)}
+
+
+def test_calibration_on_earlier_errors_brings_too_narrow_intervals_to_their_coverage() -> None:
+    """Base intervals half as wide as the true errors; OLS keeps them too narrow, calibration fixes it."""
+    rng = np.random.default_rng(11)
+    result = _calibrated_against_true_errors(
+        TRUE_SIGMA / 2, lambda months: rng.multivariate_normal(np.zeros(5), COVARIANCE_BOTTOM, size=months)
+    )
+    for level, (low, high) in {80: (0.76, 0.84), 95: (0.93, 0.97)}.items():
+        raw, calibrated = result[level]
+        assert raw < low - 0.1 and low <= calibrated <= high, (level, raw, calibrated)
+
+
+def test_calibration_gives_heavy_tailed_errors_narrower_80_percent_intervals_than_gaussian_ones() -> None:
+    """Student-t errors (3 degrees of freedom) with Gaussian intervals as wide as their 95 % spread.
+
+    The Gaussian 80 % bounds, at 0.65 of the 95 % distance, over-cover such errors; the share
+    of the widest interval taken from the calibration scores brings them to 80 %.
+    """
+    rng = np.random.default_rng(12)
+    t95 = 3.182  # two-sided 95 % quantile of Student t with 3 degrees of freedom
+    variance_of_t = 3.0  # df / (df - 2)
+
+    def student_t(months: int) -> np.ndarray:
+        gaussian = rng.multivariate_normal(np.zeros(5), COVARIANCE_BOTTOM / variance_of_t, size=months)
+        return gaussian / np.sqrt(rng.chisquare(3, size=(months, 1)) / 3)
+
+    result = _calibrated_against_true_errors(TRUE_SIGMA * t95 / 1.96 / np.sqrt(variance_of_t), student_t)
+    raw80, calibrated80 = result[80]
+    assert raw80 > 0.83 and 0.77 <= calibrated80 <= 0.82, result  # widening alone keeps raw80
+    assert 0.93 <= result[95][1] <= 0.97, result
 
 
 def test_series_with_the_same_gaps_get_their_sample_covariance_over_the_rows_they_share() -> None:
