@@ -7,9 +7,10 @@ last ``RESIDUAL_MONTHS`` months, the textbook input with many more rows than a
 backtest; a model without them (global or combined models), or
 ``residuals="backtest"``, uses its backtest errors over the last ``folds``
 cutoffs. A backtest calibrates the reconciled intervals: its later folds are
-reconciled with the same kind of errors known at their cutoffs, and a
-hierarchy level whose intervals under-covered there is widened to its nominal
-coverage (:mod:`forecasting.reconciliation.calibration`). Parents that are not the sum
+reconciled with the same kind of errors known at their cutoffs; a hierarchy
+level whose widest interval under-covered there is widened to its nominal
+coverage, and its narrower intervals take the share of that width which
+covered there (:mod:`forecasting.reconciliation.calibration`). Parents that are not the sum
 of their children are logged and keep their base forecasts.
 """
 
