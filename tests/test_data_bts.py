@@ -66,6 +66,20 @@ def test_real_file_panel_is_valid(bts: LoadResult) -> None:
     assert panel.metadata.loc["bts/0101/trucks", "state"] == "Maine"
 
 
+def test_real_file_shared_level_shifts_are_the_count_change_and_the_border_closure(bts: LoadResult) -> None:
+    """Loaded truck containers jump by half at most ports from 2023-07; passenger cars collapse in 2020-04."""
+    from forecasting.features.breaks import shared_level_shifts
+
+    shifts = shared_level_shifts(SeriesPanel.from_load(bts)).set_index(["group", "month"])
+    loaded = shifts.loc[("cargo truck_containers_loaded inbound containers", "2023-07")]
+    assert loaded["direction"] == "up" and 1.5 < loaded["median_ratio"] < 2.0
+    assert loaded["series_shifting"] > 0.7 * loaded["series_observed"]
+    closure = shifts.loc[("passengers personal_vehicles inbound vehicles", "2020-04")]
+    assert closure["direction"] == "down" and closure["median_ratio"] < 0.2
+    groups = set(shifts.index.get_level_values("group"))
+    assert "cargo trucks inbound vehicles" not in groups  # the trucks carrying those containers did not move
+
+
 def bts_file(tmp_path: Path, rows: list[tuple[str, str, str]]) -> Path:
     path = tmp_path / "bts.csv"
     body = "".join(ROW.format(date=d, measure=m, value=v) for d, m, v in rows)

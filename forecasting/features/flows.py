@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from forecasting.data.summing import SummingStructure
+from forecasting.features.breaks import report_shared_level_shifts
 from forecasting.features.cargo import build_cargo
 from forecasting.features.hierarchy import MAX_ESTIMATED_SHARE, check_estimated_share, copy_report
 from forecasting.features.passengers import build_passengers
@@ -19,6 +20,9 @@ from forecasting.panel import SeriesPanel
 
 def build_series(panel: SeriesPanel, *, max_estimated_share: float = MAX_ESTIMATED_SHARE) -> SeriesPanel:
     """Every flow's series with its roll-ups and derived series, one report and one structure for all.
+
+    The report also flags level shifts shared by many crossings of a measure
+    (:mod:`~forecasting.features.breaks`).
 
     Series of other flows (or none) are kept as they are. ``max_estimated_share``
     is the largest share of a parent month that may be estimated (see :mod:`~forecasting.features.hierarchy`).
@@ -37,4 +41,6 @@ def build_series(panel: SeriesPanel, *, max_estimated_share: float = MAX_ESTIMAT
             parts.append(built.records)
             structure = SummingStructure.merged([structure, built.structure])
     records = pd.concat([part for part in parts if not part.empty], ignore_index=True)
-    return SeriesPanel(records, report, structure=structure)
+    built = SeriesPanel(records, report, structure=structure)
+    report_shared_level_shifts(built, built.report)
+    return built
