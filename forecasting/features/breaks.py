@@ -64,10 +64,10 @@ def report_shared_level_shifts(panel: SeriesPanel, report: DataQualityReport) ->
     for row in shifts.itertuples(index=False):
         report.add(
             "flagged",
-            f"level shift shared by {row.series_shifting} of {row.series_observed} crossings' "
-            f"'{row.group}' series ({row.direction}, median x{row.median_ratio:.2f}, {WINDOW} months "
-            "after against before, seasonally adjusted): a change in what is counted or an event; "
-            "forecasts learned before it may not hold (a step event in [[events]] lets models learn it)",
+            f"level shift shared by {row.series_shifting} of {row.series_observed} crossings of "
+            f"'{row.group}': {row.direction}, median x{row.median_ratio:.2f} ({WINDOW} months each side, "
+            "seasonally adjusted); a counting change or an event: declare a step event if models "
+            "should learn it",
             count=int(row.series_shifting),
             month=str(row.month),
         )
