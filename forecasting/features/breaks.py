@@ -103,12 +103,12 @@ def _shared(shifts: pd.DataFrame, dating: pd.DataFrame) -> list[tuple[str, str, 
     """
     observed = shifts.notna().sum(axis=1)
     threshold = np.log(MIN_RATIO)
+    typical = dating.median(axis=1).abs()
     found = []
     for direction, moved in (("up", shifts >= threshold), ("down", shifts <= -threshold)):
         counts = moved.sum(axis=1)
         flagged = (counts >= MIN_SERIES) & (counts >= MIN_SHARE * observed)
         runs = (flagged != flagged.shift(fill_value=False)).cumsum()[flagged]
-        typical = dating.median(axis=1).abs()
         for _, run in counts[flagged].groupby(runs):
             month = typical[run.index].idxmax()
             ratio = float(np.exp(shifts.loc[month][moved.loc[month]].median()))
