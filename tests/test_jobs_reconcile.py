@@ -333,3 +333,26 @@ def test_retrain_chooses_and_gates_on_reconciled_backtests(tmp_path) -> None:
     kept = second.data.tags
     assert kept["promotion.decision"] == "kept"
     assert float(kept["promotion.champion_mase"]) == pytest.approx(reconciled["mase"].iloc[0], rel=1e-5)
+
+
+def test_series_moved_beyond_their_own_forecast_or_below_zero_are_warned_about(caplog) -> None:
+    from forecasting.jobs.reconcile import log_large_adjustments
+
+    months = ["2024-01", "2024-02"]
+    base = pd.DataFrame(
+        {
+            "series_id": ["small"] * 2 + ["big"] * 2 + ["moved"] * 2,
+            "month": months * 3,
+            "forecast": [10.0, 12.0, 10_000.0, 10_000.0, 100.0, 100.0],
+        }
+    )
+    reconciled = base.assign(forecast=[-5.0, 11.0, 10_015.0, 9_990.0, 100.0, 260.0])
+    caplog.set_level(logging.WARNING, logger="forecasting.jobs")
+    flagged = log_large_adjustments(base, reconciled, "ols")
+    # small: -5 for 10 (1.5x its forecast, below zero); moved: +160 % in February; big: 0.15 %
+    assert flagged["series_id"].tolist() == ["moved", "small"]
+    assert flagged["largest_change"].tolist() == pytest.approx([1.6, 1.5])
+    assert flagged["negative"].tolist() == [False, True]
+    assert "series=2 of 3 moved_over_100pct=2 negative=1 examples=moved,small" in caplog.text
+    caplog.clear()
+    assert log_large_adjustments(base, base, "ols").empty and not caplog.text

@@ -161,6 +161,7 @@ def reconcile_job_forecasts(
     reconciled = reconcile_forecasts(
         forecasts, structure, method, residuals=errors, nonnegative=nonnegative, levels=levels
     )
+    log_large_adjustments(forecasts, reconciled, method)
     if not len(results) or results["cutoff"].nunique() < 2:
         logger.warning("event=reconciled_intervals_not_calibrated reason='fewer than 2 backtest folds'")
         return reconciled
@@ -185,6 +186,45 @@ def reconcile_job_forecasts(
             row.n_scores,
         )
     return calibrate_intervals(reconciled, factors, structure, nonnegative=nonnegative)
+
+
+def log_large_adjustments(base: pd.DataFrame, reconciled: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Warn about series that reconciliation moved by more than their own forecast, or below zero.
+
+    Reconciliation spreads each parent's disagreement over its children; methods
+    that ignore the series' error sizes (``ols``, ``wls_struct``) give a
+    crossing of ten trucks a month the same share as one of ten thousand. On BTS
+    with ETS base forecasts OLS moved 553 of 1,566 series by more than their own
+    forecast and sent 294 below zero (MinT: 209 and 83). Returns the series
+    concerned (``series_id, largest_change, negative``), largest change first.
+    """
+    keys = ["series_id", "month"]
+    both = reconciled[[*keys, "forecast"]].merge(
+        base[[*keys, "forecast"]], on=keys, suffixes=("", "_base"), validate="one_to_one"
+    )
+    change = (both["forecast"] - both["forecast_base"]).abs() / both["forecast_base"].abs()
+    went_negative = (both["forecast"] < 0) & (both["forecast_base"] >= 0)
+    per_series = pd.DataFrame(
+        {
+            "largest_change": change.groupby(both["series_id"]).max(),
+            "negative": went_negative.groupby(both["series_id"]).any(),
+        }
+    )
+    flagged = per_series[(per_series["largest_change"] > 1) | per_series["negative"]]
+    flagged = flagged.sort_values("largest_change", ascending=False).rename_axis("series_id").reset_index()
+    if len(flagged):
+        logger.warning(
+            "event=reconcile_large_adjustments method=%s series=%d of %d moved_over_100pct=%d negative=%d "
+            "examples=%s hint='--nonnegative keeps counts at or above zero; wls_var and mint_shrink "
+            "move series with small errors less'",
+            method,
+            len(flagged),
+            len(per_series),
+            int((flagged["largest_change"] > 1).sum()),
+            int(flagged["negative"].sum()),
+            ",".join(flagged["series_id"].astype(str).head(3)),
+        )
+    return flagged
 
 
 def _in_sample_residuals(model: PanelForecaster, structure: SummingStructure) -> pd.DataFrame | None:
