@@ -81,3 +81,16 @@ def test_roll_ups_and_derived_series_are_not_counted() -> None:
     roll_up = copies.assign(series_id="region/" + copies["series_id"], crossing=pd.NA)
     panel = SeriesPanel(pd.concat([records, derived, roll_up], ignore_index=True))
     assert shared_level_shifts(panel).empty
+
+
+def test_the_retrain_job_lists_shared_shifts_in_its_data_quality_report(tmp_path) -> None:
+    from forecasting.jobs.config import JobConfig, SourceConfig
+    from forecasting.jobs.retrain import load_panel
+
+    path = tmp_path / "panel.csv"
+    records = _measure("loaded", n_series=6, shifted=6, ratio=0.5, seed=8)
+    records.assign(month=records["month"].astype(str)).to_csv(path, index=False)
+    panel = load_panel(JobConfig(name="shifts", sources=(SourceConfig(str(path)),)))
+    flagged = panel.report.to_frame().query("action == 'flagged'")
+    assert flagged["month"].tolist() == ["2023-07"]
+    assert "6 of 6 crossings of 'cargo loaded inbound containers': down" in flagged["reason"].iloc[0]

@@ -33,6 +33,7 @@ from forecasting.evaluation.backtest import backtest
 from forecasting.evaluation.metrics import leaderboard, metrics_by_horizon, metrics_by_series
 from forecasting.executors import executor_scope
 from forecasting.export import forecast_table, utc_timestamp
+from forecasting.features.breaks import report_shared_level_shifts
 from forecasting.features.regressors import exog_from_settings
 from forecasting.jobs import monitoring
 from forecasting.jobs.config import DEFAULT_JOB_MODELS, JobConfig
@@ -193,9 +194,17 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
 
 # --- steps ----------------------------------------------------------------------
 def load_panel(config: JobConfig) -> SeriesPanel:
-    """The configured sources (concatenated, reports merged) or the bundled sample."""
-    if config.uses_sample:
-        return load_sample()
+    """The configured sources (concatenated, reports merged) or the bundled sample.
+
+    The report also flags level shifts shared by most crossings of a measure
+    (:mod:`forecasting.features.breaks`): models trained before one may not hold after it.
+    """
+    panel = load_sample() if config.uses_sample else _load_sources(config)
+    report_shared_level_shifts(panel, panel.report)
+    return panel
+
+
+def _load_sources(config: JobConfig) -> SeriesPanel:
     frames, report = [], DataQualityReport(source=", ".join(s.path for s in config.sources))
     structures = []  # the hierarchy each source brought (series build writes it next to its panel)
     for source in config.sources:
