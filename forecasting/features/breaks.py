@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.report import DataQualityReport
+from forecasting.features.hierarchy import DERIVED_SOURCE
 from forecasting.panel import SeriesPanel
 
 GROUP_KEYS: tuple[str, ...] = ("flow", "measure", "direction", "unit", "currency")
@@ -43,7 +44,7 @@ SHIFT_COLUMNS = ["group", "month", "direction", "series_shifting", "series_obser
 def shared_level_shifts(panel: SeriesPanel) -> pd.DataFrame:
     """One row per shift shared by a group of per-crossing series (:data:`SHIFT_COLUMNS`)."""
     metadata = panel.metadata
-    reported = metadata[metadata["crossing"].notna() & metadata["source"].ne("derived").fillna(True)]
+    reported = metadata[metadata["crossing"].notna() & metadata["source"].ne(DERIVED_SOURCE).fillna(True)]
     if reported.empty:
         return pd.DataFrame(columns=SHIFT_COLUMNS)
     wide = panel.wide()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.features.hierarchy import copy_report, records_from_wide
+from forecasting.features.hierarchy import DERIVED_SOURCE, copy_report, records_from_wide
 from forecasting.panel import SeriesPanel
 
 
@@ -52,7 +52,7 @@ def _derived(panel: SeriesPanel, wide: pd.DataFrame, suffix: str, dimensions: di
     metadata = panel.metadata.copy()
     for column, value in dimensions.items():
         metadata[column] = value
-    metadata["source"] = "derived"
+    metadata["source"] = DERIVED_SOURCE
     metadata.index = metadata.index + "/" + suffix
     wide = wide.copy()
     wide.columns = wide.columns + "/" + suffix
