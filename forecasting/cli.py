@@ -210,10 +210,20 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
         help="make forecasts add up along the hierarchy written next to the input by 'series build': "
         "bottom_up, top_down, ols, wls_struct, wls_var or mint_shrink",
     )
-    forecast.add_argument(
+    signs = forecast.add_mutually_exclusive_group()
+    signs.add_argument(
         "--nonnegative",
+        dest="nonnegative",
         action="store_true",
-        help="with --reconcile: negative reconciled bottom-level forecasts become 0 and are summed up again",
+        default=None,
+        help="with --reconcile: negative reconciled bottom-level forecasts become 0 and are summed up "
+        "again (the default when no series of the hierarchy has a negative value)",
+    )
+    signs.add_argument(
+        "--allow-negative",
+        dest="nonnegative",
+        action="store_false",
+        help="with --reconcile: reconciled forecasts may go below zero even when no history does",
     )
     forecast.add_argument(
         "--residuals",

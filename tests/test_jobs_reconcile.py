@@ -82,6 +82,11 @@ def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch, caplo
     assert {m.split("level=")[1].split()[0] for m in factors} == {"bottom", "crossing", "region", "total"}
     # the covariance came from seasonal naive's in-sample errors, the last 24 months (36 - 12 without one)
     assert "residuals=in_sample residual_rows=36" in caplog.text
+    # no trade value in the hierarchy is negative: reconciled without going below zero, by default
+    assert f"event=reconcile method={method} nonnegative=true" in caplog.text
+    assert (
+        (table.loc[table["reconciliation"] == method, ["forecast", "lower_80", "lower_95"]] >= 0).all().all()
+    )
     caplog.clear()
     assert main([*args, "--model", "seasonal_naive", "--reconcile", method, "--residual-months", "24"]) == 0
     assert "residuals=in_sample residual_rows=24" in caplog.text
@@ -101,6 +106,12 @@ def test_forecast_reconcile_needs_a_hierarchy_and_a_known_method(tmp_path, monke
     assert main([*args, "--reconcile", "middle_out"]) == 2
     assert "--reconcile" in capsys.readouterr().err
     assert main([*args, "--nonnegative"]) == 2
+    assert "--nonnegative/--allow-negative" in capsys.readouterr().err
+    assert main([*args, "--allow-negative"]) == 2
+    assert "only applies with --reconcile" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as both:  # argparse: the two are mutually exclusive
+        main([*args, "--reconcile", "ols", "--nonnegative", "--allow-negative"])
+    assert both.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
     assert main([*args, "--residuals", "backtest"]) == 2
     assert "--residuals" in capsys.readouterr().err
     assert main([*args, "--reconcile", "mint_shrink", "--residuals", "fitted"]) == 2
@@ -117,8 +128,15 @@ def test_job_config_reconcile_section(tmp_path) -> None:
     path = tmp_path / "job.toml"
     path.write_text('[job]\nname = "border"\n\n[reconcile]\nmethod = "mint_shrink"\nnonnegative = true\n')
     config = load_config(path)
-    assert config.reconcile == "mint_shrink" and config.reconcile_nonnegative
+    assert config.reconcile == "mint_shrink" and config.reconcile_nonnegative is True
     assert load_config(None).reconcile is None
+    assert load_config(None).reconcile_nonnegative is None  # "auto": decided from the data
+    path.write_text('[reconcile]\nmethod = "mint_shrink"\nnonnegative = "auto"\n')
+    assert load_config(path).reconcile_nonnegative is None
+    path.write_text('[reconcile]\nmethod = "mint_shrink"\nnonnegative = "yes"\n')
+    with pytest.raises(ConfigError, match="must be true, false or \"auto\". Got 'yes'") as raised:
+        load_config(path)
+    assert raised.value.key == "reconcile.nonnegative"
     path.write_text('[reconcile]\nmethod = "middle_out"\n')
     with pytest.raises(ConfigError, match="reconcile.method"):
         load_config(path)
@@ -356,3 +374,23 @@ def test_series_moved_beyond_their_own_forecast_or_below_zero_are_warned_about(c
     assert "series=2 of 3 moved_over_100pct=2 negative=1 examples=moved,small" in caplog.text
     caplog.clear()
     assert log_large_adjustments(base, base, "ols").empty and not caplog.text
+
+
+def test_reconciliation_is_nonnegative_by_default_only_where_no_history_is_negative() -> None:
+    from forecasting.jobs.reconcile import resolve_nonnegative
+
+    structure = SummingStructure.from_edges(
+        pd.DataFrame({"parent": ["total", "total"], "child": ["a", "b"], "level": ["total", "total"]})
+    )
+    months = pd.period_range("2024-01", periods=3, freq="M")
+    values = {"a": [1.0, 0.0, 2.0], "b": [5.0, 6.0, 7.0], "total": [6.0, 6.0, 9.0]}
+    records = pd.DataFrame(
+        [(sid, m, v) for sid, vs in values.items() for m, v in zip(months, vs, strict=True)],
+        columns=["series_id", "month", "value"],
+    )
+    counts = SeriesPanel(records, structure=structure)
+    assert resolve_nonnegative(None, counts, structure) is True
+    signed = SeriesPanel(records.assign(value=records["value"].where(records["series_id"] != "a", -1.0)))
+    assert resolve_nonnegative(None, signed, structure) is False
+    assert resolve_nonnegative(False, counts, structure) is False  # an explicit choice wins
+    assert resolve_nonnegative(True, signed, structure) is True

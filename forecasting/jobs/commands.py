@@ -98,7 +98,7 @@ def forecast(args: argparse.Namespace) -> int:
             raise ConfigError(f"must be a positive integer. Got {residual_months}", key="--residual-months")
     else:
         for flag, given in (
-            ("--nonnegative", getattr(args, "nonnegative", False)),
+            ("--nonnegative/--allow-negative", getattr(args, "nonnegative", None) is not None),
             ("--residuals", getattr(args, "residuals", None) is not None),
             ("--residual-months", months_given is not None),
         ):
@@ -140,7 +140,7 @@ def forecast(args: argparse.Namespace) -> int:
             tracking.log_params(
                 {
                     "reconcile": method,
-                    "nonnegative": args.nonnegative,
+                    "nonnegative": "auto" if args.nonnegative is None else args.nonnegative,
                     "reconcile_residuals": residuals,
                     "reconcile_residual_months": residual_months,
                 }

@@ -139,7 +139,8 @@ class JobConfig:
     source_file: str | None = None
     reconcile: str | None = None
     """Reconciliation method for the exported forecasts (forecasting.reconciliation); None: none."""
-    reconcile_nonnegative: bool = False
+    reconcile_nonnegative: bool | None = None
+    """Reconciled forecasts kept at or above zero; None ("auto"): when no reconciled series is negative."""
     reconcile_choose_on: str = "base"
     """``reconciled``: candidates and champion are scored on their reconciled backtests (CHOOSE_ON)."""
     reconcile_residuals: str = RESIDUAL_SOURCES[0]
@@ -246,7 +247,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         monitoring=_monitoring(check, monitoring, levels),
         source_file=source_file,
         reconcile=reconcile_method,
-        reconcile_nonnegative=check.boolean(reconcile, "reconcile.nonnegative", False),
+        reconcile_nonnegative=check.boolean_or_auto(reconcile, "reconcile.nonnegative"),
         reconcile_choose_on=_choose_on(check, reconcile, reconcile_method, folds),
         reconcile_residuals=check.choice(reconcile, "reconcile.residuals", RESIDUAL_SOURCES),
         reconcile_residual_months=check.positive_int(reconcile, "reconcile.residual_months", RESIDUAL_MONTHS),
@@ -448,6 +449,13 @@ class _Checker:
 
     def boolean(self, table: dict[str, Any], key: str, default: bool) -> bool:
         return self._get(table, key, default, (bool,), "true or false")
+
+    def boolean_or_auto(self, table: dict[str, Any], key: str) -> bool | None:
+        """true, false, or "auto" (the default): None, decided later from the data."""
+        value = self._get(table, key, "auto", (bool, str), 'true, false or "auto"')
+        if isinstance(value, str) and value != "auto":
+            self.fail(key, f'must be true, false or "auto". Got {value!r}')
+        return None if value == "auto" else value
 
     def integer(self, table: dict[str, Any], key: str, default: int) -> int:
         return self._get(table, key, default, (int,), "an integer")

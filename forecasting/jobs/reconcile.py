@@ -79,6 +79,20 @@ def required_structure(panel: SeriesPanel, *, key: str) -> SummingStructure:
     return structure
 
 
+def resolve_nonnegative(setting: bool | None, panel: SeriesPanel, structure: SummingStructure) -> bool:
+    """``setting``, or when None ("auto"): True if no series of ``structure`` has a negative value.
+
+    Counts and trade values never go below zero, and the base models already
+    clip such series' forecasts at zero; without the constraint MinT sent 83 of
+    the 1,566 BTS series below zero (:func:`log_large_adjustments`). A panel
+    with a signed series in its hierarchy keeps unconstrained reconciliation.
+    """
+    if setting is not None:
+        return setting
+    values = panel.records.loc[panel.records["series_id"].isin(structure.series), "value"]
+    return bool((values.dropna() >= 0).all())
+
+
 @dataclass(frozen=True)
 class ReconciledScoring:
     """Backtests scored after reconciliation, as ``reconcile.choose_on = "reconciled"`` ranks models.
@@ -95,10 +109,17 @@ class ReconciledScoring:
 
     @classmethod
     def for_panel(
-        cls, panel: SeriesPanel, method: str, *, nonnegative: bool = False, levels: Sequence[int] = (80, 95)
+        cls,
+        panel: SeriesPanel,
+        method: str,
+        *,
+        nonnegative: bool | None = None,
+        levels: Sequence[int] = (80, 95),
     ) -> ReconciledScoring:
+        """``nonnegative``: True, False or None ("auto", :func:`resolve_nonnegative`)."""
         method = check_reconcile_method(method, key="reconcile.method")
-        return cls(required_structure(panel, key="reconcile.choose_on"), method, nonnegative, tuple(levels))
+        structure = required_structure(panel, key="reconcile.choose_on")
+        return cls(structure, method, resolve_nonnegative(nonnegative, panel, structure), tuple(levels))
 
     def leaderboard(self, results: pd.DataFrame) -> pd.DataFrame:
         """The leaderboard of the reconciled backtests, one row per base model name, best MASE first."""
@@ -120,7 +141,7 @@ def reconcile_job_forecasts(
     method: str,
     horizon: int,
     levels: Sequence[int],
-    nonnegative: bool = False,
+    nonnegative: bool | None = None,
     X: pd.DataFrame | None = None,
     folds: int = RESIDUAL_FOLDS,
     residuals: str = RESIDUAL_SOURCES[0],
@@ -132,11 +153,13 @@ def reconcile_job_forecasts(
     ``residuals`` chooses the errors behind the covariance (:data:`RESIDUAL_SOURCES`;
     ``residual_months`` of in-sample errors). Intervals are calibrated level by
     level on the backtest's later folds; with fewer than two folds (short
-    series) they are not, which is logged.
+    series) they are not, which is logged. ``nonnegative``: True, False or
+    None ("auto", :func:`resolve_nonnegative`).
     """
     check_reconcile_method(method, key=key)
     check_residual_source(residuals)
     structure = required_structure(panel, key=key)
+    nonnegative = resolve_nonnegative(nonnegative, panel, structure)
     in_sample = _in_sample_residuals(model, structure) if residuals == "in_sample" else None
     results = backtest(
         [model],
@@ -151,8 +174,9 @@ def reconcile_job_forecasts(
     else:
         errors = residual_matrix(results) if len(results) else None
     logger.info(
-        "event=reconcile method=%s parents=%d bottom=%d residuals=%s residual_rows=%d",
+        "event=reconcile method=%s nonnegative=%s parents=%d bottom=%d residuals=%s residual_rows=%d",
         method,
+        str(nonnegative).lower(),
         len(structure.aggregates),
         len(structure.bottom),
         "backtest" if in_sample is None else "in_sample",
@@ -215,7 +239,7 @@ def log_large_adjustments(base: pd.DataFrame, reconciled: pd.DataFrame, method: 
     if len(flagged):
         logger.warning(
             "event=reconcile_large_adjustments method=%s series=%d of %d moved_over_100pct=%d negative=%d "
-            "examples=%s hint='--nonnegative keeps counts at or above zero; wls_var and mint_shrink "
+            "examples=%s hint='--nonnegative keeps series at or above zero; wls_var and mint_shrink "
             "move series with small errors less'",
             method,
             len(flagged),
@@ -237,7 +261,7 @@ def _in_sample_residuals(model: PanelForecaster, structure: SummingStructure) ->
 
 
 def log_reconciled_backtest(
-    results: pd.DataFrame, panel: SeriesPanel, *, method: str, nonnegative: bool = False
+    results: pd.DataFrame, panel: SeriesPanel, *, method: str, nonnegative: bool | None = None
 ) -> pd.DataFrame | None:
     """The per-level leaderboard of base vs reconciled backtests, logged to the active MLflow run.
 
@@ -247,6 +271,7 @@ def log_reconciled_backtest(
     if not structure.aggregates or results["cutoff"].nunique() < 2:
         logger.info("event=reconciled_backtest_skipped reason='no hierarchy or fewer than 2 folds'")
         return None
+    nonnegative = resolve_nonnegative(nonnegative, panel, structure)
     board = leaderboard_by_level(
         reconciled_backtest(results, structure, method, nonnegative=nonnegative), structure
     )
