@@ -372,6 +372,11 @@ def test_series_moved_beyond_their_own_forecast_or_below_zero_are_warned_about(c
     assert flagged["largest_change"].tolist() == pytest.approx([1.6, 1.5])
     assert flagged["negative"].tolist() == [False, True]
     assert "series=2 of 3 moved_over_100pct=2 negative=1 examples=moved,small" in caplog.text
+    assert "--nonnegative" in caplog.text and "wls_var and mint_shrink" in caplog.text
+    caplog.clear()
+    log_large_adjustments(base, reconciled.assign(forecast=reconciled["forecast"].abs()), "mint_shrink")
+    assert "negative=0" in caplog.text and "--nonnegative" not in caplog.text
+    assert "wls_var and mint_shrink" not in caplog.text
     caplog.clear()
     assert log_large_adjustments(base, base, "ols").empty and not caplog.text
 

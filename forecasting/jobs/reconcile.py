@@ -43,6 +43,8 @@ from forecasting.reconciliation import (
 )
 
 logger = logging.getLogger("forecasting.jobs")
+UNWEIGHTED_METHODS = ("ols", "wls_struct")
+"""Methods that share a parent's correction among its children without regard to their error sizes."""
 RESIDUAL_FOLDS = 2
 """Backtest folds whose errors estimate the base forecasts' error covariance (the second also
 calibrates the reconciled intervals)."""
@@ -237,16 +239,20 @@ def log_large_adjustments(base: pd.DataFrame, reconciled: pd.DataFrame, method: 
     flagged = per_series[(per_series["largest_change"] > 1) | per_series["negative"]]
     flagged = flagged.sort_values("largest_change", ascending=False).rename_axis("series_id").reset_index()
     if len(flagged):
+        negative = int(flagged["negative"].sum())
+        hints = ["nonnegative = true (--nonnegative) keeps series at or above zero"] if negative else []
+        if method in UNWEIGHTED_METHODS:
+            hints.append("wls_var and mint_shrink move series with small errors less")
         logger.warning(
             "event=reconcile_large_adjustments method=%s series=%d of %d moved_over_100pct=%d negative=%d "
-            "examples=%s hint='--nonnegative keeps series at or above zero; wls_var and mint_shrink "
-            "move series with small errors less'",
+            "examples=%s hint='%s'",
             method,
             len(flagged),
             len(per_series),
             int((flagged["largest_change"] > 1).sum()),
-            int(flagged["negative"].sum()),
+            negative,
             ",".join(flagged["series_id"].astype(str).head(3)),
+            "; ".join(hints) or "the series' own forecasts disagree with their parents'",
         )
     return flagged
 
