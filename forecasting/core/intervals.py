@@ -29,6 +29,21 @@ def normal_intervals(mean: np.ndarray, sigma_h: np.ndarray, levels: Sequence[int
     return out
 
 
+def bounds_at_multiple(
+    forecast: Any, lower_anchor: Any, upper_anchor: Any, multiple: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds at ``multiple`` times an anchor interval's distance from the forecast, each side its own.
+
+    How a level is set as a share or a stretch of another (``auto``'s error
+    shapes, the reconciled intervals' calibration).
+    """
+    forecast = np.asarray(forecast, dtype="float64")
+    multiple = np.asarray(multiple, dtype="float64")
+    lower = forecast - multiple * (forecast - np.asarray(lower_anchor, dtype="float64"))
+    upper = forecast + multiple * (np.asarray(upper_anchor, dtype="float64") - forecast)
+    return lower, upper
+
+
 def nest_intervals(bounds: MutableMapping[str, Any], levels: Sequence[int]) -> None:
     """In place: widen each level's bounds to contain the forecast and every narrower level's.
 

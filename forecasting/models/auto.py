@@ -88,7 +88,13 @@ from sklearn.base import clone
 from forecasting.core.checks import check_horizon, check_levels
 from forecasting.core.conformal import bound_ratio, scaling_factor
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
-from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
+from forecasting.core.intervals import (
+    bounds_at_multiple,
+    clip_nonnegative,
+    forecast_columns,
+    interval_columns,
+    nest_intervals,
+)
 from forecasting.core.params import BOOLEAN, N_JOBS, NONE, POSITIVE_INT, Constraint, InstanceOf, Interval
 from forecasting.core.scales import scaled_errors
 from forecasting.errors import ConfigError, DataError, ModelError
@@ -481,14 +487,14 @@ def shape_intervals(combined: pd.DataFrame, shapes: pd.DataFrame, levels: Sequen
     Rows of series without a shape keep their combined bounds.
     """
     out = combined.copy()
-    forecast = out["forecast"]
     for level in shapes.columns:
-        share = out["series_id"].map(shapes[level])
-        shaped = share.notna()
-        lower = forecast - share * (forecast - out[f"lower_{SHAPE_LEVEL}"])
-        upper = forecast + share * (out[f"upper_{SHAPE_LEVEL}"] - forecast)
-        out[f"lower_{level}"] = lower.where(shaped, out[f"lower_{level}"])
-        out[f"upper_{level}"] = upper.where(shaped, out[f"upper_{level}"])
+        share = out["series_id"].map(shapes[level]).to_numpy(dtype="float64")
+        shaped = np.isfinite(share)
+        lower, upper = bounds_at_multiple(
+            out["forecast"], out[f"lower_{SHAPE_LEVEL}"], out[f"upper_{SHAPE_LEVEL}"], share
+        )
+        out[f"lower_{level}"] = np.where(shaped, lower, out[f"lower_{level}"])
+        out[f"upper_{level}"] = np.where(shaped, upper, out[f"upper_{level}"])
     nest_intervals(out, levels)
     return out
 

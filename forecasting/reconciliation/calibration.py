@@ -39,7 +39,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from forecasting.core.intervals import interval_columns
+from forecasting.core.intervals import bounds_at_multiple, interval_columns
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import DataError
 from forecasting.reconciliation.frames import UNRECONCILED
@@ -111,15 +111,16 @@ def calibrate_intervals(
     intervals = sorted(int(i) for i in factors["interval"].unique())
     if not intervals:
         return table
-    below = forecast - table[f"lower_{intervals[-1]}"].to_numpy(dtype="float64")
-    above = table[f"upper_{intervals[-1]}"].to_numpy(dtype="float64") - forecast
+    widest_lower = table[f"lower_{intervals[-1]}"].to_numpy(dtype="float64")
+    widest_upper = table[f"upper_{intervals[-1]}"].to_numpy(dtype="float64")
     for interval in intervals:
         own = factors[factors["interval"] == interval].set_index("level")["factor"]
         factor = hierarchy_level.map(own).to_numpy(dtype="float64")
         calibrated = np.isfinite(factor)
         lower, upper = f"lower_{interval}", f"upper_{interval}"
-        table[lower] = np.where(calibrated, forecast - factor * below, table[lower].to_numpy(dtype="float64"))
-        table[upper] = np.where(calibrated, forecast + factor * above, table[upper].to_numpy(dtype="float64"))
+        stretched_lower, stretched_upper = bounds_at_multiple(forecast, widest_lower, widest_upper, factor)
+        table[lower] = np.where(calibrated, stretched_lower, table[lower].to_numpy(dtype="float64"))
+        table[upper] = np.where(calibrated, stretched_upper, table[upper].to_numpy(dtype="float64"))
         if nonnegative:
             table[lower] = table[lower].clip(lower=0.0)
     for narrow, wide in zip(intervals, intervals[1:], strict=False):
