@@ -53,9 +53,10 @@ def shared_level_shifts(panel: SeriesPanel) -> pd.DataFrame:
     for group, members in keys.groupby(list(GROUP_KEYS), sort=True).groups.items():
         if len(members) < MIN_SERIES:
             continue
-        values = wide.reindex(columns=members)
+        adjusted = _seasonally_adjusted_logs(wide.reindex(columns=members))
         label = " ".join(part for part in group if part)
-        rows += [(label, *shift) for shift in _shared(_series_shifts(values), _series_shifts(values, "mean"))]
+        shifts = _shared(_window_shifts(adjusted, "median"), _window_shifts(adjusted, "mean"))
+        rows += [(label, *shift) for shift in shifts]
     return pd.DataFrame(rows, columns=SHIFT_COLUMNS)
 
 
@@ -75,15 +76,19 @@ def report_shared_level_shifts(panel: SeriesPanel, report: DataQualityReport) ->
     return shifts
 
 
-def _series_shifts(wide: pd.DataFrame, statistic: str = "median") -> pd.DataFrame:
-    """Per series and month, log level of the next WINDOW months minus that of the previous WINDOW.
+def _seasonally_adjusted_logs(wide: pd.DataFrame) -> pd.DataFrame:
+    """Log values (NaN where not positive) minus each series' seasonal index."""
+    values = wide.astype("float64")
+    logs = np.log(values.where(values > 0))
+    return logs - _seasonal_index(logs)
+
+
+def _window_shifts(adjusted: pd.DataFrame, statistic: str) -> pd.DataFrame:
+    """Per series and month, level of the next WINDOW months minus that of the previous WINDOW.
 
     ``statistic`` of each window: the median resists outliers (detection); the
     mean moves with every month of the window, so it peaks at the break (dating).
     """
-    values = wide.astype("float64")
-    logs = np.log(values.where(values > 0))
-    adjusted = logs - _seasonal_index(logs)
     after = adjusted[::-1].rolling(WINDOW, min_periods=WINDOW - 2).agg(statistic)[::-1]
     before = adjusted.shift(1).rolling(WINDOW, min_periods=WINDOW - 2).agg(statistic)
     return after - before
