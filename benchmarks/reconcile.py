@@ -82,7 +82,7 @@ def bts_problem(cutoff: str) -> tuple[SeriesPanel, SeriesPanel, SummingStructure
     last = train.spans()["last"]
     end = pd.Period(cutoff, freq="M")
     active = [s for s in structure.series if s in last.index and last[s] == end]
-    structure = structure.drop_bottom(set(structure.bottom) - set(active)).restrict(active)
+    structure = structure.drop_series(set(structure.bottom) - set(active)).restrict(active)
     return train.subset(structure.series), panel, structure, build_seconds
 
 

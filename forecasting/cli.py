@@ -16,6 +16,7 @@ import pandas as pd
 from forecasting.core.constants import VERSION as __version__
 from forecasting.data.check import check_path
 from forecasting.data.loaders import load
+from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS
 from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError, DataError
 from forecasting.evaluation.backtest import backtest_file, fallbacks, skipped
@@ -151,6 +152,7 @@ def _add_backtest_commands(commands: argparse._SubParsersAction) -> None:
         metavar="METHOD",
         help="also score each fold reconciled along the hierarchy next to the input, per level",
     )
+    _add_selection_options(backtest)
     backtest.set_defaults(handler=_backtest)
 
 
@@ -163,6 +165,7 @@ def _backtest(args: argparse.Namespace) -> int:
         models=models,
         format=args.format,
         n_jobs=args.n_jobs,
+        selection=commands.selection(args),
     )
     with pd.option_context("display.width", 160, "display.max_columns", None):
         print(board.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -239,6 +242,20 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"with --reconcile: in-sample errors of the last N months (default {RESIDUAL_MONTHS})",
     )
+    _add_selection_options(forecast)
+    forecast.add_argument(
+        "--max-stale-months",
+        type=int,
+        default=DEFAULT_MAX_STALE_MONTHS,
+        metavar="N",
+        help="a series that ended more than N months before the panel's last month is stale: reported "
+        f"and not forecast (default {DEFAULT_MAX_STALE_MONTHS})",
+    )
+    forecast.add_argument(
+        "--include-stale",
+        action="store_true",
+        help="forecast stale series too, through the same window as the others",
+    )
     forecast.set_defaults(handler=_job_handler("forecast"))
     compare = commands.add_parser("compare", help="leaderboard of the latest retrain, or of given retrains")
     compare.add_argument("--config", default=None, help=config_help)
@@ -266,6 +283,17 @@ def _job_handler(name: str):  # noqa: ANN202 - argparse handler factory
         return getattr(commands, name)(args)
 
     return handler
+
+
+def _add_selection_options(command: argparse.ArgumentParser) -> None:
+    """Try a command on part of a panel first (SeriesPanel.select)."""
+    part = command.add_argument_group("part of the panel")
+    part.add_argument("--ids", default=None, metavar="ID,ID", help="only these series (comma-separated)")
+    part.add_argument("--match", default=None, metavar="REGEX", help="only series whose id matches REGEX")
+    part.add_argument("--since", default=None, metavar="YYYY-MM", help="only the months from YYYY-MM on")
+    part.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="only the first N series (id order)"
+    )
 
 
 # --- executors ----------------------------------------------------------------

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from forecasting.core.exog import exog_columns, exog_values
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import BacktestLog, backtest
 from forecasting.models.base import PanelForecaster
@@ -121,6 +122,8 @@ class Forecaster(BaseEstimator):
                 f"X_df is required: df had exogenous columns {self.layout_.exog} and "
                 f"{self._exog_users()} use them; give their future values"
             )
+        if X_future is not None and self._exog_users():
+            _check_future_rows(X_future, self.panel_, horizon)
         frames = [
             model.predict(horizon, X_future if model.uses_exog else None, levels).assign(model=alias)
             for alias, model in self.models_.items()
@@ -326,6 +329,15 @@ class FrameLayout:
             if column in out.columns:
                 out[column] = _label_months(pd.PeriodIndex(out[column], freq="M"), self.time_label)
         return out.rename(columns={"series_id": self.id_col, "month": self.time_col})
+
+
+def _check_future_rows(X_future: pd.DataFrame, panel: SeriesPanel, horizon: int) -> None:
+    """DataError unless ``X_df`` has the ``horizon`` months after each series' end: the user gave it,
+    so a gap is an error here, not the per-series fallback the models make of it."""
+    last = panel.spans()["last"]
+    series_ids = np.repeat(last.index.to_numpy(dtype=object), horizon)
+    ordinals = (last.map(lambda month: month.ordinal).to_numpy()[:, None] + np.arange(1, horizon + 1)).ravel()
+    exog_values(X_future, series_ids, ordinals, exog_columns(X_future), "X_df")
 
 
 def _future_exog(X_df: pd.DataFrame, layout: FrameLayout) -> pd.DataFrame | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -10,8 +11,9 @@ import pandas as pd
 from forecasting.data.records import LoadResult
 from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import ANNOTATIONS, DIMENSIONS, normalize_records, validate_records
+from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_series
 from forecasting.data.summing import SummingStructure, mismatched_parents
-from forecasting.errors import DataError, shorten
+from forecasting.errors import ConfigError, DataError, shorten
 
 
 class SeriesPanel:
@@ -155,6 +157,50 @@ class SeriesPanel:
             mask &= self.metadata[column].isin(allowed).to_numpy(dtype=bool)
         return self.subset(self.metadata.index[mask])
 
+    def without(self, series_ids: Iterable[str]) -> SeriesPanel:
+        """The panel less some series; the hierarchy counts them as absent (zero) where they were."""
+        dropped = set(series_ids)
+        kept = self.records[~self.records["series_id"].astype(str).isin(dropped)]
+        return SeriesPanel(kept, self.report, structure=self.structure.drop_series(dropped))
+
+    def select(
+        self,
+        *,
+        ids: Iterable[str] | None = None,
+        match: str | None = None,
+        since: str | pd.Period | None = None,
+        limit: int | None = None,
+    ) -> SeriesPanel:
+        """Part of the panel, to try a command small first (``--ids``, ``--match``, ``--since``, ``--limit``).
+
+        ``ids`` keeps the named series (unknown ones are an error), ``match`` those
+        whose id contains the regular expression, ``since`` the months from that
+        one on, and ``limit`` the first N series (in id order) of what is left.
+        The hierarchy keeps the parents whose children are all kept.
+        """
+        selected = self if ids is None else self.subset(ids)
+        if match is not None:
+            pattern = _pattern(match)
+            selected = selected.subset([sid for sid in selected.series_ids if pattern.search(sid)])
+        if since is not None:
+            start = _month(since, "--since")
+            kept = selected.records[selected.records["month"] >= start]
+            selected = SeriesPanel(
+                kept, selected.report, structure=selected.structure.restrict(kept["series_id"].unique())
+            )
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise ConfigError(f"must be a positive integer. Got {limit!r}", key="--limit")
+            selected = selected.subset(selected.series_ids[:limit])
+        if len(selected) == 0:
+            raise DataError("the selection (--ids, --match, --since, --limit) leaves no series")
+        return selected
+
+    def stale(self, max_stale_months: int = DEFAULT_MAX_STALE_MONTHS) -> pd.DataFrame:
+        """Series that ended more than ``max_stale_months`` before the panel's last month
+        (:mod:`forecasting.data.staleness`)."""
+        return stale_series(self.records, max_stale_months)
+
     def until(self, month: str | pd.Period) -> SeriesPanel:
         """The panel as it was known at the end of ``month`` (for backtests)."""
         cutoff = pd.Period(month, freq="M")
@@ -177,6 +223,24 @@ class SeriesPanel:
 
     def to_long(self) -> pd.DataFrame:
         return self.records.copy()
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    try:
+        return re.compile(text)
+    except re.error as error:
+        raise ConfigError(f"not a valid regular expression ({error}). Got {text!r}", key="--match") from None
+
+
+def _month(value: str | pd.Period, key: str) -> pd.Period:
+    if isinstance(value, pd.Period):
+        return value.asfreq("M")
+    if not re.fullmatch(r"\d{4}-\d{2}", str(value)):
+        raise ConfigError(f"must be a month YYYY-MM. Got {value!r}", key=key)
+    try:
+        return pd.Period(str(value), freq="M")
+    except ValueError:
+        raise ConfigError(f"must be a month YYYY-MM. Got {value!r}", key=key) from None
 
 
 def _series_metadata(records: pd.DataFrame, file: str | None = None) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from sklearn.base import clone
 
 from forecasting.errors import DataError
 from forecasting.features.lags import LagFeatures, right_aligned
-from forecasting.models.base import forecast_columns
+from forecasting.models.base import forecast_columns, predict_fallbacks
 from forecasting.models.baselines import SeasonalNaive
 from forecasting.models.gbm import GradientBoosting
 from forecasting.models.registry import make_model
@@ -208,12 +208,26 @@ def test_exogenous_intervention_changes_the_forecast_where_it_applies(strategy: 
         assert np.allclose(ratio.drop(columns=pd.Period("2021-04", freq="M")), 1.0)
 
 
-def test_exogenous_rows_must_cover_the_forecast_months() -> None:
+def test_series_whose_future_rows_are_missing_fall_back_reported() -> None:
     panel, X = _pulse_panel_and_events()
     model = GradientBoosting(**FAST).fit(panel, X)
     short = pd.DataFrame({"month": pd.period_range("2021-01", periods=5, freq="M"), "closure": 0.0})
-    with pytest.raises(DataError, match="lacks 140 .series, month. row.s.*first 2021-06"):
-        model.predict(12, short)
+    forecasts = model.predict(12, short)
+    reported = predict_fallbacks(forecasts)
+    assert sorted(reported["series_id"]) == sorted(panel.series_ids)
+    assert set(reported["fallback"]) == {"seasonal_naive"}
+    assert (
+        reported["reason"].str.fullmatch(r"X_future lacks 7 month\(s\) the model needs, first 2021-06").all()
+    )
+    one = panel.series_ids[0]
+    last_year = panel.series(one).iloc[-12:].to_numpy()
+    got = forecasts[forecasts["series_id"] == one]["forecast"].to_numpy()
+    np.testing.assert_allclose(got, last_year)
+
+
+def test_exogenous_rows_must_cover_the_training_months() -> None:
+    panel, X = _pulse_panel_and_events()
+    model = GradientBoosting(**FAST).fit(panel, X)
     with pytest.raises(DataError, match="X_future is required"):
         model.predict(3)
     with pytest.raises(DataError, match="lacks .* first 2015-01"):

@@ -9,6 +9,7 @@ import pytest
 from forecasting.errors import ConfigError
 from forecasting.features.calendar import calendar_features
 from forecasting.models.arima import Arima, ArimaModel, evaluate, ndiffs, nsdiffs, stepwise_search
+from forecasting.models.base import predict_fallbacks
 from forecasting.models.smoothing import Ces, CesSeriesModel, Ets, EtsSeriesModel, Theta, ThetaSeriesModel
 from forecasting.models.transforms import BoxCox, choose_transform, guerrero_lambda
 from forecasting.panel import SeriesPanel
@@ -150,8 +151,14 @@ def test_arima_with_exog_needs_future_regressors() -> None:
     panel = panel_of({"s": seasonal_series(60)}, start="2015-01")
     model = Arima(exog=True).fit(panel, X)
     assert model.uses_exog and not Arima().uses_exog
-    with pytest.raises(ValueError, match=r"X_future lacks 12 \(series, month\) row"):
-        model.predict(12, X)
+    # Future rows it lacks: the series falls back (reported), the panel does not fail.
+    forecasts = model.predict(12, X)
+    reported = predict_fallbacks(forecasts)
+    assert reported[["series_id", "fallback"]].values.tolist() == [["s", "seasonal_naive"]]
+    assert (
+        reported["reason"].iloc[0]
+        == "predict failed: X_future lacks 12 month(s) the model needs, first 2020-01"
+    )
 
 
 # --- ETS and Theta -----------------------------------------------------------------------

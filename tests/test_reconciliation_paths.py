@@ -51,7 +51,7 @@ def _straightforward(
     for month in sorted(table["month"].unique()):
         month_rows = table[(table["month"] == month) & table["series_id"].isin(STRUCTURE.series)]
         present = set(month_rows["series_id"])
-        structure = STRUCTURE.drop_bottom(set(STRUCTURE.bottom) - present).restrict(present)
+        structure = STRUCTURE.drop_series(set(STRUCTURE.bottom) - present).restrict(present)
         rows = month_rows.set_index("series_id").loc[structure.series]
         positions = month_rows.reset_index().set_index("series_id").loc[structure.series, "index"]
         base = rows["forecast"].to_numpy()
@@ -138,7 +138,7 @@ def test_a_table_without_intervals_gets_reconciled_points_and_no_bounds() -> Non
     out = reconcile_forecasts(table, STRUCTURE, "ols", levels=LEVELS)
     assert list(out.columns) == [*table.columns, "reconciliation"]
     march = out[out["month"] == "2024-03"].set_index("series_id")
-    structure = STRUCTURE.drop_bottom(["BC"])
+    structure = STRUCTURE.drop_series(["BC"])
     base = table[table["month"] == "2024-03"].set_index("series_id").loc[structure.series, "forecast"]
     np.testing.assert_allclose(
         march.loc[structure.series, "forecast"], reconcile(structure, base.to_numpy(), "ols"), rtol=1e-12

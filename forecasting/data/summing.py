@@ -130,13 +130,14 @@ class SummingStructure:
         dropped = set(parents)
         return self.restrict(set(self.series) - dropped)
 
-    def drop_bottom(self, series_ids: Iterable[str]) -> SummingStructure:
-        """The structure without some bottom series (absent, as zero); parents left empty are dropped."""
+    def drop_series(self, series_ids: Iterable[str]) -> SummingStructure:
+        """The structure without some series (absent, as zero: a bottom series, or a parent
+        with its children); parents left without children are dropped."""
         dropped = set(series_ids)
         children = {
             parent: kept
             for parent, kids in self.children.items()
-            if (kept := tuple(child for child in kids if child not in dropped))
+            if parent not in dropped and (kept := tuple(child for child in kids if child not in dropped))
         }
         return SummingStructure(children, {parent: self.levels[parent] for parent in children})
 

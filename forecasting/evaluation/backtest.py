@@ -7,7 +7,8 @@ which the combinations use too; :mod:`forecasting.evaluation.metrics` scores it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -56,8 +57,10 @@ def backtest_file(
     models: Sequence[str] = ("seasonal_naive", "ets", "theta", "arima"),
     format: str = "auto",
     n_jobs: int = 1,
+    selection: Mapping[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Load ``path`` with the package loaders and backtest registry ``models`` on it.
+    """Load ``path`` with the package loaders and backtest registry ``models`` on it
+    (on the part :meth:`SeriesPanel.select` keeps with ``selection``, when given).
 
     Returns ``(leaderboard, results)``; what ``forecasting backtest`` prints. Bad options are
     :class:`ConfigError` naming the command-line option, too little data a :class:`DataError`.
@@ -72,6 +75,8 @@ def backtest_file(
         got = f"unknown model {shorten(unknown[0])}" if unknown else "no model named"
         raise ConfigError(f"{got}; known: {', '.join(available_models())}", key="--models")
     panel = SeriesPanel.from_load(load(path, format=format))
+    if selection:
+        panel = panel.select(**selection)
     estimators = [make_model(name, horizon=horizon) for name in models]
     try:
         results = backtest(estimators, panel, horizon=horizon, folds=folds, n_jobs=n_jobs)

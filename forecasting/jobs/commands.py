@@ -14,12 +14,14 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from forecasting import deployment, model_folder, tracking
 from forecasting.core.checks import check_experiment_name
 from forecasting.data.loaders import load
+from forecasting.data.staleness import check_max_stale_months
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.export import forecast_table
 from forecasting.files import output_target, write_csv_atomic
@@ -28,7 +30,13 @@ from forecasting.jobs.lock import JobLockedError
 from forecasting.jobs.monitoring import accuracy_path, accuracy_summary, live_compare_rows
 from forecasting.jobs.publish import Flip, job_lock, publish, recover
 from forecasting.jobs.reconcile import check_reconcile_method, check_residual_source, reconcile_job_forecasts
-from forecasting.jobs.retrain import build_regressors, exog_settings, fit_and_forecast, run_retrain
+from forecasting.jobs.retrain import (
+    build_regressors,
+    exog_settings,
+    fit_and_forecast,
+    forecastable,
+    run_retrain,
+)
 from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel
 from forecasting.reconciliation import RESIDUAL_MONTHS, RESIDUAL_SOURCES
@@ -111,8 +119,14 @@ def forecast(args: argparse.Namespace) -> int:
     check_experiment_name(args.experiment, key="--experiment")
     inputs = input_files(args)
     output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
-    config = JobConfig(name="forecast", horizon=args.horizon)
-    panel = SeriesPanel.from_load(load(args.input, args.format))
+    config = JobConfig(
+        name="forecast",
+        horizon=args.horizon,
+        max_stale_months=check_max_stale_months(args.max_stale_months),
+        include_stale=args.include_stale,
+    )
+    loaded = select_panel(SeriesPanel.from_load(load(args.input, args.format)), args)
+    panel = forecastable(loaded, config)
     exog = exog_settings(JobConfig(name="forecast", sample_events=False), [model])
     uri = tracking.configure(None)
     experiment_id = tracking.ensure_experiment(args.experiment, uri)
@@ -122,8 +136,8 @@ def forecast(args: argparse.Namespace) -> int:
         tracking.log_decision({tracking.RUN_TYPE_TAG: "forecast"})
         tracking.log_params({"model": model.model_name, "horizon": args.horizon, "input": str(args.input)})
         tracking.log_dataset(panel, name=Path(args.input).stem, digest=digest, source=str(args.input))
-        X, X_future = build_regressors(panel, args.horizon, exog)
-        forecasts = fit_and_forecast(model, panel, config, X, X_future)
+        X, _ = build_regressors(panel, args.horizon, exog)
+        forecasts = fit_and_forecast(model, panel, config, exog)
         if method is not None:
             forecasts = reconcile_job_forecasts(
                 model,
@@ -152,11 +166,34 @@ def forecast(args: argparse.Namespace) -> int:
         path = write_csv_atomic(table, args.output, inputs=inputs)
         if path is not None:
             tracking.log_exports([(path, path)])
+    window = f"{table['month'].min()}..{table['month'].max()}" if len(table) else "no months"
+    left_out = len(loaded) - len(panel)
+    stale = f"; {left_out} stale series not forecast (--include-stale)" if left_out else ""
     print(
-        f"wrote {len(table)} forecasts for {len(panel)} series to {path or 'stdout'} (run {run.info.run_id})",
+        f"wrote {len(table)} forecasts ({window}) for {len(panel)} series to {path or 'stdout'}"
+        f"{stale} (run {run.info.run_id})",
         file=sys.stdout if path is not None else sys.stderr,
     )
     return EXIT_OK
+
+
+def selection(args: argparse.Namespace) -> dict[str, Any]:
+    """``--ids``, ``--match``, ``--since``, ``--limit`` as :meth:`SeriesPanel.select` takes them."""
+    ids = getattr(args, "ids", None)
+    return {
+        "ids": None if ids is None else [i.strip() for i in ids.split(",") if i.strip()],
+        "match": getattr(args, "match", None),
+        "since": getattr(args, "since", None),
+        "limit": getattr(args, "limit", None),
+    }
+
+
+def select_panel(panel: SeriesPanel, args: argparse.Namespace) -> SeriesPanel:
+    """The part of ``panel`` the selection options keep: try a command on part of a panel first."""
+    chosen = panel.select(**selection(args))
+    if len(chosen) < len(panel) or len(chosen.records) < len(panel.records):
+        logger.info("event=selected series=%d of=%d rows=%d", len(chosen), len(panel), len(chosen.records))
+    return chosen
 
 
 def input_files(args: argparse.Namespace) -> list[str]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from forecasting.core.checks import check_experiment_name, check_job_name
 from forecasting.data.loaders import BUILTIN_SPECS
+from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS
 from forecasting.errors import ConfigError
 from forecasting.evaluation.live import DriftRule
 from forecasting.executors import DEFAULT_EXECUTOR, EXECUTORS
@@ -60,7 +61,7 @@ _SCHEMA: dict[str, set[str]] = {
     },
     "tracking": {"uri", "experiment"},
     "sources": {"path", "format"},
-    "series": {"targets", "ids", "filters"},
+    "series": {"targets", "ids", "filters", "max_stale_months", "include_stale"},
     "regressors": {"calendar", "events", "sample_events"},
     "candidates": {"models", "params"},
     "backtest": {"folds", "step", "window", "window_length"},
@@ -124,6 +125,10 @@ class JobConfig:
     targets: tuple[str, ...] = ()
     series_ids: tuple[str, ...] = ()
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    max_stale_months: int = DEFAULT_MAX_STALE_MONTHS
+    """A series that ended more than this many months before the panel's last month is stale."""
+    include_stale: bool = False
+    """Forecast stale series too (through the same window as the others); else they are left out, reported."""
     calendar: bool = True
     events: tuple[dict[str, Any], ...] = ()
     """Event tables (name, kind, start, end, series) for ``Event.from_dict``."""
@@ -234,6 +239,8 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         targets=tuple(check.str_list(series, "series.targets", [])),
         series_ids=tuple(check.str_list(series, "series.ids", [])),
         filters={k: tuple(check.str_or_list(filters, f"series.filters.{k}")) for k in filters},
+        max_stale_months=_max_stale_months(check, series),
+        include_stale=check.boolean(series, "series.include_stale", False),
         calendar=check.boolean(regressors, "regressors.calendar", True),
         events=tuple(_events(check, regressors.get("events", []))),
         sample_events=check.boolean(regressors, "regressors.sample_events", True),
@@ -252,6 +259,13 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         reconcile_residuals=check.choice(reconcile, "reconcile.residuals", RESIDUAL_SOURCES),
         reconcile_residual_months=check.positive_int(reconcile, "reconcile.residual_months", RESIDUAL_MONTHS),
     )
+
+
+def _max_stale_months(check: _Checker, table: dict[str, Any]) -> int:
+    value = check.integer(table, "series.max_stale_months", DEFAULT_MAX_STALE_MONTHS)
+    if value < 0:
+        check.fail("series.max_stale_months", f"must be a non-negative integer (months). Got {value}")
+    return value
 
 
 def _choose_on(check: _Checker, table: dict[str, Any], method: str | None, folds: int) -> str:

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from forecasting import deployment, model_folder, tracking
 from forecasting.data.loaders import load
 from forecasting.data.report import DataQualityReport
+from forecasting.data.staleness import report_stale, stale_summary
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import backtest
@@ -103,7 +104,7 @@ def run_retrain(config: JobConfig) -> RetrainResult:
 
 
 def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
-    panel = select_series(load_panel(config), config)
+    panel = forecastable(select_series(load_panel(config), config), config)
     live = monitoring.check_in_service(config, panel, run_id=run_id)
     digest = tracking.data_digest(panel)
     tracking.log_decision(tracking.run_tags(config.name, data=digest, config=config.digest()))
@@ -115,7 +116,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
 
     candidates = make_candidates(config)
     exog = exog_settings(config, candidates)
-    X, X_future = build_regressors(panel, config.horizon, exog)
+    X, _ = build_regressors(panel, config.horizon, exog)
     cache = _Backtests()
     results = _backtest_all(candidates, panel, config, X, cache)
     board = leaderboard(results)
@@ -150,7 +151,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     _log("decision", outcome=decision.outcome, reason=decision.reason)
 
     serving = best if decision.promote or champion is None else model_from_spec(champion[1])
-    forecasts = fit_and_forecast(serving, panel, config, X, X_future)
+    forecasts = fit_and_forecast(serving, panel, config, exog)
     model_uri = tracking.log_serving_model(
         serving, panel=panel, forecasts=forecasts, horizon=config.horizon, levels=config.levels, exog=exog
     )
@@ -356,26 +357,63 @@ def _decide(
     return decision, (str(current.version), spec)
 
 
+def forecastable(panel: SeriesPanel, config: JobConfig) -> SeriesPanel:
+    """The series a run forecasts: those that ended more than ``max_stale_months`` before the
+    panel's last month are reported (log and quality report) and left out unless ``include_stale``."""
+    stale = panel.stale(config.max_stale_months)
+    if stale.empty:
+        return panel
+    panel_last = panel.records["month"].max()
+    report_stale(panel.report, stale, panel_last, config.max_stale_months)
+    _log(
+        "stale_series",
+        series=len(stale),
+        max_stale_months=config.max_stale_months,
+        action="forecast" if config.include_stale else "left_out",
+        summary=stale_summary(stale, panel_last, config.max_stale_months),
+    )
+    return panel if config.include_stale else panel.without(stale["series_id"])
+
+
+def forecast_steps(panel: SeriesPanel, horizon: int) -> int:
+    """Months each model forecasts so that the series that ends first reaches the run's window
+    (the panel's last month + 1 .. + ``horizon``)."""
+    last = panel.spans()["last"]
+    return horizon + (last.max() - last.min()).n
+
+
 def fit_and_forecast(
     model: PanelForecaster,
     panel: SeriesPanel,
     config: JobConfig,
-    X: pd.DataFrame | None,
-    X_future: pd.DataFrame | None,
+    exog: dict[str, Any] | None,
 ) -> pd.DataFrame:
-    """Fit on all data and forecast the job horizon (regressors only for models that use them).
+    """Fit on all data and forecast the run's window: the ``config.horizon`` months after the
+    panel's last month, for every series (a series that ends early is forecast from its end
+    through the window; only the window is returned). Regressors only for models that use them.
 
     A series whose forecast or interval is not finite gets the fallback model's, logged.
     """
-    _log("fit", model=model.model_name, series=len(panel))
-    if model.uses_exog and X is not None:
-        forecasts = model.fit(panel, X).predict(config.horizon, X_future, levels=config.levels)
+    steps = forecast_steps(panel, config.horizon)
+    _log("fit", model=model.model_name, series=len(panel), steps=steps)
+    X, X_future = build_regressors(panel, steps, exog if model.uses_exog else None)
+    if X is not None:
+        forecasts = model.fit(panel, X).predict(steps, X_future, levels=config.levels)
     else:
-        forecasts = model.fit(panel).predict(config.horizon, levels=config.levels)
+        forecasts = model.fit(panel).predict(steps, levels=config.levels)
+    forecasts = in_window(forecasts, panel.records["month"].max(), config.horizon)
     forecasts, swapped = replace_non_finite(forecasts, panel, config.levels)  # never export inf or blanks
     for row in swapped.itertuples():
         _log("fallback", model=row.model, series=row.series_id, fallback=row.fallback, reason=row.reason)
     return forecasts
+
+
+def in_window(forecasts: pd.DataFrame, panel_last: pd.Period, horizon: int) -> pd.DataFrame:
+    """The rows of ``forecasts`` in the run's window ``panel_last + 1 .. + horizon`` (attrs kept)."""
+    months = pd.PeriodIndex(forecasts["month"], freq="M")
+    kept = forecasts[(months > panel_last) & (months <= panel_last + horizon)].reset_index(drop=True)
+    kept.attrs.update(forecasts.attrs)
+    return kept
 
 
 def _stage_champion(config: JobConfig, registration: Registration, version: str) -> tuple[str, Path]:

@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, clone
 
 from forecasting.core.checks import check_horizon, check_levels
 from forecasting.core.constants import ADJUSTMENT_COLUMNS, DEFAULT_LEVELS, FALLBACK_COLUMNS
-from forecasting.core.exog import exog_matrices
+from forecasting.core.exog import absent_reason, exog_matrices
 from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
 from forecasting.core.params import N_JOBS, NONE, POSITIVE_INT, Constraint, InstanceOf, validate_params
 from forecasting.errors import NUMERICAL_ERRORS, ConfigError, DataError, ModelError
@@ -315,27 +315,39 @@ class LocalForecaster(PanelForecaster):
             series_id: pd.period_range(self.last_month_[series_id] + 1, periods=horizon, freq="M")
             for series_id in self.models_
         }
-        exog = exog_matrices(X_future if self.uses_exog else None, list(months.items()), "X_future")
-        tasks = [(model, horizon, x, levels) for model, x in zip(self.models_.values(), exog, strict=True)]
+        exog = exog_matrices(
+            X_future if self.uses_exog else None, list(months.items()), "X_future", allow_absent=True
+        )
+        reasons = {sid: absent_reason(months[sid], x) for sid, x in zip(months, exog, strict=True)}
+        lacking = {sid: reason for sid, reason in reasons.items() if reason is not None}  # fall back
+        tasks = [
+            (model, horizon, x, levels)
+            for (series_id, model), x in zip(self.models_.items(), exog, strict=True)
+            if series_id not in lacking
+        ]
         n_jobs = self.n_jobs or 1
-        predicted = run_chunked(predict_series, tasks, n_jobs=n_jobs, desc=f"predict {self.model_name}")
+        predicted = iter(run_chunked(predict_series, tasks, n_jobs=n_jobs, desc=f"predict {self.model_name}"))
         outputs = []
         failed = []
-        for (series_id, _), (out, error) in zip(self.models_.items(), predicted, strict=True):
+        for series_id in self.models_:
+            out, error = (None, lacking[series_id]) if series_id in lacking else next(predicted)
             if out is None:  # fall back at predict time too, on the driver that keeps the history
-                failed.append((series_id, self.model_name, "naive", f"predict failed: {error}"))
-                out = self._fallback_predict(series_id, horizon, levels)
+                name, out = self._fallback_predict(series_id, horizon, levels)
+                failed.append((series_id, self.model_name, name, f"predict failed: {error}"))
             outputs.append((series_id, months[series_id], out, self.nonnegative_[series_id]))
         forecasts = forecast_frame(outputs, self.model_name, levels)
         return with_predict_fallbacks(forecasts, pd.DataFrame(failed, columns=FALLBACK_COLUMNS))
 
-    def _fallback_predict(self, series_id: str, horizon: int, levels: Sequence[int]) -> dict[str, np.ndarray]:
+    def _fallback_predict(
+        self, series_id: str, horizon: int, levels: Sequence[int]
+    ) -> tuple[str, dict[str, np.ndarray]]:
+        """``(fallback name, its forecasts)`` for a series whose own model could not predict."""
         model = self.models_[series_id]
         history = getattr(model, "y_", None)
         if history is None:
             raise ModelError(f"series {series_id!r}: prediction failed and no history kept for a fallback")
-        _, fallback = fallback_model(len(history))
-        return fallback.fit(history).predict(horizon, None, levels)
+        name, fallback = fallback_model(len(history))
+        return name, fallback.fit(history).predict(horizon, None, levels)
 
 
 def _local_init(cls: type[LocalForecaster]) -> Callable[..., None]:

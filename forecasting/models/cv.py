@@ -38,6 +38,7 @@ from forecasting.core.checks import check_levels
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS
 from forecasting.core.intervals import interval_columns
 from forecasting.core.scales import series_scales
+from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS
 from forecasting.errors import DataError, shorten
 from forecasting.models.base import PanelForecaster, predict_fallbacks
 from forecasting.panel import SeriesPanel
@@ -247,18 +248,23 @@ def _plan_fold(
     if window_length is not None:
         in_train &= months > cut - window_length
     in_test = (months > cut) & (months <= cut + horizon)
-    n_train = records[in_train].groupby("series_id", observed=True).size()
+    grouped = records[in_train].groupby("series_id", observed=True)["month"]
+    n_train, last_train = grouped.size(), grouped.max()
+    n_train.index, last_train.index = n_train.index.astype(str), last_train.index.astype(str)
     tested = records[in_test]
     test_ids = set(tested["series_id"].astype(str))
     skipped = []
     kept = []
-    for series_id in sorted(test_ids | set(n_train.index.astype(str))):
+    for series_id in sorted(test_ids | set(n_train.index)):
         n_obs = int(n_train.get(series_id, 0))
         cutoff = cutoffs[series_id]
         if series_id not in test_ids:
             skipped.append((series_id, cutoff, f"no actual in {cutoff + 1}..{cutoff + horizon}"))
         elif n_obs < min_train:
             skipped.append((series_id, cutoff, f"{n_obs} training observation(s), needs {min_train}"))
+        elif (cutoff - last_train[series_id]).n > DEFAULT_MAX_STALE_MONTHS:
+            last = last_train[series_id]
+            skipped.append((series_id, cutoff, f"stale at the cutoff: last observation {last}"))
         else:
             kept.append(series_id)
     train_records = records[in_train & records["series_id"].isin(kept)]
@@ -292,11 +298,11 @@ def _run_fold(
     levels: Sequence[int],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     cutoff = plan.cutoff
-    X_train = X[pd.PeriodIndex(X["month"], freq="M") <= cutoff] if X is not None else None
-    X_future = X[pd.PeriodIndex(X["month"], freq="M") <= cutoff + horizon] if X is not None else None
     # A series whose last observation precedes its cutoff needs a longer forecast to reach the window.
     lasts = plan.train.spans()["last"]
     lag = int(max((plan.cutoffs[sid] - last).n for sid, last in lasts.items()))
+    X_train = X[pd.PeriodIndex(X["month"], freq="M") <= cutoff] if X is not None else None
+    X_future = _future_exog(X, plan.cutoffs[lasts.index] + horizon, lasts, horizon + lag)
     fitted = clone(model).fit(plan.train, X_train)
     forecasts = fitted.predict(horizon + lag, X_future, levels)
     forecasts = forecasts.assign(series_id=forecasts["series_id"].astype(str))
@@ -313,6 +319,46 @@ def _run_fold(
     else:
         fallbacks = pd.DataFrame(columns=BACKTEST_FALLBACK_COLUMNS)
     return scored.sort_values(["series_id", "step"]).reset_index(drop=True), fallbacks
+
+
+def _future_exog(
+    X: pd.DataFrame | None, window_ends: pd.Series, lasts: pd.Series, periods: int
+) -> pd.DataFrame | None:
+    """The rows of ``X`` up to each series' window end, padded to what ``predict(periods)`` reads.
+
+    With one horizon for the panel, a series that ends on its cutoff is
+    forecast ``periods`` months from its last month, past its own window, so
+    that the series that end earlier reach theirs. Those months are never
+    scored and a forecast never reads a later month's features, so they
+    repeat the last row before the window ends: the model still sees nothing
+    after any series' window.
+    """
+    if X is None:
+        return None
+    months = pd.PeriodIndex(X["month"], freq="M")
+    if "series_id" not in X.columns:
+        end = window_ends.max()
+        return _pad_after(X[months <= end], end, (lasts + periods).max())
+    X = X.assign(series_id=X["series_id"].astype(str))
+    parts = []
+    for series_id, rows in X.groupby("series_id", sort=False):
+        if series_id not in window_ends.index:
+            continue
+        end = window_ends[series_id]
+        kept = rows[pd.PeriodIndex(rows["month"], freq="M") <= end]
+        parts.append(_pad_after(kept, end, lasts[series_id] + periods))
+    return pd.concat(parts, ignore_index=True) if parts else X.iloc[:0]
+
+
+def _pad_after(rows: pd.DataFrame, end: pd.Period, until: pd.Period) -> pd.DataFrame:
+    """``rows`` (months up to ``end``) with their latest row repeated for each month ``end + 1 .. until``."""
+    if until <= end or rows.empty:
+        return rows
+    months = pd.PeriodIndex(rows["month"], freq="M")
+    padding = pd.period_range(end + 1, until, freq="M")
+    latest = rows.iloc[[int(np.argmax(months.asi8))] * len(padding)].copy()
+    latest["month"] = padding if isinstance(rows["month"].dtype, pd.PeriodDtype) else padding.astype(str)
+    return pd.concat([rows, latest], ignore_index=True)
 
 
 def _concat(frames: Sequence[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

@@ -37,7 +37,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from forecasting.core.checks import check_horizon, check_levels
 from forecasting.core.conformal import conformal_bounds
 from forecasting.core.constants import ADJUSTMENT_COLUMNS, DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
-from forecasting.core.exog import exog_columns, exog_values
+from forecasting.core.exog import absent_reason, exog_columns, exog_values
 from forecasting.core.params import (
     BOOLEAN,
     NON_NEGATIVE_INT,
@@ -62,7 +62,7 @@ from forecasting.features.lags import (
     rolling_mean_std,
     shift_columns,
 )
-from forecasting.models.base import PanelForecaster, fill_gaps, forecast_frame
+from forecasting.models.base import PanelForecaster, fill_gaps, forecast_frame, with_predict_fallbacks
 from forecasting.models.naive import fallback_model
 from forecasting.panel import SeriesPanel
 
@@ -290,7 +290,8 @@ class GradientBoosting(PanelForecaster):
     def _month_grid(
         self, ordinals: np.ndarray, needed: np.ndarray, X: pd.DataFrame | None, what: str
     ) -> np.ndarray:
-        """Calendar and exogenous features of each (series, month) cell; NaN where not needed."""
+        """Calendar and exogenous features of each (series, month) cell; NaN where not needed
+        (and, for ``X_future``, where it lacks the month: that series then falls back)."""
         # With nothing needed (every series fell back) one month still fixes the columns.
         wanted = ordinals[needed] if needed.any() else ordinals.ravel()[:1]
         months = pd.PeriodIndex.from_ordinals(np.unique(wanted), freq="M")
@@ -302,7 +303,7 @@ class GradientBoosting(PanelForecaster):
         if self.exog_columns_:
             series = np.broadcast_to(np.asarray(self.series_ids_, dtype=object)[:, None], ordinals.shape)
             grid[needed, calendar.shape[1] :] = exog_values(
-                X, series[needed], ordinals[needed], self.exog_columns_, what
+                X, series[needed], ordinals[needed], self.exog_columns_, what, allow_absent=what == "X_future"
             )
         return grid
 
@@ -568,25 +569,48 @@ class GradientBoosting(PanelForecaster):
         ordinals = self.last_ordinals_[:, None] + np.arange(1, horizon + 1)[None, :]
         needed = np.broadcast_to(self.modelled_[:, None], ordinals.shape)
         future_grid = self._month_grid(ordinals, needed, X_future, "X_future")
-        if self.regressor_ is not None:
+        lacking = self._lacking_exog(ordinals, future_grid)
+        modelled = self.modelled_ & ~np.isin(self.series_ids_, list(lacking))
+        if self.regressor_ is not None and modelled.any():
             with limit_threads(limits=self.n_jobs, user_api="openmp"):
                 mean = self._forecast(
-                    self.regressor_, self.history_, future_grid, self.scale_, horizon, self.modelled_
+                    self.regressor_, self.history_, future_grid, self.scale_, horizon, modelled
                 )
         else:
             mean = np.full(ordinals.shape, np.nan)
         offsets = self._interval_offsets(horizon, levels)
-        outputs = []
+        outputs, fallbacks = [], []
         for i, series_id in enumerate(self.series_ids_):
             months = pd.PeriodIndex.from_ordinals(ordinals[i], freq="M")
-            if self.modelled_[i]:
+            if modelled[i]:
                 out = {"mean": mean[i]}
                 for key, offset in offsets.items():
                     out[key] = mean[i] + offset * self.error_scale_[i]
+            elif series_id in lacking:
+                history = fill_gaps(_observed(self.history_[i]))[0]
+                name, fallback = fallback_model(len(history))
+                out = fallback.fit(history).predict(horizon, None, levels)
+                fallbacks.append((series_id, self.model_name, name, lacking[series_id]))
             else:
                 out = self.fallback_models_[series_id].predict(horizon, None, levels)
             outputs.append((series_id, months, out, bool(self.nonnegative_[i])))
-        return forecast_frame(outputs, self.model_name, levels)
+        return with_predict_fallbacks(
+            forecast_frame(outputs, self.model_name, levels),
+            pd.DataFrame(fallbacks, columns=FALLBACK_COLUMNS),
+        )
+
+    def _lacking_exog(self, ordinals: np.ndarray, grid: np.ndarray) -> dict[str, str]:
+        """Modelled series whose ``X_future`` misses a month they need -> the reason they fall back."""
+        if not self.exog_columns_:
+            return {}
+        exog = grid[..., -len(self.exog_columns_) :]
+        reasons = {}
+        for i in np.flatnonzero(self.modelled_):
+            months = pd.PeriodIndex.from_ordinals(ordinals[i], freq="M")
+            reason = absent_reason(months, exog[i])
+            if reason is not None:
+                reasons[self.series_ids_[i]] = reason
+        return reasons
 
     def _interval_offsets(self, horizon: int, levels: Sequence[int]) -> dict[str, np.ndarray]:
         """Per-step interval offsets in error-scale units, from the conformal scores.

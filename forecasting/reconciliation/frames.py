@@ -151,7 +151,7 @@ def _month_structure(
     """The structure of the series present in a month, built once per set of series."""
     key = frozenset(present)
     if key not in cache:
-        cache[key] = structure.drop_bottom(set(structure.bottom) - key).restrict(key)
+        cache[key] = structure.drop_series(set(structure.bottom) - key).restrict(key)
     return cache[key]
 
 
