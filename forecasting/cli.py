@@ -16,7 +16,7 @@ import pandas as pd
 from forecasting.core.constants import VERSION as __version__
 from forecasting.data.check import check_path
 from forecasting.data.loaders import load
-from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS
+from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, check_max_stale_months, flag_stale
 from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError, DataError
 from forecasting.evaluation.backtest import backtest_file, fallbacks, skipped
@@ -69,11 +69,23 @@ def _add_data_commands(commands: argparse._SubParsersAction) -> None:
         default="auto",
         help="auto, long, wide, bts, rates, us_census, japan_mof, kosis, or a source spec .toml",
     )
+    _add_stale_option(check)
     check.set_defaults(handler=_data_check)
 
 
 def _data_check(args: argparse.Namespace) -> int:
-    return check_path(args.path, args.format)
+    return check_path(args.path, args.format, check_max_stale_months(args.max_stale_months))
+
+
+def _add_stale_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--max-stale-months",
+        type=int,
+        default=DEFAULT_MAX_STALE_MONTHS,
+        metavar="N",
+        help="a series that ended more than N months before the panel's last month is stale: reported, "
+        f"and not forecast unless --include-stale (default {DEFAULT_MAX_STALE_MONTHS})",
+    )
 
 
 # --- series and sample ----------------------------------------------------------
@@ -100,6 +112,7 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
         help="largest share of a roll-up month that may be estimated for unreported children "
         "(default 0.05; 0 leaves every month with an unreported child missing)",
     )
+    _add_stale_option(build)
     build.set_defaults(handler=_series_build)
     sample = commands.add_parser("sample", help="the bundled SIMULATED sample")
     sample_sub = sample.add_subparsers(dest="sample_command", required=True)
@@ -116,6 +129,7 @@ def _series_build(args: argparse.Namespace) -> int:
     output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
     loaded = SeriesPanel.from_load(load(args.input, args.format, conflicts=args.conflicts))
     panel = build_series(loaded, max_estimated_share=share)
+    flag_stale(panel.report, panel.records, check_max_stale_months(args.max_stale_months))
     path = write_long_csv(panel, args.output, inputs=inputs)
     print(panel.report.format(), file=sys.stderr)
     print(f"wrote {len(panel)} series, {len(panel.records):,} rows to {path or 'stdout'}", file=sys.stderr)
@@ -243,14 +257,7 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
         help=f"with --reconcile: in-sample errors of the last N months (default {RESIDUAL_MONTHS})",
     )
     _add_selection_options(forecast)
-    forecast.add_argument(
-        "--max-stale-months",
-        type=int,
-        default=DEFAULT_MAX_STALE_MONTHS,
-        metavar="N",
-        help="a series that ended more than N months before the panel's last month is stale: reported "
-        f"and not forecast (default {DEFAULT_MAX_STALE_MONTHS})",
-    )
+    _add_stale_option(forecast)
     forecast.add_argument(
         "--include-stale",
         action="store_true",

@@ -181,10 +181,15 @@ class SeriesPanel:
         selected = self if ids is None else self.subset(ids)
         if match is not None:
             pattern = _pattern(match)
-            selected = selected.subset([sid for sid in selected.series_ids if pattern.search(sid)])
+            matched = [sid for sid in selected.series_ids if pattern.search(sid)]
+            if not matched:
+                raise DataError(f"the selection leaves no series: no id matches --match {match!r}")
+            selected = selected.subset(matched)
         if since is not None:
             start = _month(since, "--since")
             kept = selected.records[selected.records["month"] >= start]
+            if kept.empty:
+                raise DataError(f"the selection leaves no series: no month from --since {start} on")
             selected = SeriesPanel(
                 kept, selected.report, structure=selected.structure.restrict(kept["series_id"].unique())
             )
@@ -192,8 +197,6 @@ class SeriesPanel:
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
                 raise ConfigError(f"must be a positive integer. Got {limit!r}", key="--limit")
             selected = selected.subset(selected.series_ids[:limit])
-        if len(selected) == 0:
-            raise DataError("the selection (--ids, --match, --since, --limit) leaves no series")
         return selected
 
     def stale(self, max_stale_months: int = DEFAULT_MAX_STALE_MONTHS) -> pd.DataFrame:

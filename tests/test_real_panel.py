@@ -14,8 +14,8 @@ import pytest
 
 from forecasting.cli import main
 from forecasting.data.loaders import load
-from forecasting.features.regressors import make_exog
 from forecasting.evaluation.backtest import backtest, fallbacks
+from forecasting.features.regressors import make_exog
 from forecasting.models.base import predict_fallbacks
 from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel

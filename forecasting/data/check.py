@@ -25,6 +25,7 @@ import pandas as pd
 from forecasting.data.currency import monthly_average_rates, read_daily_rates
 from forecasting.data.loaders import LoadResult, detect_format, load
 from forecasting.data.report import DataQualityReport, QualityIssue
+from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, flag_stale
 from forecasting.data.tables import read_header
 from forecasting.errors import DataError
 from forecasting.files import require_regular_file
@@ -34,14 +35,18 @@ CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 SHOWN_SERIES = 3
 
 
-def check_path(path: str | Path, fmt: str = "auto") -> int:
-    """Load ``path`` as ``fmt`` and print its data quality summary; 0 when usable."""
+def check_path(path: str | Path, fmt: str = "auto", max_stale_months: int = DEFAULT_MAX_STALE_MONTHS) -> int:
+    """Load ``path`` as ``fmt`` and print its data quality summary; 0 when usable.
+
+    Series that ended more than ``max_stale_months`` before the file's last month are flagged.
+    """
     require_regular_file(path)  # a FIFO or /dev/zero would hang the header read
     resolved = detect_format(path) if fmt == "auto" else fmt
     if fmt == "rates" or (fmt == "auto" and is_rates_table(path)):
         print(summarize_rates(path))
         return 0
     result = load(path, resolved, conflicts="drop")
+    flag_stale(result.report, result.records, max_stale_months)
     print(summarize(result, fmt=resolved, n_series=result.records["series_id"].nunique()))
     return 0
 

@@ -67,6 +67,14 @@ def report_stale(
         report.add("flagged", reason, series_id=row.series_id, month=str(row.last))
 
 
+def flag_stale(report: DataQualityReport, records: pd.DataFrame, max_stale_months: int) -> pd.DataFrame:
+    """Find the stale series of ``records`` and flag them in ``report``; returns them."""
+    stale = stale_series(records, max_stale_months)
+    if not stale.empty:
+        report_stale(report, stale, records["month"].max(), max_stale_months)
+    return stale
+
+
 def stale_summary(stale: pd.DataFrame, panel_last: pd.Period, max_stale_months: int) -> str:
     """One line: how many series ended, when most of them did, a few names."""
     if stale.empty:

@@ -1,0 +1,106 @@
+"""Stale series and one forecast window: found once, reported everywhere, not forecast unless asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import seasonal_panel
+
+from forecasting.cli import main
+from forecasting.data.staleness import stale_series
+from forecasting.errors import ConfigError, DataError
+from forecasting.jobs.config import JobConfig, parse_config
+from forecasting.jobs.retrain import fit_and_forecast, forecastable
+from forecasting.models.registry import make_model
+from forecasting.panel import SeriesPanel
+
+
+def ragged_panel() -> SeriesPanel:
+    """s0 runs to 2020-12 (the panel's end), s1 stops 3 months early, s2 two years early."""
+    records = seasonal_panel(n_series=3, n_months=72).to_long()  # 2015-01..2020-12
+    ends = {"s0": "2020-12", "s1": "2020-09", "s2": "2018-12"}
+    keep = records["month"] <= records["series_id"].map(lambda sid: pd.Period(ends[sid], "M"))
+    return SeriesPanel(records[keep.to_numpy()])
+
+
+def test_stale_series_are_those_ended_more_than_the_limit_before_the_panel_end() -> None:
+    panel = ragged_panel()
+    stale = panel.stale(12)
+    assert stale[["series_id", "months_behind"]].values.tolist() == [["s2", 24]]
+    assert stale["last"].astype(str).tolist() == ["2018-12"]
+    assert panel.stale(2)["series_id"].tolist() == ["s2", "s1"]
+    assert panel.stale(24).empty
+    assert stale_series(panel.records.iloc[:0]).empty
+
+
+def test_a_run_forecasts_one_window_and_leaves_stale_series_out() -> None:
+    panel = ragged_panel()
+    config = JobConfig(horizon=6)
+    live = forecastable(panel, config)
+    assert live.series_ids == ["s0", "s1"]
+    flagged = panel.report.to_frame()
+    assert flagged[flagged["series_id"] == "s2"]["reason"].str.contains("not forecast unless").all()
+    forecasts = fit_and_forecast(make_model("seasonal_naive"), live, config, None)
+    months = sorted(forecasts["month"].astype(str).unique())
+    assert months == ["2021-01", "2021-02", "2021-03", "2021-04", "2021-05", "2021-06"]
+    assert forecasts.groupby("series_id").size().to_dict() == {"s0": 6, "s1": 6}
+    # s1 is forecast from its own end (2020-09): its 2021-01 value is seasonal naive's step 4, 2020-01.
+    s1 = forecasts[forecasts["series_id"] == "s1"]
+    s1 = s1.set_index(s1["month"].astype(str))["forecast"]
+    assert s1["2021-01"] == pytest.approx(panel.series("s1")[pd.Period("2020-01", "M")])
+
+
+def test_include_stale_forecasts_them_through_the_same_window() -> None:
+    panel = ragged_panel()
+    config = JobConfig(horizon=3, include_stale=True)
+    forecasts = fit_and_forecast(make_model("naive"), forecastable(panel, config), config, None)
+    assert forecasts.groupby("series_id")["month"].apply(lambda m: sorted(m.astype(str))).to_dict() == {
+        sid: ["2021-01", "2021-02", "2021-03"] for sid in ("s0", "s1", "s2")
+    }
+    s2 = forecasts[forecasts["series_id"] == "s2"]["forecast"].to_numpy()
+    np.testing.assert_allclose(s2, panel.series("s2").iloc[-1])
+
+
+def test_job_settings_for_stale_series_are_checked() -> None:
+    config = parse_config({"series": {"max_stale_months": 6, "include_stale": True}})
+    assert (config.max_stale_months, config.include_stale) == (6, True)
+    assert parse_config({}).max_stale_months == 12 and not parse_config({}).include_stale
+    with pytest.raises(ConfigError, match="series.max_stale_months"):
+        parse_config({"series": {"max_stale_months": -1}})
+    with pytest.raises(ConfigError, match="series.include_stale"):
+        parse_config({"series": {"include_stale": "yes"}})
+
+
+def test_select_keeps_part_of_a_panel() -> None:
+    panel = seasonal_panel(n_series=5, n_months=36)
+    assert panel.select(ids=["s3", "s1"]).series_ids == ["s1", "s3"]
+    assert panel.select(match=r"s[0-2]$", limit=2).series_ids == ["s0", "s1"]
+    since = panel.select(since="2016-06")
+    assert str(since.records["month"].min()) == "2016-06" and len(since) == 5
+    with pytest.raises(DataError, match="leaves no series"):
+        panel.select(match="nothing")
+    with pytest.raises(ConfigError, match="--since.*YYYY-MM"):
+        panel.select(since="June 2016")
+    with pytest.raises(ConfigError, match="--match.*regular expression"):
+        panel.select(match="(")
+    with pytest.raises(ConfigError, match="--limit"):
+        panel.select(limit=0)
+    with pytest.raises(DataError, match="unknown series"):
+        panel.select(ids=["s9"])
+
+
+def test_data_check_reports_stale_series(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "panel.csv"
+    records = ragged_panel().to_long()
+    records.assign(month=records["month"].astype(str))[["series_id", "month", "value"]].to_csv(
+        path, index=False
+    )
+    assert main(["data", "check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "series ended more than 12 month(s) before the panel's last month 2020-12" in out
+    assert main(["data", "check", str(path), "--max-stale-months", "1"]) == 0
+    assert "flagged         2  series ended more than 1 month(s)" in capsys.readouterr().out
+    assert main(["data", "check", str(path), "--max-stale-months", "-3"]) == 2
