@@ -204,6 +204,12 @@ class SeriesPanel:
         (:mod:`forecasting.data.staleness`)."""
         return stale_series(self.records, max_stale_months)
 
+    def steps_to_window(self, horizon: int) -> int:
+        """Months to forecast so that the series that ends first reaches the run's window
+        (the panel's last month + 1 .. + ``horizon``): ``horizon`` plus how early it ended."""
+        last = self.spans()["last"]
+        return horizon + (last.max() - last.min()).n
+
     def until(self, month: str | pd.Period) -> SeriesPanel:
         """The panel as it was known at the end of ``month`` (for backtests)."""
         cutoff = pd.Period(month, freq="M")

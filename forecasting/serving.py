@@ -46,7 +46,7 @@ from sklearn.base import BaseEstimator
 from forecasting.core.constants import VERSION as __version__
 from forecasting.errors import DataError, ModelError
 from forecasting.features.regressors import exog_from_settings
-from forecasting.models.base import PanelForecaster
+from forecasting.models.base import PanelForecaster, in_window
 from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel
 
@@ -218,14 +218,18 @@ class ForecastModel(mlflow.pyfunc.PythonModel):
         return chosen[step <= horizon].reset_index(drop=True)
 
     def refit(self, horizon: int) -> pd.DataFrame:
-        """Fit the stored spec on the stored panel and forecast ``horizon`` months."""
+        """Fit the stored spec on the stored panel and forecast the ``horizon`` months after the
+        panel's last month (the job's window, for series that ended early too)."""
         panel = panel_from_frame(self.panel_records_)
         model = model_from_spec(self.spec_)
         exog = self.spec_.get("exog")
+        steps = panel.steps_to_window(horizon)
         if exog is None:
-            return model.fit(panel).predict(horizon, levels=self.spec_["levels"])
-        X, X_future = exog_from_settings(panel, horizon, exog)
-        return model.fit(panel, X).predict(horizon, X_future, levels=self.spec_["levels"])
+            forecasts = model.fit(panel).predict(steps, levels=self.spec_["levels"])
+        else:
+            X, X_future = exog_from_settings(panel, steps, exog)
+            forecasts = model.fit(panel, X).predict(steps, X_future, levels=self.spec_["levels"])
+        return in_window(forecasts, panel.records["month"].max(), horizon)
 
 
 def _requested_series(model_input: pd.DataFrame, known: set[str]) -> list[str]:

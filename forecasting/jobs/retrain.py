@@ -42,7 +42,7 @@ from forecasting.jobs.monitoring import LiveCheck
 from forecasting.jobs.promotion import Decision, decide
 from forecasting.jobs.publish import Flip, discard_staged, job_lock, publish, recover, stage_exports
 from forecasting.jobs.reconcile import ReconciledScoring, log_reconciled_backtest, reconcile_job_forecasts
-from forecasting.models.base import PanelForecaster, replace_non_finite
+from forecasting.models.base import PanelForecaster, in_window, replace_non_finite
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
 from forecasting.sample import SAMPLE_EVENTS, load_sample
@@ -375,13 +375,6 @@ def forecastable(panel: SeriesPanel, config: JobConfig) -> SeriesPanel:
     return panel if config.include_stale else panel.without(stale["series_id"])
 
 
-def forecast_steps(panel: SeriesPanel, horizon: int) -> int:
-    """Months each model forecasts so that the series that ends first reaches the run's window
-    (the panel's last month + 1 .. + ``horizon``)."""
-    last = panel.spans()["last"]
-    return horizon + (last.max() - last.min()).n
-
-
 def fit_and_forecast(
     model: PanelForecaster,
     panel: SeriesPanel,
@@ -394,7 +387,7 @@ def fit_and_forecast(
 
     A series whose forecast or interval is not finite gets the fallback model's, logged.
     """
-    steps = forecast_steps(panel, config.horizon)
+    steps = panel.steps_to_window(config.horizon)
     _log("fit", model=model.model_name, series=len(panel), steps=steps)
     X, X_future = build_regressors(panel, steps, exog if model.uses_exog else None)
     if X is not None:
@@ -406,14 +399,6 @@ def fit_and_forecast(
     for row in swapped.itertuples():
         _log("fallback", model=row.model, series=row.series_id, fallback=row.fallback, reason=row.reason)
     return forecasts
-
-
-def in_window(forecasts: pd.DataFrame, panel_last: pd.Period, horizon: int) -> pd.DataFrame:
-    """The rows of ``forecasts`` in the run's window ``panel_last + 1 .. + horizon`` (attrs kept)."""
-    months = pd.PeriodIndex(forecasts["month"], freq="M")
-    kept = forecasts[(months > panel_last) & (months <= panel_last + horizon)].reset_index(drop=True)
-    kept.attrs.update(forecasts.attrs)
-    return kept
 
 
 def _stage_champion(config: JobConfig, registration: Registration, version: str) -> tuple[str, Path]:

@@ -124,6 +124,15 @@ def with_predict_fallbacks(forecasts: pd.DataFrame, fallbacks: pd.DataFrame) -> 
     return forecasts
 
 
+def in_window(forecasts: pd.DataFrame, panel_last: pd.Period, horizon: int) -> pd.DataFrame:
+    """The rows of ``forecasts`` in a run's window ``panel_last + 1 .. + horizon`` (attrs kept):
+    every series of a run is forecast over the same months, whenever it ended."""
+    months = pd.PeriodIndex(forecasts["month"], freq="M")
+    kept = forecasts[(months > panel_last) & (months <= panel_last + horizon)].reset_index(drop=True)
+    kept.attrs.update(forecasts.attrs)
+    return kept
+
+
 def predict_fallbacks(forecasts: pd.DataFrame) -> pd.DataFrame:
     """The predict-time fallbacks a model reported with ``forecasts`` (none when it reported nothing)."""
     return pd.DataFrame(forecasts.attrs.get(PREDICT_FALLBACKS, []), columns=FALLBACK_COLUMNS)
