@@ -224,7 +224,6 @@ class LocalForecaster(PanelForecaster):
             clone(self)._fit_one,
             [(sid, y, x) for (sid, y, _), x in zip(jobs, exog, strict=True)],
             n_jobs=n_jobs,
-            desc=f"fit {self.model_name}",
         )
         self.models_ = {sid: model for sid, model, _, _ in results}
         chosen = {
@@ -318,7 +317,7 @@ class LocalForecaster(PanelForecaster):
         exog = exog_matrices(X_future if self.uses_exog else None, list(months.items()), "X_future")
         tasks = [(model, horizon, x, levels) for model, x in zip(self.models_.values(), exog, strict=True)]
         n_jobs = self.n_jobs or 1
-        predicted = run_chunked(predict_series, tasks, n_jobs=n_jobs, desc=f"predict {self.model_name}")
+        predicted = run_chunked(predict_series, tasks, n_jobs=n_jobs)
         outputs = []
         failed = []
         for (series_id, _), (out, error) in zip(self.models_.items(), predicted, strict=True):
