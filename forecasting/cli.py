@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from forecasting import progress
 from forecasting.core.constants import VERSION as __version__
 from forecasting.data.check import check_path
 from forecasting.data.loaders import load
@@ -26,6 +27,7 @@ from forecasting.features.hierarchy import check_estimated_share, write_long_csv
 from forecasting.files import output_target, write_csv_atomic
 from forecasting.jobs import commands
 from forecasting.panel import SeriesPanel
+from forecasting.progress import progress_scope
 from forecasting.reconciliation import METHODS, RESIDUAL_MONTHS, structure_to_reconcile
 from forecasting.sample import SAMPLE_PATH, write_sample
 
@@ -174,6 +176,7 @@ def _backtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@progress.phase("reconcile")
 def _print_reconciled(args: argparse.Namespace, results: pd.DataFrame) -> None:
     """Per-level leaderboard of the base and reconciled forecasts (``backtest --reconcile``)."""
     if args.reconcile not in METHODS:
@@ -295,7 +298,8 @@ def _with_executor(handler):  # noqa: ANN001, ANN202 - argparse handler wrapper
         kind = "dask" if args.dask_address is not None else args.executor
         if kind is None and args.command != "retrain":  # retrain: the job config's executor
             kind = DEFAULT_EXECUTOR
-        with executor_scope(kind, address=args.dask_address):
+        commands.setup_logging()  # before the bar, so log lines print above it
+        with progress_scope(args.command), executor_scope(kind, address=args.dask_address):
             return handler(args)
 
     return run

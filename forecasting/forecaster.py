@@ -24,11 +24,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from forecasting import progress
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import BacktestLog, backtest
 from forecasting.models.base import PanelForecaster
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
+from forecasting.progress import progress_scope
 
 ModelSpec = str | PanelForecaster
 STATSFORECAST_COLUMNS = ("unique_id", "ds", "y")
@@ -139,7 +141,8 @@ class Forecaster(BaseEstimator):
     ) -> pd.DataFrame:
         """Fit on ``df`` and forecast ``h`` months: ``fit(df)`` then ``predict(h, level, X_df)``."""
         horizon = _positive_int(h, "h", "forecast")
-        return self._fit(df, X_df, horizon=horizon).predict(horizon, level)
+        with progress_scope("forecast"):  # one bar for the fit and the forecast
+            return self._fit(df, X_df, horizon=horizon).predict(horizon, level)
 
     def cross_validation(
         self,
@@ -166,12 +169,15 @@ class Forecaster(BaseEstimator):
         step = None if step_size is None else _positive_int(step_size, "step_size", "cross_validation")
         levels = _levels(level, "cross_validation")
         panel, X, layout = self._read(df)
-        tables = {
-            alias: backtest(
-                [model], panel, horizon=horizon, folds=windows, step=step, X=X, levels=levels, n_jobs=1
-            )
-            for alias, model in self._estimators(horizon).items()
-        }
+        estimators = self._estimators(horizon)
+        with progress_scope("cross_validation"):
+            progress.plan(len(panel) * len(estimators) * windows)
+            tables = {
+                alias: backtest(
+                    [model], panel, horizon=horizon, folds=windows, step=step, X=X, levels=levels, n_jobs=1
+                )
+                for alias, model in estimators.items()
+            }
         long = _relabelled_backtests(tables)
         if self.output == "long":
             return long
@@ -195,10 +201,10 @@ class Forecaster(BaseEstimator):
         self._check_params()
         panel, X, layout = self._read(df)
         X_future = None if X_df is None else _future_exog(X_df, layout)
-        models = {
-            alias: model.fit(panel, X if model.uses_exog else None)
-            for alias, model in self._estimators(horizon).items()
-        }
+        estimators = self._estimators(horizon)
+        with progress_scope("fit"):
+            progress.plan(len(panel) * len(estimators))
+            models = {alias: _fitted(model, panel, X) for alias, model in estimators.items()}
         self.models_, self.panel_, self.layout_, self.X_future_ = models, panel, layout, X_future
         self.exog_columns_ = layout.exog
         return self
@@ -326,6 +332,12 @@ class FrameLayout:
             if column in out.columns:
                 out[column] = _label_months(pd.PeriodIndex(out[column], freq="M"), self.time_label)
         return out.rename(columns={"series_id": self.id_col, "month": self.time_col})
+
+
+def _fitted(model: PanelForecaster, panel: SeriesPanel, X: pd.DataFrame | None) -> PanelForecaster:
+    """``model`` fitted on ``panel``, counted as one series per series on the command's progress."""
+    with progress.step(len(panel)):
+        return model.fit(panel, X if model.uses_exog else None)
 
 
 def _future_exog(X_df: pd.DataFrame, layout: FrameLayout) -> pd.DataFrame | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecasting import deployment, model_folder, tracking
+from forecasting import deployment, model_folder, progress, tracking
 from forecasting.core.checks import check_experiment_name
 from forecasting.data.loaders import load
 from forecasting.errors import ConfigError, DataError, ModelError
@@ -27,7 +27,12 @@ from forecasting.jobs.config import JobConfig, check_job_name, load_config
 from forecasting.jobs.lock import JobLockedError
 from forecasting.jobs.monitoring import accuracy_path, accuracy_summary, live_compare_rows
 from forecasting.jobs.publish import Flip, job_lock, publish, recover
-from forecasting.jobs.reconcile import check_reconcile_method, check_residual_source, reconcile_job_forecasts
+from forecasting.jobs.reconcile import (
+    check_reconcile_method,
+    check_residual_source,
+    reconcile_job_forecasts,
+    reconcile_work,
+)
 from forecasting.jobs.retrain import build_regressors, exog_settings, fit_and_forecast, run_retrain
 from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel
@@ -112,7 +117,9 @@ def forecast(args: argparse.Namespace) -> int:
     inputs = input_files(args)
     output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
     config = JobConfig(name="forecast", horizon=args.horizon)
-    panel = SeriesPanel.from_load(load(args.input, args.format))
+    with progress.phase("load"):
+        panel = SeriesPanel.from_load(load(args.input, args.format))
+    progress.plan(len(panel) + (reconcile_work(panel) if method is not None else 0))
     exog = exog_settings(JobConfig(name="forecast", sample_events=False), [model])
     uri = tracking.configure(None)
     experiment_id = tracking.ensure_experiment(args.experiment, uri)
@@ -145,13 +152,14 @@ def forecast(args: argparse.Namespace) -> int:
                     "reconcile_residual_months": residual_months,
                 }
             )
-        tracking.log_serving_model(
-            model, panel=panel, forecasts=forecasts, horizon=args.horizon, levels=config.levels, exog=exog
-        )
-        table = forecast_table(forecasts, panel.metadata, run_id=run.info.run_id)
-        path = write_csv_atomic(table, args.output, inputs=inputs)
-        if path is not None:
-            tracking.log_exports([(path, path)])
+        with progress.phase("export"):
+            tracking.log_serving_model(
+                model, panel=panel, forecasts=forecasts, horizon=args.horizon, levels=config.levels, exog=exog
+            )
+            table = forecast_table(forecasts, panel.metadata, run_id=run.info.run_id)
+            path = write_csv_atomic(table, args.output, inputs=inputs)
+            if path is not None:
+                tracking.log_exports([(path, path)])
     print(
         f"wrote {len(table)} forecasts for {len(panel)} series to {path or 'stdout'} (run {run.info.run_id})",
         file=sys.stdout if path is not None else sys.stderr,
