@@ -389,7 +389,8 @@ def test_series_build_output_is_neutralised_and_atomic(
         main(["series", "build", "--input", str(source), "--output", str(output)])
     monkeypatch.undo()
     assert output.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.csv", "out.csv", "out.hierarchy.csv"]
+    files = ["hostile.csv", "out.csv", "out.hierarchy.csv", "out.report.txt"]  # no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == files
 
 
 def test_mlflow_csv_artifacts_are_neutralised(tmp_path: Path) -> None:
