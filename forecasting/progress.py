@@ -111,6 +111,7 @@ class Progress:
         self.phases: list[_Phase] = []
         self._lock = threading.RLock()
         self._start = clock()
+        self._work_start: float | None = None
         self._last_time = self._start
         self._last_done: float | None = None
         self._bar: Any = None
@@ -118,6 +119,12 @@ class Progress:
             self._bar = tqdm(total=0, desc=task, unit="fit", file=stream, dynamic_ncols=True)
 
     # --- counting ------------------------------------------------------------------------
+    def begin_work(self) -> None:
+        """The first step opens: the ETA's rate counts from here, not from the load before it."""
+        with self._lock:
+            if self._work_start is None:
+                self._work_start = clock()
+
     def grow(self, units: int) -> None:
         """Add ``units`` to the total (work that has become known)."""
         with self._lock:
@@ -206,11 +213,17 @@ class Progress:
                 self._log_line()
 
     def status(self) -> dict[str, Any]:
-        """``done, total, percent, elapsed, eta`` as the log line shows them."""
+        """``done, total, percent, elapsed, eta`` as the log line shows them.
+
+        ``elapsed`` counts from the command's start; ``eta`` extrapolates the
+        rate since the first step opened, so a long load does not inflate it.
+        """
         with self._lock:
-            elapsed = clock() - self._start
+            now = clock()
+            elapsed = now - self._start
             done, total = self.shown_done, self.total
-            eta = elapsed * (self.total - self.done) / self.done if self.done > 0 else None
+            working = now - (self._work_start if self._work_start is not None else now)
+            eta = working * (self.total - self.done) / self.done if self.done > 0 else None
             return {
                 "done": done,
                 "total": total,
@@ -335,6 +348,8 @@ def step(units: int) -> Iterator[None]:
     outer = _STEPS.get()
     budget = float(units) if not outer else outer[-1].left * NESTED_SHARE
     budget = budget if units > 0 else 0.0
+    if units > 0:
+        report.begin_work()
     own = _Step(size=float(units), budget=budget)
     token = _STEPS.set((*outer, own))
     try:

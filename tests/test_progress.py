@@ -78,7 +78,8 @@ def test_off_a_terminal_a_line_every_30_seconds_even_when_nothing_finishes(clock
         progress.complete(1)
     lines = _lines(logged)
     assert "done=0 total=1000 percent=0 elapsed=31s eta=?" in lines[1]
-    assert "done=2 total=1000 percent=0 elapsed=1m02s eta=8h35m" in lines[2]
+    # the ETA's rate counts from the first step (2 in 31 s), not from the 31 s of loading before it
+    assert "done=2 total=1000 percent=0 elapsed=1m02s eta=4h17m" in lines[2]
 
 
 def test_nested_scopes_and_steps_share_the_one_bar(clock: FakeClock, monkeypatch) -> None:
@@ -176,7 +177,7 @@ def test_cli_forecast_reconciled_counts_exactly_what_it_planned(
     total = counts[0][1]
     assert counts[-1] == (total, total) and {t for _, t in counts} == {total}  # planned once, exactly
     phases = [re.search(r"phase=(\w+)", line)[1] for line in _lines(logged, "phase")]
-    assert phases == ["load", "fit", "reconcile", "export"]
+    assert phases == ["load", "log_dataset", "fit", "reconcile", "export"]
 
 
 @pytest.mark.slow

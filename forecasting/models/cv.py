@@ -162,9 +162,10 @@ def backtest(
     else:  # joblib workers cannot reach the bar: count each task here as it comes back
         parallel = Parallel(n_jobs=n_jobs, return_as="generator")
         outputs = []
-        for output in parallel(run(plan, model, horizon, X, levels) for plan, model in tasks):
-            progress.complete(len(panel))
-            outputs.append(output)
+        with progress.step(len(panel) * len(tasks)):
+            for output in parallel(run(plan, model, horizon, X, levels) for plan, model in tasks):
+                progress.advance(len(panel))
+                outputs.append(output)
     columns = result_columns(levels)
     frames = [frame for frame, _ in outputs if not frame.empty]
     skipped = _concat([plan.skipped for plan in plans], SKIPPED_COLUMNS)
