@@ -201,3 +201,24 @@ def test_one_bar_for_a_command_whose_model_backtests_inside(clock: FakeClock, mo
 
 def test_durations_read_like_a_person_writes_them() -> None:
     assert [progress.duration(s) for s in (0, 42.4, 185, 3720)] == ["0s", "42s", "3m05s", "1h02m"]
+
+
+@pytest.mark.slow
+def test_retrain_counts_exactly_what_it_planned_with_the_champion_backtested(
+    clock: FakeClock, logged, tmp_path: Path
+) -> None:
+    """The second run re-backtests the first run's champion, not among its candidates: planned too."""
+    from test_retrain import write_job
+
+    from forecasting.jobs.config import load_config
+    from forecasting.jobs.retrain import run_retrain
+
+    for models in (["naive"], ["seasonal_naive", "drift"]):
+        logged.clear()
+        run_retrain(load_config(write_job(tmp_path, models)))
+        counts = _counts(logged)
+        total = counts[0][1]
+        assert counts[-1] == (total, total) and {t for _, t in counts} == {total}
+        phases = [re.search(r"phase=(\w+)", line)[1] for line in _lines(logged, "phase")]
+        assert phases[:2] == ["load", "log_dataset"] and phases[-2:] == ["fit", "export"]
+    assert "champion" in phases
