@@ -111,7 +111,8 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
         "--report",
         default=None,
         metavar="PATH",
-        help="where the full data quality report goes (default: <output stem>.report.txt beside the output)",
+        help="where the full data quality report goes (default: <output stem>.report.txt beside the "
+        "output; none with --output -)",
     )
     build.set_defaults(handler=_series_build)
     sample = commands.add_parser("sample", help="the bundled SIMULATED sample")

@@ -23,8 +23,8 @@ for the final fit; a command's total is series x models x folds (+ series).
   combination's own backtest) gets half of what its parent has left: how
   much nested work is still to come is not known, so the bar keeps moving
   and the parent's count is exact when the parent ends.
-- :func:`phase` logs how long a named phase took (load, backtest, fit,
-  reconcile, export) and which executor ran its work.
+- :func:`phase` logs how long a named phase took (load, log_dataset,
+  backtest, champion, fit, reconcile, export) and which executor ran its work.
 
 On a terminal or in a notebook the report is a ``tqdm.auto`` bar with an
 ETA; elsewhere (cron, a log file) it is a ``event=progress`` log line every
@@ -337,9 +337,8 @@ def step(units: int) -> Iterator[None]:
     """A block that completes ``units`` of work when it ends without an error.
 
     Outside any step the block counts exactly ``units`` of the total (which
-    :func:`expect` or :func:`plan` announced); inside one it fills at most
-    :data:`NESTED_SHARE` of what its parent has left, in proportion to its
-    own ``units``.
+    :func:`expect` or :func:`plan` announced); inside one it may fill
+    :data:`NESTED_SHARE` of what its parent has left, as its own ``units`` come in.
     """
     report = _CURRENT.get()
     if report is None:
@@ -360,7 +359,7 @@ def step(units: int) -> Iterator[None]:
 
 
 def complete(units: int) -> None:
-    """``units`` of work that finished elsewhere (a joblib worker, a skipped series): a step at once."""
+    """``units`` of work done without running anything (series a fold skips): a step at once."""
     with step(units):
         pass
 
