@@ -8,14 +8,18 @@ forecasts in service drifted (docs/scheduling.md).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
+from forecasting import progress
 from forecasting.core.constants import VERSION as __version__
 from forecasting.data.check import check_path
 from forecasting.data.loaders import load
+from forecasting.data.report import report_path
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, check_max_stale_months, flag_stale
 from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError, DataError
@@ -24,9 +28,10 @@ from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_b
 from forecasting.executors import DEFAULT_EXECUTOR, executor_scope
 from forecasting.features.flows import build_series
 from forecasting.features.hierarchy import check_estimated_share, write_long_csv
-from forecasting.files import output_target, write_csv_atomic
+from forecasting.files import STDOUT, output_target, write_csv_atomic, write_text_atomic
 from forecasting.jobs import commands
 from forecasting.panel import SeriesPanel
+from forecasting.progress import progress_scope
 from forecasting.reconciliation import METHODS, RESIDUAL_MONTHS, structure_to_reconcile
 from forecasting.sample import SAMPLE_PATH, write_sample
 
@@ -70,11 +75,16 @@ def _add_data_commands(commands: argparse._SubParsersAction) -> None:
         help="auto, long, wide, bts, rates, us_census, japan_mof, kosis, or a source spec .toml",
     )
     _add_stale_option(check)
+    check.add_argument(
+        "--report", default=None, metavar="PATH", help="also write the full report there (every finding once)"
+    )
     check.set_defaults(handler=_data_check)
 
 
 def _data_check(args: argparse.Namespace) -> int:
-    return check_path(args.path, args.format, check_max_stale_months(args.max_stale_months))
+    return check_path(
+        args.path, args.format, check_max_stale_months(args.max_stale_months), report=args.report
+    )
 
 
 def _add_stale_option(command: argparse.ArgumentParser) -> None:
@@ -113,6 +123,13 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
         "(default 0.05; 0 leaves every month with an unreported child missing)",
     )
     _add_stale_option(build)
+    build.add_argument(
+        "--report",
+        default=None,
+        metavar="PATH",
+        help="where the full data quality report goes (default: <output stem>.report.txt beside the "
+        "output; none with --output -)",
+    )
     build.set_defaults(handler=_series_build)
     sample = commands.add_parser("sample", help="the bundled SIMULATED sample")
     sample_sub = sample.add_subparsers(dest="sample_command", required=True)
@@ -126,17 +143,36 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
 def _series_build(args: argparse.Namespace) -> int:
     share = check_estimated_share(args.max_estimated_share)
     inputs = commands.input_files(args)
-    output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
+    output = output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input first
+    report = _report_target(args.report, output, inputs)
     loaded = SeriesPanel.from_load(load(args.input, args.format, conflicts=args.conflicts))
     panel = build_series(loaded, max_estimated_share=share)
     flag_stale(panel.report, panel.records, check_max_stale_months(args.max_stale_months))
     path = write_long_csv(panel, args.output, inputs=inputs)
-    print(panel.report.format(), file=sys.stderr)
+    saved = None if report is None else write_text_atomic(panel.report.format() + "\n", report, inputs=inputs)
+    print(panel.report.summary(saved_to=saved), file=sys.stderr)
     print(f"wrote {len(panel)} series, {len(panel.records):,} rows to {path or 'stdout'}", file=sys.stderr)
     if path is not None:
         hierarchy = write_csv_atomic(panel.structure.to_frame(), structure_path(path), inputs=inputs)
         print(f"wrote the hierarchy ({panel.structure!r}) to {hierarchy}", file=sys.stderr)
     return EXIT_OK
+
+
+def _report_target(given: str | None, output: Path | None, inputs: list[str]) -> Path | None:
+    """Where ``series build`` writes its full report: ``--report``, else beside the output (none for stdout).
+
+    Checked before any work, and never the output, its hierarchy or an input.
+    """
+    if given == STDOUT:
+        raise ConfigError("must be a file: the summary already goes to stderr", key="--report")
+    target = output_target(given, inputs=inputs) if given is not None else None
+    if given is None and output is not None:
+        target = output_target(report_path(output), inputs=inputs)
+    if target is not None and output is not None:
+        taken = {os.path.abspath(output), os.path.abspath(structure_path(output))}
+        if os.path.abspath(target) in taken:
+            raise ConfigError("is the output or its hierarchy file: choose another path", key="--report")
+    return target
 
 
 def _sample_generate(args: argparse.Namespace) -> int:
@@ -191,6 +227,7 @@ def _backtest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@progress.phase("reconcile")
 def _print_reconciled(args: argparse.Namespace, results: pd.DataFrame) -> None:
     """Per-level leaderboard of the base and reconciled forecasts (``backtest --reconcile``)."""
     if args.reconcile not in METHODS:
@@ -330,7 +367,8 @@ def _with_executor(handler):  # noqa: ANN001, ANN202 - argparse handler wrapper
         kind = "dask" if args.dask_address is not None else args.executor
         if kind is None and args.command != "retrain":  # retrain: the job config's executor
             kind = DEFAULT_EXECUTOR
-        with executor_scope(kind, address=args.dask_address):
+        commands.setup_logging()  # before the bar, so log lines print above it
+        with progress_scope(args.command), executor_scope(kind, address=args.dask_address):
             return handler(args)
 
     return run

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,8 +30,8 @@ from contextvars import ContextVar
 from typing import Any, Literal, Self
 
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
+from forecasting import progress as command_progress
 from forecasting.errors import ConfigError
 
 ExecutorKind = Literal["serial", "local", "dask"]
@@ -87,6 +86,10 @@ class Executor(ABC):
                 progress(len(chunks[index]))
         return [done[index] for index in range(len(chunks))]
 
+    def ran_as(self, chunks: list[list[tuple]], heavy: bool) -> tuple[str, int]:
+        """The kind and worker count that run these chunks, as progress reports name them."""
+        return self.kind, self.n_workers
+
     def close(self) -> None:  # noqa: B027 - optional hook: only executors that start workers override it
         """Release workers this executor started (nothing for serial)."""
 
@@ -131,11 +134,18 @@ class LocalExecutor(Executor):
         cores = os.cpu_count() or 1
         return max(cores + 1 + self.n_jobs, 1) if self.n_jobs < 0 else self.n_jobs
 
+    def ran_as(self, chunks: list[list[tuple]], heavy: bool) -> tuple[str, int]:
+        return ("serial", 1) if self._in_process(chunks, heavy) else (self.kind, self.n_workers)
+
+    def _in_process(self, chunks: list[list[tuple]], heavy: bool) -> bool:
+        """Too little work to be worth starting the worker processes."""
+        few = not heavy and sum(map(len, chunks)) < MIN_PARALLEL_TASKS
+        return self.n_workers == 1 or len(chunks) < 2 or few
+
     def _run(
         self, function: Callable[..., Any], chunks: list[list[tuple]], heavy: bool
     ) -> Iterator[tuple[int, list]]:
-        few = not heavy and sum(map(len, chunks)) < MIN_PARALLEL_TASKS
-        if self.n_workers == 1 or len(chunks) < 2 or few:
+        if self._in_process(chunks, heavy):
             yield from SerialExecutor()._run(function, chunks, heavy)
             return
         # max_nbytes=None: arrays are pickled, not memory-mapped read-only (statsmodels' Kalman
@@ -288,7 +298,6 @@ def run_chunked(
     tasks: Sequence[tuple],
     *,
     n_jobs: int = 1,
-    desc: str = "series",
     heavy: bool = False,
 ) -> list:
     """``[function(*task) for task in tasks]`` on the current executor, in chunks, results in order.
@@ -297,31 +306,29 @@ def run_chunked(
     executors, so pass a small callable (e.g. an unfitted clone's method) and
     only the arrays each task needs. ``heavy`` tasks (a whole-panel fit) use
     the workers however few they are; light ones (one series each) stay in
-    this process below ``MIN_PARALLEL_TASKS``.
+    this process below ``MIN_PARALLEL_TASKS``. Each finished chunk is counted
+    here, in the calling process, into the command's progress
+    (:mod:`forecasting.progress`): a worker process cannot reach its bar.
     """
     current = _CURRENT.get()
     executor, callback = current if current is not None else (_default_executor(n_jobs), None)
     if not tasks:
         return []
     chunks = split_chunks(tasks, executor.n_workers * CHUNKS_PER_WORKER)
-    with tqdm(total=len(tasks), desc=desc, unit="series", leave=False, disable=not _is_tty()) as bar:
+    command_progress.note_executor(*executor.ran_as(chunks, heavy))
 
-        def progress(n_done: int) -> None:
-            bar.update(n_done)
-            if callback is not None:
-                callback(n_done)
+    def progress(n_done: int) -> None:
+        command_progress.advance(n_done)
+        if callback is not None:
+            callback(n_done)
 
-        done = executor.map_chunks(function, chunks, progress, heavy=heavy)
+    done = executor.map_chunks(function, chunks, progress, heavy=heavy)
     return [result for chunk in done for result in chunk]
 
 
 def _default_executor(n_jobs: int | None) -> Executor:
     n_jobs = n_jobs or 1
     return SerialExecutor() if n_jobs == 1 else LocalExecutor(n_jobs)
-
-
-def _is_tty() -> bool:
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
 def run_chunk(function: Callable[..., Any], chunk: list[tuple]) -> list:

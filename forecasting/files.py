@@ -6,10 +6,11 @@ so loaders, tracking, exports and the CLI share the same rules:
 - an input must be a regular file: a FIFO would hang a read, ``/dev/zero``
   never ends, a folder is a typo; each is an error naming the path;
 - a header or config is read with a size cap, never to the end of whatever is there;
-- every CSV goes through :func:`write_csv_atomic`: text cells a spreadsheet
-  would execute are neutralised, the file is written beside the target and
-  renamed over it, and only a regular file (or nothing) is ever replaced, never
-  a device, a FIFO, a folder or the input file itself. ``-`` means stdout.
+- every CSV goes through :func:`write_csv_atomic` (and a text report through
+  :func:`write_text_atomic`): text cells a spreadsheet would execute are
+  neutralised, the file is written beside the target and renamed over it, and
+  only a regular file (or nothing) is ever replaced, never a device, a FIFO, a
+  folder or the input file itself. ``-`` means stdout.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
@@ -89,7 +90,7 @@ def read_first_line(handle: IO[str], *, file: str) -> str:
 
 # --- writing -----------------------------------------------------------------------------
 def output_target(path: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path | None:
-    """Where a CSV for ``path`` goes: None for stdout (``-``), else the file to replace.
+    """Where a CSV or report for ``path`` goes: None for stdout (``-``), else the file to replace.
 
     A link is followed (the file it points to is written, the link stays).
     Raises :class:`ConfigError` naming the path when it is a folder, a device,
@@ -105,7 +106,7 @@ def output_target(path: str | Path, *, inputs: Iterable[str | Path] = ()) -> Pat
     except OSError as failure:
         raise ConfigError(f"cannot write: {failure.strerror}", file=str(path)) from None
     if not stat.S_ISREG(mode):
-        raise ConfigError(f"refusing to replace {file_kind(mode)} with a CSV file", file=str(path))
+        raise ConfigError(f"refusing to replace {file_kind(mode)} with a file", file=str(path))
     for source in inputs:
         if os.path.exists(source) and os.path.samefile(source, target):
             raise ConfigError(
@@ -151,6 +152,32 @@ def write_csv_atomic(
         safe.to_csv(sys.stdout, index=False, lineterminator="\n")
         sys.stdout.flush()
         return None
+    _replace(target, lambda handle: safe.to_csv(handle, index=False, lineterminator="\n"), inputs, durable)
+    return target
+
+
+def write_text_atomic(
+    text: str, path: str | Path, *, inputs: Iterable[str | Path] = (), durable: bool = True
+) -> Path | None:
+    """Write ``text`` as a UTF-8 file the way :func:`write_csv_atomic` writes a CSV (``-``: stdout).
+
+    For reports a person reads beside a built panel: a crash leaves the previous
+    one, and the same files are refused (:func:`output_target`).
+    """
+    inputs = list(inputs)
+    target = output_target(path, inputs=inputs)
+    if target is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return None
+    _replace(target, lambda handle: handle.write(text), inputs, durable)
+    return target
+
+
+def _replace(
+    target: Path, write: Callable[[IO[str]], object], inputs: list[str | Path], durable: bool
+) -> None:
+    """Write a temporary file beside ``target`` with ``write``, then rename it over ``target``."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as failure:
@@ -158,7 +185,7 @@ def write_csv_atomic(
     descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            safe.to_csv(handle, index=False, lineterminator="\n")
+            write(handle)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -168,4 +195,3 @@ def write_csv_atomic(
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return target

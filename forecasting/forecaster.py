@@ -24,12 +24,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from forecasting import progress
 from forecasting.core.exog import exog_columns, exog_values
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import BacktestLog, backtest
 from forecasting.models.base import PanelForecaster
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
+from forecasting.progress import progress_scope
 
 ModelSpec = str | PanelForecaster
 STATSFORECAST_COLUMNS = ("unique_id", "ds", "y")
@@ -142,7 +144,8 @@ class Forecaster(BaseEstimator):
     ) -> pd.DataFrame:
         """Fit on ``df`` and forecast ``h`` months: ``fit(df)`` then ``predict(h, level, X_df)``."""
         horizon = _positive_int(h, "h", "forecast")
-        return self._fit(df, X_df, horizon=horizon).predict(horizon, level)
+        with progress_scope("forecast"):  # one bar for the fit and the forecast
+            return self._fit(df, X_df, horizon=horizon).predict(horizon, level)
 
     def cross_validation(
         self,
@@ -169,12 +172,15 @@ class Forecaster(BaseEstimator):
         step = None if step_size is None else _positive_int(step_size, "step_size", "cross_validation")
         levels = _levels(level, "cross_validation")
         panel, X, layout = self._read(df)
-        tables = {
-            alias: backtest(
-                [model], panel, horizon=horizon, folds=windows, step=step, X=X, levels=levels, n_jobs=1
-            )
-            for alias, model in self._estimators(horizon).items()
-        }
+        estimators = self._estimators(horizon)
+        with progress_scope("cross_validation"):
+            progress.plan(len(panel) * len(estimators) * windows)
+            tables = {
+                alias: backtest(
+                    [model], panel, horizon=horizon, folds=windows, step=step, X=X, levels=levels, n_jobs=1
+                )
+                for alias, model in estimators.items()
+            }
         long = _relabelled_backtests(tables)
         if self.output == "long":
             return long
@@ -198,10 +204,10 @@ class Forecaster(BaseEstimator):
         self._check_params()
         panel, X, layout = self._read(df)
         X_future = None if X_df is None else _future_exog(X_df, layout)
-        models = {
-            alias: model.fit(panel, X if model.uses_exog else None)
-            for alias, model in self._estimators(horizon).items()
-        }
+        estimators = self._estimators(horizon)
+        with progress_scope("fit"):
+            progress.plan(len(panel) * len(estimators))
+            models = {alias: _fitted(model, panel, X) for alias, model in estimators.items()}
         self.models_, self.panel_, self.layout_, self.X_future_ = models, panel, layout, X_future
         self.exog_columns_ = layout.exog
         return self
@@ -338,6 +344,12 @@ def _check_future_rows(X_future: pd.DataFrame, panel: SeriesPanel, horizon: int)
     series_ids = np.repeat(last.index.to_numpy(dtype=object), horizon)
     ordinals = (last.map(lambda month: month.ordinal).to_numpy()[:, None] + np.arange(1, horizon + 1)).ravel()
     exog_values(X_future, series_ids, ordinals, exog_columns(X_future), "X_df")
+
+
+def _fitted(model: PanelForecaster, panel: SeriesPanel, X: pd.DataFrame | None) -> PanelForecaster:
+    """``model`` fitted on ``panel``, counted as one series per series on the command's progress."""
+    with progress.step(len(panel)):
+        return model.fit(panel, X if model.uses_exog else None)
 
 
 def _future_exog(X_df: pd.DataFrame, layout: FrameLayout) -> pd.DataFrame | None:

@@ -37,6 +37,7 @@ from mlflow.entities import Metric, Param, Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from forecasting import progress
 from forecasting.core.checks import check_experiment_name
 from forecasting.core.constants import VERSION as __version__
 from forecasting.errors import ConfigError, ModelError, shorten
@@ -215,10 +216,13 @@ def end_stale_runs(experiment_id: str, job: str) -> list[str]:
     return [run.info.run_id for run in stale]
 
 
+@progress.phase("log_dataset")
 def log_dataset(panel: SeriesPanel, *, name: str, digest: str, source: str) -> Dataset:
     """The training panel as an MLflow dataset input (context ``training``) with our digest.
 
     Returns the dataset, so the candidate runs log the same one without building it again.
+    A phase of its own in the command's progress: MLflow profiles the whole panel (42 s for
+    the 765,149 rows of the built BTS panel), which would otherwise pass without a word.
     """
     records = panel.to_long()
     records["month"] = records["month"].astype(str)

@@ -127,6 +127,20 @@ def test_cargo_by_mode_and_never_mixing_units() -> None:
     assert built.metadata.loc["heihe/cargo/all/import/teu", "unit"] == "TEU"
 
 
+def test_a_parent_not_built_is_reported_once_per_unit_naming_it() -> None:
+    """Tonnes and TEU of one crossing share the id ``heihe/cargo/all/both`` until the unit is suffixed:
+    the TEU one, without exports, is reported once and named by its unit (it read as a line printed twice)."""
+    road = _records("cargo", ("import", "export"), "tonnes", measure="road_cargo")
+    teu = _records("cargo", ("import",), "TEU", seed=2, measure="rail_containers")
+    teu["series_id"] = teu["series_id"].str.replace("/cargo/", "/cargo/containers/")
+    built = build_cargo(SeriesPanel(pd.concat([road, teu], ignore_index=True)))
+    issues = built.report.to_frame()
+    not_built = issues[issues["reason"].str.startswith("not built")]
+    assert not not_built.duplicated().any()
+    heihe = not_built[not_built["series_id"] == "heihe/cargo/all/both"]
+    assert heihe["reason"].tolist() == ["not built: no export series among its children in TEU"]
+
+
 def test_published_aggregates_are_kept_not_rolled_up_but_get_turnover_and_balance() -> None:
     records = _records("trade_value", ("export", "import"), "CNY")
     heihe = records[records["series_id"].str.startswith("heihe/")]

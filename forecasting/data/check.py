@@ -1,8 +1,9 @@
 """``forecasting data check PATH``: load a file and print what a person needs to trust it.
 
 Prints the format, series count, months covered, rows read and kept, and
-every issue of the quality report (issues repeated over many series are
-grouped, with a few series named). Returns 0 when the data is usable; a
+the quality report's findings counted by kind with the most telling ones
+(:meth:`~forecasting.data.report.DataQualityReport.summary_lines`);
+``--report PATH`` saves every finding. Returns 0 when the data is usable; a
 :class:`~forecasting.errors.DataError` (not usable) propagates to
 :func:`forecasting.cli.main`, which prints the reason on stderr and exits 2.
 
@@ -17,37 +18,47 @@ once; the loaders raise on them unless told ``conflicts="drop"``.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
-
-import pandas as pd
 
 from forecasting.data.currency import monthly_average_rates, read_daily_rates
 from forecasting.data.loaders import LoadResult, detect_format, load
-from forecasting.data.report import DataQualityReport, QualityIssue
+from forecasting.data.report import SUMMARY_LINES
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, flag_stale
 from forecasting.data.tables import read_header
 from forecasting.errors import DataError
-from forecasting.files import require_regular_file
+from forecasting.files import output_target, require_regular_file, write_text_atomic
 
 CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 
-SHOWN_SERIES = 3
 
-
-def check_path(path: str | Path, fmt: str = "auto", max_stale_months: int = DEFAULT_MAX_STALE_MONTHS) -> int:
+def check_path(
+    path: str | Path,
+    fmt: str = "auto",
+    max_stale_months: int = DEFAULT_MAX_STALE_MONTHS,
+    *,
+    report: str | Path | None = None,
+) -> int:
     """Load ``path`` as ``fmt`` and print its data quality summary; 0 when usable.
 
     Series that ended more than ``max_stale_months`` before the file's last month are flagged.
+    ``report``: also write the full report there (every finding once), atomically.
     """
     require_regular_file(path)  # a FIFO or /dev/zero would hang the header read
+    if report is not None:
+        output_target(report, inputs=[path])  # refuse a folder, a device or the input before any work
     resolved = detect_format(path) if fmt == "auto" else fmt
     if fmt == "rates" or (fmt == "auto" and is_rates_table(path)):
-        print(summarize_rates(path))
+        text = summarize_rates(path)
+        if report is not None:
+            write_text_atomic(text + "\n", report, inputs=[path])
+        print(text)
         return 0
     result = load(path, resolved, conflicts="drop")
     flag_stale(result.report, result.records, max_stale_months)
-    print(summarize(result, fmt=resolved, n_series=result.records["series_id"].nunique()))
+    saved = (
+        None if report is None else write_text_atomic(result.report.format() + "\n", report, inputs=[path])
+    )
+    print(summarize(result, fmt=resolved, n_series=result.records["series_id"].nunique(), saved_to=saved))
     return 0
 
 
@@ -82,8 +93,18 @@ def summarize_rates(path: str | Path) -> str:
     return "\n".join(lines)
 
 
-def summarize(result: LoadResult, *, fmt: str, n_series: int) -> str:
-    """The readable report: what was loaded, then the grouped issues."""
+def summarize(
+    result: LoadResult,
+    *,
+    fmt: str,
+    n_series: int,
+    saved_to: str | Path | None = None,
+    limit: int = SUMMARY_LINES,
+) -> str:
+    """The readable report: what was loaded, then the findings counted by kind, the most telling shown.
+
+    ``saved_to``: where the full report was written, named in the summary.
+    """
     records, report = result.records, result.report
     first, last = records["month"].min(), records["month"].max()
     span = (last - first).n + 1
@@ -99,27 +120,7 @@ def summarize(result: LoadResult, *, fmt: str, n_series: int) -> str:
         if not counts.empty:
             shown = ", ".join(f"{name} {n:,}" for name, n in counts.items())
             lines.append(f"  {column + ':':<10} {shown} (series)")
-    lines.append(_issue_lines(report))
+    lines += report.summary_lines(limit=limit, saved_to=saved_to)
     usable = "usable" if not report.count("warning") else "usable, with the warnings above"
     lines.append(f"  result:    {usable}")
-    return "\n".join(lines)
-
-
-def _issue_lines(report: DataQualityReport) -> str:
-    if not report.issues:
-        return "  issues:    none: no rows dropped, merged, converted or flagged"
-    lines = ["  issues:"]
-    groups: dict[tuple[str, str], list[QualityIssue]] = {}
-    for issue in report.issues:
-        groups.setdefault((issue.action, issue.reason), []).append(issue)
-    for (action, reason), issues in groups.items():
-        if len(issues) == 1:
-            lines.append("    " + replace(issues[0], file=None).describe())
-            continue
-        series = pd.unique(pd.Series([i.series_id for i in issues if i.series_id]))
-        named = ", ".join(series[:SHOWN_SERIES]) + (
-            f", +{len(series) - SHOWN_SERIES} more" if len(series) > SHOWN_SERIES else ""
-        )
-        total = sum(i.count for i in issues)
-        lines.append(f"    {action:<9} {total:>7,}  {reason} [{len(issues):,} times; series {named}]")
     return "\n".join(lines)

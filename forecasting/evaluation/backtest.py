@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from forecasting import progress
 from forecasting.data.loaders import load
 from forecasting.errors import ConfigError, DataError, shorten
 from forecasting.evaluation.metrics import leaderboard
@@ -74,12 +75,14 @@ def backtest_file(
     if unknown or not models:
         got = f"unknown model {shorten(unknown[0])}" if unknown else "no model named"
         raise ConfigError(f"{got}; known: {', '.join(available_models())}", key="--models")
-    panel = SeriesPanel.from_load(load(path, format=format))
+    with progress.phase("load"):
+        panel = SeriesPanel.from_load(load(path, format=format))
     if selection:
         panel = panel.select(**selection)
     estimators = [make_model(name, horizon=horizon) for name in models]
     try:
-        results = backtest(estimators, panel, horizon=horizon, folds=folds, n_jobs=n_jobs)
+        with progress.phase("backtest"):
+            results = backtest(estimators, panel, horizon=horizon, folds=folds, n_jobs=n_jobs)
     except DataError as error:
         raise DataError(str(error), file=path) from None
     return leaderboard(results), results

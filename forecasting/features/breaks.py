@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting.data.report import DataQualityReport
+from forecasting.data.report import LEVEL_SHIFT, LEVEL_SHIFT_NOTE, DataQualityReport
 from forecasting.features.hierarchy import DERIVED_SOURCE
 from forecasting.panel import SeriesPanel
 
@@ -68,10 +68,10 @@ def report_shared_level_shifts(panel: SeriesPanel, report: DataQualityReport) ->
             "flagged",
             f"level shift shared by {row.series_shifting} of {row.series_observed} crossings of "
             f"'{row.group}': {row.direction}, median x{row.median_ratio:.2f} ({WINDOW} months each side, "
-            "seasonally adjusted); a counting change or an event: declare a step event if models "
-            "should learn it",
+            f"seasonally adjusted); {LEVEL_SHIFT_NOTE}",
             count=int(row.series_shifting),
             month=str(row.month),
+            kind=LEVEL_SHIFT,
         )
     return shifts
 

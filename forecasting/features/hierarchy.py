@@ -318,7 +318,7 @@ def _parents(
         parent_id = node.template.format(**{k: slug(values[k]) for k in node.keys})
         children = list(children)
         if node.weights is not None and not _has_all_directions(
-            node, leaves.loc[children], parent_id, report
+            node, leaves.loc[children], parent_id, values["unit"], report
         ):
             continue
         if len(children) == 1 and children[0] == parent_id:
@@ -352,13 +352,20 @@ def _month_frame(columns: list[np.ndarray], months: pd.Index, ids: pd.Index) -> 
 
 
 def _has_all_directions(
-    node: Node, children: pd.DataFrame, parent_id: str, report: DataQualityReport
+    node: Node, children: pd.DataFrame, parent_id: str, unit: object, report: DataQualityReport
 ) -> bool:
+    """Whether every weighted direction is among ``children``; reported when not.
+
+    The unit is named: a crossing's passengers in persons and its vehicles
+    are two parents that share an id until :func:`_disambiguate_units`
+    suffixes the unit to the ones built, so without it the two warnings read
+    as one printed twice.
+    """
     missing = sorted(set(node.weights or {}) - set(children["direction"]))
     if missing:
-        report.add(
-            "warning", f"not built: no {', '.join(missing)} series among its children", series_id=parent_id
-        )
+        in_unit = "" if _is_missing(unit) else f" in {unit}"
+        reason = f"not built: no {', '.join(missing)} series among its children{in_unit}"
+        report.add("warning", reason, series_id=parent_id)
     return not missing
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecasting import deployment, model_folder, tracking
+from forecasting import deployment, model_folder, progress, tracking
 from forecasting.core.checks import check_experiment_name
 from forecasting.data.loaders import load
 from forecasting.data.staleness import check_max_stale_months
@@ -29,7 +29,12 @@ from forecasting.jobs.config import JobConfig, check_job_name, load_config
 from forecasting.jobs.lock import JobLockedError
 from forecasting.jobs.monitoring import accuracy_path, accuracy_summary, live_compare_rows
 from forecasting.jobs.publish import Flip, job_lock, publish, recover
-from forecasting.jobs.reconcile import check_reconcile_method, check_residual_source, reconcile_job_forecasts
+from forecasting.jobs.reconcile import (
+    check_reconcile_method,
+    check_residual_source,
+    reconcile_job_forecasts,
+    reconcile_work,
+)
 from forecasting.jobs.retrain import (
     build_regressors,
     exog_settings,
@@ -125,8 +130,10 @@ def forecast(args: argparse.Namespace) -> int:
         max_stale_months=check_max_stale_months(args.max_stale_months),
         include_stale=args.include_stale,
     )
-    loaded = select_panel(SeriesPanel.from_load(load(args.input, args.format)), args)
-    panel = forecastable(loaded, config)
+    with progress.phase("load"):
+        loaded = select_panel(SeriesPanel.from_load(load(args.input, args.format)), args)
+        panel = forecastable(loaded, config)
+    progress.plan(len(panel) + (reconcile_work(panel) if method is not None else 0))
     exog = exog_settings(JobConfig(name="forecast", sample_events=False), [model])
     uri = tracking.configure(None)
     experiment_id = tracking.ensure_experiment(args.experiment, uri)
@@ -159,13 +166,14 @@ def forecast(args: argparse.Namespace) -> int:
                     "reconcile_residual_months": residual_months,
                 }
             )
-        tracking.log_serving_model(
-            model, panel=panel, forecasts=forecasts, horizon=args.horizon, levels=config.levels, exog=exog
-        )
-        table = forecast_table(forecasts, panel.metadata, run_id=run.info.run_id)
-        path = write_csv_atomic(table, args.output, inputs=inputs)
-        if path is not None:
-            tracking.log_exports([(path, path)])
+        with progress.phase("export"):
+            tracking.log_serving_model(
+                model, panel=panel, forecasts=forecasts, horizon=args.horizon, levels=config.levels, exog=exog
+            )
+            table = forecast_table(forecasts, panel.metadata, run_id=run.info.run_id)
+            path = write_csv_atomic(table, args.output, inputs=inputs)
+            if path is not None:
+                tracking.log_exports([(path, path)])
     window = f"{table['month'].min()}..{table['month'].max()}" if len(table) else "no months"
     left_out = len(loaded) - len(panel)
     stale = f"; {left_out} stale series not forecast (--include-stale)" if left_out else ""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from forecasting import plots, tracking
+from forecasting import plots, progress, tracking
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError
 from forecasting.evaluation.backtest import backtest
@@ -135,6 +135,13 @@ class ReconciledScoring:
         return float(self.leaderboard(results)["mase"].iloc[0])
 
 
+def reconcile_work(panel: SeriesPanel, folds: int = RESIDUAL_FOLDS) -> int:
+    """Series fits of :func:`reconcile_job_forecasts`' own backtest, for a command's progress total."""
+    structure, _ = structure_to_reconcile(panel)
+    return len(structure.series) * folds if structure.aggregates else 0
+
+
+@progress.phase("reconcile")
 def reconcile_job_forecasts(
     model: PanelForecaster,
     panel: SeriesPanel,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +21,8 @@ from typing import Any
 
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from tqdm.auto import tqdm
 
-from forecasting import deployment, model_folder, tracking
+from forecasting import deployment, model_folder, progress, tracking
 from forecasting.data.loaders import load
 from forecasting.data.report import DataQualityReport
 from forecasting.data.staleness import report_stale, stale_summary
@@ -41,10 +39,16 @@ from forecasting.jobs.config import DEFAULT_JOB_MODELS, JobConfig
 from forecasting.jobs.monitoring import LiveCheck
 from forecasting.jobs.promotion import Decision, decide
 from forecasting.jobs.publish import Flip, discard_staged, job_lock, publish, recover, stage_exports
-from forecasting.jobs.reconcile import ReconciledScoring, log_reconciled_backtest, reconcile_job_forecasts
+from forecasting.jobs.reconcile import (
+    ReconciledScoring,
+    log_reconciled_backtest,
+    reconcile_job_forecasts,
+    reconcile_work,
+)
 from forecasting.models.base import PanelForecaster, in_window, replace_non_finite
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
+from forecasting.progress import progress_scope
 from forecasting.sample import SAMPLE_EVENTS, load_sample
 from forecasting.serving import model_from_spec, model_spec, spec_key
 
@@ -88,7 +92,7 @@ class _Backtests:
 def run_retrain(config: JobConfig) -> RetrainResult:
     """Run the whole job under the job lock; raises on failure (the CLI maps it to an exit code)."""
     tracking_uri = tracking.configure(config.tracking_uri)
-    with job_lock(config):
+    with job_lock(config), progress_scope("retrain"):
         model_folder.job_folder(config.models_dir, config.name)  # refuse a user's folder before any work
         experiment_id = tracking.ensure_experiment(config.experiment_name, tracking_uri)
         recover(config)  # a publish a killed run journaled, before its run is ended as stale
@@ -104,7 +108,8 @@ def run_retrain(config: JobConfig) -> RetrainResult:
 
 
 def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
-    panel = forecastable(select_series(load_panel(config), config), config)
+    with progress.phase("load"):
+        panel = forecastable(select_series(load_panel(config), config), config)
     live = monitoring.check_in_service(config, panel, run_id=run_id)
     digest = tracking.data_digest(panel)
     tracking.log_decision(tracking.run_tags(config.name, data=digest, config=config.digest()))
@@ -115,10 +120,12 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     _log("loaded", series=len(panel), rows=len(panel.records), data_digest=digest[:12])
 
     candidates = make_candidates(config)
+    progress.plan(planned_work(config, candidates, panel))
     exog = exog_settings(config, candidates)
     X, _ = build_regressors(panel, config.horizon, exog)
     cache = _Backtests()
-    results = _backtest_all(candidates, panel, config, X, cache)
+    with progress.phase("backtest"):
+        results = _backtest_all(candidates, panel, config, X, cache)
     board = leaderboard(results)
     for model in candidates:
         own = results[results["model"] == model.model_name]
@@ -146,7 +153,8 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     best = next(m for m in candidates if m.model_name == board["model"].iloc[0])
     score = _mase if scoring is None else scoring.mase
     gate = monitoring.gate_config(config, live)
-    decision, champion = _decide(gate, best, float(board["mase"].iloc[0]), panel, X, cache, score)
+    with progress.phase("champion"):
+        decision, champion = _decide(gate, best, float(board["mase"].iloc[0]), panel, X, cache, score)
     tracking.log_decision({**decision.tags(), "promotion.scored_on": config.reconcile_choose_on})
     _log("decision", outcome=decision.outcome, reason=decision.reason)
 
@@ -172,6 +180,25 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     score = decision.candidate_mase if decision.promote else decision.champion_mase
     previous = str(champion[0]) if champion else None
     registration = Registration(config.name, decision, model_uri, serving, score, digest, previous)
+    with progress.phase("export"):
+        version, exports = _export(config, registration, forecasts, panel, run_id, cache)
+    _log("done", run_id=run_id, champion_version=version, export=exports[1])
+    return RetrainResult(run_id, decision, version, model_uri, exports, board, live)
+
+
+def _export(
+    config: JobConfig,
+    registration: Registration,
+    forecasts: pd.DataFrame,
+    panel: SeriesPanel,
+    run_id: str,
+    cache: _Backtests,
+) -> tuple[str, tuple[Path, Path]]:
+    """Register, stage and publish the serving model with both export CSVs: ``(version, exports)``.
+
+    What is staged is discarded on failure, so the previous champion and CSVs stay in service.
+    """
+    serving = registration.serving
     table = forecast_table(forecasts, panel.metadata, run_id=run_id, levels=config.levels)
     version, folder, staged = _register(registration), None, ()
     try:
@@ -187,10 +214,9 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     except BaseException:
         discard_staged(config, folder, staged)
         raise
-    publish(Flip(config.name, version, str(folder), previous, exports=staged, run_id=run_id), config)
-    exports = (Path(staged[0][1]), Path(staged[1][1]))
-    _log("done", run_id=run_id, champion_version=version, export=exports[1])
-    return RetrainResult(run_id, decision, version, model_uri, exports, board, live)
+    flip = Flip(config.name, version, str(folder), registration.previous, exports=staged, run_id=run_id)
+    publish(flip, config)
+    return version, (Path(staged[0][1]), Path(staged[1][1]))
 
 
 # --- steps ----------------------------------------------------------------------
@@ -280,12 +306,22 @@ def _backtest_all(
     X: pd.DataFrame | None,
     cache: _Backtests,
 ) -> pd.DataFrame:
-    frames = []
-    bar = tqdm(candidates, desc="backtest", unit="model", disable=not sys.stderr.isatty())
-    for model in bar:
-        bar.set_postfix_str(model.model_name)
-        frames.append(_backtest_one(model, panel, config, X, cache))
+    frames = [_backtest_one(model, panel, config, X, cache) for model in candidates]
     return pd.concat(frames, ignore_index=True)
+
+
+def planned_work(config: JobConfig, candidates: Sequence[PanelForecaster], panel: SeriesPanel) -> int:
+    """Series fits the job will make, for one progress total up front (:mod:`forecasting.progress`).
+
+    Each distinct candidate's backtest, the champion's when it is not among
+    them, the final fit, and the reconciliation's own backtest.
+    """
+    keys = {spec_key(model_spec(model)) for model in candidates}
+    champion = deployment.champion_version(config.name)
+    if champion is not None and champion.tags.get(tracking.SPEC_TAG) not in keys:
+        keys.add(champion.tags.get(tracking.SPEC_TAG, ""))
+    units = len(keys) * len(panel) * config.folds + len(panel)
+    return units + (reconcile_work(panel) if config.reconcile is not None else 0)
 
 
 def _backtest_one(
@@ -390,10 +426,12 @@ def fit_and_forecast(
     steps = panel.steps_to_window(config.horizon)
     _log("fit", model=model.model_name, series=len(panel), steps=steps)
     X, X_future = build_regressors(panel, steps, exog if model.uses_exog else None)
-    if X is not None:
-        forecasts = model.fit(panel, X).predict(steps, X_future, levels=config.levels)
-    else:
-        forecasts = model.fit(panel).predict(steps, levels=config.levels)
+    progress.expect(len(panel))
+    with progress.phase("fit"), progress.step(len(panel)):
+        if X is not None:
+            forecasts = model.fit(panel, X).predict(steps, X_future, levels=config.levels)
+        else:
+            forecasts = model.fit(panel).predict(steps, levels=config.levels)
     forecasts = in_window(forecasts, panel.records["month"].max(), config.horizon)
     forecasts, swapped = replace_non_finite(forecasts, panel, config.levels)  # never export inf or blanks
     for row in swapped.itertuples():

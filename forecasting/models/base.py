@@ -233,7 +233,6 @@ class LocalForecaster(PanelForecaster):
             clone(self)._fit_one,
             [(sid, y, x) for (sid, y, _), x in zip(jobs, exog, strict=True)],
             n_jobs=n_jobs,
-            desc=f"fit {self.model_name}",
         )
         self.models_ = {sid: model for sid, model, _, _ in results}
         chosen = {
@@ -335,7 +334,7 @@ class LocalForecaster(PanelForecaster):
             if series_id not in lacking
         ]
         n_jobs = self.n_jobs or 1
-        predicted = iter(run_chunked(predict_series, tasks, n_jobs=n_jobs, desc=f"predict {self.model_name}"))
+        predicted = iter(run_chunked(predict_series, tasks, n_jobs=n_jobs))
         outputs = []
         failed = []
         for series_id in self.models_:

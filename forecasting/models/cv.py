@@ -34,6 +34,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 
+from forecasting import progress
 from forecasting.core.checks import check_levels
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS
 from forecasting.core.intervals import interval_columns
@@ -150,11 +151,22 @@ def backtest(
     ]
     cutoffs = [plan.cutoff for plan in plans]
     tasks = [(plan, model) for plan in plans if plan.train is not None for model in models]
+    # progress: each fold x model counts every series of the panel, the ones it skips included
+    progress.expect(len(panel) * len(models) * len(plans))
+    progress.complete(len(panel) * (len(models) * len(plans) - len(tasks)))
     run = delayed(_run_fold)
     if n_jobs == 1 or len(tasks) < 2:
-        outputs = [_run_fold(plan, model, horizon, X, levels) for plan, model in tasks]
-    else:
-        outputs = Parallel(n_jobs=n_jobs)(run(plan, model, horizon, X, levels) for plan, model in tasks)
+        outputs = []
+        for plan, model in tasks:
+            with progress.step(len(panel)):
+                outputs.append(_run_fold(plan, model, horizon, X, levels))
+    else:  # joblib workers cannot reach the bar: count each task here as it comes back
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+        outputs = []
+        with progress.step(len(panel) * len(tasks)):
+            for output in parallel(run(plan, model, horizon, X, levels) for plan, model in tasks):
+                progress.advance(len(panel))
+                outputs.append(output)
     columns = result_columns(levels)
     frames = [frame for frame, _ in outputs if not frame.empty]
     skipped = _concat([plan.skipped for plan in plans], SKIPPED_COLUMNS)

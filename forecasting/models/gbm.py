@@ -384,7 +384,7 @@ class GradientBoosting(PanelForecaster):
             (self._regressor(design) if len(design) else None, design, target, self.n_jobs)
             for design, target in training_sets
         ]
-        return run_chunked(fit_trees, tasks, n_jobs=1, desc=f"fit {self.model_name}", heavy=True)
+        return run_chunked(fit_trees, tasks, n_jobs=1, heavy=True)
 
     def _origin_scales(self, history: np.ndarray, series_scale: np.ndarray) -> np.ndarray:
         """The scale of a row whose origin precedes column ``p``, shape ``(n_series, n_columns + 1)``.

@@ -389,7 +389,8 @@ def test_series_build_output_is_neutralised_and_atomic(
         main(["series", "build", "--input", str(source), "--output", str(output)])
     monkeypatch.undo()
     assert output.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hostile.csv", "out.csv", "out.hierarchy.csv"]
+    files = ["hostile.csv", "out.csv", "out.hierarchy.csv", "out.report.txt"]  # no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == files
 
 
 def test_mlflow_csv_artifacts_are_neutralised(tmp_path: Path) -> None:
@@ -583,7 +584,7 @@ def test_non_finite_forecasts_become_a_reported_fallback(
 ) -> None:
     config = JobConfig(name="t", horizon=3)
     with caplog.at_level(logging.INFO, logger="forecasting.jobs.retrain"):
-        forecasts = fit_and_forecast(_Overflowing(), small_panel_two, config, None, None)
+        forecasts = fit_and_forecast(_Overflowing(), small_panel_two, config, None)
     numbers = forecasts[["forecast", *interval_columns(config.levels)]].to_numpy()
     assert np.isfinite(numbers).all()
     naive = make_model("naive").fit(small_panel_two).predict(3)

@@ -1,0 +1,396 @@
+"""One progress report per command: a bar in a terminal or notebook, log lines everywhere else.
+
+A command (``forecasting forecast``, ``backtest``, ``retrain``) fits many
+series with several models over several folds, and the rolling-origin
+backtest (:mod:`forecasting.models.cv`), the executors and the jobs each do a
+part of it. They all report into the one :class:`Progress` of the command,
+held in a context variable, so a person sees one bar whatever runs inside
+(``auto``'s own backtests included) instead of a bar per fold and model.
+
+Unit of work: one series fitted by one model for one fold of a backtest, or
+for the final fit; a command's total is series x models x folds (+ series).
+
+- :func:`progress_scope` opens the command's report; a scope opened inside
+  it (``run_retrain`` under the command line) reuses it, so no second bar.
+- :func:`expect` adds work to the total where it becomes known;
+  :func:`plan` sets the whole command's total up front, after which the
+  ``expect`` calls of what it runs add nothing.
+- :func:`step` is a block that completes its units when it ends. Per-series
+  tasks finishing inside it (:func:`advance`, called by
+  :func:`forecasting.executors.run_chunked` in the parent process as each
+  chunk comes back, since worker processes cannot reach the bar) move the
+  bar within the step, never past it. A step opened inside another (a
+  combination's own backtest) gets half of what its parent has left: how
+  much nested work is still to come is not known, so the bar keeps moving
+  and the parent's count is exact when the parent ends.
+- :func:`phase` logs how long a named phase took (load, log_dataset,
+  backtest, champion, fit, reconcile, export) and which executor ran its work.
+
+On a terminal or in a notebook the report is a ``tqdm.auto`` bar with an
+ETA; elsewhere (cron, a log file) it is a ``event=progress`` log line every
+:data:`LOG_INTERVAL` seconds or every :data:`LOG_FRACTION` of the work,
+whichever comes first. Nothing here touches results, and without a scope
+every function is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+logger = logging.getLogger("forecasting.progress")
+
+LOG_INTERVAL = 30.0
+"""Seconds between two progress log lines at most (when not on a terminal)."""
+LOG_FRACTION = 0.10
+"""Share of the total work after which a progress log line is due in any case."""
+HEARTBEAT = 1.0
+"""Seconds between checks for a due log line or a bar refresh while nothing finishes."""
+NESTED_SHARE = 0.5
+"""Share of its parent's remaining units that a nested step may fill."""
+
+
+def clock() -> float:
+    """Seconds on a monotonic clock; a module function so tests can replace it."""
+    return time.monotonic()
+
+
+@dataclass
+class _Step:
+    """A block of work: ``budget`` units of the bar, reached by ``size`` units of its own."""
+
+    size: float
+    budget: float
+    credited: float = 0.0
+
+    @property
+    def left(self) -> float:
+        return self.budget - self.credited
+
+
+@dataclass
+class _Phase:
+    """An open phase: its name, start time and the executors that ran work in it."""
+
+    name: str
+    start: float
+    executors: dict[str, int] = field(default_factory=dict)
+
+
+class Progress:
+    """The report of one command: counts units, draws the bar or writes the log lines."""
+
+    def __init__(
+        self,
+        task: str,
+        *,
+        interactive: bool,
+        interval: float = LOG_INTERVAL,
+        fraction: float = LOG_FRACTION,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.task = task
+        self.total = 0
+        self.done = 0.0
+        self.fixed = False
+        self.interactive = interactive
+        self.interval = interval
+        self.fraction = fraction
+        self.executors: dict[str, int] = {}
+        self.phases: list[_Phase] = []
+        self._lock = threading.RLock()
+        self._start = clock()
+        self._work_start: float | None = None
+        self._last_time = self._start
+        self._last_done: float | None = None
+        self._bar: Any = None
+        if interactive:
+            self._bar = tqdm(total=0, desc=task, unit="fit", file=stream, dynamic_ncols=True)
+
+    # --- counting ------------------------------------------------------------------------
+    def begin_work(self) -> None:
+        """The first step opens: the ETA's rate counts from here, not from the load before it."""
+        with self._lock:
+            if self._work_start is None:
+                self._work_start = clock()
+
+    def grow(self, units: int) -> None:
+        """Add ``units`` to the total (work that has become known)."""
+        with self._lock:
+            first = self.total == 0
+            self.total += int(units)
+            if self._bar is not None:
+                self._bar.total = self.total
+                self._bar.refresh()
+            elif first and self.total:
+                self._log_line()
+
+    def credit(self, steps: tuple[_Step, ...], amount: float) -> None:
+        """Count ``amount`` units done inside ``steps`` (outermost first), never past any of them."""
+        with self._lock:
+            amount = min([amount, *(s.left for s in steps)])
+            if amount <= 0:
+                return
+            for s in steps:
+                s.credited += amount
+            before = self.shown_done
+            self.done += amount
+            if self.done > self.total:  # work nobody expected: the total follows, never over 100 %
+                self.grow(math.ceil(self.done - self.total))
+            if self._bar is not None:
+                if self.shown_done != before:
+                    self._bar.update(self.shown_done - before)
+            else:
+                self._maybe_log()
+
+    @property
+    def shown_done(self) -> int:
+        """Units done as shown (whole units; float sums of shares land a hair under the whole)."""
+        return int(self.done + 1e-6)
+
+    # --- phases and executors --------------------------------------------------------------
+    def open_phase(self, name: str) -> _Phase:
+        with self._lock:
+            opened = _Phase(name, clock())
+            self.phases.append(opened)
+            self._describe()
+            return opened
+
+    def close_phase(self, opened: _Phase, status: str) -> None:
+        """Log the phase's duration and executors, then show the enclosing phase again."""
+        with self._lock:
+            self.phases.remove(opened)
+            fields = {"task": self.task, "phase": opened.name, "seconds": f"{clock() - opened.start:.1f}"}
+            if opened.executors:
+                fields["executor"] = ",".join(opened.executors)
+                fields["workers"] = ",".join(str(n) for n in opened.executors.values())
+            if status != "ok":
+                fields["status"] = status
+            self._write(_line("phase", fields))
+            self._describe()
+
+    def _describe(self) -> None:
+        """The bar's label: the command and its innermost open phase (``forecast fit``)."""
+        if self._bar is not None:
+            inner = self.phases[-1].name if self.phases else self.task
+            self._bar.set_description(self.task if inner == self.task else f"{self.task} {inner}")
+
+    def note_executor(self, kind: str, workers: int) -> None:
+        """Record where work ran: logged once per command, and with each open phase's duration."""
+        with self._lock:
+            if kind not in self.executors:
+                self._write(_line("executor", {"task": self.task, "kind": kind, "workers": workers}))
+            self.executors[kind] = workers
+            for opened in self.phases:
+                opened.executors[kind] = workers
+
+    # --- output ----------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Called every :data:`HEARTBEAT` seconds: a due log line, or a fresh elapsed time on the bar."""
+        with self._lock:
+            if self._bar is not None:
+                self._bar.refresh()
+            else:
+                self._maybe_log()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+            elif self.total and self._last_done != self.done:
+                self._log_line()
+
+    def status(self) -> dict[str, Any]:
+        """``done, total, percent, elapsed, eta`` as the log line shows them.
+
+        ``elapsed`` counts from the command's start; ``eta`` extrapolates the
+        rate since the first step opened, so a long load does not inflate it.
+        """
+        with self._lock:
+            now = clock()
+            elapsed = now - self._start
+            done, total = self.shown_done, self.total
+            working = now - (self._work_start if self._work_start is not None else now)
+            eta = working * (self.total - self.done) / self.done if self.done > 0 else None
+            return {
+                "done": done,
+                "total": total,
+                "percent": f"{100 * done / total:.0f}" if total else "0",
+                "elapsed": duration(elapsed),
+                "eta": "?" if eta is None else duration(eta),
+            }
+
+    def _maybe_log(self) -> None:
+        if not self.total:
+            return
+        now = clock()
+        step_due = self._last_done is None or self.done - self._last_done >= self.fraction * self.total
+        if now - self._last_time >= self.interval or (step_due and self.done > 0):
+            self._log_line()
+
+    def _log_line(self) -> None:
+        phase = {"phase": self.phases[-1].name} if self.phases else {}
+        self._write(_line("progress", {"task": self.task, **phase, **self.status()}))
+        self._last_time = clock()
+        self._last_done = self.done
+
+    def _write(self, text: str) -> None:
+        logger.info(text)
+
+
+def duration(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``1h02m``: short enough for a log line, exact enough for a person."""
+    seconds = max(int(round(seconds)), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _line(event: str, fields: dict[str, Any]) -> str:
+    return " ".join([f"event={event}", *(f"{key}={value}" for key, value in fields.items())])
+
+
+_CURRENT: ContextVar[Progress | None] = ContextVar("forecasting_progress", default=None)
+_STEPS: ContextVar[tuple[_Step, ...]] = ContextVar("forecasting_progress_steps", default=())
+
+
+def current() -> Progress | None:
+    """The report of the command running in this context, or None."""
+    return _CURRENT.get()
+
+
+def interactive(stream: TextIO | None = None) -> bool:
+    """True on a terminal or in a Jupyter kernel: there a bar is seen, elsewhere only log lines are."""
+    stream = sys.stderr if stream is None else stream
+    return bool(getattr(stream, "isatty", lambda: False)()) or _in_notebook()
+
+
+def _in_notebook() -> bool:
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+@contextmanager
+def progress_scope(task: str, *, stream: TextIO | None = None) -> Iterator[Progress]:
+    """The command's report for the block; inside another scope, that one (no second bar)."""
+    active = _CURRENT.get()
+    if active is not None:
+        yield active
+        return
+    shown = interactive(stream)
+    report = Progress(task, interactive=shown, interval=LOG_INTERVAL, fraction=LOG_FRACTION, stream=stream)
+    token, steps = _CURRENT.set(report), _STEPS.set(())
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(report, stop), name="forecasting-progress", daemon=True)
+    with ExitStack() as stack:
+        if shown and not _in_notebook():
+            stack.enter_context(logging_redirect_tqdm())  # log lines above the bar, not through it
+        beat.start()
+        try:
+            yield report
+        finally:
+            stop.set()
+            beat.join()
+            report.close()
+            _STEPS.reset(steps)
+            _CURRENT.reset(token)
+
+
+def _heartbeat(report: Progress, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT):
+        report.tick()
+
+
+def expect(units: int) -> None:
+    """Add ``units`` of work to the command's total, unless planned already or nested in a step."""
+    report = _CURRENT.get()
+    if report is not None and not report.fixed and not _STEPS.get():
+        report.grow(units)
+
+
+def plan(units: int) -> None:
+    """Set the command's total up front: ``units`` now, and the ``expect`` calls that follow add nothing."""
+    report = _CURRENT.get()
+    if report is not None and not report.fixed and not _STEPS.get():
+        report.grow(units)
+        report.fixed = True
+
+
+@contextmanager
+def step(units: int) -> Iterator[None]:
+    """A block that completes ``units`` of work when it ends without an error.
+
+    Outside any step the block counts exactly ``units`` of the total (which
+    :func:`expect` or :func:`plan` announced); inside one it may fill
+    :data:`NESTED_SHARE` of what its parent has left, as its own ``units`` come in.
+    """
+    report = _CURRENT.get()
+    if report is None:
+        yield
+        return
+    outer = _STEPS.get()
+    budget = float(units) if not outer else outer[-1].left * NESTED_SHARE
+    budget = budget if units > 0 else 0.0
+    if units > 0:
+        report.begin_work()
+    own = _Step(size=float(units), budget=budget)
+    token = _STEPS.set((*outer, own))
+    try:
+        yield
+    finally:
+        _STEPS.reset(token)
+    report.credit((*outer, own), own.left)
+
+
+def complete(units: int) -> None:
+    """``units`` of work done without running anything (series a fold skips): a step at once."""
+    with step(units):
+        pass
+
+
+def advance(units: int) -> None:
+    """``units`` tasks of the innermost step finished (run_chunked's chunks, counted in the parent)."""
+    report, steps = _CURRENT.get(), _STEPS.get()
+    if report is None or not steps or steps[-1].size <= 0:
+        return
+    inner = steps[-1]
+    report.credit(steps, units * inner.budget / inner.size)
+
+
+@contextmanager
+def phase(name: str) -> Iterator[None]:
+    """A named phase of the command; its duration (and executors) is logged when it ends."""
+    report = _CURRENT.get()
+    if report is None:
+        yield
+        return
+    opened = report.open_phase(name)
+    status = "failed"
+    try:
+        yield
+        status = "ok"
+    finally:
+        report.close_phase(opened, status)
+
+
+def note_executor(kind: str, workers: int) -> None:
+    """The executor that runs the next tasks (``serial``, ``local``, ``dask``) and its workers."""
+    report = _CURRENT.get()
+    if report is not None:
+        report.note_executor(kind, workers)
