@@ -148,8 +148,12 @@ def test_exogenous_models_accept_regressors(name: str) -> None:
     forecasts = model.fit(panel, X).predict(HORIZON, X_future)
     check_forecast_frame(forecasts, panel, HORIZON)
     if name not in COMBINATIONS:  # a combination needs X only for the members it chose
-        with pytest.raises(ValueError, match="X_future"):
-            model.predict(HORIZON, X_future[X_future["month"] != X_future["month"].max()])
+        # A month missing from X_future: each series falls back (reported), the panel does not fail.
+        short = model.predict(HORIZON, X_future[X_future["month"] != X_future["month"].max()])
+        check_forecast_frame(short, panel, HORIZON)
+        reported = predict_fallbacks(short)
+        assert set(reported["series_id"]) == set(panel.series_ids)
+        assert reported["reason"].str.contains("X_future lacks 1 month").all()
 
 
 # --- the estimator contract: pure predict, parameters checked on the driver ----------------------

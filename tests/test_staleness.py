@@ -102,5 +102,5 @@ def test_data_check_reports_stale_series(tmp_path: Path, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert "series ended more than 12 month(s) before the panel's last month 2020-12" in out
     assert main(["data", "check", str(path), "--max-stale-months", "1"]) == 0
-    assert "flagged         2  series ended more than 1 month(s)" in capsys.readouterr().out
+    assert "flagged         2         2  series ended more than 1 month(s)" in capsys.readouterr().out
     assert main(["data", "check", str(path), "--max-stale-months", "-3"]) == 2
