@@ -158,7 +158,7 @@ def test_cli_backtest_prints_the_leaderboard(capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split()[:3] == ["model", "mase", "rmsse"]
+    assert lines[0].split()[:5] == ["model", "mase", "mase_median", "mase_mean", "rmsse"]
     assert {lines[1].split()[0], lines[2].split()[0]} == {"naive", "drift"}
     assert "cutoffs:" in lines[-1] and "skipped: 0" in lines[-1]
 
