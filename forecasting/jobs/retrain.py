@@ -119,7 +119,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     cache = _Backtests()
     results = _backtest_all(candidates, panel, config, X, cache)
     board = leaderboard(results)
-    for warning in dominance_warnings(results):  # the gate reads the trimmed mean; say whose mean it is not
+    for warning in dominance_warnings(results):  # the gate reads the trimmed mean; name who carries the mean
         logger.warning("event=mase_dominated detail=%s", _value(warning))
     for model in candidates:
         own = results[results["model"] == model.model_name]
