@@ -40,8 +40,9 @@ taken for the whole panel; every decision is logged per series
   member keeps some weight: no ranking switches a series to one member.
   Within a fold the series' MASE scale divides every member's errors alike,
   so it cancels out of the relative log scores, and the panel's ranking is a
-  mean of those log ratios: a series whose scale nearly vanished (a MASE of
-  400,000 for every member) weighs in it like any other, so it needs no trimming. The
+  mean of those log ratios: a series whose scale nearly vanished (every
+  member's MASE in the hundreds of thousands) weighs in it like any other, so
+  it needs no trimming. The
   first ``short_horizon`` (6) steps and the later ones are weighted apart,
   each on the backtest's errors at its own steps (``first_step`` in
   ``weights_``): members that track the level win the first months, seasonal
