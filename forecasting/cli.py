@@ -23,7 +23,16 @@ from forecasting.data.report import report_path
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, check_max_stale_months, flag_stale
 from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError, DataError
-from forecasting.evaluation.backtest import backtest_file, fallbacks, skipped
+from forecasting.evaluation.backtest import (
+    backtest_file,
+    dominance_warnings,
+    fallbacks,
+    left_out,
+    reason_counts,
+    series_details,
+    skipped,
+)
+from forecasting.evaluation.metrics import MASE_AGGREGATE
 from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
 from forecasting.executors import DEFAULT_EXECUTOR, executor_scope
 from forecasting.features.flows import build_series
@@ -203,11 +212,21 @@ def _add_backtest_commands(commands: argparse._SubParsersAction) -> None:
         help="also score each fold reconciled along the hierarchy next to the input, per level",
     )
     _add_selection_options(backtest)
+    backtest.add_argument(
+        "--details",
+        default=None,
+        metavar="PATH",
+        help="write a CSV of each series' metrics per model, and of each series/fold left out with "
+        "the reason",
+    )
     backtest.set_defaults(handler=_backtest)
 
 
 def _backtest(args: argparse.Namespace) -> int:
     models = [name.strip() for name in args.models.split(",") if name.strip()]
+    inputs = commands.input_files(args)
+    if args.details is not None and output_target(args.details, inputs=inputs) is None:
+        raise ConfigError("needs a file: standard output carries the leaderboard", key="--details")
     board, results = backtest_file(
         args.input,
         horizon=args.horizon,
@@ -219,12 +238,28 @@ def _backtest(args: argparse.Namespace) -> int:
     )
     with pd.option_context("display.width", 160, "display.max_columns", None):
         print(board.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"mase: {MASE_AGGREGATE} (ranks the models); mase_median, mase_mean: the median and the mean")
+    for warning in dominance_warnings(results):
+        print(f"forecasting: warning: {warning}", file=sys.stderr)
     cutoffs = ", ".join(str(c) for c in results.attrs["backtest"].cutoffs)
     counts = f"skipped: {len(skipped(results))} series/fold; fallbacks: {len(fallbacks(results))}"
     print(f"cutoffs: {cutoffs}; {counts}")
+    _print_left_out(results)
+    if args.details is not None:
+        path = write_csv_atomic(series_details(results), args.details, inputs=inputs)
+        print(f"wrote the per-series metrics and what was left out to {path}")
     if args.reconcile is not None:
         _print_reconciled(args, results)
     return EXIT_OK
+
+
+def _print_left_out(results: pd.DataFrame) -> None:
+    """Series/folds left out of the backtest or of its MASE, counted per kind of reason."""
+    counts = reason_counts(left_out(results))
+    if not counts.empty:
+        print("series/folds left out of the scores, per reason (--details PATH lists each):")
+    for reason, count in counts.items():
+        print(f"  {count:>7,} series/fold: {reason}")
 
 
 @progress.phase("reconcile")

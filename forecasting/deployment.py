@@ -1,7 +1,8 @@
 """The model registry and deployment: one registered model per job, its champion, rollback, local copies.
 
 One registered model per job (named after the job) with the alias
-``champion``; each version carries its model spec and backtest score as tags,
+``champion``; each version carries its model spec and backtest score (the
+trimmed-mean MASE the promotion gate compared) as tags,
 ``previous_champion`` and the job's promotion history (:data:`HISTORY_TAG`) so
 rollback walks back along it. :func:`stage_champion` and
 :func:`link_champion` put the champion where scoring needs no tracking server,

@@ -157,6 +157,27 @@ def test_weights_follow_the_series_backtest_shrunk_towards_thepanel_of() -> None
     assert table.groupby("series_id")["weight"].sum().tolist() == pytest.approx([1.0, 1.0, 1.0])
 
 
+def test_weights_do_not_depend_on_a_series_scale() -> None:
+    """A vanishing scale (Tornillo's 0.004 at the BTS cutoffs) multiplies every member's MASE of that
+    series alike: the log scores relative to the series' members, and the panel's mean of them, stay."""
+    rows = [
+        (sid, model, step, 10.0, 10.0 + error, 1.0)
+        for sid, errors in {"a": {"x": 1.0, "y": 2.0}, "b": {"x": 4.0, "y": 1.0}}.items()
+        for model, error in errors.items()
+        for step in range(1, 7)
+    ]
+    results = pd.DataFrame(rows, columns=["series_id", "model", "step", "actual", "forecast", "scale_mase"])
+    plan = pd.DataFrame(
+        [(sid, model, True, "") for sid in ("a", "b") for model in ("x", "y")],
+        columns=["series_id", "model", "used", "reason"],
+    )
+    tiny = results.assign(scale_mase=np.where(results["series_id"] == "b", 1e-6, 1.0))
+    before = member_weights(results, plan, shrinkage=6.0, temperature=0.5)
+    after = member_weights(tiny, plan, shrinkage=6.0, temperature=0.5)
+    np.testing.assert_allclose(after["backtest_mase"], before["backtest_mase"] * [1, 1, 1e6, 1e6])
+    np.testing.assert_allclose(after[["score", "weight"]], before[["score", "weight"]])
+
+
 def test_forecast_is_the_weighted_mean_of_the_members() -> None:
     panel = seasonal_panel(n_series=3, n_months=72, seed=5)
     auto = Auto(candidates=("seasonal_naive", "seasonal_profile"), backtest_horizon=6, shape_member=None)

@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 from conftest import seasonal_panel
 
-from forecasting.evaluation.backtest import backtest, fallbacks, fold_cutoffs, skipped
+from forecasting.evaluation.backtest import (
+    ALL_ZERO_REASON,
+    DETAIL_COLUMNS,
+    backtest,
+    fallbacks,
+    fold_cutoffs,
+    skipped,
+)
 from forecasting.models.base import DEFAULT_LEVELS, PanelForecaster
 from forecasting.models.baselines import Drift, Naive, SeasonalNaive
 from forecasting.panel import SeriesPanel
@@ -158,7 +165,7 @@ def test_cli_backtest_prints_the_leaderboard(capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split()[:3] == ["model", "mase", "rmsse"]
+    assert lines[0].split()[:5] == ["model", "mase", "mase_median", "mase_mean", "rmsse"]
     assert {lines[1].split()[0], lines[2].split()[0]} == {"naive", "drift"}
     assert "cutoffs:" in lines[-1] and "skipped: 0" in lines[-1]
 
@@ -176,3 +183,85 @@ def test_seasonal_naive_mase_on_real_trade_series_matches_hand_computation(share
         train, test = y[:"2016-12"].to_numpy(), y["2017-01":"2017-12"].to_numpy()
         expected = np.mean(np.abs(test - train[-12:])) / np.mean(np.abs(train[12:] - train[:-12]))
         assert mase[("seasonal_naive", series_id)] == pytest.approx(expected)
+
+
+JUMP = [3771.0, 5806.0, 315.0, 249.0, 4100.0, 3900.0, 4400.0, 4000.0, 4200.0]
+"""2021-04..12 of the planted jump series (its first four are Tornillo's 2023-09..12 loaded containers)."""
+
+
+def _planted_panel_csv(path) -> None:  # noqa: ANN001 - a pytest tmp path
+    """100 ordinary series, a Tornillo-like jump, an all-zero, a late, two ended and a gappy series."""
+    rng = np.random.default_rng(7)
+    months = pd.period_range("2018-01", "2021-12", freq="M")
+    t = np.arange(len(months))
+    series = {
+        f"c{i:03d}": 100 + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 2, len(t)) for i in range(100)
+    }
+    jump = np.zeros(len(t))
+    jump[16] = 1.0  # 2019-05: the blip
+    jump[-9:] = JUMP
+    series |= {"tornillo/loaded": jump, "allzero": np.zeros(len(t))}
+    series["late"] = np.where(months >= pd.Period("2021-06", "M"), 50.0, np.nan)
+    for name in ("ended-a", "ended-b"):
+        series[name] = np.where(months <= pd.Period("2020-12", "M"), 30.0 + t, np.nan)
+    series["gappy"] = np.where(months == pd.Period("2021-08", "M"), np.nan, 70.0 + t)
+    frames = [
+        pd.DataFrame({"series_id": sid, "month": months.astype(str), "value": values})
+        for sid, values in series.items()
+    ]
+    pd.concat(frames).dropna().to_csv(path, index=False)
+
+
+def test_cli_backtest_names_what_dominates_and_what_was_left_out(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from forecasting.cli import main
+
+    source, details = tmp_path / "panel.csv", tmp_path / "out" / "details.csv"
+    _planted_panel_csv(source)
+    argv = ["backtest", "--input", str(source), "--horizon", "6", "--folds", "2", "--models", "naive"]
+    code = main([*argv, "--executor", "serial", "--details", str(details)])
+    captured = capsys.readouterr()
+    assert code == 0
+    lines = captured.out.splitlines()
+    assert lines[0].split()[:4] == ["model", "mase", "mase_median", "mase_mean"]
+    row = dict(zip(lines[0].split(), lines[1].split(), strict=True))
+    assert float(row["mase"]) < 10 < 100 < float(row["mase_mean"])
+    assert "cutoffs: 2021-03, 2021-06; skipped: 8 series/fold; fallbacks: 0" in lines
+    counts = {line.split(":", 1)[1].strip(): line.split()[0] for line in lines if "series/fold:" in line}
+    assert counts == {
+        "no actual in the test window (series not reported there)": "4",
+        "too little history at the cutoff": "2",
+        "some test months without an actual (the rest scored)": "2",
+        ALL_ZERO_REASON: "2",
+    }
+    warning = [line for line in captured.err.splitlines() if line.startswith("forecasting: warning:")]
+    assert len(warning) == 1
+    assert "1 of 102 series carry" in warning[0] and "naive's MASE" in warning[0]
+    assert "tornillo/loaded (20,413)" in warning[0]
+
+    table = pd.read_csv(details, dtype={"cutoff": str}, keep_default_na=False, na_values=[""])
+    assert list(table.columns) == DETAIL_COLUMNS
+    scored = table[table["reason"].isna()].set_index("series_id")
+    assert len(scored) == 103 and set(scored["model"]) == {"naive"}  # with allzero: no MASE, a sMAPE
+    jump = scored.loc["tornillo/loaded"]
+    # Fold 2021-03 forecasts 0 over a scale of 2/27 (the blip's two seasonal pairs); fold 2021-06
+    # forecasts 315 over (2 + 3771 + 5806 + 315) / 30.
+    first = sum(JUMP[:6]) / (2 / 27)
+    second = sum(abs(np.array(JUMP[3:]) - 315.0)) / ((2 + 3771 + 5806 + 315) / 30)
+    assert (jump["folds"], jump["n_forecasts"]) == (2, 12)
+    assert jump["mase"] == pytest.approx((first + second) / 12)
+    assert np.isnan(scored.loc["allzero", "mase"]) and scored.loc["allzero", "smape"] == 0.0  # 0 for 0
+    left = table[table["reason"].notna()]
+    assert left["model"].isna().all() and left["mase"].isna().all()
+    assert left[left["series_id"] == "late"][["cutoff", "reason"]].values.tolist() == [
+        ["2021-03", "0 training observation(s), needs 2"],
+        ["2021-06", "1 training observation(s), needs 2"],
+    ]
+    assert left[left["series_id"] == "allzero"]["reason"].tolist() == [ALL_ZERO_REASON] * 2
+    assert left[left["series_id"] == "ended-a"]["reason"].tolist() == [
+        "no actual in 2021-04..2021-09",
+        "no actual in 2021-07..2021-12",
+    ]
+    assert main([*argv, "--details", "-"]) == 2
+    assert "--details" in capsys.readouterr().err

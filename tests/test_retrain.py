@@ -198,6 +198,54 @@ def test_gate_keeps_the_champion_when_the_candidate_is_not_better_by_the_margin(
     assert decide("ets", 5.0, champion_version=None).promote
 
 
+def _scored(model: str, errors: dict[str, float]) -> pd.DataFrame:
+    """A one-month backtest table whose series' MASE are ``errors`` (actual 0, scale 1)."""
+    table = pd.DataFrame({"series_id": list(errors), "forecast": list(errors.values())})
+    return table.assign(
+        model=model,
+        cutoff=pd.Period("2018-06", "M"),
+        month=pd.Period("2018-07", "M"),
+        step=1,
+        actual=0.0,
+        lower_80=-1.0,
+        upper_80=1.0,
+        lower_95=-2.0,
+        upper_95=2.0,
+        scale_mase=1.0,
+        scale_rmsse=1.0,
+    )
+
+
+def test_gate_compares_trimmed_means_so_one_series_cannot_decide(monkeypatch) -> None:
+    """The candidate is twice as good on 19 of 20 series and fails one (MASE 400,000, a mean of
+    20,000): on the trimmed mean it is promoted; the champion's broken series cannot save it either."""
+    from types import SimpleNamespace
+
+    from forecasting.jobs.config import JobConfig
+    from forecasting.jobs.retrain import _Backtests, _decide, _mase
+    from forecasting.models.registry import make_model
+    from forecasting.serving import model_spec, spec_key
+
+    ids = [f"s{i:02d}" for i in range(20)]
+    candidate = _scored("seasonal_naive", {**dict.fromkeys(ids, 0.5), "s07": 400_000.0})
+    champion = make_model("naive")
+    spec = model_spec(champion)
+    cache = _Backtests({spec_key(spec): _scored("naive", dict.fromkeys(ids, 1.0))})
+    version = SimpleNamespace(version="3", tags={tracking.SPEC_TAG: spec_key(spec)})
+    monkeypatch.setattr(deployment, "champion_version", lambda job: version)
+    assert _mase(candidate) == pytest.approx(0.5)  # candidate["forecast"].mean() is 20,000.475
+    decision, kept = _decide(
+        JobConfig(name=JOB), make_model("seasonal_naive"), _mase(candidate), None, None, cache
+    )
+    assert decision.promote and kept == ("3", spec)
+    assert (decision.candidate_mase, decision.champion_mase) == pytest.approx((0.5, 1.0))
+    # Reversed: a champion with a broken series still wins on the other nineteen.
+    cache = _Backtests({spec_key(spec): candidate.assign(model="naive")})
+    steady = _scored("seasonal_naive", dict.fromkeys(ids, 1.0))
+    decision, _ = _decide(JobConfig(name=JOB), make_model("seasonal_naive"), _mase(steady), None, None, cache)
+    assert not decision.promote and decision.champion_mase == pytest.approx(0.5)
+
+
 @pytest.mark.slow
 def test_failed_job_marks_run_failed_and_leaves_champion_and_exports(tmp_path, monkeypatch) -> None:
     run_retrain(load_config(write_job(tmp_path, ["naive"])))

@@ -141,7 +141,7 @@ def test_log_batch_splits_at_mlflow_limits_and_keeps_every_value(tmp_path, monke
 
 def test_candidate_run_has_tags_params_metrics_and_the_training_input(tmp_path) -> None:
     tracking.configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    panel = seasonal_panel(n_series=2, n_months=48)
+    panel = seasonal_panel(n_series=12, n_months=48)  # 12 series: the trimmed mean cuts one each side
     model = SeasonalNaive()
     results = backtest([model], panel, horizon=3, folds=2)
     board = leaderboard(results).set_index("model")
@@ -163,6 +163,12 @@ def test_candidate_run_has_tags_params_metrics_and_the_training_input(tmp_path) 
     assert run.data.tags[tracking.JOB_TAG] == "job"
     assert run.data.params == {k: json.dumps(v) for k, v in model.get_params(deep=False).items()}
     assert run.data.metrics["mase"] == pytest.approx(board.loc["seasonal_naive", "mase"])
+    per_series = metrics_by_series(results)["mase"]
+    middle = per_series.sort_values().iloc[1:-1].mean()
+    assert run.data.metrics["mase"] == pytest.approx(middle)  # what the gate compares
+    assert run.data.metrics["mase_mean"] == pytest.approx(per_series.mean())
+    assert per_series.mean() != pytest.approx(middle)
+    assert run.data.metrics["mase_median"] == pytest.approx(per_series.median())
     steps = MlflowClient().get_metric_history(child, "mase_by_step")
     expected = metrics_by_horizon(results)["mase"].droplevel("model")
     assert {m.step: m.value for m in steps} == pytest.approx(expected.to_dict())

@@ -3,19 +3,35 @@
 The table (one row per series x model x cutoff x step, with actuals and the
 fold's MASE/RMSSE scales) is built by :func:`forecasting.models.cv.backtest`,
 which the combinations use too; :mod:`forecasting.evaluation.metrics` scores it.
+
+What a summary over series leaves out is said, never dropped silently:
+:func:`left_out` lists every series/fold the backtest skipped and every scored
+one whose scale is undefined (all-zero training window), each with its reason;
+:func:`reason_counts` counts them per kind of reason (what ``forecasting
+backtest`` prints), :func:`series_details` has one row per series and model
+next to them (``backtest --details``), and :func:`dominance_warnings` says when
+a few series carry a model's mean MASE.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from forecasting import progress
 from forecasting.data.loaders import load
 from forecasting.errors import ConfigError, DataError, shorten
-from forecasting.evaluation.metrics import leaderboard
+from forecasting.evaluation.metrics import (
+    MASE_AGGREGATE,
+    SCORE_COLUMNS,
+    dominant_series,
+    leaderboard,
+    metrics_by_series,
+)
 from forecasting.models.cv import BacktestLog, TooLittleHistoryError, backtest, fold_cutoffs, result_columns
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
@@ -25,11 +41,32 @@ __all__ = [
     "TooLittleHistoryError",
     "backtest",
     "backtest_file",
+    "dominance_warnings",
     "fallbacks",
     "fold_cutoffs",
+    "left_out",
+    "reason_counts",
     "result_columns",
+    "series_details",
     "skipped",
 ]
+
+LEFT_OUT_COLUMNS = ["series_id", "cutoff", "reason"]
+DETAIL_COLUMNS = ["series_id", "model", "folds", "n_forecasts", *SCORE_COLUMNS, "cutoff", "reason"]
+"""``backtest --details``: per series and model its metrics over the folds it was scored in
+(``cutoff`` and ``reason`` empty), then per series/fold left out the cutoff and why (model and
+metrics empty: a skip holds for every model)."""
+ALL_ZERO_REASON = "all-zero training window: scale 0, MASE and the other scaled metrics undefined"
+NO_SCALE_REASON = "no two months a season or a month apart in the training window: no scale"
+REASON_KINDS = (
+    (re.compile(r"^no actual in "), "no actual in the test window (series not reported there)"),
+    (re.compile(r"training observation"), "too little history at the cutoff"),
+    (
+        re.compile(r"test month\(s\) without an actual"),
+        "some test months without an actual (the rest scored)",
+    ),
+)
+"""Kinds of :func:`skipped` reasons, which name months and counts (``forecasting.models.cv``)."""
 
 
 def backtest_log(results: pd.DataFrame) -> BacktestLog:
@@ -86,3 +123,68 @@ def backtest_file(
     except DataError as error:
         raise DataError(str(error), file=path) from None
     return leaderboard(results), results
+
+
+def left_out(results: pd.DataFrame) -> pd.DataFrame:
+    """Every series/fold the backtest skipped, and every scored one with no MASE scale, with the reason."""
+    rows = results.drop_duplicates(["series_id", "cutoff"])
+    scale = rows["scale_mase"].to_numpy(dtype="float64")
+    undefined = rows[~(scale > 0)]
+    reasons = np.where(
+        undefined["scale_mase"].to_numpy(dtype="float64") == 0, ALL_ZERO_REASON, NO_SCALE_REASON
+    )
+    unscaled = pd.DataFrame(
+        {"series_id": undefined["series_id"].astype(str), "cutoff": undefined["cutoff"], "reason": reasons}
+    )
+    skips = skipped(results)[LEFT_OUT_COLUMNS].assign(series_id=lambda f: f["series_id"].astype(str))
+    frames = [frame for frame in (skips, unscaled) if not frame.empty]
+    if not frames:
+        return pd.DataFrame(columns=LEFT_OUT_COLUMNS)
+    table = pd.concat(frames, ignore_index=True)
+    return table.sort_values(["series_id", "cutoff"], kind="stable").reset_index(drop=True)
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of a left-out reason, without the months and counts that make each one unique."""
+    if reason in (ALL_ZERO_REASON, NO_SCALE_REASON):
+        return reason
+    for pattern, kind in REASON_KINDS:
+        if pattern.search(reason):
+            return kind
+    return re.sub(r"\d+", "N", re.sub(r"\d{4}-\d{2}", "YYYY-MM", reason))
+
+
+def reason_counts(left: pd.DataFrame) -> pd.Series:
+    """Series/folds per kind of reason (:func:`left_out`), most first."""
+    kinds = left["reason"].astype(str).map(reason_kind)
+    return kinds.value_counts(sort=True).rename("series_folds").rename_axis("reason")
+
+
+def series_details(results: pd.DataFrame) -> pd.DataFrame:
+    """:data:`DETAIL_COLUMNS`: the per-series metrics behind the leaderboard, then what was left out."""
+    scored = metrics_by_series(results).reset_index()
+    folds = results.groupby(["model", "series_id"], observed=True)["cutoff"].nunique().rename("folds")
+    scored = scored.join(folds, on=["model", "series_id"]).assign(cutoff="", reason="")
+    left = left_out(results).assign(cutoff=lambda f: f["cutoff"].astype(str), model="")
+    table = pd.concat([scored, left], ignore_index=True)
+    table["folds"] = table["folds"].astype("Int64")
+    table["n_forecasts"] = table["n_forecasts"].astype("Int64")
+    table["series_id"] = table["series_id"].astype(str)
+    order = table["cutoff"].ne("")  # per series: its scored rows first
+    table = table.assign(_order=order).sort_values(["series_id", "_order", "model", "cutoff"], kind="stable")
+    return table[DETAIL_COLUMNS].reset_index(drop=True)
+
+
+def dominance_warnings(results: pd.DataFrame) -> list[str]:
+    """One line per model whose mean MASE a few series carry (:func:`dominant_series`), naming them."""
+    lines = []
+    for model, rows in dominant_series(results).groupby("model", sort=False):
+        named = ", ".join(
+            f"{sid} ({mase:,.0f})" for sid, mase in zip(rows["series_id"], rows["mase"], strict=True)
+        )
+        lines.append(
+            f"{len(rows)} of {int(rows['n_series'].iloc[0]):,} series carry {rows['share'].sum():.0%} of "
+            f"{model}'s MASE summed over series, so its mase_mean is theirs: {named}; "
+            f"models are ranked by mase ({MASE_AGGREGATE})"
+        )
+    return lines

@@ -2,9 +2,13 @@
 
 Both scores are backtest MASE on the same panel, folds and horizon (the
 champion's spec is re-backtested on this retrain's window), so the comparison
-is like for like. ``margin`` is the relative improvement required: with
-``margin=0.02`` the candidate must score below 98 % of the champion's MASE. A
-tie keeps the champion, so re-running on the same data never promotes.
+is like for like. Each is the leaderboard's ``mase``: the 10 % trimmed mean
+over series of each series' MASE (:data:`forecasting.evaluation.metrics.MASE_AGGREGATE`),
+so one series scored on months its history gave no sign of cannot decide a
+promotion; the candidate runs log ``mase_median`` and ``mase_mean`` beside it.
+``margin`` is the relative improvement required: with ``margin=0.02`` the
+candidate must score below 98 % of the champion's MASE. A tie keeps the
+champion, so re-running on the same data never promotes.
 """
 
 from __future__ import annotations

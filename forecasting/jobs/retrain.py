@@ -28,8 +28,8 @@ from forecasting.data.report import DataQualityReport
 from forecasting.data.staleness import report_stale, stale_summary
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError, DataError, ModelError
-from forecasting.evaluation.backtest import backtest
-from forecasting.evaluation.metrics import leaderboard, metrics_by_horizon, metrics_by_series
+from forecasting.evaluation.backtest import backtest, dominance_warnings
+from forecasting.evaluation.metrics import MASE_AGGREGATE, leaderboard, metrics_by_horizon, metrics_by_series
 from forecasting.executors import executor_scope
 from forecasting.export import forecast_table, utc_timestamp
 from forecasting.features.breaks import report_shared_level_shifts
@@ -127,6 +127,8 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     with progress.phase("backtest"):
         results = _backtest_all(candidates, panel, config, X, cache)
     board = leaderboard(results)
+    for warning in dominance_warnings(results):  # the gate reads the trimmed mean; name who carries the mean
+        logger.warning("event=mase_dominated detail=%s", _value(warning))
     for model in candidates:
         own = results[results["model"] == model.model_name]
         tracking.log_candidate(
@@ -155,7 +157,13 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     gate = monitoring.gate_config(config, live)
     with progress.phase("champion"):
         decision, champion = _decide(gate, best, float(board["mase"].iloc[0]), panel, X, cache, score)
-    tracking.log_decision({**decision.tags(), "promotion.scored_on": config.reconcile_choose_on})
+    tracking.log_decision(
+        {
+            **decision.tags(),
+            "promotion.scored_on": config.reconcile_choose_on,
+            "promotion.mase_aggregate": MASE_AGGREGATE,
+        }
+    )
     _log("decision", outcome=decision.outcome, reason=decision.reason)
 
     serving = best if decision.promote or champion is None else model_from_spec(champion[1])
@@ -347,6 +355,8 @@ def _backtest_one(
 
 
 def _mase(results: pd.DataFrame) -> float:
+    """What the gate compares: the leaderboard's ``mase``, the trimmed mean over series (one series
+    whose history gave no sign of its test months cannot decide a promotion)."""
     return float(leaderboard(results)["mase"].iloc[0])
 
 

@@ -37,7 +37,12 @@ taken for the whole panel; every decision is logged per series
   short or no backtest leans on the panel's ranking, one with a long backtest
   on its own (a trending series whose trend members won its own backtest keeps
   its trend, however the rest of the panel backtests), and every suitable
-  member keeps some weight: no ranking switches a series to one member. The
+  member keeps some weight: no ranking switches a series to one member.
+  Within a fold the series' MASE scale divides every member's errors alike,
+  so it cancels out of the relative log scores, and the panel's ranking is a
+  mean of those log ratios: a series whose scale nearly vanished (every
+  member's MASE in the hundreds of thousands) weighs in it like any other, so
+  it needs no trimming. The
   first ``short_horizon`` (6) steps and the later ones are weighted apart,
   each on the backtest's errors at its own steps (``first_step`` in
   ``weights_``): members that track the level win the first months, seasonal
