@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -83,3 +84,43 @@ def test_default_forecast_covers_one_window_and_leaves_stale_series_out(
     out = capsys.readouterr().out
     assert f"(2024-01..2024-06) for {table['series_id'].nunique()} series" in out
     assert f"; {len(stale)} stale series not forecast (--include-stale)" in out
+
+
+def test_the_readme_tour_runs_end_to_end_on_a_real_slice(
+    built_panel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tour's commands in order, as a user types them, each on part of the built panel first."""
+    panel, part = str(built_panel), ["--match", "^(total|region|alcan)", "--since", "2012-01"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+        patch.chdir(tmp_path)
+        assert main(["data", "check", panel]) == 0
+        assert (
+            "series ended more than 12 month(s) before the panel's last month 2023-12"
+            in capsys.readouterr().out
+        )
+        backtest = ["backtest", "--input", panel, "--horizon", "6", "--folds", "2", *part]
+        assert main([*backtest, "--models", "seasonal_naive,ets", "--details", "details.csv"]) == 0
+        board = capsys.readouterr().out
+        assert "seasonal_naive" in board and "ets" in board and "mase_median" in board
+        details = pd.read_csv(tmp_path / "details.csv")
+        assert {"seasonal_naive", "ets"} <= set(details["model"].dropna())
+        forecast = ["forecast", "--input", panel, "--horizon", "6", *part]
+        assert main([*forecast, "--output", "forecasts.csv"]) == 0  # the default model
+        # Reconciliation needs whole families: the hierarchy keeps parents whose children are all kept.
+        coherent = ["forecast", "--input", panel, "--horizon", "6", "--since", "2012-01", "--model", "ets"]
+        assert main([*coherent, "--output", "coherent.csv", "--reconcile", "mint_shrink"]) == 0
+    for name in ("forecasts.csv", "coherent.csv"):
+        table = pd.read_csv(tmp_path / name, dtype={"month": str})
+        assert sorted(table["month"].unique()) == [f"2024-{m:02d}" for m in range(1, 7)], name
+        assert table["forecast"].notna().all() and (table["forecast"] >= 0).all(), name
+    # Every parent that was reconciled is the sum of its children that were forecast (stale ones are zero).
+    coherent = pd.read_csv(tmp_path / "coherent.csv", dtype={"month": str})
+    wide = coherent.pivot(index="month", columns="series_id", values="forecast")
+    edges = pd.read_csv(built_panel.with_name("panel.hierarchy.csv"))
+    reconciled = set(coherent.loc[coherent["reconciliation"] == "mint_shrink", "series_id"])
+    parents = [p for p in edges["parent"].unique() if p in reconciled]
+    assert len(parents) > 20
+    for parent in parents:
+        children = [c for c in edges.loc[edges["parent"] == parent, "child"] if c in wide.columns]
+        np.testing.assert_allclose(wide[children].sum(axis=1), wide[parent], rtol=1e-6, err_msg=parent)
