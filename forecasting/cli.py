@@ -212,6 +212,10 @@ def _add_backtest_commands(commands: argparse._SubParsersAction) -> None:
         help="also score each fold reconciled along the hierarchy next to the input, per level",
     )
     _add_selection_options(backtest)
+    _add_stale_option(backtest)
+    backtest.add_argument(
+        "--include-stale", action="store_true", help="backtest stale series too (those with actuals)"
+    )
     backtest.add_argument(
         "--details",
         default=None,
@@ -235,6 +239,7 @@ def _backtest(args: argparse.Namespace) -> int:
         format=args.format,
         n_jobs=args.n_jobs,
         selection=commands.selection(args),
+        max_stale_months=None if args.include_stale else check_max_stale_months(args.max_stale_months),
     )
     with pd.option_context("display.width", 160, "display.max_columns", None):
         print(board.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

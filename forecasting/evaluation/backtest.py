@@ -15,6 +15,8 @@ a few series carry a model's mean MASE.
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,6 +26,7 @@ import pandas as pd
 
 from forecasting import progress
 from forecasting.data.loaders import load
+from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_summary
 from forecasting.errors import ConfigError, DataError, shorten
 from forecasting.evaluation.metrics import (
     MASE_AGGREGATE,
@@ -35,6 +38,8 @@ from forecasting.evaluation.metrics import (
 from forecasting.models.cv import BacktestLog, TooLittleHistoryError, backtest, fold_cutoffs, result_columns
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BacktestLog",
@@ -87,6 +92,15 @@ def fallbacks(results: pd.DataFrame) -> pd.DataFrame:
     return backtest_log(results).fallbacks
 
 
+def _without_stale(panel: SeriesPanel, max_stale_months: int) -> SeriesPanel:
+    stale = panel.stale(max_stale_months)
+    if stale.empty:
+        return panel
+    summary = stale_summary(stale, panel.records["month"].max(), max_stale_months)
+    logger.info("event=stale_series series=%d action=left_out summary=%s", len(stale), json.dumps(summary))
+    return panel.without(stale["series_id"])
+
+
 def backtest_file(
     path: str,
     *,
@@ -96,9 +110,12 @@ def backtest_file(
     format: str = "auto",
     n_jobs: int = 1,
     selection: Mapping[str, Any] | None = None,
+    max_stale_months: int | None = DEFAULT_MAX_STALE_MONTHS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Load ``path`` with the package loaders and backtest registry ``models`` on it
     (on the part :meth:`SeriesPanel.select` keeps with ``selection``, when given).
+    Series that ended more than ``max_stale_months`` before the panel's last month are
+    left out, as a forecast leaves them out (logged; ``None`` keeps them).
 
     Returns ``(leaderboard, results)``; what ``forecasting backtest`` prints. Bad options are
     :class:`ConfigError` naming the command-line option, too little data a :class:`DataError`.
@@ -116,6 +133,8 @@ def backtest_file(
         panel = SeriesPanel.from_load(load(path, format=format))
     if selection:
         panel = panel.select(**selection)
+    if max_stale_months is not None:
+        panel = _without_stale(panel, max_stale_months)
     estimators = [make_model(name, horizon=horizon) for name in models]
     try:
         with progress.phase("backtest"):
