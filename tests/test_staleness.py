@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +105,20 @@ def test_data_check_reports_stale_series(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["data", "check", str(path), "--max-stale-months", "1"]) == 0
     assert "flagged         2         2  series ended more than 1 month(s)" in capsys.readouterr().out
     assert main(["data", "check", str(path), "--max-stale-months", "-3"]) == 2
+
+
+def test_backtest_leaves_stale_series_out_unless_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "panel.csv"
+    records = ragged_panel().to_long()
+    records = records.assign(month=records["month"].astype(str))[["series_id", "month", "value"]]
+    records.to_csv(path, index=False)
+    args = ["backtest", "--input", str(path), "--horizon", "3", "--folds", "1", "--models", "naive"]
+    details = tmp_path / "details.csv"
+    assert main([*args, "--details", str(details)]) == 0
+    assert "event=stale_series series=1 action=left_out" in caplog.text
+    assert set(pd.read_csv(details)["series_id"]) == {"s0", "s1"}
+    assert main([*args, "--include-stale", "--max-stale-months", "1", "--details", str(details)]) == 0
+    assert set(pd.read_csv(details)["series_id"]) == {"s0", "s1", "s2"}  # s2: "no actual" listed
