@@ -10,29 +10,43 @@ renames; each step is idempotent. A kill before the journal is written leaves
 the previous champion, model folder and CSVs in service (the staged files are
 removed at the next start); a kill after it is finished by the next start of
 the job, which replays the journal under the job lock before anything else.
+
+The journal is replayed only when it is entirely the job's own
+(:func:`foreign_entry`): its job, a marked versioned folder of that job in
+``models_dir``, and staged -> final names of the job's exports in
+``output_dir``. Anyone who can write ``models_dir`` could otherwise make the
+next start rename any file over any other, or move another job's alias; such a
+journal stops the command with a :class:`ConfigError` naming it, before
+anything moves.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+import re
 import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from forecasting import deployment, tracking
-from forecasting.errors import ModelError
+from forecasting import deployment, model_folder, tracking
+from forecasting.errors import ConfigError, shorten
 from forecasting.export import export_paths, write_csv_atomic
+from forecasting.files import read_config_text
 from forecasting.jobs.config import JobConfig
 from forecasting.jobs.lock import JobLock
 
 logger = logging.getLogger(__name__)
 
 STAGED_SUFFIX = ".staged"
+VERSION = re.compile(r"[0-9]{1,12}")
+"""A registered model version as MLflow numbers them."""
 
 
 @dataclass(frozen=True)
@@ -74,12 +88,17 @@ def stage_exports(
 def publish(flip: Flip, config: JobConfig) -> None:
     """Journal the flip (atomically, fsynced), then carry it out and drop the journal."""
     path = journal_path(config)
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        json.dump(asdict(flip), handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    # A fresh name (O_EXCL): a link planted at a fixed temporary name is never written through.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(asdict(flip), handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     _complete(flip, config)
 
 
@@ -99,7 +118,7 @@ def _move(staged: str, final: str) -> None:
 def recover(config: JobConfig) -> Flip | None:
     """Finish a flip a killed run journaled, and remove what killed runs staged; call under the job lock."""
     path = journal_path(config)
-    flip = _read_journal(path) if path.exists() else None
+    flip = read_journal(path, config) if os.path.lexists(path) else None
     if flip is not None:
         logger.warning(
             "event=publish_recovered job=%s version=%s run=%s", flip.job, flip.version, flip.run_id
@@ -111,12 +130,76 @@ def recover(config: JobConfig) -> Flip | None:
     return flip
 
 
-def _read_journal(path: Path) -> Flip:
+def read_journal(path: Path, config: JobConfig) -> Flip:
+    """The journaled flip, when it is entirely this job's own; else a ConfigError naming the journal."""
+    if path.is_symlink():
+        raise _refused(path, "it is a link, not a journal the job wrote")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return Flip(**{**raw, "exports": tuple((str(s), str(f)) for s, f in raw["exports"])})
+        text = read_config_text(path)  # a regular file of at most 1 MiB: a FIFO would hang the read
+    except ConfigError as error:
+        raise _refused(path, str(error).removeprefix(f"file {path}: ")) from None
+    try:
+        flip = _parse(json.loads(text))
     except (ValueError, TypeError, KeyError) as error:
-        raise ModelError(f"publish journal {path} is unreadable ({error}); inspect, then remove it") from None
+        raise _refused(path, f"it is unreadable ({shorten(str(error), quote=False)})") from None
+    problem = foreign_entry(flip, config)
+    if problem is not None:
+        raise _refused(path, problem)
+    return flip
+
+
+def _parse(raw: object) -> Flip:
+    fields = {field.name for field in dataclasses.fields(Flip)}
+    if not isinstance(raw, dict) or not set(raw) <= fields:
+        raise TypeError(f"not a journal object with the fields {sorted(fields)}")
+    flip = Flip(**{**raw, "exports": tuple((s, f) for s, f in raw.get("exports", ()))})
+    texts = [flip.job, flip.version, flip.folder, *(name for pair in flip.exports for name in pair)]
+    optional = [flip.previous, flip.rollback_of, flip.run_id]
+    if not all(isinstance(v, str) for v in texts) or any(not isinstance(v, str | None) for v in optional):
+        raise TypeError("a field that holds a name or a version is not text")
+    return flip
+
+
+def foreign_entry(flip: Flip, config: JobConfig) -> str | None:
+    """What in ``flip`` is not this job's own (None when all of it is): the only journals replayed."""
+    job = config.name
+    if flip.job != job:
+        return f"it names job {shorten(flip.job)}, not {job!r}"
+    for name in ("version", "previous", "rollback_of"):
+        value = getattr(flip, name)
+        if value is not None and not VERSION.fullmatch(value):
+            return f"its {name} {shorten(value)} is not a model version"
+    if flip.run_id is not None and not tracking.RUN_ID.fullmatch(flip.run_id):
+        return f"its run id {shorten(flip.run_id)} is not a run id"
+    models_dir, folder = Path(config.models_dir).resolve(), Path(flip.folder)
+    if (
+        folder.parent != models_dir
+        or not folder.name.startswith(f"{model_folder.version_prefix(job)}{flip.version}-")
+        or not model_folder.is_owned(folder, job, version=flip.version)
+    ):
+        where = f"a marked version {flip.version} folder of {job!r} in {models_dir}"
+        return f"its model folder {shorten(flip.folder)} is not {where}"
+    output_dir = Path(config.output_dir).resolve()
+    finals = re.compile(rf"forecasts_{re.escape(job)}_([0-9]{{4}}-[0-9]{{2}}|latest)\.csv")
+    for staged, final in flip.exports:
+        staged_path, final_path = Path(staged), Path(final)
+        if not (
+            final_path.parent == output_dir == staged_path.parent
+            and finals.fullmatch(final_path.name)
+            and staged_path.name == f".{final_path.name}.{flip.run_id}{STAGED_SUFFIX}"
+        ):
+            where = f"a staged export of {job!r} in {output_dir}"
+            return f"it would move {shorten(staged)} to {shorten(final)}: not {where}"
+    if len({final for _, final in flip.exports}) != len(flip.exports):
+        return "it names one export twice"
+    return None
+
+
+def _refused(path: Path, reason: str) -> ConfigError:
+    return ConfigError(
+        f"this publish journal is not replayed: {reason}; nothing was moved. Inspect it, then remove it",
+        file=str(path),
+    )
 
 
 def discard_staged(
