@@ -9,7 +9,10 @@ so loaders, tracking, exports and the CLI share the same rules:
 - every CSV goes through :func:`write_csv_atomic`: text cells a spreadsheet
   would execute are neutralised, the file is written beside the target and
   renamed over it, and only a regular file (or nothing) is ever replaced, never
-  a device, a FIFO, a folder or the input file itself. ``-`` means stdout.
+  a device, a FIFO, a folder or the input file itself. ``-`` means stdout;
+- at a name only the job writes (its exports, its accuracy table) a symbolic
+  link is never followed nor replaced (:func:`refuse_link`): the package never
+  puts one there, so someone else did, and its target lies outside the job's folder.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import IO
 
 import pandas as pd
 
-from forecasting.errors import ConfigError, DataError
+from forecasting.errors import ConfigError, DataError, shorten
 
 STDOUT = "-"
 """``--output -`` writes the CSV to standard output."""
@@ -87,16 +90,37 @@ def read_first_line(handle: IO[str], *, file: str) -> str:
     return line
 
 
+def refuse_link(path: str | Path) -> Path:
+    """``path``, unless it is a symbolic link: then a :class:`ConfigError` naming it.
+
+    For the names only the job writes (and reads back): following such a link
+    would write or read a file outside the job's folder, replacing it would
+    delete what the package did not write.
+    """
+    if os.path.islink(path):
+        raise ConfigError(
+            f"a symbolic link (to {shorten(os.readlink(path))}) at a name only the job writes: "
+            "refusing to follow or replace it; remove the link",
+            file=str(path),
+        )
+    return Path(path)
+
+
 # --- writing -----------------------------------------------------------------------------
-def output_target(path: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path | None:
+def output_target(
+    path: str | Path, *, inputs: Iterable[str | Path] = (), follow_links: bool = True
+) -> Path | None:
     """Where a CSV for ``path`` goes: None for stdout (``-``), else the file to replace.
 
-    A link is followed (the file it points to is written, the link stays).
+    A link is followed (the file it points to is written, the link stays),
+    unless ``follow_links`` is false (the job's own names): then it is refused.
     Raises :class:`ConfigError` naming the path when it is a folder, a device,
     a FIFO or a socket, or the same file as one of ``inputs``.
     """
     if str(path) == STDOUT:
         return None
+    if not follow_links:
+        refuse_link(path)
     target = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
     try:
         mode = os.stat(target).st_mode
@@ -134,7 +158,12 @@ def render_csv(frame: pd.DataFrame) -> str:
 
 
 def write_csv_atomic(
-    frame: pd.DataFrame, path: str | Path, *, inputs: Iterable[str | Path] = (), durable: bool = True
+    frame: pd.DataFrame,
+    path: str | Path,
+    *,
+    inputs: Iterable[str | Path] = (),
+    durable: bool = True,
+    follow_links: bool = True,
 ) -> Path | None:
     """Write ``frame`` (formulas neutralised) as UTF-8 CSV; returns the path, None for stdout.
 
@@ -142,10 +171,10 @@ def write_csv_atomic(
     ``os.replace``, so a reader never sees half a file and a crash leaves the
     previous one in place; ``durable`` also syncs it to disk before the rename
     (a scratch file that is copied elsewhere at once does not need it). See
-    :func:`output_target` for what is refused.
+    :func:`output_target` for what is refused (with ``follow_links`` false, a link too).
     """
     inputs = list(inputs)
-    target = output_target(path, inputs=inputs)
+    target = output_target(path, inputs=inputs, follow_links=follow_links)
     safe = neutralise_formulas(frame)
     if target is None:
         safe.to_csv(sys.stdout, index=False, lineterminator="\n")
@@ -163,7 +192,7 @@ def write_csv_atomic(
                 handle.flush()
                 os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)  # mkstemp creates 0600; exports are meant to be shared
-        output_target(target, inputs=inputs)  # still a regular file (or nothing) right before the rename
+        output_target(target, inputs=inputs, follow_links=follow_links)  # still the same kind of file
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

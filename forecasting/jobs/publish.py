@@ -38,9 +38,10 @@ import pandas as pd
 from forecasting import deployment, model_folder, tracking
 from forecasting.errors import ConfigError, shorten
 from forecasting.export import export_paths, write_csv_atomic
-from forecasting.files import read_config_text
+from forecasting.files import read_config_text, refuse_link
 from forecasting.jobs.config import JobConfig
 from forecasting.jobs.lock import JobLock
+from forecasting.jobs.monitoring import accuracy_path
 
 logger = logging.getLogger(__name__)
 
@@ -76,13 +77,32 @@ def journal_path(config: JobConfig) -> Path:
 def stage_exports(
     table: pd.DataFrame, config: JobConfig, origin: pd.Period | str, run_id: str
 ) -> tuple[tuple[str, str], ...]:
-    """Write the dated and the latest CSV under hidden staged names; ``(staged, final)`` pairs."""
+    """Write the dated and the latest CSV under hidden staged names; ``(staged, final)`` pairs.
+
+    Only the folder is resolved: a link at a final name is refused (exit 2), never followed.
+    """
+    check_own_names(config, origin)
     pairs = []
-    for final in export_paths(config.output_dir, config.name, origin):
+    for final in export_paths(Path(config.output_dir).resolve(), config.name, origin):
         staged = final.with_name(f".{final.name}.{run_id}{STAGED_SUFFIX}")
-        write_csv_atomic(table, staged)
-        pairs.append((str(staged.resolve()), str(final.resolve())))
+        write_csv_atomic(table, staged, follow_links=False)
+        pairs.append((str(staged), str(final)))
     return tuple(pairs)
+
+
+def check_own_names(config: JobConfig, origin: pd.Period | str | None = None) -> None:
+    """Refuse a link at a name the job writes in ``output_dir`` (the dated export's once ``origin`` is known).
+
+    The package never writes a link there; following one would write outside
+    the folder, replacing it would delete what the package did not write.
+    """
+    names = [accuracy_path(config.output_dir, config.name)]
+    if origin is None:
+        names.append(Path(config.output_dir) / f"forecasts_{config.name}_latest.csv")
+    else:
+        names.extend(export_paths(config.output_dir, config.name, origin))
+    for name in names:
+        refuse_link(name)
 
 
 def publish(flip: Flip, config: JobConfig) -> None:
@@ -112,7 +132,7 @@ def _complete(flip: Flip, config: JobConfig) -> None:
 
 
 def _move(staged: str, final: str) -> None:
-    os.replace(staged, final)
+    os.replace(staged, refuse_link(final))  # rename never follows a link, but would replace it
 
 
 def recover(config: JobConfig) -> Flip | None:
@@ -190,6 +210,8 @@ def foreign_entry(flip: Flip, config: JobConfig) -> str | None:
         ):
             where = f"a staged export of {job!r} in {output_dir}"
             return f"it would move {shorten(staged)} to {shorten(final)}: not {where}"
+        if os.path.islink(final):  # renaming over it would delete what the package did not write
+            return f"its export {shorten(final)} is a symbolic link"
     if len({final for _, final in flip.exports}) != len(flip.exports):
         return "it names one export twice"
     return None

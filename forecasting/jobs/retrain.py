@@ -39,7 +39,15 @@ from forecasting.jobs import monitoring
 from forecasting.jobs.config import DEFAULT_JOB_MODELS, JobConfig
 from forecasting.jobs.monitoring import LiveCheck
 from forecasting.jobs.promotion import Decision, decide
-from forecasting.jobs.publish import Flip, discard_staged, job_lock, publish, recover, stage_exports
+from forecasting.jobs.publish import (
+    Flip,
+    check_own_names,
+    discard_staged,
+    job_lock,
+    publish,
+    recover,
+    stage_exports,
+)
 from forecasting.jobs.reconcile import ReconciledScoring, log_reconciled_backtest, reconcile_job_forecasts
 from forecasting.models.base import PanelForecaster, replace_non_finite
 from forecasting.models.registry import available_models, make_model
@@ -89,6 +97,7 @@ def run_retrain(config: JobConfig) -> RetrainResult:
     tracking_uri = tracking.configure(config.tracking_uri)
     with job_lock(config):
         model_folder.job_folder(config.models_dir, config.name)  # refuse a user's folder before any work
+        check_own_names(config)  # and a link at the job's own export names
         experiment_id = tracking.ensure_experiment(config.experiment_name, tracking_uri)
         recover(config)  # a publish a killed run journaled, before its run is ended as stale
         tracking.end_stale_runs(experiment_id, config.name)
@@ -104,6 +113,7 @@ def run_retrain(config: JobConfig) -> RetrainResult:
 
 def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     panel = select_series(load_panel(config), config)
+    check_own_names(config, panel.records["month"].max())  # the dated export's name is known now
     live = monitoring.check_in_service(config, panel, run_id=run_id)
     digest = tracking.data_digest(panel)
     tracking.log_decision(tracking.run_tags(config.name, data=digest, config=config.digest()))

@@ -264,6 +264,22 @@ def champion(job: Job) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
+def own_flip(job: Job) -> dict[str, Any]:
+    """A publish journal exactly as the job writes it, for the champion in service and ``_latest``."""
+    run_id = next(iter(run_statuses(job)))
+    final = job.exports.resolve() / job.latest.name
+    staged = final.with_name(f".{final.name}.{run_id}.staged")
+    return {
+        "job": job.name,
+        "version": champion(job),
+        "folder": str((job.models / job.name).resolve()),
+        "previous": None,
+        "rollback_of": None,
+        "exports": [[str(staged), str(final)]],
+        "run_id": run_id,
+    }
+
+
 def export_files(job: Job) -> dict[str, bytes]:
     """Every file in the export folder (temporary files included) -> its bytes."""
     if not job.exports.is_dir():

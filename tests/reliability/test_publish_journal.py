@@ -21,7 +21,7 @@ from forecasting.errors import ConfigError
 from forecasting.jobs.config import load_config
 from forecasting.jobs.publish import recover
 
-from .jobkit import FORK, Job, champion, export_files, make_job, retrain, run_cli, run_statuses
+from .jobkit import FORK, Job, champion, export_files, make_job, own_flip, retrain, run_cli
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -37,22 +37,6 @@ def job(tmp_path_factory: pytest.TempPathFactory) -> Job:
 
 def _journal(job: Job) -> Path:
     return job.models / f"{job.name}.publish.json"
-
-
-def _own_flip(job: Job) -> dict[str, Any]:
-    """A journal exactly as the job writes it, for the champion in service."""
-    run_id = next(iter(run_statuses(job)))
-    final = job.latest.resolve()
-    staged = final.with_name(f".{final.name}.{run_id}.staged")
-    return {
-        "job": job.name,
-        "version": champion(job),
-        "folder": str((job.models / job.name).resolve()),
-        "previous": None,
-        "rollback_of": None,
-        "exports": [[str(staged), str(final)]],
-        "run_id": run_id,
-    }
 
 
 def _write(job: Job, flip: dict[str, Any] | str) -> Path:
@@ -83,7 +67,7 @@ def test_a_journal_swapping_two_arbitrary_files_is_refused(
     job: Job, command: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     source, victim = _victims(job)
-    flip = _own_flip(job) | {"exports": [[str(source), str(victim)]]}
+    flip = own_flip(job) | {"exports": [[str(source), str(victim)]]}
     journal = _write(job, flip)
     before, version = export_files(job), champion(job)
     argv = {
@@ -103,7 +87,7 @@ def test_a_journal_swapping_two_arbitrary_files_is_refused(
 
 def _variant(job: Job, kind: str) -> dict[str, Any] | str:
     """A journal that differs from the job's own in one place."""
-    flip = _own_flip(job)
+    flip = own_flip(job)
     staged, final = (Path(p) for p in flip["exports"][0])
     outside = job.root / "victim.txt"
     if kind == "final_outside":
@@ -173,7 +157,7 @@ def nothing_moves(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_journal_not_entirely_the_jobs_own_moves_nothing(job: Job, kind: str, nothing_moves: None) -> None:
     """Checked in-process: the refusal comes before any MLflow call or file move."""
     source, victim = _victims(job)
-    staged = Path(_own_flip(job)["exports"][0][0])
+    staged = Path(own_flip(job)["exports"][0][0])
     staged.write_text("staged\n", encoding="utf-8")  # present, so a replay would move it
     journal = _write(job, _variant(job, kind))
     before = export_files(job)
@@ -190,7 +174,7 @@ def test_a_journal_not_entirely_the_jobs_own_moves_nothing(job: Job, kind: str, 
 def test_a_journal_that_is_a_link_or_a_fifo_is_refused(job: Job, nothing_moves: None) -> None:
     journal = _journal(job)
     elsewhere = job.root / "elsewhere.json"
-    elsewhere.write_text(json.dumps(_own_flip(job)), encoding="utf-8")
+    elsewhere.write_text(json.dumps(own_flip(job)), encoding="utf-8")
     journal.symlink_to(elsewhere)
     with pytest.raises(ConfigError, match="it is a link"):
         recover(load_config(job.config))
@@ -203,7 +187,7 @@ def test_a_journal_that_is_a_link_or_a_fifo_is_refused(job: Job, nothing_moves: 
 
 def test_the_jobs_own_journal_is_still_replayed(job: Job) -> None:
     """The checks refuse only foreign journals: what a run killed after its journal wrote is finished."""
-    flip = _own_flip(job)
+    flip = own_flip(job)
     staged, final = (Path(p) for p in flip["exports"][0])
     staged.write_text(final.read_text(encoding="utf-8").replace(",", ", "), encoding="utf-8")
     expected = staged.read_bytes()
