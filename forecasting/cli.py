@@ -23,7 +23,7 @@ from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_b
 from forecasting.executors import DEFAULT_EXECUTOR, executor_scope
 from forecasting.features.flows import build_series
 from forecasting.features.hierarchy import check_estimated_share, write_long_csv
-from forecasting.files import output_target, write_csv_atomic
+from forecasting.files import STDOUT, output_target, write_csv_atomic
 from forecasting.jobs import commands
 from forecasting.panel import SeriesPanel
 from forecasting.reconciliation import METHODS, RESIDUAL_MONTHS, structure_to_reconcile
@@ -113,6 +113,8 @@ def _series_build(args: argparse.Namespace) -> int:
     share = check_estimated_share(args.max_estimated_share)
     inputs = commands.input_files(args)
     output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
+    if args.output != STDOUT:  # and the same for the hierarchy written beside it
+        output_target(structure_path(args.output), inputs=inputs)
     loaded = SeriesPanel.from_load(load(args.input, args.format, conflicts=args.conflicts))
     panel = build_series(loaded, max_estimated_share=share)
     path = write_long_csv(panel, args.output, inputs=inputs)

@@ -20,6 +20,7 @@ import pandas as pd
 from forecasting import deployment, model_folder, tracking
 from forecasting.core.checks import check_experiment_name
 from forecasting.data.loaders import load
+from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.export import forecast_table
 from forecasting.files import output_target, write_csv_atomic
@@ -160,8 +161,13 @@ def forecast(args: argparse.Namespace) -> int:
 
 
 def input_files(args: argparse.Namespace) -> list[str]:
-    """What a command reads (``--input``, a source spec ``--format``): ``--output`` must not be one."""
-    return [args.input, *([args.format] if args.format.endswith(".toml") else [])]
+    """What a command reads: ``--input``, the hierarchy beside it, a source spec ``--format``.
+
+    No output may replace any of them (a forecast written over ``panel.hierarchy.csv``
+    destroyed the hierarchy of the very panel it was read with).
+    """
+    spec = [args.format] if args.format.endswith(".toml") else []
+    return [args.input, str(structure_path(args.input)), *spec]
 
 
 def compare(args: argparse.Namespace) -> int:

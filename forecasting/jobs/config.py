@@ -29,6 +29,7 @@ from typing import Any
 
 from forecasting.core.checks import check_experiment_name, check_job_name
 from forecasting.data.loaders import BUILTIN_SPECS
+from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError
 from forecasting.evaluation.live import DriftRule
 from forecasting.executors import DEFAULT_EXECUTOR, EXECUTORS
@@ -155,6 +156,15 @@ class JobConfig:
     @property
     def uses_sample(self) -> bool:
         return not self.sources
+
+    @property
+    def input_files(self) -> tuple[str, ...]:
+        """What the job reads: the config, each source, its hierarchy and spec; no export may replace one."""
+        files = [self.source_file] if self.source_file else []
+        for source in self.sources:
+            files += [source.path, str(structure_path(source.path))]
+            files += [source.format] if source.format.endswith(".toml") else []
+        return tuple(files)
 
     def digest(self) -> str:
         """sha256 of the settings (not of where the file lives), for the run's ``config_digest`` tag."""

@@ -38,7 +38,7 @@ import pandas as pd
 from forecasting import deployment, model_folder, tracking
 from forecasting.errors import ConfigError, shorten
 from forecasting.export import export_paths, write_csv_atomic
-from forecasting.files import read_config_text, refuse_link
+from forecasting.files import output_target, read_config_text, refuse_link
 from forecasting.jobs.config import JobConfig
 from forecasting.jobs.lock import JobLock
 from forecasting.jobs.monitoring import accuracy_path
@@ -91,10 +91,12 @@ def stage_exports(
 
 
 def check_own_names(config: JobConfig, origin: pd.Period | str | None = None) -> None:
-    """Refuse a link at a name the job writes in ``output_dir`` (the dated export's once ``origin`` is known).
+    """Refuse (exit 2) a name the job writes in ``output_dir`` that is a link or one of its inputs.
 
     The package never writes a link there; following one would write outside
-    the folder, replacing it would delete what the package did not write.
+    the folder, replacing it would delete what the package did not write. A
+    source or the config at such a name would be replaced by the export. The
+    dated export's name is checked once ``origin`` (the last month of the data) is known.
     """
     names = [accuracy_path(config.output_dir, config.name)]
     if origin is None:
@@ -102,7 +104,7 @@ def check_own_names(config: JobConfig, origin: pd.Period | str | None = None) ->
     else:
         names.extend(export_paths(config.output_dir, config.name, origin))
     for name in names:
-        refuse_link(name)
+        output_target(name, inputs=config.input_files, follow_links=False)
 
 
 def publish(flip: Flip, config: JobConfig) -> None:

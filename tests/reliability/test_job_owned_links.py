@@ -126,15 +126,6 @@ def test_a_journaled_publish_never_renames_over_a_link(job: Job, monkeypatch: py
     _restore(link)
 
 
-def test_with_the_links_gone_the_job_runs_and_writes_its_own_files(job: Job) -> None:
-    assert retrain(job) == 0
-    for name in ("forecasts_tiny_latest.csv", "forecasts_tiny_2022-07.csv", "accuracy_tiny.csv"):
-        path = job.exports / name
-        assert path.is_file() and not path.is_symlink()
-    assert not (job.root / "created_through_link.csv").exists()
-    assert (job.root / "outside.csv").read_text(encoding="utf-8") == PRECIOUS
-
-
 @pytest.mark.parametrize("dangling", [False, True], ids=["existing_target", "dangling"])
 def test_job_writers_never_follow_a_link(tmp_path: Path, dangling: bool) -> None:
     """The writer's own guard, and the export helper: a link is refused, a regular file replaced."""

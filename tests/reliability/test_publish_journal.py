@@ -21,7 +21,7 @@ from forecasting.errors import ConfigError
 from forecasting.jobs.config import load_config
 from forecasting.jobs.publish import recover
 
-from .jobkit import FORK, Job, champion, export_files, make_job, own_flip, retrain, run_cli
+from .jobkit import Job, champion, export_files, make_job, own_flip, retrain, run_cli
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -183,26 +183,3 @@ def test_a_journal_that_is_a_link_or_a_fifo_is_refused(job: Job, nothing_moves: 
     with pytest.raises(ConfigError, match="not a regular file"):
         recover(load_config(job.config))
     journal.unlink()
-
-
-def test_the_jobs_own_journal_is_still_replayed(job: Job) -> None:
-    """The checks refuse only foreign journals: what a run killed after its journal wrote is finished."""
-    flip = own_flip(job)
-    staged, final = (Path(p) for p in flip["exports"][0])
-    staged.write_text(final.read_text(encoding="utf-8").replace(",", ", "), encoding="utf-8")
-    expected = staged.read_bytes()
-    _write(job, flip)
-
-    def child() -> None:
-        from forecasting import tracking
-
-        config = load_config(job.config)
-        tracking.configure(config.tracking_uri)
-        os._exit(0 if recover(config) is not None else 3)
-
-    process = FORK.Process(target=child)
-    process.start()
-    process.join(120)
-    assert process.exitcode == 0
-    assert not _journal(job).exists() and not staged.exists()
-    assert final.read_bytes() == expected and champion(job) == flip["version"]
