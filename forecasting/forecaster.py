@@ -7,6 +7,12 @@ wide by model (``<alias>``, ``<alias>-lo-80``, ``<alias>-hi-80``, ...) or long
 in the package's own forecast table. ``cross_validation`` is the package's
 rolling-origin :func:`~forecasting.evaluation.backtest.backtest`.
 
+One ``Forecaster`` may serve several threads: ``forecast`` and
+``cross_validation`` keep what they fit in a local :class:`_Fitted` and answer
+from it, so concurrent calls never read each other's models or series; the
+fitted attributes (``models_``, ``panel_``, ...) are then replaced together, and
+``predict`` reads them together.
+
 Input columns: the series id, the month and the target (default ``series_id,
 month, value``; ``unique_id, ds, y`` are recognised when the defaults are
 absent). Every other numeric column is an exogenous regressor, passed to the
@@ -16,6 +22,7 @@ series (``flow``, ``unit``, ...), constant within the series.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Self
@@ -35,6 +42,8 @@ STATSFORECAST_COLUMNS = ("unique_id", "ds", "y")
 FREQUENCIES = ("MS", "ME", "M")
 """Accepted ``freq`` values: month-start or month-end timestamps ("M" is pandas' old name for "ME")."""
 OUTPUTS = ("wide", "long")
+_FITTED_LOCK = threading.Lock()
+"""Guards replacing and reading the fitted attributes as one set (module-wide: pickles stay plain)."""
 
 
 class Forecaster(BaseEstimator):
@@ -100,7 +109,8 @@ class Forecaster(BaseEstimator):
         Models that backtest internally (``auto``, ``ensemble``) do so over
         their default horizon here; :meth:`forecast` builds them for the horizon asked.
         """
-        return self._fit(df, X_df, horizon=None)
+        self._keep(self._fit(df, X_df, horizon=None))
+        return self
 
     def predict(
         self, h: int, level: Sequence[int] | None = (80, 95), X_df: pd.DataFrame | None = None
@@ -111,24 +121,7 @@ class Forecaster(BaseEstimator):
         those columns, ``h`` months per series); it is required when ``df``
         had exogenous columns and a model uses them, unless given to ``fit``.
         """
-        if not hasattr(self, "models_"):
-            raise ModelError("Forecaster is not fitted yet: call fit(df) before predict, or forecast(df, h).")
-        horizon = _positive_int(h, "h", "predict")
-        levels = _levels(level, "predict")
-        X_future = self.X_future_ if X_df is None else _future_exog(X_df, self.layout_)
-        if X_future is None and self.layout_.exog and self._exog_users():
-            raise DataError(
-                f"X_df is required: df had exogenous columns {self.layout_.exog} and "
-                f"{self._exog_users()} use them; give their future values"
-            )
-        frames = [
-            model.predict(horizon, X_future if model.uses_exog else None, levels).assign(model=alias)
-            for alias, model in self.models_.items()
-        ]
-        long = pd.concat(frames, ignore_index=True)
-        if self.output == "long":
-            return long
-        return self.layout_.external(_wide(long, ["series_id", "month"], levels))
+        return self._predict(self._fitted(), h, level, X_df, "predict")
 
     def forecast(
         self,
@@ -139,7 +132,10 @@ class Forecaster(BaseEstimator):
     ) -> pd.DataFrame:
         """Fit on ``df`` and forecast ``h`` months: ``fit(df)`` then ``predict(h, level, X_df)``."""
         horizon = _positive_int(h, "h", "forecast")
-        return self._fit(df, X_df, horizon=horizon).predict(horizon, level)
+        fitted = self._fit(df, X_df, horizon=horizon)  # this call's own: another thread may fit meanwhile
+        forecasts = self._predict(fitted, horizon, level, None, "forecast")
+        self._keep(fitted)
+        return forecasts
 
     def cross_validation(
         self,
@@ -191,7 +187,8 @@ class Forecaster(BaseEstimator):
         return pd.concat(frames, ignore_index=True)
 
     # --- fitting ------------------------------------------------------------------------------
-    def _fit(self, df: pd.DataFrame, X_df: pd.DataFrame | None, horizon: int | None) -> Self:
+    def _fit(self, df: pd.DataFrame, X_df: pd.DataFrame | None, horizon: int | None) -> _Fitted:
+        """Fresh models fitted on ``df``, returned, not stored: the caller decides when to keep them."""
         self._check_params()
         panel, X, layout = self._read(df)
         X_future = None if X_df is None else _future_exog(X_df, layout)
@@ -199,13 +196,55 @@ class Forecaster(BaseEstimator):
             alias: model.fit(panel, X if model.uses_exog else None)
             for alias, model in self._estimators(horizon).items()
         }
-        self.models_, self.panel_, self.layout_, self.X_future_ = models, panel, layout, X_future
-        self.exog_columns_ = layout.exog
-        return self
+        return _Fitted(models, panel, layout, X_future)
 
-    def _exog_users(self) -> list[str]:
-        """Aliases of the fitted models that take exogenous regressors."""
-        return [alias for alias, model in self.models_.items() if model.uses_exog]
+    def _keep(self, fitted: _Fitted) -> None:
+        """Replace the fitted attributes as one set."""
+        with _FITTED_LOCK:
+            self.__dict__.update(
+                models_=fitted.models,
+                panel_=fitted.panel,
+                layout_=fitted.layout,
+                X_future_=fitted.X_future,
+                exog_columns_=fitted.layout.exog,
+            )
+
+    def _fitted(self) -> _Fitted:
+        """The fitted attributes, read as one set."""
+        with _FITTED_LOCK:
+            if not hasattr(self, "models_"):
+                raise ModelError(
+                    "Forecaster is not fitted yet: call fit(df) before predict, or forecast(df, h)."
+                )
+            return _Fitted(self.models_, self.panel_, self.layout_, self.X_future_)
+
+    def _predict(
+        self,
+        fitted: _Fitted,
+        h: int,
+        level: Sequence[int] | None,
+        X_df: pd.DataFrame | None,
+        method: str,
+    ) -> pd.DataFrame:
+        """Forecasts of ``fitted``'s models, answered in the layout of the frame they were fitted on."""
+        horizon = _positive_int(h, "h", method)
+        levels = _levels(level, method)
+        layout = fitted.layout
+        X_future = fitted.X_future if X_df is None else _future_exog(X_df, layout)
+        users = [alias for alias, model in fitted.models.items() if model.uses_exog]
+        if X_future is None and layout.exog and users:
+            raise DataError(
+                f"X_df is required: df had exogenous columns {layout.exog} and "
+                f"{users} use them; give their future values"
+            )
+        frames = [
+            model.predict(horizon, X_future if model.uses_exog else None, levels).assign(model=alias)
+            for alias, model in fitted.models.items()
+        ]
+        long = pd.concat(frames, ignore_index=True)
+        if self.output == "long":
+            return long
+        return layout.external(_wide(long, ["series_id", "month"], levels))
 
     def _estimators(self, horizon: int | None) -> dict[str, PanelForecaster]:
         """Fresh unfitted estimators by alias; registry names are built for ``horizon``."""
@@ -303,6 +342,16 @@ class Forecaster(BaseEstimator):
                     column=column,
                 )
         return configured
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """One fit's models and what ``predict`` needs with them, kept together."""
+
+    models: dict[str, PanelForecaster]
+    panel: SeriesPanel
+    layout: FrameLayout
+    X_future: pd.DataFrame | None
 
 
 @dataclass(frozen=True)
