@@ -22,6 +22,7 @@ series (``flow``, ``unit``, ...), constant within the series.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
-from forecasting.errors import ConfigError, DataError, ModelError
+from forecasting.errors import ConfigError, DataError, ModelError, shorten
 from forecasting.evaluation.backtest import BacktestLog, backtest
 from forecasting.models.base import PanelForecaster
 from forecasting.models.registry import available_models, make_model
@@ -42,6 +43,8 @@ STATSFORECAST_COLUMNS = ("unique_id", "ds", "y")
 FREQUENCIES = ("MS", "ME", "M")
 """Accepted ``freq`` values: month-start or month-end timestamps ("M" is pandas' old name for "ME")."""
 OUTPUTS = ("wide", "long")
+YEAR_OR_QUARTER = re.compile(r"\s*[0-9]{4}(\s*-?\s*[Qq][1-4])?\s*")
+"""Labels pandas reads as a January (``1990``, ``1990Q1``) that name a year or a quarter, not a month."""
 _FITTED_LOCK = threading.Lock()
 """Guards replacing and reading the fitted attributes as one set (module-wide: pickles stay plain)."""
 
@@ -535,6 +538,7 @@ def _months(times: pd.Series, column: str) -> pd.PeriodIndex:
         return pd.PeriodIndex(times)
     if pd.api.types.is_numeric_dtype(times) or pd.api.types.is_bool_dtype(times):
         raise DataError(f"must hold dates or months, not {times.dtype} numbers", column=column)
+    _check_month_labels(times, column)
     try:
         dates = pd.to_datetime(times)
     except (ValueError, TypeError) as error:
@@ -544,6 +548,25 @@ def _months(times: pd.Series, column: str) -> pd.PeriodIndex:
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
     return pd.PeriodIndex(dates.dt.to_period("M"))
+
+
+def _check_month_labels(times: pd.Series, column: str) -> None:
+    """Refuse labels pandas would read as a date that are not months: a year, a quarter, a number.
+
+    ``pd.to_datetime("1990")`` is 1990-01-01, so yearly data passed as monthly
+    became January forecasts; a number in an object column became a nanosecond of 1970.
+    """
+    for value in pd.unique(times.dropna()):
+        number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+        if not number and not (isinstance(value, str) and YEAR_OR_QUARTER.fullmatch(value)):
+            continue
+        what = "a number" if number else "a quarter" if "q" in value.lower() else "a year"
+        row = int(np.flatnonzero((times == value).to_numpy(dtype=bool))[0])
+        raise DataError(
+            f"{shorten(value)} is {what}, not a month: label months as 'YYYY-MM' or dates",
+            row=row,
+            column=column,
+        )
 
 
 def _time_label(times: pd.Series) -> str:
