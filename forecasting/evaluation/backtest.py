@@ -71,6 +71,9 @@ def backtest_file(
     if unknown or not models:
         got = f"unknown model {shorten(unknown[0])}" if unknown else "no model named"
         raise ConfigError(f"{got}; known: {', '.join(available_models())}", key="--models")
+    twice = sorted({name for name in models if models.count(name) > 1})
+    if twice:  # one leaderboard row per model
+        raise ConfigError(f"names {shorten(twice[0])} twice", key="--models")
     panel = SeriesPanel.from_load(load(path, format=format))
     estimators = [make_model(name, horizon=horizon) for name in models]
     try:

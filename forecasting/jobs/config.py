@@ -212,6 +212,8 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     levels = tuple(check.int_list(job, "job.levels", [80, 95]))
     if not levels or any(not 0 < level < 100 for level in levels):
         check.fail("job.levels", f"must hold ints in (0, 100). Got {list(levels)}")
+    if len(set(levels)) != len(levels):  # one pair of interval columns per level
+        check.fail("job.levels", f"lists a level twice. Got {list(levels)}")
     models = tuple(check.str_list(candidates, "candidates.models", []))
     _check_models(check, models)
     params = check.table(candidates, "candidates.params")

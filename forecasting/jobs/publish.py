@@ -65,9 +65,24 @@ class Flip:
 
 
 def job_lock(config: JobConfig) -> JobLock:
-    """The lock every command that changes the job's champion or exports holds."""
-    path = Path(config.models_dir) / f"{config.name}.lock"
+    """The lock every command that changes the job's champion or exports holds, in ``models_dir``."""
+    path = usable_folder(config.models_dir, key="job.models_dir") / f"{config.name}.lock"
     return JobLock(path, stale_after=config.stale_lock_hours * 3600)
+
+
+def usable_folder(path: str | Path, *, key: str) -> Path:
+    """``path`` as a folder, created if absent; a :class:`ConfigError` naming ``key`` when it cannot be one.
+
+    A file where the folder should be (a typo in the config) would otherwise
+    surface as a traceback from deep inside the lock or the exports.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        kind = "is a file, not a folder" if path.is_file() else f"cannot be created: {error.strerror}"
+        raise ConfigError(f"{path} {kind}", key=key) from None
+    return path
 
 
 def journal_path(config: JobConfig) -> Path:
@@ -98,6 +113,7 @@ def check_own_names(config: JobConfig, origin: pd.Period | str | None = None) ->
     source or the config at such a name would be replaced by the export. The
     dated export's name is checked once ``origin`` (the last month of the data) is known.
     """
+    usable_folder(config.output_dir, key="job.output_dir")
     names = [accuracy_path(config.output_dir, config.name)]
     if origin is None:
         names.append(Path(config.output_dir) / f"forecasts_{config.name}_latest.csv")
