@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from forecasting.core.constants import MAX_HORIZON
 from forecasting.errors import ConfigError, DataError, ModelError, shorten
 from forecasting.evaluation.backtest import BacktestLog, backtest
 from forecasting.models.base import PanelForecaster
@@ -134,7 +135,7 @@ class Forecaster(BaseEstimator):
         X_df: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Fit on ``df`` and forecast ``h`` months: ``fit(df)`` then ``predict(h, level, X_df)``."""
-        horizon = _positive_int(h, "h", "forecast")
+        horizon = _positive_int(h, "h", "forecast", MAX_HORIZON)
         fitted = self._fit(df, X_df, horizon=horizon)  # this call's own: another thread may fit meanwhile
         forecasts = self._predict(fitted, horizon, level, None, "forecast")
         self._keep(fitted)
@@ -160,7 +161,7 @@ class Forecaster(BaseEstimator):
         the alias (``leaderboard`` reads it), its ``BacktestLog`` in ``attrs``.
         """
         self._check_params()
-        horizon = _positive_int(h, "h", "cross_validation")
+        horizon = _positive_int(h, "h", "cross_validation", MAX_HORIZON)
         windows = _positive_int(n_windows, "n_windows", "cross_validation")
         step = None if step_size is None else _positive_int(step_size, "step_size", "cross_validation")
         levels = _levels(level, "cross_validation")
@@ -230,7 +231,7 @@ class Forecaster(BaseEstimator):
         method: str,
     ) -> pd.DataFrame:
         """Forecasts of ``fitted``'s models, answered in the layout of the frame they were fitted on."""
-        horizon = _positive_int(h, "h", method)
+        horizon = _positive_int(h, "h", method, MAX_HORIZON)
         levels = _levels(level, method)
         layout = fitted.layout
         X_future = fitted.X_future if X_df is None else _future_exog(X_df, layout)
@@ -477,10 +478,15 @@ def _check_spec(spec: Any) -> None:
         )
 
 
-def _positive_int(value: Any, name: str, method: str) -> int:
+def _positive_int(value: Any, name: str, method: str, at_most: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ConfigError(
             f"The {name!r} parameter of {method} must be a positive int. Got {value!r} instead.", key=name
+        )
+    if at_most is not None and value > at_most:
+        raise ConfigError(
+            f"The {name!r} parameter of {method} must be at most {at_most} (months). Got {value!r} instead.",
+            key=name,
         )
     return int(value)
 

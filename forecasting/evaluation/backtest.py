@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from forecasting.core.checks import check_horizon_option
 from forecasting.data.loaders import load
 from forecasting.errors import ConfigError, DataError, shorten
 from forecasting.evaluation.metrics import leaderboard
@@ -62,9 +63,9 @@ def backtest_file(
     Returns ``(leaderboard, results)``; what ``forecasting backtest`` prints. Bad options are
     :class:`ConfigError` naming the command-line option, too little data a :class:`DataError`.
     """
-    for option, value in (("--horizon", horizon), ("--folds", folds)):
-        if value < 1:
-            raise ConfigError(f"must be a positive integer. Got {value}", key=option)
+    check_horizon_option(horizon, key="--horizon")
+    if folds < 1:
+        raise ConfigError(f"must be a positive integer. Got {folds}", key="--folds")
     if n_jobs == 0:
         raise ConfigError("must not be 0 (1: serial, -1: all cores)", key="--n-jobs")
     unknown = [name for name in models if name not in available_models()]

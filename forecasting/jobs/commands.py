@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import deployment, model_folder, tracking
-from forecasting.core.checks import check_experiment_name
+from forecasting.core.checks import check_experiment_name, check_horizon_option
 from forecasting.data.loaders import load
 from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError, DataError, ModelError
@@ -86,8 +86,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def forecast(args: argparse.Namespace) -> int:
     """One-off forecast of a long CSV without the registry; still tracked as a run."""
     setup_logging()
-    if args.horizon < 1:
-        raise ConfigError(f"must be a positive integer. Got {args.horizon}", key="--horizon")
+    check_horizon_option(args.horizon, key="--horizon")
     method = getattr(args, "reconcile", None)
     residuals = getattr(args, "residuals", None) or RESIDUAL_SOURCES[0]
     months_given = getattr(args, "residual_months", None)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.core.checks import check_experiment_name, check_job_name
+from forecasting.core.constants import MAX_HORIZON
 from forecasting.data.loaders import BUILTIN_SPECS
 from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError
@@ -208,6 +209,9 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     if reconcile_method is not None and reconcile_method not in RECONCILE_METHODS:
         check.fail("reconcile.method", f"must be one of {list(RECONCILE_METHODS)}. Got {reconcile_method!r}")
     folds = check.positive_int(backtest, "backtest.folds", 3)
+    horizon = check.positive_int(job, "job.horizon", 12)
+    if horizon > MAX_HORIZON:
+        check.fail("job.horizon", f"must be at most {MAX_HORIZON} months (100 years). Got {horizon}")
     name = check_job_name(check.string(job, "job.name", "sample"), file=source_file)
     levels = tuple(check.int_list(job, "job.levels", [80, 95]))
     if not levels or any(not 0 < level < 100 for level in levels):
@@ -232,7 +236,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     filters = check.table(series, "series.filters")
     return JobConfig(
         name=name,
-        horizon=check.positive_int(job, "job.horizon", 12),
+        horizon=horizon,
         levels=tuple(sorted(levels)),
         output_dir=check.string(job, "job.output_dir", "exports"),
         models_dir=check.string(job, "job.models_dir", "models"),

@@ -39,6 +39,7 @@ from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS
 from forecasting.core.intervals import interval_columns
 from forecasting.core.scales import series_scales
 from forecasting.errors import DataError, shorten
+from forecasting.executors import worker_count
 from forecasting.models.base import PanelForecaster, predict_fallbacks
 from forecasting.panel import SeriesPanel
 
@@ -153,7 +154,8 @@ def backtest(
     if n_jobs == 1 or len(tasks) < 2:
         outputs = [_run_fold(plan, model, horizon, X, levels) for plan, model in tasks]
     else:
-        outputs = Parallel(n_jobs=n_jobs)(run(plan, model, horizon, X, levels) for plan, model in tasks)
+        workers = worker_count(n_jobs)  # at most one process per core
+        outputs = Parallel(n_jobs=workers)(run(plan, model, horizon, X, levels) for plan, model in tasks)
     columns = result_columns(levels)
     frames = [frame for frame, _ in outputs if not frame.empty]
     skipped = _concat([plan.skipped for plan in plans], SKIPPED_COLUMNS)
