@@ -111,15 +111,20 @@ def empty_store() -> Path:
     return _EMPTY_STORE[0]
 
 
+def store_uri(database: Path) -> str:
+    """``sqlite:///<database>``, a copy of the migrated empty store when none is there yet."""
+    if not database.exists():
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(empty_store(), database)
+    return f"sqlite:///{database}"
+
+
 def make_job(root: Path, name: str = "tiny", *, tracking_uri: str | None = None) -> Job:
     """Write a job config for a tiny panel with fast models; the store lives in ``root/mlruns``."""
     job = Job(root, name)
     root.mkdir(parents=True, exist_ok=True)
-    if tracking_uri is None and not job.database.exists():  # a copy of a migrated store: no migrations
-        job.database.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(empty_store(), job.database)
     panel = write_panel(root / f"{name}.csv")
-    uri = tracking_uri or f"sqlite:///{job.database}"
+    uri = tracking_uri or store_uri(job.database)  # a copy of a migrated store: no migrations
     tracking = f'[tracking]\nuri = "{uri}"\n' if tracking_uri != "" else ""
     job.config.write_text(
         f'[job]\nname = "{name}"\nhorizon = 3\noutput_dir = "{job.exports}"\nmodels_dir = "{job.models}"\n'
