@@ -154,6 +154,8 @@ def _series_build(args: argparse.Namespace) -> int:
     inputs = commands.input_files(args)
     output = output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input first
     report = _report_target(args.report, output, inputs)
+    if args.output != STDOUT:  # and the same for the hierarchy written beside it
+        output_target(structure_path(args.output), inputs=inputs)
     loaded = SeriesPanel.from_load(load(args.input, args.format, conflicts=args.conflicts))
     panel = build_series(loaded, max_estimated_share=share)
     flag_stale(panel.report, panel.records, check_max_stale_months(args.max_stale_months))

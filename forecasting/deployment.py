@@ -28,7 +28,7 @@ from forecasting import model_folder
 from forecasting.core.checks import check_job_name
 from forecasting.errors import ConfigError, ModelError
 from forecasting.serving import MANIFEST_TAG, write_manifest
-from forecasting.tracking import JOB_TAG, MODEL_URI_TAG, check_run_id, get_run
+from forecasting.tracking import JOB_TAG, MODEL_URI_TAG, RECOVERED_TAG, check_run_id, get_run
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,12 @@ def promotable_version(job: str, run_id: str) -> ModelVersion:
     if run.data.tags.get(JOB_TAG) != job:
         raise ConfigError(
             f"run {run_id} belongs to job {run.data.tags.get(JOB_TAG)!r}, not {job!r}", key="--run"
+        )
+    status = run.info.status
+    if status != "FINISHED" and RECOVERED_TAG not in run.data.tags:  # a publish finished by a later start
+        raise ConfigError(
+            f"run {run_id} is {status}, not FINISHED: only a retrain that finished can be promoted",
+            key="--run",
         )
     model_uri = run.data.tags.get(MODEL_URI_TAG)
     if model_uri is None:

@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +34,8 @@ from joblib import Parallel, delayed
 
 from forecasting import progress as command_progress
 from forecasting.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 ExecutorKind = Literal["serial", "local", "dask"]
 EXECUTORS: tuple[str, ...] = ("serial", "local", "dask")
@@ -128,11 +131,11 @@ class LocalExecutor(Executor):
         if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
             raise ValueError(f"The 'n_jobs' parameter must be a non-zero int. Got {n_jobs!r} instead.")
         self.n_jobs = n_jobs
+        self._workers = worker_count(n_jobs)
 
     @property
     def n_workers(self) -> int:
-        cores = os.cpu_count() or 1
-        return max(cores + 1 + self.n_jobs, 1) if self.n_jobs < 0 else self.n_jobs
+        return self._workers
 
     def ran_as(self, chunks: list[list[tuple]], heavy: bool) -> tuple[str, int]:
         return ("serial", 1) if self._in_process(chunks, heavy) else (self.kind, self.n_workers)
@@ -324,6 +327,21 @@ def run_chunked(
 
     done = executor.map_chunks(function, chunks, progress, heavy=heavy)
     return [result for chunk in done for result in chunk]
+
+
+def worker_count(n_jobs: int) -> int:
+    """Processes for joblib's ``n_jobs`` (-1: all cores, -2: all but one), at most one per core.
+
+    More processes than cores only add memory and start-up time: ``--n-jobs 100000``
+    started hundreds of workers. A larger request is capped, with a warning.
+    """
+    cores = os.cpu_count() or 1
+    if n_jobs < 0:
+        return max(cores + 1 + n_jobs, 1)
+    if n_jobs > cores:
+        logger.warning("event=n_jobs_capped requested=%d workers=%d reason=cores", n_jobs, cores)
+        return cores
+    return n_jobs
 
 
 def _default_executor(n_jobs: int | None) -> Executor:

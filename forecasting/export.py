@@ -20,7 +20,7 @@ from forecasting.core.checks import check_job_name
 from forecasting.core.intervals import interval_columns
 from forecasting.data.schema import DIMENSIONS
 from forecasting.errors import DataError
-from forecasting.files import FORMULA_PREFIXES, neutralise_formulas, write_csv_atomic
+from forecasting.files import FORMULA_PREFIXES, neutralise_formulas, refuse_link, write_csv_atomic
 
 __all__ = [
     "FORMULA_PREFIXES",
@@ -115,9 +115,11 @@ def export_forecasts(
     the same data overwrites the same dated file.
     """
     dated, latest = export_paths(output_dir, job, origin)
+    for path in (dated, latest):  # the job's own names: a link there is refused before anything is written
+        refuse_link(path)
     for path in (dated, latest):  # left by a writer killed before its rename (the job lock excludes others)
         for stale in path.parent.glob(f".{path.name}.*.tmp"):
             stale.unlink(missing_ok=True)
-    write_csv_atomic(table, dated)
-    write_csv_atomic(table, latest)
+    write_csv_atomic(table, dated, follow_links=False)  # the job's own names: a link there is refused
+    write_csv_atomic(table, latest, follow_links=False)
     return dated, latest

@@ -10,7 +10,10 @@ so loaders, tracking, exports and the CLI share the same rules:
   :func:`write_text_atomic`): text cells a spreadsheet would execute are
   neutralised, the file is written beside the target and renamed over it, and
   only a regular file (or nothing) is ever replaced, never a device, a FIFO, a
-  folder or the input file itself. ``-`` means stdout.
+  folder or the input file itself. ``-`` means stdout;
+- at a name only the job writes (its exports, its accuracy table) a symbolic
+  link is never followed nor replaced (:func:`refuse_link`): the package never
+  puts one there, so someone else did, and its target lies outside the job's folder.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import IO
 
 import pandas as pd
 
-from forecasting.errors import ConfigError, DataError
+from forecasting.errors import ConfigError, DataError, shorten
 
 STDOUT = "-"
 """``--output -`` writes the CSV to standard output."""
@@ -88,16 +91,37 @@ def read_first_line(handle: IO[str], *, file: str) -> str:
     return line
 
 
+def refuse_link(path: str | Path) -> Path:
+    """``path``, unless it is a symbolic link: then a :class:`ConfigError` naming it.
+
+    For the names only the job writes (and reads back): following such a link
+    would write or read a file outside the job's folder, replacing it would
+    delete what the package did not write.
+    """
+    if os.path.islink(path):
+        raise ConfigError(
+            f"a symbolic link (to {shorten(os.readlink(path))}) at a name only the job writes: "
+            "refusing to follow or replace it; remove the link",
+            file=str(path),
+        )
+    return Path(path)
+
+
 # --- writing -----------------------------------------------------------------------------
-def output_target(path: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path | None:
+def output_target(
+    path: str | Path, *, inputs: Iterable[str | Path] = (), follow_links: bool = True
+) -> Path | None:
     """Where a CSV or report for ``path`` goes: None for stdout (``-``), else the file to replace.
 
-    A link is followed (the file it points to is written, the link stays).
+    A link is followed (the file it points to is written, the link stays),
+    unless ``follow_links`` is false (the job's own names): then it is refused.
     Raises :class:`ConfigError` naming the path when it is a folder, a device,
     a FIFO or a socket, or the same file as one of ``inputs``.
     """
     if str(path) == STDOUT:
         return None
+    if not follow_links:
+        refuse_link(path)
     target = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
     try:
         mode = os.stat(target).st_mode
@@ -135,7 +159,12 @@ def render_csv(frame: pd.DataFrame) -> str:
 
 
 def write_csv_atomic(
-    frame: pd.DataFrame, path: str | Path, *, inputs: Iterable[str | Path] = (), durable: bool = True
+    frame: pd.DataFrame,
+    path: str | Path,
+    *,
+    inputs: Iterable[str | Path] = (),
+    durable: bool = True,
+    follow_links: bool = True,
 ) -> Path | None:
     """Write ``frame`` (formulas neutralised) as UTF-8 CSV; returns the path, None for stdout.
 
@@ -143,16 +172,22 @@ def write_csv_atomic(
     ``os.replace``, so a reader never sees half a file and a crash leaves the
     previous one in place; ``durable`` also syncs it to disk before the rename
     (a scratch file that is copied elsewhere at once does not need it). See
-    :func:`output_target` for what is refused.
+    :func:`output_target` for what is refused (with ``follow_links`` false, a link too).
     """
     inputs = list(inputs)
-    target = output_target(path, inputs=inputs)
+    target = output_target(path, inputs=inputs, follow_links=follow_links)
     safe = neutralise_formulas(frame)
     if target is None:
         safe.to_csv(sys.stdout, index=False, lineterminator="\n")
         sys.stdout.flush()
         return None
-    _replace(target, lambda handle: safe.to_csv(handle, index=False, lineterminator="\n"), inputs, durable)
+    _replace(
+        target,
+        lambda handle: safe.to_csv(handle, index=False, lineterminator="\n"),
+        inputs,
+        durable,
+        follow_links=follow_links,
+    )
     return target
 
 
@@ -175,7 +210,12 @@ def write_text_atomic(
 
 
 def _replace(
-    target: Path, write: Callable[[IO[str]], object], inputs: list[str | Path], durable: bool
+    target: Path,
+    write: Callable[[IO[str]], object],
+    inputs: list[str | Path],
+    durable: bool,
+    *,
+    follow_links: bool = True,
 ) -> None:
     """Write a temporary file beside ``target`` with ``write``, then rename it over ``target``."""
     try:
@@ -190,7 +230,7 @@ def _replace(
                 handle.flush()
                 os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)  # mkstemp creates 0600; exports are meant to be shared
-        output_target(target, inputs=inputs)  # still a regular file (or nothing) right before the rename
+        output_target(target, inputs=inputs, follow_links=follow_links)  # still the same kind of file
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

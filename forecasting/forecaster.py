@@ -7,6 +7,12 @@ wide by model (``<alias>``, ``<alias>-lo-80``, ``<alias>-hi-80``, ...) or long
 in the package's own forecast table. ``cross_validation`` is the package's
 rolling-origin :func:`~forecasting.evaluation.backtest.backtest`.
 
+One ``Forecaster`` may serve several threads: ``forecast`` and
+``cross_validation`` keep what they fit in a local :class:`_Fitted` and answer
+from it, so concurrent calls never read each other's models or series; the
+fitted attributes (``models_``, ``panel_``, ...) are then replaced together, and
+``predict`` reads them together.
+
 Input columns: the series id, the month and the target (default ``series_id,
 month, value``; ``unique_id, ds, y`` are recognised when the defaults are
 absent). Every other numeric column is an exogenous regressor, passed to the
@@ -16,6 +22,8 @@ series (``flow``, ``unit``, ...), constant within the series.
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Self
@@ -25,8 +33,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from forecasting import progress
+from forecasting.core.constants import MAX_HORIZON
 from forecasting.core.exog import exog_columns, exog_values
-from forecasting.errors import ConfigError, DataError, ModelError
+from forecasting.errors import ConfigError, DataError, ModelError, shorten
 from forecasting.evaluation.backtest import BacktestLog, backtest
 from forecasting.models.base import PanelForecaster
 from forecasting.models.registry import available_models, make_model
@@ -38,6 +47,10 @@ STATSFORECAST_COLUMNS = ("unique_id", "ds", "y")
 FREQUENCIES = ("MS", "ME", "M")
 """Accepted ``freq`` values: month-start or month-end timestamps ("M" is pandas' old name for "ME")."""
 OUTPUTS = ("wide", "long")
+YEAR_OR_QUARTER = re.compile(r"\s*[0-9]{4}(\s*-?\s*[Qq][1-4])?\s*")
+"""Labels pandas reads as a January (``1990``, ``1990Q1``) that name a year or a quarter, not a month."""
+_FITTED_LOCK = threading.Lock()
+"""Guards replacing and reading the fitted attributes as one set (module-wide: pickles stay plain)."""
 
 
 class Forecaster(BaseEstimator):
@@ -103,7 +116,8 @@ class Forecaster(BaseEstimator):
         Models that backtest internally (``auto``, ``ensemble``) do so over
         their default horizon here; :meth:`forecast` builds them for the horizon asked.
         """
-        return self._fit(df, X_df, horizon=None)
+        self._keep(self._fit(df, X_df, horizon=None))
+        return self
 
     def predict(
         self, h: int, level: Sequence[int] | None = (80, 95), X_df: pd.DataFrame | None = None
@@ -114,26 +128,7 @@ class Forecaster(BaseEstimator):
         those columns, ``h`` months per series); it is required when ``df``
         had exogenous columns and a model uses them, unless given to ``fit``.
         """
-        if not hasattr(self, "models_"):
-            raise ModelError("Forecaster is not fitted yet: call fit(df) before predict, or forecast(df, h).")
-        horizon = _positive_int(h, "h", "predict")
-        levels = _levels(level, "predict")
-        X_future = self.X_future_ if X_df is None else _future_exog(X_df, self.layout_)
-        if X_future is None and self.layout_.exog and self._exog_users():
-            raise DataError(
-                f"X_df is required: df had exogenous columns {self.layout_.exog} and "
-                f"{self._exog_users()} use them; give their future values"
-            )
-        if X_future is not None and self._exog_users():
-            _check_future_rows(X_future, self.panel_, horizon)
-        frames = [
-            model.predict(horizon, X_future if model.uses_exog else None, levels).assign(model=alias)
-            for alias, model in self.models_.items()
-        ]
-        long = pd.concat(frames, ignore_index=True)
-        if self.output == "long":
-            return long
-        return self.layout_.external(_wide(long, ["series_id", "month"], levels))
+        return self._predict(self._fitted(), h, level, X_df, "predict")
 
     def forecast(
         self,
@@ -143,9 +138,12 @@ class Forecaster(BaseEstimator):
         X_df: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Fit on ``df`` and forecast ``h`` months: ``fit(df)`` then ``predict(h, level, X_df)``."""
-        horizon = _positive_int(h, "h", "forecast")
+        horizon = _positive_int(h, "h", "forecast", MAX_HORIZON)
         with progress_scope("forecast"):  # one bar for the fit and the forecast
-            return self._fit(df, X_df, horizon=horizon).predict(horizon, level)
+            fitted = self._fit(df, X_df, horizon=horizon)  # this call's own: another thread may fit meanwhile
+            forecasts = self._predict(fitted, horizon, level, None, "forecast")
+        self._keep(fitted)
+        return forecasts
 
     def cross_validation(
         self,
@@ -167,7 +165,7 @@ class Forecaster(BaseEstimator):
         the alias (``leaderboard`` reads it), its ``BacktestLog`` in ``attrs``.
         """
         self._check_params()
-        horizon = _positive_int(h, "h", "cross_validation")
+        horizon = _positive_int(h, "h", "cross_validation", MAX_HORIZON)
         windows = _positive_int(n_windows, "n_windows", "cross_validation")
         step = None if step_size is None else _positive_int(step_size, "step_size", "cross_validation")
         levels = _levels(level, "cross_validation")
@@ -200,21 +198,66 @@ class Forecaster(BaseEstimator):
         return pd.concat(frames, ignore_index=True)
 
     # --- fitting ------------------------------------------------------------------------------
-    def _fit(self, df: pd.DataFrame, X_df: pd.DataFrame | None, horizon: int | None) -> Self:
+    def _fit(self, df: pd.DataFrame, X_df: pd.DataFrame | None, horizon: int | None) -> _Fitted:
+        """Fresh models fitted on ``df``, returned, not stored: the caller decides when to keep them."""
         self._check_params()
         panel, X, layout = self._read(df)
         X_future = None if X_df is None else _future_exog(X_df, layout)
         estimators = self._estimators(horizon)
         with progress_scope("fit"):
             progress.plan(len(panel) * len(estimators))
-            models = {alias: _fitted(model, panel, X) for alias, model in estimators.items()}
-        self.models_, self.panel_, self.layout_, self.X_future_ = models, panel, layout, X_future
-        self.exog_columns_ = layout.exog
-        return self
+            models = {alias: _fitted_model(model, panel, X) for alias, model in estimators.items()}
+        return _Fitted(models, panel, layout, X_future)
 
-    def _exog_users(self) -> list[str]:
-        """Aliases of the fitted models that take exogenous regressors."""
-        return [alias for alias, model in self.models_.items() if model.uses_exog]
+    def _keep(self, fitted: _Fitted) -> None:
+        """Replace the fitted attributes as one set."""
+        with _FITTED_LOCK:
+            self.__dict__.update(
+                models_=fitted.models,
+                panel_=fitted.panel,
+                layout_=fitted.layout,
+                X_future_=fitted.X_future,
+                exog_columns_=fitted.layout.exog,
+            )
+
+    def _fitted(self) -> _Fitted:
+        """The fitted attributes, read as one set."""
+        with _FITTED_LOCK:
+            if not hasattr(self, "models_"):
+                raise ModelError(
+                    "Forecaster is not fitted yet: call fit(df) before predict, or forecast(df, h)."
+                )
+            return _Fitted(self.models_, self.panel_, self.layout_, self.X_future_)
+
+    def _predict(
+        self,
+        fitted: _Fitted,
+        h: int,
+        level: Sequence[int] | None,
+        X_df: pd.DataFrame | None,
+        method: str,
+    ) -> pd.DataFrame:
+        """Forecasts of ``fitted``'s models, answered in the layout of the frame they were fitted on."""
+        horizon = _positive_int(h, "h", method, MAX_HORIZON)
+        levels = _levels(level, method)
+        layout = fitted.layout
+        X_future = fitted.X_future if X_df is None else _future_exog(X_df, layout)
+        users = [alias for alias, model in fitted.models.items() if model.uses_exog]
+        if X_future is None and layout.exog and users:
+            raise DataError(
+                f"X_df is required: df had exogenous columns {layout.exog} and "
+                f"{users} use them; give their future values"
+            )
+        if X_future is not None and users:
+            _check_future_rows(X_future, fitted.panel, horizon)
+        frames = [
+            model.predict(horizon, X_future if model.uses_exog else None, levels).assign(model=alias)
+            for alias, model in fitted.models.items()
+        ]
+        long = pd.concat(frames, ignore_index=True)
+        if self.output == "long":
+            return long
+        return layout.external(_wide(long, ["series_id", "month"], levels))
 
     def _estimators(self, horizon: int | None) -> dict[str, PanelForecaster]:
         """Fresh unfitted estimators by alias; registry names are built for ``horizon``."""
@@ -315,6 +358,16 @@ class Forecaster(BaseEstimator):
 
 
 @dataclass(frozen=True)
+class _Fitted:
+    """One fit's models and what ``predict`` needs with them, kept together."""
+
+    models: dict[str, PanelForecaster]
+    panel: SeriesPanel
+    layout: FrameLayout
+    X_future: pd.DataFrame | None
+
+
+@dataclass(frozen=True)
 class FrameLayout:
     """How the user's frame looks: its column names, id values and month labels, to answer in kind."""
 
@@ -346,7 +399,7 @@ def _check_future_rows(X_future: pd.DataFrame, panel: SeriesPanel, horizon: int)
     exog_values(X_future, series_ids, ordinals, exog_columns(X_future), "X_df")
 
 
-def _fitted(model: PanelForecaster, panel: SeriesPanel, X: pd.DataFrame | None) -> PanelForecaster:
+def _fitted_model(model: PanelForecaster, panel: SeriesPanel, X: pd.DataFrame | None) -> PanelForecaster:
     """``model`` fitted on ``panel``, counted as one series per series on the command's progress."""
     with progress.step(len(panel)):
         return model.fit(panel, X if model.uses_exog else None)
@@ -449,10 +502,15 @@ def _check_spec(spec: Any) -> None:
         )
 
 
-def _positive_int(value: Any, name: str, method: str) -> int:
+def _positive_int(value: Any, name: str, method: str, at_most: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ConfigError(
             f"The {name!r} parameter of {method} must be a positive int. Got {value!r} instead.", key=name
+        )
+    if at_most is not None and value > at_most:
+        raise ConfigError(
+            f"The {name!r} parameter of {method} must be at most {at_most} (months). Got {value!r} instead.",
+            key=name,
         )
     return int(value)
 
@@ -510,6 +568,7 @@ def _months(times: pd.Series, column: str) -> pd.PeriodIndex:
         return pd.PeriodIndex(times)
     if pd.api.types.is_numeric_dtype(times) or pd.api.types.is_bool_dtype(times):
         raise DataError(f"must hold dates or months, not {times.dtype} numbers", column=column)
+    _check_month_labels(times, column)
     try:
         dates = pd.to_datetime(times)
     except (ValueError, TypeError) as error:
@@ -519,6 +578,25 @@ def _months(times: pd.Series, column: str) -> pd.PeriodIndex:
     if getattr(dates.dt, "tz", None) is not None:
         dates = dates.dt.tz_localize(None)
     return pd.PeriodIndex(dates.dt.to_period("M"))
+
+
+def _check_month_labels(times: pd.Series, column: str) -> None:
+    """Refuse labels pandas would read as a date that are not months: a year, a quarter, a number.
+
+    ``pd.to_datetime("1990")`` is 1990-01-01, so yearly data passed as monthly
+    became January forecasts; a number in an object column became a nanosecond of 1970.
+    """
+    for value in pd.unique(times.dropna()):
+        number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+        if not number and not (isinstance(value, str) and YEAR_OR_QUARTER.fullmatch(value)):
+            continue
+        what = "a number" if number else "a quarter" if "q" in value.lower() else "a year"
+        row = int(np.flatnonzero((times == value).to_numpy(dtype=bool))[0])
+        raise DataError(
+            f"{shorten(value)} is {what}, not a month: label months as 'YYYY-MM' or dates",
+            row=row,
+            column=column,
+        )
 
 
 def _time_label(times: pd.Series) -> str:

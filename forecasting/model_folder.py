@@ -36,8 +36,8 @@ def claim(folder: Path, *, job: str, version: str, run_id: str | None) -> None:
     (folder / MARKER).write_text(json.dumps(marker, sort_keys=True), encoding="utf-8")
 
 
-def is_owned(folder: Path, job: str) -> bool:
-    """Whether ``folder`` is a real folder (not a link) holding this job's marker."""
+def is_owned(folder: Path, job: str, *, version: str | None = None) -> bool:
+    """Whether ``folder`` is a real folder (not a link) holding this job's marker (for ``version``)."""
     marker = folder / MARKER
     if folder.is_symlink() or not folder.is_dir() or marker.is_symlink() or not marker.is_file():
         return False
@@ -47,7 +47,12 @@ def is_owned(folder: Path, job: str) -> bool:
         content = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return False
-    return isinstance(content, dict) and content.get("package") == "forecasting" and content.get("job") == job
+    return (
+        isinstance(content, dict)
+        and content.get("package") == "forecasting"
+        and content.get("job") == job
+        and (version is None or content.get("version") == version)
+    )
 
 
 def job_folder(models_dir: str | Path, job: str) -> Path:

@@ -43,6 +43,7 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.base import BaseEstimator
 
+from forecasting.core.constants import MAX_HORIZON
 from forecasting.core.constants import VERSION as __version__
 from forecasting.errors import DataError, ModelError
 from forecasting.features.regressors import exog_from_settings
@@ -208,6 +209,8 @@ class ForecastModel(mlflow.pyfunc.PythonModel):
         horizon = int((params or {}).get("horizon") or self.spec_["horizon"])
         if horizon < 1:
             raise ValueError(f"The 'horizon' parameter must be a positive int. Got {horizon} instead.")
+        if horizon > MAX_HORIZON:  # a refit for it would allocate gigabytes
+            raise ValueError(f"The 'horizon' parameter must be at most {MAX_HORIZON}. Got {horizon} instead.")
         wanted = _requested_series(model_input, set(self.forecasts_["series_id"]))
         if horizon <= self.spec_["horizon"]:
             forecasts = self.forecasts_

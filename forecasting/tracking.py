@@ -54,6 +54,8 @@ MODEL_NAME = "forecaster"
 RUN_TYPE_TAG = "forecasting.run_type"
 JOB_TAG = "forecasting.job"
 MODEL_URI_TAG = "forecasting.model_uri"
+RECOVERED_TAG = "forecasting.recovered"
+"""On a retrain whose journaled publish a later start finished: its results are the ones in service."""
 SPEC_TAG = "forecasting.spec"
 SCORE_TAG = "forecasting.backtest_mase"
 DATA_DIGEST_TAG = "forecasting.data_digest"
@@ -387,7 +389,7 @@ def end_recovered_run(run_id: str) -> None:
     FAILED: the tag says its results are nevertheless the ones in service.
     """
     client = MlflowClient()
-    client.set_tag(run_id, "forecasting.recovered", "publish step completed by the next start")
+    client.set_tag(run_id, RECOVERED_TAG, "publish step completed by the next start")
     if client.get_run(run_id).info.status == "RUNNING":
         client.set_terminated(run_id, "FINISHED")
 

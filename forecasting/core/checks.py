@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from forecasting.core.constants import MAX_HORIZON
 from forecasting.errors import ConfigError, shorten
 
 JOB_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -15,12 +16,26 @@ JOB_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 def check_horizon(horizon: Any) -> int:
-    """``horizon`` as an int; ValueError unless it is a positive integer."""
+    """``horizon`` as an int; ValueError unless it is a positive integer of at most :data:`MAX_HORIZON`."""
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
         raise ValueError(
             f"The 'horizon' parameter of predict must be a positive int. Got {horizon!r} instead."
         )
+    if horizon > MAX_HORIZON:
+        raise ValueError(
+            f"The 'horizon' parameter of predict must be at most {MAX_HORIZON} (months). "
+            f"Got {horizon!r} instead."
+        )
     return int(horizon)
+
+
+def check_horizon_option(horizon: int, *, key: str) -> int:
+    """A horizon from the command line or a config: a :class:`ConfigError` naming ``key`` unless in range."""
+    if not 1 <= horizon <= MAX_HORIZON:
+        raise ConfigError(
+            f"must be a positive integer of at most {MAX_HORIZON} months (100 years). Got {horizon}", key=key
+        )
+    return horizon
 
 
 def check_levels(levels: Sequence[int]) -> tuple[int, ...]:

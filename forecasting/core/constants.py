@@ -8,6 +8,10 @@ VERSION = "0.1.0"
 SEASON_LENGTH = 12
 """Months in a season: monthly data, yearly seasonality."""
 
+MAX_HORIZON = 1200
+"""Longest horizon forecast, in months (100 years): beyond it a horizon is a typo (10**9 months would
+allocate gigabytes per series before failing)."""
+
 DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
 """Interval levels (percent) forecast when none are asked for."""
 

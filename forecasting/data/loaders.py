@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from forecasting.data.bts import BTS_COLUMNS, load_bts
@@ -30,7 +31,7 @@ from forecasting.data.records import (
     resolve_duplicates,
 )
 from forecasting.data.report import DataQualityReport
-from forecasting.data.schema import ANNOTATIONS, DIMENSIONS, KEY_COLUMNS
+from forecasting.data.schema import ANNOTATIONS, DIMENSIONS, KEY_COLUMNS, check_printable
 from forecasting.data.sources import BUILTIN_SPECS, SourceSpec, detect_spec, load_source
 from forecasting.data.summing import read_structure
 from forecasting.data.tables import read_header, read_table, require_columns, text_column
@@ -117,6 +118,8 @@ def load_wide(
     month_column = month_column or str(frame.columns[0])
     require_columns(frame, [month_column], file=file)
     series_columns = [c for c in frame.columns if c != month_column]
+    for column in series_columns:  # headers become series ids: name the header line, not a data row
+        check_printable(pd.DataFrame({column: [column]}), [column], file=file, lines=np.array([1]))
     if not series_columns:
         raise DataError(f"no series columns besides the month column {month_column!r}", file=file)
     unknown = sorted(set(dimensions or {}) - set(DIMENSIONS))

@@ -7,6 +7,9 @@ Missing months are absent rows, never zeros.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -31,6 +34,10 @@ FLOWS: tuple[str, ...] = ("cargo", "trade_value", "passengers")
 DIRECTIONS: tuple[str, ...] = ("import", "export", "inbound", "outbound", "both")
 COUNT_FLOWS: tuple[str, ...] = ("cargo", "passengers")
 """Flows that are counts or physical quantities and so can never be negative."""
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""C0 and C1 control characters and Unicode line/paragraph separators. In an id or a
+dimension a line break splits the row of every CSV and log line that carries it, and
+escape sequences rewrite a terminal; text cells must be printable."""
 
 
 def empty_records() -> pd.DataFrame:
@@ -82,6 +89,8 @@ def validate_records(
     if records["series_id"].isna().any():
         first = int(np.flatnonzero(records["series_id"].isna().to_numpy())[0])
         raise DataError("missing series_id", file=file, row=_line(lines, first), column="series_id")
+    numeric = ("month", "value", *ANNOTATIONS)
+    check_printable(records, [c for c in records.columns if c not in numeric], file=file, lines=lines)
     values = records["value"].to_numpy(dtype="float64")
     bad = ~np.isfinite(values)
     if bad.any():
@@ -126,6 +135,34 @@ def _raise_for_rows(
         column="value",
         series=str(first["series_id"]),
     )
+
+
+def check_printable(
+    frame: pd.DataFrame, columns: Sequence[str], *, file: str | None = None, lines: np.ndarray | None = None
+) -> None:
+    """Raise :class:`DataError` naming the first line and the column of a text cell with a control character.
+
+    ``lines`` are the rows' line numbers in ``file`` (None: no row is named).
+    Each distinct value is checked once (columns repeat a few names).
+    """
+    for column in columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        bad = [v for v in pd.unique(values.dropna()) if isinstance(v, str) and CONTROL_CHARACTERS.search(v)]
+        if not bad:
+            continue
+        rows = np.flatnonzero(values.isin(bad).to_numpy(dtype=bool))
+        first = int(rows[0]) if lines is None else int(rows[np.argmin(lines[rows])])
+        text = str(values.iloc[first])
+        characters = sorted(set(CONTROL_CHARACTERS.findall(text)))
+        raise DataError(
+            f"control character {characters[0]!r} in {shorten(text)} ({len(rows)} such row(s)): "
+            "ids and dimensions must be printable text",
+            file=file,
+            row=_line(lines, first),
+            column=column,
+        )
 
 
 def _line(lines: np.ndarray | None, position: int) -> int | None:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from forecasting.data.schema import check_printable
 from forecasting.errors import DataError
 
 STRUCTURE_COLUMNS: tuple[str, ...] = ("parent", "child", "level")
@@ -55,6 +56,8 @@ class SummingStructure:
         blank = edges[list(STRUCTURE_COLUMNS)].isna().any(axis=1).to_numpy()
         if blank.any():
             raise DataError("blank parent, child or level", file=file, row=int(np.flatnonzero(blank)[0]))
+        lines = np.arange(len(edges)) + 2  # header = line 1
+        check_printable(edges.reset_index(drop=True), STRUCTURE_COLUMNS, file=file, lines=lines)
         direct: dict[str, list[str]] = {}
         levels: dict[str, str] = {}
         for parent, child, level in edges[list(STRUCTURE_COLUMNS)].astype(str).itertuples(index=False):

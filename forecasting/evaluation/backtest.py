@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import progress
+from forecasting.core.checks import check_horizon_option
 from forecasting.data.loaders import load
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_summary
 from forecasting.errors import ConfigError, DataError, shorten
@@ -120,15 +121,18 @@ def backtest_file(
     Returns ``(leaderboard, results)``; what ``forecasting backtest`` prints. Bad options are
     :class:`ConfigError` naming the command-line option, too little data a :class:`DataError`.
     """
-    for option, value in (("--horizon", horizon), ("--folds", folds)):
-        if value < 1:
-            raise ConfigError(f"must be a positive integer. Got {value}", key=option)
+    check_horizon_option(horizon, key="--horizon")
+    if folds < 1:
+        raise ConfigError(f"must be a positive integer. Got {folds}", key="--folds")
     if n_jobs == 0:
         raise ConfigError("must not be 0 (1: serial, -1: all cores)", key="--n-jobs")
     unknown = [name for name in models if name not in available_models()]
     if unknown or not models:
         got = f"unknown model {shorten(unknown[0])}" if unknown else "no model named"
         raise ConfigError(f"{got}; known: {', '.join(available_models())}", key="--models")
+    twice = sorted({name for name in models if models.count(name) > 1})
+    if twice:  # one leaderboard row per model
+        raise ConfigError(f"names {shorten(twice[0])} twice", key="--models")
     with progress.phase("load"):
         panel = SeriesPanel.from_load(load(path, format=format))
     if selection:

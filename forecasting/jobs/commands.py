@@ -19,9 +19,10 @@ from typing import Any
 import pandas as pd
 
 from forecasting import deployment, model_folder, progress, tracking
-from forecasting.core.checks import check_experiment_name
+from forecasting.core.checks import check_experiment_name, check_horizon_option
 from forecasting.data.loaders import load
 from forecasting.data.staleness import check_max_stale_months
+from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.export import forecast_table
 from forecasting.files import output_target, write_csv_atomic
@@ -98,8 +99,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def forecast(args: argparse.Namespace) -> int:
     """One-off forecast of a long CSV without the registry; still tracked as a run."""
     setup_logging()
-    if args.horizon < 1:
-        raise ConfigError(f"must be a positive integer. Got {args.horizon}", key="--horizon")
+    check_horizon_option(args.horizon, key="--horizon")
     method = getattr(args, "reconcile", None)
     residuals = getattr(args, "residuals", None) or RESIDUAL_SOURCES[0]
     months_given = getattr(args, "residual_months", None)
@@ -205,8 +205,13 @@ def select_panel(panel: SeriesPanel, args: argparse.Namespace) -> SeriesPanel:
 
 
 def input_files(args: argparse.Namespace) -> list[str]:
-    """What a command reads (``--input``, a source spec ``--format``): ``--output`` must not be one."""
-    return [args.input, *([args.format] if args.format.endswith(".toml") else [])]
+    """What a command reads: ``--input``, the hierarchy beside it, a source spec ``--format``.
+
+    No output may replace any of them (a forecast written over ``panel.hierarchy.csv``
+    destroyed the hierarchy of the very panel it was read with).
+    """
+    spec = [args.format] if args.format.endswith(".toml") else []
+    return [args.input, str(structure_path(args.input)), *spec]
 
 
 def compare(args: argparse.Namespace) -> int:

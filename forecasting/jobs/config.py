@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.core.checks import check_experiment_name, check_job_name
+from forecasting.core.constants import MAX_HORIZON
 from forecasting.data.loaders import BUILTIN_SPECS
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS
+from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError
 from forecasting.evaluation.live import DriftRule
 from forecasting.executors import DEFAULT_EXECUTOR, EXECUTORS
@@ -161,6 +163,15 @@ class JobConfig:
     def uses_sample(self) -> bool:
         return not self.sources
 
+    @property
+    def input_files(self) -> tuple[str, ...]:
+        """What the job reads: the config, each source, its hierarchy and spec; no export may replace one."""
+        files = [self.source_file] if self.source_file else []
+        for source in self.sources:
+            files += [source.path, str(structure_path(source.path))]
+            files += [source.format] if source.format.endswith(".toml") else []
+        return tuple(files)
+
     def digest(self) -> str:
         """sha256 of the settings (not of where the file lives), for the run's ``config_digest`` tag."""
         # Where the work runs does not change the results, so it is not part of the digest.
@@ -203,10 +214,15 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     if reconcile_method is not None and reconcile_method not in RECONCILE_METHODS:
         check.fail("reconcile.method", f"must be one of {list(RECONCILE_METHODS)}. Got {reconcile_method!r}")
     folds = check.positive_int(backtest, "backtest.folds", 3)
+    horizon = check.positive_int(job, "job.horizon", 12)
+    if horizon > MAX_HORIZON:
+        check.fail("job.horizon", f"must be at most {MAX_HORIZON} months (100 years). Got {horizon}")
     name = check_job_name(check.string(job, "job.name", "sample"), file=source_file)
     levels = tuple(check.int_list(job, "job.levels", [80, 95]))
     if not levels or any(not 0 < level < 100 for level in levels):
         check.fail("job.levels", f"must hold ints in (0, 100). Got {list(levels)}")
+    if len(set(levels)) != len(levels):  # one pair of interval columns per level
+        check.fail("job.levels", f"lists a level twice. Got {list(levels)}")
     models = tuple(check.str_list(candidates, "candidates.models", []))
     _check_models(check, models)
     params = check.table(candidates, "candidates.params")
@@ -225,7 +241,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     filters = check.table(series, "series.filters")
     return JobConfig(
         name=name,
-        horizon=check.positive_int(job, "job.horizon", 12),
+        horizon=horizon,
         levels=tuple(sorted(levels)),
         output_dir=check.string(job, "job.output_dir", "exports"),
         models_dir=check.string(job, "job.models_dir", "models"),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import os
 import socket
 import tempfile
@@ -169,10 +170,14 @@ def is_held(path: Path) -> bool:
 
 
 def read_owner(path: Path) -> dict[str, Any]:
-    """The lock's owner record; an unreadable lock counts as written at its mtime by nobody."""
+    """The lock's owner record; an unreadable one counts as written at its mtime by nobody.
+
+    Unreadable includes a record of the wrong shape (``"started_at": "abc"``): its
+    fields are compared and computed with, and must not end a run in a traceback.
+    """
     try:
         owner = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(owner, dict):
+        if isinstance(owner, dict) and _well_formed(owner):
             return owner
     except (OSError, ValueError):
         pass
@@ -180,6 +185,17 @@ def read_owner(path: Path) -> dict[str, Any]:
         return {"started_at": path.stat().st_mtime, "unreadable": True}
     except OSError:
         return {"started_at": 0.0, "unreadable": True}
+
+
+def _well_formed(owner: dict[str, Any]) -> bool:
+    """PID an int, host a string, start time a finite number (each optional, as older records lack some)."""
+    pid, host, started = owner.get("pid"), owner.get("hostname"), owner.get("started_at")
+    number = isinstance(started, int | float) and not isinstance(started, bool) and math.isfinite(started)
+    return (
+        (pid is None or (isinstance(pid, int) and not isinstance(pid, bool)))
+        and (host is None or isinstance(host, str))
+        and (started is None or number)
+    )
 
 
 def stale_reason(owner: dict[str, Any], stale_after: float, *, held: bool = False) -> str | None:

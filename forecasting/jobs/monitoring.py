@@ -51,6 +51,7 @@ from forecasting.export import (
     utc_timestamp,
     write_csv_atomic,
 )
+from forecasting.files import refuse_link
 from forecasting.jobs.config import JobConfig, check_job_name
 from forecasting.panel import SeriesPanel
 from forecasting.plots import plot_live_accuracy
@@ -113,14 +114,14 @@ def dated_exports(output_dir: str | Path, job: str, before: pd.Period) -> list[t
     for path in Path(output_dir).glob(f"forecasts_{job}_*.csv"):
         match = pattern.fullmatch(path.name)
         if match and pd.Period(match.group(1), freq="M") < before:
-            found.append((pd.Period(match.group(1), freq="M"), path))
+            found.append((pd.Period(match.group(1), freq="M"), refuse_link(path)))
     return sorted(found)
 
 
 def read_accuracy(path: str | Path, levels: Sequence[int] = (80, 95)) -> pd.DataFrame:
     """The accuracy table with Period ``origin``/``month`` (empty with its columns when absent)."""
     columns = accuracy_columns(levels)
-    path = Path(path)
+    path = refuse_link(path)  # the job's own name: a link there is someone else's
     if not path.exists():
         return _typed(pd.DataFrame({c: pd.Series(dtype="object") for c in columns}))
     header = pd.read_csv(path, nrows=0).columns.tolist()
@@ -176,7 +177,7 @@ def append_accuracy(path: Path, scored: pd.DataFrame, new_rows: pd.DataFrame, le
     columns = accuracy_columns(levels)
     frames = [frame[columns] for frame in (scored, new_rows) if not frame.empty]
     table = pd.concat([_as_text(frame) for frame in frames], ignore_index=True)
-    return write_csv_atomic(neutralise_formulas(table), path)
+    return write_csv_atomic(neutralise_formulas(table), path, follow_links=False)
 
 
 def read_serving(run_ids: Sequence[str]) -> pd.DataFrame:
@@ -353,7 +354,7 @@ def accuracy_summary(config: JobConfig, by: str = "flow") -> dict[str, pd.DataFr
         return {}
     if by not in EXPORT_DIMENSIONS:
         raise ConfigError(f"must be one of {list(EXPORT_DIMENSIONS)}. Got {by!r}", key="--by")
-    latest = export_paths(config.output_dir, config.name, table["origin"].max())[1]
+    latest = refuse_link(export_paths(config.output_dir, config.name, table["origin"].max())[1])
     groups = pd.read_csv(latest, dtype=str, usecols=["series_id", by]).drop_duplicates("series_id")
     table = table.merge(groups, on="series_id", how="left").fillna({by: "(unknown)"})
     return {

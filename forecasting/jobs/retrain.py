@@ -38,7 +38,15 @@ from forecasting.jobs import monitoring
 from forecasting.jobs.config import DEFAULT_JOB_MODELS, JobConfig
 from forecasting.jobs.monitoring import LiveCheck
 from forecasting.jobs.promotion import Decision, decide
-from forecasting.jobs.publish import Flip, discard_staged, job_lock, publish, recover, stage_exports
+from forecasting.jobs.publish import (
+    Flip,
+    check_own_names,
+    discard_staged,
+    job_lock,
+    publish,
+    recover,
+    stage_exports,
+)
 from forecasting.jobs.reconcile import (
     ReconciledScoring,
     log_reconciled_backtest,
@@ -94,6 +102,7 @@ def run_retrain(config: JobConfig) -> RetrainResult:
     tracking_uri = tracking.configure(config.tracking_uri)
     with job_lock(config), progress_scope("retrain"):
         model_folder.job_folder(config.models_dir, config.name)  # refuse a user's folder before any work
+        check_own_names(config)  # and a link at the job's own export names
         experiment_id = tracking.ensure_experiment(config.experiment_name, tracking_uri)
         recover(config)  # a publish a killed run journaled, before its run is ended as stale
         tracking.end_stale_runs(experiment_id, config.name)
@@ -110,6 +119,7 @@ def run_retrain(config: JobConfig) -> RetrainResult:
 def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     with progress.phase("load"):
         panel = forecastable(select_series(load_panel(config), config), config)
+    check_own_names(config, panel.records["month"].max())  # the dated export's name is known now
     live = monitoring.check_in_service(config, panel, run_id=run_id)
     digest = tracking.data_digest(panel)
     tracking.log_decision(tracking.run_tags(config.name, data=digest, config=config.digest()))

@@ -41,6 +41,7 @@ from forecasting.core.intervals import interval_columns
 from forecasting.core.scales import series_scales
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS
 from forecasting.errors import DataError, shorten
+from forecasting.executors import worker_count
 from forecasting.models.base import PanelForecaster, predict_fallbacks
 from forecasting.panel import SeriesPanel
 
@@ -161,7 +162,7 @@ def backtest(
             with progress.step(len(panel)):
                 outputs.append(_run_fold(plan, model, horizon, X, levels))
     else:  # joblib workers cannot reach the bar: count each task here as it comes back
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+        parallel = Parallel(n_jobs=worker_count(n_jobs), return_as="generator")  # one per core at most
         outputs = []
         with progress.step(len(panel) * len(tasks)):
             for output in parallel(run(plan, model, horizon, X, levels) for plan, model in tasks):

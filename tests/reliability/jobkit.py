@@ -10,12 +10,15 @@ never through MLflow, so no database connection is shared across a fork.
 
 from __future__ import annotations
 
+import atexit
 import errno
 import logging
 import multiprocessing
 import os
+import shutil
 import sqlite3
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,12 +82,49 @@ def write_panel(path: Path, seed: int = 0, n_months: int = 30) -> Path:
     return path
 
 
+_EMPTY_STORE: list[Path] = []
+
+
+def empty_store() -> Path:
+    """A migrated, empty MLflow SQLite store, made once per test process and copied for each job.
+
+    Creating a store runs MLflow's schema migrations (seconds); a copy of a
+    migrated one is taken as it is. Made in a forked child, so the parent
+    never holds an MLflow database connection.
+    """
+    if not _EMPTY_STORE:
+        path = Path(tempfile.mkdtemp(prefix="forecasting-store-")) / "mlflow.db"
+
+        def child() -> None:
+            from mlflow.tracking import MlflowClient
+
+            MlflowClient(f"sqlite:///{path}").search_experiments()
+            os._exit(0)
+
+        process = FORK.Process(target=child)
+        process.start()
+        process.join(120)
+        if process.exitcode != 0:
+            raise RuntimeError(f"could not create an empty MLflow store (exit {process.exitcode})")
+        atexit.register(shutil.rmtree, path.parent, True)
+        _EMPTY_STORE.append(path)
+    return _EMPTY_STORE[0]
+
+
+def store_uri(database: Path) -> str:
+    """``sqlite:///<database>``, a copy of the migrated empty store when none is there yet."""
+    if not database.exists():
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(empty_store(), database)
+    return f"sqlite:///{database}"
+
+
 def make_job(root: Path, name: str = "tiny", *, tracking_uri: str | None = None) -> Job:
     """Write a job config for a tiny panel with fast models; the store lives in ``root/mlruns``."""
     job = Job(root, name)
     root.mkdir(parents=True, exist_ok=True)
     panel = write_panel(root / f"{name}.csv")
-    uri = tracking_uri or f"sqlite:///{job.database}"
+    uri = tracking_uri or store_uri(job.database)  # a copy of a migrated store: no migrations
     tracking = f'[tracking]\nuri = "{uri}"\n' if tracking_uri != "" else ""
     job.config.write_text(
         f'[job]\nname = "{name}"\nhorizon = 3\noutput_dir = "{job.exports}"\nmodels_dir = "{job.models}"\n'
@@ -227,6 +267,22 @@ def champion(job: Job) -> str | None:
         job.name,
     )
     return str(rows[0][0]) if rows else None
+
+
+def own_flip(job: Job) -> dict[str, Any]:
+    """A publish journal exactly as the job writes it, for the champion in service and ``_latest``."""
+    run_id = next(iter(run_statuses(job)))
+    final = job.exports.resolve() / job.latest.name
+    staged = final.with_name(f".{final.name}.{run_id}.staged")
+    return {
+        "job": job.name,
+        "version": champion(job),
+        "folder": str((job.models / job.name).resolve()),
+        "previous": None,
+        "rollback_of": None,
+        "exports": [[str(staged), str(final)]],
+        "run_id": run_id,
+    }
 
 
 def export_files(job: Job) -> dict[str, bytes]:

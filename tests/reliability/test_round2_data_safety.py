@@ -36,7 +36,7 @@ from forecasting.models.baselines import SeasonalNaive
 from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel
 
-from .jobkit import Job, champion, make_job, retrain, run_cli, run_statuses, write_panel
+from .jobkit import Job, champion, make_job, retrain, run_cli, run_statuses, store_uri, write_panel
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -232,7 +232,7 @@ def test_output_dash_writes_csv_to_stdout(
     written = pd.read_csv(io.StringIO(out))
     assert len(written) == 60 and written["series_id"].nunique() == 2
     assert not (tmp_path / "-").exists()
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri(tmp_path / "mlruns" / "mlflow.db"))
     argv = ["forecast", "--input", str(long_csv), "--horizon", "2", "--model", "naive", "--output", "-"]
     code, out, err = _cli(argv, capsys)
     assert code == 0 and "to stdout" in err
@@ -396,7 +396,7 @@ def test_series_build_output_is_neutralised_and_atomic(
 def test_mlflow_csv_artifacts_are_neutralised(tmp_path: Path) -> None:
     import mlflow
 
-    uri = tracking.configure(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    uri = tracking.configure(store_uri(tmp_path / "mlruns" / "mlflow.db"))
     experiment = tracking.ensure_experiment("neutral", uri)
     frame = pd.DataFrame({"series_id": ["=1+1", "+a", "ok"], "mase": [-1.0, 0.5, 1.0]})
     with mlflow.start_run(experiment_id=experiment) as run:

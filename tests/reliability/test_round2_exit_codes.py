@@ -8,6 +8,7 @@ They run in-process through :func:`forecasting.cli.main`.
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,8 @@ import pandas as pd
 import pytest
 
 from forecasting import cli
+
+from .jobkit import empty_store
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -38,7 +41,11 @@ def long_csv(path: Path, n_months: int = 36, *, bad_month: str | None = None) ->
 def job_toml(root: Path, body: str = "", *, job: str = '[job]\nname = "tiny"\n') -> Path:
     """A job config with a store in ``root`` and the given extra TOML."""
     path = root / "job.toml"
-    store = f'[tracking]\nuri = "sqlite:///{root / "mlruns" / "mlflow.db"}"\n'
+    database = root / "mlruns" / "mlflow.db"
+    if not database.exists():  # a copy of a migrated empty store: no schema migrations per case
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(empty_store(), database)
+    store = f'[tracking]\nuri = "sqlite:///{database}"\n'
     text = job + f'models_dir = "{root / "models"}"\noutput_dir = "{root / "exports"}"\n'
     path.write_text(text + (store if "[tracking]" not in body else "") + body, encoding="utf-8")
     return path

@@ -20,6 +20,8 @@ from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel
 from forecasting.serving import decode_params
 
+from .jobkit import store_uri
+
 pytestmark = pytest.mark.timeout(120)
 
 PAYLOADS = (
@@ -166,7 +168,7 @@ def logged_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, 
     panel = SeriesPanel(frame)
     model = make_model("seasonal_naive")
     forecasts = model.fit(panel).predict(3)
-    uri = tracking.configure(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    uri = tracking.configure(store_uri(tmp_path / "mlruns" / "mlflow.db"))
     experiment = tracking.ensure_experiment("security", uri)
     with mlflow.start_run(experiment_id=experiment):
         model_uri = tracking.log_serving_model(
