@@ -26,8 +26,8 @@ scale can foresee that jump, so summaries over series use a trimmed mean
 Why 1 %: below it were only windows with no seasonal change at all and
 Tornillo's container series after their jump; every ordinary series of the
 development sets (BTS, M1 monthly, the trade tables, the sample) sits above it
-at every origin measured, so their scales are unchanged (docs/benchmarks.md,
-issue 25).
+at every origin measured, so their scales are unchanged
+(docs/experiments/scale-floor.md).
 """
 
 from __future__ import annotations

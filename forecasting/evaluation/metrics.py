@@ -23,8 +23,8 @@ Summaries over series (:func:`leaderboard`): one series must not decide them.
 A series scored on months its history gave no sign of (Tornillo's loaded truck
 containers on BTS: zeros, years unreported, then thousands) can have a MASE in
 the hundreds of thousands while the median series is near 1, and two such
-series make a plain mean over a thousand series theirs (docs/benchmarks.md,
-issue 25). So the unbounded metrics (``mase``, ``rmsse``, ``mape``, ``bias``,
+series make a plain mean over a thousand series theirs
+(docs/experiments/scale-floor.md). So the unbounded metrics (``mase``, ``rmsse``, ``mape``, ``bias``,
 ``width_<l>``, ``msis_95``) are the :data:`TRIM_SHARE` trimmed mean over
 series (:func:`trimmed_mean`; with fewer than 10 series nothing is cut and it
 is the mean); ``mase_median`` and ``mase_mean`` stand beside ``mase``. The bounded ones (``smape``,

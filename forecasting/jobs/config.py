@@ -46,7 +46,7 @@ DEFAULT_JOB_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arim
 """The models a job backtests for its champion when the config names none (not ``auto``'s
 candidates); names not registered are skipped (logged). No standalone ``gbm``: ``auto`` holds
 both GBMs on panels of at least its ``global_min_series`` series, and on smaller panels a global
-tree model is the costliest candidate and rarely the best (docs/benchmarks.md, live replay)."""
+tree model is the costliest candidate and rarely the best (docs/experiments/live-replay.md)."""
 WINDOWS: tuple[str, ...] = ("expanding", "sliding")
 
 _SCHEMA: dict[str, set[str]] = {

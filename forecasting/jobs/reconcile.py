@@ -85,8 +85,9 @@ def resolve_nonnegative(setting: bool | None, panel: SeriesPanel, structure: Sum
     """``setting``, or when None ("auto"): True if no series of ``structure`` has a negative value.
 
     Counts and trade values never go below zero, and the base models already
-    clip such series' forecasts at zero; without the constraint MinT sent 83 of
-    the 1,566 BTS series below zero (:func:`log_large_adjustments`). A panel
+    clip such series' forecasts at zero; without the constraint MinT sent BTS
+    series below zero (:func:`log_large_adjustments`; figures in
+    ``docs/experiments/reconciliation.md``, "Series moved too far"). A panel
     with a signed series in its hierarchy keeps unconstrained reconciliation.
     """
     if setting is not None:
@@ -226,9 +227,9 @@ def log_large_adjustments(base: pd.DataFrame, reconciled: pd.DataFrame, method: 
 
     Reconciliation spreads each parent's disagreement over its children; methods
     that ignore the series' error sizes (``ols``, ``wls_struct``) give a
-    crossing of ten trucks a month the same share as one of ten thousand. On BTS
-    with ETS base forecasts OLS moved 553 of 1,566 series by more than their own
-    forecast and sent 294 below zero (MinT: 209 and 83). Returns the series
+    crossing of ten trucks a month the same share as one of ten thousand, so on
+    BTS they move and send below zero far more series than MinT does (figures:
+    ``docs/experiments/reconciliation.md``, "Series moved too far"). Returns the series
     concerned (``series_id, largest_change, negative``), largest change first.
     """
     keys = ["series_id", "month"]

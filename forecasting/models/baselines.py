@@ -7,7 +7,7 @@ twelve months plus the seasonal pattern averaged over the last few years.
 Seasonal naive copies last year's one-off months (a late Spring Festival, a
 strike, a record harvest) into every forecast year; the profile keeps last
 year's level but takes each month's usual deviation from it (it beat seasonal
-naive on every panel measured: ``docs/benchmarks.md``).
+naive on every panel measured: ``docs/experiments/model-docstring-figures.md``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ Per-origin scaling and log-growth targets make the model robust to level
 shifts such as the 2020-2021 border closures; the same growth targets can
 compound a reopening into forecasts far too high, which is why ``auto``
 combines the GBMs with statistical and no-change models (figures:
-``docs/benchmarks.md``).
+``docs/experiments/model-docstring-figures.md``, "Gradient boosting").
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class GradientBoosting(PanelForecaster):
         back as lags. ``direct`` fits one model for every step ``h`` up to
         ``max_horizon`` with ``h`` as a feature and the features taken at the
         forecast origin, so no forecast is fed back; it was less accurate and
-        slower on the BTS reference set (``docs/benchmarks.md``).
+        slower on the BTS reference set (``docs/experiments/model-docstring-figures.md``).
     target : "log_ratio", "seasonal_difference" or "level"
         What the trees learn, relative to the seasonal base (the same month of
         the last observed year): ``log1p(y / s) - log1p(base / s)`` (growth,

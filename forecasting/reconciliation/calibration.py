@@ -20,7 +20,8 @@ errors' own shape rather than the Gaussian sample paths': border series have
 many small errors and a few large ones, so Gaussian 80 % bounds (0.65 of the
 95 % distance) over-cover. With ETS base forecasts and 2019 held out, MinT's
 calibrated 80 % intervals covered 0.849 of the series-months with their own
-factor and 0.792 with the share (docs/benchmarks.md, "Reconciliation").
+factor and 0.792 with the share (docs/experiments/reconciliation.md,
+"Narrower reconciled intervals as shares of the widest").
 
 The scale only widens (``max(q_95, 1)``). The backtest folds are a
 few recent months, and a level whose reconciled intervals over-covered there

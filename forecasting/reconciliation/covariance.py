@@ -20,8 +20,8 @@ series observed in the same ``n`` rows get their sample covariance over
 those rows, as a pairwise-complete covariance (hierarchicalforecast's) would,
 where zeros alone would shrink it by ``n / T``. On the BTS panel a quarter
 of the series have gaps in the last ten years of in-sample errors, and the
-scaling made MinT more accurate at every level (docs/benchmarks.md,
-"Reconciliation").
+scaling made MinT more accurate at every level (docs/experiments/reconciliation.md,
+"MinT on in-sample errors").
 """
 
 from __future__ import annotations

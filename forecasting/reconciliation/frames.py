@@ -41,7 +41,8 @@ RESIDUAL_SOURCES: tuple[str, ...] = ("in_sample", "backtest")
 """Whose errors estimate the covariance: the base model's in-sample one-step errors (the textbook
 MinT input; a model without them falls back to its backtest errors) or its backtest errors."""
 RESIDUAL_MONTHS = 120
-"""In-sample errors of the last so many months are used (see docs/benchmarks.md, Reconciliation)."""
+"""In-sample errors of the last so many months are used (see docs/experiments/reconciliation.md,
+MinT on in-sample errors)."""
 
 
 def structure_to_reconcile(panel: SeriesPanel) -> tuple[SummingStructure, pd.DataFrame]:
@@ -76,7 +77,7 @@ def recent_residuals(
 
     Old errors describe old data: on BTS, errors of the 1990s weigh as much as
     those of the last decade in the covariance, and a window of recent years
-    reconciles better (measured in docs/benchmarks.md). Months without any
+    reconciles better (measured in docs/experiments/reconciliation.md). Months without any
     error (before every series' first one-step forecast) are no rows: the
     covariance divides by the number of rows.
     """

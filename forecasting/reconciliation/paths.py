@@ -11,7 +11,7 @@ partial sort per bound.
 
 BLAS runs on one thread meanwhile: when another process holds the second of
 two cores, OpenBLAS's default two threads made the reconciliation several
-times slower, and one thread was never the slower (docs/benchmarks.md,
+times slower, and one thread was never the slower (docs/experiments/reconciliation-speed.md,
 "Speed of the reconciled intervals").
 """
 
