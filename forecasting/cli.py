@@ -304,9 +304,8 @@ def _reconciled_leaderboard(args: argparse.Namespace, results: pd.DataFrame) -> 
 
 # --- scheduled job, tracking and registry -------------------------------------
 def _add_job_commands(commands: argparse._SubParsersAction) -> None:
-    config_help = "job config TOML (default: the bundled-sample job)"
     retrain = commands.add_parser("retrain", help="backtest candidates, fit, log to MLflow, promote, export")
-    retrain.add_argument("--config", default=None, help=config_help)
+    retrain.add_argument("--config", default=None, help="job config TOML (default: the bundled-sample job)")
     retrain.set_defaults(handler=_job_handler("retrain"))
     forecast = commands.add_parser("forecast", help="one-off forecast of a long CSV (tracked, no registry)")
     forecast.add_argument("--input", required=True, help="long CSV/Parquet/Excel: series_id, month, value")
@@ -362,24 +361,40 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
     )
     forecast.set_defaults(handler=_job_handler("forecast"))
     compare = commands.add_parser("compare", help="leaderboard of the latest retrain, or of given retrains")
-    compare.add_argument("--config", default=None, help=config_help)
+    _add_job_options(compare)
     compare.add_argument("--experiment", default=None, help="default: the job's experiment")
     compare.add_argument("--runs", nargs="+", default=None, metavar="RUN_ID", help="retrain run ids")
     compare.set_defaults(handler=_job_handler("compare"))
     promote = commands.add_parser("promote", help="force a retrain's model to champion")
     promote.add_argument("--run", required=True, help="retrain (parent) run id")
-    promote.add_argument("--config", default=None, help=config_help)
+    _add_job_options(promote)
     promote.set_defaults(handler=_job_handler("promote"))
     rollback = commands.add_parser("rollback", help="restore the champion the current one replaced")
-    rollback.add_argument("--config", default=None, help=config_help)
+    _add_job_options(rollback)
     rollback.set_defaults(handler=_job_handler("rollback"))
     accuracy = commands.add_parser(
         "accuracy", help="live accuracy of the forecasts in service, from the table"
     )
-    accuracy.add_argument("--config", default=None, help=config_help)
-    accuracy.add_argument("--job", default=None, help="job name (default: the config's job.name)")
+    _add_job_options(accuracy)
     accuracy.add_argument("--by", default="flow", help="series dimension to group by (default: flow)")
     accuracy.set_defaults(handler=_job_handler("accuracy"))
+
+
+def _add_job_options(command: argparse.ArgumentParser) -> None:
+    """``--config`` / ``--job`` on the commands that act on an existing job (never the sample by default)."""
+    command.add_argument(
+        "--config",
+        default=None,
+        help="job config TOML; without it and --job: the only job in the tracking store (exit 2 when "
+        "there are none or several, naming them)",
+    )
+    command.add_argument(
+        "--job",
+        default=None,
+        metavar="NAME",
+        help="job name (default: the config's job.name); without --config the other settings are the "
+        "defaults (store: MLFLOW_TRACKING_URI or ./mlruns, models/, exports/)",
+    )
 
 
 def _job_handler(name: str):  # noqa: ANN202 - argparse handler factory
