@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING
 
 # Only light modules at import time: the parser, and so `forecasting --help`, must not pay for pandas,
 # MLflow or the models (tests/test_cli_start.py). Each handler imports what it runs.
-from forecasting.core.constants import DEFAULT_EXECUTOR, DEFAULT_MAX_STALE_MONTHS, RESIDUAL_MONTHS
+from forecasting.core.constants import (
+    CSV_DIALECTS,
+    DEFAULT_EXECUTOR,
+    DEFAULT_MAX_STALE_MONTHS,
+    RESIDUAL_MONTHS,
+)
 from forecasting.core.constants import VERSION as __version__
 from forecasting.errors import ConfigError, DataError
 
@@ -314,6 +319,19 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
         "--output", required=True, help="CSV file to write (forecast CSV schema); - for stdout"
     )
     forecast.add_argument("--model", default="auto", help="registered model name (default: auto)")
+    forecast.add_argument(
+        "--round",
+        type=int,
+        default=None,
+        metavar="N",
+        help="round the forecast and its bounds to N significant digits (default: full precision)",
+    )
+    forecast.add_argument(
+        "--csv-dialect",
+        choices=CSV_DIALECTS,
+        default=CSV_DIALECTS[0],
+        help="default: ',' between fields, decimal point; excel-eu: ';' between fields, decimal comma",
+    )
     forecast.add_argument("--format", default="auto", help="input format for the loader")
     forecast.add_argument("--experiment", default="forecast", help="MLflow experiment (default: forecast)")
     forecast.add_argument(

@@ -27,3 +27,8 @@ Reconciliation)."""
 
 DEFAULT_EXECUTOR = "local"
 """Where per-series fits run when neither the command nor the job config says (all cores)."""
+
+CSV_DIALECTS: tuple[str, ...] = ("default", "excel-eu")
+"""How exports are written (``forecast --csv-dialect``, job setting ``csv_dialect``): ``default`` is
+comma-separated with a decimal point; ``excel-eu`` is ``;``-separated with a decimal comma, what a
+spreadsheet set to a European locale opens as numbers (forecasting.files.CSV_DIALECT_FORMATS)."""

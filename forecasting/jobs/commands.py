@@ -21,11 +21,12 @@ import pandas as pd
 
 from forecasting import deployment, model_folder, progress, tracking
 from forecasting.core.checks import check_experiment_name
+from forecasting.core.constants import CSV_DIALECTS
 from forecasting.data.loaders import load
 from forecasting.data.staleness import check_max_stale_months
 from forecasting.errors import ConfigError, DataError, ModelError
-from forecasting.export import forecast_table
-from forecasting.files import output_target, write_csv_atomic
+from forecasting.export import check_significant_digits, forecast_table, round_forecasts
+from forecasting.files import check_csv_dialect, output_target, write_csv_atomic
 from forecasting.jobs.config import JobConfig, check_job_name, load_config
 from forecasting.jobs.lock import JobLockedError
 from forecasting.jobs.monitoring import accuracy_path, accuracy_summary, live_compare_rows
@@ -123,6 +124,8 @@ def forecast(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise ConfigError(str(error), key="--model") from None
     check_experiment_name(args.experiment, key="--experiment")
+    digits = check_significant_digits(getattr(args, "round", None), key="--round")
+    dialect = check_csv_dialect(getattr(args, "csv_dialect", CSV_DIALECTS[0]))
     inputs = input_files(args)
     output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
     config = JobConfig(
@@ -172,7 +175,8 @@ def forecast(args: argparse.Namespace) -> int:
                 model, panel=panel, forecasts=forecasts, horizon=args.horizon, levels=config.levels, exog=exog
             )
             table = forecast_table(forecasts, panel.metadata, run_id=run.info.run_id)
-            path = write_csv_atomic(table, args.output, inputs=inputs)
+            table = round_forecasts(table, digits)
+            path = write_csv_atomic(table, args.output, inputs=inputs, dialect=dialect)
             if path is not None:
                 tracking.log_exports([(path, path)])
     window = f"{table['month'].min()}..{table['month'].max()}" if len(table) else "no months"

@@ -66,7 +66,7 @@ def stage_exports(
     pairs = []
     for final in export_paths(config.output_dir, config.name, origin):
         staged = final.with_name(f".{final.name}.{run_id}{STAGED_SUFFIX}")
-        write_csv_atomic(table, staged)
+        write_csv_atomic(table, staged, dialect=config.csv_dialect)
         pairs.append((str(staged.resolve()), str(final.resolve())))
     return tuple(pairs)
 
