@@ -12,37 +12,21 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from forecasting import progress
-from forecasting.core.constants import VERSION as __version__
-from forecasting.data.check import check_path
-from forecasting.data.loaders import load
-from forecasting.data.report import report_path
-from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, check_max_stale_months, flag_stale
-from forecasting.data.summing import structure_path
-from forecasting.errors import ConfigError, DataError
-from forecasting.evaluation.backtest import (
-    backtest_file,
-    dominance_warnings,
-    fallbacks,
-    left_out,
-    reason_counts,
-    series_details,
-    skipped,
+# Only light modules at import time: the parser, and so `forecasting --help`, must not pay for pandas,
+# MLflow or the models (tests/test_cli_start.py). Each handler imports what it runs.
+from forecasting.core.constants import (
+    CSV_DIALECTS,
+    DEFAULT_EXECUTOR,
+    DEFAULT_MAX_STALE_MONTHS,
+    RESIDUAL_MONTHS,
 )
-from forecasting.evaluation.metrics import MASE_AGGREGATE
-from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
-from forecasting.executors import DEFAULT_EXECUTOR, executor_scope
-from forecasting.features.flows import build_series
-from forecasting.features.hierarchy import check_estimated_share, write_long_csv
-from forecasting.files import STDOUT, output_target, write_csv_atomic, write_text_atomic
-from forecasting.jobs import commands
-from forecasting.panel import SeriesPanel
-from forecasting.progress import progress_scope
-from forecasting.reconciliation import METHODS, RESIDUAL_MONTHS, structure_to_reconcile
-from forecasting.sample import SAMPLE_PATH, write_sample
+from forecasting.core.constants import VERSION as __version__
+from forecasting.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -91,6 +75,9 @@ def _add_data_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _data_check(args: argparse.Namespace) -> int:
+    from forecasting.data.check import check_path
+    from forecasting.data.staleness import check_max_stale_months
+
     return check_path(
         args.path, args.format, check_max_stale_months(args.max_stale_months), report=args.report
     )
@@ -150,6 +137,15 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _series_build(args: argparse.Namespace) -> int:
+    from forecasting.data.loaders import load
+    from forecasting.data.staleness import check_max_stale_months, flag_stale
+    from forecasting.data.summing import structure_path
+    from forecasting.features.flows import build_series
+    from forecasting.features.hierarchy import check_estimated_share, write_long_csv
+    from forecasting.files import STDOUT, output_target, write_csv_atomic, write_text_atomic
+    from forecasting.jobs import commands
+    from forecasting.panel import SeriesPanel
+
     share = check_estimated_share(args.max_estimated_share)
     inputs = commands.input_files(args)
     output = output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input first
@@ -174,6 +170,10 @@ def _report_target(given: str | None, output: Path | None, inputs: list[str]) ->
 
     Checked before any work, and never the output, its hierarchy or an input.
     """
+    from forecasting.data.report import report_path
+    from forecasting.data.summing import structure_path
+    from forecasting.files import STDOUT, output_target
+
     if given == STDOUT:
         raise ConfigError("must be a file: the summary already goes to stderr", key="--report")
     target = output_target(given, inputs=inputs) if given is not None else None
@@ -187,6 +187,8 @@ def _report_target(given: str | None, output: Path | None, inputs: list[str]) ->
 
 
 def _sample_generate(args: argparse.Namespace) -> int:
+    from forecasting.sample import SAMPLE_PATH, write_sample
+
     path = write_sample(args.output or SAMPLE_PATH)
     print(f"wrote the simulated sample to {path or 'stdout'}", file=sys.stderr)
     return EXIT_OK
@@ -229,6 +231,20 @@ def _add_backtest_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from forecasting.data.staleness import check_max_stale_months
+    from forecasting.evaluation.backtest import (
+        backtest_file,
+        dominance_warnings,
+        fallbacks,
+        series_details,
+        skipped,
+    )
+    from forecasting.evaluation.metrics import MASE_AGGREGATE
+    from forecasting.files import output_target, write_csv_atomic
+    from forecasting.jobs import commands
+
     models = [name.strip() for name in args.models.split(",") if name.strip()]
     inputs = commands.input_files(args)
     if args.details is not None and output_target(args.details, inputs=inputs) is None:
@@ -262,6 +278,8 @@ def _backtest(args: argparse.Namespace) -> int:
 
 def _print_left_out(results: pd.DataFrame) -> None:
     """Series/folds left out of the backtest or of its MASE, counted per kind of reason."""
+    from forecasting.evaluation.backtest import left_out, reason_counts
+
     counts = reason_counts(left_out(results))
     if not counts.empty:
         print("series/folds left out of the scores, per reason (--details PATH lists each):")
@@ -269,9 +287,22 @@ def _print_left_out(results: pd.DataFrame) -> None:
         print(f"  {count:>7,} series/fold: {reason}")
 
 
-@progress.phase("reconcile")
 def _print_reconciled(args: argparse.Namespace, results: pd.DataFrame) -> None:
     """Per-level leaderboard of the base and reconciled forecasts (``backtest --reconcile``)."""
+    from forecasting import progress
+
+    with progress.phase("reconcile"):
+        _reconciled_leaderboard(args, results)
+
+
+def _reconciled_leaderboard(args: argparse.Namespace, results: pd.DataFrame) -> None:
+    import pandas as pd
+
+    from forecasting.data.loaders import load
+    from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
+    from forecasting.panel import SeriesPanel
+    from forecasting.reconciliation import METHODS, structure_to_reconcile
+
     if args.reconcile not in METHODS:
         raise ConfigError(f"must be one of {', '.join(METHODS)}. Got {args.reconcile!r}", key="--reconcile")
     structure, mismatched = structure_to_reconcile(SeriesPanel.from_load(load(args.input, args.format)))
@@ -286,9 +317,8 @@ def _print_reconciled(args: argparse.Namespace, results: pd.DataFrame) -> None:
 
 # --- scheduled job, tracking and registry -------------------------------------
 def _add_job_commands(commands: argparse._SubParsersAction) -> None:
-    config_help = "job config TOML (default: the bundled-sample job)"
     retrain = commands.add_parser("retrain", help="backtest candidates, fit, log to MLflow, promote, export")
-    retrain.add_argument("--config", default=None, help=config_help)
+    retrain.add_argument("--config", default=None, help="job config TOML (default: the bundled-sample job)")
     retrain.set_defaults(handler=_job_handler("retrain"))
     forecast = commands.add_parser("forecast", help="one-off forecast of a long CSV (tracked, no registry)")
     forecast.add_argument("--input", required=True, help="long CSV/Parquet/Excel: series_id, month, value")
@@ -297,6 +327,19 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
         "--output", required=True, help="CSV file to write (forecast CSV schema); - for stdout"
     )
     forecast.add_argument("--model", default="auto", help="registered model name (default: auto)")
+    forecast.add_argument(
+        "--round",
+        type=int,
+        default=None,
+        metavar="N",
+        help="round the forecast and its bounds to N significant digits (default: full precision)",
+    )
+    forecast.add_argument(
+        "--csv-dialect",
+        choices=CSV_DIALECTS,
+        default=CSV_DIALECTS[0],
+        help="default: ',' between fields, decimal point; excel-eu: ';' between fields, decimal comma",
+    )
     forecast.add_argument("--format", default="auto", help="input format for the loader")
     forecast.add_argument("--experiment", default="forecast", help="MLflow experiment (default: forecast)")
     forecast.add_argument(
@@ -344,28 +387,46 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
     )
     forecast.set_defaults(handler=_job_handler("forecast"))
     compare = commands.add_parser("compare", help="leaderboard of the latest retrain, or of given retrains")
-    compare.add_argument("--config", default=None, help=config_help)
+    _add_job_options(compare)
     compare.add_argument("--experiment", default=None, help="default: the job's experiment")
     compare.add_argument("--runs", nargs="+", default=None, metavar="RUN_ID", help="retrain run ids")
     compare.set_defaults(handler=_job_handler("compare"))
     promote = commands.add_parser("promote", help="force a retrain's model to champion")
     promote.add_argument("--run", required=True, help="retrain (parent) run id")
-    promote.add_argument("--config", default=None, help=config_help)
+    _add_job_options(promote)
     promote.set_defaults(handler=_job_handler("promote"))
     rollback = commands.add_parser("rollback", help="restore the champion the current one replaced")
-    rollback.add_argument("--config", default=None, help=config_help)
+    _add_job_options(rollback)
     rollback.set_defaults(handler=_job_handler("rollback"))
     accuracy = commands.add_parser(
         "accuracy", help="live accuracy of the forecasts in service, from the table"
     )
-    accuracy.add_argument("--config", default=None, help=config_help)
-    accuracy.add_argument("--job", default=None, help="job name (default: the config's job.name)")
+    _add_job_options(accuracy)
     accuracy.add_argument("--by", default="flow", help="series dimension to group by (default: flow)")
     accuracy.set_defaults(handler=_job_handler("accuracy"))
 
 
+def _add_job_options(command: argparse.ArgumentParser) -> None:
+    """``--config`` / ``--job`` on the commands that act on an existing job (never the sample by default)."""
+    command.add_argument(
+        "--config",
+        default=None,
+        help="job config TOML; without it and --job: the only job in the tracking store (exit 2 when "
+        "there are none or several, naming them)",
+    )
+    command.add_argument(
+        "--job",
+        default=None,
+        metavar="NAME",
+        help="job name (default: the config's job.name); without --config the other settings are the "
+        "defaults (store: MLFLOW_TRACKING_URI or ./mlruns, models/, exports/)",
+    )
+
+
 def _job_handler(name: str):  # noqa: ANN202 - argparse handler factory
     def handler(args: argparse.Namespace) -> int:
+        from forecasting.jobs import commands
+
         return getattr(commands, name)(args)
 
     return handler
@@ -406,6 +467,10 @@ def _with_executor(handler):  # noqa: ANN001, ANN202 - argparse handler wrapper
     def run(args: argparse.Namespace) -> int:
         if args.dask_address is not None and args.executor not in (None, "dask"):
             raise ConfigError("only applies with --executor dask", key="--dask-address")
+        from forecasting.executors import executor_scope
+        from forecasting.jobs import commands
+        from forecasting.progress import progress_scope
+
         kind = "dask" if args.dask_address is not None else args.executor
         if kind is None and args.command != "retrain":  # retrain: the job config's executor
             kind = DEFAULT_EXECUTOR

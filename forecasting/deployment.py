@@ -28,7 +28,16 @@ from forecasting import model_folder
 from forecasting.core.checks import check_job_name
 from forecasting.errors import ConfigError, ModelError
 from forecasting.serving import MANIFEST_TAG, write_manifest
-from forecasting.tracking import JOB_TAG, MODEL_URI_TAG, RECOVERED_TAG, check_run_id, get_run
+from forecasting.tracking import (
+    JOB_TAG,
+    MODEL_URI_TAG,
+    RECOVERED_TAG,
+    RUN_TYPE_TAG,
+    SCORE_TAG,
+    SPEC_TAG,
+    check_run_id,
+    get_run,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +108,49 @@ def champion_history(job: str) -> list[str]:
         previous = current.tags.get(PREVIOUS_TAG)
         current = client.get_model_version(job, previous) if previous else None
     return chain
+
+
+def stored_jobs() -> dict[str, str]:
+    """The jobs the tracking store knows, each with the experiment of its newest retrain run.
+
+    A job is the ``forecasting.job`` tag of a retrain run (one-off ``forecast`` runs are not jobs), or
+    a registered model that has had a champion (:data:`HISTORY_TAG`; its experiment: the job's name).
+    What ``compare``, ``promote``, ``rollback`` and ``accuracy`` infer when given no job.
+    """
+    runs = mlflow.search_runs(
+        search_all_experiments=True,
+        filter_string=f"tags.`{RUN_TYPE_TAG}` = 'retrain'",
+        order_by=["attributes.start_time DESC"],
+    )
+    jobs: dict[str, str] = {}
+    if not runs.empty and f"tags.{JOB_TAG}" in runs.columns:
+        names = {e.experiment_id: e.name for e in mlflow.search_experiments()}
+        for job, experiment_id in zip(runs[f"tags.{JOB_TAG}"], runs["experiment_id"], strict=True):
+            if isinstance(job, str) and job and job not in jobs:
+                jobs[job] = names.get(experiment_id, job)
+    for model in MlflowClient().search_registered_models():
+        if HISTORY_TAG in model.tags:
+            jobs.setdefault(model.name, model.name)
+    return dict(sorted(jobs.items()))
+
+
+def champion_summary(job: str) -> dict[str, str] | None:
+    """The champion's version, model, the retrain run it came from and how it got there; None if none."""
+    current = champion_version(job)
+    if current is None:
+        return None
+    spec = current.tags.get(SPEC_TAG)
+    try:
+        model = str(json.loads(spec)["model"]) if spec else ""
+    except (ValueError, KeyError, TypeError):
+        model = ""
+    return {
+        "version": str(current.version),
+        "model": model,
+        "run_id": current.run_id or "",
+        "promotion": current.tags.get("promotion", ""),
+        "score": current.tags.get(SCORE_TAG, ""),
+    }
 
 
 def version_for_run(job: str, run_id: str) -> ModelVersion | None:

@@ -33,6 +33,7 @@ from typing import Any, Literal, Self
 from joblib import Parallel, delayed
 
 from forecasting import progress as command_progress
+from forecasting.core.constants import DEFAULT_EXECUTOR as DEFAULT_EXECUTOR  # re-exported
 from forecasting.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,6 @@ MIN_PARALLEL_TASKS = 32
 """Fewer series than this run in the calling process even on the local executor: starting the worker
 processes (each imports the package) costs more than fitting a few dozen series saves. Heavy tasks
 (``run_chunked(..., heavy=True)``: a model fitted on a whole panel) go to the workers from two on."""
-DEFAULT_EXECUTOR = "local"
-"""What ``forecasting forecast``, ``backtest`` and the job use when nothing is set: all cores."""
 
 DASK_MISSING = "the dask executor needs dask.distributed: pip install 'forecasting[dask]'"
 

@@ -19,8 +19,14 @@ import pandas as pd
 from forecasting.core.checks import check_job_name
 from forecasting.core.intervals import interval_columns
 from forecasting.data.schema import DIMENSIONS
-from forecasting.errors import DataError
-from forecasting.files import FORMULA_PREFIXES, neutralise_formulas, refuse_link, write_csv_atomic
+from forecasting.errors import ConfigError, DataError
+from forecasting.files import (
+    FORMULA_PREFIXES,
+    neutralise_formulas,
+    read_csv_exact,
+    refuse_link,
+    write_csv_atomic,
+)
 
 __all__ = [
     "FORMULA_PREFIXES",
@@ -29,6 +35,8 @@ __all__ = [
     "export_paths",
     "forecast_table",
     "neutralise_formulas",
+    "read_export",
+    "round_forecasts",
     "utc_timestamp",
     "write_csv_atomic",
 ]
@@ -98,6 +106,45 @@ def forecast_table(
     return neutralise_formulas(table[export_columns(levels)])
 
 
+def check_significant_digits(value: object, *, key: str = "--round", file: str | None = None) -> int | None:
+    """``None`` (full precision) or a positive int of significant digits; ConfigError naming ``key``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"must be a positive integer (significant digits). Got {value!r}", key=key, file=file
+        )
+    return int(value)
+
+
+def rounded_columns(table: pd.DataFrame) -> list[str]:
+    """The number columns ``--round`` rounds: ``forecast`` and every interval bound."""
+    return [c for c in table.columns if c == "forecast" or str(c).startswith(("lower_", "upper_"))]
+
+
+def round_significant(values: np.ndarray, digits: int) -> np.ndarray:
+    """Each value rounded to ``digits`` significant digits (correctly rounded, as ``%.<digits>g`` prints).
+
+    Rounding is monotone, so nested intervals stay nested (bounds may meet the forecast).
+    """
+    return np.array([float(f"{v:.{digits}g}") for v in np.asarray(values, dtype="float64")], dtype="float64")
+
+
+def round_forecasts(table: pd.DataFrame, digits: int | None) -> pd.DataFrame:
+    """``table`` with its forecast and bounds rounded to ``digits`` significant digits (None: as is)."""
+    if digits is None:
+        return table
+    out = table.copy()
+    for column in rounded_columns(out):
+        out[column] = round_significant(out[column].to_numpy(), digits)
+    return out
+
+
+def read_export(path: str | Path, **options: object) -> pd.DataFrame:
+    """A forecast CSV this package wrote, in either dialect (``default``, ``excel-eu``), numbers exact."""
+    return read_csv_exact(path, **options)
+
+
 def export_paths(output_dir: str | Path, job: str, origin: pd.Period | str) -> tuple[Path, Path]:
     """``forecasts_<job>_<YYYY-MM>.csv`` (forecast origin month) and ``forecasts_<job>_latest.csv``."""
     check_job_name(job)
@@ -107,7 +154,12 @@ def export_paths(output_dir: str | Path, job: str, origin: pd.Period | str) -> t
 
 
 def export_forecasts(
-    table: pd.DataFrame, output_dir: str | Path, job: str, origin: pd.Period | str
+    table: pd.DataFrame,
+    output_dir: str | Path,
+    job: str,
+    origin: pd.Period | str,
+    *,
+    dialect: str = "default",
 ) -> tuple[Path, Path]:
     """Write the dated and the ``latest`` CSV; returns both paths.
 
@@ -120,6 +172,6 @@ def export_forecasts(
     for path in (dated, latest):  # left by a writer killed before its rename (the job lock excludes others)
         for stale in path.parent.glob(f".{path.name}.*.tmp"):
             stale.unlink(missing_ok=True)
-    write_csv_atomic(table, dated, follow_links=False)  # the job's own names: a link there is refused
-    write_csv_atomic(table, latest, follow_links=False)
+    write_csv_atomic(table, dated, dialect=dialect, follow_links=False)  # the job's own names: no link
+    write_csv_atomic(table, latest, dialect=dialect, follow_links=False)
     return dated, latest

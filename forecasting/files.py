@@ -1,6 +1,6 @@
 """Files the package reads and writes: regular inputs only, bounded reads, one CSV writer.
 
-The bottom layer of the package (it imports nothing from it but the errors),
+The bottom layer of the package (it imports nothing from it but the errors and constants),
 so loaders, tracking, exports and the CLI share the same rules:
 
 - an input must be a regular file: a FIFO would hang a read, ``/dev/zero``
@@ -28,6 +28,7 @@ from typing import IO
 
 import pandas as pd
 
+from forecasting.core.constants import CSV_DIALECTS
 from forecasting.errors import ConfigError, DataError, shorten
 
 STDOUT = "-"
@@ -38,6 +39,11 @@ MAX_HEADER_CHARS = 1 << 20
 """A header line longer than 1 MiB is not a table header (``/dev/zero``, a binary file)."""
 MAX_CONFIG_BYTES = 1 << 20
 """Job configs and source specs are a few kB; a larger file is not one."""
+CSV_DIALECT_FORMATS: dict[str, dict[str, str]] = {
+    "default": {"sep": ",", "decimal": "."},
+    "excel-eu": {"sep": ";", "decimal": ","},
+}
+"""Field separator and decimal mark of each of :data:`CSV_DIALECTS`."""
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -153,9 +159,36 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def render_csv(frame: pd.DataFrame) -> str:
+def check_csv_dialect(value: object, *, key: str = "--csv-dialect", file: str | None = None) -> str:
+    """One of :data:`CSV_DIALECTS`; ConfigError naming ``key`` otherwise."""
+    if value not in CSV_DIALECTS:
+        raise ConfigError(f"must be one of {list(CSV_DIALECTS)}. Got {value!r}", key=key, file=file)
+    return str(value)
+
+
+def csv_dialect_of(path: str | Path) -> str:
+    """The dialect a CSV written by :func:`write_csv_atomic` was written in, told by its header line.
+
+    Column names hold neither ``,`` nor ``;``: a header with a ``;`` and no ``,`` is ``excel-eu``.
+    """
+    with open(require_regular_file(path), encoding="utf-8", newline="") as handle:
+        header = read_first_line(handle, file=str(path))
+    return "excel-eu" if ";" in header and "," not in header else "default"
+
+
+def read_csv_exact(path: str | Path, **options: object) -> pd.DataFrame:
+    """Read a CSV this package wrote, in either dialect, every number exactly as it was written.
+
+    pandas' default float parser can be one unit in the last place off; ``round_trip`` is not.
+    """
+    fmt = CSV_DIALECT_FORMATS[csv_dialect_of(path)]
+    return pd.read_csv(path, sep=fmt["sep"], decimal=fmt["decimal"], float_precision="round_trip", **options)
+
+
+def render_csv(frame: pd.DataFrame, dialect: str = "default") -> str:
     """The exact text :func:`write_csv_atomic` writes for ``frame``."""
-    return neutralise_formulas(frame).to_csv(index=False, lineterminator="\n")
+    fmt = CSV_DIALECT_FORMATS[check_csv_dialect(dialect, key="dialect")]
+    return neutralise_formulas(frame).to_csv(index=False, lineterminator="\n", **fmt)
 
 
 def write_csv_atomic(
@@ -165,6 +198,7 @@ def write_csv_atomic(
     inputs: Iterable[str | Path] = (),
     durable: bool = True,
     follow_links: bool = True,
+    dialect: str = "default",
 ) -> Path | None:
     """Write ``frame`` (formulas neutralised) as UTF-8 CSV; returns the path, None for stdout.
 
@@ -173,17 +207,20 @@ def write_csv_atomic(
     previous one in place; ``durable`` also syncs it to disk before the rename
     (a scratch file that is copied elsewhere at once does not need it). See
     :func:`output_target` for what is refused (with ``follow_links`` false, a link too).
+    ``dialect``: one of :data:`CSV_DIALECTS` (``excel-eu``: ``;`` between fields, a decimal
+    comma; :func:`read_csv_exact` reads either back).
     """
+    fmt = CSV_DIALECT_FORMATS[check_csv_dialect(dialect, key="dialect")]
     inputs = list(inputs)
     target = output_target(path, inputs=inputs, follow_links=follow_links)
     safe = neutralise_formulas(frame)
     if target is None:
-        safe.to_csv(sys.stdout, index=False, lineterminator="\n")
+        safe.to_csv(sys.stdout, index=False, lineterminator="\n", **fmt)
         sys.stdout.flush()
         return None
     _replace(
         target,
-        lambda handle: safe.to_csv(handle, index=False, lineterminator="\n"),
+        lambda handle: safe.to_csv(handle, index=False, lineterminator="\n", **fmt),
         inputs,
         durable,
         follow_links=follow_links,

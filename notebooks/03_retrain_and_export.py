@@ -189,9 +189,10 @@ print(f"{again.decision.outcome}: {again.decision.reason}")
 print("champion version:", again.champion_version)
 
 # %% [markdown]
-# From a shell the same steps are `forecasting retrain --config job.toml`, `forecasting compare`,
-# `forecasting promote` and `forecasting rollback`; `make ui` opens the MLflow UI on the project
-# store.
+# From a shell the same steps are `forecasting retrain --config job.toml`, `forecasting compare
+# --config job.toml`, `forecasting promote --run RUN_ID --config job.toml` and `forecasting rollback
+# --config job.toml` (or `--job NAME`; with neither, the only job in the tracking store); `make ui`
+# opens the MLflow UI on the project store.
 
 # %% [markdown]
 # ## Months later: how are the forecasts in service doing?

@@ -30,6 +30,8 @@ from forecasting.errors import DataError  # noqa: E402
 from forecasting.evaluation.backtest import backtest  # noqa: E402
 from forecasting.evaluation.live import DriftRule, drift_report, score_forecasts  # noqa: E402
 from forecasting.evaluation.metrics import metrics_by_series  # noqa: E402
+from forecasting.export import export_forecasts, forecast_table, round_forecasts  # noqa: E402
+from forecasting.files import csv_dialect_of  # noqa: E402
 from forecasting.jobs import monitoring  # noqa: E402
 from forecasting.jobs.config import JobConfig, MonitoringConfig, load_config  # noqa: E402
 from forecasting.jobs.retrain import run_retrain  # noqa: E402
@@ -147,6 +149,35 @@ def test_score_forecasts_scores_rows_with_actuals_like_a_backtest_row() -> None:
             200 * abs(row.forecast - actual) / (abs(actual) + abs(row.forecast))
         )
         assert row.coverage_80 == float(row.lower_80 <= actual <= row.upper_80)
+
+
+def test_exports_of_either_csv_dialect_are_scored_exactly(tmp_path, monkeypatch) -> None:
+    """A job that switched to ``csv_dialect = "excel-eu"`` (and ``round``) still scores its older exports;
+    every forecast is read back bit for bit, so the rows equal scoring the tables written."""
+    panel = seasonal_panel(n_series=3, n_months=60, seed=4)
+    no_promise = monitoring.read_serving([])  # no MLflow store here: scored without a promise
+    monkeypatch.setattr(monitoring, "read_serving", lambda run_ids: no_promise)
+    config = JobConfig(name=JOB, horizon=4, output_dir=str(tmp_path))
+    written = {}
+    for origin, dialect, digits in (("2018-10", "default", None), ("2018-11", "excel-eu", 5)):
+        forecasts = make_model("seasonal_naive").fit(panel.until(origin)).predict(4)
+        forecasts[["forecast", "lower_80", "upper_80", "lower_95", "upper_95"]] *= 1 / 3  # long fractions
+        table = round_forecasts(forecast_table(forecasts, panel.metadata, run_id=f"run-{origin}"), digits)
+        export_forecasts(table, tmp_path, JOB, origin, dialect=dialect)
+        written[origin] = table
+    assert csv_dialect_of(tmp_path / f"forecasts_{JOB}_2018-11.csv") == "excel-eu"
+    known = panel.until("2019-01")
+    scored = monitoring.read_accuracy(monitoring.accuracy_path(tmp_path, JOB))
+    rows = monitoring.score_in_service(config, known, scored, run_id="scorer")
+    assert len(rows) == 3 * (3 + 2)  # 2018-10: three months arrived, 2018-11: two
+    for origin, table in written.items():
+        expected = score_forecasts(table, known, origin=pd.Period(origin, freq="M"))
+        got = rows[rows["origin"] == pd.Period(origin, freq="M")]
+        for column in ("forecast", "lower_80", "upper_95", "mase", "smape"):
+            np.testing.assert_array_equal(got[column].to_numpy(), expected[column].to_numpy())
+    monitoring.append_accuracy(monitoring.accuracy_path(tmp_path, JOB), scored, rows, (80, 95))
+    by_flow = monitoring.accuracy_summary(config, by="flow")["flow"]  # reads the excel-eu latest export
+    assert "(unknown)" not in by_flow["flow"].tolist()
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import mlflow  # noqa: E402
 import mlflow.pyfunc  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from conftest import seasonal_panel  # noqa: E402
@@ -23,7 +24,7 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from forecasting import deployment, tracking  # noqa: E402
 from forecasting.cli import main  # noqa: E402
 from forecasting.errors import ConfigError  # noqa: E402
-from forecasting.export import export_columns  # noqa: E402
+from forecasting.export import export_columns, read_export  # noqa: E402
 from forecasting.jobs.config import load_config  # noqa: E402
 from forecasting.jobs.lock import JobLock, JobLockedError  # noqa: E402
 from forecasting.jobs.promotion import decide  # noqa: E402
@@ -363,3 +364,22 @@ def test_a_preset_and_its_base_model_are_separate_candidates(tmp_path) -> None:
     series = pd.DataFrame({"series_id": ["s0", "s1", "s2"]})
     served = mlflow.pyfunc.load_model(f"models:/{JOB}@champion").predict(series, params={"horizon": 6})
     assert_same_forecasts(served, export)
+
+
+@pytest.mark.slow
+def test_job_round_and_csv_dialect_shape_both_exports_and_their_mlflow_copies(tmp_path) -> None:
+    path = write_job(tmp_path, ["naive"])
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("[job]\n", '[job]\nround = 3\ncsv_dialect = "excel-eu"\n', 1), encoding="utf-8"
+    )
+    result = run_retrain(load_config(path))
+    dated, latest = (Path(p) for p in result.exports)
+    assert dated.read_bytes() == latest.read_bytes()
+    assert latest.read_text(encoding="utf-8").splitlines()[0] == ";".join(export_columns())
+    table = read_export(latest)
+    for column in ("forecast", "lower_80", "upper_95"):
+        values = table[column].to_numpy()
+        np.testing.assert_array_equal(values, [float(f"{v:.3g}") for v in values])
+    logged = mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path=f"exports/{latest.name}")
+    assert Path(logged).read_bytes() == latest.read_bytes()

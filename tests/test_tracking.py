@@ -83,9 +83,12 @@ def test_compare_prints_the_latest_leaderboard(tmp_path, capsys) -> None:
     capsys.readouterr()
     assert main(["compare", "--config", str(path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:3] == ["run_id", "model", "mase"]
-    assert [line.split()[1] for line in lines[1:]] == ["seasonal_naive", "naive"]
-    assert all(line.split()[0] == result.run_id for line in lines[1:])
+    assert lines[0].split()[:3] == ["run_id", "model", "mase"] and lines[0].split()[-1] == "champion"
+    assert [line.split()[1] for line in lines[1:3]] == ["seasonal_naive", "naive"]
+    assert all(line.split()[0] == result.run_id for line in lines[1:3])
+    assert lines[1].split()[-1] == "*" and lines[2].split()[-1] != "*"  # the champion's row
+    assert lines[3].startswith("champion (*): version 1 of job 'tiny', model seasonal_naive")
+    assert lines[4].startswith("last decision: promoted (")
     table = tracking.compare(JOB, [result.run_id, result.run_id])
     assert len(table) == 4
     mase = table.set_index("model")["mase"].iloc[0]

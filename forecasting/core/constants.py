@@ -1,4 +1,5 @@
-"""Constants shared by every layer: the season of monthly data and the output schemas."""
+"""Constants shared by every layer: the season of monthly data, the output schemas, and the defaults
+the command line shows in its help (kept here so ``forecasting --help`` imports no model code)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,18 @@ FALLBACK_COLUMNS = ["series_id", "model", "fallback", "reason"]
 
 ADJUSTMENT_COLUMNS = ["series_id", "model", "adjustment"]
 """Schema of a fitted model's ``adjustments_``: repairs made to a series before fitting."""
+
+DEFAULT_MAX_STALE_MONTHS = 12
+"""Months a series may end before the panel's last month and still be forecast."""
+
+RESIDUAL_MONTHS = 120
+"""Reconciliation: in-sample errors of the last so many months are used (see docs/benchmarks.md,
+Reconciliation)."""
+
+DEFAULT_EXECUTOR = "local"
+"""Where per-series fits run when neither the command nor the job config says (all cores)."""
+
+CSV_DIALECTS: tuple[str, ...] = ("default", "excel-eu")
+"""How exports are written (``forecast --csv-dialect``, job setting ``csv_dialect``): ``default`` is
+comma-separated with a decimal point; ``excel-eu`` is ``;``-separated with a decimal comma, what a
+spreadsheet set to a European locale opens as numbers (forecasting.files.CSV_DIALECT_FORMATS)."""

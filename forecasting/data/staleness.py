@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from forecasting.core.constants import DEFAULT_MAX_STALE_MONTHS
 from forecasting.data.report import DataQualityReport
 from forecasting.errors import ConfigError
 
-DEFAULT_MAX_STALE_MONTHS = 12
-"""Months a series may end before the panel's last month and still be forecast."""
 STALE_COLUMNS = ["series_id", "last", "months_behind"]
 SHOWN = 3
 

@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,13 @@ import pandas as pd
 
 from forecasting import deployment, model_folder, progress, tracking
 from forecasting.core.checks import check_experiment_name, check_horizon_option
+from forecasting.core.constants import CSV_DIALECTS
 from forecasting.data.loaders import load
 from forecasting.data.staleness import check_max_stale_months
 from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError, DataError, ModelError
-from forecasting.export import forecast_table
-from forecasting.files import output_target, write_csv_atomic
+from forecasting.export import check_significant_digits, forecast_table, round_forecasts
+from forecasting.files import check_csv_dialect, output_target, write_csv_atomic
 from forecasting.jobs.config import JobConfig, check_job_name, load_config
 from forecasting.jobs.lock import JobLockedError
 from forecasting.jobs.monitoring import accuracy_path, accuracy_summary, live_compare_rows
@@ -122,6 +124,8 @@ def forecast(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise ConfigError(str(error), key="--model") from None
     check_experiment_name(args.experiment, key="--experiment")
+    digits = check_significant_digits(getattr(args, "round", None), key="--round")
+    dialect = check_csv_dialect(getattr(args, "csv_dialect", CSV_DIALECTS[0]))
     inputs = input_files(args)
     output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
     config = JobConfig(
@@ -171,7 +175,8 @@ def forecast(args: argparse.Namespace) -> int:
                 model, panel=panel, forecasts=forecasts, horizon=args.horizon, levels=config.levels, exog=exog
             )
             table = forecast_table(forecasts, panel.metadata, run_id=run.info.run_id)
-            path = write_csv_atomic(table, args.output, inputs=inputs)
+            table = round_forecasts(table, digits)
+            path = write_csv_atomic(table, args.output, inputs=inputs, dialect=dialect)
             if path is not None:
                 tracking.log_exports([(path, path)])
     window = f"{table['month'].min()}..{table['month'].max()}" if len(table) else "no months"
@@ -214,23 +219,103 @@ def input_files(args: argparse.Namespace) -> list[str]:
     return [args.input, str(structure_path(args.input)), *spec]
 
 
+def job_config(args: argparse.Namespace) -> JobConfig:
+    """The job a command acts on: ``--config``, ``--job NAME``, else the only job in the tracking store.
+
+    Never silently the bundled sample's: with no job given and none or several in the store, a
+    ConfigError (exit 2) lists the jobs found. An inferred job is said on stderr.
+    """
+    job = getattr(args, "job", None)
+    overrides = {} if job is None else {"name": check_job_name(job, key="--job")}
+    if args.config is not None or job is not None:
+        return load_config(args.config, **overrides)
+    config = load_config(None)  # no job: only where the store is (MLFLOW_TRACKING_URI, else ./mlruns)
+    uri = tracking.configure(config.tracking_uri)
+    found = deployment.stored_jobs()
+    if len(found) != 1:
+        jobs = f"jobs {', '.join(found)}" if found else "no job yet (run `forecasting retrain --config ...`)"
+        raise ConfigError(
+            f"{args.command} needs --config JOB.toml or --job NAME: the tracking store {uri} has {jobs}",
+            key="--config",
+        )
+    ((name, experiment),) = found.items()
+    print(
+        f"forecasting: {args.command}: job {name!r} (the only job in the tracking store {uri}; "
+        "--config or --job to choose)",
+        file=sys.stderr,
+    )
+    return replace(config, name=name, experiment=None if experiment == name else experiment)
+
+
 def compare(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
     if args.experiment is not None:
         check_experiment_name(args.experiment, key="--experiment")
+    config = job_config(args)
     tracking.configure(config.tracking_uri)
     experiment = args.experiment or config.experiment_name
     table = tracking.compare(experiment, args.runs or ())
-    live = live_compare_rows(tracking.retrain_runs(experiment), table["run_id"].unique())
+    runs = tracking.retrain_runs(experiment)
+    champion = deployment.champion_summary(config.name)
+    table["champion"] = champion_marks(table, champion)  # last: the columns before keep their places
+    live = live_compare_rows(runs, table["run_id"].unique())
     if not live.empty:  # the champion's live accuracy under its candidates, with the drift flag
-        table = pd.concat([table.assign(drift=""), live], ignore_index=True)
+        table = pd.concat([table.assign(drift=""), live.assign(champion="")], ignore_index=True)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    for line in champion_lines(config.name, champion, table, runs):
+        print(line)
     return EXIT_OK
 
 
+def champion_marks(table: pd.DataFrame, champion: dict[str, str] | None) -> list[str]:
+    """``*`` on the candidate row of the retrain run and model the job's champion came from."""
+    if champion is None:
+        return [""] * len(table)
+    hit = (table["run_id"] == champion["run_id"]) & (table["model"] == champion["model"])
+    return ["*" if h else "" for h in hit]
+
+
+def champion_lines(
+    job: str, champion: dict[str, str] | None, table: pd.DataFrame, runs: pd.DataFrame
+) -> list[str]:
+    """What ``compare`` says under the table: the champion (the ``*`` row) and the last promotion decision."""
+    if champion is None:
+        lines = [f"champion: none yet for job {job!r}"]
+    else:
+        how = f", {champion['promotion']}" if champion["promotion"] else ""
+        score = f", backtest mase {champion['score']}" if champion["score"] else ""
+        shown = "" if (table["champion"] == "*").any() else "; not among the rows shown"
+        lines = [
+            f"champion (*): version {champion['version']} of job {job!r}, model {champion['model'] or '?'} "
+            f"from retrain run {champion['run_id'] or '?'}{how}{score}{shown}"
+        ]
+    return [*lines, last_decision(runs)]
+
+
+def last_decision(runs: pd.DataFrame) -> str:
+    """The promotion decision the newest finished retrain run recorded (its ``promotion.*`` tags)."""
+    latest = runs.iloc[0]
+
+    def tag(name: str) -> str:
+        value = latest.get(f"tags.promotion.{name}")
+        return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+    if not tag("decision"):
+        return f"last decision: none recorded on retrain run {latest['run_id']}"
+    versus = (
+        f" against champion {tag('champion_model')} {tag('champion_mase')}" if tag("champion_model") else ""
+    )
+    version = f"; registered version {tag('registered_version')}" if tag("registered_version") else ""
+    started = pd.Timestamp(latest["start_time"]).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"last decision: {tag('decision')} ({tag('reason')}); candidate {tag('candidate_model')} "
+        f"{tag('candidate_mase')}{versus}, margin {tag('margin')}{version} "
+        f"(retrain run {latest['run_id']}, {started})"
+    )
+
+
 def promote(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = job_config(args)
     tracking.configure(config.tracking_uri)
     model_folder.job_folder(config.models_dir, config.name)  # before the alias moves
 
@@ -250,7 +335,7 @@ def promote(args: argparse.Namespace) -> int:
 
 
 def rollback(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = job_config(args)
     tracking.configure(config.tracking_uri)
     model_folder.job_folder(config.models_dir, config.name)  # before the alias moves
 
@@ -288,8 +373,7 @@ def _folder(config: JobConfig) -> Path:
 
 def accuracy(args: argparse.Namespace) -> int:
     """Print the live accuracy table of a job: by model, by step and by series group."""
-    overrides = {} if args.job is None else {"name": check_job_name(args.job, key="--job")}
-    config = load_config(args.config, **overrides)
+    config = job_config(args)
     tables = accuracy_summary(config, by=args.by)
     if not tables:
         print(f"{config.name}: no forecast scored yet ({accuracy_path(config.output_dir, config.name)})")

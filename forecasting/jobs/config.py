@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.core.checks import check_experiment_name, check_job_name
-from forecasting.core.constants import MAX_HORIZON
+from forecasting.core.constants import CSV_DIALECTS, MAX_HORIZON
 from forecasting.data.loaders import BUILTIN_SPECS
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS
 from forecasting.data.summing import structure_path
@@ -60,6 +60,8 @@ _SCHEMA: dict[str, set[str]] = {
         "stale_lock_hours",
         "executor",
         "dask_address",
+        "round",
+        "csv_dialect",
     },
     "tracking": {"uri", "experiment"},
     "sources": {"path", "format"},
@@ -115,6 +117,10 @@ class JobConfig:
     horizon: int = 12
     levels: tuple[int, ...] = (80, 95)
     output_dir: str = "exports"
+    round_digits: int | None = None
+    """``[job] round``: significant digits of the exported forecasts and bounds; None: full precision."""
+    csv_dialect: str = CSV_DIALECTS[0]
+    """``[job] csv_dialect``: ``default`` (``,``, decimal point) or ``excel-eu`` (``;``, decimal comma)."""
     models_dir: str = "models"
     n_jobs: int = 1
     stale_lock_hours: float = 6.0
@@ -244,6 +250,8 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         horizon=horizon,
         levels=tuple(sorted(levels)),
         output_dir=check.string(job, "job.output_dir", "exports"),
+        round_digits=check.optional_positive_int(job, "job.round"),
+        csv_dialect=check.choice(job, "job.csv_dialect", CSV_DIALECTS),
         models_dir=check.string(job, "job.models_dir", "models"),
         n_jobs=check.nonzero_int(job, "job.n_jobs", 1),
         stale_lock_hours=check.positive_number(job, "job.stale_lock_hours", 6.0),

@@ -48,6 +48,7 @@ from forecasting.export import (
     EXPORT_DIMENSIONS,
     export_paths,
     neutralise_formulas,
+    read_export,
     utc_timestamp,
     write_csv_atomic,
 )
@@ -221,7 +222,8 @@ def score_in_service(
     done = set(keys.itertuples(index=False, name=None))
     frames = []
     for export_origin, path in dated_exports(config.output_dir, config.name, origin):
-        forecasts = pd.read_csv(path, dtype={"series_id": str, "month": str, "model": str, "run_id": str})
+        # Either dialect (the job's csv_dialect may have changed since), every number as written.
+        forecasts = read_export(path, dtype={"series_id": str, "month": str, "model": str, "run_id": str})
         forecasts = forecasts[_pending(forecasts, export_origin, origin, done, panel.series_ids)]
         if forecasts.empty:  # all scored already, or no actual can have arrived yet
             continue
@@ -355,7 +357,7 @@ def accuracy_summary(config: JobConfig, by: str = "flow") -> dict[str, pd.DataFr
     if by not in EXPORT_DIMENSIONS:
         raise ConfigError(f"must be one of {list(EXPORT_DIMENSIONS)}. Got {by!r}", key="--by")
     latest = refuse_link(export_paths(config.output_dir, config.name, table["origin"].max())[1])
-    groups = pd.read_csv(latest, dtype=str, usecols=["series_id", by]).drop_duplicates("series_id")
+    groups = read_export(latest, dtype=str, usecols=["series_id", by]).drop_duplicates("series_id")
     table = table.merge(groups, on="series_id", how="left").fillna({by: "(unknown)"})
     return {
         "model": live_leaderboard(table, by=("model",)),

@@ -100,7 +100,7 @@ def stage_exports(
     pairs = []
     for final in export_paths(Path(config.output_dir).resolve(), config.name, origin):
         staged = final.with_name(f".{final.name}.{run_id}{STAGED_SUFFIX}")
-        write_csv_atomic(table, staged, follow_links=False)
+        write_csv_atomic(table, staged, follow_links=False, dialect=config.csv_dialect)
         pairs.append((str(staged), str(final)))
     return tuple(pairs)
 

@@ -31,7 +31,7 @@ from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import backtest, dominance_warnings
 from forecasting.evaluation.metrics import MASE_AGGREGATE, leaderboard, metrics_by_horizon, metrics_by_series
 from forecasting.executors import executor_scope
-from forecasting.export import forecast_table, utc_timestamp
+from forecasting.export import forecast_table, round_forecasts, utc_timestamp
 from forecasting.features.breaks import report_shared_level_shifts
 from forecasting.features.regressors import exog_from_settings
 from forecasting.jobs import monitoring
@@ -218,6 +218,7 @@ def _export(
     """
     serving = registration.serving
     table = forecast_table(forecasts, panel.metadata, run_id=run_id, levels=config.levels)
+    table = round_forecasts(table, config.round_digits)
     version, folder, staged = _register(registration), None, ()
     try:
         version, folder = _stage_champion(config, registration, version)

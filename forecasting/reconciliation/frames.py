@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from forecasting.core.constants import RESIDUAL_MONTHS
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import DataError
 from forecasting.models.base import check_levels, interval_columns
@@ -40,9 +41,6 @@ DEFAULT_SAMPLES = 500
 RESIDUAL_SOURCES: tuple[str, ...] = ("in_sample", "backtest")
 """Whose errors estimate the covariance: the base model's in-sample one-step errors (the textbook
 MinT input; a model without them falls back to its backtest errors) or its backtest errors."""
-RESIDUAL_MONTHS = 120
-"""In-sample errors of the last so many months are used (see docs/experiments/reconciliation.md,
-MinT on in-sample errors)."""
 
 
 def structure_to_reconcile(panel: SeriesPanel) -> tuple[SummingStructure, pd.DataFrame]:
