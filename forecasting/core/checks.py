@@ -24,11 +24,14 @@ def check_horizon(horizon: Any) -> int:
 
 
 def check_levels(levels: Sequence[int]) -> tuple[int, ...]:
-    """Interval levels sorted; ValueError unless each lies strictly between 0 and 100."""
+    """Interval levels sorted; ValueError unless each lies strictly between 0 and 100, once.
+
+    The models' own check; user input is parsed by :mod:`forecasting.core.request`.
+    """
     checked = tuple(sorted(int(level) for level in levels))
-    if any(not 0 < level < 100 for level in checked):
+    if any(not 0 < level < 100 for level in checked) or len(set(checked)) != len(checked):
         raise ValueError(
-            f"The 'levels' parameter of predict must hold ints in (0, 100). Got {levels!r} instead."
+            f"The 'levels' parameter of predict must hold distinct ints in (0, 100). Got {levels!r} instead."
         )
     return checked
 

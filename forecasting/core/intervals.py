@@ -10,7 +10,8 @@ from scipy.stats import norm
 
 
 def interval_columns(levels: Sequence[int]) -> list[str]:
-    """``lower_80, upper_80, lower_95, upper_95`` for ``levels=(80, 95)``."""
+    """``lower_<l>, upper_<l>`` for each level, ascending: ``lower_50, upper_50, lower_90, upper_90``
+    for ``levels=[90, 50]``."""
     return [f"{side}_{level}" for level in sorted(levels) for side in ("lower", "upper")]
 
 

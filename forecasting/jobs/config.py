@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.core.checks import check_experiment_name, check_job_name
+from forecasting.core.constants import DEFAULT_LEVELS
+from forecasting.core.request import ForecastRequest
 from forecasting.data.loaders import BUILTIN_SPECS
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS
 from forecasting.errors import ConfigError
@@ -111,7 +113,7 @@ class JobConfig:
 
     name: str = "sample"
     horizon: int = 12
-    levels: tuple[int, ...] = (80, 95)
+    levels: tuple[int, ...] = DEFAULT_LEVELS
     output_dir: str = "exports"
     models_dir: str = "models"
     n_jobs: int = 1
@@ -152,6 +154,11 @@ class JobConfig:
     """Errors behind the covariance of the exported reconciliation: ``in_sample`` or ``backtest``."""
     reconcile_residual_months: int = RESIDUAL_MONTHS
     """How many recent months of in-sample errors are used."""
+
+    @property
+    def request(self) -> ForecastRequest:
+        """The job's forecast request (``job.horizon``, ``job.levels``)."""
+        return ForecastRequest(self.horizon, self.levels)
 
     @property
     def experiment_name(self) -> str:
@@ -204,9 +211,17 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         check.fail("reconcile.method", f"must be one of {list(RECONCILE_METHODS)}. Got {reconcile_method!r}")
     folds = check.positive_int(backtest, "backtest.folds", 3)
     name = check_job_name(check.string(job, "job.name", "sample"), file=source_file)
-    levels = tuple(check.int_list(job, "job.levels", [80, 95]))
-    if not levels or any(not 0 < level < 100 for level in levels):
-        check.fail("job.levels", f"must hold ints in (0, 100). Got {list(levels)}")
+    horizon = check.positive_int(job, "job.horizon", 12)
+    try:  # the forecast request, validated once: sorted, distinct levels in (0, 100), horizon bounded
+        request = ForecastRequest.parse(
+            horizon,
+            check.int_list(job, "job.levels", list(DEFAULT_LEVELS)),
+            horizon_key="job.horizon",
+            levels_key="job.levels",
+        )
+    except ConfigError as error:
+        check.fail(error.key or "job.levels", error.message)
+    levels = request.levels
     models = tuple(check.str_list(candidates, "candidates.models", []))
     _check_models(check, models)
     params = check.table(candidates, "candidates.params")
@@ -225,8 +240,8 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     filters = check.table(series, "series.filters")
     return JobConfig(
         name=name,
-        horizon=check.positive_int(job, "job.horizon", 12),
-        levels=tuple(sorted(levels)),
+        horizon=request.horizon,
+        levels=request.levels,
         output_dir=check.string(job, "job.output_dir", "exports"),
         models_dir=check.string(job, "job.models_dir", "models"),
         n_jobs=check.nonzero_int(job, "job.n_jobs", 1),
@@ -294,6 +309,22 @@ def _monitoring(check: _Checker, table: dict[str, Any], levels: tuple[int, ...])
     )
 
 
+def _default_coverage_level(levels: tuple[int, ...], default: DriftRule) -> int:
+    """The drift rule's level when none is set: its default (80) when requested, else the requested
+    level nearest to it (the wider on a tie), so any ``job.levels`` works without a monitoring table."""
+    if default.coverage_level in levels:
+        return default.coverage_level
+    return min(levels, key=lambda level: (abs(level - default.coverage_level), -level))
+
+
+def _default_coverage_band(level: int, default: DriftRule) -> tuple[float, float]:
+    """The coverage band when none is set: the default's at its level, [0.75 l, l + 0.15] (capped
+    at 1) of another nominal coverage l, which is the same rule ((0.6, 0.95) at 80 %)."""
+    if level == default.coverage_level:
+        return default.coverage_band
+    return (0.75 * level / 100, min(1.0, level / 100 + 0.15))
+
+
 def _drift_rule(check: _Checker, table: dict[str, Any], levels: tuple[int, ...]) -> DriftRule:
     default = DriftRule()
     factor = check.positive_number(table, "monitoring.mase_factor", default.mase_factor)
@@ -303,10 +334,10 @@ def _drift_rule(check: _Checker, table: dict[str, Any], levels: tuple[int, ...])
     min_months = check.positive_int(table, "monitoring.min_months", min(default.min_months, months))
     if min_months > months:
         check.fail("monitoring.min_months", f"must be <= monitoring.months ({months}). Got {min_months}")
-    level = check.integer(table, "monitoring.coverage_level", default.coverage_level)
+    level = check.integer(table, "monitoring.coverage_level", _default_coverage_level(levels, default))
     if level not in levels:
         check.fail("monitoring.coverage_level", f"must be one of job.levels {sorted(levels)}. Got {level}")
-    band = table.get("coverage_band", list(default.coverage_band))
+    band = table.get("coverage_band", list(_default_coverage_band(level, default)))
     numbers = isinstance(band, list) and all(
         isinstance(b, int | float) and not isinstance(b, bool) for b in band
     )
