@@ -25,7 +25,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from forecasting import progress
+from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.core.exog import exog_columns, exog_values
+from forecasting.core.request import ForecastRequest
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import BacktestLog, backtest
 from forecasting.models.base import PanelForecaster
@@ -106,7 +108,7 @@ class Forecaster(BaseEstimator):
         return self._fit(df, X_df, horizon=None)
 
     def predict(
-        self, h: int, level: Sequence[int] | None = (80, 95), X_df: pd.DataFrame | None = None
+        self, h: int, level: Sequence[int] | None = DEFAULT_LEVELS, X_df: pd.DataFrame | None = None
     ) -> pd.DataFrame:
         """Forecast ``h`` months after each series' last month, with ``level`` % intervals.
 
@@ -116,8 +118,8 @@ class Forecaster(BaseEstimator):
         """
         if not hasattr(self, "models_"):
             raise ModelError("Forecaster is not fitted yet: call fit(df) before predict, or forecast(df, h).")
-        horizon = _positive_int(h, "h", "predict")
-        levels = _levels(level, "predict")
+        request = ForecastRequest(_positive_int(h, "h", "predict"), _levels(level, "predict"))
+        horizon, levels = request.horizon, request.levels
         X_future = self.X_future_ if X_df is None else _future_exog(X_df, self.layout_)
         if X_future is None and self.layout_.exog and self._exog_users():
             raise DataError(
@@ -139,7 +141,7 @@ class Forecaster(BaseEstimator):
         self,
         df: pd.DataFrame,
         h: int,
-        level: Sequence[int] | None = (80, 95),
+        level: Sequence[int] | None = DEFAULT_LEVELS,
         X_df: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Fit on ``df`` and forecast ``h`` months: ``fit(df)`` then ``predict(h, level, X_df)``."""
@@ -153,7 +155,7 @@ class Forecaster(BaseEstimator):
         h: int,
         n_windows: int,
         step_size: int | None = None,
-        level: Sequence[int] | None = (80, 95),
+        level: Sequence[int] | None = DEFAULT_LEVELS,
     ) -> pd.DataFrame:
         """Rolling-origin forecasts of ``n_windows`` cutoffs, each forecasting ``h`` months.
 
@@ -170,7 +172,7 @@ class Forecaster(BaseEstimator):
         horizon = _positive_int(h, "h", "cross_validation")
         windows = _positive_int(n_windows, "n_windows", "cross_validation")
         step = None if step_size is None else _positive_int(step_size, "step_size", "cross_validation")
-        levels = _levels(level, "cross_validation")
+        levels = ForecastRequest(horizon, _levels(level, "cross_validation")).levels
         panel, X, layout = self._read(df)
         estimators = self._estimators(horizon)
         with progress_scope("cross_validation"):
@@ -458,7 +460,8 @@ def _positive_int(value: Any, name: str, method: str) -> int:
 
 
 def _levels(level: Sequence[int] | None, method: str) -> tuple[int, ...]:
-    """Interval levels as sorted ints in (0, 100); ``None`` means no intervals."""
+    """Interval levels as sorted ints in (0, 100); ``None`` means no intervals. statsforecast's
+    spelling (``level``, one int or several) lives here only: the rest takes a ForecastRequest."""
     if level is None:
         return ()
     values = [level] if isinstance(level, int | float) else level
@@ -471,8 +474,8 @@ def _levels(level: Sequence[int] | None, method: str) -> tuple[int, ...]:
     )
     if not ok or len(set(values)) != len(values):
         raise ConfigError(
-            f"The 'level' parameter of {method} must be distinct whole numbers in (0, 100), e.g. (80, 95). "
-            f"Got {level!r} instead.",
+            f"The 'level' parameter of {method} must be distinct whole numbers in (0, 100), "
+            f"e.g. {DEFAULT_LEVELS}. Got {level!r} instead.",
             key="level",
         )
     return tuple(sorted(int(v) for v in values))

@@ -48,6 +48,7 @@ import pandas as pd
 from scipy.stats import trim_mean
 
 from forecasting.core.constants import DEFAULT_LEVELS
+from forecasting.core.intervals import frame_levels as table_levels
 from forecasting.core.scales import scaled_errors
 
 TRIM_SHARE = 0.1
@@ -90,23 +91,18 @@ def leaderboard_columns(levels: Sequence[int]) -> list[str]:
     return ["mase", "mase_median", "mase_mean", *score_columns(levels)[1:]]
 
 
+def metric_levels(names: Sequence[str]) -> tuple[int, ...]:
+    """The levels of the ``coverage_<l>`` metrics among ``names`` (a leaderboard's columns), ascending."""
+    found = (re.fullmatch(r"coverage_(\d+)", str(name)) for name in names)
+    return tuple(sorted({int(match.group(1)) for match in found if match}))
+
+
 SCORE_COLUMNS = score_columns(DEFAULT_LEVELS)
 """Per-series metrics at the default levels (:func:`score_columns`)."""
 TRIMMED_COLUMNS = trimmed_columns(DEFAULT_LEVELS)
 """Unbounded per-series metrics at the default levels (:func:`trimmed_columns`)."""
 LEADERBOARD_COLUMNS = leaderboard_columns(DEFAULT_LEVELS)
 """A leaderboard row's metrics at the default levels (:func:`leaderboard_columns`)."""
-_BOUND = re.compile(r"(lower|upper)_(\d+)")
-
-
-def table_levels(results: pd.DataFrame) -> tuple[int, ...]:
-    """The levels whose ``lower_<l>`` and ``upper_<l>`` columns ``results`` both holds, ascending."""
-    found: dict[str, set[int]] = {"lower": set(), "upper": set()}
-    for column in map(str, results.columns):
-        match = _BOUND.fullmatch(column)
-        if match and 0 < int(match.group(2)) < 100:
-            found[match.group(1)].add(int(match.group(2)))
-    return tuple(sorted(found["lower"] & found["upper"]))
 
 
 def _levels(results: pd.DataFrame, levels: Sequence[int] | None) -> tuple[int, ...]:
