@@ -280,7 +280,8 @@ def make_candidates(config: JobConfig) -> list[PanelForecaster]:
     models = []
     for name in names:
         try:
-            models.append(make_model(name, horizon=config.horizon, **config.model_params.get(name, {})))
+            params = config.model_params.get(name, {})
+            models.append(make_model(name, horizon=config.horizon, levels=config.levels, **params))
         except (TypeError, ConfigError) as error:
             raise ConfigError(str(error), key=f"candidates.params.{name}") from None
     return models
