@@ -55,7 +55,7 @@ def _metric_label(metric: str) -> str:
     """``MASE``, ``80% interval coverage``, ``MSIS (95%)``: any level the request asked for."""
     match = _LEVEL_METRIC.fullmatch(metric)
     if match is None:
-        return _metric_label(metric)
+        return _METRIC_LABELS.get(metric, metric)
     kind, level = match.groups()
     return f"MSIS ({level}%)" if kind == "msis" else f"{level}% interval {kind}"
 
