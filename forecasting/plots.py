@@ -26,8 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentFormatter
 from statsmodels.tsa.seasonal import STL
 
-from forecasting.core.constants import SEASON_LENGTH
-from forecasting.core.intervals import frame_levels
+from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.errors import DataError
 from forecasting.evaluation.metrics import metrics_by_horizon
 from forecasting.evaluation.reconciled import RECONCILED_SEPARATOR
@@ -392,7 +391,7 @@ def _day_of_year_label(day: float, _position: int | None = None) -> str:
 def plot_forecast(
     history: pd.Series,
     forecast: pd.DataFrame,
-    levels: Sequence[int] | None = None,
+    levels: Sequence[int] = DEFAULT_LEVELS,
     *,
     unit: str | None = None,
     history_months: int | None = None,
@@ -400,10 +399,9 @@ def plot_forecast(
     """Fan chart: history, point forecast and shaded prediction intervals (widest palest).
 
     ``forecast`` is the output of a model's ``predict`` for one series and one
-    model; ``levels`` default to every level it holds; ``history_months`` limits
-    the history shown to its last months.
+    model, with the bounds of each of ``levels`` (the request's); ``history_months``
+    limits the history shown to its last months.
     """
-    levels = frame_levels(forecast) if levels is None else levels
     past = _monthly(history, "history")
     if history_months is not None:
         past = past.iloc[-history_months:]

@@ -40,6 +40,7 @@ from mlflow.tracking import MlflowClient
 from forecasting import progress
 from forecasting.core.checks import check_experiment_name
 from forecasting.core.constants import VERSION as __version__
+from forecasting.core.intervals import frame_levels
 from forecasting.errors import ConfigError, ModelError, shorten
 from forecasting.evaluation.metrics import leaderboard_columns, metric_levels
 from forecasting.evaluation.reconciled import RECONCILED_SEPARATOR
@@ -326,7 +327,8 @@ def log_plots(results: pd.DataFrame, panel: SeriesPanel) -> None:
     if not last.empty:
         history = panel.series(str(largest))
         cutoff = last["cutoff"].iloc[0]
-        figure = plot_forecast(history[history.index <= cutoff], last, history_months=48)
+        levels = frame_levels(results)  # the backtest's, i.e. the request's
+        figure = plot_forecast(history[history.index <= cutoff], last, levels, history_months=48)
         mlflow.log_figure(figure, "plots/fan_chart_largest_series.png")
 
 
