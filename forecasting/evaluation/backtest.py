@@ -24,7 +24,7 @@ import pandas as pd
 
 from forecasting import progress
 from forecasting.core.constants import DEFAULT_LEVELS
-from forecasting.core.request import parse_levels
+from forecasting.core.request import ForecastRequest
 from forecasting.data.loaders import load
 from forecasting.errors import ConfigError, DataError, shorten
 from forecasting.evaluation.metrics import (
@@ -116,10 +116,11 @@ def backtest_file(
     what ``forecasting backtest`` prints. Bad options are
     :class:`ConfigError` naming the command-line option, too little data a :class:`DataError`.
     """
-    levels = parse_levels(levels, key="--levels")
     for option, value in (("--horizon", horizon), ("--folds", folds)):
         if value < 1:
             raise ConfigError(f"must be a positive integer. Got {value}", key=option)
+    request = ForecastRequest.parse(horizon, levels, horizon_key="--horizon", levels_key="--levels")
+    horizon, levels = request.horizon, request.levels
     if n_jobs == 0:
         raise ConfigError("must not be 0 (1: serial, -1: all cores)", key="--n-jobs")
     unknown = [name for name in models if name not in available_models()]

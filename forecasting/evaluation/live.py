@@ -96,9 +96,11 @@ def score_forecasts(
     return scored.sort_values(["series_id", "step"], kind="stable").reset_index(drop=True)
 
 
-def _missing_levels(frame: pd.DataFrame, levels: Sequence[int]) -> dict[str, float]:
-    """NaN bounds for the default levels' columns the live leaderboard reads when a job exports others."""
-    wanted = set(interval_columns(DEFAULT_LEVELS)) - set(interval_columns(levels))
+def _missing_levels(
+    frame: pd.DataFrame, levels: Sequence[int], read: Sequence[int] = DEFAULT_LEVELS
+) -> dict[str, float]:
+    """NaN bounds for the columns of the ``read`` levels that ``frame`` lacks (other than ``levels``')."""
+    wanted = set(interval_columns(read)) - set(interval_columns(levels))
     return {column: np.nan for column in wanted if column not in frame.columns}
 
 
@@ -306,6 +308,9 @@ def live_history(table: pd.DataFrame, levels: Sequence[int] = DEFAULT_LEVELS) ->
     return history[["mase", "backtest_mase", *metrics[1:]]].sort_index()
 
 
-def live_leaderboard(table: pd.DataFrame, by: Sequence[str] = ("model",)) -> pd.DataFrame:
-    """The backtest leaderboard's metrics over live rows, per ``by`` group (``model``, ``step``, ...)."""
-    return leaderboard(table.assign(**_missing_levels(table, ())), by=by, levels=DEFAULT_LEVELS)
+def live_leaderboard(
+    table: pd.DataFrame, by: Sequence[str] = ("model",), levels: Sequence[int] = DEFAULT_LEVELS
+) -> pd.DataFrame:
+    """The backtest leaderboard's metrics over live rows, per ``by`` group (``model``, ``step``, ...),
+    intervals at the job's ``levels`` (a level the table lacks scores NaN)."""
+    return leaderboard(table.assign(**_missing_levels(table, (), levels)), by=by, levels=levels)

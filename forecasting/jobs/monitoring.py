@@ -358,9 +358,11 @@ def accuracy_summary(config: JobConfig, by: str = "flow") -> dict[str, pd.DataFr
     groups = pd.read_csv(latest, dtype=str, usecols=["series_id", by]).drop_duplicates("series_id")
     table = table.merge(groups, on="series_id", how="left").fillna({by: "(unknown)"})
     return {
-        "model": live_leaderboard(table, by=("model",)),
-        "step": live_leaderboard(table, by=("step",)).sort_values("step").reset_index(drop=True),
-        by: live_leaderboard(table, by=(by,)),
+        "model": live_leaderboard(table, by=("model",), levels=config.levels),
+        "step": live_leaderboard(table, by=("step",), levels=config.levels)
+        .sort_values("step")
+        .reset_index(drop=True),
+        by: live_leaderboard(table, by=(by,), levels=config.levels),
     }
 
 
