@@ -145,9 +145,10 @@ class Forecaster(BaseEstimator):
         X_df: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Fit on ``df`` and forecast ``h`` months: ``fit(df)`` then ``predict(h, level, X_df)``."""
-        horizon = _positive_int(h, "h", "forecast")
+        request = ForecastRequest(_positive_int(h, "h", "forecast"), _levels(level, "forecast"))
         with progress_scope("forecast"):  # one bar for the fit and the forecast
-            return self._fit(df, X_df, horizon=horizon).predict(horizon, level)
+            fitted = self._fit(df, X_df, horizon=request.horizon, levels=request.levels or None)
+            return fitted.predict(request.horizon, level)
 
     def cross_validation(
         self,
@@ -174,7 +175,7 @@ class Forecaster(BaseEstimator):
         step = None if step_size is None else _positive_int(step_size, "step_size", "cross_validation")
         levels = ForecastRequest(horizon, _levels(level, "cross_validation")).levels
         panel, X, layout = self._read(df)
-        estimators = self._estimators(horizon)
+        estimators = self._estimators(horizon, levels or None)
         with progress_scope("cross_validation"):
             progress.plan(len(panel) * len(estimators) * windows)
             tables = {
@@ -202,11 +203,17 @@ class Forecaster(BaseEstimator):
         return pd.concat(frames, ignore_index=True)
 
     # --- fitting ------------------------------------------------------------------------------
-    def _fit(self, df: pd.DataFrame, X_df: pd.DataFrame | None, horizon: int | None) -> Self:
+    def _fit(
+        self,
+        df: pd.DataFrame,
+        X_df: pd.DataFrame | None,
+        horizon: int | None,
+        levels: Sequence[int] | None = None,
+    ) -> Self:
         self._check_params()
         panel, X, layout = self._read(df)
         X_future = None if X_df is None else _future_exog(X_df, layout)
-        estimators = self._estimators(horizon)
+        estimators = self._estimators(horizon, levels)
         with progress_scope("fit"):
             progress.plan(len(panel) * len(estimators))
             models = {alias: _fitted(model, panel, X) for alias, model in estimators.items()}
@@ -218,11 +225,13 @@ class Forecaster(BaseEstimator):
         """Aliases of the fitted models that take exogenous regressors."""
         return [alias for alias, model in self.models_.items() if model.uses_exog]
 
-    def _estimators(self, horizon: int | None) -> dict[str, PanelForecaster]:
-        """Fresh unfitted estimators by alias; registry names are built for ``horizon``."""
+    def _estimators(
+        self, horizon: int | None, levels: Sequence[int] | None = None
+    ) -> dict[str, PanelForecaster]:
+        """Fresh unfitted estimators by alias; registry names are built for ``horizon`` and ``levels``."""
         estimators = {}
         for alias, spec in _aliased(self.models).items():
-            model = make_model(spec, horizon=horizon) if isinstance(spec, str) else clone(spec)
+            model = make_model(spec, horizon=horizon, levels=levels) if isinstance(spec, str) else clone(spec)
             if self.n_jobs is not None and "n_jobs" in model.get_params():
                 model.set_params(n_jobs=self.n_jobs)
             estimators[alias] = model

@@ -186,3 +186,13 @@ def test_backtest_levels_reach_the_leaderboard(tmp_path, capsys) -> None:
     assert main([*args, "--levels", "50,90"]) == 0
     out = capsys.readouterr().out
     assert "coverage_50" in out and "msis_90" in out and "coverage_80" not in out
+
+
+def test_forecaster_builds_registry_models_for_the_requested_levels() -> None:
+    from forecasting import Forecaster
+
+    estimators = Forecaster(models=["auto", "naive"])._estimators(6, (50, 90))
+    assert estimators["auto"].levels == LEVELS
+    assert Forecaster(models=["auto"])._estimators(6, DEFAULT_LEVELS)["auto"].levels is None
+    with pytest.raises(ConfigError, match="level"):
+        Forecaster(models=["naive"]).forecast(seasonal_panel(n_series=1).to_long(), 3, level=(50, 50))

@@ -131,7 +131,7 @@ def backtest_file(
         panel = SeriesPanel.from_load(load(path, format=format))
     if selection:
         panel = panel.select(**selection)
-    estimators = [make_model(name, horizon=horizon) for name in models]
+    estimators = [make_model(name, horizon=horizon, levels=levels) for name in models]
     try:
         with progress.phase("backtest"):
             results = backtest(estimators, panel, horizon=horizon, folds=folds, levels=levels, n_jobs=n_jobs)
