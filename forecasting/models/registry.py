@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from forecasting.core.constants import DEFAULT_LEVELS
+from forecasting.core.params import LEVEL_LIST
 from forecasting.models.auto import Auto
 from forecasting.models.base import PanelForecaster
 from forecasting.models.ensemble import Ensemble
@@ -39,6 +40,9 @@ def make_model(
     accepted = inspect.signature(cls).parameters if cls is not None else {}
     if horizon is not None and "backtest_horizon" in accepted:
         params = {"backtest_horizon": horizon, **params}
-    if levels is not None and tuple(sorted(levels)) != DEFAULT_LEVELS and "levels" in accepted:
-        params = {"levels": tuple(sorted(levels)), **params}
+    if levels is not None and "levels" in accepted:
+        if not LEVEL_LIST.accepts(levels):  # the model's own check names the parameter
+            params = {"levels": levels, **params}
+        elif tuple(sorted(levels)) != DEFAULT_LEVELS:
+            params = {"levels": tuple(sorted(levels)), **params}
     return instantiate(MODELS, name, params)
