@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from forecasting.core.constants import (
     CSV_DIALECTS,
     DEFAULT_EXECUTOR,
+    DEFAULT_LEVELS,
     DEFAULT_MAX_STALE_MONTHS,
     RESIDUAL_MONTHS,
 )
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+LEVELS_HELP = (
+    "comma-separated interval levels in (0, 100), e.g. 50,90: columns lower_<l>/upper_<l> "
+    f"(default {','.join(map(str, DEFAULT_LEVELS))})"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,6 +210,7 @@ def _add_backtest_commands(commands: argparse._SubParsersAction) -> None:
     )
     backtest.add_argument("--horizon", type=int, required=True, help="months forecast after each cutoff")
     backtest.add_argument("--folds", type=int, default=3, help="number of cutoffs (default 3)")
+    backtest.add_argument("--levels", default=None, help=LEVELS_HELP)
     backtest.add_argument(
         "--models", default="seasonal_naive,ets,theta,arima", help="comma-separated registry names"
     )
@@ -258,6 +265,7 @@ def _backtest(args: argparse.Namespace) -> int:
         n_jobs=args.n_jobs,
         selection=commands.selection(args),
         max_stale_months=None if args.include_stale else check_max_stale_months(args.max_stale_months),
+        levels=DEFAULT_LEVELS if args.levels is None else args.levels,
     )
     with pd.option_context("display.width", 160, "display.max_columns", None):
         print(board.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -299,6 +307,7 @@ def _reconciled_leaderboard(args: argparse.Namespace, results: pd.DataFrame) -> 
     import pandas as pd
 
     from forecasting.data.loaders import load
+    from forecasting.evaluation.metrics import table_levels
     from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
     from forecasting.panel import SeriesPanel
     from forecasting.reconciliation import METHODS, structure_to_reconcile
@@ -308,7 +317,9 @@ def _reconciled_leaderboard(args: argparse.Namespace, results: pd.DataFrame) -> 
     structure, mismatched = structure_to_reconcile(SeriesPanel.from_load(load(args.input, args.format)))
     if not structure.aggregates:
         raise ConfigError("needs a hierarchy next to the input (series build --output)", key="--reconcile")
-    board = leaderboard_by_level(reconciled_backtest(results, structure, args.reconcile), structure)
+    levels = table_levels(results)  # the backtest's, i.e. --levels
+    both = reconciled_backtest(results, structure, args.reconcile, levels=levels)
+    board = leaderboard_by_level(both, structure, levels)
     with pd.option_context("display.width", 160, "display.max_columns", None):
         print(board.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     left_out = f"; not sums, left out: {', '.join(mismatched['parent'])}" if len(mismatched) else ""
@@ -323,6 +334,7 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
     forecast = commands.add_parser("forecast", help="one-off forecast of a long CSV (tracked, no registry)")
     forecast.add_argument("--input", required=True, help="long CSV/Parquet/Excel: series_id, month, value")
     forecast.add_argument("--horizon", required=True, type=int)
+    forecast.add_argument("--levels", default=None, help=LEVELS_HELP)
     forecast.add_argument(
         "--output", required=True, help="CSV file to write (forecast CSV schema); - for stdout"
     )

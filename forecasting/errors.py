@@ -69,6 +69,8 @@ class ConfigError(ValueError):
     def __init__(self, message: str, *, key: str | None = None, file: str | None = None) -> None:
         self.key = key
         self.file = file
+        self.message = message
+        """The message without the file and key (to re-raise it with a file)."""
         parts = (f"file {file}" if file else "", f"key {shorten(key)}" if key else "")
         where = ", ".join(p for p in parts if p)
         message = _cap(message, MESSAGE_LIMIT)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.core.checks import check_job_name
+from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.core.intervals import interval_columns
 from forecasting.data.schema import DIMENSIONS
 from forecasting.errors import ConfigError, DataError
@@ -46,7 +47,7 @@ EXPORT_DIMENSIONS: tuple[str, ...] = tuple(d for d in DIMENSIONS if d != "unit")
 """Dimension columns written after ``series_id`` (``unit`` has its own column at the end)."""
 
 
-def export_columns(levels: Sequence[int] = (80, 95)) -> list[str]:
+def export_columns(levels: Sequence[int] = DEFAULT_LEVELS) -> list[str]:
     """The column order of a forecast CSV for the given interval levels."""
     return [
         "series_id",
@@ -74,7 +75,7 @@ def forecast_table(
     *,
     run_id: str,
     generated_at: str | None = None,
-    levels: Sequence[int] = (80, 95),
+    levels: Sequence[int] = DEFAULT_LEVELS,
 ) -> pd.DataFrame:
     """Join model forecasts with series metadata into the export schema.
 

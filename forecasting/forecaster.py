@@ -33,8 +33,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from forecasting import progress
-from forecasting.core.constants import MAX_HORIZON
+from forecasting.core.constants import DEFAULT_LEVELS, MAX_HORIZON
 from forecasting.core.exog import exog_columns, exog_values
+from forecasting.core.request import ForecastRequest
 from forecasting.errors import ConfigError, DataError, ModelError, shorten
 from forecasting.evaluation.backtest import BacktestLog, backtest
 from forecasting.models.base import PanelForecaster
@@ -120,7 +121,7 @@ class Forecaster(BaseEstimator):
         return self
 
     def predict(
-        self, h: int, level: Sequence[int] | None = (80, 95), X_df: pd.DataFrame | None = None
+        self, h: int, level: Sequence[int] | None = DEFAULT_LEVELS, X_df: pd.DataFrame | None = None
     ) -> pd.DataFrame:
         """Forecast ``h`` months after each series' last month, with ``level`` % intervals.
 
@@ -134,14 +135,15 @@ class Forecaster(BaseEstimator):
         self,
         df: pd.DataFrame,
         h: int,
-        level: Sequence[int] | None = (80, 95),
+        level: Sequence[int] | None = DEFAULT_LEVELS,
         X_df: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Fit on ``df`` and forecast ``h`` months: ``fit(df)`` then ``predict(h, level, X_df)``."""
-        horizon = _positive_int(h, "h", "forecast", MAX_HORIZON)
+        request = ForecastRequest(_positive_int(h, "h", "forecast", MAX_HORIZON), _levels(level, "forecast"))
         with progress_scope("forecast"):  # one bar for the fit and the forecast
-            fitted = self._fit(df, X_df, horizon=horizon)  # this call's own: another thread may fit meanwhile
-            forecasts = self._predict(fitted, horizon, level, None, "forecast")
+            # this call's own models: another thread may fit meanwhile
+            fitted = self._fit(df, X_df, horizon=request.horizon, levels=request.levels or None)
+            forecasts = self._predict(fitted, request.horizon, level, None, "forecast")
         self._keep(fitted)
         return forecasts
 
@@ -151,7 +153,7 @@ class Forecaster(BaseEstimator):
         h: int,
         n_windows: int,
         step_size: int | None = None,
-        level: Sequence[int] | None = (80, 95),
+        level: Sequence[int] | None = DEFAULT_LEVELS,
     ) -> pd.DataFrame:
         """Rolling-origin forecasts of ``n_windows`` cutoffs, each forecasting ``h`` months.
 
@@ -168,9 +170,9 @@ class Forecaster(BaseEstimator):
         horizon = _positive_int(h, "h", "cross_validation", MAX_HORIZON)
         windows = _positive_int(n_windows, "n_windows", "cross_validation")
         step = None if step_size is None else _positive_int(step_size, "step_size", "cross_validation")
-        levels = _levels(level, "cross_validation")
+        levels = ForecastRequest(horizon, _levels(level, "cross_validation")).levels
         panel, X, layout = self._read(df)
-        estimators = self._estimators(horizon)
+        estimators = self._estimators(horizon, levels or None)
         with progress_scope("cross_validation"):
             progress.plan(len(panel) * len(estimators) * windows)
             tables = {
@@ -198,12 +200,18 @@ class Forecaster(BaseEstimator):
         return pd.concat(frames, ignore_index=True)
 
     # --- fitting ------------------------------------------------------------------------------
-    def _fit(self, df: pd.DataFrame, X_df: pd.DataFrame | None, horizon: int | None) -> _Fitted:
+    def _fit(
+        self,
+        df: pd.DataFrame,
+        X_df: pd.DataFrame | None,
+        horizon: int | None,
+        levels: Sequence[int] | None = None,
+    ) -> _Fitted:
         """Fresh models fitted on ``df``, returned, not stored: the caller decides when to keep them."""
         self._check_params()
         panel, X, layout = self._read(df)
         X_future = None if X_df is None else _future_exog(X_df, layout)
-        estimators = self._estimators(horizon)
+        estimators = self._estimators(horizon, levels)
         with progress_scope("fit"):
             progress.plan(len(panel) * len(estimators))
             models = {alias: _fitted_model(model, panel, X) for alias, model in estimators.items()}
@@ -238,8 +246,8 @@ class Forecaster(BaseEstimator):
         method: str,
     ) -> pd.DataFrame:
         """Forecasts of ``fitted``'s models, answered in the layout of the frame they were fitted on."""
-        horizon = _positive_int(h, "h", method, MAX_HORIZON)
-        levels = _levels(level, method)
+        request = ForecastRequest(_positive_int(h, "h", method, MAX_HORIZON), _levels(level, method))
+        horizon, levels = request.horizon, request.levels
         layout = fitted.layout
         X_future = fitted.X_future if X_df is None else _future_exog(X_df, layout)
         users = [alias for alias, model in fitted.models.items() if model.uses_exog]
@@ -259,11 +267,13 @@ class Forecaster(BaseEstimator):
             return long
         return layout.external(_wide(long, ["series_id", "month"], levels))
 
-    def _estimators(self, horizon: int | None) -> dict[str, PanelForecaster]:
-        """Fresh unfitted estimators by alias; registry names are built for ``horizon``."""
+    def _estimators(
+        self, horizon: int | None, levels: Sequence[int] | None = None
+    ) -> dict[str, PanelForecaster]:
+        """Fresh unfitted estimators by alias; registry names are built for ``horizon`` and ``levels``."""
         estimators = {}
         for alias, spec in _aliased(self.models).items():
-            model = make_model(spec, horizon=horizon) if isinstance(spec, str) else clone(spec)
+            model = make_model(spec, horizon=horizon, levels=levels) if isinstance(spec, str) else clone(spec)
             if self.n_jobs is not None and "n_jobs" in model.get_params():
                 model.set_params(n_jobs=self.n_jobs)
             estimators[alias] = model
@@ -516,7 +526,8 @@ def _positive_int(value: Any, name: str, method: str, at_most: int | None = None
 
 
 def _levels(level: Sequence[int] | None, method: str) -> tuple[int, ...]:
-    """Interval levels as sorted ints in (0, 100); ``None`` means no intervals."""
+    """Interval levels as sorted ints in (0, 100); ``None`` means no intervals. statsforecast's
+    spelling (``level``, one int or several) lives here only: the rest takes a ForecastRequest."""
     if level is None:
         return ()
     values = [level] if isinstance(level, int | float) else level
@@ -529,8 +540,8 @@ def _levels(level: Sequence[int] | None, method: str) -> tuple[int, ...]:
     )
     if not ok or len(set(values)) != len(values):
         raise ConfigError(
-            f"The 'level' parameter of {method} must be distinct whole numbers in (0, 100), e.g. (80, 95). "
-            f"Got {level!r} instead.",
+            f"The 'level' parameter of {method} must be distinct whole numbers in (0, 100), "
+            f"e.g. {DEFAULT_LEVELS}. Got {level!r} instead.",
             key="level",
         )
     return tuple(sorted(int(v) for v in values))

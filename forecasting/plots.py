@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable, Sequence
 
 import holidays
@@ -25,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentFormatter
 from statsmodels.tsa.seasonal import STL
 
-from forecasting.core.constants import SEASON_LENGTH
+from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.errors import DataError
 from forecasting.evaluation.metrics import metrics_by_horizon
 from forecasting.evaluation.reconciled import RECONCILED_SEPARATOR
@@ -37,22 +38,36 @@ MAX_LEGEND_ENTRIES = 12
 _REFERENCE_LINES: dict[str, tuple[float, str]] = {
     "mase": (1.0, "in-sample seasonal naive"),
     "rmsse": (1.0, "in-sample seasonal naive"),
-    "coverage_80": (0.80, "nominal 80%"),
-    "coverage_95": (0.95, "nominal 95%"),
 }
+"""Plus ``coverage_<l>``: the nominal l % (:func:`_reference`)."""
 _METRIC_LABELS: dict[str, str] = {
     "mase": "MASE",
     "rmsse": "RMSSE",
     "smape": "sMAPE",
     "mape": "MAPE",
     "bias": "bias",
-    "coverage_80": "80% interval coverage",
-    "coverage_95": "95% interval coverage",
-    "width_80": "80% interval width",
-    "width_95": "95% interval width",
-    "msis_95": "MSIS (95%)",
 }
-_COVERAGE_METRICS = ("coverage_80", "coverage_95")
+_LEVEL_METRIC = re.compile(r"(coverage|width|msis)_(\d+)")
+
+
+def _metric_label(metric: str) -> str:
+    """``MASE``, ``80% interval coverage``, ``MSIS (95%)``: any level the request asked for."""
+    match = _LEVEL_METRIC.fullmatch(metric)
+    if match is None:
+        return _METRIC_LABELS.get(metric, metric)
+    kind, level = match.groups()
+    return f"MSIS ({level}%)" if kind == "msis" else f"{level}% interval {kind}"
+
+
+def _is_coverage(metric: str) -> bool:
+    return re.fullmatch(r"coverage_\d+", metric) is not None
+
+
+def _reference(metric: str) -> tuple[float, str] | None:
+    if _is_coverage(metric):
+        level = int(metric.removeprefix("coverage_"))
+        return level / 100, f"nominal {level}%"
+    return _REFERENCE_LINES.get(metric)
 
 
 # --- shared helpers -------------------------------------------------------------------------------------
@@ -376,7 +391,7 @@ def _day_of_year_label(day: float, _position: int | None = None) -> str:
 def plot_forecast(
     history: pd.Series,
     forecast: pd.DataFrame,
-    levels: Sequence[int] = (80, 95),
+    levels: Sequence[int] = DEFAULT_LEVELS,
     *,
     unit: str | None = None,
     history_months: int | None = None,
@@ -384,7 +399,8 @@ def plot_forecast(
     """Fan chart: history, point forecast and shaded prediction intervals (widest palest).
 
     ``forecast`` is the output of a model's ``predict`` for one series and one
-    model; ``history_months`` limits the history shown to its last months.
+    model, with the bounds of each of ``levels`` (the request's); ``history_months``
+    limits the history shown to its last months.
     """
     past = _monthly(history, "history")
     if history_months is not None:
@@ -455,7 +471,7 @@ def plot_error_by_horizon(results: pd.DataFrame, metric: str = "mase") -> Figure
             by_model.index.to_numpy(), by_model[model].to_numpy(dtype="float64"), marker="o", label=str(model)
         )
     _reference_line(ax, metric, "y")
-    label = _METRIC_LABELS.get(metric, metric)
+    label = _metric_label(metric)
     ax.set_title(f"Backtest {label} by forecast horizon")
     ax.set_xlabel("months ahead")
     ax.set_ylabel(label)
@@ -465,12 +481,19 @@ def plot_error_by_horizon(results: pd.DataFrame, metric: str = "mase") -> Figure
     return figure
 
 
-def plot_leaderboard(leaderboard: pd.DataFrame, metrics: Sequence[str] = ("mase", "coverage_95")) -> Figure:
+def plot_leaderboard(leaderboard: pd.DataFrame, metrics: Sequence[str] | None = None) -> Figure:
     """Horizontal bars per model, one axes per metric, best model on top and highlighted.
 
-    Rows are kept in the leaderboard's order (sorted by MASE); dotted lines
-    mark the reference (1 = in-sample seasonal naive error, nominal coverage).
+    ``metrics`` default to ``mase`` and the coverage at the widest level the leaderboard
+    holds (``coverage_95`` at the default levels). Rows are kept in the leaderboard's order
+    (sorted by MASE); dotted lines mark the reference (1 = in-sample seasonal naive error,
+    nominal coverage).
     """
+    if metrics is None:
+        coverage = sorted(
+            (c for c in map(str, leaderboard.columns) if _is_coverage(c)), key=lambda c: int(c[9:])
+        )
+        metrics = ("mase", *coverage[-1:])
     missing = [c for c in ("model", *metrics) if c not in leaderboard.columns]
     if missing:
         raise DataError(f"the leaderboard lacks column(s) {missing}", column=missing[0])
@@ -485,29 +508,30 @@ def plot_leaderboard(leaderboard: pd.DataFrame, metrics: Sequence[str] = ("mase"
         values = leaderboard[metric].to_numpy(dtype="float64")
         colours = ["tab:blue" if i == 0 else "tab:gray" for i in positions]
         bars = ax.barh(positions, values, color=colours, label=metric)
-        fmt = (lambda v: f"{v:.0%}") if metric in _COVERAGE_METRICS else format_number
+        fmt = (lambda v: f"{v:.0%}") if _is_coverage(metric) else format_number
         ax.bar_label(bars, labels=[fmt(v) for v in values], padding=2, fontsize="x-small")
         ax.set_yticks(positions, models)
         ax.invert_yaxis()
         _reference_line(ax, metric, "x")
         _value_axis(ax, metric, "x")
-        ax.set_title(_METRIC_LABELS.get(metric, metric), fontsize="medium")
+        ax.set_title(_metric_label(metric), fontsize="medium")
         ax.margins(x=0.15)
     figure.suptitle(f"Leaderboard: {len(models)} models")
     return figure
 
 
 def _reference_line(ax: Axes, metric: str, axis: str) -> None:
-    if metric not in _REFERENCE_LINES:
+    reference = _reference(metric)
+    if reference is None:
         return
-    value, label = _REFERENCE_LINES[metric]
+    value, label = reference
     draw = ax.axhline if axis == "y" else ax.axvline
     draw(value, color="black", linestyle=":", linewidth=1, label=f"_{label}")
 
 
 def _value_axis(ax: Axes, metric: str, axis: str) -> None:
     target = ax.yaxis if axis == "y" else ax.xaxis
-    if metric in _COVERAGE_METRICS:
+    if _is_coverage(metric):
         target.set_major_formatter(PercentFormatter(xmax=1.0))
     else:
         target.set_major_formatter(ValueFormatter())
@@ -625,7 +649,7 @@ def plot_reconciled_by_level(board: pd.DataFrame, metric: str = "mase") -> Figur
     ax = axes[0, 0]
     positions = np.arange(len(levels), dtype="float64")
     width = 0.8 / len(models)
-    fmt = (lambda v: f"{v:.0%}") if metric in _COVERAGE_METRICS else (lambda v: f"{v:.3g}")
+    fmt = (lambda v: f"{v:.0%}") if _is_coverage(metric) else (lambda v: f"{v:.3g}")
     for index, model in enumerate(models):
         heights = values[model].to_numpy(dtype="float64")
         offset = (index - (len(models) - 1) / 2) * width
@@ -634,7 +658,7 @@ def plot_reconciled_by_level(board: pd.DataFrame, metric: str = "mase") -> Figur
     ax.set_xticks(positions, levels)
     _reference_line(ax, metric, "y")
     _value_axis(ax, metric, "y")
-    label = _METRIC_LABELS.get(metric, metric)
+    label = _metric_label(metric)
     ax.set_ylabel(label)
     ax.set_xlabel("level of the hierarchy")
     ax.set_title(f"Backtest {label} by level: base against reconciled")

@@ -40,8 +40,9 @@ from mlflow.tracking import MlflowClient
 from forecasting import progress
 from forecasting.core.checks import check_experiment_name
 from forecasting.core.constants import VERSION as __version__
+from forecasting.core.intervals import frame_levels
 from forecasting.errors import ConfigError, ModelError, shorten
-from forecasting.evaluation.metrics import LEADERBOARD_COLUMNS
+from forecasting.evaluation.metrics import leaderboard_columns, metric_levels
 from forecasting.evaluation.reconciled import RECONCILED_SEPARATOR
 from forecasting.files import write_csv_atomic
 from forecasting.models.base import PanelForecaster
@@ -309,7 +310,8 @@ def log_candidate(
 
 
 def _finite_metrics(row: pd.Series, suffix: str = "") -> dict[str, float]:
-    return {f"{m}{suffix}": float(row[m]) for m in LEADERBOARD_COLUMNS if m in row and pd.notna(row[m])}
+    names = leaderboard_columns(metric_levels(list(row.index)))  # coverage etc. at the request's levels
+    return {f"{m}{suffix}": float(row[m]) for m in names if m in row and pd.notna(row[m])}
 
 
 def log_plots(results: pd.DataFrame, panel: SeriesPanel) -> None:
@@ -327,7 +329,8 @@ def log_plots(results: pd.DataFrame, panel: SeriesPanel) -> None:
     if not last.empty:
         history = panel.series(str(largest))
         cutoff = last["cutoff"].iloc[0]
-        figure = plot_forecast(history[history.index <= cutoff], last, history_months=48)
+        levels = frame_levels(results)  # the backtest's, i.e. the request's
+        figure = plot_forecast(history[history.index <= cutoff], last, levels, history_months=48)
         mlflow.log_figure(figure, "plots/fan_chart_largest_series.png")
 
 
@@ -434,7 +437,8 @@ def candidate_leaderboard(experiment: str, parent_run_id: str, *, key: str | Non
     )
     if found.empty:
         raise ConfigError(f"run {parent_run_id} in experiment {experiment!r} has no candidate runs", key=key)
-    metrics = [m for m in LEADERBOARD_COLUMNS if f"metrics.{m}" in found.columns]
+    logged = [c.removeprefix("metrics.") for c in found.columns if c.startswith("metrics.")]
+    metrics = [m for m in leaderboard_columns(metric_levels(logged)) if f"metrics.{m}" in found.columns]
     table = found[["tags.forecasting.model", *(f"metrics.{m}" for m in metrics)]].copy()
     table.columns = ["model", *metrics]
     table.insert(0, "run_id", parent_run_id)

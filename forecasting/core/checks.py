@@ -29,21 +29,15 @@ def check_horizon(horizon: Any) -> int:
     return int(horizon)
 
 
-def check_horizon_option(horizon: int, *, key: str) -> int:
-    """A horizon from the command line or a config: a :class:`ConfigError` naming ``key`` unless in range."""
-    if not 1 <= horizon <= MAX_HORIZON:
-        raise ConfigError(
-            f"must be a positive integer of at most {MAX_HORIZON} months (100 years). Got {horizon}", key=key
-        )
-    return horizon
-
-
 def check_levels(levels: Sequence[int]) -> tuple[int, ...]:
-    """Interval levels sorted; ValueError unless each lies strictly between 0 and 100."""
+    """Interval levels sorted; ValueError unless each lies strictly between 0 and 100, once.
+
+    The models' own check; user input is parsed by :mod:`forecasting.core.request`.
+    """
     checked = tuple(sorted(int(level) for level in levels))
-    if any(not 0 < level < 100 for level in checked):
+    if any(not 0 < level < 100 for level in checked) or len(set(checked)) != len(checked):
         raise ValueError(
-            f"The 'levels' parameter of predict must hold ints in (0, 100). Got {levels!r} instead."
+            f"The 'levels' parameter of predict must hold distinct ints in (0, 100). Got {levels!r} instead."
         )
     return checked
 

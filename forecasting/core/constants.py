@@ -14,7 +14,8 @@ MAX_HORIZON = 1200
 allocate gigabytes per series before failing)."""
 
 DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
-"""Interval levels (percent) forecast when none are asked for."""
+"""Interval levels (percent) forecast when none are asked for: the only place they are spelled out
+(every default elsewhere names this constant or takes a :class:`forecasting.core.request.ForecastRequest`)."""
 
 FALLBACK_COLUMNS = ["series_id", "model", "fallback", "reason"]
 """Schema of a fitted model's ``fallbacks_``: which series another model forecast, and why."""

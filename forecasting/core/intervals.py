@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import MutableMapping, Sequence
 from typing import Any
 
@@ -10,8 +11,22 @@ from scipy.stats import norm
 
 
 def interval_columns(levels: Sequence[int]) -> list[str]:
-    """``lower_80, upper_80, lower_95, upper_95`` for ``levels=(80, 95)``."""
+    """``lower_<l>, upper_<l>`` for each level, ascending: ``lower_50, upper_50, lower_90, upper_90``
+    for ``levels=[90, 50]``."""
     return [f"{side}_{level}" for level in sorted(levels) for side in ("lower", "upper")]
+
+
+def frame_levels(frame: Any) -> tuple[int, ...]:
+    """The levels whose ``lower_<l>`` and ``upper_<l>`` columns ``frame`` both holds, ascending."""
+    found: dict[str, set[int]] = {"lower": set(), "upper": set()}
+    for column in map(str, frame.columns):
+        match = _BOUND.fullmatch(column)
+        if match and 0 < int(match.group(2)) < 100:
+            found[match.group(1)].add(int(match.group(2)))
+    return tuple(sorted(found["lower"] & found["upper"]))
+
+
+_BOUND = re.compile(r"(lower|upper)_(\d+)")
 
 
 def forecast_columns(levels: Sequence[int]) -> list[str]:

@@ -124,6 +124,20 @@ def int_sequence(low: int) -> Satisfies:
     )
 
 
+def _is_level_list(value: Any) -> bool:
+    level = Interval(Integral, 1, 99)
+    return (
+        isinstance(value, list | tuple)
+        and len(value) > 0
+        and all(level.accepts(v) for v in value)
+        and len(set(value)) == len(value)
+    )
+
+
+LEVEL_LIST = Satisfies(_is_level_list, "a non-empty list of distinct ints in (0, 100)")
+"""Interval levels as a model parameter (a forecast request's ``levels``)."""
+
+
 def validate_params(
     owner: str, params: Mapping[str, Any], constraints: Mapping[str, Sequence[Constraint]]
 ) -> None:

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting import progress
-from forecasting.core.checks import check_horizon_option
+from forecasting.core.constants import DEFAULT_LEVELS
+from forecasting.core.request import ForecastRequest
 from forecasting.data.loaders import load
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_summary
 from forecasting.errors import ConfigError, DataError, shorten
@@ -35,6 +36,8 @@ from forecasting.evaluation.metrics import (
     dominant_series,
     leaderboard,
     metrics_by_series,
+    score_columns,
+    table_levels,
 )
 from forecasting.models.cv import BacktestLog, TooLittleHistoryError, backtest, fold_cutoffs, result_columns
 from forecasting.models.registry import available_models, make_model
@@ -58,6 +61,13 @@ __all__ = [
 ]
 
 LEFT_OUT_COLUMNS = ["series_id", "cutoff", "reason"]
+
+
+def detail_columns(levels: Sequence[int]) -> list[str]:
+    """The columns of :func:`series_details` for a backtest at ``levels``."""
+    return ["series_id", "model", "folds", "n_forecasts", *score_columns(levels), "cutoff", "reason"]
+
+
 DETAIL_COLUMNS = ["series_id", "model", "folds", "n_forecasts", *SCORE_COLUMNS, "cutoff", "reason"]
 """``backtest --details``: per series and model its metrics over the folds it was scored in
 (``cutoff`` and ``reason`` empty), then per series/fold left out the cutoff and why (model and
@@ -112,18 +122,21 @@ def backtest_file(
     n_jobs: int = 1,
     selection: Mapping[str, Any] | None = None,
     max_stale_months: int | None = DEFAULT_MAX_STALE_MONTHS,
+    levels: Sequence[int] = DEFAULT_LEVELS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Load ``path`` with the package loaders and backtest registry ``models`` on it
     (on the part :meth:`SeriesPanel.select` keeps with ``selection``, when given).
     Series that ended more than ``max_stale_months`` before the panel's last month are
     left out, as a forecast leaves them out (logged; ``None`` keeps them).
 
-    Returns ``(leaderboard, results)``; what ``forecasting backtest`` prints. Bad options are
+    Intervals are forecast and scored at ``levels`` (``--levels``). Returns ``(leaderboard, results)``;
+    what ``forecasting backtest`` prints. Bad options are
     :class:`ConfigError` naming the command-line option, too little data a :class:`DataError`.
     """
-    check_horizon_option(horizon, key="--horizon")
-    if folds < 1:
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 1:
         raise ConfigError(f"must be a positive integer. Got {folds}", key="--folds")
+    request = ForecastRequest.parse(horizon, levels, horizon_key="--horizon", levels_key="--levels")
+    horizon, levels = request.horizon, request.levels
     if n_jobs == 0:
         raise ConfigError("must not be 0 (1: serial, -1: all cores)", key="--n-jobs")
     unknown = [name for name in models if name not in available_models()]
@@ -139,13 +152,13 @@ def backtest_file(
         panel = panel.select(**selection)
     if max_stale_months is not None:
         panel = _without_stale(panel, max_stale_months)
-    estimators = [make_model(name, horizon=horizon) for name in models]
+    estimators = [make_model(name, horizon=horizon, levels=levels) for name in models]
     try:
         with progress.phase("backtest"):
-            results = backtest(estimators, panel, horizon=horizon, folds=folds, n_jobs=n_jobs)
+            results = backtest(estimators, panel, horizon=horizon, folds=folds, levels=levels, n_jobs=n_jobs)
     except DataError as error:
         raise DataError(str(error), file=path) from None
-    return leaderboard(results), results
+    return leaderboard(results, levels=levels), results
 
 
 def left_out(results: pd.DataFrame) -> pd.DataFrame:
@@ -184,8 +197,9 @@ def reason_counts(left: pd.DataFrame) -> pd.Series:
 
 
 def series_details(results: pd.DataFrame) -> pd.DataFrame:
-    """:data:`DETAIL_COLUMNS`: the per-series metrics behind the leaderboard, then what was left out."""
-    scored = metrics_by_series(results).reset_index()
+    """:func:`detail_columns`: the per-series metrics behind the leaderboard, then what was left out."""
+    levels = table_levels(results)
+    scored = metrics_by_series(results, levels).reset_index()
     folds = results.groupby(["model", "series_id"], observed=True)["cutoff"].nunique().rename("folds")
     scored = scored.join(folds, on=["model", "series_id"]).assign(cutoff="", reason="")
     left = left_out(results).assign(cutoff=lambda f: f["cutoff"].astype(str), model="")
@@ -195,7 +209,7 @@ def series_details(results: pd.DataFrame) -> pd.DataFrame:
     table["series_id"] = table["series_id"].astype(str)
     order = table["cutoff"].ne("")  # per series: its scored rows first
     table = table.assign(_order=order).sort_values(["series_id", "_order", "model", "cutoff"], kind="stable")
-    return table[DETAIL_COLUMNS].reset_index(drop=True)
+    return table[detail_columns(levels)].reset_index(drop=True)
 
 
 def dominance_warnings(results: pd.DataFrame) -> list[str]:

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import betainc
 
+from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.core.intervals import interval_columns
 from forecasting.core.scales import series_scales
 from forecasting.evaluation.metrics import leaderboard, row_terms
@@ -60,7 +61,7 @@ def error_columns(levels: Sequence[int]) -> list[str]:
 
 
 def score_forecasts(
-    forecasts: pd.DataFrame, panel: SeriesPanel, *, origin: pd.Period, levels: Sequence[int] = (80, 95)
+    forecasts: pd.DataFrame, panel: SeriesPanel, *, origin: pd.Period, levels: Sequence[int] = DEFAULT_LEVELS
 ) -> pd.DataFrame:
     """Rows of one forecast ``origin`` that now have an actual in ``panel``, with scales and error terms.
 
@@ -85,19 +86,21 @@ def score_forecasts(
     scored["step"] = (scored["month"] - origin).map(lambda offset: offset.n).astype("int64")
     history = panel.subset(sorted(set(scored["series_id"]))).until(origin)
     scored = scored.join(series_scales(history.wide()), on="series_id")
-    terms = row_terms(scored.assign(**_missing_levels(scored, levels)))
+    terms = row_terms(scored, levels=())  # the point terms; coverage at each level below
     scored["error"] = scored["forecast"] - scored["actual"]
     for column in ERROR_TERMS:
         scored[column] = terms[column]
-    for level in sorted(levels):  # any exported level, not only the 80/95 the leaderboard reads
+    for level in sorted(levels):  # each level of the job's request
         inside = scored["actual"].between(scored[f"lower_{level}"], scored[f"upper_{level}"])
         scored[f"coverage_{level}"] = inside.astype("float64")
     return scored.sort_values(["series_id", "step"], kind="stable").reset_index(drop=True)
 
 
-def _missing_levels(frame: pd.DataFrame, levels: Sequence[int]) -> dict[str, float]:
-    """NaN bounds for the 80/95 columns ``row_terms`` reads when the job exports other levels."""
-    wanted = set(interval_columns((80, 95))) - set(interval_columns(levels))
+def _missing_levels(
+    frame: pd.DataFrame, levels: Sequence[int], read: Sequence[int] = DEFAULT_LEVELS
+) -> dict[str, float]:
+    """NaN bounds for the columns of the ``read`` levels that ``frame`` lacks (other than ``levels``')."""
+    wanted = set(interval_columns(read)) - set(interval_columns(levels))
     return {column: np.nan for column in wanted if column not in frame.columns}
 
 
@@ -294,7 +297,7 @@ def binomial_tail(hits: float, n: int, p: float, *, below: bool) -> float:
     return 1.0 if hits <= 0 else float(betainc(hits, n - hits + 1.0, p))
 
 
-def live_history(table: pd.DataFrame, levels: Sequence[int] = (80, 95)) -> pd.DataFrame:
+def live_history(table: pd.DataFrame, levels: Sequence[int] = DEFAULT_LEVELS) -> pd.DataFrame:
     """Per target month: live MASE, the promised backtest MASE, sMAPE, bias and coverage (index ``month``).
 
     Averaged per series first, then over series, as the backtest leaderboard is.
@@ -305,6 +308,9 @@ def live_history(table: pd.DataFrame, levels: Sequence[int] = (80, 95)) -> pd.Da
     return history[["mase", "backtest_mase", *metrics[1:]]].sort_index()
 
 
-def live_leaderboard(table: pd.DataFrame, by: Sequence[str] = ("model",)) -> pd.DataFrame:
-    """The backtest leaderboard's metrics over live rows, per ``by`` group (``model``, ``step``, ...)."""
-    return leaderboard(table.assign(**_missing_levels(table, ())), by=by)
+def live_leaderboard(
+    table: pd.DataFrame, by: Sequence[str] = ("model",), levels: Sequence[int] = DEFAULT_LEVELS
+) -> pd.DataFrame:
+    """The backtest leaderboard's metrics over live rows, per ``by`` group (``model``, ``step``, ...),
+    intervals at the job's ``levels`` (a level the table lacks scores NaN)."""
+    return leaderboard(table.assign(**_missing_levels(table, (), levels)), by=by, levels=levels)

@@ -12,8 +12,13 @@ training window (``scale_mase``, ``scale_rmsse`` columns of the backtest):
 - ``bias``: mean (forecast - actual) / scale_mase; positive means over-forecasting.
 - ``coverage_<l>``: share of actuals inside the ``l``% interval.
 - ``width_<l>``: mean (upper - lower) / scale_mase.
-- ``msis_95``: mean scaled interval score (Gneiting & Raftery; M4):
-  (u - l + 2/a (l - y)[y < l] + 2/a (y - u)[y > u]) / scale_mase with a = 0.05.
+- ``msis_<w>``: mean scaled interval score (Gneiting & Raftery; M4) at the
+  widest level ``w``: (u - l + 2/a (l - y)[y < l] + 2/a (y - u)[y > u]) / scale_mase
+  with a = 1 - w/100 (``msis_95``, a = 0.05, at the default levels).
+
+The levels ``l`` are the forecast request's (:class:`forecasting.core.request.ForecastRequest`):
+each function takes ``levels``, and without them scores every level whose
+``lower_<l>``/``upper_<l>`` columns the table holds (:func:`table_levels`).
 
 A series whose training window is all zero has a zero scale
 (:mod:`forecasting.core.scales`); its scaled metrics are undefined (NaN) and
@@ -25,7 +30,7 @@ containers on BTS: zeros, years unreported, then thousands) can have a MASE in
 the hundreds of thousands while the median series is near 1, and two such
 series make a plain mean over a thousand series theirs
 (docs/experiments/scale-floor.md). So the unbounded metrics (``mase``, ``rmsse``, ``mape``, ``bias``,
-``width_<l>``, ``msis_95``) are the :data:`TRIM_SHARE` trimmed mean over
+``width_<l>``, ``msis_<w>``) are the :data:`TRIM_SHARE` trimmed mean over
 series (:func:`trimmed_mean`; with fewer than 10 series nothing is cut and it
 is the mean); ``mase_median`` and ``mase_mean`` stand beside ``mase``. The bounded ones (``smape``,
 ``coverage_<l>``) stay plain means: no series moves them by more than its
@@ -35,12 +40,15 @@ share. Models are ranked by ``mase``, and the promotion gate compares it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.stats import trim_mean
 
+from forecasting.core.constants import DEFAULT_LEVELS
+from forecasting.core.intervals import frame_levels as table_levels
 from forecasting.core.scales import scaled_errors
 
 TRIM_SHARE = 0.1
@@ -58,27 +66,52 @@ TOP_SHARE = 0.01
 """:func:`dominant_series`: the largest 1 % of a model's series (rounded down) ..."""
 SUM_SHARE = 0.5
 """... dominate the mean when they carry more than half of its sum."""
-SCORE_COLUMNS = [
-    "mase",
-    "rmsse",
-    "smape",
-    "mape",
-    "bias",
-    "coverage_80",
-    "coverage_95",
-    "width_80",
-    "width_95",
-    "msis_95",
-]
-"""Per-series metrics, each the mean of its rows' terms (:func:`row_terms`)."""
-TRIMMED_COLUMNS = ["mase", "rmsse", "mape", "bias", "width_80", "width_95", "msis_95"]
-"""Unbounded per-series metrics, summarised over series by :func:`trimmed_mean`."""
-LEADERBOARD_COLUMNS = ["mase", "mase_median", "mase_mean", *SCORE_COLUMNS[1:]]
-"""A leaderboard row's metrics (logged to MLflow under these names)."""
+POINT_COLUMNS = ["mase", "rmsse", "smape", "mape", "bias"]
+"""Per-series metrics of the point forecast."""
 
 
-def row_terms(results: pd.DataFrame) -> pd.DataFrame:
-    """The per-row quantities every metric averages (a backtest row or a live accuracy row)."""
+def score_columns(levels: Sequence[int]) -> list[str]:
+    """Per-series metrics, each the mean of its rows' terms (:func:`row_terms`), at ``levels``."""
+    levels = sorted(levels)
+    columns = [
+        *POINT_COLUMNS,
+        *(f"coverage_{level}" for level in levels),
+        *(f"width_{level}" for level in levels),
+    ]
+    return [*columns, f"msis_{levels[-1]}"] if levels else columns
+
+
+def trimmed_columns(levels: Sequence[int]) -> list[str]:
+    """Unbounded per-series metrics, summarised over series by :func:`trimmed_mean`."""
+    return [c for c in score_columns(levels) if c not in ("smape",) and not c.startswith("coverage_")]
+
+
+def leaderboard_columns(levels: Sequence[int]) -> list[str]:
+    """A leaderboard row's metrics (logged to MLflow under these names)."""
+    return ["mase", "mase_median", "mase_mean", *score_columns(levels)[1:]]
+
+
+def metric_levels(names: Sequence[str]) -> tuple[int, ...]:
+    """The levels of the ``coverage_<l>`` metrics among ``names`` (a leaderboard's columns), ascending."""
+    found = (re.fullmatch(r"coverage_(\d+)", str(name)) for name in names)
+    return tuple(sorted({int(match.group(1)) for match in found if match}))
+
+
+SCORE_COLUMNS = score_columns(DEFAULT_LEVELS)
+"""Per-series metrics at the default levels (:func:`score_columns`)."""
+TRIMMED_COLUMNS = trimmed_columns(DEFAULT_LEVELS)
+"""Unbounded per-series metrics at the default levels (:func:`trimmed_columns`)."""
+LEADERBOARD_COLUMNS = leaderboard_columns(DEFAULT_LEVELS)
+"""A leaderboard row's metrics at the default levels (:func:`leaderboard_columns`)."""
+
+
+def _levels(results: pd.DataFrame, levels: Sequence[int] | None) -> tuple[int, ...]:
+    return table_levels(results) if levels is None else tuple(sorted(int(level) for level in levels))
+
+
+def row_terms(results: pd.DataFrame, levels: Sequence[int] | None = None) -> pd.DataFrame:
+    """The per-row quantities every metric averages (a backtest row or a live accuracy row), with
+    coverage and width at ``levels`` (default: the table's, :func:`table_levels`)."""
     actual = results["actual"].to_numpy(dtype="float64")
     forecast = results["forecast"].to_numpy(dtype="float64")
     error = forecast - actual
@@ -95,32 +128,33 @@ def row_terms(results: pd.DataFrame) -> pd.DataFrame:
             "mape": np.where(actual != 0, 100.0 * np.abs(error) / np.abs(actual), np.nan),
             "bias": error / scale,
         }
-        for level in (80, 95):
+        levels = _levels(results, levels)
+        for level in levels:
             lower = results[f"lower_{level}"].to_numpy(dtype="float64")
             upper = results[f"upper_{level}"].to_numpy(dtype="float64")
             terms[f"coverage_{level}"] = ((actual >= lower) & (actual <= upper)).astype("float64")
             terms[f"width_{level}"] = (upper - lower) / scale
-            if level == 95:
-                alpha = 0.05
+            if level == levels[-1]:
+                alpha = (100 - level) / 100
                 penalty = (2 / alpha) * (np.maximum(lower - actual, 0) + np.maximum(actual - upper, 0))
-                terms["msis_95"] = (upper - lower + penalty) / scale
+                terms[f"msis_{level}"] = (upper - lower + penalty) / scale
     return pd.DataFrame(terms, index=results.index)
 
 
-def _per_series(results: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+def _per_series(results: pd.DataFrame, by: Sequence[str], levels: Sequence[int]) -> pd.DataFrame:
     keys = [*by, "series_id"]
-    terms = row_terms(results)
+    terms = row_terms(results, levels)
     terms[keys] = results[keys]
     grouped = terms.groupby(keys, observed=True, sort=False)
-    per_series = grouped[SCORE_COLUMNS].mean()
+    per_series = grouped[score_columns(levels)].mean()
     per_series["rmsse"] = np.sqrt(per_series["rmsse"])
     per_series["n_forecasts"] = grouped.size()
     return per_series
 
 
-def _check_results(results: pd.DataFrame, by: Sequence[str]) -> None:
+def _check_results(results: pd.DataFrame, by: Sequence[str], levels: Sequence[int]) -> None:
     needed = {"series_id", "actual", "forecast", "scale_mase", "scale_rmsse", *by}
-    needed |= {f"{side}_{level}" for level in (80, 95) for side in ("lower", "upper")}
+    needed |= {f"{side}_{level}" for level in levels for side in ("lower", "upper")}
     missing = sorted(needed - set(results.columns))
     if missing:
         raise ValueError(f"The 'results' parameter must be a backtest table. It lacks column(s) {missing}.")
@@ -133,37 +167,41 @@ def trimmed_mean(values: pd.Series) -> float:
     return float(trim_mean(finite, TRIM_SHARE)) if finite.size else float("nan")
 
 
-def _aggregate(results: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    by = list(by)
-    _check_results(results, by)
-    per_series = _per_series(results, by).reset_index()
+def _aggregate(results: pd.DataFrame, by: Sequence[str], levels: Sequence[int] | None) -> pd.DataFrame:
+    by, levels = list(by), _levels(results, levels)
+    _check_results(results, by, levels)
+    per_series = _per_series(results, by, levels).reset_index()
     grouped = per_series.groupby(by, observed=True, sort=False)
-    table = grouped[SCORE_COLUMNS].mean()
+    table = grouped[score_columns(levels)].mean()
     table["mase_mean"] = table["mase"]
     table["mase_median"] = grouped["mase"].median()
-    for column in TRIMMED_COLUMNS:
+    for column in trimmed_columns(levels):
         table[column] = grouped[column].agg(trimmed_mean)
-    table = table[LEADERBOARD_COLUMNS]
+    table = table[leaderboard_columns(levels)]
     table["n_series"] = grouped.size()
     table["n_forecasts"] = grouped["n_forecasts"].sum()
     return table
 
 
-def leaderboard(results: pd.DataFrame, by: Sequence[str] = ("model",)) -> pd.DataFrame:
-    """One row per ``by`` group (default per model), best ``mase`` (the trimmed mean over series) first."""
-    table = _aggregate(results, by).reset_index()
+def leaderboard(
+    results: pd.DataFrame, by: Sequence[str] = ("model",), levels: Sequence[int] | None = None
+) -> pd.DataFrame:
+    """One row per ``by`` group (default per model), best ``mase`` (the trimmed mean over series) first;
+    interval metrics at ``levels`` (default: every level the table holds)."""
+    table = _aggregate(results, by, levels).reset_index()
     return table.sort_values(["mase", *by], kind="stable").reset_index(drop=True)
 
 
-def metrics_by_horizon(results: pd.DataFrame) -> pd.DataFrame:
+def metrics_by_horizon(results: pd.DataFrame, levels: Sequence[int] | None = None) -> pd.DataFrame:
     """Metrics per model and forecast step (index ``model, step``): how accuracy decays with lead."""
-    return _aggregate(results, ("model", "step")).sort_index()
+    return _aggregate(results, ("model", "step"), levels).sort_index()
 
 
-def metrics_by_series(results: pd.DataFrame) -> pd.DataFrame:
+def metrics_by_series(results: pd.DataFrame, levels: Sequence[int] | None = None) -> pd.DataFrame:
     """Metrics per model and series (index ``model, series_id``): where each model wins or fails."""
-    _check_results(results, ("model",))
-    return _per_series(results, ("model",)).sort_index()
+    levels = _levels(results, levels)
+    _check_results(results, ("model",), levels)
+    return _per_series(results, ("model",), levels).sort_index()
 
 
 def dominant_series(

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import DataError
 from forecasting.evaluation.metrics import leaderboard
@@ -35,7 +36,7 @@ def reconciled_backtest(
     method: str,
     *,
     nonnegative: bool = False,
-    levels: Sequence[int] = (80, 95),
+    levels: Sequence[int] = DEFAULT_LEVELS,
     in_sample: pd.DataFrame | None = None,
     months: int | None = RESIDUAL_MONTHS,
 ) -> pd.DataFrame:
@@ -79,10 +80,13 @@ def reconciled_rows(both: pd.DataFrame, method: str) -> pd.DataFrame:
     return both[reconciled].assign(model=models[reconciled].str[: -len(suffix)])
 
 
-def leaderboard_by_level(results: pd.DataFrame, structure: SummingStructure) -> pd.DataFrame:
-    """One row per model and level (``bottom`` and each parent level) of the series in the structure."""
+def leaderboard_by_level(
+    results: pd.DataFrame, structure: SummingStructure, levels: Sequence[int] | None = None
+) -> pd.DataFrame:
+    """One row per model and level (``bottom`` and each parent level) of the series in the structure;
+    interval metrics at ``levels`` (default: every interval level the table holds)."""
     level_of = structure.level_of()
     inside = results[results["series_id"].astype(str).isin(level_of.index)]
     with_level = inside.assign(level=inside["series_id"].astype(str).map(level_of))
-    board = leaderboard(with_level, by=("level", "model"))
+    board = leaderboard(with_level, by=("level", "model"), levels=levels)
     return board.sort_values(["level", "mase"], kind="stable").reset_index(drop=True)

@@ -20,8 +20,9 @@ from typing import Any
 import pandas as pd
 
 from forecasting import deployment, model_folder, progress, tracking
-from forecasting.core.checks import check_experiment_name, check_horizon_option
-from forecasting.core.constants import CSV_DIALECTS
+from forecasting.core.checks import check_experiment_name
+from forecasting.core.constants import CSV_DIALECTS, DEFAULT_LEVELS
+from forecasting.core.request import ForecastRequest
 from forecasting.data.loaders import load
 from forecasting.data.staleness import check_max_stale_months
 from forecasting.data.summing import structure_path
@@ -101,7 +102,13 @@ def _interrupt(signum: int, frame: object) -> None:
 def forecast(args: argparse.Namespace) -> int:
     """One-off forecast of a long CSV without the registry; still tracked as a run."""
     setup_logging()
-    check_horizon_option(args.horizon, key="--horizon")
+    given = getattr(args, "levels", None)
+    request = ForecastRequest.parse(  # --horizon and --levels, validated once; every step below takes them
+        args.horizon,
+        DEFAULT_LEVELS if given is None else given,
+        horizon_key="--horizon",
+        levels_key="--levels",
+    )
     method = getattr(args, "reconcile", None)
     residuals = getattr(args, "residuals", None) or RESIDUAL_SOURCES[0]
     months_given = getattr(args, "residual_months", None)
@@ -120,7 +127,7 @@ def forecast(args: argparse.Namespace) -> int:
             if given:
                 raise ConfigError("only applies with --reconcile", key=flag)
     try:
-        model = make_model(args.model, horizon=args.horizon)
+        model = make_model(args.model, horizon=request.horizon, levels=request.levels)
     except ValueError as error:
         raise ConfigError(str(error), key="--model") from None
     check_experiment_name(args.experiment, key="--experiment")
@@ -130,7 +137,8 @@ def forecast(args: argparse.Namespace) -> int:
     output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input before any work
     config = JobConfig(
         name="forecast",
-        horizon=args.horizon,
+        horizon=request.horizon,
+        levels=request.levels,
         max_stale_months=check_max_stale_months(args.max_stale_months),
         include_stale=args.include_stale,
     )
@@ -174,7 +182,7 @@ def forecast(args: argparse.Namespace) -> int:
             tracking.log_serving_model(
                 model, panel=panel, forecasts=forecasts, horizon=args.horizon, levels=config.levels, exog=exog
             )
-            table = forecast_table(forecasts, panel.metadata, run_id=run.info.run_id)
+            table = forecast_table(forecasts, panel.metadata, run_id=run.info.run_id, levels=config.levels)
             table = round_forecasts(table, digits)
             path = write_csv_atomic(table, args.output, inputs=inputs, dialect=dialect)
             if path is not None:

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.core.checks import check_experiment_name, check_job_name
-from forecasting.core.constants import CSV_DIALECTS, MAX_HORIZON
+from forecasting.core.constants import CSV_DIALECTS, DEFAULT_LEVELS
+from forecasting.core.request import ForecastRequest
 from forecasting.data.loaders import BUILTIN_SPECS
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS
 from forecasting.data.summing import structure_path
@@ -115,7 +116,7 @@ class JobConfig:
 
     name: str = "sample"
     horizon: int = 12
-    levels: tuple[int, ...] = (80, 95)
+    levels: tuple[int, ...] = DEFAULT_LEVELS
     output_dir: str = "exports"
     round_digits: int | None = None
     """``[job] round``: significant digits of the exported forecasts and bounds; None: full precision."""
@@ -160,6 +161,11 @@ class JobConfig:
     """Errors behind the covariance of the exported reconciliation: ``in_sample`` or ``backtest``."""
     reconcile_residual_months: int = RESIDUAL_MONTHS
     """How many recent months of in-sample errors are used."""
+
+    @property
+    def request(self) -> ForecastRequest:
+        """The job's forecast request (``job.horizon``, ``job.levels``)."""
+        return ForecastRequest(self.horizon, self.levels)
 
     @property
     def experiment_name(self) -> str:
@@ -220,15 +226,18 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     if reconcile_method is not None and reconcile_method not in RECONCILE_METHODS:
         check.fail("reconcile.method", f"must be one of {list(RECONCILE_METHODS)}. Got {reconcile_method!r}")
     folds = check.positive_int(backtest, "backtest.folds", 3)
-    horizon = check.positive_int(job, "job.horizon", 12)
-    if horizon > MAX_HORIZON:
-        check.fail("job.horizon", f"must be at most {MAX_HORIZON} months (100 years). Got {horizon}")
     name = check_job_name(check.string(job, "job.name", "sample"), file=source_file)
-    levels = tuple(check.int_list(job, "job.levels", [80, 95]))
-    if not levels or any(not 0 < level < 100 for level in levels):
-        check.fail("job.levels", f"must hold ints in (0, 100). Got {list(levels)}")
-    if len(set(levels)) != len(levels):  # one pair of interval columns per level
-        check.fail("job.levels", f"lists a level twice. Got {list(levels)}")
+    horizon = check.positive_int(job, "job.horizon", 12)
+    try:  # the forecast request, validated once: sorted, distinct levels in (0, 100), horizon bounded
+        request = ForecastRequest.parse(
+            horizon,
+            check.int_list(job, "job.levels", list(DEFAULT_LEVELS)),
+            horizon_key="job.horizon",
+            levels_key="job.levels",
+        )
+    except ConfigError as error:
+        check.fail(error.key or "job.levels", error.message)
+    levels = request.levels
     models = tuple(check.str_list(candidates, "candidates.models", []))
     _check_models(check, models)
     params = check.table(candidates, "candidates.params")
@@ -247,8 +256,8 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     filters = check.table(series, "series.filters")
     return JobConfig(
         name=name,
-        horizon=horizon,
-        levels=tuple(sorted(levels)),
+        horizon=request.horizon,
+        levels=request.levels,
         output_dir=check.string(job, "job.output_dir", "exports"),
         round_digits=check.optional_positive_int(job, "job.round"),
         csv_dialect=check.choice(job, "job.csv_dialect", CSV_DIALECTS),
@@ -318,6 +327,22 @@ def _monitoring(check: _Checker, table: dict[str, Any], levels: tuple[int, ...])
     )
 
 
+def _default_coverage_level(levels: tuple[int, ...], default: DriftRule) -> int:
+    """The drift rule's level when none is set: its default (80) when requested, else the requested
+    level nearest to it (the wider on a tie), so any ``job.levels`` works without a monitoring table."""
+    if default.coverage_level in levels:
+        return default.coverage_level
+    return min(levels, key=lambda level: (abs(level - default.coverage_level), -level))
+
+
+def _default_coverage_band(level: int, default: DriftRule) -> tuple[float, float]:
+    """The coverage band when none is set: the default's at its level, [0.75 l, l + 0.15] (capped
+    at 1) of another nominal coverage l, which is the same rule ((0.6, 0.95) at 80 %)."""
+    if level == default.coverage_level:
+        return default.coverage_band
+    return (0.75 * level / 100, min(1.0, level / 100 + 0.15))
+
+
 def _drift_rule(check: _Checker, table: dict[str, Any], levels: tuple[int, ...]) -> DriftRule:
     default = DriftRule()
     factor = check.positive_number(table, "monitoring.mase_factor", default.mase_factor)
@@ -327,10 +352,10 @@ def _drift_rule(check: _Checker, table: dict[str, Any], levels: tuple[int, ...])
     min_months = check.positive_int(table, "monitoring.min_months", min(default.min_months, months))
     if min_months > months:
         check.fail("monitoring.min_months", f"must be <= monitoring.months ({months}). Got {min_months}")
-    level = check.integer(table, "monitoring.coverage_level", default.coverage_level)
+    level = check.integer(table, "monitoring.coverage_level", _default_coverage_level(levels, default))
     if level not in levels:
         check.fail("monitoring.coverage_level", f"must be one of job.levels {sorted(levels)}. Got {level}")
-    band = table.get("coverage_band", list(default.coverage_band))
+    band = table.get("coverage_band", list(_default_coverage_band(level, default)))
     numbers = isinstance(band, list) and all(
         isinstance(b, int | float) and not isinstance(b, bool) for b in band
     )

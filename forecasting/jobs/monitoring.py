@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import tracking
+from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.core.intervals import interval_columns
 from forecasting.errors import ConfigError, DataError
 from forecasting.evaluation.live import (
@@ -65,7 +66,7 @@ SERVING_ARTIFACT = "monitoring/serving.csv"
 _TEXT = ("origin", "month", "series_id", "model", "champion_version", "run_id", "scored_run_id", "scored_at")
 
 
-def accuracy_columns(levels: Sequence[int] = (80, 95)) -> list[str]:
+def accuracy_columns(levels: Sequence[int] = DEFAULT_LEVELS) -> list[str]:
     """Column order of ``accuracy_<job>.csv`` (documented in the README)."""
     return [
         "origin",
@@ -119,7 +120,7 @@ def dated_exports(output_dir: str | Path, job: str, before: pd.Period) -> list[t
     return sorted(found)
 
 
-def read_accuracy(path: str | Path, levels: Sequence[int] = (80, 95)) -> pd.DataFrame:
+def read_accuracy(path: str | Path, levels: Sequence[int] = DEFAULT_LEVELS) -> pd.DataFrame:
     """The accuracy table with Period ``origin``/``month`` (empty with its columns when absent)."""
     columns = accuracy_columns(levels)
     path = refuse_link(path)  # the job's own name: a link there is someone else's
@@ -360,9 +361,11 @@ def accuracy_summary(config: JobConfig, by: str = "flow") -> dict[str, pd.DataFr
     groups = read_export(latest, dtype=str, usecols=["series_id", by]).drop_duplicates("series_id")
     table = table.merge(groups, on="series_id", how="left").fillna({by: "(unknown)"})
     return {
-        "model": live_leaderboard(table, by=("model",)),
-        "step": live_leaderboard(table, by=("step",)).sort_values("step").reset_index(drop=True),
-        by: live_leaderboard(table, by=(by,)),
+        "model": live_leaderboard(table, by=("model",), levels=config.levels),
+        "step": live_leaderboard(table, by=("step",), levels=config.levels)
+        .sort_values("step")
+        .reset_index(drop=True),
+        by: live_leaderboard(table, by=(by,), levels=config.levels),
     }
 
 

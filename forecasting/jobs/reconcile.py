@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from forecasting import plots, progress, tracking
+from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError
 from forecasting.evaluation.backtest import backtest
@@ -108,7 +109,7 @@ class ReconciledScoring:
     structure: SummingStructure
     method: str
     nonnegative: bool = False
-    levels: tuple[int, ...] = (80, 95)
+    levels: tuple[int, ...] = DEFAULT_LEVELS
 
     @classmethod
     def for_panel(
@@ -117,7 +118,7 @@ class ReconciledScoring:
         method: str,
         *,
         nonnegative: bool | None = None,
-        levels: Sequence[int] = (80, 95),
+        levels: Sequence[int] = DEFAULT_LEVELS,
     ) -> ReconciledScoring:
         """``nonnegative``: True, False or None ("auto", :func:`resolve_nonnegative`)."""
         method = check_reconcile_method(method, key="reconcile.method")
@@ -129,7 +130,7 @@ class ReconciledScoring:
         both = reconciled_backtest(
             results, self.structure, self.method, nonnegative=self.nonnegative, levels=self.levels
         )
-        return leaderboard(reconciled_rows(both, self.method))
+        return leaderboard(reconciled_rows(both, self.method), levels=self.levels)
 
     def mase(self, results: pd.DataFrame) -> float:
         """The reconciled MASE of one model's backtest."""
@@ -275,7 +276,12 @@ def _in_sample_residuals(model: PanelForecaster, structure: SummingStructure) ->
 
 
 def log_reconciled_backtest(
-    results: pd.DataFrame, panel: SeriesPanel, *, method: str, nonnegative: bool | None = None
+    results: pd.DataFrame,
+    panel: SeriesPanel,
+    *,
+    method: str,
+    nonnegative: bool | None = None,
+    levels: Sequence[int] = DEFAULT_LEVELS,
 ) -> pd.DataFrame | None:
     """The per-level leaderboard of base vs reconciled backtests, logged to the active MLflow run.
 
@@ -287,7 +293,9 @@ def log_reconciled_backtest(
         return None
     nonnegative = resolve_nonnegative(nonnegative, panel, structure)
     board = leaderboard_by_level(
-        reconciled_backtest(results, structure, method, nonnegative=nonnegative), structure
+        reconciled_backtest(results, structure, method, nonnegative=nonnegative, levels=levels),
+        structure,
+        levels=levels,
     )
     tracking.log_level_metrics(board, plots.plot_reconciled_by_level(board))
     return board

@@ -136,7 +136,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     cache = _Backtests()
     with progress.phase("backtest"):
         results = _backtest_all(candidates, panel, config, X, cache)
-    board = leaderboard(results)
+    board = leaderboard(results, levels=config.levels)
     for warning in dominance_warnings(results):  # the gate reads the trimmed mean; name who carries the mean
         logger.warning("event=mase_dominated detail=%s", _value(warning))
     for model in candidates:
@@ -145,8 +145,8 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
             model,
             results=own,
             scores=board.set_index("model").loc[model.model_name],
-            by_horizon=metrics_by_horizon(own).droplevel("model"),
-            by_series=metrics_by_series(own),
+            by_horizon=metrics_by_horizon(own, config.levels).droplevel("model"),
+            by_series=metrics_by_series(own, config.levels),
             panel=panel,
             dataset=dataset,
             tags={tracking.JOB_TAG: config.name},
@@ -160,7 +160,11 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     if config.reconcile is not None:
         best_results = results[results["model"] == board["model"].iloc[0]]
         log_reconciled_backtest(
-            best_results, panel, method=config.reconcile, nonnegative=config.reconcile_nonnegative
+            best_results,
+            panel,
+            method=config.reconcile,
+            nonnegative=config.reconcile_nonnegative,
+            levels=config.levels,
         )
     best = next(m for m in candidates if m.model_name == board["model"].iloc[0])
     score = _mase if scoring is None else scoring.mase
@@ -287,7 +291,8 @@ def make_candidates(config: JobConfig) -> list[PanelForecaster]:
     models = []
     for name in names:
         try:
-            models.append(make_model(name, horizon=config.horizon, **config.model_params.get(name, {})))
+            params = config.model_params.get(name, {})
+            models.append(make_model(name, horizon=config.horizon, levels=config.levels, **params))
         except (TypeError, ConfigError) as error:
             raise ConfigError(str(error), key=f"candidates.params.{name}") from None
     return models

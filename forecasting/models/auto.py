@@ -100,7 +100,16 @@ from forecasting.core.intervals import (
     interval_columns,
     nest_intervals,
 )
-from forecasting.core.params import BOOLEAN, N_JOBS, NONE, POSITIVE_INT, Constraint, InstanceOf, Interval
+from forecasting.core.params import (
+    BOOLEAN,
+    LEVEL_LIST,
+    N_JOBS,
+    NONE,
+    POSITIVE_INT,
+    Constraint,
+    InstanceOf,
+    Interval,
+)
 from forecasting.core.scales import scaled_errors
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.models.base import PanelForecaster, fill_gaps, series_arrays, with_predict_fallbacks
@@ -130,7 +139,12 @@ MAX_FACTOR = 20.0
 MIN_SCORES = 200
 """Fewest backtest errors a step's factor is taken from; steps are pooled with neighbours until reached."""
 SHAPE_LEVEL = 95
-"""The level whose combined bounds anchor the narrower levels' (:func:`shape_intervals`)."""
+"""The level whose combined bounds anchor the narrower levels' (:func:`shape_intervals`).
+
+A model internal, not a requested level: the members always forecast it too (``predict``
+adds it to the request's levels and returns only those), so a request for ``50, 90`` is
+shaped on the same anchor as the default ``80, 95``; a requested level at or above it keeps
+the members' combined bounds (then calibrated)."""
 MIN_SHAPE_ERRORS = 2 * SEASON_LENGTH
 """Fewest in-sample errors a series' error shape is read from; a shorter series keeps the combined bounds."""
 MIN_MASE = 1e-3
@@ -356,15 +370,19 @@ def backtest_planned(
     folds: int,
     *,
     intervals: bool = True,
+    levels: Sequence[int] = DEFAULT_LEVELS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every planned member's backtest on its series (origins aligned to each series' end);
-    ``intervals=False``: only its point forecasts are used (:func:`backtest_member`)."""
+    """Every planned member's backtest on its series (origins aligned to each series' end), with
+    intervals at ``levels``; ``intervals=False``: only its point forecasts are used
+    (:func:`backtest_member`)."""
     frames, failures = [], []
     for member, series_ids in groups:
         subset = panel.subset(series_ids)
         try:
             scored = backtest_member(member, subset, X, horizon, folds, intervals)
-            frames.append(backtest([scored], subset, horizon=horizon, folds=folds, X=X, align="series"))
+            frames.append(
+                backtest([scored], subset, horizon=horizon, folds=folds, X=X, align="series", levels=levels)
+            )
         except TooLittleHistoryError:  # none of its series is long enough: it weighs by the panel
             continue
         except (ConfigError, DataError):
@@ -580,6 +598,10 @@ class Auto(PanelForecaster):
         each level below 95 % as a share of the 95 % bounds' distance (module
         docstring); None: every level as the members' bounds combine.
     calibrate : scale intervals to their backtest coverage (split conformal).
+    levels : the forecast request's interval levels, at which ``fit`` calibrates
+        (``calibrate``) and reads the error shapes; None: ``DEFAULT_LEVELS``. The
+        job and ``make_model(..., levels=...)`` set them from the request; ``predict``
+        at other levels takes each one's nearest calibrated level's factors.
     n_jobs : passed to every candidate that takes it (parallelism inside the candidates).
     """
 
@@ -596,6 +618,7 @@ class Auto(PanelForecaster):
         "short_horizon": [NONE, POSITIVE_INT],
         "shape_member": [NONE, InstanceOf(str, "a member name")],
         "calibrate": [BOOLEAN],
+        "levels": [NONE, LEVEL_LIST],
         "n_jobs": N_JOBS,
     }
 
@@ -612,6 +635,7 @@ class Auto(PanelForecaster):
         short_horizon: int | None = 6,
         shape_member: str | None = "ets",
         calibrate: bool = False,
+        levels: Sequence[int] | None = None,
         n_jobs: int = 1,
     ) -> None:
         self.candidates = candidates
@@ -625,6 +649,7 @@ class Auto(PanelForecaster):
         self.short_horizon = short_horizon
         self.shape_member = shape_member
         self.calibrate = calibrate
+        self.levels = levels
         self.n_jobs = n_jobs
 
     @property
@@ -642,23 +667,27 @@ class Auto(PanelForecaster):
         self.plan_ = member_plan(decisions, candidates, self.global_min_obs, self.global_min_series)
         self.decisions_ = _with_members(decisions, self.plan_)
         groups = planned_groups(candidates, self.plan_)
+        levels = self._levels()
+        horizon, folds = self.backtest_horizon, self.backtest_folds
         results, backtest_failures = backtest_planned(
-            groups, panel, X, self.backtest_horizon, self.backtest_folds, intervals=self.calibrate
+            groups, panel, X, horizon, folds, intervals=self.calibrate, levels=levels
         )
         self.weights_ = horizon_weights(
             results, self.plan_, self.shrinkage, self.temperature, self._first_steps()
         )
-        combined = (
-            combined_backtest(results, self.weights_, DEFAULT_LEVELS) if self.calibrate else pd.DataFrame()
-        )
-        self.calibration_ = step_calibration(combined, DEFAULT_LEVELS)
+        combined = combined_backtest(results, self.weights_, levels) if self.calibrate else pd.DataFrame()
+        self.calibration_ = step_calibration(combined, levels)
         self.members_, fit_failures = fit_planned(groups, panel, X)
         self.fallbacks_ = concat_rows(
             [backtest_failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS
         )
         self.last_month_ = dict(panel.spans()["last"])
-        self.interval_shape_ = self._error_shapes(DEFAULT_LEVELS)
+        self.interval_shape_ = self._error_shapes(levels)
         return self
+
+    def _levels(self) -> tuple[int, ...]:
+        """The requested levels fit calibrates at (``levels``, else :data:`DEFAULT_LEVELS`)."""
+        return DEFAULT_LEVELS if self.levels is None else check_levels(self.levels)
 
     def predict(
         self,

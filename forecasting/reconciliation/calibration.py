@@ -40,6 +40,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.core.intervals import bounds_at_multiple, interval_columns
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import DataError
@@ -51,7 +52,7 @@ FACTOR_COLUMNS = ["level", "interval", "quantile", "factor", "n_scores"]
 
 
 def interval_factors(
-    results: pd.DataFrame, structure: SummingStructure, levels: Sequence[int] = (80, 95)
+    results: pd.DataFrame, structure: SummingStructure, levels: Sequence[int] = DEFAULT_LEVELS
 ) -> pd.DataFrame:
     """Per hierarchy level and interval level, the multiple of the widest raw half-width to use.
 

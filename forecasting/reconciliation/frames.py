@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from forecasting.core.constants import RESIDUAL_MONTHS
+from forecasting.core.constants import DEFAULT_LEVELS, RESIDUAL_MONTHS
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import DataError
 from forecasting.models.base import check_levels, interval_columns
@@ -92,7 +92,7 @@ def reconcile_forecasts(
     *,
     residuals: pd.DataFrame | None = None,
     nonnegative: bool = False,
-    levels: Sequence[int] = (80, 95),
+    levels: Sequence[int] = DEFAULT_LEVELS,
     samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
     centered: bool = True,
