@@ -39,7 +39,7 @@ def test_duplicate_interval_levels_in_a_job_config(
     config = tmp_path / "job.toml"
     config.write_text('[job]\nname = "t"\nlevels = [80, 95, 80]\n', encoding="utf-8")
     assert main(["retrain", "--config", str(config)]) == 2
-    assert "key 'job.levels': lists a level twice" in _one_line(capsys.readouterr().err)
+    assert "key 'job.levels': must not repeat a level. Got 80 twice" in _one_line(capsys.readouterr().err)
 
 
 def test_a_model_named_twice_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
