@@ -90,7 +90,7 @@ def test_the_readme_tour_runs_end_to_end_on_a_real_slice(
     built_panel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The tour's commands in order, as a user types them, each on part of the built panel first."""
-    panel, part = str(built_panel), ["--match", "^(total|region|alcan)", "--since", "2012-01"]
+    panel, part = str(built_panel), ["--match", "^(total|region|alcan)", "--since", "2018-01"]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
         patch.chdir(tmp_path)
@@ -108,7 +108,7 @@ def test_the_readme_tour_runs_end_to_end_on_a_real_slice(
         forecast = ["forecast", "--input", panel, "--horizon", "6", *part]
         assert main([*forecast, "--output", "forecasts.csv"]) == 0  # the default model
         # Reconciliation needs whole families: the hierarchy keeps parents whose children are all kept.
-        coherent = ["forecast", "--input", panel, "--horizon", "6", "--since", "2012-01", "--model", "ets"]
+        coherent = ["forecast", "--input", panel, "--horizon", "6", "--since", "2018-01", "--model", "ets"]
         assert main([*coherent, "--output", "coherent.csv", "--reconcile", "mint_shrink"]) == 0
     for name in ("forecasts.csv", "coherent.csv"):
         table = pd.read_csv(tmp_path / name, dtype={"month": str})
