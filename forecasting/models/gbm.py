@@ -22,6 +22,7 @@ combines the GBMs with statistical and no-change models (figures:
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -379,9 +380,13 @@ class GradientBoosting(PanelForecaster):
 
         Each task carries one design matrix (at most ``max_train_rows`` rows), not
         the panel; with the serial executor this is a plain loop on the driver.
+        Fewer regressors than cores (one, in ``auto``'s backtest folds) run in
+        this process, so each gets the cores the others leave idle as OpenMP
+        threads (the trees do not depend on the thread count).
         """
+        threads = max(self.n_jobs, (os.cpu_count() or 1) // max(len(training_sets), 1))
         tasks = [
-            (self._regressor(design) if len(design) else None, design, target, self.n_jobs)
+            (self._regressor(design) if len(design) else None, design, target, threads)
             for design, target in training_sets
         ]
         return run_chunked(fit_trees, tasks, n_jobs=1, heavy=True)
