@@ -27,6 +27,7 @@ from forecasting.jobs.config import load_config  # noqa: E402
 from forecasting.jobs.retrain import run_retrain  # noqa: E402
 from forecasting.models.baselines import SeasonalNaive  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
+from forecasting.sample import load_sample  # noqa: E402
 from forecasting.serving import decode_params, encode_params, model_from_spec, model_spec  # noqa: E402
 
 
@@ -176,3 +177,19 @@ def test_candidate_run_has_tags_params_metrics_and_the_training_input(tmp_path) 
     expected = metrics_by_horizon(results)["mase"].droplevel("model")
     assert {m.step: m.value for m in steps} == pytest.approx(expected.to_dict())
     assert [i.dataset.digest for i in run.inputs.dataset_inputs] == [dataset.digest]
+
+
+def test_logged_dataset_schema_is_the_one_mlflow_infers_from_the_whole_panel(tmp_path) -> None:
+    from mlflow.types.utils import _infer_schema
+
+    tracking.configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    records = load_sample().to_long()
+    records.loc[records.index[5:9], "crossing"] = None  # a dimension missing on some rows only
+    panel = SeriesPanel(records)
+    with mlflow.start_run() as run:
+        dataset = tracking.log_dataset(panel, name="panel", digest=tracking.data_digest(panel), source="x")
+    whole = panel.to_long()
+    whole["month"] = whole["month"].astype(str)
+    assert dataset.schema == _infer_schema(whole)
+    logged = MlflowClient().get_run(run.info.run_id).inputs.dataset_inputs[0].dataset
+    assert json.loads(logged.schema) == {"mlflow_colspec": _infer_schema(whole).to_dict()}
