@@ -54,6 +54,20 @@ _KINDS = (
 )
 
 
+PANEL_SUFFIXES = (".csv.gz", ".csv", ".parquet", ".xlsx")
+
+
+def beside(panel_path: str | Path, suffix: str) -> Path:
+    """A side file of a panel file: ``beside("panel.csv", ".hierarchy.csv")`` is ``panel.hierarchy.csv``."""
+    path = Path(panel_path)
+    name = path.name
+    for known in PANEL_SUFFIXES:
+        if name.endswith(known):
+            name = name[: -len(known)]
+            break
+    return path.with_name(f"{name}{suffix}")
+
+
 def file_kind(mode: int) -> str:
     """What a non-regular file is, in words (``a FIFO (named pipe)``)."""
     return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")

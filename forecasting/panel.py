@@ -190,9 +190,7 @@ class SeriesPanel:
             kept = selected.records[selected.records["month"] >= start]
             if kept.empty:
                 raise DataError(f"the selection leaves no series: no month from --since {start} on")
-            selected = SeriesPanel(
-                kept, selected.report, structure=selected.structure.restrict(kept["series_id"].unique())
-            )
+            selected = selected._keeping(kept)
         if limit is not None:
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
                 raise ConfigError(f"must be a positive integer. Got {limit!r}", key="--limit")
@@ -216,7 +214,13 @@ class SeriesPanel:
         kept = self.records[self.records["month"] <= cutoff]
         if kept.empty:
             raise DataError(f"no data on or before {cutoff}")
-        return SeriesPanel(kept, self.report, structure=self.structure.restrict(kept["series_id"].unique()))
+        return self._keeping(kept)
+
+    def _keeping(self, records: pd.DataFrame) -> SeriesPanel:
+        """A panel of some of these ``records``; the hierarchy keeps the parents whose children all stay."""
+        return SeriesPanel(
+            records, self.report, structure=self.structure.restrict(records["series_id"].unique())
+        )
 
     def estimated_share(self) -> pd.DataFrame | None:
         """Month x series share of each value that stands in for unreported children (None if unknown)."""

@@ -82,7 +82,8 @@ def test_off_a_terminal_a_line_every_30_seconds_even_when_nothing_finishes(clock
     assert "done=2 total=1000 percent=0 elapsed=1m02s eta=4h17m" in lines[2]
 
 
-def test_nested_scopes_and_steps_share_the_one_bar(clock: FakeClock, monkeypatch) -> None:
+def _counted_bars(monkeypatch) -> list[tqdm]:
+    """Every bar the progress module makes from now on, as if on a terminal."""
     bars: list[tqdm] = []
 
     class CountingBar(tqdm):
@@ -92,6 +93,11 @@ def test_nested_scopes_and_steps_share_the_one_bar(clock: FakeClock, monkeypatch
 
     monkeypatch.setattr(progress, "tqdm", CountingBar)
     monkeypatch.setattr(progress, "interactive", lambda stream=None: True)
+    return bars
+
+
+def test_nested_scopes_and_steps_share_the_one_bar(clock: FakeClock, monkeypatch) -> None:
+    bars = _counted_bars(monkeypatch)
     with progress.progress_scope("outer") as outer, progress.progress_scope("inner") as inner:
         assert inner is outer
         progress.plan(10)
@@ -183,15 +189,7 @@ def test_cli_forecast_reconciled_counts_exactly_what_it_planned(
 @pytest.mark.slow
 def test_one_bar_for_a_command_whose_model_backtests_inside(clock: FakeClock, monkeypatch, capsys) -> None:
     """``auto`` backtests its members inside each fold: still one bar, ending full."""
-    bars: list[tqdm] = []
-
-    class CountingBar(tqdm):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            bars.append(self)
-
-    monkeypatch.setattr(progress, "tqdm", CountingBar)
-    monkeypatch.setattr(progress, "interactive", lambda stream=None: True)
+    bars = _counted_bars(monkeypatch)
     args = ["backtest", "--input", str(SAMPLE_PATH), "--horizon", "3", "--folds", "2"]
     assert main([*args, "--models", "naive,auto", "--executor", "serial"]) == 0
     assert len(bars) == 1

@@ -39,7 +39,7 @@ def exog_values(
     DataError when ``X`` is absent, lacks a column or a pair, repeats a pair,
     or holds a NaN or infinite value where the model needs one. With
     ``allow_absent`` a pair ``X`` lacks is a row of NaN instead (the model
-    falls back for that series, see :func:`absent_series`).
+    falls back for that series, see :func:`absent_reason`).
     """
     if X is None:
         raise DataError(f"{what} is required: the model was fitted with exogenous columns {columns}")

@@ -16,6 +16,8 @@ from typing import Literal
 
 import pandas as pd
 
+from forecasting.files import beside
+
 Action = Literal["dropped", "merged", "converted", "flagged", "warning"]
 ACTIONS: tuple[str, ...] = ("dropped", "merged", "converted", "flagged", "warning")
 SEVERITY: tuple[str, ...] = ("dropped", "warning", "flagged", "merged", "converted")
@@ -91,13 +93,7 @@ class KindCount:
 
 def report_path(output: str | Path) -> Path:
     """Where the full report of a built panel goes: ``panel.csv`` -> ``panel.report.txt`` beside it."""
-    path = Path(output)
-    name = path.name
-    for suffix in (".csv.gz", ".csv", ".parquet", ".xlsx"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return path.with_name(f"{name}.report.txt")
+    return beside(output, ".report.txt")
 
 
 @dataclass

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from forecasting.data.schema import check_printable
 from forecasting.errors import DataError
+from forecasting.files import beside
 
 STRUCTURE_COLUMNS: tuple[str, ...] = ("parent", "child", "level")
 """Columns of the structure file: one row per (parent, bottom-level child)."""
@@ -178,13 +179,7 @@ def _expand(direct: Mapping[str, list[str]], file: str | None) -> dict[str, tupl
 
 def structure_path(panel_path: str | Path) -> Path:
     """Where the structure of a panel file lives: ``panel.csv`` -> ``panel.hierarchy.csv``."""
-    path = Path(panel_path)
-    name = path.name
-    for suffix in (".csv.gz", ".csv", ".parquet", ".xlsx"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return path.with_name(f"{name}.hierarchy.csv")
+    return beside(panel_path, ".hierarchy.csv")
 
 
 def read_structure(panel_path: str | Path) -> SummingStructure | None:

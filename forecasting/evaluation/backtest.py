@@ -32,7 +32,6 @@ from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_summary
 from forecasting.errors import ConfigError, DataError, shorten
 from forecasting.evaluation.metrics import (
     MASE_AGGREGATE,
-    SCORE_COLUMNS,
     dominant_series,
     leaderboard,
     metrics_by_series,
@@ -68,7 +67,7 @@ def detail_columns(levels: Sequence[int]) -> list[str]:
     return ["series_id", "model", "folds", "n_forecasts", *score_columns(levels), "cutoff", "reason"]
 
 
-DETAIL_COLUMNS = ["series_id", "model", "folds", "n_forecasts", *SCORE_COLUMNS, "cutoff", "reason"]
+DETAIL_COLUMNS = detail_columns(DEFAULT_LEVELS)
 """``backtest --details``: per series and model its metrics over the folds it was scored in
 (``cutoff`` and ``reason`` empty), then per series/fold left out the cutoff and why (model and
 metrics empty: a skip holds for every model)."""

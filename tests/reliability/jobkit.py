@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import errno
+import fcntl
 import logging
 import multiprocessing
 import os
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 FORK = multiprocessing.get_context("fork")
 
@@ -290,3 +292,16 @@ def export_files(job: Job) -> dict[str, bytes]:
     if not job.exports.is_dir():
         return {}
     return {p.name: p.read_bytes() for p in sorted(job.exports.iterdir()) if p.is_file()}
+
+
+def assert_blocked_while_held(lock_path: Path) -> None:
+    """Another process's flock on the lock file: taking the job lock is "already running"."""
+    from forecasting.jobs.lock import JobLock, JobLockedError  # imported where used, as above
+
+    holder = os.open(lock_path, os.O_RDONLY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        with pytest.raises(JobLockedError, match="already running"):
+            JobLock(lock_path, stale_after=3600).acquire()
+    finally:
+        os.close(holder)

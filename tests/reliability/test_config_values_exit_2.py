@@ -10,7 +10,6 @@ it when no process holds it, "already running" while one does.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -20,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from forecasting.cli import main
-from forecasting.jobs.lock import JobLock, JobLockedError
+from forecasting.jobs.lock import JobLock
 
-from .jobkit import make_job, run_cli, write_panel
+from .jobkit import assert_blocked_while_held, make_job, run_cli, write_panel
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -95,11 +94,5 @@ def test_a_lock_with_a_malformed_start_time_nobody_holds_is_cleared(
 def test_a_lock_with_a_malformed_start_time_held_by_a_live_process_blocks(tmp_path: Path) -> None:
     path = tmp_path / "job.lock"
     _malformed_lock(path)
-    holder = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(holder, fcntl.LOCK_EX)
-        with pytest.raises(JobLockedError, match="already running"):
-            JobLock(path, stale_after=3600).acquire()
-    finally:
-        os.close(holder)
+    assert_blocked_while_held(path)
     assert json.loads(path.read_text(encoding="utf-8"))["started_at"] == "abc"

@@ -8,7 +8,6 @@ process holds it.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
@@ -19,7 +18,7 @@ import pytest
 
 from forecasting.jobs.lock import JobLock, JobLockedError
 
-from .jobkit import FORK
+from .jobkit import FORK, assert_blocked_while_held
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -100,13 +99,7 @@ def test_an_unreadable_lock_is_stale_once_no_process_holds_it(tmp_path: Path) ->
 def test_an_unreadable_lock_held_by_a_live_process_blocks(tmp_path: Path) -> None:
     path = tmp_path / "job.lock"
     path.write_text("{garbled")
-    holder = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(holder, fcntl.LOCK_EX)
-        with pytest.raises(JobLockedError, match="already running"):
-            JobLock(path, stale_after=3600).acquire()
-    finally:
-        os.close(holder)
+    assert_blocked_while_held(path)
     assert path.read_text() == "{garbled"
 
 
