@@ -98,9 +98,11 @@ def main() -> None:
     parser.add_argument("--panel", type=Path, default=None, help="series build output (built when absent)")
     parser.add_argument("--train-end", default="2022-12")
     parser.add_argument("--models", default="auto,ets")
+    parser.add_argument("--keep", type=Path, default=None, help="keep exports, logs and per-series scores here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
+        workdir = Path(tmp) if args.keep is None else args.keep
+        workdir.mkdir(parents=True, exist_ok=True)
         timings = {}
         panel_path = args.panel
         if panel_path is None:
@@ -147,7 +149,9 @@ def main() -> None:
                 f"{model}: {export['series_id'].nunique()} series, months {export['month'].min()}.."
                 f"{export['month'].max()}"
             )
-            tables[model] = summary(score(export, train, actual, level))
+            per_series = score(export, train, actual, level)
+            write_csv_atomic(per_series.reset_index(), workdir / f"{model}.scores.csv")
+            tables[model] = summary(per_series)
         print(
             f"\n{machine()}; panel {len(panel)} series, train to {cut}, held out {cut + 1}..{cut + HORIZON}"
         )
