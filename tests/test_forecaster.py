@@ -118,7 +118,7 @@ def test_month_end_dates_and_custom_column_names(df):
 def test_aliases_compare_two_configurations_and_exogenous_columns_are_used():
     frame, future, effect = exog_frame()
     models = {"arima_x": make_model("arima", exog=True), "arima": "arima"}
-    forecaster = Forecaster(models).fit(frame)
+    forecaster = Forecaster(models, exog=["promo"]).fit(frame)
     assert forecaster.exog_columns_ == ["promo"]
     promo = forecaster.predict(H, X_df=future)
     quiet = forecaster.predict(H, X_df=future.assign(promo=0.0))
@@ -136,7 +136,7 @@ def test_aliases_compare_two_configurations_and_exogenous_columns_are_used():
 
 def test_exogenous_future_values_are_checked():
     frame, future, _ = exog_frame()
-    forecaster = Forecaster({"arima_x": make_model("arima", exog=True)}).fit(frame)
+    forecaster = Forecaster({"arima_x": make_model("arima", exog=True)}, exog=["promo"]).fit(frame)
     with pytest.raises(DataError, match=r"X_df is required.*\['promo'\]"):
         forecaster.predict(H)
     with pytest.raises(DataError, match="column 'promo'"):
@@ -150,7 +150,7 @@ def test_exogenous_future_values_are_checked():
     pd.testing.assert_frame_equal(forecaster.fit(frame, X_df=future).predict(H), expected)
     pd.testing.assert_frame_equal(forecaster.forecast(frame, H, X_df=future), expected)
     # A model without regressors needs no future values.
-    assert len(Forecaster(["naive"]).fit(frame).predict(H)) == 2 * H
+    assert len(Forecaster(["naive"], exog=["promo"]).fit(frame).predict(H)) == 2 * H
 
 
 def test_cross_validation_is_the_backtest(df, panel):
