@@ -47,7 +47,7 @@ from forecasting.core.exog import exog_columns, exog_values
 from forecasting.core.intervals import frame_levels, normal_intervals
 from forecasting.core.request import ForecastRequest
 from forecasting.data.records import check_magnitudes
-from forecasting.data.schema import ANNOTATIONS, declared_regressors
+from forecasting.data.schema import ANNOTATIONS, REGRESSORS_ATTR, declared_regressors
 from forecasting.errors import ConfigError, DataError, ModelError, shorten
 from forecasting.evaluation.backtest import BacktestLog, backtest
 from forecasting.models.base import (
@@ -196,15 +196,14 @@ class Forecaster(BaseEstimator):
         one column per alias and bound; long: ``series_id, month, model, actual,
         fitted, lower_<l>, upper_<l>``.
         """
-        result = self._fitted()
-        if result.fitted_values is None:
+        with _FITTED_LOCK:  # read as one set with the layout they answer in
+            long, layout = getattr(self, "fitted_values_", None), getattr(self, "layout_", None)
+        if long is None:
             raise ModelError("no fitted values: call forecast(df, h, fitted=True) first")
-        long = result.fitted_values
         if self.output == "long":
             return long.rename(columns={"forecast": "fitted"})
-        levels = frame_levels(long)
-        wide = result.layout.external(_wide(long, ["series_id", "month", "actual"], levels))
-        return wide.rename(columns={"actual": result.layout.target_col})
+        wide = layout.external(_wide(long, ["series_id", "month", "actual"], frame_levels(long)))
+        return wide.rename(columns={"actual": layout.target_col})
 
     def cross_validation(
         self,
@@ -297,9 +296,7 @@ class Forecaster(BaseEstimator):
                 raise ModelError(
                     "Forecaster is not fitted yet: call fit(df) before predict, or forecast(df, h)."
                 )
-            return _Fitted(
-                self.models_, self.panel_, self.layout_, self.X_future_, getattr(self, "fitted_values_", None)
-            )
+            return _Fitted(self.models_, self.panel_, self.layout_, self.X_future_)
 
     def _predict(
         self,
@@ -411,7 +408,8 @@ class Forecaster(BaseEstimator):
             raise DataError("the target must be numeric", column=target_col)
         keys = _keys(df, id_col, time_col)  # checks the months before their labels are read
         _check_monthly(df[time_col], keys, time_col)
-        _check_carried(df, keys, carried)
+        declared = [c for c in declared_regressors(df) if c in carried]  # carried row by row when unused
+        _check_carried(df, keys, [c for c in carried if c not in declared])
         layout = FrameLayout(
             id_col,
             time_col,
@@ -421,6 +419,7 @@ class Forecaster(BaseEstimator):
             self.freq or _time_label(df[time_col]),
         )
         records = pd.concat([keys, value.rename("value"), df[carried]], axis=1)
+        records.attrs[REGRESSORS_ATTR] = declared
         check_magnitudes(records, file=None)  # the loaders' limit: model arithmetic overflows beyond it
         panel = SeriesPanel(records)
         X = pd.concat([keys, df[exog].astype("float64")], axis=1) if exog else None
