@@ -35,7 +35,7 @@ import re
 import threading
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -59,6 +59,9 @@ from forecasting.models.base import (
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
 from forecasting.progress import progress_scope
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ModelSpec = str | PanelForecaster
 STATSFORECAST_COLUMNS = ("unique_id", "ds", "y")
@@ -244,6 +247,46 @@ class Forecaster(BaseEstimator):
             return long
         wide = layout.external(_wide(long, ["series_id", "month", "cutoff", "actual"], levels))
         return wide.rename(columns={"actual": layout.target_col})
+
+    def plot(
+        self,
+        forecasts: pd.DataFrame,
+        series_ids: Sequence[Hashable] | None = None,
+        *,
+        models: Sequence[str] | None = None,
+        level: Sequence[int] | None = None,
+        history_months: int | None = None,
+        max_series: int = 8,
+    ) -> Figure:
+        """Fan charts of ``forecasts`` over the history fitted on, one axes per series, titled by name.
+
+        ``forecasts`` is this Forecaster's ``forecast``/``predict`` output (wide
+        or long) or its ``cross_validation`` (each cutoff's forecast drawn from
+        its origin); every model in it is overlaid unless ``models`` picks some,
+        at every level it holds unless ``level`` picks some. ``series_ids``
+        default to the first ``max_series``. Series are labelled by name where
+        the data has one (:func:`forecasting.plots.series_label`: a BTS port's
+        name instead of its code).
+        """
+        from forecasting.plots import plot_forecasts  # matplotlib loads on the first plot only
+
+        result = self._fitted()
+        layout = result.layout
+        if not isinstance(forecasts, pd.DataFrame):
+            kind = type(forecasts).__name__
+            raise DataError(f"The 'forecasts' parameter must be a pandas DataFrame. Got {kind} instead.")
+        named = {"id_col": layout.id_col, "time_col": layout.time_col}
+        return plot_forecasts(
+            result.panel,
+            forecasts,
+            None if series_ids is None else [str(s) for s in series_ids],
+            levels=None if level is None else _levels(level, "plot"),
+            models=models,
+            history_months=history_months,
+            max_series=_positive_int(max_series, "max_series", "plot"),
+            target_col=layout.target_col,
+            **{key: column for key, column in named.items() if column in forecasts.columns},
+        )
 
     @property
     def fallbacks_(self) -> pd.DataFrame:
