@@ -195,16 +195,17 @@ MONTHLY_TICKS_UP_TO = 36
 
 
 class MonthTicks(mdates.DateLocator):
-    """Ticks on the first day of a month, at most ``max_ticks`` of them, yearly on long axes.
+    """Ticks on the first day of a month (at most ``max_ticks``), or of a year (at most ``max_years``).
 
     matplotlib's automatic date ticks go down to days: on a few months (the
     first months of live accuracy) their labels overlapped. A monthly series
     has nothing between month starts to mark.
     """
 
-    def __init__(self, max_ticks: int = 6) -> None:
+    def __init__(self, max_ticks: int = 6, max_years: int = 8) -> None:
         super().__init__()
         self.max_ticks = max_ticks
+        self.max_years = max_years
         self.yearly = False
 
     def __call__(self) -> list[float]:
@@ -215,7 +216,7 @@ class MonthTicks(mdates.DateLocator):
         months = (vmax.year - vmin.year) * 12 + vmax.month - vmin.month + 1
         self.yearly = months > MONTHLY_TICKS_UP_TO
         if self.yearly:
-            locator = mdates.YearLocator(base=max(1, math.ceil(months / 12 / self.max_ticks)))
+            locator = mdates.YearLocator(base=max(1, math.ceil(months / 12 / self.max_years)))
         else:
             locator = mdates.MonthLocator(interval=max(1, math.ceil(months / self.max_ticks)))
         return list(locator.tick_values(vmin, vmax))
