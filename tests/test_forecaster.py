@@ -13,6 +13,7 @@ from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import backtest, fallbacks
 from forecasting.evaluation.metrics import leaderboard
 from forecasting.executors import executor_scope
+from forecasting.features.flows import build_series
 from forecasting.features.hierarchy import write_long_csv
 from forecasting.models.base import PanelForecaster, predict_fallbacks
 from forecasting.models.registry import make_model
@@ -338,6 +339,11 @@ def test_regressors_declared_by_the_source_spec_are_used(tmp_path):
     quiet = declared.predict(H, X_df=future.assign(**{"Working days": 18.0}))["arima_x"]
     np.testing.assert_allclose(busy - quiet, 8 * 5, rtol=0.1)  # learnt: 8 per working day
     assert Forecaster(["arima"], exog=[]).fit(df).exog_columns_ == []
+    # `series build` drops them, reported: a panel CSV cannot declare a regressor.
+    built = build_series(panel)
+    assert "Working days" not in built.records.columns and built.regressors == ()
+    dropped = built.report.to_frame().query("action == 'dropped'")
+    assert dropped["reason"].str.startswith("regressor column 'Working days' not carried").sum() == 1
     for clash in (["Period"], ["Exports"], ["Working days", "Working days"]):
         with pytest.raises(ConfigError, match="'regressors'.*named twice"):
             SourceSpec.from_dict({**config, "regressors": clash})
