@@ -175,7 +175,7 @@ class Forecaster(BaseEstimator):
         request = ForecastRequest(_positive_int(h, "h", "forecast", MAX_HORIZON), _levels(level, "forecast"))
         if not isinstance(fitted, bool):
             raise ConfigError(
-                f"The 'fitted' parameter of forecast must be a bool. Got {fitted!r}.", key="fitted"
+                f"The 'fitted' parameter of forecast must be a bool. Got {fitted!r} instead.", key="fitted"
             )
         with progress_scope("forecast"):  # one bar for the fit and the forecast
             # this call's own models: another thread may fit meanwhile
