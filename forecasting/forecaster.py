@@ -15,9 +15,18 @@ fitted attributes (``models_``, ``panel_``, ...) are then replaced together, and
 
 Input columns: the series id, the month and the target (default ``series_id,
 month, value``; ``unique_id, ds, y`` are recognised when the defaults are
-absent). Every other numeric column is an exogenous regressor, passed to the
-models that use regressors; every other text column is a dimension of its
-series (``flow``, ``unit``, ...), constant within the series.
+absent). Exogenous regressors are the columns named in ``exog=[...]``, or, when
+``exog`` is not given, those the frame's source spec declares
+(``SourceSpec.regressors``, carried in ``df.attrs``); they go to the models that
+use regressors. Every other column is carried, never used by a model: a
+dimension or metadata of its series (``flow``, ``unit``, ``port_code``, the
+panel CSV's empty ``currency``), constant within the series, or the panel's
+per-month ``estimated_share``. Input is monthly: daily or weekly rows (several
+dates in one month) and quarterly or yearly spacing are refused.
+
+Values beyond the loaders' magnitude limit are refused as the CLI refuses them,
+and a series whose forecast or interval overflows gets the fallback model's,
+reported in the output's ``attrs`` (:func:`~forecasting.models.base.predict_fallbacks`).
 """
 
 from __future__ import annotations
@@ -25,23 +34,34 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Self
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from forecasting import progress
-from forecasting.core.constants import DEFAULT_LEVELS, MAX_HORIZON
+from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, MAX_HORIZON
 from forecasting.core.exog import exog_columns, exog_values
+from forecasting.core.intervals import frame_levels, normal_intervals
 from forecasting.core.request import ForecastRequest
+from forecasting.data.records import check_magnitudes
+from forecasting.data.schema import ANNOTATIONS, REGRESSORS_ATTR, declared_regressors
 from forecasting.errors import ConfigError, DataError, ModelError, shorten
 from forecasting.evaluation.backtest import BacktestLog, backtest
-from forecasting.models.base import PanelForecaster
+from forecasting.models.base import (
+    PanelForecaster,
+    predict_fallbacks,
+    replace_non_finite,
+    with_predict_fallbacks,
+)
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
 from forecasting.progress import progress_scope
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ModelSpec = str | PanelForecaster
 STATSFORECAST_COLUMNS = ("unique_id", "ds", "y")
@@ -70,6 +90,10 @@ class Forecaster(BaseEstimator):
         is accepted for it). ``None`` keeps the input's convention: month-end
         dates stay month-end, other dates become month starts and ``Period``
         months stay ``Period``. Only monthly series are supported.
+    exog : the exogenous regressor columns of ``df`` (numeric), passed to the
+        models that use regressors. ``None`` (the default) takes the columns the
+        frame's source spec declares as regressors (none for a plain frame); ``[]``
+        takes none. Other columns are carried as the series' dimensions, never used.
     n_jobs : workers across series, set on every model that takes ``n_jobs``;
         ``None`` leaves each model's own setting.
     id_col, time_col, target_col : input column names; when all three are the
@@ -84,7 +108,7 @@ class Forecaster(BaseEstimator):
     ----------
     models_ : dict from alias to fitted estimator.
     panel_ : the :class:`SeriesPanel` fitted on.
-    exog_columns_ : the exogenous regressor columns found in ``df``.
+    exog_columns_ : the exogenous regressor columns used (named in ``exog`` or declared).
     X_future_ : the future regressors given to ``fit`` (models' ``X_future`` layout), or None.
     layout_ : the :class:`FrameLayout` of ``df``, which ``predict`` answers in.
     """
@@ -93,6 +117,7 @@ class Forecaster(BaseEstimator):
         self,
         models: Sequence[ModelSpec] | Mapping[str, ModelSpec],
         *,
+        exog: Sequence[str] | None = None,
         freq: str | None = None,
         n_jobs: int | None = None,
         id_col: str = "series_id",
@@ -101,6 +126,7 @@ class Forecaster(BaseEstimator):
         output: Literal["wide", "long"] = "wide",
     ) -> None:
         self.models = models
+        self.exog = exog
         self.freq = freq
         self.n_jobs = n_jobs
         self.id_col = id_col
@@ -110,7 +136,7 @@ class Forecaster(BaseEstimator):
 
     # --- public API ---------------------------------------------------------------------------
     def fit(self, df: pd.DataFrame, X_df: pd.DataFrame | None = None) -> Self:
-        """Fit every model on ``df``; exogenous regressors are its extra numeric columns.
+        """Fit every model on ``df``; exogenous regressors are the ``exog`` columns (or the declared ones).
 
         ``X_df``, optional, holds the regressors' future values (as in
         :meth:`predict`), kept for a later ``predict`` called without them.
@@ -128,6 +154,8 @@ class Forecaster(BaseEstimator):
         ``X_df`` holds the future values of the exogenous columns (id, time and
         those columns, ``h`` months per series); it is required when ``df``
         had exogenous columns and a model uses them, unless given to ``fit``.
+        A series whose forecast or interval is not finite gets the fallback
+        model's, listed by :func:`~forecasting.models.base.predict_fallbacks` of the output.
         """
         return self._predict(self._fitted(), h, level, X_df, "predict")
 
@@ -137,15 +165,48 @@ class Forecaster(BaseEstimator):
         h: int,
         level: Sequence[int] | None = DEFAULT_LEVELS,
         X_df: pd.DataFrame | None = None,
+        fitted: bool = False,
     ) -> pd.DataFrame:
-        """Fit on ``df`` and forecast ``h`` months: ``fit(df)`` then ``predict(h, level, X_df)``."""
+        """Fit on ``df`` and forecast ``h`` months: ``fit(df)`` then ``predict(h, level, X_df)``.
+
+        ``fitted=True`` also keeps the in-sample fitted values, read with
+        :meth:`forecast_fitted_values` (statsforecast's API).
+        """
         request = ForecastRequest(_positive_int(h, "h", "forecast", MAX_HORIZON), _levels(level, "forecast"))
+        if not isinstance(fitted, bool):
+            raise ConfigError(
+                f"The 'fitted' parameter of forecast must be a bool. Got {fitted!r} instead.", key="fitted"
+            )
         with progress_scope("forecast"):  # one bar for the fit and the forecast
             # this call's own models: another thread may fit meanwhile
-            fitted = self._fit(df, X_df, horizon=request.horizon, levels=request.levels or None)
-            forecasts = self._predict(fitted, request.horizon, level, None, "forecast")
-        self._keep(fitted)
+            result = self._fit(
+                df, X_df, horizon=request.horizon, levels=request.levels or None, in_sample=fitted
+            )
+            forecasts = self._predict(result, request.horizon, level, None, "forecast")
+        if fitted:
+            result = replace(result, fitted_values=_in_sample(result.models, result.panel, request.levels))
+        self._keep(result)
         return forecasts
+
+    def forecast_fitted_values(self) -> pd.DataFrame:
+        """In-sample fitted values of the last ``forecast(..., fitted=True)``, as in statsforecast.
+
+        Each model's fitted value for a month is the actual less its one-step
+        in-sample error, so the first months a model cannot forecast from (a
+        season for seasonal naive) are missing. Intervals at the forecast's
+        levels are ``fitted +- z * sigma``, ``sigma`` the series' root mean
+        square in-sample error (statsforecast's). Wide: id, time, the target and
+        one column per alias and bound; long: ``series_id, month, model, actual,
+        fitted, lower_<l>, upper_<l>``.
+        """
+        with _FITTED_LOCK:  # read as one set with the layout they answer in
+            long, layout = getattr(self, "fitted_values_", None), getattr(self, "layout_", None)
+        if long is None:
+            raise ModelError("no fitted values: call forecast(df, h, fitted=True) first")
+        if self.output == "long":
+            return long.rename(columns={"forecast": "fitted"})
+        wide = layout.external(_wide(long, ["series_id", "month", "actual"], frame_levels(long)))
+        return wide.rename(columns={"actual": layout.target_col})
 
     def cross_validation(
         self,
@@ -187,17 +248,56 @@ class Forecaster(BaseEstimator):
         wide = layout.external(_wide(long, ["series_id", "month", "cutoff", "actual"], levels))
         return wide.rename(columns={"actual": layout.target_col})
 
+    def plot(
+        self,
+        forecasts: pd.DataFrame,
+        series_ids: Sequence[Hashable] | None = None,
+        *,
+        models: Sequence[str] | None = None,
+        level: Sequence[int] | None = None,
+        history_months: int | None = None,
+        max_series: int = 8,
+    ) -> Figure:
+        """Fan charts of ``forecasts`` over the history fitted on, one axes per series, titled by name.
+
+        ``forecasts`` is this Forecaster's ``forecast``/``predict`` output (wide
+        or long) or its ``cross_validation`` (each cutoff's forecast drawn from
+        its origin); every model in it is overlaid unless ``models`` picks some,
+        at every level it holds unless ``level`` picks some. ``series_ids``
+        default to the first ``max_series``. Series are labelled by name where
+        the data has one (:func:`forecasting.plots.series_label`: a BTS port's
+        name instead of its code).
+        """
+        from forecasting.plots import plot_forecasts  # matplotlib loads on the first plot only
+
+        result = self._fitted()
+        layout = result.layout
+        if not isinstance(forecasts, pd.DataFrame):
+            kind = type(forecasts).__name__
+            raise DataError(f"The 'forecasts' parameter must be a pandas DataFrame. Got {kind} instead.")
+        named = {"id_col": layout.id_col, "time_col": layout.time_col}
+        return plot_forecasts(
+            result.panel,
+            forecasts,
+            None if series_ids is None else [str(s) for s in series_ids],
+            levels=None if level is None else _levels(level, "plot"),
+            models=models,
+            history_months=history_months,
+            max_series=_positive_int(max_series, "max_series", "plot"),
+            target_col=layout.target_col,
+            **{key: column for key, column in named.items() if column in forecasts.columns},
+        )
+
     @property
     def fallbacks_(self) -> pd.DataFrame:
         """Every fitted model's fallbacks (series a simpler model stood in for), ``model`` the alias."""
-        frames = [
-            model.fallbacks_.assign(model=alias)
-            for alias, model in self.models_.items()
-            if getattr(model, "fallbacks_", None) is not None and not model.fallbacks_.empty
-        ]
-        if not frames:
-            return pd.DataFrame(columns=["series_id", "model", "fallback", "reason"])
-        return pd.concat(frames, ignore_index=True)
+        return _fallback_table(
+            [
+                model.fallbacks_.assign(model=alias)
+                for alias, model in self.models_.items()
+                if getattr(model, "fallbacks_", None) is not None and not model.fallbacks_.empty
+            ]
+        )
 
     # --- fitting ------------------------------------------------------------------------------
     def _fit(
@@ -206,12 +306,15 @@ class Forecaster(BaseEstimator):
         X_df: pd.DataFrame | None,
         horizon: int | None,
         levels: Sequence[int] | None = None,
+        in_sample: bool = False,
     ) -> _Fitted:
         """Fresh models fitted on ``df``, returned, not stored: the caller decides when to keep them."""
         self._check_params()
         panel, X, layout = self._read(df)
         X_future = None if X_df is None else _future_exog(X_df, layout)
         estimators = self._estimators(horizon, levels)
+        if in_sample:
+            _check_in_sample(estimators)
         with progress_scope("fit"):
             progress.plan(len(panel) * len(estimators))
             models = {alias: _fitted_model(model, panel, X) for alias, model in estimators.items()}
@@ -226,6 +329,7 @@ class Forecaster(BaseEstimator):
                 layout_=fitted.layout,
                 X_future_=fitted.X_future,
                 exog_columns_=fitted.layout.exog,
+                fitted_values_=fitted.fitted_values,
             )
 
     def _fitted(self) -> _Fitted:
@@ -258,14 +362,16 @@ class Forecaster(BaseEstimator):
             )
         if X_future is not None and users:
             _check_future_rows(X_future, fitted.panel, horizon)
-        frames = [
-            model.predict(horizon, X_future if model.uses_exog else None, levels).assign(model=alias)
-            for alias, model in fitted.models.items()
-        ]
+        frames, stand_ins = [], []
+        for alias, model in fitted.models.items():
+            forecasts = model.predict(horizon, X_future if model.uses_exog else None, levels)
+            reported = predict_fallbacks(forecasts)
+            forecasts, swapped = replace_non_finite(forecasts, fitted.panel, levels)  # as the CLI does
+            stand_ins += [f.assign(model=alias) for f in (reported, swapped) if not f.empty]
+            frames.append(forecasts.assign(model=alias))
         long = pd.concat(frames, ignore_index=True)
-        if self.output == "long":
-            return long
-        return layout.external(_wide(long, ["series_id", "month"], levels))
+        out = long if self.output == "long" else layout.external(_wide(long, ["series_id", "month"], levels))
+        return with_predict_fallbacks(out, _fallback_table(stand_ins))
 
     def _estimators(
         self, horizon: int | None, levels: Sequence[int] | None = None
@@ -282,6 +388,18 @@ class Forecaster(BaseEstimator):
     def _check_params(self) -> None:
         """Every constructor parameter, checked before any model runs."""
         _aliased(self.models)
+        exog = self.exog
+        if exog is not None and (
+            isinstance(exog, str)
+            or not isinstance(exog, Sequence)
+            or not all(isinstance(c, str) and c for c in exog)
+            or len(set(exog)) != len(exog)
+        ):
+            raise ConfigError(
+                "The 'exog' parameter of Forecaster must be a list of distinct column names or None. "
+                f"Got {exog!r} instead.",
+                key="exog",
+            )
         if self.freq is not None and self.freq not in FREQUENCIES:
             raise ConfigError(
                 f"The 'freq' parameter of Forecaster must be one of {list(FREQUENCIES)} or None "
@@ -326,13 +444,15 @@ class Forecaster(BaseEstimator):
                 "of the output; choose another alias.",
                 key="models",
             )
-        extra = [c for c in df.columns if c not in (id_col, time_col, target_col)]
-        exog = [c for c in extra if _is_regressor(df[c])]
-        dimensions = [c for c in extra if c not in exog]
+        exog = self._exog(df, (id_col, time_col, target_col))
+        carried = [c for c in df.columns if c not in (id_col, time_col, target_col, *exog)]
         value = df[target_col]
         if not pd.api.types.is_numeric_dtype(value) or pd.api.types.is_bool_dtype(value):
             raise DataError("the target must be numeric", column=target_col)
         keys = _keys(df, id_col, time_col)  # checks the months before their labels are read
+        _check_monthly(df[time_col], keys, time_col)
+        declared = [c for c in declared_regressors(df) if c in carried]  # carried row by row when unused
+        _check_carried(df, keys, [c for c in carried if c not in declared])
         layout = FrameLayout(
             id_col,
             time_col,
@@ -341,10 +461,29 @@ class Forecaster(BaseEstimator):
             _id_lookup(df[id_col], id_col),
             self.freq or _time_label(df[time_col]),
         )
-        records = pd.concat([keys, value.rename("value"), df[dimensions]], axis=1)
+        records = pd.concat([keys, value.rename("value"), df[carried]], axis=1)
+        records.attrs[REGRESSORS_ATTR] = declared
+        check_magnitudes(records, file=None)  # the loaders' limit: model arithmetic overflows beyond it
         panel = SeriesPanel(records)
         X = pd.concat([keys, df[exog].astype("float64")], axis=1) if exog else None
         return panel, X, layout
+
+    def _exog(self, df: pd.DataFrame, keys: tuple[str, str, str]) -> list[str]:
+        """The regressor columns: those named in ``exog``, else those the source spec declared."""
+        named = declared_regressors(df) if self.exog is None else self.exog
+        for column in named:
+            if column in keys:
+                raise ConfigError(
+                    f"The 'exog' parameter of Forecaster names {column!r}, the id, time or target column.",
+                    key="exog",
+                )
+            if column not in df.columns:
+                raise DataError(
+                    f"exog names a column df lacks (columns: {list(df.columns)})", column=str(column)
+                )
+            if not _is_regressor(df[column]):
+                raise DataError(f"exogenous column must be numeric, not {df[column].dtype}", column=column)
+        return list(named)
 
     def _columns(self, df: pd.DataFrame) -> tuple[str, str, str]:
         """The id, time and target columns of ``df``: the configured ones, else statsforecast's."""
@@ -375,6 +514,8 @@ class _Fitted:
     panel: SeriesPanel
     layout: FrameLayout
     X_future: pd.DataFrame | None
+    fitted_values: pd.DataFrame | None = None
+    """In-sample fitted values (long, ``forecast`` the fitted value) when ``forecast(fitted=True)``."""
 
 
 @dataclass(frozen=True)
@@ -413,6 +554,119 @@ def _fitted_model(model: PanelForecaster, panel: SeriesPanel, X: pd.DataFrame | 
     """``model`` fitted on ``panel``, counted as one series per series on the command's progress."""
     with progress.step(len(panel)):
         return model.fit(panel, X if model.uses_exog else None)
+
+
+def _fallback_table(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Several models' fallback records (``model`` the alias) in one table; empty with its columns."""
+    if not frames:
+        return pd.DataFrame(columns=FALLBACK_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _check_in_sample(estimators: Mapping[str, PanelForecaster]) -> None:
+    """ConfigError before any fit for models with no in-sample one-step forecasts to give as fitted values."""
+    lacking = [
+        alias
+        for alias, model in estimators.items()
+        if type(model).in_sample_residuals is PanelForecaster.in_sample_residuals
+    ]
+    if lacking:
+        raise ConfigError(
+            f"fitted=True needs in-sample fitted values, which {lacking} do not make (a global model "
+            "or a combination of backtests fits no one-step in-sample forecast); leave them out of "
+            "this call, or compare them out of sample with cross_validation",
+            key="fitted",
+        )
+
+
+def _in_sample(
+    models: Mapping[str, PanelForecaster], panel: SeriesPanel, levels: Sequence[int]
+) -> pd.DataFrame:
+    """One row per observed month and model: ``actual``, the fitted value (``forecast``) and its bounds.
+
+    The fitted value is the actual less the model's one-step in-sample error;
+    bounds are ``fitted +- z * sigma``, ``sigma`` the series' root mean square error
+    (statsforecast's fitted intervals).
+    """
+    actual = panel.records[["series_id", "month", "value"]].rename(columns={"value": "actual"})
+    actual["series_id"] = actual["series_id"].astype(str)
+    frames = []
+    for alias, model in models.items():
+        errors = model.in_sample_residuals()
+        if errors is None:
+            raise ModelError(f"model {alias!r} kept no in-sample one-step errors: it has no fitted values")
+        table = errors.set_axis(errors.columns.astype(str), axis=1).rename_axis("month").reset_index()
+        long = table.melt(id_vars="month", var_name="series_id", value_name="error")
+        merged = actual.merge(long, on=["series_id", "month"], how="left", validate="one_to_one")
+        error = merged["error"].to_numpy(dtype="float64")
+        fitted = merged["actual"].to_numpy(dtype="float64") - error
+        mean_square = pd.Series(error**2).groupby(merged["series_id"].to_numpy()).transform("mean")
+        bounds = normal_intervals(fitted, np.sqrt(mean_square.to_numpy()), levels)
+        bounds["forecast"] = bounds.pop("mean")
+        frames.append(merged[["series_id", "month", "actual"]].assign(model=alias, **bounds))
+    columns = ["series_id", "month", "model", "actual", "forecast"]
+    return pd.concat(frames, ignore_index=True)[columns + [c for c in frames[0].columns if c not in columns]]
+
+
+def _check_monthly(times: pd.Series, keys: pd.DataFrame, column: str) -> None:
+    """DataError "monthly data only" for daily or weekly rows (several dates in one month of a series)
+    or for series whose months are all a quarter, a year or more apart.
+
+    Without it, weekly rows read as "duplicate (series_id, month) rows", and
+    quarterly rows as monthly series with two months in three missing.
+    """
+    ordinals = pd.PeriodIndex(keys["month"]).asi8
+    cells = pd.DataFrame({"series_id": keys["series_id"].to_numpy(), "month": ordinals})
+    if cells.duplicated().any():
+        dated = cells.assign(time=times.to_numpy()).drop_duplicates()
+        per_month = dated.groupby(["series_id", "month"], sort=False).size()
+        crowded = per_month[per_month > 1]
+        if not crowded.empty:
+            series_id, ordinal = crowded.index[0]
+            _refuse_sub_monthly(dated, series_id, ordinal, column)
+    cells = cells.drop_duplicates().sort_values(["series_id", "month"])
+    same_series = cells["series_id"].to_numpy()[1:] == cells["series_id"].to_numpy()[:-1]
+    steps = np.diff(cells["month"].to_numpy())[same_series]
+    spacing = int(np.gcd.reduce(steps)) if len(steps) >= 2 else 1
+    if spacing > 1:
+        kind = {3: "quarterly", 6: "half-yearly", 12: "yearly"}.get(spacing, f"every {spacing} months")
+        raise DataError(
+            f"monthly data only: the months of every series are {spacing} apart ({kind} data); "
+            "give one row per month",
+            column=column,
+        )
+
+
+def _refuse_sub_monthly(dated: pd.DataFrame, series_id: str, ordinal: int, column: str) -> None:
+    dates = pd.to_datetime(pd.Series(dated.loc[dated["series_id"] == series_id, "time"].to_numpy()))
+    spacing = dates.drop_duplicates().sort_values().diff().dt.days.median()
+    kind = "daily" if spacing <= 1 else "weekly" if spacing <= 7 else "sub-monthly"
+    in_month = dated.loc[(dated["series_id"] == series_id) & (dated["month"] == ordinal), "time"]
+    month = pd.Period(ordinal=ordinal, freq="M")
+    raise DataError(
+        f"monthly data only: aggregate first. {len(in_month)} rows of {month} ({kind} data, e.g. "
+        f"{', '.join(map(str, in_month.iloc[:2]))}); sum or average each month, e.g. "
+        f"df.groupby([id, pd.Grouper(key={column!r}, freq='MS')]).sum()",
+        column=column,
+        series=str(series_id),
+    )
+
+
+def _check_carried(df: pd.DataFrame, keys: pd.DataFrame, carried: Sequence[str]) -> None:
+    """A carried numeric column must be constant within each series (metadata): one that changes
+    is a regressor nobody named, and using it silently is what ``exog`` exists to prevent."""
+    numeric = [c for c in carried if _is_regressor(df[c]) and c not in ANNOTATIONS]
+    if not numeric:
+        return
+    varying = df[numeric].groupby(keys["series_id"].to_numpy(), sort=True).nunique() > 1
+    if varying.to_numpy().any():
+        column = str(varying.columns[varying.any(axis=0).to_numpy()][0])
+        raise DataError(
+            "changes within the series: a numeric column is a regressor only when named in "
+            "exog=[...] (or declared by the source spec); name it there, or drop it",
+            column=column,
+            series=str(varying.index[varying[column].to_numpy()][0]),
+        )
 
 
 def _future_exog(X_df: pd.DataFrame, layout: FrameLayout) -> pd.DataFrame | None:
@@ -548,7 +802,7 @@ def _levels(level: Sequence[int] | None, method: str) -> tuple[int, ...]:
 
 
 def _is_regressor(column: pd.Series) -> bool:
-    """Numeric (or boolean) columns are regressors; text columns are series dimensions."""
+    """Numeric (or boolean) columns can be regressors; text columns cannot."""
     return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
 
 

@@ -10,7 +10,13 @@ import pandas as pd
 
 from forecasting.data.records import LoadResult
 from forecasting.data.report import DataQualityReport
-from forecasting.data.schema import ANNOTATIONS, DIMENSIONS, normalize_records, validate_records
+from forecasting.data.schema import (
+    ANNOTATIONS,
+    DIMENSIONS,
+    declared_regressors,
+    normalize_records,
+    validate_records,
+)
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_series
 from forecasting.data.summing import SummingStructure, mismatched_parents
 from forecasting.errors import ConfigError, DataError, shorten
@@ -90,6 +96,11 @@ class SeriesPanel:
     @property
     def series_ids(self) -> list[str]:
         return [str(s) for s in self.metadata.index]
+
+    @property
+    def regressors(self) -> tuple[str, ...]:
+        """The per-row regressor columns the source spec declared (``SourceSpec.regressors``)."""
+        return declared_regressors(self.records)
 
     def __len__(self) -> int:
         return len(self.metadata)
@@ -258,9 +269,8 @@ def _month(value: str | pd.Period, key: str) -> pd.Period:
 
 def _series_metadata(records: pd.DataFrame, file: str | None = None) -> pd.DataFrame:
     present = [c for c in DIMENSIONS if c in records.columns]
-    extra = [
-        c for c in records.columns if c not in ("series_id", "month", "value", *DIMENSIONS, *ANNOTATIONS)
-    ]
+    known = ("series_id", "month", "value", *DIMENSIONS, *ANNOTATIONS, *declared_regressors(records))
+    extra = [c for c in records.columns if c not in known]
     columns = present + extra
     grouped = records.groupby("series_id", sort=True, observed=True)
     if columns:

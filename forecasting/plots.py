@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import holidays
 import matplotlib as mpl
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -26,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentFormatter
 from statsmodels.tsa.seasonal import STL
 
-from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
+from forecasting.core.constants import SEASON_LENGTH
 from forecasting.errors import DataError
 from forecasting.evaluation.metrics import metrics_by_horizon
 from forecasting.evaluation.reconciled import RECONCILED_SEPARATOR
@@ -165,6 +166,78 @@ def _short_labels(series_ids: Sequence[str]) -> list[str]:
     return ["/".join(t[i] for i in varying) for t in tokens]
 
 
+def series_label(panel: SeriesPanel, series_id: str) -> str:
+    """The series as a reader knows it: a port's name in place of its code, where the panel has both.
+
+    BTS ids carry the port code (``bts/2309/trucks``) and the records the port
+    name (``crossing`` "Blaine, Washington", ``port_code`` "2309"): the label
+    is ``Blaine, Washington/trucks`` (the source prefix dropped). Other ids,
+    which are names already (``heihe-blagoveshchensk/cargo/road/export``), stay as they are.
+    """
+    if series_id not in panel.metadata.index:
+        raise DataError("unknown series", series=series_id)
+    row = panel.metadata.loc[series_id]
+    code, name = row.get("port_code"), row.get("crossing")
+    if pd.isna(code) or pd.isna(name):
+        return series_id
+    tokens = series_id.split("/")
+    wanted = str(code).lstrip("0")
+    if not any(token.lstrip("0") == wanted for token in tokens):
+        return series_id
+    named = [str(name) if token.lstrip("0") == wanted else token for token in tokens]
+    if len(named) > 1 and named[0] == row.get("source"):
+        named = named[1:]
+    return "/".join(named)
+
+
+MONTHLY_TICKS_UP_TO = 36
+"""Axes spanning more months than this get yearly ticks."""
+
+
+class MonthTicks(mdates.DateLocator):
+    """Ticks on the first day of a month (at most ``max_ticks``), or of a year (at most ``max_years``).
+
+    matplotlib's automatic date ticks go down to days: on a few months (the
+    first months of live accuracy) their labels overlapped. A monthly series
+    has nothing between month starts to mark.
+    """
+
+    def __init__(self, max_ticks: int = 6, max_years: int = 8) -> None:
+        super().__init__()
+        self.max_ticks = max_ticks
+        self.max_years = max_years
+        self.yearly = False
+
+    def __call__(self) -> list[float]:
+        vmin, vmax = self.viewlim_to_dt()
+        return self.tick_values(vmin, vmax)
+
+    def tick_values(self, vmin: dt.datetime, vmax: dt.datetime) -> list[float]:
+        months = (vmax.year - vmin.year) * 12 + vmax.month - vmin.month + 1
+        self.yearly = months > MONTHLY_TICKS_UP_TO
+        if self.yearly:
+            locator = mdates.YearLocator(base=max(1, math.ceil(months / 12 / self.max_years)))
+        else:
+            locator = mdates.MonthLocator(interval=max(1, math.ceil(months / self.max_ticks)))
+        return list(locator.tick_values(vmin, vmax))
+
+
+class MonthLabels(Formatter):
+    """``YYYY-MM`` (the package's month notation) at month ticks, ``YYYY`` at yearly ones."""
+
+    def __init__(self, locator: MonthTicks) -> None:
+        self.locator = locator
+
+    def __call__(self, value: float, position: int | None = None) -> str:
+        return mdates.num2date(value).strftime("%Y" if self.locator.yearly else "%Y-%m")
+
+
+def _month_axis(ax: Axes) -> None:
+    locator = MonthTicks()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(MonthLabels(locator))
+
+
 # --- series ---------------------------------------------------------------------------------------------
 def plot_series_overview(
     panel: SeriesPanel, by: Sequence[str] = ("crossing", "flow"), *, ncols: int = 3, max_panels: int = 30
@@ -195,11 +268,13 @@ def plot_series_overview(
     nrows = math.ceil(len(groups) / ncols)
     figure, axes = _new_figure(nrows, ncols, width=4.2 * ncols, height=2.8 * nrows + 0.6, sharex=True)
     for ax, (key, ids) in zip(axes.flat, groups.items(), strict=False):
-        for series_id, label in zip(ids, _short_labels(ids), strict=True):
+        labels = _short_labels([series_label(panel, series_id) for series_id in ids])
+        for series_id, label in zip(ids, labels, strict=True):
             values = panel.series(series_id)
             ax.plot(_x(values.index), values.to_numpy(), linewidth=1.1, label=label)
         ax.set_title(" / ".join(key), fontsize="medium")
         ax.set_ylabel(value_label(panel, ids))
+        _month_axis(ax)
         _thousands(ax)
         if len(ids) <= MAX_LEGEND_ENTRIES:
             ax.legend(fontsize="x-small", frameon=False)
@@ -278,6 +353,7 @@ def plot_stl(
     for ax, title in zip(axes[:, 0], ("observed", "trend", "seasonal", "residual"), strict=True):
         ax.set_title(title, fontsize="medium", loc="left")
         ax.set_ylabel(unit or "value")
+        _month_axis(ax)
         _thousands(ax)
     note = f"; {int(gaps.sum())} missing month(s) interpolated" if gaps.any() else ""
     figure.suptitle(
@@ -388,72 +464,288 @@ def _day_of_year_label(day: float, _position: int | None = None) -> str:
 
 
 # --- forecasts and backtests ----------------------------------------------------------------------------
+ID_COLUMNS = ("series_id", "unique_id")
+TIME_COLUMNS = ("month", "ds")
+TARGET_COLUMNS = ("value", "y")
+"""Column names tried, in order, when a wide frame's own are not given: ours, then statsforecast's."""
+_WIDE_BOUND = re.compile(r"(.+)-(lo|hi)-(\d+)")
+
+
+def long_forecasts(
+    frame: pd.DataFrame,
+    *,
+    id_col: str | None = None,
+    time_col: str | None = None,
+    target_col: str | None = None,
+) -> pd.DataFrame:
+    """Any forecast table in the package's long layout: ``series_id, month, model, forecast,
+    lower_<l>, upper_<l>`` (and ``cutoff``, ``actual`` when the frame has them).
+
+    Reads the long tables of ``predict``, the backtest and the export as they
+    are, and ``Forecaster``'s wide output (one column per model and
+    ``<model>-lo-<l>``/``<model>-hi-<l>`` per bound, the id and time columns
+    named as in its input: ``series_id, month`` or ``unique_id, ds`` unless
+    given). Months become ``Period[M]``, series ids text.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"The forecast must be a pandas DataFrame. Got {type(frame).__name__} instead.")
+    id_col = id_col or _first_present(frame, ID_COLUMNS, "series id")
+    time_col = time_col or _first_present(frame, TIME_COLUMNS, "month")
+    for column in (id_col, time_col):
+        if column not in frame.columns:
+            raise DataError("the forecast frame lacks this column", column=column)
+    keys = pd.DataFrame(
+        {"series_id": frame[id_col].astype(str).to_numpy(), "month": _periods(frame[time_col])}
+    )
+    if "cutoff" in frame.columns:
+        keys["cutoff"] = _periods(frame["cutoff"])
+    if "forecast" in frame.columns:  # long already
+        rest = frame.drop(columns=[c for c in (id_col, time_col, "cutoff") if c in frame.columns])
+        return pd.concat([keys, rest.reset_index(drop=True)], axis=1)
+    return _melt_wide(frame.reset_index(drop=True), keys, {id_col, time_col, "cutoff"}, target_col)
+
+
+def _first_present(frame: pd.DataFrame, names: Sequence[str], what: str) -> str:
+    for name in names:
+        if name in frame.columns:
+            return name
+    raise DataError(
+        f"the forecast frame has no {what} column (tried {list(names)}; columns: {list(frame.columns)})"
+    )
+
+
+def _periods(values: pd.Series) -> pd.PeriodIndex:
+    if isinstance(values.dtype, pd.PeriodDtype):
+        return pd.PeriodIndex(values).asfreq("M")
+    return pd.PeriodIndex(pd.to_datetime(values), freq="M")
+
+
+def _melt_wide(
+    frame: pd.DataFrame, keys: pd.DataFrame, used: set[str], target_col: str | None
+) -> pd.DataFrame:
+    """Forecaster's wide layout, one block of rows per model."""
+    bounds: dict[str, dict[str, str]] = {}
+    for column in map(str, frame.columns):
+        match = _WIDE_BOUND.fullmatch(column)
+        if match:
+            model, side, level = match.groups()
+            bounds.setdefault(model, {})[f"{'lower' if side == 'lo' else 'upper'}_{level}"] = column
+    bound_columns = {c for columns in bounds.values() for c in columns.values()}
+    target = target_col or next((c for c in TARGET_COLUMNS if c in frame.columns and c not in bounds), None)
+    if target is not None and target in frame.columns:
+        keys = keys.assign(actual=frame[target].to_numpy(dtype="float64"))
+    models = [
+        c
+        for c in map(str, frame.columns)
+        if c not in used | bound_columns | {target} and pd.api.types.is_numeric_dtype(frame[c])
+    ]
+    if not models:
+        raise DataError(f"the forecast frame holds no model column (columns: {list(frame.columns)})")
+    blocks = [
+        keys.assign(
+            model=model,
+            forecast=frame[model].to_numpy(dtype="float64"),
+            **{
+                name: frame[column].to_numpy(dtype="float64")
+                for name, column in bounds.get(model, {}).items()
+            },
+        )
+        for model in models
+    ]
+    return pd.concat(blocks, ignore_index=True)
+
+
+def _chosen_levels(table: pd.DataFrame, levels: Sequence[int] | None) -> tuple[int, ...]:
+    """The levels to draw: the given ones, or every level the table holds; a lone bound is an error."""
+    if levels is None:
+        found = {int(m.group(2)) for c in map(str, table.columns) if (m := _BOUND_COLUMN.fullmatch(c))}
+        levels = sorted(found)
+    for level in levels:
+        for side in ("lower", "upper"):
+            if f"{side}_{level}" not in table.columns:
+                raise DataError("the forecast frame lacks this column", column=f"{side}_{level}")
+    return tuple(sorted(levels))
+
+
+_BOUND_COLUMN = re.compile(r"(lower|upper)_(\d+)")
+
+
+def _chosen_models(table: pd.DataFrame, models: Sequence[str] | None) -> list[str]:
+    present = list(dict.fromkeys(table["model"].astype(str))) if "model" in table.columns else ["forecast"]
+    if models is None:
+        return present
+    unknown = [m for m in models if m not in present]
+    if unknown:
+        raise ValueError(f"The 'models' parameter names {unknown}, not in the forecast (models: {present}).")
+    return list(models)
+
+
 def plot_forecast(
     history: pd.Series,
     forecast: pd.DataFrame,
-    levels: Sequence[int] = DEFAULT_LEVELS,
+    levels: Sequence[int] | None = None,
     *,
     unit: str | None = None,
     history_months: int | None = None,
+    models: Sequence[str] | None = None,
+    label: str | None = None,
 ) -> Figure:
-    """Fan chart: history, point forecast and shaded prediction intervals (widest palest).
+    """Fan chart of one series: history, each model's forecast and shaded intervals (widest palest).
 
-    ``forecast`` is the output of a model's ``predict`` for one series and one
-    model, with the bounds of each of ``levels`` (the request's); ``history_months``
-    limits the history shown to its last months.
+    ``forecast`` is any forecast table of one series (:func:`long_forecasts`:
+    a model's ``predict``, ``Forecaster``'s wide or long output, the export),
+    with one or several models (overlaid, one colour each; ``models`` picks
+    some) and, for a backtest or ``cross_validation``, several cutoffs (each
+    cutoff's forecast drawn from its own origin). ``levels`` default to every
+    level the table holds. ``label`` names the series in the title (default:
+    its id); ``history_months`` limits the history shown to its last months.
     """
-    past = _monthly(history, "history")
-    if history_months is not None:
-        past = past.iloc[-history_months:]
-    ahead = _one_forecast(forecast, levels)
+    if not any(c in forecast.columns for c in ID_COLUMNS):  # one series' frame, named by its history
+        forecast = forecast.assign(series_id=_name(history))
+    table = long_forecasts(forecast)
+    if table.empty:
+        raise DataError("the forecast frame is empty")
+    _one_series(table)
     figure, axes = _new_figure(width=9.0, height=4.5)
     ax = axes[0, 0]
-    x_future = _x(ahead["month"])
-    # Lines first for the legend order; bands sit below them (lower zorder).
-    ax.plot(_x(past.index), past.to_numpy(), color="black", linewidth=1.2, label="history")
-    ax.plot(
-        x_future,
-        ahead["forecast"].to_numpy(dtype="float64"),
-        color="tab:blue",
-        linewidth=1.8,
-        label="forecast",
-    )
-    for i, level in enumerate(sorted(levels, reverse=True)):
-        ax.fill_between(
-            x_future,
-            ahead[f"lower_{level}"].to_numpy(dtype="float64"),
-            ahead[f"upper_{level}"].to_numpy(dtype="float64"),
-            color="tab:blue",
-            alpha=0.18 + 0.17 * i,
-            linewidth=0,
-            label=f"{level}% interval",
-        )
-    ax.axvline(x_future[0], color="gray", linestyle=":", linewidth=1, label="_forecast start")
-    series_id = str(ahead["series_id"].iloc[0]) if "series_id" in ahead else _name(history)
-    model = f"{ahead['model'].iloc[0]} " if "model" in ahead else ""
-    ax.set_title(f"{series_id}: {model}forecast, {len(ahead)} months ahead")
-    ax.set_xlabel("month")
+    series_id = str(table["series_id"].iloc[0])
+    drawn = _draw_forecast(ax, history, table, levels, models, history_months)
+    ax.set_title(f"{label or series_id}: {drawn}")
     ax.set_ylabel(unit or "value")
-    _thousands(ax)
     ax.legend(fontsize="small", frameon=False, loc="upper left")
     return figure
 
 
-def _one_forecast(forecast: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
-    needed = ["month", "forecast", *[f"{side}_{level}" for level in levels for side in ("lower", "upper")]]
-    for column in needed:
-        if column not in forecast.columns:
-            raise DataError("the forecast frame lacks this column", column=column)
-    for column in ("series_id", "model"):
-        if column in forecast.columns and forecast[column].nunique() > 1:
-            found = sorted(map(str, forecast[column].unique()))[:5]
-            raise ValueError(
-                f"plot_forecast draws one series and one model; the forecast has several {column}s {found}. "
-                f"Select one first, e.g. forecast[forecast['{column}'] == {found[0]!r}]."
-            )
-    if forecast.empty:
+def _one_series(table: pd.DataFrame) -> None:
+    if table["series_id"].nunique() > 1:
+        found = sorted(map(str, table["series_id"].unique()))[:5]
+        raise ValueError(
+            f"plot_forecast draws one series; the forecast has several series_ids {found}. "
+            f"Select one first, e.g. forecast[forecast['series_id'] == {found[0]!r}], "
+            "or draw several with plot_forecasts."
+        )
+
+
+def _draw_forecast(
+    ax: Axes,
+    history: pd.Series,
+    table: pd.DataFrame,
+    levels: Sequence[int] | None,
+    models: Sequence[str] | None,
+    history_months: int | None,
+) -> str:
+    """History, then per model and cutoff the forecast line and bands; returns what was drawn, for a title."""
+    chosen = _chosen_models(table, models)
+    levels = _chosen_levels(table, levels)
+    past = _monthly(history, "history")
+    if history_months is not None:
+        past = past.iloc[-history_months:]
+    ax.plot(_x(past.index), past.to_numpy(), color="black", linewidth=1.2, label="history")
+    cutoffs = sorted(table["cutoff"].unique()) if "cutoff" in table.columns else [None]
+    colours = mpl.colormaps["tab10"].colors
+    for index, model in enumerate(chosen):
+        rows = table if "model" not in table.columns else table[table["model"].astype(str) == model]
+        colour = colours[index % len(colours)]
+        name = "forecast" if len(chosen) == 1 else model
+        for n, cutoff in enumerate(cutoffs):
+            part = rows if cutoff is None else rows[rows["cutoff"] == cutoff]
+            if not part.empty:
+                _draw_one(ax, part.sort_values("month"), levels, colour, name, len(chosen), first=n == 0)
+    starts = [table["month"].min()] if cutoffs == [None] else [cutoff + 1 for cutoff in cutoffs]
+    for start in starts:
+        ax.axvline(_x([start])[0], color="gray", linestyle=":", linewidth=1, label="_forecast start")
+    _month_axis(ax)
+    _thousands(ax)
+    ax.set_xlabel("month")
+    return _forecast_title(table, chosen, cutoffs)
+
+
+def _forecast_title(table: pd.DataFrame, models: Sequence[str], cutoffs: Sequence[object]) -> str:
+    """``ets forecast, 6 months ahead``; ``3 models' backtest, 2 cutoffs, 6 months ahead each``."""
+    groups = [c for c in ("cutoff", "model") if c in table.columns]
+    steps = int(table.groupby(groups).size().max()) if groups else len(table)
+    if len(models) > 1:
+        who = f"{len(models)} models' "
+    else:
+        who = f"{models[0]} " if "model" in table.columns else ""
+    if cutoffs == [None]:
+        return f"{who}forecast, {steps} months ahead"
+    plural = "s" if len(cutoffs) > 1 else ""
+    return f"{who}backtest, {len(cutoffs)} cutoff{plural}, {steps} months ahead each"
+
+
+def _draw_one(
+    ax: Axes, part: pd.DataFrame, levels: Sequence[int], colour: object, name: str, n_models: int, first: bool
+) -> None:
+    """One model's forecast from one origin: the line, then its bands (widest palest) beneath it."""
+    x = _x(part["month"])
+    shown = name if first else f"_{name}"
+    ax.plot(x, part["forecast"].to_numpy(dtype="float64"), color=colour, linewidth=1.8, label=shown)
+    for i, level in enumerate(sorted(levels, reverse=True)):
+        band = f"{level}% interval" if n_models == 1 else f"{name} {level}% interval"
+        ax.fill_between(
+            x,
+            part[f"lower_{level}"].to_numpy(dtype="float64"),
+            part[f"upper_{level}"].to_numpy(dtype="float64"),
+            color=colour,
+            alpha=(0.18 + 0.17 * i) / n_models,
+            linewidth=0,
+            label=band if first else f"_{band}",
+            zorder=1,
+        )
+
+
+def plot_forecasts(
+    panel: SeriesPanel,
+    forecasts: pd.DataFrame,
+    series_ids: Sequence[str] | None = None,
+    *,
+    levels: Sequence[int] | None = None,
+    models: Sequence[str] | None = None,
+    history_months: int | None = None,
+    max_series: int = 8,
+    ncols: int = 2,
+    id_col: str | None = None,
+    time_col: str | None = None,
+    target_col: str | None = None,
+) -> Figure:
+    """Fan charts of several series, one axes each, titled by name (:func:`series_label`), with units.
+
+    ``forecasts`` is any table :func:`long_forecasts` reads; ``series_ids``
+    default to the first ``max_series`` of it (the title says when there are more).
+    """
+    table = long_forecasts(forecasts, id_col=id_col, time_col=time_col, target_col=target_col)
+    present = list(dict.fromkeys(table["series_id"]))
+    chosen = present[:max_series] if series_ids is None else [str(s) for s in series_ids]
+    unknown = [s for s in chosen if s not in present]
+    if unknown:
+        raise DataError(f"series {unknown[:5]} are not in the forecasts", series=unknown[0])
+    if not chosen:
         raise DataError("the forecast frame is empty")
-    return forecast.sort_values("month")
+    ncols = max(1, min(ncols, len(chosen)))
+    nrows = math.ceil(len(chosen) / ncols)
+    figure, axes = _new_figure(nrows, ncols, width=5.5 * ncols, height=3.2 * nrows + 0.6)
+    for ax, series_id in zip(axes.flat, chosen, strict=False):
+        drawn = _draw_forecast(
+            ax,
+            panel.series(series_id),
+            table[table["series_id"] == series_id],
+            levels,
+            models,
+            history_months,
+        )
+        ax.set_title(f"{series_label(panel, series_id)}\n{drawn}", fontsize="medium")
+        ax.set_ylabel(value_label(panel, series_id))
+        ax.legend(fontsize="x-small", frameon=False, loc="upper left")
+    for ax in axes.flat[len(chosen) :]:
+        figure.delaxes(ax)
+    more = (
+        f" (first {len(chosen)} of {len(present)})"
+        if series_ids is None and len(present) > len(chosen)
+        else ""
+    )
+    figure.suptitle(f"Forecasts of {len(chosen)} series{more}")
+    return figure
 
 
 def plot_error_by_horizon(results: pd.DataFrame, metric: str = "mase") -> Figure:
@@ -568,17 +860,19 @@ def plot_hierarchy_shares(panel: SeriesPanel, parent: str, children: Sequence[st
     figure, axes = _new_figure(2, 1, width=9.0, height=7.0, sharex=True)
     level_ax, share_ax = axes[:, 0]
     total = panel.series(parent)
-    level_ax.plot(_x(total.index), total.to_numpy(), color="black", linewidth=1.6, label=f"{parent} (total)")
+    name = series_label(panel, parent)
+    labels = {child: series_label(panel, child) for child in children}
+    level_ax.plot(_x(total.index), total.to_numpy(), color="black", linewidth=1.6, label=f"{name} (total)")
     for series_id in children:
         values = panel.series(series_id)
-        level_ax.plot(_x(values.index), values.to_numpy(), linewidth=1.1, label=series_id)
+        level_ax.plot(_x(values.index), values.to_numpy(), linewidth=1.1, label=labels[series_id])
     level_ax.set_ylabel(value_label(panel, parent))
     level_ax.set_title("levels", fontsize="medium", loc="left")
     _thousands(level_ax)
     level_ax.legend(fontsize="x-small", frameon=False)
     x = _x(shares.index)
     for series_id in children:
-        share_ax.plot(x, shares[series_id].to_numpy(), linewidth=1.1, label=series_id)
+        share_ax.plot(x, shares[series_id].to_numpy(), linewidth=1.1, label=labels[series_id])
     share_ax.plot(
         x,
         shares["sum of children"].to_numpy(),
@@ -592,9 +886,113 @@ def plot_hierarchy_shares(panel: SeriesPanel, parent: str, children: Sequence[st
     share_ax.set_title("shares of the total", fontsize="medium", loc="left")
     share_ax.set_xlabel("month")
     share_ax.legend(fontsize="x-small", frameon=False)
+    _month_axis(share_ax)
     parts = f"{len(children)} part{'s' if len(children) > 1 else ''}"
-    figure.suptitle(f"{parent}: {parts} and their shares of the total")
+    figure.suptitle(f"{name}: {parts} and their shares of the total")
     return figure
+
+
+def plot_reconciled_hierarchy(
+    panel: SeriesPanel,
+    base: pd.DataFrame,
+    reconciled: pd.DataFrame,
+    parent: str,
+    children: Sequence[str] | None = None,
+    *,
+    history_months: int | None = 36,
+    ncols: int = 3,
+) -> Figure:
+    """A parent and its children on one time axis: history, base and reconciled forecasts of each.
+
+    Top: the parent, its base (dashed) and reconciled (solid) forecast, and the
+    sum of its children's base forecasts (dotted): the gap between dashed and
+    dotted is the incoherence reconciliation removes, given in the title for
+    both. Below: one axes per child with the same lines, sharing the time axis.
+    ``children`` default to the parent's bottom-level series in the panel's
+    hierarchy (``panel.structure``). ``base`` and ``reconciled`` are forecast
+    tables of one model each (:func:`long_forecasts`); of a backtest, the last cutoff is drawn.
+    """
+    if children is None:
+        if parent not in panel.structure.children:
+            raise DataError("not a parent in the panel's hierarchy; give its children", series=parent)
+        children = list(panel.structure.children[parent])
+    children = list(children)
+    if not children:
+        raise ValueError("The 'children' parameter must name at least one series. Got an empty list instead.")
+    tables = {
+        "base": _last_cutoff(long_forecasts(base)),
+        "reconciled": _last_cutoff(long_forecasts(reconciled)),
+    }
+    for kind, table in tables.items():
+        missing = sorted({parent, *children} - set(table["series_id"]))
+        if missing:
+            raise DataError(f"the {kind} forecasts lack series {missing[:5]}", series=missing[0])
+    nrows = 1 + math.ceil(len(children) / ncols)
+    figure = Figure(figsize=(4.0 * ncols, 3.4 + 2.6 * (nrows - 1)), layout="constrained")
+    grid = figure.add_gridspec(nrows, ncols, height_ratios=[1.4] + [1.0] * (nrows - 1))
+    top = figure.add_subplot(grid[0, :])
+    gaps = {kind: _incoherence(table, parent, children) for kind, table in tables.items()}
+    _draw_base_and_reconciled(top, panel, parent, tables, history_months)
+    sums = tables["base"][tables["base"]["series_id"].isin(children)].groupby("month")["forecast"].sum()
+    top.plot(
+        _x(sums.index),
+        sums.to_numpy(),
+        color="gray",
+        linestyle=":",
+        linewidth=1.4,
+        label="sum of children (base)",
+    )
+    top.set_title(
+        f"{series_label(panel, parent)}: parent of {len(children)} series; largest gap to the sum of "
+        f"the children: base {gaps['base']:.1%}, reconciled {gaps['reconciled']:.1%}",
+        fontsize="medium",
+    )
+    top.legend(fontsize="x-small", frameon=False, loc="upper left")
+    labels = _short_labels([series_label(panel, child) for child in children])
+    for index, (child, label) in enumerate(zip(children, labels, strict=True)):
+        ax = figure.add_subplot(grid[1 + index // ncols, index % ncols], sharex=top)
+        _draw_base_and_reconciled(ax, panel, child, tables, history_months)
+        ax.set_title(label, fontsize="small")
+    models = " / ".join(str(t["model"].iloc[0]) for t in tables.values() if "model" in t.columns)
+    figure.suptitle(f"Base and reconciled forecasts linked by the hierarchy ({models})")
+    return figure
+
+
+def _last_cutoff(table: pd.DataFrame) -> pd.DataFrame:
+    if "cutoff" not in table.columns:
+        return table
+    return table[table["cutoff"] == table["cutoff"].max()]
+
+
+def _incoherence(table: pd.DataFrame, parent: str, children: Sequence[str]) -> float:
+    """Largest |parent - sum of children| over the forecast months, relative to the parent."""
+    by_month = table.pivot_table(index="month", columns="series_id", values="forecast", aggfunc="first")
+    gap = (by_month[parent] - by_month[list(children)].sum(axis=1, min_count=len(children))).abs()
+    return float((gap / by_month[parent].abs().where(by_month[parent] != 0)).max())
+
+
+def _draw_base_and_reconciled(
+    ax: Axes, panel: SeriesPanel, series_id: str, tables: dict[str, pd.DataFrame], history_months: int | None
+) -> None:
+    past = panel.series(series_id)
+    if history_months is not None:
+        past = past.iloc[-history_months:]
+    ax.plot(_x(past.index), past.to_numpy(), color="black", linewidth=1.0, label="history")
+    styles = {"base": ("tab:orange", "--"), "reconciled": ("tab:blue", "-")}
+    for kind, table in tables.items():
+        rows = table[table["series_id"] == series_id].sort_values("month")
+        colour, style = styles[kind]
+        ax.plot(
+            _x(rows["month"]),
+            rows["forecast"].to_numpy(dtype="float64"),
+            color=colour,
+            linestyle=style,
+            linewidth=1.6,
+            label=kind,
+        )
+    ax.set_ylabel(value_label(panel, series_id))
+    _month_axis(ax)
+    _thousands(ax)
 
 
 def plot_live_accuracy(history: pd.DataFrame) -> Figure:
@@ -624,6 +1022,7 @@ def plot_live_accuracy(history: pd.DataFrame) -> Figure:
     bottom.yaxis.set_major_formatter(PercentFormatter(1.0))
     bottom.set_xlabel("forecast month")
     bottom.legend(fontsize="small", frameon=False)
+    _month_axis(bottom)  # shared with the top axes
     return figure
 
 

@@ -206,6 +206,21 @@ by_level[["level", "model", "mase", "coverage_80", "coverage_95", "n_series"]].r
 plots.plot_reconciled_by_level(by_level)
 
 # %% [markdown]
+# The scores are per level; one parent with its children shows what reconciliation did to the
+# forecasts themselves. Below, the last fold for the parent with the most children: its base
+# forecast (dashed) is not the sum of the children's base forecasts (dotted), the reconciled
+# forecasts (solid) add up, and every axes shares the time axis.
+
+# %%
+parent = max(structure.aggregates, key=lambda name: len(structure.children[name]))
+plots.plot_reconciled_hierarchy(
+    hierarchy.subset(structure.series),
+    both[both["model"] == "theta"],
+    both[both["model"] == "theta+mint_shrink"],
+    parent,
+)
+
+# %% [markdown]
 # The scheduled job does the same with a `[reconcile]` section in its config (`method`, and
 # `choose_on = "reconciled"` to pick the champion on these scores): it logs this plot as
 # `plots/reconciled_by_level.png` and the per-level MASE as metrics (`mase_total_reconciled`, ...).

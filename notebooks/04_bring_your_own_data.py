@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasting import plots
+from forecasting import Forecaster, plots
 from forecasting.data.loaders import SourceSpec, load_bts, load_source
 from forecasting.evaluation.backtest import backtest
 from forecasting.evaluation.metrics import leaderboard
@@ -229,7 +229,7 @@ plots.plot_stl(border.series(passengers_id), unit=plots.value_label(border, pass
 # ## 4. Forecast them
 #
 # A quick backtest (two folds of 12 months) compares the Theta method, fast and hard to beat on
-# monthly series, with the seasonal naive baseline; then Theta is refitted on all the data for
+# monthly series, with the seasonal naive baseline; then both are refitted on all the data for
 # the next 12 months. (`02_fit_and_compare.ipynb` adds ARIMA and gradient boosting.)
 
 # %%
@@ -237,20 +237,31 @@ models = [make_model("seasonal_naive"), make_model("theta")]
 results = backtest(models, border, horizon=12, folds=2)
 leaderboard(results)[["model", "mase", "rmsse", "coverage_80", "coverage_95", "n_series"]]
 
+# %% [markdown]
+# The same from a plain DataFrame: `Forecaster` takes the long table (`series_id, month, value`,
+# or statsforecast's `unique_id, ds, y`) and answers like statsforecast, one column per model
+# and bound. The BTS records carry each port's code, name and state: `Forecaster` keeps them as
+# the series' metadata and never as regressors (those it takes only when named, `exog=[...]`, or
+# declared by a source spec's `regressors`). `fitted=True` keeps the in-sample fitted values.
+
 # %%
-theta = make_model("theta").fit(border)
-forecast = theta.predict(12)
-print(theta.fallbacks_ if len(theta.fallbacks_) else "no fallbacks: one model per series")
+forecaster = Forecaster(["theta", "seasonal_naive"])
+forecast = forecaster.forecast(border.to_long(), h=12, fitted=True)
+print("regressors:", forecaster.exog_columns_, "| carried:", list(forecaster.panel_.metadata.columns))
+print(forecaster.fallbacks_ if len(forecaster.fallbacks_) else "no fallbacks: one model per series")
 forecast.head()
+
+# %% [markdown]
+# `plot` draws any of its outputs (forecasts, wide or long, or `cross_validation`'s cutoffs), every
+# model overlaid, and titles each series by the port's name rather than its code.
 
 # %%
 trucks_id = f"bts/{top_ports[0]}/trucks"
-plots.plot_forecast(
-    border.series(trucks_id),
-    forecast[forecast["series_id"] == trucks_id],
-    unit=plots.value_label(border, trucks_id),
-    history_months=48,
-)
+forecaster.plot(forecast, [trucks_id, passengers_id], history_months=48)
+
+# %%
+fitted = forecaster.forecast_fitted_values()
+fitted[fitted["series_id"] == trucks_id].tail()
 
 # %% [markdown]
 # **Next:** save the spec next to your data and point a job config at it (see

@@ -8,10 +8,14 @@ import pytest
 from conftest import seasonal_panel
 
 from forecasting import Forecaster
+from forecasting.data.sources import SourceSpec, load_source
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import backtest, fallbacks
 from forecasting.evaluation.metrics import leaderboard
 from forecasting.executors import executor_scope
+from forecasting.features.flows import build_series
+from forecasting.features.hierarchy import write_long_csv
+from forecasting.models.base import PanelForecaster, predict_fallbacks
 from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel
 
@@ -118,7 +122,7 @@ def test_month_end_dates_and_custom_column_names(df):
 def test_aliases_compare_two_configurations_and_exogenous_columns_are_used():
     frame, future, effect = exog_frame()
     models = {"arima_x": make_model("arima", exog=True), "arima": "arima"}
-    forecaster = Forecaster(models).fit(frame)
+    forecaster = Forecaster(models, exog=["promo"]).fit(frame)
     assert forecaster.exog_columns_ == ["promo"]
     promo = forecaster.predict(H, X_df=future)
     quiet = forecaster.predict(H, X_df=future.assign(promo=0.0))
@@ -136,7 +140,7 @@ def test_aliases_compare_two_configurations_and_exogenous_columns_are_used():
 
 def test_exogenous_future_values_are_checked():
     frame, future, _ = exog_frame()
-    forecaster = Forecaster({"arima_x": make_model("arima", exog=True)}).fit(frame)
+    forecaster = Forecaster({"arima_x": make_model("arima", exog=True)}, exog=["promo"]).fit(frame)
     with pytest.raises(DataError, match=r"X_df is required.*\['promo'\]"):
         forecaster.predict(H)
     with pytest.raises(DataError, match="column 'promo'"):
@@ -150,7 +154,7 @@ def test_exogenous_future_values_are_checked():
     pd.testing.assert_frame_equal(forecaster.fit(frame, X_df=future).predict(H), expected)
     pd.testing.assert_frame_equal(forecaster.forecast(frame, H, X_df=future), expected)
     # A model without regressors needs no future values.
-    assert len(Forecaster(["naive"]).fit(frame).predict(H)) == 2 * H
+    assert len(Forecaster(["naive"], exog=["promo"]).fit(frame).predict(H)) == 2 * H
 
 
 def test_cross_validation_is_the_backtest(df, panel):
@@ -249,3 +253,191 @@ def test_bad_data_raises_a_data_error_naming_the_column(df):
         forecaster.fit(pd.concat([df, df.iloc[:1]]))
     with pytest.raises(DataError, match="DataFrame"):
         forecaster.fit(df.to_dict())
+
+
+# --- issue 29: regressors only when named, monthly input only, in-sample fitted values ---------------------
+def bts_like_panel_csv(path) -> pd.DataFrame:
+    """The package's own panel CSV, read back as a user would: ``port_code`` and ``state`` per series,
+    an all-empty ``currency`` (pandas reads it as float NaN) and the per-month ``estimated_share``."""
+    panel = seasonal_panel(n_series=3, n_months=60, seed=5)
+    records = panel.to_long()
+    codes = {"s0": "0101", "s1": "2309", "s2": "3004"}
+    records["port_code"] = records["series_id"].map(codes)
+    records["state"] = "Maine"
+    records["estimated_share"] = np.where(records["month"].dt.month == 1, 0.02, 0.0)
+    write_long_csv(SeriesPanel(records), path)
+    return pd.read_csv(path)
+
+
+def test_metadata_columns_of_the_panel_csv_are_carried_never_regressors(tmp_path):
+    frame = bts_like_panel_csv(tmp_path / "panel.csv")
+    assert frame["currency"].isna().all() and frame["currency"].dtype == "float64"
+    assert frame["port_code"].dtype == "int64"  # leading zeros lost, still not a regressor
+    gbm = make_model("gbm", max_iter=20, calibration_windows=1)
+    forecaster = Forecaster({"gbm": gbm})
+    wide = forecaster.forecast(frame, H)
+    assert forecaster.exog_columns_ == [] and forecaster.models_["gbm"].exog_columns_ == []
+    assert np.isfinite(wide["gbm"]).all() and len(wide) == 3 * H
+    metadata = forecaster.panel_.metadata
+    assert metadata.loc["s1", "port_code"] == 2309 and metadata.loc["s1", "state"] == "Maine"
+    assert forecaster.panel_.records["estimated_share"].max() == pytest.approx(0.02)
+
+
+def test_a_numeric_column_is_a_regressor_only_when_named():
+    frame, future, _ = exog_frame()
+    with pytest.raises(DataError, match=r"column 'promo', series 's0': changes within the series.*exog="):
+        Forecaster(["arima"]).fit(frame)
+    assert Forecaster(["arima"], exog=[]).fit(frame[["series_id", "month", "value"]]).exog_columns_ == []
+    with pytest.raises(DataError, match="column 'price'.*exog names a column df lacks"):
+        Forecaster(["arima"], exog=["price"]).fit(frame)
+    with pytest.raises(DataError, match="column 'flag'.*must be numeric"):
+        Forecaster(["arima"], exog=["flag"]).fit(frame.assign(flag="yes"))
+    with pytest.raises(ConfigError, match="'exog'.*'value'") as raised:
+        Forecaster(["arima"], exog=["value"]).fit(frame)
+    assert raised.value.key == "exog"
+    with pytest.raises(ConfigError, match="'exog'.*list of distinct column names"):
+        Forecaster(["arima"], exog="promo").fit(frame)
+
+
+def test_regressors_declared_by_the_source_spec_are_used(tmp_path):
+    """A spec's ``regressors`` travel with the loaded records to Forecaster; ``exog=[]`` turns them off."""
+    rng = np.random.default_rng(2)
+    months = pd.period_range("2016-01", periods=60, freq="M")
+    days = rng.integers(18, 24, len(months)).astype(float)
+    season = 10 * np.sin(2 * np.pi * np.arange(len(months)) / 12)
+    table = pd.DataFrame(
+        {
+            "Period": months.strftime("%Y-%m"),
+            "Exports": 100 + 8 * days + season + rng.normal(0, 1, len(months)),
+            "Working days": days,
+        }
+    )
+    table.to_csv(tmp_path / "customs.csv", index=False)
+    config = {
+        "name": "customs",
+        "series_prefix": "heihe",
+        "date_column": "Period",
+        "date_format": "%Y-%m",
+        "unit": "CNY",
+        "regressors": ["Working days"],
+        "values": {"Exports": {"flow": "trade_value", "measure": "goods", "direction": "export"}},
+    }
+    spec = SourceSpec.from_dict(config)
+    panel = SeriesPanel.from_load(load_source(spec, tmp_path / "customs.csv"))
+    assert panel.regressors == ("Working days",) and "Working days" not in panel.metadata.columns
+    df = panel.to_long()
+    future = pd.DataFrame(
+        {
+            "series_id": "heihe/goods/export",
+            "month": pd.period_range("2021-01", periods=H, freq="M"),
+            "Working days": 23.0,
+        }
+    )
+    declared = Forecaster({"arima_x": make_model("arima", exog=True)}).fit(df)
+    assert declared.exog_columns_ == ["Working days"]
+    busy = declared.predict(H, X_df=future)["arima_x"]
+    quiet = declared.predict(H, X_df=future.assign(**{"Working days": 18.0}))["arima_x"]
+    np.testing.assert_allclose(busy - quiet, 8 * 5, rtol=0.1)  # learnt: 8 per working day
+    assert Forecaster(["arima"], exog=[]).fit(df).exog_columns_ == []
+    # `series build` drops them, reported: a panel CSV cannot declare a regressor.
+    built = build_series(panel)
+    assert "Working days" not in built.records.columns and built.regressors == ()
+    dropped = built.report.to_frame().query("action == 'dropped'")
+    assert dropped["reason"].str.startswith("regressor column 'Working days' not carried").sum() == 1
+    for clash in (["Period"], ["Exports"], ["Working days", "Working days"]):
+        with pytest.raises(ConfigError, match="'regressors'.*named twice"):
+            SourceSpec.from_dict({**config, "regressors": clash})
+
+
+@pytest.mark.parametrize(("freq", "kind"), [("W-MON", "weekly"), ("D", "daily")], ids=["weekly", "daily"])
+def test_sub_monthly_input_is_refused_with_aggregate_first(freq, kind):
+    dates = pd.date_range("2020-01-01", periods=120, freq=freq)
+    frame = pd.DataFrame({"unique_id": "a", "ds": dates, "y": np.arange(120.0)})
+    with pytest.raises(DataError, match=rf"monthly data only: aggregate first.*\({kind} data") as raised:
+        Forecaster(["naive"]).fit(frame)
+    assert raised.value.column == "ds" and raised.value.series == "a"
+
+
+def test_quarterly_input_is_refused_and_a_true_duplicate_still_named():
+    quarters = pd.date_range("2015-01-01", periods=20, freq="QS")
+    frame = pd.DataFrame({"unique_id": "a", "ds": quarters, "y": np.arange(20.0)})
+    with pytest.raises(DataError, match=r"monthly data only: .* 3 apart \(quarterly data\)"):
+        Forecaster(["naive"]).fit(frame)
+    monthly = frame.assign(ds=pd.date_range("2015-01-01", periods=20, freq="MS"))
+    with pytest.raises(DataError, match=r"duplicate \(series_id, month\) rows"):
+        Forecaster(["naive"]).fit(pd.concat([monthly, monthly.iloc[:1]]))
+
+
+def test_fitted_values_follow_statsforecast(df, panel):
+    forecaster = Forecaster(["seasonal_naive", "ets"])
+    with pytest.raises(ModelError, match=r"fitted=True"):
+        forecaster.forecast_fitted_values()
+    forecaster.forecast(df, H, level=(80,), fitted=True)
+    wide = forecaster.forecast_fitted_values()
+    assert list(wide.columns) == [
+        "series_id", "month", "value",
+        "seasonal_naive", "seasonal_naive-lo-80", "seasonal_naive-hi-80",
+        "ets", "ets-lo-80", "ets-hi-80",
+    ]  # fmt: skip
+    assert len(wide) == len(df)
+    s0 = wide[wide["series_id"] == "s0"].reset_index(drop=True)
+    # Seasonal naive's fitted value is the month a year before; the first year has none.
+    assert s0["seasonal_naive"].iloc[:12].isna().all()
+    np.testing.assert_allclose(s0["seasonal_naive"].iloc[12:], s0["value"].iloc[:-12])
+    errors = (s0["value"] - s0["seasonal_naive"]).dropna()
+    z80 = 1.2815515655446004
+    np.testing.assert_allclose(
+        s0["seasonal_naive-hi-80"].iloc[12:],
+        s0["seasonal_naive"].iloc[12:] + z80 * np.sqrt((errors**2).mean()),
+    )
+    ets_errors = make_model("ets").fit(panel).in_sample_residuals()["s0"].to_numpy()
+    np.testing.assert_allclose(s0["ets"], s0["value"] - ets_errors)
+
+    forecaster.set_params(output="long")
+    long = forecaster.forecast_fitted_values()
+    assert list(long.columns) == ["series_id", "month", "model", "actual", "fitted", "lower_80", "upper_80"]
+    forecaster.forecast(df, H)  # without fitted=True the previous fitted values are gone
+    with pytest.raises(ModelError, match="fitted=True"):
+        forecaster.forecast_fitted_values()
+
+
+def test_fitted_values_are_refused_up_front_for_models_without_in_sample_forecasts(df):
+    with pytest.raises(ConfigError, match=r"\['gbm'\] do not make") as raised:
+        Forecaster(["naive", "gbm"]).forecast(df, H, fitted=True)
+    assert raised.value.key == "fitted"
+
+
+def test_huge_values_get_the_clis_magnitude_error_not_a_bare_exception():
+    """Issue 27 item 13: values near 1e300 gave infinite bounds (ets) and a bare Exception (theta)."""
+    months = pd.period_range("2018-01", periods=48, freq="M")
+    huge = pd.DataFrame({"series_id": "big", "month": months, "value": 1e300 * (1.5 + np.sin(np.arange(48)))})
+    for model in ("theta", "ets"):
+        with pytest.raises(
+            DataError, match=r"row 0, column 'value', series 'big': value 1\.5e\+300 is too large"
+        ):
+            Forecaster([model]).forecast(huge, 3)
+
+
+class Overflowing(PanelForecaster):
+    """Seasonal naive whose upper 95 % bound of series ``s1`` overflows, as a model can on extreme data."""
+
+    name = "overflowing"
+
+    def fit(self, panel, X=None):
+        self.model_ = make_model("seasonal_naive").fit(panel)
+        self.last_month_ = self.model_.last_month_
+        return self
+
+    def predict(self, horizon, X_future=None, levels=(80, 95)):
+        out = self.model_.predict(horizon, None, levels)
+        out.loc[out["series_id"] == "s1", "upper_95"] = np.inf
+        return out
+
+
+def test_a_non_finite_forecast_gets_the_fallback_and_is_reported(df):
+    wide = Forecaster([Overflowing()]).forecast(df, H)
+    assert np.isfinite(wide.drop(columns=["series_id", "month"]).to_numpy()).all()
+    swapped = predict_fallbacks(wide)
+    assert swapped[["series_id", "model", "reason"]].values.tolist() == [
+        ["s1", "overflowing", "non-finite forecast or interval"]
+    ]

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -471,3 +472,167 @@ def test_reconciled_by_level_names_a_missing_column_and_refuses_an_empty_board()
         plots.plot_reconciled_by_level(_level_board().drop(columns="mase"))
     with pytest.raises(DataError, match="empty"):
         plots.plot_reconciled_by_level(_level_board().iloc[:0])
+
+
+# --- issue 29: any forecast table, several models, backtest cutoffs, names, month ticks, hierarchy -----
+@pytest.fixture(scope="module")
+def fitted_forecaster():
+    """Two models on three seeded series: Forecaster's wide forecasts and cross-validation."""
+    from forecasting import Forecaster
+
+    df = seasonal_panel(n_series=3, n_months=60, seed=3).to_long()[["series_id", "month", "value"]]
+    forecaster = Forecaster(["theta", "seasonal_naive"])
+    wide = forecaster.forecast(df, 6)
+    cv = forecaster.cross_validation(df, h=6, n_windows=2, step_size=6)
+    return forecaster, df, wide, cv
+
+
+def _forecast_lines(ax) -> list:
+    return [
+        line
+        for line in ax.get_lines()
+        if line.get_label() not in ("history",) and line.get_linestyle() == "-"
+    ]
+
+
+def test_plot_forecast_reads_the_forecasters_wide_output_and_overlays_models(fitted_forecaster):
+    forecaster, df, wide, _ = fitted_forecaster
+    history = forecaster.panel_.series("s0")
+    one = wide[wide["series_id"] == "s0"]
+    ax = plots.plot_forecast(history, one, history_months=24).axes[0]
+    assert ax.get_title() == "s0: 2 models' forecast, 6 months ahead"
+    for model in ("theta", "seasonal_naive"):
+        line = _line(ax, model)
+        assert list(_x_months(line)) == list(one["month"])
+        np.testing.assert_allclose(line.get_ydata(), one[model])
+    bands = {c.get_label(): c for c in ax.collections}
+    assert set(bands) == {f"{m} {level}% interval" for m in ("theta", "seasonal_naive") for level in (80, 95)}
+    upper = bands["theta 95% interval"].get_paths()[0].vertices[:, 1]
+    assert upper.max() == pytest.approx(one["theta-hi-95"].max())
+    # One model picked, one level: the single-model fan chart, as from a model's own predict.
+    single = plots.plot_forecast(history, one, levels=(80,), models=["theta"]).axes[0]
+    assert single.get_title() == "s0: theta forecast, 6 months ahead"
+    np.testing.assert_allclose(_line(single, "forecast").get_ydata(), one["theta"])
+    assert [c.get_label() for c in single.collections] == ["80% interval"]
+    # Long output and statsforecast's column names draw the same lines.
+    long = forecaster.set_params(output="long").predict(6)
+    forecaster.set_params(output="wide")
+    from_long = plots.plot_forecast(history, long[long["series_id"] == "s0"]).axes[0]
+    np.testing.assert_allclose(_line(from_long, "seasonal_naive").get_ydata(), one["seasonal_naive"])
+    theirs = one.rename(columns={"series_id": "unique_id", "month": "ds"})
+    theirs["ds"] = theirs["ds"].dt.to_timestamp()
+    assert _x_months(_line(plots.plot_forecast(history, theirs).axes[0], "theta")).equals(
+        pd.PeriodIndex(one["month"])
+    )
+    with pytest.raises(ValueError, match="'models' parameter names \\['arima'\\]"):
+        plots.plot_forecast(history, one, models=["arima"])
+
+
+def test_plot_forecast_draws_a_backtest_from_each_cutoff(fitted_forecaster):
+    forecaster, _, _, cv = fitted_forecaster
+    one = cv[cv["series_id"] == "s1"]
+    ax = plots.plot_forecast(forecaster.panel_.series("s1"), one, models=["theta"]).axes[0]
+    assert ax.get_title() == "s1: theta backtest, 2 cutoffs, 6 months ahead each"
+    cutoffs = sorted(one["cutoff"].unique())
+    lines = [line for line in ax.get_lines() if line.get_label() in ("forecast", "_forecast")]
+    assert [line.get_label() for line in lines] == ["forecast", "_forecast"]  # one legend entry
+    for line, cutoff in zip(lines, cutoffs, strict=True):
+        rows = one[one["cutoff"] == cutoff]
+        assert list(_x_months(line)) == list(pd.period_range(cutoff + 1, periods=6, freq="M"))
+        np.testing.assert_allclose(line.get_ydata(), rows["theta"])
+    starts = [line for line in ax.get_lines() if line.get_label() == "_forecast start"]
+    assert [_x_months(line)[0] for line in starts] == [cutoff + 1 for cutoff in cutoffs]
+
+
+def test_forecaster_plot_titles_series_by_port_name_not_code():
+    from forecasting import Forecaster
+
+    records = seasonal_panel(n_series=2, n_months=48, seed=1).to_long()
+    records["series_id"] = records["series_id"].map({"s0": "bts/2309/trucks", "s1": "bts/0101/buses"})
+    records["crossing"] = records["series_id"].map(
+        {"bts/2309/trucks": "Blaine, Washington", "bts/0101/buses": "Portland, Maine"}
+    )
+    records["port_code"] = records["series_id"].str.split("/").str[1].astype(int)  # as a CSV reads it
+    records["source"] = "bts"
+    forecaster = Forecaster(["seasonal_naive"])
+    figure = forecaster.plot(forecaster.forecast(records, 3), max_series=1)
+    (ax,) = figure.axes
+    assert ax.get_title().splitlines()[0] == "Portland, Maine/buses"
+    assert figure.get_suptitle() == "Forecasts of 1 series (first 1 of 2)"
+    panel = forecaster.panel_
+    assert plots.series_label(panel, "bts/2309/trucks") == "Blaine, Washington/trucks"
+    overview = plots.plot_series_overview(panel, by=("crossing",))
+    assert {line.get_label() for ax in overview.axes for line in ax.get_lines()} == {
+        "Blaine, Washington/trucks",
+        "Portland, Maine/buses",
+    }
+    plain = seasonal_panel(n_series=1)
+    assert plots.series_label(plain, "s0") == "s0"  # no port code: the id is the name
+
+
+def test_live_accuracy_axis_ticks_month_starts_only():
+    """Three scored months got daily ticks whose labels overlapped; now one tick per month."""
+    months = pd.period_range("2025-04", periods=3, freq="M")
+    history = pd.DataFrame(
+        {"mase": [0.8, 1.1, 0.9], "backtest_mase": 0.9, "coverage_95": [1.0, 0.9, 1.0]}, index=months
+    )
+    bottom = plots.plot_live_accuracy(history).axes[1]
+    locator, formatter = bottom.xaxis.get_major_locator(), bottom.xaxis.get_major_formatter()
+    ticks = [t for t in locator() if bottom.get_xlim()[0] <= t <= bottom.get_xlim()[1]]
+    dates = [mdates.num2date(t) for t in ticks]
+    assert [d.day for d in dates] == [1] * len(dates) and 3 <= len(dates) <= 4
+    assert [formatter(t) for t in ticks][:3] == ["2025-04", "2025-05", "2025-06"]
+    # Long axes get yearly ticks, at most eight.
+    locator.axis.axes.set_xlim(
+        mdates.date2num(pd.Timestamp("1996-01-01")), mdates.date2num(pd.Timestamp("2023-12-01"))
+    )
+    long_ticks = locator()
+    shown = [formatter(t) for t in long_ticks if 1996 <= mdates.num2date(t).year <= 2023]
+    assert shown == ["1996", "2000", "2004", "2008", "2012", "2016", "2020"]  # 28 years: every 4th
+
+
+def _hierarchy_panel() -> SeriesPanel:
+    """``region`` = ``a`` + ``b``, 36 months."""
+    from forecasting.data.summing import SummingStructure
+
+    months = pd.period_range("2020-01", periods=36, freq="M")
+    a, b = np.full(36, 40.0), np.full(36, 60.0)
+    records = pd.concat(
+        [
+            pd.DataFrame({"series_id": sid, "month": months, "value": values, "unit": "tonnes"})
+            for sid, values in (("region", a + b), ("x/a", a), ("x/b", b))
+        ]
+    )
+    edges = pd.DataFrame({"parent": "region", "child": ["x/a", "x/b"], "level": "region"})
+    return SeriesPanel(records, structure=SummingStructure.from_edges(edges))
+
+
+def _flat_forecast(values: dict[str, float], model: str) -> pd.DataFrame:
+    months = pd.period_range("2023-01", periods=3, freq="M")
+    return pd.concat(
+        [
+            pd.DataFrame({"series_id": sid, "month": months, "model": model, "forecast": v})
+            for sid, v in values.items()
+        ]
+    )
+
+
+def test_reconciled_hierarchy_links_parent_and_children_base_and_reconciled():
+    panel = _hierarchy_panel()
+    base = _flat_forecast({"region": 110.0, "x/a": 40.0, "x/b": 60.0}, "ets")
+    reconciled = _flat_forecast({"region": 105.0, "x/a": 42.0, "x/b": 63.0}, "ets+mint_shrink")
+    figure = plots.plot_reconciled_hierarchy(panel, base, reconciled, "region")
+    top, *children = figure.axes
+    assert len(children) == 2  # the structure's children of the parent
+    assert "base 9.1%, reconciled 0.0%" in top.get_title()  # |110 - 100| / 110
+    np.testing.assert_allclose(_line(top, "base").get_ydata(), 110.0)
+    np.testing.assert_allclose(_line(top, "reconciled").get_ydata(), 105.0)
+    np.testing.assert_allclose(_line(top, "sum of children (base)").get_ydata(), 100.0)
+    assert [ax.get_title() for ax in children] == ["a", "b"]  # the tokens that tell them apart
+    np.testing.assert_allclose(_line(children[1], "reconciled").get_ydata(), 63.0)
+    assert all(top.get_shared_x_axes().joined(top, ax) for ax in children)
+    assert figure.get_suptitle().endswith("(ets / ets+mint_shrink)")
+    with pytest.raises(DataError, match=r"reconciled forecasts lack series \['x/b'\]"):
+        plots.plot_reconciled_hierarchy(panel, base, reconciled[reconciled["series_id"] != "x/b"], "region")
+    with pytest.raises(DataError, match="not a parent"):
+        plots.plot_reconciled_hierarchy(panel, base, reconciled, "x/a")

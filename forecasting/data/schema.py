@@ -30,6 +30,11 @@ RECORD_COLUMNS: tuple[str, ...] = KEY_COLUMNS + DIMENSIONS
 ANNOTATIONS: tuple[str, ...] = ("estimated_share",)
 """Optional numeric per-row columns (not dimensions): ``estimated_share`` is the share of a
 roll-up month that stands in for unreported children (0 when every child reported)."""
+REGRESSORS_ATTR = "regressors"
+"""Key in a record table's ``attrs``: the per-row numeric columns a source spec declares as
+regressors known in advance (e.g. working days). They are neither dimensions nor targets: the
+panel carries them row by row and :class:`~forecasting.Forecaster` passes them to the models that
+take regressors."""
 FLOWS: tuple[str, ...] = ("cargo", "trade_value", "passengers")
 DIRECTIONS: tuple[str, ...] = ("import", "export", "inbound", "outbound", "both")
 COUNT_FLOWS: tuple[str, ...] = ("cargo", "passengers")
@@ -38,6 +43,11 @@ CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 """C0 and C1 control characters and Unicode line/paragraph separators. In an id or a
 dimension a line break splits the row of every CSV and log line that carries it, and
 escape sequences rewrite a terminal; text cells must be printable."""
+
+
+def declared_regressors(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The regressor columns ``frame`` declares (its source spec's), those it holds, in order."""
+    return tuple(c for c in frame.attrs.get(REGRESSORS_ATTR, ()) if c in frame.columns)
 
 
 def empty_records() -> pd.DataFrame:
@@ -67,11 +77,15 @@ def normalize_records(frame: pd.DataFrame, *, file: str | None = None) -> pd.Dat
     out["value"] = pd.to_numeric(out["value"], errors="raise").astype("float64")
     for column in DIMENSIONS:
         out[column] = out[column].astype("string")
-    for column in ANNOTATIONS:
+    regressors = declared_regressors(frame)
+    for column in (*ANNOTATIONS, *regressors):
         if column in out.columns:
             out[column] = pd.to_numeric(out[column], errors="raise").astype("float64")
     ordered = list(RECORD_COLUMNS) + [c for c in out.columns if c not in RECORD_COLUMNS]
-    return out[ordered].sort_values(["series_id", "month"], kind="stable").reset_index(drop=True)
+    out = out[ordered].sort_values(["series_id", "month"], kind="stable").reset_index(drop=True)
+    if regressors:  # pandas keeps attrs through copies and selections
+        out.attrs[REGRESSORS_ATTR] = list(regressors)
+    return out
 
 
 def validate_records(

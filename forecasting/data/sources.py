@@ -19,10 +19,16 @@ Example (a table of monthly exports in thousands of CNY, dates "2023-01")::
     currency = "CNY"
     scale = 1000
     scale_label = "thousand CNY"
+    regressors = ["Working days"]
     [values.Exports]
     flow = "trade_value"
     measure = "goods"
     direction = "export"
+
+``regressors`` names columns known in advance (working days, a tariff flag):
+they are loaded as numbers beside every series of the table, and
+:class:`~forecasting.Forecaster` passes them to the models that take
+regressors; the rest of a frame's columns it carries and never uses.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from forecasting.data.records import (
     resolve_duplicates,
 )
 from forecasting.data.report import DataQualityReport
-from forecasting.data.schema import DIRECTIONS, FLOWS
+from forecasting.data.schema import DIRECTIONS, FLOWS, REGRESSORS_ATTR
 from forecasting.data.tables import read_header, read_table, require_columns
 from forecasting.data.transforms import ytd_to_monthly
 from forecasting.errors import ConfigError, shorten
@@ -89,6 +95,8 @@ class SourceSpec:
     """Columns deliberately not loaded -> the reason (reported on every load)."""
     cumulative: bool = False
     """Year-to-date cumulative values, converted to monthly ones on load."""
+    regressors: tuple[str, ...] = ()
+    """Columns of regressors known in advance, loaded as numbers beside every series (unscaled)."""
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any], *, file: str | None = None) -> SourceSpec:
@@ -111,8 +119,15 @@ class SourceSpec:
         scale = config.get("scale", 1.0)
         if not isinstance(scale, int | float) or scale <= 0:
             raise ConfigError(f"must be a positive number. Got {scale!r} instead.", key="scale", file=file)
+        regressors = _regressor_columns(config, file)
         return cls(
-            **{**config, "values": parsed, "scale": float(scale), "ignore": dict(config.get("ignore", {}))}
+            **{
+                **config,
+                "values": parsed,
+                "scale": float(scale),
+                "ignore": dict(config.get("ignore", {})),
+                "regressors": regressors,
+            }
         )
 
     @classmethod
@@ -127,7 +142,26 @@ class SourceSpec:
     @property
     def columns(self) -> list[str]:
         """Every column the table is described to have."""
-        return [self.date_column, *self.values, *self.ignore]
+        return [self.date_column, *self.values, *self.regressors, *self.ignore]
+
+
+def _regressor_columns(config: Mapping[str, Any], file: str | None) -> tuple[str, ...]:
+    """``regressors``: distinct column names, none of them the date, a value or an ignored column."""
+    regressors = config.get("regressors", ())
+    if not isinstance(regressors, list | tuple) or not all(isinstance(c, str) and c for c in regressors):
+        raise ConfigError(
+            f"must be a list of column names. Got {shorten(regressors)} instead.", key="regressors", file=file
+        )
+    taken = {config["date_column"], *config["values"], *config.get("ignore", {})}
+    clashing = [c for c in regressors if c in taken or regressors.count(c) > 1]
+    if clashing:
+        raise ConfigError(
+            f"column {shorten(clashing[0])} is named twice (a regressor is not the date, a value "
+            "or an ignored column)",
+            key="regressors",
+            file=file,
+        )
+    return tuple(regressors)
 
 
 def _check_decimal(decimal: Any, file: str | None) -> None:
@@ -250,11 +284,17 @@ def load_source(spec: SourceSpec, path: str | Path, *, conflicts: Conflicts = "e
     """Load a table described by ``spec``: parse, scale to base units, report every step."""
     file = str(path)
     raw = read_table(path, sep=spec.separator, quotechar=spec.quotechar, encoding=spec.encoding)
-    require_columns(raw, [spec.date_column, *spec.values], file=file)
+    require_columns(raw, [spec.date_column, *spec.values, *spec.regressors], file=file)
     report = DataQualityReport(source=file, rows_read=len(raw))
     _report_unused_columns(spec, raw, report, file)
     formats = [spec.date_format] if spec.date_format else None
     months = parse_months(raw[spec.date_column], file=file, column=spec.date_column, formats=formats)
+    regressors = {
+        column: parse_numbers(
+            raw[column], thousands=spec.thousands, decimal=spec.decimal, file=file, column=column
+        )
+        for column in spec.regressors
+    }
     parts = []
     for column, meaning in spec.values.items():
         values = parse_numbers(
@@ -275,6 +315,7 @@ def load_source(spec: SourceSpec, path: str | Path, *, conflicts: Conflicts = "e
                     "unit": spec.unit,
                     "currency": spec.currency,
                     "source": spec.source or spec.name,
+                    **regressors,
                 },
                 index=raw.index,
             )
@@ -287,7 +328,9 @@ def load_source(spec: SourceSpec, path: str | Path, *, conflicts: Conflicts = "e
                 count=int(values.notna().sum()),
                 file=file,
             )
-    records = drop_blank_values(pd.concat(parts), report, file=file)
+    records = pd.concat(parts)
+    records.attrs[REGRESSORS_ATTR] = list(spec.regressors)
+    records = drop_blank_values(records, report, file=file)
     if spec.cumulative:
         records = ytd_to_monthly(records, report, file=file)
     check_negative_counts(records, file=file)

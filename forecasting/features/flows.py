@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from forecasting.data.report import DataQualityReport
 from forecasting.data.summing import SummingStructure
 from forecasting.features.breaks import report_shared_level_shifts
 from forecasting.features.cargo import build_cargo
@@ -31,6 +32,7 @@ def build_series(panel: SeriesPanel, *, max_estimated_share: float = MAX_ESTIMAT
     check_estimated_share(max_estimated_share)
     report = copy_report(panel.report)
     known = len(panel.report.issues)
+    panel = _without_regressors(panel, report)
     flows = panel.metadata["flow"]  # every panel has the canonical dimension columns
     parts = [panel.records[~panel.records["series_id"].isin(flows.index[flows.isin(list(builders))])]]
     structure = panel.structure
@@ -44,3 +46,23 @@ def build_series(panel: SeriesPanel, *, max_estimated_share: float = MAX_ESTIMAT
     built = SeriesPanel(records, report, structure=structure)
     report_shared_level_shifts(built, built.report)
     return built
+
+
+def _without_regressors(panel: SeriesPanel, report: DataQualityReport) -> SeriesPanel:
+    """The panel less the regressor columns its source spec declared, each dropping reported.
+
+    A roll-up has no value for a table's regressor, and the long CSV the built
+    series go to cannot declare one: read back, it would be a "dimension"
+    changing within every series. ``Forecaster`` takes them from the loaded table.
+    """
+    for column in panel.regressors:
+        report.add(
+            "dropped",
+            f"regressor column {column!r} not carried into the built series (a panel CSV cannot "
+            "declare regressors): forecast the loaded table with Forecaster to use it",
+            count=len(panel.records),
+        )
+    if not panel.regressors:
+        return panel
+    records = panel.records.drop(columns=list(panel.regressors))
+    return SeriesPanel(records, panel.report, structure=panel.structure)
