@@ -20,9 +20,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/forecasting retrain
 
+# One test process per core (pytest-xdist), each test file on one worker so module fixtures are built once.
 test: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # Everything but the tests marked slow (notebooks, reliability, real data, long fits): under a minute.
 test-fast: $(VENV)/.installed-dev
