@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--panel", type=Path, default=None, help="series build output (built when absent)")
     parser.add_argument("--train-end", default="2022-12")
     parser.add_argument("--models", default="auto,ets")
-    parser.add_argument("--keep", type=Path, default=None, help="keep exports, logs and per-series scores here")
+    parser.add_argument("--keep", type=Path, default=None, help="keep exports, logs, scores here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp) if args.keep is None else args.keep
