@@ -111,6 +111,7 @@ def test_retrain_against_a_real_tracking_server(tmp_path, mlflow_server) -> None
 @pytest.mark.slow
 def test_retrain_against_the_default_local_store(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / "mlruns").mkdir()  # the project's store
     monkeypatch.chdir(tmp_path)
     path = write_job(tmp_path, ["naive", "seasonal_naive"])
     path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith("uri =")))
