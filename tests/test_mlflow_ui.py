@@ -21,9 +21,9 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 import mlflow  # noqa: E402
 import pytest  # noqa: E402
 from test_mlflow_server import running_mlflow  # noqa: E402
+from test_run_content import small_job  # noqa: E402
 
 from forecasting import tracking  # noqa: E402
-from forecasting.jobs.config import load_config  # noqa: E402
 from forecasting.jobs.retrain import RetrainResult, run_retrain  # noqa: E402
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -31,6 +31,11 @@ PAGE_BUDGET_MS = 15_000
 """Virtual time Chromium gives the UI's scripts and requests before it reads the page."""
 SCREENSHOT = "mlflow_retrain_run.png"
 JOB = "sample-ui"
+SAMPLE_SERIES = (
+    "heihe-blagoveshchensk/trade_value/export",
+    "heihe-blagoveshchensk/passengers/inbound",
+    "zabaykalsk-manzhouli/cargo/rail/import",
+)
 
 pytestmark = pytest.mark.slow
 
@@ -49,31 +54,7 @@ def chromium() -> str:
 
 def _retrain_on_the_sample(folder: Path) -> RetrainResult:
     """A real retrain on three series of the bundled sample, with two fast candidates."""
-    config = folder / "job.toml"
-    config.write_text(
-        f"""
-[job]
-name = "{JOB}"
-horizon = 6
-output_dir = "{folder / "exports"}"
-models_dir = "{folder / "models"}"
-
-[tracking]
-uri = "sqlite:///{folder / "mlruns" / "mlflow.db"}"
-
-[series]
-ids = ["heihe-blagoveshchensk/trade_value/export", "heihe-blagoveshchensk/passengers/inbound",
-       "zabaykalsk-manzhouli/cargo/rail/import"]
-
-[candidates]
-models = ["naive", "seasonal_naive"]
-
-[backtest]
-folds = 2
-""",
-        encoding="utf-8",
-    )
-    return run_retrain(load_config(config))
+    return run_retrain(small_job(folder, name=JOB, horizon=6, series_ids=SAMPLE_SERIES))
 
 
 def _page(chromium: str, url: str, screenshot: Path | None = None) -> str:

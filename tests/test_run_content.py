@@ -21,7 +21,7 @@ from test_retrain import write_panel_csv  # noqa: E402
 
 from forecasting import tracking  # noqa: E402
 from forecasting.cli import main  # noqa: E402
-from forecasting.jobs.config import load_config  # noqa: E402
+from forecasting.jobs.config import JobConfig, SourceConfig, load_config  # noqa: E402
 from forecasting.jobs.retrain import run_retrain  # noqa: E402
 
 JOB = "trade"
@@ -39,32 +39,18 @@ def _write_panel(folder: Path, until: str) -> Path:
     return panel
 
 
-def _write_job(folder: Path, panel: Path) -> Path:
-    config = folder / "job.toml"
-    config.write_text(
-        f"""
-[job]
-name = "{JOB}"
-horizon = 3
-output_dir = "{folder / "exports"}"
-models_dir = "{folder / "models"}"
+def small_job(folder: Path, **settings) -> JobConfig:
+    """A job with two fast candidates and two folds, its store, models and exports in ``folder``."""
+    where = {
+        "output_dir": str(folder / "exports"),
+        "models_dir": str(folder / "models"),
+        "tracking_uri": f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}",
+    }
+    return load_config(None, candidates=("naive", "seasonal_naive"), folds=2, **where, **settings)
 
-[tracking]
-uri = "sqlite:///{folder / "mlruns" / "mlflow.db"}"
 
-[[sources]]
-path = "{panel}"
-format = "long"
-
-[candidates]
-models = ["naive", "seasonal_naive"]
-
-[backtest]
-folds = 2
-""",
-        encoding="utf-8",
-    )
-    return config
+def _job(folder: Path, panel: Path) -> JobConfig:
+    return small_job(folder, name=JOB, horizon=3, sources=(SourceConfig(str(panel), "long"),))
 
 
 def _parent(run_id: str):
@@ -73,7 +59,7 @@ def _parent(run_id: str):
 
 @pytest.mark.slow
 def test_a_retrain_run_carries_the_numbers_the_decision_and_the_figures(tmp_path) -> None:
-    config = load_config(_write_job(tmp_path, _write_panel(tmp_path, "2022-09")))
+    config = _job(tmp_path, _write_panel(tmp_path, "2022-09"))
     first = run_retrain(config)
     run = _parent(first.run_id)
     best = first.leaderboard.iloc[0]
@@ -98,7 +84,7 @@ def test_a_retrain_run_carries_the_numbers_the_decision_and_the_figures(tmp_path
     assert set(by_level["model"]) == {"naive", "seasonal_naive"}
 
     # three months later: the champion is gated on this window and the forecasts in service are scored
-    config = load_config(_write_job(tmp_path, _write_panel(tmp_path, "2022-12")))
+    config = _job(tmp_path, _write_panel(tmp_path, "2022-12"))
     second = run_retrain(config)
     run = _parent(second.run_id)
     metrics = run.data.metrics
@@ -128,7 +114,7 @@ def test_a_retrain_run_carries_the_numbers_the_decision_and_the_figures(tmp_path
 
 @pytest.mark.slow
 def test_a_failed_retrain_run_says_why(tmp_path, monkeypatch) -> None:
-    config = load_config(_write_job(tmp_path, _write_panel(tmp_path, "2022-09")))
+    config = _job(tmp_path, _write_panel(tmp_path, "2022-09"))
 
     def broken(*args, **kwargs):
         raise OSError("No space left on device: '/srv/mlruns'")
