@@ -298,7 +298,7 @@ def describe_decision(
         f"**{verb} {model}** for job `{config.name}`: {decision.reason}.",
         "",
         f"- Backtest MASE ({MASE_AGGREGATE}; {window}): candidate {decision.candidate_model} "
-        f"{_number(headline.get('candidate_mase'))}, {champion}; margin {decision.margin:.0%}.",
+        f"{_number(headline.get('candidate_mase'))}, {champion}; margin {decision.margin * 100:g}%.",
         f"- {_coverage_line(headline, config.levels)}",
         f"- Live: {_live_line(live)}",
         f"- Data: {len(panel)} series to {panel.records['month'].max()}.",
