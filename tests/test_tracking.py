@@ -71,7 +71,9 @@ def test_the_default_store_is_the_projects_found_from_the_config_then_the_workin
 
 
 @pytest.mark.slow
-def test_a_one_off_forecast_elsewhere_leaves_no_store_behind(tmp_path, monkeypatch, user_data_home) -> None:
+def test_a_one_off_forecast_elsewhere_leaves_no_store_behind(
+    tmp_path, monkeypatch, capsys, user_data_home
+) -> None:
     _outside_any_project(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     data = write_panel_csv(tmp_path / "panel.csv", n_series=2, n_months=30)
@@ -82,7 +84,9 @@ def test_a_one_off_forecast_elsewhere_leaves_no_store_behind(tmp_path, monkeypat
     assert main(argv) == 0
     assert sorted(p.name for p in work.iterdir()) == ["f.csv"]
     run_id = pd.read_csv(work / "f.csv")["run_id"].iloc[0]
-    assert mlflow.get_tracking_uri() == f"sqlite:///{user_data_home / 'forecasting' / 'mlruns' / 'mlflow.db'}"
+    store = f"sqlite:///{user_data_home / 'forecasting' / 'mlruns' / 'mlflow.db'}"
+    assert mlflow.get_tracking_uri() == store
+    assert capsys.readouterr().out.rstrip().endswith(f"(run {run_id} in {store})")  # where to look for it
     assert mlflow.get_run(run_id).info.run_name == "naive on panel.csv"
 
 

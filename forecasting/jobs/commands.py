@@ -199,7 +199,7 @@ def forecast(args: argparse.Namespace) -> int:
     stale = f"; {left_out} stale series not forecast (--include-stale)" if left_out else ""
     print(
         f"wrote {len(table)} forecasts ({window}) for {len(panel)} series to {path or 'stdout'}"
-        f"{stale} (run {run.info.run_id})",
+        f"{stale} (run {run.info.run_id} in {uri})",
         file=sys.stdout if path is not None else sys.stderr,
     )
     return EXIT_OK
