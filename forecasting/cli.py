@@ -431,7 +431,7 @@ def _add_job_options(command: argparse.ArgumentParser) -> None:
         default=None,
         metavar="NAME",
         help="job name (default: the config's job.name); without --config the other settings are the "
-        "defaults (store: MLFLOW_TRACKING_URI or ./mlruns, models/, exports/)",
+        "defaults (store: MLFLOW_TRACKING_URI or the project's mlruns/, models/, exports/)",
     )
 
 

@@ -1030,7 +1030,8 @@ def plot_reconciled_by_level(board: pd.DataFrame, metric: str = "mase") -> Figur
     """Base against reconciled accuracy at each level of the hierarchy: one group of bars per level.
 
     ``board`` is :func:`forecasting.evaluation.reconciled.leaderboard_by_level`
-    (one row per level and model; reconciled rows are ``<model>+<method>``).
+    (one row per level and model; reconciled rows are ``<model>+<method>``; a board of
+    base models alone compares them level by level).
     Levels keep the board's order; each model (base or reconciled) is one bar
     colour, labelled with its value.
     """
@@ -1060,7 +1061,8 @@ def plot_reconciled_by_level(board: pd.DataFrame, metric: str = "mase") -> Figur
     label = _metric_label(metric)
     ax.set_ylabel(label)
     ax.set_xlabel("level of the hierarchy")
-    ax.set_title(f"Backtest {label} by level: base against reconciled")
+    reconciled = any(RECONCILED_SEPARATOR in m for m in models)
+    ax.set_title(f"Backtest {label} by level" + (": base against reconciled" if reconciled else ""))
     ax.legend(fontsize="small", frameon=False)
     ax.margins(y=0.12)
     return figure

@@ -1,8 +1,12 @@
 """MLflow run logging: stores, runs, logged models, comparisons (registry: :mod:`forecasting.deployment`).
 
 Store: ``tracking.uri`` from the job config wins, then ``MLFLOW_TRACKING_URI``,
-then ``sqlite:///<working dir>/mlruns/mlflow.db`` with artifacts under
-``<working dir>/mlruns/<experiment>/`` (MLflow 3 deprecates the file store).
+then the project's store: ``sqlite:///<project>/mlruns/mlflow.db`` with artifacts
+under ``<project>/mlruns/<experiment>/`` (MLflow 3 deprecates the file store), where
+``<project>`` is the nearest folder holding an ``mlruns/`` folder, looked for up from
+the job config's folder, then up from the working directory. With no project found,
+the user's own store under :func:`user_store` (``~/.local/share/forecasting/`` on
+Linux), so a command run elsewhere never leaves a new ``mlruns/`` behind.
 One experiment per job, one parent run per retrain (tag
 ``forecasting.run_type=retrain``), one child run per candidate; per-series
 detail goes in table artifacts, never in one run per series.
@@ -14,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import numbers
 import os
 import re
 import shutil
@@ -33,6 +38,7 @@ import mlflow.artifacts
 import mlflow.models
 import numpy as np
 import pandas as pd
+import platformdirs
 from matplotlib.figure import Figure
 from mlflow.data.dataset import Dataset
 from mlflow.entities import Metric, Param, Run
@@ -62,6 +68,18 @@ RECOVERED_TAG = "forecasting.recovered"
 SPEC_TAG = "forecasting.spec"
 SCORE_TAG = "forecasting.backtest_mase"
 DATA_DIGEST_TAG = "forecasting.data_digest"
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+"""MLflow 3's UI opens an experiment without this tag as a GenAI one (traces, evaluations); with it,
+on its training runs. MLflow 3.17's UI follows its own GenAI / Model training switch instead:
+:func:`ui_path` links carry ``workflowType=machine_learning``."""
+NOTE_TAG = "mlflow.note.content"
+"""The run's description in the MLflow UI (markdown)."""
+ERROR_TAG = "forecasting.error"
+ERROR_MESSAGE_TAG = "forecasting.error_message"
+"""On a run that ended FAILED: the exception's type, and its message."""
+MAX_TAG_CHARS, MAX_PARAM_CHARS = 8000, 6000
+"""MLflow's limits on a tag's and a param's value; longer ones are cut before they are logged."""
 HTTP_RETRY_DEFAULTS: dict[str, str] = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
@@ -84,25 +102,51 @@ TRACKING_SCHEMES: tuple[str, ...] = (
 """URI schemes MLflow has a tracking store for (``postgresql+psycopg2``: the part before ``+``)."""
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """What a run id looks like; anything else never reaches an MLflow filter string."""
+STORE_FOLDER, STORE_FILE = "mlruns", "mlflow.db"
+"""A project's store: the SQLite database in its ``mlruns/`` folder, artifacts beside it."""
+FAN_CHART = "plots/fan_chart_largest_series.png"
+LEVEL_CHART = "plots/mase_by_level.png"
+"""Figures a retrain run carries: the forecast of its largest series, its candidates' MASE per level."""
 MAX_BATCH_PARAMS = 100
 MAX_BATCH_ENTITIES = 1000
 """MLflow's ``log_batch`` limits: params per call, and params plus metrics per call."""
 
 
 # --- store ----------------------------------------------------------------------
-def default_tracking_uri(root: str | Path | None = None) -> str:
-    """``sqlite:///<root>/mlruns/mlflow.db`` (root: the working directory)."""
-    return f"sqlite:///{(Path(root or Path.cwd()) / 'mlruns' / 'mlflow.db').resolve()}"
+def default_tracking_uri(config_file: str | Path | None = None) -> str:
+    """The project's SQLite store, else the user's (module docstring): never a new ``mlruns/`` by accident."""
+    starts = [Path(config_file).resolve().parent] if config_file is not None else []
+    for start in [*starts, Path.cwd().resolve()]:
+        database = project_store(start)
+        if database is not None:
+            return f"sqlite:///{database}"
+    return f"sqlite:///{user_store()}"
 
 
-def resolve_tracking_uri(configured: str | None = None) -> str:
-    """Config value, else ``MLFLOW_TRACKING_URI``, else the local SQLite default."""
-    return configured or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+def project_store(start: Path) -> Path | None:
+    """``<folder>/mlruns/mlflow.db`` of the nearest folder from ``start`` up with an ``mlruns/`` folder."""
+    for folder in (start, *start.parents):
+        if (folder / STORE_FOLDER).is_dir():
+            return folder / STORE_FOLDER / STORE_FILE
+    return None
 
 
-def configure(configured: str | None = None) -> str:
-    """Point MLflow at the store (creating the SQLite folder) and return the URI used."""
-    uri = resolve_tracking_uri(configured)
+def user_store() -> Path:
+    """The store of commands run outside any project: in the user's data folder (``XDG_DATA_HOME``)."""
+    return Path(platformdirs.user_data_dir("forecasting", appauthor=False)) / STORE_FOLDER / STORE_FILE
+
+
+def resolve_tracking_uri(configured: str | None = None, *, config_file: str | Path | None = None) -> str:
+    """Config value, else ``MLFLOW_TRACKING_URI``, else the project's (or the user's) SQLite store."""
+    return configured or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(config_file)
+
+
+def configure(configured: str | None = None, *, config_file: str | Path | None = None) -> str:
+    """Point MLflow at the store (creating the SQLite folder) and return the URI used.
+
+    ``config_file``: the job config the command runs, whose project's store comes first.
+    """
+    uri = resolve_tracking_uri(configured, config_file=config_file)
     check_tracking_uri(uri, key="tracking.uri" if configured else "MLFLOW_TRACKING_URI")
     database = _sqlite_path(uri)
     if database is not None:
@@ -142,14 +186,21 @@ def _sqlite_path(uri: str) -> Path | None:
 
 
 def ensure_experiment(name: str, tracking_uri: str) -> str:
-    """The job's experiment id; a new one on a local SQLite store keeps artifacts beside the database."""
+    """The job's experiment id; a new one on a local SQLite store keeps artifacts beside the database.
+
+    Tagged as model development (:data:`EXPERIMENT_KIND_TAG`), an experiment made before too.
+    """
     check_experiment_name(name, key="experiment")  # it becomes a folder name under the store
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
+        if experiment.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+            MlflowClient().set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         return experiment.experiment_id
     database = _sqlite_path(tracking_uri)
     location = (database.parent / name).resolve().as_uri() if database is not None else None
-    return mlflow.create_experiment(name, artifact_location=location)
+    return mlflow.create_experiment(
+        name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+    )
 
 
 # --- digests and tags -----------------------------------------------------------
@@ -193,7 +244,8 @@ def run_tags(job: str, *, data: str, config: str) -> dict[str, str]:
 # --- runs -------------------------------------------------------------------------
 @contextmanager
 def retrain_run(experiment_id: str, run_name: str, tags: dict[str, str]) -> Iterator[Run]:
-    """The parent run; MLflow marks it FAILED if the body raises, KILLED if it is interrupted."""
+    """The parent run; FAILED with the error on it (:func:`log_failure`) if the body raises,
+    KILLED if it is interrupted."""
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
         mlflow.set_tag(RUN_TYPE_TAG, "retrain")
         try:
@@ -202,6 +254,48 @@ def retrain_run(experiment_id: str, run_name: str, tags: dict[str, str]) -> Iter
             while mlflow.active_run() is not None:  # candidate child runs first, then the parent
                 mlflow.end_run("KILLED")
             raise
+        except Exception as error:  # candidate runs are ended FAILED by their own ``with``
+            log_failure(run.info.run_id, error)
+            raise
+
+
+def log_failure(run_id: str, error: BaseException) -> None:
+    """The error on a run that fails: its type and message as tags, and first in the description.
+
+    Best effort: when the store itself is what failed, the run's status is all it can keep.
+    """
+    message = str(error) or repr(error)
+    client = MlflowClient()
+    try:
+        before = client.get_run(run_id).data.tags.get(NOTE_TAG, "")
+        tags = {
+            ERROR_TAG: type(error).__name__,
+            ERROR_MESSAGE_TAG: _tag_text(message),
+            NOTE_TAG: _tag_text(f"**Failed**: {type(error).__name__}: {message}\n\n{before}".rstrip()),
+        }
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
+    except (MlflowException, OSError) as lost:
+        logger.warning("event=run_error_not_logged run_id=%s error=%r", run_id, str(lost))
+
+
+def _tag_text(text: str) -> str:
+    """``text`` within MLflow's tag length, cut with a note when longer."""
+    if len(text) <= MAX_TAG_CHARS:
+        return text
+    note = f"... ({len(text):,} characters, cut)"
+    return text[: MAX_TAG_CHARS - len(note)] + note
+
+
+def set_description(text: str) -> None:
+    """The active run's description (markdown, ``mlflow.note.content``): what it did and decided."""
+    mlflow.set_tag(NOTE_TAG, _tag_text(text))
+
+
+def ui_path(experiment_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI's page of an experiment (or run) in its model-training view, after the UI's address."""
+    page = f"#/experiments/{experiment_id}" + (f"/runs/{run_id}" if run_id else "")
+    return f"{page}?workflowType=machine_learning"
 
 
 def end_stale_runs(experiment_id: str, job: str) -> list[str]:
@@ -264,11 +358,18 @@ def log_frame(frame: pd.DataFrame, artifact_file: str) -> None:
 
 def log_params(params: dict[str, Any]) -> None:
     """``get_params()`` as MLflow params (values as text, truncated to MLflow's limit)."""
-    mlflow.log_params(_param_texts(params))
+    mlflow.log_params(param_texts(params))
 
 
-def _param_texts(params: dict[str, Any]) -> dict[str, str]:
-    return {k: json.dumps(v, default=str)[:6000] for k, v in params.items()}
+def param_texts(params: dict[str, Any]) -> dict[str, str]:
+    """Each value as a person reads it: ``ets``, ``12``, ``None``; lists and tables as JSON."""
+    return {k: _param_text(v)[:MAX_PARAM_CHARS] for k, v in params.items()}
+
+
+def _param_text(value: Any) -> str:
+    if value is None or isinstance(value, str | numbers.Number):  # numpy scalars too
+        return str(value)
+    return json.dumps(value, default=str)
 
 
 def log_batch(run_id: str, *, metrics: Sequence[Metric] = (), params: Sequence[Param] = ()) -> None:
@@ -315,7 +416,7 @@ def log_candidate(
             for step, row in by_horizon.iterrows()
             for m, v in _finite_metrics(row, "_by_step").items()
         ]
-        params = [Param(k, v) for k, v in _param_texts(model.get_params(deep=False)).items()]
+        params = [Param(k, v) for k, v in param_texts(model.get_params(deep=False)).items()]
         log_batch(run.info.run_id, metrics=metrics, params=params)
         mlflow.log_input(dataset, context="training")
         log_frame(by_series.reset_index(), "metrics_by_series.csv")
@@ -339,14 +440,49 @@ def log_plots(results: pd.DataFrame, panel: SeriesPanel) -> None:
     """
     from forecasting.plots import plot_forecast
 
-    largest = panel.records.groupby("series_id", observed=True)["value"].sum().idxmax()
+    largest = largest_series(panel)
     last = results[(results["series_id"] == largest) & (results["cutoff"] == results["cutoff"].max())]
     if not last.empty:
-        history = panel.series(str(largest))
+        history = panel.series(largest)
         cutoff = last["cutoff"].iloc[0]
         levels = frame_levels(results)  # the backtest's, i.e. the request's
         figure = plot_forecast(history[history.index <= cutoff], last, levels, history_months=48)
-        mlflow.log_figure(figure, "plots/fan_chart_largest_series.png")
+        mlflow.log_figure(figure, FAN_CHART)
+
+
+def largest_series(panel: SeriesPanel) -> str:
+    """The series with the largest total: the one a reader of the fan chart looks at first."""
+    return str(panel.records.groupby("series_id", observed=True)["value"].sum().idxmax())
+
+
+def log_forecast_plot(panel: SeriesPanel, forecasts: pd.DataFrame, levels: Sequence[int]) -> None:
+    """Fan chart of the largest series' forecast in service (as exported), on the active (retrain) run."""
+    from forecasting.plots import plot_forecast, value_label
+
+    largest = largest_series(panel)
+    ahead = forecasts[forecasts["series_id"] == largest]
+    if not ahead.empty:  # a stale largest series is not forecast
+        unit = value_label(panel, largest)
+        figure = plot_forecast(panel.series(largest), ahead, levels, unit=unit, history_months=48)
+        mlflow.log_figure(figure, FAN_CHART)
+
+
+def log_level_chart(board: pd.DataFrame) -> None:
+    """Each candidate's backtest MASE at each level of the hierarchy, on the active (retrain) run.
+
+    ``board`` is :func:`forecasting.evaluation.reconciled.leaderboard_by_level` of the candidates'
+    backtests; also logged as ``leaderboard_by_level_candidates.csv``.
+    """
+    from forecasting.plots import plot_reconciled_by_level
+
+    log_frame(board, "leaderboard_by_level_candidates.csv")
+    mlflow.log_figure(plot_reconciled_by_level(board), LEVEL_CHART)
+
+
+def log_headline(metrics: dict[str, float | None]) -> None:
+    """The retrain's headline numbers as metrics of its parent run (the runs table's columns, charted
+    across runs); unknown (None) or non-finite ones are left out."""
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)})
 
 
 def log_error_by_horizon(results: pd.DataFrame) -> None:

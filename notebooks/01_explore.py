@@ -27,7 +27,6 @@
 
 # %%
 # %matplotlib inline
-import os
 import tempfile
 from pathlib import Path
 
@@ -41,8 +40,6 @@ WORKDIR = tempfile.TemporaryDirectory(prefix="forecasting-notebook-")
 work = Path(WORKDIR.name)
 PROJECT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 SHARED_DATA = PROJECT.parent / "shared" / "data"
-# MLflow: a throwaway SQLite store unless MLFLOW_TRACKING_URI is already set (the tests set one).
-os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{work / 'mlflow.db'}")
 pd.set_option("display.width", 120)
 pd.set_option("display.max_columns", 20)
 

@@ -21,13 +21,11 @@
 # runs back with `mlflow.search_runs`. At the end, forecasts of the cargo hierarchy are reconciled
 # so that they add up, and scored base against reconciled at each level.
 #
-# Runs go to a temporary MLflow store here (the tests set `MLFLOW_TRACKING_URI`). To keep them,
-# start Jupyter with `MLFLOW_TRACKING_URI=sqlite:///<project>/mlruns/mlflow.db`, the store that
-# `make ui` shows.
+# Runs go to the project's MLflow store (`mlruns/` of this checkout, the store `make ui` shows),
+# found from the notebook's folder; `MLFLOW_TRACKING_URI`, when set, wins.
 
 # %%
 # %matplotlib inline
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -53,8 +51,6 @@ WORKDIR = tempfile.TemporaryDirectory(prefix="forecasting-notebook-")
 work = Path(WORKDIR.name)
 PROJECT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 SHARED_DATA = PROJECT.parent / "shared" / "data"
-# MLflow: a throwaway SQLite store unless MLFLOW_TRACKING_URI is already set (the tests set one).
-os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{work / 'mlflow.db'}")
 pd.set_option("display.width", 120)
 pd.set_option("display.max_columns", 20)
 
@@ -122,8 +118,9 @@ metrics_by_series(results)["mase"].unstack("model").round(3)
 # ## Log the candidates to MLflow
 #
 # One run per model with its parameters, its backtest metrics and its error-by-horizon plot.
-# `tracking.configure()` points MLflow at the store in `MLFLOW_TRACKING_URI`;
-# `tracking.ensure_experiment` keeps the run artifacts next to the SQLite database.
+# `tracking.configure()` points MLflow at the project's store (or at `MLFLOW_TRACKING_URI`);
+# `tracking.ensure_experiment` keeps the run artifacts next to the SQLite database and tags the
+# experiment so the UI opens it on its runs.
 
 # %%
 uri = tracking.configure()
@@ -152,11 +149,12 @@ runs[columns]
 # make ui        # the project store: mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db
 # ```
 #
-# or, for the temporary store of this notebook, the command printed below. Then open
-# http://127.0.0.1:5000 and pick the experiment `notebook-fit-and-compare`.
+# (`make ui PORT=5001` for another port; for another store, the command printed below). Then open
+# the page printed below and pick the experiment `notebook-fit-and-compare`.
 
 # %%
 print(f"mlflow ui --backend-store-uri {uri}")
+print(f"http://127.0.0.1:5000/{tracking.ui_path(experiment_id)}")
 
 # %% [markdown]
 # ## Forecast with the winner

@@ -22,12 +22,12 @@
 # margin, refit it on all data, register it, and export the forecasts as CSV. Here we run the
 # same job from Python, then look at what it left behind.
 #
-# All outputs (MLflow store, registered model, exports) go to a temporary folder.
+# The runs and the registered model go to the project's MLflow store (what `make ui` shows); the
+# model folder and the exports to a temporary folder.
 
 # %%
 # %matplotlib inline
 import logging
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -60,8 +60,6 @@ WORKDIR = tempfile.TemporaryDirectory(prefix="forecasting-notebook-")
 work = Path(WORKDIR.name)
 PROJECT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 SHARED_DATA = PROJECT.parent / "shared" / "data"
-# MLflow: a throwaway SQLite store unless MLFLOW_TRACKING_URI is already set (the tests set one).
-os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{work / 'mlflow.db'}")
 pd.set_option("display.width", 120)
 pd.set_option("display.max_columns", 20)
 
@@ -73,7 +71,7 @@ setup_logging(logging.INFO)  # the job's event=... key=value lines, as in a sche
 # A job is one TOML file. With no `[[sources]]` it runs on the bundled sample; `[series]` picks
 # series, `[candidates]` the models (with parameters), `[backtest]` the folds and
 # `[promotion] margin` how much better a new model must be. Without a `[tracking]` section the
-# job uses `MLFLOW_TRACKING_URI`, here our temporary store.
+# job uses `MLFLOW_TRACKING_URI` when set, else the project's store.
 
 # %%
 config_file = work / "job.toml"

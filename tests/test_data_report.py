@@ -176,3 +176,30 @@ def test_series_build_on_the_bts_file_prints_a_short_summary(
     findings = full[full.index("  findings:") + 1 :]
     assert len(findings) == len(set(findings)) > 2800
     assert sum("not built" in line for line in findings) == 239
+
+
+def test_a_report_of_several_files_names_each_by_its_name_once_the_header_gave_the_paths(tmp_path) -> None:
+    """A job's merged report (its sources, each loaded with its findings): lines stay short."""
+    from forecasting.data.loaders import load
+
+    paths = []
+    for folder in ("customs/2024", "customs/2025", "border"):
+        path = tmp_path / folder / ("trade.csv" if folder.startswith("customs") else "ports.csv")
+        path.parent.mkdir(parents=True)
+        series = f"{folder.replace('/', '-')}/cargo/export"
+        months = [f"2024-{m:02d}" for m in range(1, 13)]
+        values = [str(100 + m) for m in range(12)]
+        values[3] = ""  # not reported: a finding located in this file
+        pd.DataFrame({"series_id": series, "month": months, "value": values}).to_csv(path, index=False)
+        paths.append(str(path))
+    report = DataQualityReport(source=", ".join(paths))
+    for path in paths:
+        report.extend(load(path, "long").report)
+    text = report.format()
+    assert text.splitlines()[0] == f"Data quality report: {', '.join(paths)}"
+    body = "\n".join(text.splitlines()[1:])
+    assert str(tmp_path) not in body.replace(paths[0], "").replace(paths[1], "")  # ports.csv by its name
+    assert "[ports.csv; series 'border/cargo/export'; rows 5]" in body
+    assert f"[{paths[0]}; series 'customs-2024/cargo/export'; rows 5]" in body  # two trade.csv: paths
+    alone = load(paths[2], "long").report.format()
+    assert str(tmp_path) not in "\n".join(alone.splitlines()[1:])  # its own source: no path at all

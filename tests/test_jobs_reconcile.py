@@ -244,9 +244,9 @@ def test_reconciled_scores_change_which_model_is_chosen() -> None:
     # steady is coherent: bottom-up keeps it; only the second fold is scored (the first lends its errors)
     later = results[(results["model"] == "steady") & (results["cutoff"] == "2024-04")]
     assert board.set_index("model").loc["steady", "mase"] == pytest.approx(leaderboard(later)["mase"].iloc[0])
-    assert scoring.mase(results[results["model"] == "steady"]) == pytest.approx(
-        leaderboard(later)["mase"].iloc[0]
-    )
+    steady = scoring.scores(results[results["model"] == "steady"])
+    assert steady["mase"] == pytest.approx(leaderboard(later)["mase"].iloc[0])
+    assert steady["coverage_95"] == pytest.approx(leaderboard(later)["coverage_95"].iloc[0])
 
 
 @pytest.mark.slow

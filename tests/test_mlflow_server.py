@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -50,28 +51,15 @@ def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
     raise TimeoutError(f"mlflow server not healthy after {SERVER_START_TIMEOUT:.0f} s:\n{tail}")
 
 
-@pytest.fixture
-def mlflow_server(tmp_path) -> Iterator[str]:
-    folder = tmp_path / "server"
-    folder.mkdir()
+@contextmanager
+def running_mlflow(arguments: list[str], folder: Path) -> Iterator[str]:
+    """``mlflow <arguments>`` on a free 127.0.0.1 port, its log in ``folder``; yields its URL once healthy
+    and always terminates it. The server's job runner (GenAI scorers) is not started."""
     port = _free_port()
     log = folder / "server.log"
-    command = [
-        str(Path(sys.executable).with_name("mlflow")),
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--backend-store-uri",
-        f"sqlite:///{folder / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(folder / "artifacts"),
-        "--serve-artifacts",
-        "--workers",
-        "1",
-    ]
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    command = [str(Path(sys.executable).with_name("mlflow")), *arguments, "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", "1"]
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with log.open("w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -85,6 +73,16 @@ def mlflow_server(tmp_path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture
+def mlflow_server(tmp_path) -> Iterator[str]:
+    folder = tmp_path / "server"
+    folder.mkdir()
+    store = ["--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"]
+    artifacts = ["--artifacts-destination", str(folder / "artifacts"), "--serve-artifacts"]
+    with running_mlflow(["server", *store, *artifacts], folder) as url:
+        yield url
 
 
 def _check_job(folder: Path, result) -> None:
@@ -111,6 +109,7 @@ def test_retrain_against_a_real_tracking_server(tmp_path, mlflow_server) -> None
 @pytest.mark.slow
 def test_retrain_against_the_default_local_store(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / "mlruns").mkdir()  # the project's store
     monkeypatch.chdir(tmp_path)
     path = write_job(tmp_path, ["naive", "seasonal_naive"])
     path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith("uri =")))

@@ -355,9 +355,7 @@ def test_a_preset_and_its_base_model_are_separate_candidates(tmp_path) -> None:
     assert sorted(children.index) == ["gbm", "gbm_median"]
     for name in ("gbm", "gbm_median"):
         assert children.loc[name, "metrics.mase"] == pytest.approx(board.loc[name, "mase"], rel=1e-9)
-    assert children.loc["gbm_median", "params.loss"] == json.dumps(
-        "absolute_error"
-    )  # params are logged as JSON
+    assert children.loc["gbm_median", "params.loss"] == "absolute_error"  # a plain value, not JSON
     assert result.decision.candidate_model == board.index[0]
     export = exported(tmp_path)
     assert set(export["model"]) == {board.index[0]}

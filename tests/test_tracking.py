@@ -33,11 +33,61 @@ from forecasting.serving import decode_params, encode_params, model_from_spec, m
 
 def test_tracking_uri_precedence(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / "mlruns").mkdir()
     monkeypatch.chdir(tmp_path)
     assert tracking.resolve_tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'mlruns' / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
     assert tracking.resolve_tracking_uri() == "http://127.0.0.1:5999"
     assert tracking.resolve_tracking_uri("sqlite:////srv/x.db") == "sqlite:////srv/x.db"
+
+
+def _outside_any_project(folder) -> None:
+    """These tests need a temporary folder no project encloses (no ``mlruns/`` above it)."""
+    found = [parent for parent in folder.resolve().parents if (parent / "mlruns").is_dir()]
+    if found:
+        pytest.skip(f"the temporary folder lies inside a project: {found[0] / 'mlruns'} exists")
+
+
+def test_the_default_store_is_the_projects_found_from_the_config_then_the_working_directory(
+    tmp_path, monkeypatch, user_data_home
+) -> None:
+    """Never a new mlruns/ wherever a command happens to run: the project's, else the user's store."""
+    _outside_any_project(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere" / "deep"
+    (project / "mlruns").mkdir(parents=True)
+    (project / "examples").mkdir()
+    elsewhere.mkdir(parents=True)
+    store = f"sqlite:///{project.resolve() / 'mlruns' / 'mlflow.db'}"
+    user = f"sqlite:///{user_data_home / 'forecasting' / 'mlruns' / 'mlflow.db'}"
+    monkeypatch.chdir(project / "examples")  # a notebook or a shell in a sub-folder of the project
+    assert tracking.resolve_tracking_uri() == store
+    monkeypatch.chdir(elsewhere)  # outside any project: the user's store, not ./mlruns
+    assert tracking.resolve_tracking_uri() == user
+    assert tracking.resolve_tracking_uri(config_file=project / "examples" / "job.toml") == store
+    assert tracking.configure(None) == user
+    assert not (elsewhere / "mlruns").exists() and not (tmp_path / "elsewhere" / "mlruns").exists()
+    assert (user_data_home / "forecasting" / "mlruns").is_dir()
+
+
+@pytest.mark.slow
+def test_a_one_off_forecast_elsewhere_leaves_no_store_behind(
+    tmp_path, monkeypatch, capsys, user_data_home
+) -> None:
+    _outside_any_project(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    data = write_panel_csv(tmp_path / "panel.csv", n_series=2, n_months=30)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    argv = ["forecast", "--input", str(data), "--horizon", "2", "--output", "f.csv", "--model", "naive"]
+    assert main(argv) == 0
+    assert sorted(p.name for p in work.iterdir()) == ["f.csv"]
+    run_id = pd.read_csv(work / "f.csv")["run_id"].iloc[0]
+    store = f"sqlite:///{user_data_home / 'forecasting' / 'mlruns' / 'mlflow.db'}"
+    assert mlflow.get_tracking_uri() == store
+    assert capsys.readouterr().out.rstrip().endswith(f"(run {run_id} in {store})")  # where to look for it
+    assert mlflow.get_run(run_id).info.run_name == "naive on panel.csv"
 
 
 def test_data_digest_is_stable_and_sensitive_to_values() -> None:
@@ -116,7 +166,7 @@ def test_one_off_forecast_writes_the_export_schema_and_is_tracked(tmp_path, monk
     table = pd.read_csv(out, dtype={"month": str})
     assert list(table.columns) == export_columns() and len(table) == 8
     run = mlflow.get_run(table["run_id"].iloc[0])
-    assert run.info.status == "FINISHED" and run.data.params["model"] == '"seasonal_naive"'
+    assert run.info.status == "FINISHED" and run.data.params["model"] == "seasonal_naive"
     assert main([*args[:-1], "prophet"]) == 2
 
 
@@ -165,7 +215,11 @@ def test_candidate_run_has_tags_params_metrics_and_the_training_input(tmp_path) 
     assert run.data.tags[tracking.RUN_TYPE_TAG] == "candidate"
     assert run.data.tags["forecasting.model"] == "seasonal_naive"
     assert run.data.tags[tracking.JOB_TAG] == "job"
-    assert run.data.params == {k: json.dumps(v) for k, v in model.get_params(deep=False).items()}
+    assert run.data.params == {
+        "min_obs": "None",
+        "n_jobs": "1",
+        "season_length": "12",
+    }  # as a person reads them
     assert run.data.metrics["mase"] == pytest.approx(board.loc["seasonal_naive", "mase"])
     per_series = metrics_by_series(results)["mase"]
     middle = per_series.sort_values().iloc[1:-1].mean()

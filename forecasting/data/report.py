@@ -91,6 +91,12 @@ class KindCount:
         return f"{self.action:<9} {self.findings:>7,} {self.count:>9,}  {self.kind}"
 
 
+def _short_names(files: set[str]) -> dict[str, str]:
+    """Each file by its name, or by its path where two files share the name."""
+    names = [Path(file).name for file in files]
+    return {file: Path(file).name if names.count(Path(file).name) == 1 else file for file in files}
+
+
 def report_path(output: str | Path) -> Path:
     """Where the full report of a built panel goes: ``panel.csv`` -> ``panel.report.txt`` beside it."""
     return beside(output, ".report.txt")
@@ -151,9 +157,15 @@ class DataQualityReport:
     def findings(self) -> list[QualityIssue]:
         """Each finding once, grouped by kind in :meth:`kinds` order, in the order found within a kind.
 
-        A finding the source's own path locates loses that path: the header names it already.
+        A finding the source's own path locates loses that path and, in a report of several files
+        (a job's sources), one located in a file is named by the file's name when no other file of
+        the report has that name: the header names the files in full, once.
         """
-        unique = [replace(i, file=None) if i.file == self.source else i for i in dict.fromkeys(self.issues)]
+        short = _short_names({issue.file for issue in self.issues if issue.file})
+        unique = [
+            replace(i, file=None if i.file == self.source else short.get(i.file, i.file))
+            for i in dict.fromkeys(self.issues)
+        ]
         rank = {(k.action, k.kind): position for position, k in enumerate(self.kinds())}
         return sorted(unique, key=lambda issue: rank[(issue.action, kind_of(issue))])
 

@@ -41,6 +41,7 @@ from forecasting.jobs.reconcile import (
 )
 from forecasting.jobs.retrain import (
     build_regressors,
+    configure_tracking,
     exog_settings,
     fit_and_forecast,
     forecastable,
@@ -151,9 +152,11 @@ def forecast(args: argparse.Namespace) -> int:
     experiment_id = tracking.ensure_experiment(args.experiment, uri)
     digest = tracking.data_digest(panel)
     tags = tracking.run_tags("forecast", data=digest, config=config.digest())
-    with tracking.retrain_run(experiment_id, f"forecast-{Path(args.input).stem}", tags) as run:
+    with tracking.retrain_run(experiment_id, f"{model.model_name} on {Path(args.input).name}", tags) as run:
         tracking.log_decision({tracking.RUN_TYPE_TAG: "forecast"})
-        tracking.log_params({"model": model.model_name, "horizon": args.horizon, "input": str(args.input)})
+        tracking.log_params(
+            {"model": model.model_name, "horizon": args.horizon, "levels": config.levels, "input": args.input}
+        )
         tracking.log_dataset(panel, name=Path(args.input).stem, digest=digest, source=str(args.input))
         X, _ = build_regressors(panel, args.horizon, exog)
         forecasts = fit_and_forecast(model, panel, config, exog)
@@ -187,12 +190,16 @@ def forecast(args: argparse.Namespace) -> int:
             path = write_csv_atomic(table, args.output, inputs=inputs, dialect=dialect)
             if path is not None:
                 tracking.log_exports([(path, path)])
-    window = f"{table['month'].min()}..{table['month'].max()}" if len(table) else "no months"
+        window = f"{table['month'].min()}..{table['month'].max()}" if len(table) else "no months"
+        tracking.set_description(
+            f"One-off forecast of {len(panel)} series of `{args.input}` with {model.model_name}: "
+            f"{window}, written to `{path or 'stdout'}`."
+        )
     left_out = len(loaded) - len(panel)
     stale = f"; {left_out} stale series not forecast (--include-stale)" if left_out else ""
     print(
         f"wrote {len(table)} forecasts ({window}) for {len(panel)} series to {path or 'stdout'}"
-        f"{stale} (run {run.info.run_id})",
+        f"{stale} (run {run.info.run_id} in {uri})",
         file=sys.stdout if path is not None else sys.stderr,
     )
     return EXIT_OK
@@ -237,8 +244,8 @@ def job_config(args: argparse.Namespace) -> JobConfig:
     overrides = {} if job is None else {"name": check_job_name(job, key="--job")}
     if args.config is not None or job is not None:
         return load_config(args.config, **overrides)
-    config = load_config(None)  # no job: only where the store is (MLFLOW_TRACKING_URI, else ./mlruns)
-    uri = tracking.configure(config.tracking_uri)
+    config = load_config(None)  # no job: only where the store is (MLFLOW_TRACKING_URI, else the project's)
+    uri = configure_tracking(config)
     found = deployment.stored_jobs()
     if len(found) != 1:
         jobs = f"jobs {', '.join(found)}" if found else "no job yet (run `forecasting retrain --config ...`)"
@@ -259,7 +266,7 @@ def compare(args: argparse.Namespace) -> int:
     if args.experiment is not None:
         check_experiment_name(args.experiment, key="--experiment")
     config = job_config(args)
-    tracking.configure(config.tracking_uri)
+    configure_tracking(config)
     experiment = args.experiment or config.experiment_name
     table = tracking.compare(experiment, args.runs or ())
     runs = tracking.retrain_runs(experiment)
@@ -324,7 +331,7 @@ def last_decision(runs: pd.DataFrame) -> str:
 
 def promote(args: argparse.Namespace) -> int:
     config = job_config(args)
-    tracking.configure(config.tracking_uri)
+    configure_tracking(config)
     model_folder.job_folder(config.models_dir, config.name)  # before the alias moves
 
     def flip() -> Flip:
@@ -344,7 +351,7 @@ def promote(args: argparse.Namespace) -> int:
 
 def rollback(args: argparse.Namespace) -> int:
     config = job_config(args)
-    tracking.configure(config.tracking_uri)
+    configure_tracking(config)
     model_folder.job_folder(config.models_dir, config.name)  # before the alias moves
 
     def flip() -> Flip:

@@ -132,9 +132,9 @@ class ReconciledScoring:
         )
         return leaderboard(reconciled_rows(both, self.method), levels=self.levels)
 
-    def mase(self, results: pd.DataFrame) -> float:
-        """The reconciled MASE of one model's backtest."""
-        return float(self.leaderboard(results)["mase"].iloc[0])
+    def scores(self, results: pd.DataFrame) -> pd.Series:
+        """The reconciled leaderboard row of one model's backtest (MASE, coverage, ...)."""
+        return self.leaderboard(results).iloc[0]
 
 
 def reconcile_work(panel: SeriesPanel, folds: int = RESIDUAL_FOLDS) -> int:

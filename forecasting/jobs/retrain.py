@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
@@ -30,6 +31,7 @@ from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import backtest, dominance_warnings
 from forecasting.evaluation.metrics import MASE_AGGREGATE, leaderboard, metrics_by_horizon, metrics_by_series
+from forecasting.evaluation.reconciled import leaderboard_by_level
 from forecasting.executors import executor_scope
 from forecasting.export import forecast_table, round_forecasts, utc_timestamp
 from forecasting.features.breaks import report_shared_level_shifts
@@ -92,14 +94,22 @@ class Registration:
 
 @dataclass
 class _Backtests:
-    """Backtest tables per model spec, so the champion is not re-run when it is a candidate."""
+    """Backtest tables per model spec, so the champion is not re-run when it is a candidate, and the
+    champion's scores as the gate read them (its leaderboard row, base or reconciled)."""
 
     results: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    scores: dict[str, pd.Series] = dataclasses.field(default_factory=dict)
+
+
+def configure_tracking(config: JobConfig) -> str:
+    """Point MLflow at the job's store: ``tracking.uri``, ``MLFLOW_TRACKING_URI``, else the store of
+    the project the config belongs to (:func:`forecasting.tracking.default_tracking_uri`)."""
+    return tracking.configure(config.tracking_uri, config_file=config.source_file)
 
 
 def run_retrain(config: JobConfig) -> RetrainResult:
     """Run the whole job under the job lock; raises on failure (the CLI maps it to an exit code)."""
-    tracking_uri = tracking.configure(config.tracking_uri)
+    tracking_uri = configure_tracking(config)
     with job_lock(config), progress_scope("retrain"):
         model_folder.job_folder(config.models_dir, config.name)  # refuse a user's folder before any work
         check_own_names(config)  # and a link at the job's own export names
@@ -153,6 +163,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
         )
     tracking.log_frame(board, "leaderboard.csv")
     tracking.log_error_by_horizon(results)
+    log_levels(results, panel, config.levels)
     scoring = _scoring(config, panel)
     if scoring is not None:  # the champion is chosen on reconciled backtests
         board = scoring.leaderboard(results)
@@ -167,7 +178,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
             levels=config.levels,
         )
     best = next(m for m in candidates if m.model_name == board["model"].iloc[0])
-    score = _mase if scoring is None else scoring.mase
+    score = _scores if scoring is None else scoring.scores
     gate = monitoring.gate_config(config, live)
     with progress.phase("champion"):
         decision, champion = _decide(gate, best, float(board["mase"].iloc[0]), panel, X, cache, score)
@@ -178,6 +189,11 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
             "promotion.mase_aggregate": MASE_AGGREGATE,
         }
     )
+    champion_row = cache.scores.get(spec_key(champion[1])) if champion is not None else None
+    headline = headline_metrics(decision, board.iloc[0], champion_row, config.levels)
+    tracking.log_headline(headline)
+    summary = describe_decision(config, decision, headline, panel, live)
+    tracking.set_description(summary)
     _log("decision", outcome=decision.outcome, reason=decision.reason)
 
     serving = best if decision.promote or champion is None else model_from_spec(champion[1])
@@ -199,11 +215,13 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
             residual_months=config.reconcile_residual_months,
             key="reconcile.method",
         )
+    tracking.log_forecast_plot(panel, forecasts, config.levels)
     score = decision.candidate_mase if decision.promote else decision.champion_mase
     previous = str(champion[0]) if champion else None
     registration = Registration(config.name, decision, model_uri, serving, score, digest, previous)
     with progress.phase("export"):
         version, exports = _export(config, registration, forecasts, panel, run_id, cache)
+    tracking.set_description(f"{summary}\n\n{describe_service(config, serving, version, exports[0])}")
     _log("done", run_id=run_id, champion_version=version, export=exports[1])
     return RetrainResult(run_id, decision, version, model_uri, exports, board, live)
 
@@ -240,6 +258,99 @@ def _export(
     flip = Flip(config.name, version, str(folder), registration.previous, exports=staged, run_id=run_id)
     publish(flip, config)
     return version, (Path(staged[0][1]), Path(staged[1][1]))
+
+
+# --- what the run says -------------------------------------------------------------
+def headline_metrics(
+    decision: Decision, candidate: pd.Series, champion: pd.Series | None, levels: Sequence[int]
+) -> dict[str, float | None]:
+    """The parent run's headline numbers: backtest MASE and coverage of the best candidate
+    (``candidate_*``), of the champion it was gated against (``champion_*``, when there was one),
+    and of the model that serves after the decision (``mase``, ``coverage_<l>``, the names the
+    candidate runs use, so one runs-table column compares them). Live MASE is logged by monitoring."""
+    names = ["mase", *(f"coverage_{level}" for level in levels)]
+    serving = candidate if decision.promote or champion is None else champion
+    headline: dict[str, float | None] = {}
+    for prefix, row in (("candidate_", candidate), ("champion_", champion), ("", serving)):
+        if row is not None:
+            headline.update({prefix + name: row.get(name) for name in names})
+    return headline
+
+
+def describe_decision(
+    config: JobConfig,
+    decision: Decision,
+    headline: dict[str, float | None],
+    panel: SeriesPanel,
+    live: LiveCheck | None,
+) -> str:
+    """The run's description (markdown): what was decided, on which numbers, on which data."""
+    verb = "Promoted" if decision.promote else "Kept"
+    model = decision.candidate_model if decision.promote else decision.champion_model
+    champion = (
+        f"champion {decision.champion_model} (version {decision.champion_version}) "
+        f"{_number(headline.get('champion_mase'))}"
+        if decision.champion_version
+        else "no champion yet"
+    )
+    window = f"{config.folds} folds of {config.horizon} months, {config.reconcile_choose_on} scores"
+    lines = [
+        f"**{verb} {model}** for job `{config.name}`: {decision.reason}.",
+        "",
+        f"- Backtest MASE ({MASE_AGGREGATE}; {window}): candidate {decision.candidate_model} "
+        f"{_number(headline.get('candidate_mase'))}, {champion}; margin {decision.margin * 100:g}%.",
+        f"- {_coverage_line(headline, config.levels)}",
+        f"- Live: {_live_line(live)}",
+        f"- Data: {len(panel)} series to {panel.records['month'].max()}.",
+    ]
+    return "\n".join(lines)
+
+
+def _coverage_line(headline: dict[str, float | None], levels: Sequence[int]) -> str:
+    """Backtest interval coverage of the candidate and the champion, against the nominal levels."""
+    scored = []
+    for who in ("candidate", "champion"):
+        if headline.get(f"{who}_mase") is not None:
+            shares = ", ".join(_percent(headline.get(f"{who}_coverage_{level}")) for level in levels)
+            scored.append(f"{who} {shares}")
+    return f"Interval coverage (nominal {', '.join(f'{level}%' for level in levels)}): {'; '.join(scored)}."
+
+
+def _live_line(live: LiveCheck | None) -> str:
+    """Live accuracy of the forecasts in service, as the description says it."""
+    if live is None:
+        return "monitoring disabled."
+    drift = live.drift
+    if drift is None:
+        return "no forecast in service has an actual yet."
+    verdict = "DRIFT: " + "; ".join(drift.reasons()) if drift.drifted else "no drift"
+    return (
+        f"MASE {_number(drift.live_mase)} over {drift.window[0]}..{drift.window[1]} "
+        f"(backtest promised {_number(drift.backtest_mase)}); {verdict}."
+    )
+
+
+def describe_service(config: JobConfig, serving: PanelForecaster, version: str, export: Path) -> str:
+    """What serves after the run: the registered version and the export it wrote."""
+    return (
+        f"In service: `{config.name}` version {version} ({serving.model_name}); "
+        f"forecasts of the next {config.horizon} months in `{export.name}`."
+    )
+
+
+def _number(value: float | None) -> str:
+    return "?" if value is None or not np.isfinite(value) else f"{value:.3f}"
+
+
+def _percent(value: float | None) -> str:
+    return "?" if value is None or not np.isfinite(value) else f"{value:.0%}"
+
+
+def log_levels(results: pd.DataFrame, panel: SeriesPanel, levels: Sequence[int]) -> None:
+    """The candidates' backtest MASE at each level of the panel's hierarchy, charted on the run;
+    nothing on a panel without one (one level: the leaderboard says it all)."""
+    if panel.structure.aggregates:
+        tracking.log_level_chart(leaderboard_by_level(results, panel.structure, levels))
 
 
 # --- steps ----------------------------------------------------------------------
@@ -373,7 +484,12 @@ def _backtest_one(
 def _mase(results: pd.DataFrame) -> float:
     """What the gate compares: the leaderboard's ``mase``, the trimmed mean over series (one series
     whose history gave no sign of its test months cannot decide a promotion)."""
-    return float(leaderboard(results)["mase"].iloc[0])
+    return float(_scores(results)["mase"])
+
+
+def _scores(results: pd.DataFrame) -> pd.Series:
+    """One model's backtest leaderboard row: ``mase`` (:func:`_mase`), coverage at the backtest's levels."""
+    return leaderboard(results).iloc[0]
 
 
 def _scoring(config: JobConfig, panel: SeriesPanel) -> ReconciledScoring | None:
@@ -392,19 +508,22 @@ def _decide(
     panel: SeriesPanel,
     X: pd.DataFrame | None,
     cache: _Backtests,
-    score: Callable[[pd.DataFrame], float] = _mase,
+    score: Callable[[pd.DataFrame], pd.Series] = _scores,
 ) -> tuple[Decision, tuple[str, dict[str, Any]] | None]:
     """Re-backtest the serving champion on this window and apply the promotion gate.
 
-    ``score`` turns one model's backtest into the MASE the gate compares
-    (base, or reconciled with ``reconcile.choose_on = "reconciled"``).
+    ``score`` turns one model's backtest into the leaderboard row whose MASE the gate compares
+    (base, or reconciled with ``reconcile.choose_on = "reconciled"``); the champion's is kept in
+    ``cache.scores`` under its spec.
     """
     current = deployment.champion_version(config.name)
     if current is None:
         return decide(best.model_name, best_mase, margin=config.margin), None
     spec = json.loads(current.tags[tracking.SPEC_TAG])
     try:
-        champion_mase = score(_backtest_one(model_from_spec(spec), panel, config, X, cache))
+        row = score(_backtest_one(model_from_spec(spec), panel, config, X, cache))
+        cache.scores[spec_key(spec)] = row
+        champion_mase = float(row["mase"])
     except Exception as error:  # noqa: BLE001 - an unusable champion must not block a new one
         _log("champion_backtest_failed", version=current.version, error=repr(error))
         champion_mase = None
