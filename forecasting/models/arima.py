@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 from scipy.optimize import leastsq
@@ -32,7 +32,7 @@ from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.core.intervals import normal_intervals
 from forecasting.core.params import BOOLEAN, NON_NEGATIVE_INT, POSITIVE_INT, Options
 from forecasting.core.threads import limit_threads
-from forecasting.models.base import LocalForecaster
+from forecasting.models.base import LOCAL_PARAMS, LocalForecaster
 from forecasting.models.transforms import TRANSFORMS, BoxCox, choose_transform
 
 Order = tuple[int, int, int, int, bool]  # p, q, P, Q, constant
@@ -412,8 +412,32 @@ class Arima(LocalForecaster):
 
     name = "arima"
     series_model = ArimaModel
-    panel_params: ClassVar[dict[str, Any]] = {"exog": False}
-    panel_constraints: ClassVar[dict] = {"exog": [BOOLEAN]}
+    _parameter_constraints: ClassVar[dict] = {
+        **ArimaModel._parameter_constraints,
+        "exog": [BOOLEAN],
+        **LOCAL_PARAMS,
+    }
+
+    def __init__(
+        self,
+        *,
+        season_length: int = SEASON_LENGTH,
+        transform: str | None = None,
+        search: str = "fast",
+        max_order: int = 5,
+        maxiter: int = 50,
+        exog: bool = False,
+        min_obs: int | None = None,
+        n_jobs: int = 1,
+    ) -> None:
+        self.season_length = season_length
+        self.transform = transform
+        self.search = search
+        self.max_order = max_order
+        self.maxiter = maxiter
+        self.exog = exog
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs
 
     @property
     def uses_exog(self) -> bool:  # type: ignore[override]

@@ -84,22 +84,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from numbers import Integral, Real
-from typing import ClassVar, NamedTuple, Self
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from forecasting.core.checks import check_horizon, check_levels
+from forecasting.core.checks import check_levels
 from forecasting.core.conformal import bound_ratio, scaling_factor
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
-from forecasting.core.intervals import (
-    bounds_at_multiple,
-    clip_nonnegative,
-    forecast_columns,
-    interval_columns,
-    nest_intervals,
-)
+from forecasting.core.intervals import bounds_at_multiple, nest_intervals
 from forecasting.core.params import (
     BOOLEAN,
     LEVEL_LIST,
@@ -110,16 +104,17 @@ from forecasting.core.params import (
     InstanceOf,
     Interval,
 )
+from forecasting.core.request import ForecastRequest
 from forecasting.core.scales import scaled_errors
 from forecasting.errors import ConfigError, DataError, ModelError
-from forecasting.models.base import PanelForecaster, fill_gaps, series_arrays, with_predict_fallbacks
+from forecasting.models.base import PanelForecaster, concat_rows, fill_gaps, series_arrays
 from forecasting.models.cv import TooLittleHistoryError, backtest, fold_offsets
 from forecasting.models.ensemble import (
     MEMBER_ERRORS,
     Member,
     combine_forecasts,
-    concat_rows,
     member_fallbacks,
+    members_history,
     members_use_exog,
     predict_members,
     resolve_members,
@@ -657,11 +652,9 @@ class Auto(PanelForecaster):
         """True when any candidate uses exogenous regressors (X is passed to all; others ignore it)."""
         return members_use_exog(self.candidates)
 
-    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
-        self._validate_params()
+    def _fit(self, panel: SeriesPanel, X: pd.DataFrame | None) -> None:
         candidates = [_capped_calibration(m) for m in resolve_members(self.candidates, self.n_jobs)]
         self._check_shape_member(candidates)
-        self.nonnegative_ = (panel.records.groupby("series_id", observed=True)["value"].min() >= 0).to_dict()
         panel = recent_history(panel, self.max_history)
         decisions = series_decisions(panel)
         self.plan_ = member_plan(decisions, candidates, self.global_min_obs, self.global_min_series)
@@ -681,32 +674,25 @@ class Auto(PanelForecaster):
         self.fallbacks_ = concat_rows(
             [backtest_failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS
         )
-        self.last_month_ = dict(panel.spans()["last"])
         self.interval_shape_ = self._error_shapes(levels)
-        return self
 
     def _levels(self) -> tuple[int, ...]:
         """The requested levels fit calibrates at (``levels``, else :data:`DEFAULT_LEVELS`)."""
         return DEFAULT_LEVELS if self.levels is None else check_levels(self.levels)
 
-    def predict(
-        self,
-        horizon: int,
-        X_future: pd.DataFrame | None = None,
-        levels: Sequence[int] = DEFAULT_LEVELS,
-    ) -> pd.DataFrame:
-        self._check_fitted()
-        horizon, levels = check_horizon(horizon), check_levels(levels)
+    def _predict(
+        self, request: ForecastRequest, X_future: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        horizon, levels = request.horizon, request.levels
         shapes = self._shapes(levels)
         member_levels = sorted({*levels, SHAPE_LEVEL}) if len(shapes.columns) else levels
         stacked, failures = predict_members(self.members_, horizon, X_future, member_levels)
         combined = combine_by_horizon(stacked, self._steps(stacked), self.weights_, member_levels)
         combined = shape_intervals(combined, shapes, member_levels)
-        combined = scale_intervals(combined, self._steps(combined), self.calibration_, levels)
-        nonnegative = combined["series_id"].map(self.nonnegative_).to_numpy(dtype=bool)
-        clip_nonnegative(combined, ["forecast", *interval_columns(levels)], nonnegative)
-        combined["model"] = self.model_name
-        return with_predict_fallbacks(combined[forecast_columns(levels)], failures)
+        return scale_intervals(combined, self._steps(combined), self.calibration_, levels), failures
+
+    def _series_history(self, series_id: str) -> np.ndarray | None:
+        return members_history(self.members_, series_id)
 
     def in_sample_residuals(self, months: int | None = None) -> pd.DataFrame | None:
         """The combination's in-sample one-step errors, from the members that have them.

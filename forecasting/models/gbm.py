@@ -26,7 +26,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -35,9 +35,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from forecasting.core.checks import check_horizon, check_levels
 from forecasting.core.conformal import conformal_bounds
-from forecasting.core.constants import ADJUSTMENT_COLUMNS, DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
+from forecasting.core.constants import ADJUSTMENT_COLUMNS, FALLBACK_COLUMNS, SEASON_LENGTH
 from forecasting.core.exog import absent_reason, exog_columns, exog_values
 from forecasting.core.params import (
     BOOLEAN,
@@ -49,6 +48,7 @@ from forecasting.core.params import (
     Options,
     int_sequence,
 )
+from forecasting.core.request import ForecastRequest
 from forecasting.core.scales import seasonal_scales
 from forecasting.core.threads import limit_threads
 from forecasting.errors import DataError
@@ -63,7 +63,7 @@ from forecasting.features.lags import (
     rolling_mean_std,
     shift_columns,
 )
-from forecasting.models.base import PanelForecaster, fill_gaps, forecast_frame, with_predict_fallbacks
+from forecasting.models.base import PanelForecaster, fill_gaps, forecast_frame
 from forecasting.models.naive import fallback_model
 from forecasting.panel import SeriesPanel
 
@@ -209,15 +209,12 @@ class GradientBoosting(PanelForecaster):
         return "gbm_median" if self.loss == "absolute_error" else f"gbm_{self.loss}"
 
     # --- fit ----------------------------------------------------------------
-    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
+    def _fit(self, panel: SeriesPanel, X: pd.DataFrame | None) -> None:
         """Fit the global model, its conformal calibration and the per-series fallbacks."""
-        if not isinstance(panel, SeriesPanel):
-            raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
-        self._validate_params()
         with limit_threads(limits=self.n_jobs, user_api="openmp"):
-            return self._fit(panel, X)
+            self._fit_global(panel, X)
 
-    def _fit(self, panel: SeriesPanel, X: pd.DataFrame | None) -> Self:
+    def _fit_global(self, panel: SeriesPanel, X: pd.DataFrame | None) -> None:
         self.features_ = LagFeatures(
             tuple(self.lags), tuple(self.rolling_windows), tuple(self.seasonal_difference_lags)
         )
@@ -236,11 +233,6 @@ class GradientBoosting(PanelForecaster):
 
         self.history_ = history
         self.last_ordinals_ = layout.last_ordinals
-        self.last_month_ = {
-            sid: pd.Period(ordinal=int(o), freq="M")
-            for sid, o in zip(layout.series_ids, layout.last_ordinals, strict=True)
-        }
-        self.nonnegative_ = ~(np.nanmin(history, axis=1) < 0)
         self.categories_ = categories
         self.modelled_ = modelled
         windows = self._calibration_windows(history, modelled)
@@ -286,7 +278,6 @@ class GradientBoosting(PanelForecaster):
             columns=ADJUSTMENT_COLUMNS,
         )
         self.n_series_ = len(layout.series_ids)
-        return self
 
     def _month_grid(
         self, ordinals: np.ndarray, needed: np.ndarray, X: pd.DataFrame | None, what: str
@@ -559,16 +550,11 @@ class GradientBoosting(PanelForecaster):
         return self.calibration_horizon
 
     # --- predict ------------------------------------------------------------
-    def predict(
-        self,
-        horizon: int,
-        X_future: pd.DataFrame | None = None,
-        levels: Sequence[int] = DEFAULT_LEVELS,
-    ) -> pd.DataFrame:
+    def _predict(
+        self, request: ForecastRequest, X_future: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Forecasts and conformal intervals for the ``horizon`` months after each series' last month."""
-        self._check_fitted()
-        horizon = check_horizon(horizon)
-        levels = check_levels(levels)
+        horizon, levels = request.horizon, request.levels
         if X_future is not None and not self.exog_columns_:
             raise DataError("X_future was given but the model was fitted without X")
         ordinals = self.last_ordinals_[:, None] + np.arange(1, horizon + 1)[None, :]
@@ -592,17 +578,22 @@ class GradientBoosting(PanelForecaster):
                 for key, offset in offsets.items():
                     out[key] = mean[i] + offset * self.error_scale_[i]
             elif series_id in lacking:
-                history = fill_gaps(_observed(self.history_[i]))[0]
+                history = self._observed_history(i)
                 name, fallback = fallback_model(len(history))
                 out = fallback.fit(history).predict(horizon, None, levels)
                 fallbacks.append((series_id, self.model_name, name, lacking[series_id]))
             else:
                 out = self.fallback_models_[series_id].predict(horizon, None, levels)
-            outputs.append((series_id, months, out, bool(self.nonnegative_[i])))
-        return with_predict_fallbacks(
-            forecast_frame(outputs, self.model_name, levels),
-            pd.DataFrame(fallbacks, columns=FALLBACK_COLUMNS),
-        )
+            outputs.append((series_id, months, out))
+        return forecast_frame(outputs, levels), pd.DataFrame(fallbacks, columns=FALLBACK_COLUMNS)
+
+    def _series_history(self, series_id: str) -> np.ndarray | None:
+        rows = np.flatnonzero(np.asarray(self.series_ids_) == series_id)
+        return self._observed_history(rows[0]) if len(rows) else None
+
+    def _observed_history(self, row: int) -> np.ndarray:
+        """Series ``row``'s observed months (gaps filled), from the right-aligned history of the trees."""
+        return fill_gaps(_observed(self.history_[row]))[0]
 
     def _lacking_exog(self, ordinals: np.ndarray, grid: np.ndarray) -> dict[str, str]:
         """Modelled series whose ``X_future`` misses a month they need -> the reason they fall back."""
