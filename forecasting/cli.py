@@ -215,7 +215,12 @@ def _add_backtest_commands(commands: argparse._SubParsersAction) -> None:
         "--models", default="seasonal_naive,ets,theta,arima", help="comma-separated registry names"
     )
     backtest.add_argument("--format", default="auto", help="auto, long, wide, bts, or a source spec")
-    backtest.add_argument("--n-jobs", type=int, default=1, help="parallel folds x models")
+    backtest.add_argument(
+        "--n-jobs",
+        type=int,
+        default=-1,
+        help="worker processes of the local executor (-1: all cores, 1: none)",
+    )
     backtest.add_argument(
         "--reconcile",
         default=None,
@@ -487,7 +492,8 @@ def _with_executor(handler):  # noqa: ANN001, ANN202 - argparse handler wrapper
         if kind is None and args.command != "retrain":  # retrain: the job config's executor
             kind = DEFAULT_EXECUTOR
         commands.setup_logging()  # before the bar, so log lines print above it
-        with progress_scope(args.command), executor_scope(kind, address=args.dask_address):
+        n_jobs = getattr(args, "n_jobs", -1)  # the local executor's processes, as job.n_jobs sets them
+        with progress_scope(args.command), executor_scope(kind, address=args.dask_address, n_jobs=n_jobs):
             return handler(args)
 
     return run

@@ -88,9 +88,13 @@ class Executor(ABC):
                 progress(len(chunks[index]))
         return [done[index] for index in range(len(chunks))]
 
+    def in_process(self, chunks: list[list[tuple]], heavy: bool) -> bool:
+        """Whether these chunks run in the calling process, where their tasks reach the command's progress."""
+        return False
+
     def ran_as(self, chunks: list[list[tuple]], heavy: bool) -> tuple[str, int]:
         """The kind and worker count that run these chunks, as progress reports name them."""
-        return self.kind, self.n_workers
+        return ("serial", 1) if self.in_process(chunks, heavy) else (self.kind, self.n_workers)
 
     def close(self) -> None:  # noqa: B027 - optional hook: only executors that start workers override it
         """Release workers this executor started (nothing for serial)."""
@@ -114,6 +118,9 @@ class SerialExecutor(Executor):
     def n_workers(self) -> int:
         return 1
 
+    def in_process(self, chunks: list[list[tuple]], heavy: bool) -> bool:
+        return True
+
     def _run(
         self, function: Callable[..., Any], chunks: list[list[tuple]], heavy: bool
     ) -> Iterator[tuple[int, list]]:
@@ -136,10 +143,7 @@ class LocalExecutor(Executor):
     def n_workers(self) -> int:
         return self._workers
 
-    def ran_as(self, chunks: list[list[tuple]], heavy: bool) -> tuple[str, int]:
-        return ("serial", 1) if self._in_process(chunks, heavy) else (self.kind, self.n_workers)
-
-    def _in_process(self, chunks: list[list[tuple]], heavy: bool) -> bool:
+    def in_process(self, chunks: list[list[tuple]], heavy: bool) -> bool:
         """Too little work to be worth starting the worker processes."""
         few = not heavy and sum(map(len, chunks)) < MIN_PARALLEL_TASKS
         return self.n_workers == 1 or len(chunks) < 2 or few
@@ -147,7 +151,7 @@ class LocalExecutor(Executor):
     def _run(
         self, function: Callable[..., Any], chunks: list[list[tuple]], heavy: bool
     ) -> Iterator[tuple[int, list]]:
-        if self._in_process(chunks, heavy):
+        if self.in_process(chunks, heavy):
             yield from SerialExecutor()._run(function, chunks, heavy)
             return
         # max_nbytes=None: arrays are pickled, not memory-mapped read-only (statsmodels' Kalman
@@ -325,6 +329,35 @@ def run_chunked(
             callback(n_done)
 
     done = executor.map_chunks(function, chunks, progress, heavy=heavy)
+    return [result for chunk in done for result in chunk]
+
+
+def run_nested(
+    function: Callable[..., Any], tasks: Sequence[tuple], *, n_jobs: int = 1, units: int = 1
+) -> list:
+    """``[function(*task) for task in tasks]`` for tasks that fit whole models themselves (a
+    backtest's folds x models), results in order, each worth ``units`` of the command's progress.
+
+    With an executor in use they run here, one after another, and the executor
+    takes the per-series work of the models inside them: many small tasks
+    spread best, and no task carries a whole panel. Without one, ``n_jobs``
+    local processes take them as heavy tasks and the models inside run in those
+    processes (``n_jobs=1``: here). Here, each task is a progress step of
+    ``units`` that its models' work moves; a task back from a worker counts
+    ``units`` as it arrives.
+    """
+    executor = SerialExecutor() if _CURRENT.get() is not None else _default_executor(n_jobs)
+    chunks = split_chunks(tasks, executor.n_workers * CHUNKS_PER_WORKER)
+    if executor.in_process(chunks, heavy=True):
+        outputs = []
+        for task in tasks:
+            with command_progress.step(units):
+                outputs.append(function(*task))
+        return outputs
+    command_progress.note_executor(*executor.ran_as(chunks, True))
+    done = executor.map_chunks(
+        function, chunks, lambda n_done: command_progress.complete(n_done * units), heavy=True
+    )
     return [result for chunk in done for result in chunk]
 
 

@@ -10,17 +10,12 @@ from sklearn.base import clone
 from test_ensemble import Broken
 from test_models_statistical import panel_of
 
+from forecasting.core.seasonality import seasonal_acf
 from forecasting.errors import ConfigError
-from forecasting.models.auto import (
-    MIN_FACTOR,
-    SHAPE_LEVEL,
-    Auto,
-    backtest_member,
-    combine_by_horizon,
-    horizon_weights,
-    member_weights,
-    seasonal_acf,
-)
+from forecasting.models.auto import Auto
+from forecasting.models.auto_intervals import MIN_FACTOR, SHAPE_LEVEL
+from forecasting.models.auto_members import backtest_member
+from forecasting.models.auto_weights import combine_by_horizon, horizon_weights, member_weights
 from forecasting.models.baselines import SeasonalNaive
 from forecasting.models.cv import backtest
 from forecasting.models.registry import make_model

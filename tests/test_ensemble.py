@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Self
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +9,7 @@ from conftest import seasonal_panel
 from sklearn.base import clone
 
 from forecasting.errors import ModelError
-from forecasting.models.base import DEFAULT_LEVELS, PanelForecaster
+from forecasting.models.base import PanelForecaster
 from forecasting.models.baselines import Drift, Naive, SeasonalNaive
 from forecasting.models.ensemble import Ensemble
 from forecasting.models.registry import make_model
@@ -27,13 +24,8 @@ class Broken(PanelForecaster):
 
     name = "broken"
 
-    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
+    def _fit(self, panel: SeriesPanel, X: pd.DataFrame | None) -> None:
         raise np.linalg.LinAlgError("no convergence")
-
-    def predict(
-        self, horizon: int, X_future: pd.DataFrame | None = None, levels: Sequence[int] = DEFAULT_LEVELS
-    ) -> pd.DataFrame:
-        raise RuntimeError("unreachable")
 
 
 def _member_stack(panel: SeriesPanel, horizon: int) -> np.ndarray:

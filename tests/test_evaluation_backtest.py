@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Self
-
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import seasonal_panel
 
+from forecasting.core.request import ForecastRequest
 from forecasting.evaluation.backtest import (
     ALL_ZERO_REASON,
     DETAIL_COLUMNS,
@@ -18,7 +16,7 @@ from forecasting.evaluation.backtest import (
     fold_cutoffs,
     skipped,
 )
-from forecasting.models.base import DEFAULT_LEVELS, PanelForecaster
+from forecasting.models.base import PanelForecaster, predict_fallbacks
 from forecasting.models.baselines import Drift, Naive, SeasonalNaive
 from forecasting.panel import SeriesPanel
 
@@ -34,20 +32,19 @@ class ExogSpy(PanelForecaster):
     def __init__(self, n_jobs: int = 1) -> None:
         self.n_jobs = n_jobs
 
-    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
+    def _fit(self, panel: SeriesPanel, X: pd.DataFrame | None) -> None:
         self.inner_ = Naive().fit(panel)
-        self.last_month_ = self.inner_.last_month_
         self.fallbacks_ = self.inner_.fallbacks_
         cutoff = panel.records["month"].max()
         SEEN.append(("fit", X["month"].max() if X is not None else None, cutoff))
         self.cutoff_ = cutoff
-        return self
 
-    def predict(
-        self, horizon: int, X_future: pd.DataFrame | None = None, levels: Sequence[int] = DEFAULT_LEVELS
-    ) -> pd.DataFrame:
+    def _predict(
+        self, request: ForecastRequest, X_future: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         SEEN.append(("predict", X_future["month"].max() if X_future is not None else None, self.cutoff_))
-        return self.inner_.predict(horizon, None, levels).assign(model=self.name)
+        forecasts = self.inner_.predict(request.horizon, None, request.levels)
+        return forecasts, predict_fallbacks(forecasts)
 
 
 def test_fold_layout_and_scales(small_panel: SeriesPanel) -> None:

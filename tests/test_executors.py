@@ -10,6 +10,7 @@ from conftest import seasonal_panel
 from pandas.testing import assert_frame_equal
 from sklearn.base import clone
 
+from forecasting import progress
 from forecasting.evaluation.backtest import backtest, fallbacks
 from forecasting.executors import (
     DEFAULT_EXECUTOR,
@@ -118,6 +119,27 @@ def test_local_executor_sends_a_few_heavy_tasks_to_its_workers() -> None:
         results = run_chunked(_square, tasks, heavy=True)
     assert [x for _, x, _ in results] == [0.0, 1.0, 4.0, 9.0]
     assert os.getpid() not in {pid for _, _, pid in results}
+
+
+@pytest.mark.slow
+def test_backtest_folds_go_to_local_processes_without_an_executor_and_count_exactly(panel) -> None:
+    """``backtest(n_jobs=2)`` sends its folds x models to a local executor's workers, as heavy tasks."""
+    models = [make_model("seasonal_naive"), make_model("drift")]
+    with use_executor(SerialExecutor()):
+        serial = backtest(models, panel, horizon=6, folds=2)
+    with progress.progress_scope("t") as report:
+        parallel = backtest(models, panel, horizon=6, folds=2, n_jobs=2)
+        assert report.executors == {"local": 2}
+        assert report.done == report.total == len(panel) * 2 * 2
+    assert_frame_equal(parallel, serial)
+
+
+def test_backtest_counts_each_fold_in_this_process_as_a_step(panel) -> None:
+    """In this process a fold's models move the bar within its step; it ends full, never beyond."""
+    with progress.progress_scope("t") as report:
+        backtest([make_model("naive"), make_model("ets")], panel, horizon=6, folds=2)
+        assert report.executors == {"serial": 1}
+        assert report.done == report.total == len(panel) * 2 * 2
 
 
 @pytest.fixture
@@ -282,6 +304,8 @@ def test_job_config_executor_keys_are_validated_and_do_not_change_the_digest(tmp
     dask = config_with('executor = "dask"\ndask_address = "tcp://127.0.0.1:8786"')
     assert (dask.executor, dask.dask_address) == ("dask", "tcp://127.0.0.1:8786")
     assert config_with('executor = "local"').digest() == config_with("").digest()
+    assert config_with("").n_jobs == -1  # the local executor's processes, as everywhere: all cores
+    assert config_with("n_jobs = 1").digest() == config_with("").digest()
     with pytest.raises(ConfigError, match="job.executor"):
         config_with('executor = "gpu"')
     with pytest.raises(ConfigError, match="job.dask_address"):

@@ -26,7 +26,7 @@ from sklearn.base import clone
 from forecasting.errors import ConfigError, ModelError
 from forecasting.evaluation.backtest import fallbacks
 from forecasting.features.calendar import calendar_features
-from forecasting.models.base import LocalForecaster, forecast_columns, predict_fallbacks
+from forecasting.models.base import LOCAL_PARAMS, LocalForecaster, forecast_columns, predict_fallbacks
 from forecasting.models.cv import backtest
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
@@ -215,6 +215,11 @@ class RaisingModel:
 class Raising(LocalForecaster):
     name = "raising"
     series_model = RaisingModel
+    _parameter_constraints: ClassVar[dict] = LOCAL_PARAMS
+
+    def __init__(self, *, min_obs: int | None = None, n_jobs: int = 1) -> None:
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs
 
 
 def test_only_numerical_failures_of_one_series_become_fallbacks() -> None:
@@ -246,7 +251,7 @@ class FailsAtPredictModel(RaisingModel):
         return super().predict(h, X, levels)
 
 
-class FailsAtPredict(LocalForecaster):
+class FailsAtPredict(Raising):
     name = "fails_at_predict"
     series_model = FailsAtPredictModel
 

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecasting.core.seasonality import ndiffs, nsdiffs
 from forecasting.errors import ConfigError
 from forecasting.features.calendar import calendar_features
-from forecasting.models.arima import Arima, ArimaModel, evaluate, ndiffs, nsdiffs, stepwise_search
+from forecasting.models.arima import Arima, ArimaModel, evaluate, stepwise_search
 from forecasting.models.base import predict_fallbacks
 from forecasting.models.smoothing import Ces, CesSeriesModel, Ets, EtsSeriesModel, Theta, ThetaSeriesModel
 from forecasting.models.transforms import BoxCox, choose_transform, guerrero_lambda

@@ -123,7 +123,9 @@ class JobConfig:
     csv_dialect: str = CSV_DIALECTS[0]
     """``[job] csv_dialect``: ``default`` (``,``, decimal point) or ``excel-eu`` (``;``, decimal comma)."""
     models_dir: str = "models"
-    n_jobs: int = 1
+    n_jobs: int = -1
+    """``[job] n_jobs``: worker processes of the local executor, joblib's count (-1: all cores, -2: all
+    but one, 1: this process only); the same meaning as a model's and ``backtest --n-jobs``."""
     stale_lock_hours: float = 6.0
     executor: str = DEFAULT_EXECUTOR
     """serial | local | dask (forecasting.executors); local (all cores) unless set."""
@@ -187,7 +189,7 @@ class JobConfig:
     def digest(self) -> str:
         """sha256 of the settings (not of where the file lives), for the run's ``config_digest`` tag."""
         # Where the work runs does not change the results, so it is not part of the digest.
-        ignored = ("source_file", "executor", "dask_address")
+        ignored = ("source_file", "executor", "dask_address", "n_jobs")
         settings = {k: v for k, v in asdict(self).items() if k not in ignored}
         return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -262,7 +264,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         round_digits=check.optional_positive_int(job, "job.round"),
         csv_dialect=check.choice(job, "job.csv_dialect", CSV_DIALECTS),
         models_dir=check.string(job, "job.models_dir", "models"),
-        n_jobs=check.nonzero_int(job, "job.n_jobs", 1),
+        n_jobs=check.nonzero_int(job, "job.n_jobs", -1),
         stale_lock_hours=check.positive_number(job, "job.stale_lock_hours", 6.0),
         executor=_executor(check, job),
         dask_address=check.optional_string(job, "job.dask_address"),

@@ -119,11 +119,10 @@ def run_retrain(config: JobConfig) -> RetrainResult:
         _log("start", job=config.name, tracking_uri=tracking_uri, experiment=config.experiment_name)
         run_name = f"retrain-{utc_timestamp().replace(':', '')}"
         tags = {tracking.JOB_TAG: config.name, "forecasting.config_digest": config.digest()}
-        with tracking.retrain_run(experiment_id, run_name, tags) as run:
-            # Per-series fits go to the configured executor; MLflow calls stay here, on the driver.
-            n_jobs = config.n_jobs if config.n_jobs != 1 else -1
-            with executor_scope(config.executor, address=config.dask_address, n_jobs=n_jobs):
-                return _pipeline(config, run.info.run_id)
+        # Per-series fits go to the configured executor; MLflow calls stay here, on the driver.
+        executor = executor_scope(config.executor, address=config.dask_address, n_jobs=config.n_jobs)
+        with tracking.retrain_run(experiment_id, run_name, tags) as run, executor:
+            return _pipeline(config, run.info.run_id)
 
 
 def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:

@@ -17,62 +17,27 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 from scipy.optimize import leastsq
 from scipy.signal import lfilter
-from statsmodels.tools.sm_exceptions import InterpolationWarning
 from statsmodels.tsa.arima_process import arma2ma
-from statsmodels.tsa.seasonal import STL
 from statsmodels.tsa.statespace.sarimax import SARIMAX
-from statsmodels.tsa.stattools import kpss
 
 from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.core.intervals import normal_intervals
 from forecasting.core.params import BOOLEAN, NON_NEGATIVE_INT, POSITIVE_INT, Options
+from forecasting.core.seasonality import ndiffs, nsdiffs
 from forecasting.core.threads import limit_threads
-from forecasting.models.base import LocalForecaster
+from forecasting.models.base import LOCAL_PARAMS, LocalForecaster
 from forecasting.models.transforms import TRANSFORMS, BoxCox, choose_transform
 
 Order = tuple[int, int, int, int, bool]  # p, q, P, Q, constant
 SEARCHES = ("fast", "mle")
 
 
-# --- orders of differencing ---------------------------------------------------------------
-def seasonal_strength(y: np.ndarray, m: int = SEASON_LENGTH) -> float:
-    """Wang-Smith-Hyndman seasonal strength ``max(0, 1 - var(R) / var(S + R))`` from STL."""
-    fit = STL(np.asarray(y, dtype="float64"), period=m, robust=False).fit()
-    detrended = fit.seasonal + fit.resid
-    if np.var(detrended) == 0:
-        return 0.0
-    return float(max(0.0, 1.0 - np.var(fit.resid) / np.var(detrended)))
-
-
-def nsdiffs(y: np.ndarray, m: int = SEASON_LENGTH, threshold: float = 0.64) -> int:
-    """Seasonal differences needed (0 or 1): 1 when STL seasonal strength exceeds ``threshold``."""
-    if m < 2 or len(y) < 2 * m + 1 or np.ptp(y) == 0:
-        return 0
-    return int(seasonal_strength(y, m) > threshold)
-
-
-def ndiffs(y: np.ndarray, alpha: float = 0.05, max_d: int = 2) -> int:
-    """First differences needed by repeated KPSS level-stationarity tests at level ``alpha``."""
-    d = 0
-    x = np.asarray(y, dtype="float64")
-    while d < max_d and len(x) > 3 and np.ptp(x) > 0:
-        lags = max(1, int(3 * np.sqrt(len(x)) / 13))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", InterpolationWarning)
-            warnings.simplefilter("ignore", FutureWarning)  # statsmodels 0.15 result-object notice
-            p_value = kpss(x, regression="c", nlags=lags)[1]
-        if p_value >= alpha:
-            break
-        d += 1
-        x = np.diff(x)
-    return d
-
-
+# --- differencing (the orders: forecasting.core.seasonality) ----------------------------
 def difference(y: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
     """``(1 - B)^d (1 - B^m)^D y`` (rows for 2-D input)."""
     out = np.asarray(y, dtype="float64")
@@ -412,8 +377,32 @@ class Arima(LocalForecaster):
 
     name = "arima"
     series_model = ArimaModel
-    panel_params: ClassVar[dict[str, Any]] = {"exog": False}
-    panel_constraints: ClassVar[dict] = {"exog": [BOOLEAN]}
+    _parameter_constraints: ClassVar[dict] = {
+        **ArimaModel._parameter_constraints,
+        "exog": [BOOLEAN],
+        **LOCAL_PARAMS,
+    }
+
+    def __init__(
+        self,
+        *,
+        season_length: int = SEASON_LENGTH,
+        transform: str | None = None,
+        search: str = "fast",
+        max_order: int = 5,
+        maxiter: int = 50,
+        exog: bool = False,
+        min_obs: int | None = None,
+        n_jobs: int = 1,
+    ) -> None:
+        self.season_length = season_length
+        self.transform = transform
+        self.search = search
+        self.max_order = max_order
+        self.maxiter = maxiter
+        self.exog = exog
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs
 
     @property
     def uses_exog(self) -> bool:  # type: ignore[override]

@@ -1,4 +1,11 @@
-"""The model contract: panel-level estimators over thin per-series models.
+"""The model contract: one template for every panel model, and thin per-series models under it.
+
+:class:`PanelForecaster` is the template, as sktime's public ``fit`` calling
+``_fit`` and scikit-learn's ``_parameter_constraints``: its ``fit`` and
+``predict`` own what every model shares (the panel and parameter checks, the
+fitted check, the forecast request, nested and clipped intervals, the
+stand-in for a forecast that is not finite), and a model writes only an
+explicit ``__init__``, its constraints, ``_fit`` and ``_predict``.
 
 Following statsforecast's split, a :class:`SeriesModel` sees one numpy array and
 knows nothing of months or DataFrames; :class:`LocalForecaster` owns the panel,
@@ -11,8 +18,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
@@ -24,6 +30,7 @@ from forecasting.core.constants import ADJUSTMENT_COLUMNS, DEFAULT_LEVELS, FALLB
 from forecasting.core.exog import absent_reason, exog_matrices
 from forecasting.core.intervals import clip_nonnegative, forecast_columns, interval_columns, nest_intervals
 from forecasting.core.params import N_JOBS, NONE, POSITIVE_INT, Constraint, InstanceOf, validate_params
+from forecasting.core.request import ForecastRequest
 from forecasting.errors import NUMERICAL_ERRORS, ConfigError, DataError, ModelError
 from forecasting.executors import run_chunked
 from forecasting.models.naive import fallback_model
@@ -51,12 +58,22 @@ SELECTED_PARAMS = "selected_params"
 the search (e.g. ETS's letters), collected per series in a local model's ``selected_params_``."""
 
 
-class PanelForecaster(BaseEstimator, ABC):
-    """A forecaster for a whole :class:`SeriesPanel`.
+LOCAL_PARAMS: dict[str, list[Constraint]] = {"min_obs": [NONE, POSITIVE_INT], "n_jobs": N_JOBS}
+"""The constraints of the two parameters every local model ends with (:class:`LocalForecaster`)."""
+
+
+class PanelForecaster(BaseEstimator):
+    """A forecaster for a whole :class:`SeriesPanel`: the template every model follows.
 
     ``predict`` returns a long frame ``series_id, month, model, forecast,
     lower_<l>, upper_<l>`` for each level. ``fallbacks_`` lists the series for
     which another model stood in, with the reason.
+
+    A model writes an explicit ``__init__`` that stores its parameters, declares
+    each one's ``_parameter_constraints``, and implements ``_fit`` and
+    ``_predict``; it never overrides ``fit`` or ``predict``, which own the
+    checks and the post-processing every model shares (tests/test_model_template.py
+    holds every registered model to this).
     """
 
     name: str = "model"
@@ -69,16 +86,73 @@ class PanelForecaster(BaseEstimator, ABC):
         """ConfigError naming the first invalid parameter; every ``fit`` calls it before any work."""
         validate_params(type(self).__name__, self.get_params(deep=False), self._parameter_constraints)
 
-    @abstractmethod
-    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self: ...
+    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
+        """Check the panel and the parameters, fit (``_fit``), then note each series' last month and sign."""
+        if not isinstance(panel, SeriesPanel):
+            raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
+        self._validate_params()
+        self._fit(panel, X)
+        grouped = panel.records.groupby("series_id", observed=True)
+        last, lowest = grouped["month"].max(), grouped["value"].min()
+        self.last_month_ = dict(zip(last.index.astype(str), last, strict=True))
+        self.nonnegative_ = dict(zip(lowest.index.astype(str), lowest >= 0, strict=True))
+        return self
 
-    @abstractmethod
     def predict(
         self,
         horizon: int,
         X_future: pd.DataFrame | None = None,
         levels: Sequence[int] = DEFAULT_LEVELS,
-    ) -> pd.DataFrame: ...
+    ) -> pd.DataFrame:
+        """Forecasts for the ``horizon`` months after each series' last month, intervals at ``levels``.
+
+        After ``_predict``, a series whose forecast or interval is not finite
+        gets the fallback model's (:meth:`_series_history`), wider levels are
+        widened to contain narrower ones, and series never below zero are
+        clipped at zero. Stand-ins chosen here come with the forecasts
+        (:func:`predict_fallbacks`): ``predict`` changes no fitted state.
+        """
+        self._check_fitted()
+        request = ForecastRequest(check_horizon(horizon), check_levels(levels))
+        forecasts, fallbacks = self._predict(request, X_future)
+        stand_ins = self._stand_in_non_finite(forecasts, request.levels)
+        nonnegative = forecasts["series_id"].map(self.nonnegative_).eq(True).to_numpy()
+        finish_intervals(forecasts, request.levels, nonnegative)
+        forecasts["model"] = self.model_name
+        reported = concat_rows([fallbacks, stand_ins], FALLBACK_COLUMNS)
+        return with_predict_fallbacks(forecasts[forecast_columns(request.levels)], reported)
+
+    def _fit(self, panel: SeriesPanel, X: pd.DataFrame | None) -> None:
+        """Fit the model to ``panel`` (parameters valid, ``panel`` a SeriesPanel)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement _fit")
+
+    def _predict(
+        self, request: ForecastRequest, X_future: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(forecasts, fallbacks)``: ``series_id, month, forecast`` and each requested level's bounds
+        (a series' rows in month order), and the predict-time stand-ins (``FALLBACK_COLUMNS``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement _predict")
+
+    def _series_history(self, series_id: str) -> np.ndarray | None:
+        """The gap-filled history a stand-in model is fitted on for ``series_id``; None: none is kept."""
+        return None
+
+    def _stand_in_non_finite(self, forecasts: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame:
+        """In place: the fallback model's forecasts for each series whose own are not all finite;
+        the rows reporting them (a DataError when there is no history or the stand-in is not finite)."""
+        columns = ["forecast", *interval_columns(levels)]
+        rows = []
+        for series_id, mask in non_finite_series(forecasts, levels):
+            history = self._series_history(series_id)
+            if history is None:
+                raise DataError(
+                    "forecast or interval is not finite and no history is kept for a fallback",
+                    series=series_id,
+                )
+            name, predicted = stand_in(series_id, history, int(mask.sum()), levels)
+            forecasts.loc[mask, columns] = np.column_stack([predicted[key] for key in ["mean", *columns[1:]]])
+            rows.append((series_id, self.model_name, name, "non-finite forecast or interval"))
+        return pd.DataFrame(rows, columns=FALLBACK_COLUMNS)
 
     def in_sample_residuals(self, months: int | None = None) -> pd.DataFrame | None:
         """In-sample one-step errors (rows: months, columns: series), or None when the model has none.
@@ -115,6 +189,12 @@ PREDICT_FALLBACKS = "predict_fallbacks"
 """Key in a forecast frame's ``attrs``: the series whose fitted model failed at predict time and
 the stand-in used (``FALLBACK_COLUMNS`` records). ``predict`` changes no fitted state, so it reports
 them with its output; plain records survive ``concat`` and serialisation."""
+
+
+def concat_rows(frames: Sequence[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """Concatenate the non-empty frames (pandas warns on empty ones), keeping ``columns``."""
+    kept = [frame[columns] for frame in frames if frame is not None and not frame.empty]
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=columns)
 
 
 def with_predict_fallbacks(forecasts: pd.DataFrame, fallbacks: pd.DataFrame) -> pd.DataFrame:
@@ -168,11 +248,12 @@ class LocalForecaster(PanelForecaster):
     """One per-series model per series, fitted independently: the generic local wrapper.
 
     A subclass names its per-series estimator class in ``series_model`` and
-    declares nothing else: its constructor parameters are the per-series
-    model's (declared once, there), then any panel-level ones in
-    ``panel_params`` (name -> default), then ``min_obs`` (series with fewer
-    observations get the fallback; None: the per-series model's own
-    ``min_obs``) and ``n_jobs``. Interior gaps are interpolated and reported
+    writes an explicit keyword-only ``__init__``: the per-series model's
+    parameters (same names and defaults), then any panel-level ones, then
+    ``min_obs`` (series with fewer observations get the fallback; None: the
+    per-series model's own ``min_obs``) and ``n_jobs``; its
+    ``_parameter_constraints`` join the per-series model's, its own and
+    :data:`LOCAL_PARAMS`. Interior gaps are interpolated and reported
     in ``adjustments_``. A per-series model that selects a form (ETS, Theta)
     reports it in ``selected_params_``; a subclass that declares
     ``SERIES_PARAMS`` among its panel parameters takes those choices back as
@@ -181,19 +262,6 @@ class LocalForecaster(PanelForecaster):
     """
 
     series_model: ClassVar[type]
-    panel_params: ClassVar[dict[str, Any]] = {}
-    panel_constraints: ClassVar[dict[str, list[Constraint]]] = {}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "series_model" in cls.__dict__:
-            cls.__init__ = _local_init(cls)  # type: ignore[method-assign]
-            cls._parameter_constraints = {
-                **getattr(cls.series_model, "_parameter_constraints", {}),
-                **cls.panel_constraints,
-                "min_obs": [NONE, POSITIVE_INT],
-                "n_jobs": N_JOBS,
-            }
 
     @classmethod
     def _series_param_names(cls) -> list[str]:
@@ -220,10 +288,7 @@ class LocalForecaster(PanelForecaster):
     def _min_obs(self) -> int:
         return self.min_obs if self.min_obs is not None else self._series_model().min_obs
 
-    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
-        if not isinstance(panel, SeriesPanel):
-            raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
-        self._validate_params()
+    def _fit(self, panel: SeriesPanel, X: pd.DataFrame | None) -> None:
         self._check_series_params()
         n_jobs = self.n_jobs or 1
         jobs = series_arrays(panel)
@@ -241,8 +306,6 @@ class LocalForecaster(PanelForecaster):
             if not fallback and hasattr(model, SELECTED_PARAMS)
         }
         self.selected_params_ = {sid: params for sid, params in chosen.items() if params}
-        self.last_month_ = {sid: months[-1] for sid, _, months in jobs}
-        self.nonnegative_ = {sid: bool(np.nanmin(y) >= 0) for sid, y, _ in jobs}
         self.fallbacks_ = pd.DataFrame(
             [(sid, self.model_name, fb, reason) for sid, _, fb, reason in results if fb],
             columns=FALLBACK_COLUMNS,
@@ -257,7 +320,6 @@ class LocalForecaster(PanelForecaster):
         )
         self.gaps_ = {sid: np.flatnonzero(np.isnan(y)) for sid, y, _ in jobs if np.isnan(y).any()}
         self.n_series_ = len(jobs)
-        return self
 
     def in_sample_residuals(self, months: int | None = None) -> pd.DataFrame | None:
         """Each series model's ``residuals_`` (``y_t`` less its one-step forecast), interpolated months NaN.
@@ -310,15 +372,10 @@ class LocalForecaster(PanelForecaster):
         fallback_name, fallback = fallback_model(n_obs)
         return series_id, fallback.fit(fill_gaps(y)[0]), fallback_name, reason
 
-    def predict(
-        self,
-        horizon: int,
-        X_future: pd.DataFrame | None = None,
-        levels: Sequence[int] = DEFAULT_LEVELS,
-    ) -> pd.DataFrame:
-        self._check_fitted()
-        horizon = check_horizon(horizon)
-        levels = check_levels(levels)
+    def _predict(
+        self, request: ForecastRequest, X_future: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        horizon, levels = request.horizon, request.levels
         months = {
             series_id: pd.period_range(self.last_month_[series_id] + 1, periods=horizon, freq="M")
             for series_id in self.models_
@@ -342,43 +399,22 @@ class LocalForecaster(PanelForecaster):
             if out is None:  # fall back at predict time too, on the driver that keeps the history
                 name, out = self._fallback_predict(series_id, horizon, levels)
                 failed.append((series_id, self.model_name, name, f"predict failed: {error}"))
-            outputs.append((series_id, months[series_id], out, self.nonnegative_[series_id]))
-        forecasts = forecast_frame(outputs, self.model_name, levels)
-        return with_predict_fallbacks(forecasts, pd.DataFrame(failed, columns=FALLBACK_COLUMNS))
+            outputs.append((series_id, months[series_id], out))
+        return forecast_frame(outputs, levels), pd.DataFrame(failed, columns=FALLBACK_COLUMNS)
+
+    def _series_history(self, series_id: str) -> np.ndarray | None:
+        """The history the series' own model was fitted on (gaps filled), if it kept one."""
+        return getattr(self.models_.get(series_id), "y_", None)
 
     def _fallback_predict(
         self, series_id: str, horizon: int, levels: Sequence[int]
     ) -> tuple[str, dict[str, np.ndarray]]:
         """``(fallback name, its forecasts)`` for a series whose own model could not predict."""
-        model = self.models_[series_id]
-        history = getattr(model, "y_", None)
+        history = self._series_history(series_id)
         if history is None:
             raise ModelError(f"series {series_id!r}: prediction failed and no history kept for a fallback")
         name, fallback = fallback_model(len(history))
         return name, fallback.fit(history).predict(horizon, None, levels)
-
-
-def _local_init(cls: type[LocalForecaster]) -> Callable[..., None]:
-    """A scikit-learn constructor for ``cls``: the per-series model's parameters, ``panel_params``,
-    ``min_obs`` and ``n_jobs``, keyword-only, stored as given."""
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    parameters = [p.replace(kind=keyword) for p in inspect.signature(cls.series_model).parameters.values()]
-    extras = {**cls.panel_params, "min_obs": None, "n_jobs": 1}
-    parameters += [inspect.Parameter(name, keyword, default=default) for name, default in extras.items()]
-    defaults = {p.name: p.default for p in parameters}
-
-    def __init__(self: LocalForecaster, **params: Any) -> None:
-        unknown = sorted(set(params) - set(defaults))
-        if unknown:
-            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {unknown[0]!r}")
-        for name, default in defaults.items():
-            setattr(self, name, params.get(name, default))
-
-    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    __init__.__signature__ = inspect.Signature([self_parameter, *parameters])  # type: ignore[attr-defined]
-    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-    __init__.__doc__ = f"Store the parameters of {cls.__name__} (see the class docstring)."
-    return __init__
 
 
 def predict_series(
@@ -407,78 +443,87 @@ def replace_non_finite(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Swap in the fallback model for every series whose forecast or interval is not finite.
 
-    Any model (ensembles and global models too) can overflow on extreme data;
-    an exported ``inf`` or empty cell would look like a number downstream.
+    A model's own ``predict`` already does (:meth:`PanelForecaster.predict`);
+    this is the job's guard for any estimator that bypasses the template: an
+    exported ``inf`` or empty cell would look like a number downstream.
     Returns the forecasts and a ``fallbacks_``-shaped frame of the swapped
     series. Raises :class:`DataError` naming the series when even the
     fallback is not finite.
     """
     columns = ["forecast", *interval_columns(levels)]
-    finite = np.isfinite(forecasts[columns].to_numpy(dtype="float64")).all(axis=1)
-    report = pd.DataFrame(columns=["series_id", "model", "fallback", "reason"])
-    if finite.all():
+    report = pd.DataFrame(columns=FALLBACK_COLUMNS)
+    bad = non_finite_series(forecasts, levels)
+    if not bad:
         return forecasts, report
-    ids = forecasts["series_id"].astype(str)
-    bad = list(pd.unique(ids[~finite]))
     out = forecasts.copy()
+    masks = dict(bad)
     rows = []
-    for series_id, y, _ in series_arrays(panel.subset(bad)):
-        mask = (ids == series_id).to_numpy()
-        filled = fill_gaps(y)[0]
-        name, fallback = fallback_model(int(np.isfinite(filled).sum()))
-        horizon = int(mask.sum())
-        with warnings.catch_warnings():  # an overflow is what the check below reports
-            warnings.simplefilter("ignore", RuntimeWarning)
-            predicted = fallback.fit(filled).predict(horizon, None, levels)
-        try:
-            _check_output(predicted, horizon, levels)
-        except FloatingPointError:
-            raise DataError(
-                f"the forecast and its {name} fallback are not finite numbers (values too large?)",
-                series=series_id,
-            ) from None
-        months = pd.PeriodIndex(out.loc[mask, "month"].astype(str), freq="M")
-        nonnegative = bool(np.nanmin(y) >= 0)
-        model = str(out.loc[mask, "model"].iloc[0])
-        out.loc[mask, columns] = forecast_frame([(series_id, months, predicted, nonnegative)], model, levels)[
-            columns
-        ].to_numpy()
-        rows.append((series_id, model, name, "non-finite forecast or interval"))
-    return out, pd.DataFrame(rows, columns=report.columns)
+    for series_id, y, _ in series_arrays(panel.subset(list(masks))):
+        mask = masks[series_id]
+        name, predicted = stand_in(series_id, fill_gaps(y)[0], int(mask.sum()), levels)
+        values = {"forecast": predicted["mean"]} | {key: predicted[key] for key in columns[1:]}
+        finish_intervals(values, levels, np.full(int(mask.sum()), bool(np.nanmin(y) >= 0)))
+        out.loc[mask, columns] = np.column_stack([values[key] for key in columns])
+        rows.append((series_id, str(out.loc[mask, "model"].iloc[0]), name, "non-finite forecast or interval"))
+    return out, pd.DataFrame(rows, columns=FALLBACK_COLUMNS)
+
+
+def non_finite_series(forecasts: pd.DataFrame, levels: Sequence[int]) -> list[tuple[str, np.ndarray]]:
+    """``(series_id, its rows)`` of each series with a forecast or bound that is not a finite number."""
+    columns = ["forecast", *interval_columns(levels)]
+    finite = np.isfinite(forecasts[columns].to_numpy(dtype="float64")).all(axis=1)
+    if finite.all():
+        return []
+    ids = forecasts["series_id"].astype(str)
+    return [(series_id, (ids == series_id).to_numpy()) for series_id in pd.unique(ids[~finite])]
+
+
+def stand_in(
+    series_id: str, history: np.ndarray, horizon: int, levels: Sequence[int]
+) -> tuple[str, dict[str, np.ndarray]]:
+    """``(name, output)`` of the fallback model fitted on ``history`` (gaps filled); a DataError naming
+    the series when its output is not finite either."""
+    name, fallback = fallback_model(int(np.isfinite(history).sum()))
+    with warnings.catch_warnings():  # an overflow is what the check below reports
+        warnings.simplefilter("ignore", RuntimeWarning)
+        predicted = fallback.fit(history).predict(horizon, None, levels)
+    try:
+        _check_output(predicted, horizon, levels)
+    except FloatingPointError:
+        raise DataError(
+            f"the forecast and its {name} fallback are not finite numbers (values too large?)",
+            series=series_id,
+        ) from None
+    return name, predicted
+
+
+def finish_intervals(
+    bounds: MutableMapping[str, Any], levels: Sequence[int], nonnegative: np.ndarray
+) -> None:
+    """In place: wider levels widened to contain narrower ones, rows of ``nonnegative`` clipped at zero."""
+    nest_intervals(bounds, levels)
+    clip_nonnegative(bounds, ["forecast", *interval_columns(levels)], nonnegative)
 
 
 def forecast_frame(
-    outputs: Sequence[tuple[str, pd.PeriodIndex, dict[str, np.ndarray], bool]],
-    model_name: str,
-    levels: Sequence[int],
+    outputs: Sequence[tuple[str, pd.PeriodIndex, dict[str, np.ndarray]]], levels: Sequence[int]
 ) -> pd.DataFrame:
-    """The long forecast frame of many series' ``(series_id, months, output, nonnegative)``, built once.
+    """The long frame ``series_id, month, forecast, lower_<l>, upper_<l>`` of many series'
+    ``(series_id, months, output)``, built once.
 
-    Wider levels are widened to contain narrower ones, and series never below
-    zero are clipped at zero. Vectorised: a frame per series costs more than
-    the forecasts themselves at thousands of series.
+    Vectorised: a frame per series costs more than the forecasts themselves at
+    thousands of series.
     """
-    columns = forecast_columns(levels)
+    columns = ["series_id", "month", "forecast", *interval_columns(levels)]
     if not outputs:
         return pd.DataFrame(columns=columns)
-    sizes = [len(months) for _, months, _, _ in outputs]
+    sizes = [len(months) for _, months, _ in outputs]
     frame = pd.DataFrame(
         {
-            "series_id": np.repeat([series_id for series_id, _, _, _ in outputs], sizes),
-            "month": pd.PeriodIndex.from_ordinals(
-                np.concatenate([m.asi8 for _, m, _, _ in outputs]), freq="M"
-            ),
-            "model": model_name,
+            "series_id": np.repeat([series_id for series_id, _, _ in outputs], sizes),
+            "month": pd.PeriodIndex.from_ordinals(np.concatenate([m.asi8 for _, m, _ in outputs]), freq="M"),
         }
     )
-
-    def stacked(key: str) -> np.ndarray:
-        return np.concatenate([np.asarray(out[key], dtype="float64") for _, _, out, _ in outputs])
-
-    values = {"forecast": stacked("mean")} | {key: stacked(key) for key in interval_columns(levels)}
-    nest_intervals(values, levels)
-    clip = np.repeat([bool(nonnegative) for _, _, _, nonnegative in outputs], sizes)
-    clip_nonnegative(values, list(values), clip)
-    for column, array in values.items():
-        frame[column] = array
-    return frame[columns]
+    for key, column in [("mean", "forecast"), *((key, key) for key in interval_columns(levels))]:
+        frame[column] = np.concatenate([np.asarray(out[key], dtype="float64") for _, _, out in outputs])
+    return frame

@@ -20,7 +20,7 @@ import numpy as np
 from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.core.intervals import normal_intervals
 from forecasting.core.params import POSITIVE_INT
-from forecasting.models.base import LocalForecaster
+from forecasting.models.base import LOCAL_PARAMS, LocalForecaster
 from forecasting.models.naive import NaiveModel, SeasonalNaiveModel, residual_sigma
 
 
@@ -122,6 +122,11 @@ class Naive(LocalForecaster):
 
     name = "naive"
     series_model = NaiveModel
+    _parameter_constraints: ClassVar[dict] = LOCAL_PARAMS
+
+    def __init__(self, *, min_obs: int | None = None, n_jobs: int = 1) -> None:
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs
 
 
 class SeasonalNaive(LocalForecaster):
@@ -129,6 +134,14 @@ class SeasonalNaive(LocalForecaster):
 
     name = "seasonal_naive"
     series_model = SeasonalNaiveModel
+    _parameter_constraints: ClassVar[dict] = {**SeasonalNaiveModel._parameter_constraints, **LOCAL_PARAMS}
+
+    def __init__(
+        self, *, season_length: int = SEASON_LENGTH, min_obs: int | None = None, n_jobs: int = 1
+    ) -> None:
+        self.season_length = season_length
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs
 
 
 class SeasonalProfile(LocalForecaster):
@@ -136,6 +149,20 @@ class SeasonalProfile(LocalForecaster):
 
     name = "seasonal_profile"
     series_model = SeasonalProfileModel
+    _parameter_constraints: ClassVar[dict] = {**SeasonalProfileModel._parameter_constraints, **LOCAL_PARAMS}
+
+    def __init__(
+        self,
+        *,
+        season_length: int = SEASON_LENGTH,
+        seasons: int = 4,
+        min_obs: int | None = None,
+        n_jobs: int = 1,
+    ) -> None:
+        self.season_length = season_length
+        self.seasons = seasons
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs
 
 
 class Drift(LocalForecaster):
@@ -143,6 +170,11 @@ class Drift(LocalForecaster):
 
     name = "drift"
     series_model = DriftModel
+    _parameter_constraints: ClassVar[dict] = LOCAL_PARAMS
+
+    def __init__(self, *, min_obs: int | None = None, n_jobs: int = 1) -> None:
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs
 
 
 class Mean(LocalForecaster):
@@ -150,3 +182,8 @@ class Mean(LocalForecaster):
 
     name = "mean"
     series_model = MeanModel
+    _parameter_constraints: ClassVar[dict] = LOCAL_PARAMS
+
+    def __init__(self, *, min_obs: int | None = None, n_jobs: int = 1) -> None:
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs

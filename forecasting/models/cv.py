@@ -31,7 +31,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from sklearn.base import clone
 
 from forecasting import progress
@@ -41,7 +40,7 @@ from forecasting.core.intervals import interval_columns
 from forecasting.core.scales import series_scales
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS
 from forecasting.errors import DataError, shorten
-from forecasting.executors import worker_count
+from forecasting.executors import run_nested
 from forecasting.models.base import PanelForecaster, predict_fallbacks
 from forecasting.panel import SeriesPanel
 
@@ -117,7 +116,9 @@ def backtest(
         the last ``window_length`` months only.
     X : exogenous features for training and future months (``month``,
         optional ``series_id``, numeric columns); sliced per fold.
-    n_jobs : folds x models run in parallel with joblib when > 1.
+    n_jobs : worker processes for the folds x models when no executor is in use
+        (1: this process, -1: all cores); with one, the folds run here and the
+        executor takes their per-series work (:func:`forecasting.executors.run_nested`).
     min_train : series with fewer training observations in a fold are skipped
         for that fold (and listed in ``attrs["skipped"]``).
     align : "calendar" cuts every series at the same months; "series" cuts each
@@ -151,23 +152,13 @@ def backtest(
         for offset in fold_offsets(horizon, folds, step)
     ]
     cutoffs = [plan.cutoff for plan in plans]
-    tasks = [(plan, model) for plan in plans if plan.train is not None for model in models]
+    tasks = [
+        (plan, model, horizon, X, levels) for plan in plans if plan.train is not None for model in models
+    ]
     # progress: each fold x model counts every series of the panel, the ones it skips included
     progress.expect(len(panel) * len(models) * len(plans))
     progress.complete(len(panel) * (len(models) * len(plans) - len(tasks)))
-    run = delayed(_run_fold)
-    if n_jobs == 1 or len(tasks) < 2:
-        outputs = []
-        for plan, model in tasks:
-            with progress.step(len(panel)):
-                outputs.append(_run_fold(plan, model, horizon, X, levels))
-    else:  # joblib workers cannot reach the bar: count each task here as it comes back
-        parallel = Parallel(n_jobs=worker_count(n_jobs), return_as="generator")  # one per core at most
-        outputs = []
-        with progress.step(len(panel) * len(tasks)):
-            for output in parallel(run(plan, model, horizon, X, levels) for plan, model in tasks):
-                progress.advance(len(panel))
-                outputs.append(output)
+    outputs = run_nested(_run_fold, tasks, n_jobs=n_jobs, units=len(panel))
     columns = result_columns(levels)
     frames = [frame for frame, _ in outputs if not frame.empty]
     skipped = _concat([plan.skipped for plan in plans], SKIPPED_COLUMNS)

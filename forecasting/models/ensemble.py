@@ -12,18 +12,19 @@ the members' typical interval.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Literal, Self
+from typing import ClassVar, Literal
 
+import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from forecasting.core.checks import check_horizon, check_levels
-from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS
-from forecasting.core.intervals import forecast_columns, interval_columns
+from forecasting.core.constants import FALLBACK_COLUMNS
+from forecasting.core.intervals import interval_columns
 from forecasting.core.params import N_JOBS, POSITIVE_INT, Constraint, Options
+from forecasting.core.request import ForecastRequest
 from forecasting.core.scales import mase_by_series
 from forecasting.errors import NUMERICAL_ERRORS, ConfigError, DataError, ModelError
-from forecasting.models.base import PanelForecaster, predict_fallbacks, with_predict_fallbacks
+from forecasting.models.base import PanelForecaster, concat_rows, predict_fallbacks
 from forecasting.models.cv import TooLittleHistoryError, backtest
 from forecasting.models.members import MEMBER_LIST, make_member
 from forecasting.panel import SeriesPanel
@@ -75,10 +76,10 @@ def fit_members(
     return fitted, pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
 
 
-def concat_rows(frames: Sequence[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
-    """Concatenate the non-empty frames (pandas warns on empty ones), keeping ``columns``."""
-    kept = [frame[columns] for frame in frames if frame is not None and not frame.empty]
-    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=columns)
+def members_history(members: Sequence[PanelForecaster], series_id: str) -> np.ndarray | None:
+    """The history the first member that forecast ``series_id`` kept of it (None: none did)."""
+    histories = (member._series_history(series_id) for member in members)
+    return next((history for history in histories if history is not None), None)
 
 
 def member_fallbacks(members: Sequence[PanelForecaster]) -> pd.DataFrame:
@@ -198,14 +199,11 @@ class Ensemble(PanelForecaster):
         """True when any member uses exogenous regressors (X is passed to all; others ignore it)."""
         return members_use_exog(self.members)
 
-    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
-        self._validate_params()
+    def _fit(self, panel: SeriesPanel, X: pd.DataFrame | None) -> None:
         members = resolve_members(self.members, self.n_jobs)
         self.weights_ = self._backtest_weights(members, panel, X) if self.method == "weighted" else None
         self.members_, failures = fit_members(members, panel, X)
         self.fallbacks_ = concat_rows([failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS)
-        self.last_month_ = dict(panel.spans()["last"])
-        return self
 
     def _backtest_weights(
         self, members: list[PanelForecaster], panel: SeriesPanel, X: pd.DataFrame | None
@@ -223,16 +221,12 @@ class Ensemble(PanelForecaster):
         )
         return concat_rows([scored, equal], ["series_id", "model", "weight", "source"])
 
-    def predict(
-        self,
-        horizon: int,
-        X_future: pd.DataFrame | None = None,
-        levels: Sequence[int] = DEFAULT_LEVELS,
-    ) -> pd.DataFrame:
-        self._check_fitted()
-        horizon, levels = check_horizon(horizon), check_levels(levels)
-        stacked, failures = predict_members(self.members_, horizon, X_future, levels)
+    def _predict(
+        self, request: ForecastRequest, X_future: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        stacked, failures = predict_members(self.members_, request.horizon, X_future, request.levels)
         weights = self.weights_[["series_id", "model", "weight"]] if self.weights_ is not None else None
-        combined = combine_forecasts(stacked, levels, self.method, weights)
-        combined["model"] = self.model_name
-        return with_predict_fallbacks(combined[forecast_columns(levels)], failures)
+        return combine_forecasts(stacked, request.levels, self.method, weights), failures
+
+    def _series_history(self, series_id: str) -> np.ndarray | None:
+        return members_history(self.members_, series_id)

@@ -8,9 +8,10 @@ every series at once using lags, rolling windows, year-on-year changes,
 calendar and intervention regressors and series-level categorical dimensions.
 Prediction intervals come from split conformal calibration: the model is
 refitted on truncated histories (rolling origin, inside the training data) and
-its scaled errors per horizon step give the interval quantiles. Series too
-short for the features fall back to a seasonal naive or naive forecast,
-reported in ``fallbacks_``.
+its scaled errors per horizon step give the interval quantiles
+(:mod:`~forecasting.models.gbm_intervals`). Series too short for the features,
+or that the model cannot learn from, fall back to a seasonal naive or naive
+forecast, reported in ``fallbacks_`` (:mod:`~forecasting.models.gbm_series`).
 
 Per-origin scaling and log-growth targets make the model robust to level
 shifts such as the 2020-2021 border closures; the same growth targets can
@@ -23,21 +24,17 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from forecasting.core.checks import check_horizon, check_levels
-from forecasting.core.conformal import conformal_bounds
-from forecasting.core.constants import ADJUSTMENT_COLUMNS, DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
+from forecasting.core.constants import ADJUSTMENT_COLUMNS, FALLBACK_COLUMNS, SEASON_LENGTH
 from forecasting.core.exog import absent_reason, exog_columns, exog_values
 from forecasting.core.params import (
     BOOLEAN,
@@ -49,7 +46,7 @@ from forecasting.core.params import (
     Options,
     int_sequence,
 )
-from forecasting.core.scales import seasonal_scales
+from forecasting.core.request import ForecastRequest
 from forecasting.core.threads import limit_threads
 from forecasting.errors import DataError
 from forecasting.executors import run_chunked
@@ -63,7 +60,16 @@ from forecasting.features.lags import (
     rolling_mean_std,
     shift_columns,
 )
-from forecasting.models.base import PanelForecaster, fill_gaps, forecast_frame, with_predict_fallbacks
+from forecasting.models.base import PanelForecaster, fill_gaps, forecast_frame
+from forecasting.models.gbm_intervals import calibration_windows, interval_offsets
+from forecasting.models.gbm_series import (
+    categorical_codes,
+    error_scale,
+    fallback_reasons,
+    forward_filled,
+    level_scale,
+    observed,
+)
 from forecasting.models.naive import fallback_model
 from forecasting.panel import SeriesPanel
 
@@ -71,11 +77,6 @@ STRATEGIES: tuple[str, ...] = ("recursive", "direct")
 TARGETS: tuple[str, ...] = ("seasonal_difference", "log_ratio", "level")
 SCALINGS: tuple[str, ...] = ("window", "series")
 LOSSES: tuple[str, ...] = ("squared_error", "absolute_error", "gamma", "poisson")
-CALIBRATION_SCORES = 100
-"""Scaled errors per horizon step the automatic number of calibration windows aims for."""
-MAX_CALIBRATION_WINDOWS = 12
-MAX_CATEGORIES = 255
-"""HistGradientBoostingRegressor's native categorical support takes at most ``max_bins`` = 255 categories."""
 
 
 class GradientBoosting(PanelForecaster):
@@ -87,8 +88,8 @@ class GradientBoosting(PanelForecaster):
         ``recursive`` fits one model for the next month and feeds its forecasts
         back as lags. ``direct`` fits one model for every step ``h`` up to
         ``max_horizon`` with ``h`` as a feature and the features taken at the
-        forecast origin, so no forecast is fed back; it was less accurate and
-        slower on the BTS reference set (``docs/experiments/model-docstring-figures.md``).
+        forecast origin, so no forecast is fed back (the two compared:
+        ``docs/experiments/model-docstring-figures.md``).
     target : "log_ratio", "seasonal_difference" or "level"
         What the trees learn, relative to the seasonal base (the same month of
         the last observed year): ``log1p(y / s) - log1p(base / s)`` (growth,
@@ -124,8 +125,8 @@ class GradientBoosting(PanelForecaster):
         strategy has a row per series, origin and step.
     n_jobs
         OpenMP threads for the trees. One by default: on a shared machine
-        (or inside a parallel backtest) more threads than free cores made
-        fitting ten times slower in our measurements.
+        (or inside a parallel backtest) more threads than free cores slow the
+        fits down many times over.
     """
 
     name = "gbm"
@@ -209,15 +210,12 @@ class GradientBoosting(PanelForecaster):
         return "gbm_median" if self.loss == "absolute_error" else f"gbm_{self.loss}"
 
     # --- fit ----------------------------------------------------------------
-    def fit(self, panel: SeriesPanel, X: pd.DataFrame | None = None) -> Self:
+    def _fit(self, panel: SeriesPanel, X: pd.DataFrame | None) -> None:
         """Fit the global model, its conformal calibration and the per-series fallbacks."""
-        if not isinstance(panel, SeriesPanel):
-            raise TypeError(f"fit expects a SeriesPanel. Got {type(panel).__name__} instead.")
-        self._validate_params()
         with limit_threads(limits=self.n_jobs, user_api="openmp"):
-            return self._fit(panel, X)
+            self._fit_global(panel, X)
 
-    def _fit(self, panel: SeriesPanel, X: pd.DataFrame | None) -> Self:
+    def _fit_global(self, panel: SeriesPanel, X: pd.DataFrame | None) -> None:
         self.features_ = LagFeatures(
             tuple(self.lags), tuple(self.rolling_windows), tuple(self.seasonal_difference_lags)
         )
@@ -227,23 +225,26 @@ class GradientBoosting(PanelForecaster):
         self.exog_columns_ = exog_columns(X)
         in_range = np.isfinite(history).cumsum(axis=1) > 0
         month_grid = self._month_grid(layout.ordinals(0, layout.n_columns), in_range, X, "X")
-        categories, self.categorical_names_ = _categorical_codes(
+        categories, self.categorical_names_ = categorical_codes(
             panel.metadata.loc[layout.series_ids], self.series_feature
         )
         n_obs = np.isfinite(history).sum(axis=1)
-        reasons = _fallback_reasons(history, self.min_obs, self._needs_nonnegative)
+        reasons = fallback_reasons(history, self.min_obs, self._needs_nonnegative)
         modelled = np.array([reason is None for reason in reasons])
 
         self.history_ = history
         self.last_ordinals_ = layout.last_ordinals
-        self.last_month_ = {
-            sid: pd.Period(ordinal=int(o), freq="M")
-            for sid, o in zip(layout.series_ids, layout.last_ordinals, strict=True)
-        }
-        self.nonnegative_ = ~(np.nanmin(history, axis=1) < 0)
         self.categories_ = categories
         self.modelled_ = modelled
-        windows = self._calibration_windows(history, modelled)
+        windows = calibration_windows(
+            history,
+            modelled,
+            self._calibration_horizon,
+            self.calibration_step,
+            self.calibration_windows,
+            self.min_obs,
+            self._needs_nonnegative,
+        )
         training_sets = [self._training_set(history, month_grid, modelled, self.max_horizon)]
         training_sets += [
             self._training_set(history[:, :cut], month_grid[:, :cut], usable, self._calibration_horizon)
@@ -251,12 +252,12 @@ class GradientBoosting(PanelForecaster):
         ]
         regressors = self._fit_regressors([(design, target) for design, target, _ in training_sets])
         self.regressor_, self.scale_ = regressors[0], training_sets[0][2]
-        self.error_scale_ = _error_scale(history)
+        self.error_scale_ = error_scale(history)
         self.calibration_scores_ = self._calibrate(
             history, month_grid, windows, regressors[1:], [scale for _, _, scale in training_sets[1:]]
         )
         self.fallback_models_ = {
-            sid: fallback_model(int(n))[1].fit(fill_gaps(_observed(row))[0])
+            sid: fallback_model(int(n))[1].fit(fill_gaps(observed(row))[0])
             for sid, row, n, keep in zip(layout.series_ids, history, n_obs, modelled, strict=True)
             if not keep
         }
@@ -281,12 +282,11 @@ class GradientBoosting(PanelForecaster):
             [
                 (sid, self.model_name, f"interpolated {gaps} missing month(s) for the fallback")
                 for sid, row, keep in zip(layout.series_ids, history, modelled, strict=True)
-                if not keep and (gaps := int(np.isnan(_observed(row)).sum()))
+                if not keep and (gaps := int(np.isnan(observed(row)).sum()))
             ],
             columns=ADJUSTMENT_COLUMNS,
         )
         self.n_series_ = len(layout.series_ids)
-        return self
 
     def _month_grid(
         self, ordinals: np.ndarray, needed: np.ndarray, X: pd.DataFrame | None, what: str
@@ -332,9 +332,9 @@ class GradientBoosting(PanelForecaster):
         rows, drawn with ``random_state``, keep the direct strategy (a row per
         step) fast on large panels.
         """
-        scale = _level_scale(history)
+        scale = level_scale(history)
         table = self.features_.table(history)
-        filled = _forward_filled(history)
+        filled = forward_filled(history)
         origin_scale = self._origin_scales(history, scale)
         n_series, n_columns = history.shape
         steps = [1] if self.strategy == "recursive" else range(1, max_step + 1)
@@ -470,7 +470,7 @@ class GradientBoosting(PanelForecaster):
         if self.strategy == "recursive":
             for step in range(horizon):
                 origin = n_columns - 1 + step
-                filled = _forward_filled(extended[rows, : origin + 1])
+                filled = forward_filled(extended[rows, : origin + 1])
                 base = filled[:, origin + 1 - SEASON_LENGTH]
                 recent = extended[rows, origin + 1 - SEASON_LENGTH : origin + 1]
                 row_scale = self._origin_scales(recent, scale[rows])[:, -1]
@@ -491,7 +491,7 @@ class GradientBoosting(PanelForecaster):
                 f"got horizon {horizon}. Refit with a larger max_horizon."
             )
         lag_features = self.features_.next(history[rows])
-        filled = _forward_filled(history[rows])
+        filled = forward_filled(history[rows])
         row_scale = self._origin_scales(history[rows, -SEASON_LENGTH:], scale[rows])[:, -1]
         forecasts = np.full((history.shape[0], horizon), np.nan)
         steps = np.arange(1, horizon + 1)
@@ -508,27 +508,6 @@ class GradientBoosting(PanelForecaster):
             )
             forecasts[rows, step - 1] = self._from_target(regressor.predict(design), base, row_scale)
         return forecasts
-
-    def _calibration_windows(self, history: np.ndarray, modelled: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        """``(cut, usable series)`` of each rolling-origin calibration refit, newest first."""
-        horizon = self._calibration_horizon
-        step = self.calibration_step or max(1, horizon // 2)
-        n_windows = self.calibration_windows
-        if n_windows is None:
-            n_windows = min(
-                MAX_CALIBRATION_WINDOWS, max(3, math.ceil(CALIBRATION_SCORES / max(modelled.sum(), 1)))
-            )
-        windows = []
-        for window in range(n_windows):
-            cut = history.shape[1] - horizon - window * step
-            if cut < self.min_obs:
-                break
-            reasons = _fallback_reasons(history[:, :cut], self.min_obs, self._needs_nonnegative)
-            usable = modelled & np.array([reason is None for reason in reasons])
-            if not usable.any():
-                break
-            windows.append((cut, usable))
-        return windows
 
     def _calibrate(
         self,
@@ -548,7 +527,7 @@ class GradientBoosting(PanelForecaster):
             forecasts = self._forecast(
                 regressor, training, month_grid[:, cut : cut + horizon], scale, horizon, usable
             )
-            errors = (history[:, cut : cut + horizon] - forecasts) / _error_scale(training)[:, None]
+            errors = (history[:, cut : cut + horizon] - forecasts) / error_scale(training)[:, None]
             scores.append(errors[usable])
         return np.concatenate(scores) if scores else None
 
@@ -559,16 +538,11 @@ class GradientBoosting(PanelForecaster):
         return self.calibration_horizon
 
     # --- predict ------------------------------------------------------------
-    def predict(
-        self,
-        horizon: int,
-        X_future: pd.DataFrame | None = None,
-        levels: Sequence[int] = DEFAULT_LEVELS,
-    ) -> pd.DataFrame:
+    def _predict(
+        self, request: ForecastRequest, X_future: pd.DataFrame | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Forecasts and conformal intervals for the ``horizon`` months after each series' last month."""
-        self._check_fitted()
-        horizon = check_horizon(horizon)
-        levels = check_levels(levels)
+        horizon, levels = request.horizon, request.levels
         if X_future is not None and not self.exog_columns_:
             raise DataError("X_future was given but the model was fitted without X")
         ordinals = self.last_ordinals_[:, None] + np.arange(1, horizon + 1)[None, :]
@@ -583,7 +557,7 @@ class GradientBoosting(PanelForecaster):
                 )
         else:
             mean = np.full(ordinals.shape, np.nan)
-        offsets = self._interval_offsets(horizon, levels)
+        offsets = interval_offsets(self.calibration_scores_, horizon, levels)
         outputs, fallbacks = [], []
         for i, series_id in enumerate(self.series_ids_):
             months = pd.PeriodIndex.from_ordinals(ordinals[i], freq="M")
@@ -592,17 +566,22 @@ class GradientBoosting(PanelForecaster):
                 for key, offset in offsets.items():
                     out[key] = mean[i] + offset * self.error_scale_[i]
             elif series_id in lacking:
-                history = fill_gaps(_observed(self.history_[i]))[0]
+                history = self._observed_history(i)
                 name, fallback = fallback_model(len(history))
                 out = fallback.fit(history).predict(horizon, None, levels)
                 fallbacks.append((series_id, self.model_name, name, lacking[series_id]))
             else:
                 out = self.fallback_models_[series_id].predict(horizon, None, levels)
-            outputs.append((series_id, months, out, bool(self.nonnegative_[i])))
-        return with_predict_fallbacks(
-            forecast_frame(outputs, self.model_name, levels),
-            pd.DataFrame(fallbacks, columns=FALLBACK_COLUMNS),
-        )
+            outputs.append((series_id, months, out))
+        return forecast_frame(outputs, levels), pd.DataFrame(fallbacks, columns=FALLBACK_COLUMNS)
+
+    def _series_history(self, series_id: str) -> np.ndarray | None:
+        rows = np.flatnonzero(np.asarray(self.series_ids_) == series_id)
+        return self._observed_history(rows[0]) if len(rows) else None
+
+    def _observed_history(self, row: int) -> np.ndarray:
+        """Series ``row``'s observed months (gaps filled), from the right-aligned history of the trees."""
+        return fill_gaps(observed(self.history_[row]))[0]
 
     def _lacking_exog(self, ordinals: np.ndarray, grid: np.ndarray) -> dict[str, str]:
         """Modelled series whose ``X_future`` misses a month they need -> the reason they fall back."""
@@ -617,28 +596,6 @@ class GradientBoosting(PanelForecaster):
                 reasons[self.series_ids_[i]] = reason
         return reasons
 
-    def _interval_offsets(self, horizon: int, levels: Sequence[int]) -> dict[str, np.ndarray]:
-        """Per-step interval offsets in error-scale units, from the conformal scores.
-
-        Without calibration scores, a seasonal-naive Gaussian width is used
-        (sigma ~ 1.25 x the seasonal naive MAE), reported in ``fallbacks_``.
-        """
-        steps = np.arange(1, horizon + 1)
-        scores = self.calibration_scores_
-        offsets: dict[str, np.ndarray] = {}
-        for level in levels:
-            alpha = 1 - level / 100
-            if scores is None:
-                width = norm.ppf(1 - alpha / 2) * 1.25 * np.sqrt(np.ceil(steps / SEASON_LENGTH))
-                offsets[f"lower_{level}"], offsets[f"upper_{level}"] = -width, width
-                continue
-            calibrated = scores.shape[1]
-            columns = np.minimum(steps, calibrated) - 1
-            widen = np.sqrt(np.maximum(steps / calibrated, 1.0))
-            lower, upper = conformal_bounds(scores[:, columns], alpha)
-            offsets[f"lower_{level}"], offsets[f"upper_{level}"] = lower * widen, upper * widen
-        return offsets
-
 
 def fit_trees(
     regressor: Pipeline | None, design: np.ndarray, target: np.ndarray, n_threads: int
@@ -648,71 +605,3 @@ def fit_trees(
         return None
     with limit_threads(limits=n_threads, user_api="openmp"):
         return regressor.fit(design, target)
-
-
-def _observed(row: np.ndarray) -> np.ndarray:
-    """One right-aligned row without its leading padding."""
-    finite = np.flatnonzero(np.isfinite(row))
-    return row[finite[0] :] if len(finite) else row[:0]
-
-
-def _fallback_reasons(history: np.ndarray, min_obs: int, nonnegative: bool) -> list[str | None]:
-    """Why each series cannot be modelled (None when it can)."""
-    n_obs = np.isfinite(history).sum(axis=1)
-    negative = (np.where(np.isfinite(history), history, 0.0) < 0).any(axis=1)
-    level = _level_scale(history)
-    reasons: list[str | None] = []
-    for row, n, scale, has_negative in zip(history, n_obs, level, negative, strict=True):
-        if n < min_obs:
-            reasons.append(f"{int(n)} observations, needs at least {min_obs}")
-        elif not np.isfinite(scale) or scale == 0:
-            reasons.append("all values are zero: no scale for the global model")
-        elif np.nanmax(row) == np.nanmin(row):
-            reasons.append("constant series: nothing for the global model to learn")
-        elif nonnegative and has_negative:
-            reasons.append("negative values: target='log_ratio' needs non-negative series")
-        else:
-            reasons.append(None)
-    return reasons
-
-
-def _level_scale(history: np.ndarray) -> np.ndarray:
-    """Mean absolute value of the last 12 months (of all months when those are zero or missing)."""
-    if history.shape[1] == 0:
-        return np.full(history.shape[0], np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, handled below
-        recent = np.nanmean(np.abs(history[:, -SEASON_LENGTH:]), axis=1)
-        overall = np.nanmean(np.abs(history), axis=1)
-    return np.where(np.isfinite(recent) & (recent > 0), recent, overall)
-
-
-def _error_scale(history: np.ndarray) -> np.ndarray:
-    """Each series' MASE scale (:func:`~forecasting.core.scales.seasonal_scales`): the unit of the
-    conformal scores, floored at a millionth of its level so a flat stretch cannot divide by zero."""
-    scale = seasonal_scales(history.T)[0]
-    level = _level_scale(history)
-    floor = np.where(np.isfinite(level) & (level > 0), 1e-6 * level, 1e-12)
-    return np.where(np.isfinite(scale) & (scale > floor), scale, floor)
-
-
-def _forward_filled(history: np.ndarray) -> np.ndarray:
-    """Missing months take the last observed value: the seasonal base must be a number."""
-    return pd.DataFrame(history).ffill(axis=1).to_numpy()
-
-
-def _categorical_codes(metadata: pd.DataFrame, series_feature: bool) -> tuple[np.ndarray, list[str]]:
-    """Integer codes of the series-level dimensions with 2..255 categories (NaN for missing)."""
-    columns: dict[str, pd.Series] = {}
-    if series_feature and 1 < len(metadata) <= MAX_CATEGORIES:
-        columns["series"] = pd.Series(metadata.index, index=metadata.index)
-    for name in metadata.columns:
-        n_categories = metadata[name].nunique(dropna=True)
-        if 1 < n_categories <= MAX_CATEGORIES and n_categories < len(metadata):
-            columns[name] = metadata[name]
-    codes = np.empty((len(metadata), len(columns)))
-    for j, values in enumerate(columns.values()):
-        column = pd.Categorical(values.astype("string")).codes.astype("float64")
-        column[column < 0] = np.nan
-        codes[:, j] = column
-    return codes, list(columns)

@@ -15,7 +15,7 @@ statsforecast's own failures on a series (a tiny or degenerate one) become
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -23,7 +23,7 @@ from statsforecast.models import AutoCES, AutoETS, AutoTheta
 
 from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.core.params import NONE, POSITIVE_INT, Constraint, Options
-from forecasting.models.base import SERIES_PARAMS, LocalForecaster
+from forecasting.models.base import LOCAL_PARAMS, SERIES_PARAMS, LocalForecaster
 
 STATSFORECAST_DATA_ERRORS: tuple[type[Exception], ...] = (
     NotImplementedError,
@@ -198,29 +198,86 @@ class CesSeriesModel(SmoothingSeriesModel):
         return {"model": str(self.model_.model_["seasontype"])}
 
 
-class SmoothingForecaster(LocalForecaster):
-    """A statsforecast smoothing model per series; ``series_params`` fixes chosen forms per series."""
-
-    panel_params: ClassVar[dict[str, Any]] = {"series_params": None}
-    panel_constraints: ClassVar[dict[str, list[Constraint]]] = SERIES_PARAMS
-
-
-class Ets(SmoothingForecaster):
-    """Automatic ETS per series, chosen by AICc from the restricted forms."""
+class Ets(LocalForecaster):
+    """Automatic ETS per series, chosen by AICc from the restricted forms; ``series_params`` fixes
+    chosen forms per series."""
 
     name = "ets"
     series_model = EtsSeriesModel
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **EtsSeriesModel._parameter_constraints,
+        **SERIES_PARAMS,
+        **LOCAL_PARAMS,
+    }
+
+    def __init__(
+        self,
+        *,
+        season_length: int = SEASON_LENGTH,
+        model: str = "ZZZ",
+        damped: bool | None = None,
+        series_params: Mapping[str, Mapping[str, Any]] | None = None,
+        min_obs: int | None = None,
+        n_jobs: int = 1,
+    ) -> None:
+        self.season_length = season_length
+        self.model = model
+        self.damped = damped
+        self.series_params = series_params
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs
 
 
-class Theta(SmoothingForecaster):
-    """Theta per series with an optimised theta, seasonally adjusted when seasonality is significant."""
+class Theta(LocalForecaster):
+    """Theta per series with an optimised theta, seasonally adjusted when seasonality is significant;
+    ``series_params`` fixes chosen variants per series."""
 
     name = "theta"
     series_model = ThetaSeriesModel
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **ThetaSeriesModel._parameter_constraints,
+        **SERIES_PARAMS,
+        **LOCAL_PARAMS,
+    }
+
+    def __init__(
+        self,
+        *,
+        season_length: int = SEASON_LENGTH,
+        model: str | None = None,
+        series_params: Mapping[str, Mapping[str, Any]] | None = None,
+        min_obs: int | None = None,
+        n_jobs: int = 1,
+    ) -> None:
+        self.season_length = season_length
+        self.model = model
+        self.series_params = series_params
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs
 
 
-class Ces(SmoothingForecaster):
-    """Complex exponential smoothing per series."""
+class Ces(LocalForecaster):
+    """Complex exponential smoothing per series; ``series_params`` fixes chosen season types per series."""
 
     name = "ces"
     series_model = CesSeriesModel
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **CesSeriesModel._parameter_constraints,
+        **SERIES_PARAMS,
+        **LOCAL_PARAMS,
+    }
+
+    def __init__(
+        self,
+        *,
+        season_length: int = SEASON_LENGTH,
+        model: str = "Z",
+        series_params: Mapping[str, Mapping[str, Any]] | None = None,
+        min_obs: int | None = None,
+        n_jobs: int = 1,
+    ) -> None:
+        self.season_length = season_length
+        self.model = model
+        self.series_params = series_params
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs

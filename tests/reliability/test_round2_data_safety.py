@@ -610,8 +610,11 @@ def test_a_non_finite_fallback_is_an_error_naming_the_series() -> None:
             ]
         )
     )
-    forecasts = make_model("naive").fit(panel).predict(3)
-    assert not np.isfinite(forecasts["upper_95"]).all(), "the defect: naive intervals overflow"
+    model = make_model("naive").fit(panel)  # naive intervals overflow on 'huge', so does its stand-in
+    with pytest.raises(DataError, match="series 'huge': the forecast and its seasonal_naive fallback"):
+        model.predict(3)
+    fine = make_model("naive").fit(panel.subset(["fine"])).predict(3)
+    forecasts = pd.concat([fine, fine.assign(series_id="huge", upper_95=np.inf)], ignore_index=True)
     with pytest.raises(DataError, match="series 'huge': the forecast and its seasonal_naive fallback"):
         replace_non_finite(forecasts, panel)
     with pytest.raises(DataError, match="series 'huge': forecast or interval is not a finite number"):

@@ -1,0 +1,134 @@
+"""Which of ``auto``'s members suit each series (``decisions_``, ``plan_``), from its own history.
+
+*Seasonality* by the M4 benchmarks' autocorrelation test
+(:func:`~forecasting.core.seasonality.seasonal_acf`): the non-seasonal
+baselines (naive, drift), when they are candidates, forecast only the series
+without seasonality. *Length*: the global gradient-boosting members need
+``global_min_obs`` months of a series (below two seasons they would only stand
+in with a no-change forecast), the seasonal no-change members one season.
+*Panel*: the global members need ``global_min_series`` series to learn from.
+A member that does not suit a series is not fitted for it, and ``plan_`` says
+why. Every member sees only the last ``max_history`` months of a series
+(:func:`recent_history`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from forecasting.core.constants import SEASON_LENGTH
+from forecasting.core.seasonality import seasonal_acf
+from forecasting.models.base import PanelForecaster, fill_gaps, series_arrays
+from forecasting.panel import SeriesPanel
+
+DECISION_COLUMNS = ["series_id", "n_obs", "seasonal_acf", "seasonal", "members", "skipped"]
+PLAN_COLUMNS = ["series_id", "model", "used", "reason"]
+
+
+class Role(NamedTuple):
+    """Which series a member may forecast: non-seasonal ones only, or all (None), and how long."""
+
+    season: str | None = None
+    min_obs: int = 1
+
+
+ROLES = {
+    "seasonal_naive": Role(min_obs=SEASON_LENGTH),
+    "seasonal_profile": Role(min_obs=SEASON_LENGTH),
+    "naive": Role("nonseasonal", 2),
+    "drift": Role("nonseasonal", 3),
+}
+"""Members with a restricted role; any other member (ETS, ARIMA, Theta, CES, a custom model) forecasts all."""
+GLOBAL_MEMBERS = ("gbm", "gbm_median")
+"""Global members: they need ``global_min_obs`` months of a series to fit it."""
+
+
+def recent_history(panel: SeriesPanel, months: int | None) -> SeriesPanel:
+    """Each series' last ``months`` months (the panel itself when None or when nothing is older)."""
+    if months is None:
+        return panel
+    recent = _months_to_last(panel) < months
+    return panel if recent.all() else SeriesPanel(panel.records[recent], panel.report)
+
+
+def history_before(panel: SeriesPanel, months: int) -> SeriesPanel | None:
+    """Each series without its last ``months`` months (None when no series has anything left)."""
+    kept = panel.records[_months_to_last(panel) >= months]
+    return SeriesPanel(kept, panel.report) if not kept.empty else None
+
+
+def _months_to_last(panel: SeriesPanel) -> np.ndarray:
+    """Per record, the months from it to its series' last month."""
+    records = panel.records
+    last = records.groupby("series_id", observed=True)["month"].transform("max").array.asi8
+    return last - records["month"].array.asi8
+
+
+def series_decisions(panel: SeriesPanel) -> pd.DataFrame:
+    """Per series: observations, the seasonality statistic and the decision."""
+    rows = []
+    for series_id, y, _ in series_arrays(panel):
+        y = fill_gaps(y[np.argmax(np.isfinite(y)) :])[0]
+        acf = seasonal_acf(y)
+        rows.append((series_id, len(y), acf, acf > 1))
+    return pd.DataFrame(rows, columns=DECISION_COLUMNS[:4])
+
+
+def member_plan(
+    decisions: pd.DataFrame,
+    members: Sequence[PanelForecaster],
+    global_min_obs: int,
+    global_min_series: int = 1,
+) -> pd.DataFrame:
+    """Per series and member: whether it forecasts the series, or why not.
+
+    A series no member's role suits (only non-seasonal baselines among the
+    candidates and a seasonal series) keeps every member long enough for it.
+    """
+    rows = []
+    few = len(decisions) < global_min_series
+    roles = {m.model_name: _role(m.model_name, global_min_obs) for m in members}
+    for row in decisions.itertuples(index=False):
+        reasons = {name: _not_suited(role, row) for name, role in roles.items()}
+        if few:  # a global model learns across series: a handful teach it little
+            reasons |= {
+                name: f"{len(decisions)} series in the panel < {global_min_series}"
+                for name in roles
+                if name in GLOBAL_MEMBERS
+            }
+        if all(reasons.values()):
+            reasons = {name: _too_short(role, row) for name, role in roles.items()}
+        for name, reason in reasons.items():
+            rows.append((row.series_id, name, reason is None, reason or ""))
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+
+
+def _role(name: str, global_min_obs: int) -> Role:
+    return ROLES.get(name, Role(min_obs=global_min_obs if name in GLOBAL_MEMBERS else 1))
+
+
+def _too_short(role: Role, row) -> str | None:  # noqa: ANN001 - a decisions row
+    return f"{row.n_obs} months < {role.min_obs}" if row.n_obs < role.min_obs else None
+
+
+def _not_suited(role: Role, row) -> str | None:  # noqa: ANN001 - a decisions row
+    if row.n_obs < role.min_obs:
+        return _too_short(role, row)
+    if role.season == "nonseasonal" and row.seasonal:
+        return "seasonal"
+    return None
+
+
+def with_members(decisions: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
+    """``decisions`` plus the members each series uses and those skipped, with the reason."""
+    used = plan[plan["used"]].groupby("series_id", sort=False)["model"].agg("+".join)
+    left = plan[~plan["used"]]
+    skipped = (left["model"] + ": " + left["reason"]).groupby(left["series_id"], sort=False).agg("; ".join)
+    out = decisions.copy()
+    out["members"] = out["series_id"].map(used).fillna("")
+    out["skipped"] = out["series_id"].map(skipped).fillna("")
+    return out[DECISION_COLUMNS]
