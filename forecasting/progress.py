@@ -73,6 +73,8 @@ class _Step:
     size: float
     budget: float
     credited: float = 0.0
+    exact: bool = False
+    """Steps nested in this one announced their units (:func:`announce`): each gets its exact share."""
 
     @property
     def left(self) -> float:
@@ -338,14 +340,15 @@ def step(units: int) -> Iterator[None]:
 
     Outside any step the block counts exactly ``units`` of the total (which
     :func:`expect` or :func:`plan` announced); inside one it may fill
-    :data:`NESTED_SHARE` of what its parent has left, as its own ``units`` come in.
+    :data:`NESTED_SHARE` of what its parent has left, as its own ``units`` come in,
+    or exactly its share of the parent when the parent announced its work.
     """
     report = _CURRENT.get()
     if report is None:
         yield
         return
     outer = _STEPS.get()
-    budget = float(units) if not outer else outer[-1].left * NESTED_SHARE
+    budget = float(units) if not outer else _nested_budget(outer[-1], units)
     budget = budget if units > 0 else 0.0
     if units > 0:
         report.begin_work()
@@ -356,6 +359,27 @@ def step(units: int) -> Iterator[None]:
     finally:
         _STEPS.reset(token)
     report.credit((*outer, own), own.left)
+
+
+def _nested_budget(parent: _Step, units: int) -> float:
+    if parent.exact:
+        return min(units * parent.budget / parent.size, parent.left)
+    return parent.left * NESTED_SHARE
+
+
+def announce(units: int) -> None:
+    """The innermost step turns out to hold ``units`` of nested work (``auto`` knows it once it has
+    planned its members' backtests and fits): the steps nested in it then count their exact share,
+    and a step outside any other grows the command's total to match, so the bar neither stalls
+    at 100 % nor jumps at the end."""
+    report, steps = _CURRENT.get(), _STEPS.get()
+    if report is None or not steps or units <= 0:
+        return
+    inner = steps[-1]
+    if len(steps) == 1 and units > inner.size:
+        report.grow(math.ceil(units - inner.size))
+        inner.budget += units - inner.size
+    inner.size, inner.exact = float(units), True
 
 
 def complete(units: int) -> None:

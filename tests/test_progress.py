@@ -13,6 +13,8 @@ from forecasting import progress
 from forecasting.cli import main
 from forecasting.evaluation.backtest import backtest
 from forecasting.executors import SerialExecutor, run_chunked, use_executor
+from forecasting.models import auto as auto_module
+from forecasting.models import auto_members as auto_members_module
 from forecasting.models.registry import make_model
 from forecasting.sample import SAMPLE_PATH
 
@@ -111,6 +113,39 @@ def test_nested_scopes_and_steps_share_the_one_bar(clock: FakeClock, monkeypatch
     assert len(bars) == 1 and bars[0].total == 10 and bars[0].n == 10
 
 
+def test_a_step_that_announces_its_work_counts_nested_steps_exactly(clock: FakeClock) -> None:
+    with progress.progress_scope("demo") as report:
+        progress.plan(10)
+        with progress.step(10):
+            progress.announce(40)  # known only once the step runs: the total follows
+            assert report.total == 40
+            for _ in range(3):
+                with progress.step(10):  # exactly its share, not half of what is left
+                    pass
+            assert report.done == 30
+        assert report.done == report.total == 40
+
+
+def test_auto_announces_its_backtests_and_fits_so_the_bar_tracks_them(clock: FakeClock, small_panel) -> None:
+    """The bar must not reach 100 % while ``auto`` still fits (it did, 30 minutes early, on BTS)."""
+    seen = {}
+    fit_planned = auto_members_module.fit_planned
+
+    def recording(groups, panel, X):  # noqa: ANN001, ANN202
+        report = progress.current()
+        seen.update(done=report.done, total=report.total, fits=sum(len(ids) for _, ids in groups))
+        return fit_planned(groups, panel, X)
+
+    with pytest.MonkeyPatch.context() as patch, progress.progress_scope("demo") as report:
+        patch.setattr(auto_module, "fit_planned", recording)
+        progress.plan(len(small_panel))
+        with progress.step(len(small_panel)):
+            make_model("auto", horizon=3).fit(small_panel)
+    assert seen["total"] > 3 * len(small_panel)  # every member's folds and fits, not one unit a series
+    assert seen["done"] == pytest.approx(seen["total"] - seen["fits"], rel=0.05)
+    assert report.done == pytest.approx(report.total)
+
+
 def test_a_step_never_counts_more_than_its_units_and_a_failed_step_nothing(clock: FakeClock) -> None:
     with progress.progress_scope("demo") as report:
         progress.plan(20)
@@ -193,7 +228,8 @@ def test_one_bar_for_a_command_whose_model_backtests_inside(clock: FakeClock, mo
     args = ["backtest", "--input", str(SAMPLE_PATH), "--horizon", "3", "--folds", "2"]
     assert main([*args, "--models", "naive,auto", "--executor", "serial"]) == 0
     assert len(bars) == 1
-    assert bars[0].total == 11 * 2 * 2 and bars[0].n == bars[0].total
+    # each fold's auto announces its members' backtests and fits: the total grows to the real work
+    assert bars[0].total > 11 * 2 * 2 and bars[0].n == bars[0].total
     assert "backtest" in capsys.readouterr().err  # the bar's label, on stderr
 
 

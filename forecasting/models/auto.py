@@ -38,6 +38,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from forecasting import progress
 from forecasting.core.checks import check_levels
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
 from forecasting.core.params import (
@@ -59,7 +60,13 @@ from forecasting.models.auto_intervals import (
     shape_intervals,
     step_calibration,
 )
-from forecasting.models.auto_members import backtest_planned, capped_calibration, fit_planned, planned_groups
+from forecasting.models.auto_members import (
+    backtest_planned,
+    capped_calibration,
+    fit_planned,
+    planned_groups,
+    planned_work,
+)
 from forecasting.models.auto_plan import member_plan, recent_history, series_decisions, with_members
 from forecasting.models.auto_weights import combine_by_horizon, combined_backtest, horizon_weights
 from forecasting.models.base import PanelForecaster, concat_rows
@@ -171,6 +178,7 @@ class Auto(PanelForecaster):
         groups = planned_groups(candidates, self.plan_)
         levels = self._levels()
         horizon, folds = self.backtest_horizon, self.backtest_folds
+        progress.announce(planned_work(groups, folds))
         results, backtest_failures = backtest_planned(
             groups, panel, X, horizon, folds, intervals=self.calibrate, levels=levels
         )

@@ -31,6 +31,16 @@ small panel the GBM would refit up to 12 times for its own intervals, which insi
 input among six and are refitted again at every backtest fold."""
 
 
+def planned_work(groups: Sequence[tuple[PanelForecaster, list[str]]], folds: int) -> int:
+    """Series fits ``auto`` will run, as the command's progress counts them: each member's series
+    at every backtest fold, once more for a form searched before the folds, and once for the fit."""
+    return sum(len(ids) * (folds + 1 + _searches_form(member, folds)) for member, ids in groups)
+
+
+def _searches_form(member: PanelForecaster, folds: int) -> int:
+    return int(folds > 1 and "series_params" in member.get_params())
+
+
 def capped_calibration(member: PanelForecaster) -> PanelForecaster:
     """``member`` with ``MEMBER_CALIBRATION_WINDOWS`` conformal refits if it sets their count itself."""
     if member.get_params().get("calibration_windows", False) is None:
@@ -58,7 +68,7 @@ def backtest_member(
     member = clone(member)
     if not intervals and "calibration_windows" in member.get_params():
         member.set_params(calibration_windows=0)
-    if folds > 1 and "series_params" in member.get_params():
+    if _searches_form(member, folds):
         earliest = history_before(panel, max(fold_offsets(horizon, folds)))
         if earliest is not None:
             member.set_params(series_params=clone(member).fit(earliest, X).selected_params_)
