@@ -493,6 +493,10 @@ def _with_executor(handler):  # noqa: ANN001, ANN202 - argparse handler wrapper
             kind = DEFAULT_EXECUTOR
         commands.setup_logging()  # before the bar, so log lines print above it
         n_jobs = getattr(args, "n_jobs", -1)  # the local executor's processes, as job.n_jobs sets them
+        if n_jobs == 0:
+            raise ConfigError(
+                "must not be 0 (1: one process, -1: all cores, -2: all but one)", key="--n-jobs"
+            )
         with progress_scope(args.command), executor_scope(kind, address=args.dask_address, n_jobs=n_jobs):
             return handler(args)
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from forecasting import Forecaster
+from forecasting import Forecaster, executors
 from forecasting.cli import main
 from forecasting.core.constants import MAX_HORIZON
 from forecasting.errors import ConfigError
-from forecasting.executors import LocalExecutor
+from forecasting.executors import LocalExecutor, SerialExecutor, worker_count
 
 from .jobkit import write_panel
 
@@ -41,17 +40,14 @@ def test_a_local_executor_never_starts_more_workers_than_cores(caplog: pytest.Lo
 def test_backtest_n_jobs_is_capped_at_the_core_count(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Recorded, not run: joblib's Parallel is replaced by a serial stand-in that notes its n_jobs."""
+    """Recorded, not run: the command's local executor is replaced by one that notes its workers."""
     asked: list[int] = []
 
-    class Recorder:
-        def __init__(self, n_jobs: int, **kwargs: Any) -> None:
-            asked.append(n_jobs)
+    class Recorder(SerialExecutor):
+        def __init__(self, n_jobs: int) -> None:
+            asked.append(worker_count(n_jobs))
 
-        def __call__(self, tasks: Any) -> list[Any]:
-            return [function(*args, **kwargs) for function, args, kwargs in tasks]
-
-    monkeypatch.setattr("forecasting.models.cv.Parallel", Recorder)
+    monkeypatch.setattr(executors, "LocalExecutor", Recorder)
     panel = write_panel(tmp_path / "panel.csv")
     argv = [
         "backtest",
