@@ -23,7 +23,6 @@ combines the GBMs with statistical and no-change models (figures:
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import ClassVar
@@ -380,13 +379,12 @@ class GradientBoosting(PanelForecaster):
 
         Each task carries one design matrix (at most ``max_train_rows`` rows), not
         the panel; with the serial executor this is a plain loop on the driver.
-        Fewer regressors than cores (one, in ``auto``'s backtest folds) run in
-        this process, so each gets the cores the others leave idle as OpenMP
-        threads (the trees do not depend on the thread count).
+        Each keeps ``n_jobs`` OpenMP threads: giving it the cores other regressors
+        leave idle saved 12 % on a quiet machine and cost 14x on a busy one (the
+        threads spin waiting for cores other processes hold).
         """
-        threads = max(self.n_jobs, (os.cpu_count() or 1) // max(len(training_sets), 1))
         tasks = [
-            (self._regressor(design) if len(design) else None, design, target, threads)
+            (self._regressor(design) if len(design) else None, design, target, self.n_jobs)
             for design, target in training_sets
         ]
         return run_chunked(fit_trees, tasks, n_jobs=1, heavy=True)
