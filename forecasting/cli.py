@@ -143,7 +143,7 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _series_build(args: argparse.Namespace) -> int:
-    from forecasting.data.loaders import load
+    from forecasting.data.loaders import load, spec_of
     from forecasting.data.staleness import check_max_stale_months, flag_stale
     from forecasting.data.summing import structure_path
     from forecasting.features.flows import build_series
@@ -158,8 +158,9 @@ def _series_build(args: argparse.Namespace) -> int:
     report = _report_target(args.report, output, inputs)
     if args.output != STDOUT:  # and the same for the hierarchy written beside it
         output_target(structure_path(args.output), inputs=inputs)
+    spec = spec_of(args.format)  # a source spec may declare the dimensions its series add up along
     loaded = SeriesPanel.from_load(load(args.input, args.format, conflicts=args.conflicts))
-    panel = build_series(loaded, max_estimated_share=share)
+    panel = build_series(loaded, max_estimated_share=share, summing=spec.summing if spec else ())
     flag_stale(panel.report, panel.records, check_max_stale_months(args.max_stale_months))
     path = write_long_csv(panel, args.output, inputs=inputs)
     saved = None if report is None else write_text_atomic(panel.report.format() + "\n", report, inputs=inputs)
