@@ -314,12 +314,13 @@ def _reconciled_leaderboard(args: argparse.Namespace, results: pd.DataFrame) -> 
 
     from forecasting.data.loaders import load
     from forecasting.evaluation.metrics import table_levels
-    from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
+    from forecasting.evaluation.reconciled import RECONCILE_CHOICES, leaderboard_by_level, reconciled_backtest
     from forecasting.panel import SeriesPanel
-    from forecasting.reconciliation import METHODS, structure_to_reconcile
+    from forecasting.reconciliation import structure_to_reconcile
 
-    if args.reconcile not in METHODS:
-        raise ConfigError(f"must be one of {', '.join(METHODS)}. Got {args.reconcile!r}", key="--reconcile")
+    if args.reconcile not in RECONCILE_CHOICES:
+        choices = ", ".join(RECONCILE_CHOICES)
+        raise ConfigError(f"must be one of {choices}. Got {args.reconcile!r}", key="--reconcile")
     structure, mismatched = structure_to_reconcile(SeriesPanel.from_load(load(args.input, args.format)))
     if not structure.aggregates:
         raise ConfigError("needs a hierarchy next to the input (series build --output)", key="--reconcile")
@@ -365,7 +366,8 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
         default=None,
         metavar="METHOD",
         help="make forecasts add up along the hierarchy written next to the input by 'series build': "
-        "bottom_up, top_down, ols, wls_struct, wls_var or mint_shrink",
+        "bottom_up, top_down, ols, wls_struct, wls_var, mint_shrink or mint_guarded (MinT keeping the "
+        "base forecasts of any level it made worse on the backtest)",
     )
     signs = forecast.add_mutually_exclusive_group()
     signs.add_argument(

@@ -141,6 +141,11 @@ def test_job_config_reconcile_section(tmp_path) -> None:
     with pytest.raises(ConfigError, match="reconcile.method"):
         load_config(path)
     assert load_config(None).reconcile_choose_on == "base"
+    path.write_text('[reconcile]\nchoose_on = "reconciled"\n')  # a section without a method: the guarded one
+    assert (load_config(path).reconcile, load_config(path).reconcile_choose_on) == (
+        "mint_guarded",
+        "reconciled",
+    )
     default = load_config(None)
     assert (default.reconcile_residuals, default.reconcile_residual_months) == ("in_sample", 120)
     path.write_text('[reconcile]\nmethod = "mint_shrink"\nresiduals = "backtest"\nresidual_months = 36\n')
@@ -161,7 +166,6 @@ def test_job_config_reconcile_section(tmp_path) -> None:
     [
         ('method = "ols"\nchoose_on = "best"', "must be one of \\['base', 'reconciled'\\]. Got 'best'"),
         ('method = "ols"\nchoose_on = true', "must be a string"),
-        ('choose_on = "reconciled"', "needs reconcile.method"),
         ('method = "ols"\nchoose_on = "reconciled"\n[backtest]\nfolds = 1', "needs backtest.folds >= 2"),
     ],
 )
