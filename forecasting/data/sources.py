@@ -263,6 +263,13 @@ def _id_pattern(pattern: Any, file: str | None) -> re.Pattern[str] | None:
     return compiled
 
 
+def _is_path(entry: Any) -> bool:
+    """A dimension name, or a non-empty list of names."""
+    if isinstance(entry, str):
+        return True
+    return isinstance(entry, list) and bool(entry) and all(isinstance(name, str) for name in entry)
+
+
 def _summing(table: Any, file: str | None) -> tuple[tuple[str, ...], ...]:
     """``[summing] dimensions``: a list of names or of nested paths of names, every name once."""
     if table is None:
@@ -273,9 +280,11 @@ def _summing(table: Any, file: str | None) -> tuple[tuple[str, ...], ...]:
     entries = table["dimensions"]
     if not isinstance(entries, list) or not entries:
         raise ConfigError("must be a non-empty list of dimensions", key=key, file=file)
-    paths = tuple((entry,) if isinstance(entry, str) else tuple(entry) for entry in entries if entry)
+    paths = tuple(
+        (entry,) if isinstance(entry, str) else tuple(entry) for entry in entries if _is_path(entry)
+    )
     names = [name for path in paths for name in path]
-    if len(paths) != len(entries) or not all(isinstance(name, str) and name for name in names):
+    if len(paths) != len(entries) or not all(names):
         raise ConfigError(
             f"each entry is a dimension name or a list of names (coarse to fine). Got {shorten(entries)}",
             key=key,

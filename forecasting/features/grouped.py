@@ -36,11 +36,12 @@ SHARED_DIMENSIONS: tuple[str, ...] = ("flow", "measure", "direction", "unit", "c
 """Dimensions the bottom series must share unless declared: a total never adds exports to imports."""
 
 
-def grouped_nodes(dimensions: Sequence[Sequence[str]]) -> tuple[Node, ...]:
+def grouped_nodes(dimensions: Sequence[Sequence[str]], shared: Sequence[str] = ()) -> tuple[Node, ...]:
     """One node per cut of the dimension paths coarser than the bottom, the total first.
 
     A cut takes a prefix of each path (possibly empty); the full cut (every
-    path whole) is the bottom level and has no node.
+    path whole) is the bottom level and has no node. ``shared``: dimensions
+    every bottom series has alike (e.g. ``direction``), which the parents carry too.
     """
     paths = [tuple(path) for path in dimensions]
     full = tuple(len(path) for path in paths)
@@ -53,7 +54,7 @@ def grouped_nodes(dimensions: Sequence[Sequence[str]]) -> tuple[Node, ...]:
         keys = tuple(key for path, depth in zip(paths, depths, strict=True) for key in path[:depth])
         finest = [path[depth - 1] for path, depth in zip(paths, depths, strict=True) if depth]
         template = "/".join(f"{key}/{{{key}}}" for key in keys) or TOTAL
-        nodes.append(Node(keys, template, level="+".join(finest) or TOTAL))
+        nodes.append(Node((*keys, *shared), template, level="+".join(finest) or TOTAL))
     return tuple(nodes)
 
 
@@ -85,6 +86,10 @@ def build_grouped(
                 f"the series to sum along {keys} differ in {column} ({shown}): a total would add them up; "
                 f"declare {column} as a summing dimension or build them separately"
             )
+    shared = [column for column in SHARED_DIMENSIONS if column not in keys]
     return build_nodes(
-        panel, grouped_nodes(dimensions), max_estimated_share=max_estimated_share, leaf_keys=tuple(keys)
+        panel,
+        grouped_nodes(dimensions, shared),
+        max_estimated_share=max_estimated_share,
+        leaf_keys=tuple(keys),
     )

@@ -328,7 +328,7 @@ def _parents(
     """
     if node.weights is not None:
         leaves = leaves[leaves["direction"].isin(list(node.weights))]
-    group_keys = [*node.keys, "flow", "unit", "currency"]
+    group_keys = list(dict.fromkeys([*node.keys, "flow", "unit", "currency"]))
     own = [key for key in node.keys if key in carried]
     ids, columns, shares, rows, edges = [], [], [], [], []
     for key, children in leaves.groupby(group_keys, dropna=False, sort=True).groups.items():
