@@ -180,7 +180,8 @@ def guard_levels(
     accepted = table.iloc[1:].reset_index(drop=True)
     if not accepted["accepted"].any():
         return LevelGuard(None, table.rename_axis("candidate"))
-    best = accepted[accepted["accepted"]]["mean_ratio"].idxmin()  # the first of equals: fewest levels kept
+    ratios = accepted["mean_ratio"].where(accepted["accepted"])
+    best = int(np.flatnonzero(ratios <= ratios.min() * (1 + TIE_RTOL))[0])  # of equals, the fewest kept
     return LevelGuard(candidates[best], table.rename_axis("candidate"))
 
 
