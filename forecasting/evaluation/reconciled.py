@@ -154,7 +154,7 @@ def guard_levels(
     with the lowest mean ratio to the base over the levels wins (ties: the earlier).
     """
     points = results.drop(columns=[c for c in results.columns if c.startswith(("lower_", "upper_"))])
-    names = _levels_top_down(structure)
+    names = levels_top_down(structure)
     level_of = structure.level_of()
     candidates = [
         kept
@@ -185,7 +185,7 @@ def guard_levels(
     return LevelGuard(candidates[best], table.rename_axis("candidate"))
 
 
-def _levels_top_down(structure: SummingStructure) -> list[str]:
+def levels_top_down(structure: SummingStructure) -> list[str]:
     """The structure's level names, the widest parents first, ``bottom`` last."""
     sizes = pd.Series(np.asarray(structure.S.sum(axis=1)).ravel(), index=structure.series)
     widest = sizes.groupby(structure.level_of()).mean()
