@@ -15,7 +15,7 @@ from forecasting.evaluation.reconciled import (
     reconciled_backtest,
 )
 from forecasting.reconciliation import reconcile, reconcile_forecasts, shrunk_covariance
-from forecasting.reconciliation.methods import can_keep
+from forecasting.reconciliation.methods import can_keep, keepable
 
 PARTNERS = ("de", "fr")
 GOODS = ("g1", "g2", "g3")
@@ -111,6 +111,26 @@ def test_keeping_a_sum_twice_is_refused() -> None:
             reconcile(GROUPED, base, "mint_shrink", covariance=covariance, keep=keep)
     with pytest.raises(DataError, match="needs a projection method"):
         reconcile(GROUPED, base, "bottom_up", keep=["total"])
+
+
+def test_a_kept_series_that_sums_other_kept_ones_becomes_their_sum() -> None:
+    # as on BTS: the total of all containers sums the container totals; two totals sum the same ports
+    structure = SummingStructure.from_edges(
+        pd.DataFrame(
+            [("all", c, "total") for c in ("x1", "x2", "y1", "y2")]
+            + [("x", c, "total") for c in ("x1", "x2")]
+            + [("same_as_x", c, "total") for c in ("x1", "x2")]
+            + [("y", c, "total") for c in ("y1", "y2")],
+            columns=["parent", "child", "level"],
+        )
+    )
+    totals = ["all", "same_as_x", "x", "y"]
+    assert not can_keep(structure, totals)
+    assert keepable(structure, totals) == {"same_as_x", "y"}  # of equal ones the first in series order
+    base = np.array([100.0, 48.0, 48.0, 45.0, 20.0, 25.0, 30.0, 10.0])  # all, same_as_x, x, y, x1, x2, y1, y2
+    got = reconcile(structure, base, "ols", keep=keepable(structure, totals))
+    np.testing.assert_allclose(got[:4], [93.0, 48.0, 48.0, 45.0])
+    np.testing.assert_allclose([got[4:6].sum(), got[6:].sum()], [48.0, 45.0])
 
 
 # --- mint_guarded on a planted hierarchy where MinT hurts the top --------------------------------

@@ -44,7 +44,7 @@ from forecasting.reconciliation import (
     reconcile_forecasts,
     residual_matrix,
 )
-from forecasting.reconciliation.methods import can_keep
+from forecasting.reconciliation.methods import can_keep, keepable
 
 RECONCILED_SEPARATOR = "+"
 """Reconciled rows are labelled ``<model>+<method>``, e.g. ``ets+mint_shrink``."""
@@ -67,6 +67,7 @@ def reconciled_backtest(
     in_sample: pd.DataFrame | None = None,
     months: int | None = RESIDUAL_MONTHS,
     keep_levels: Collection[str] = (),
+    every_fold: bool = False,
 ) -> pd.DataFrame:
     """The backtest rows of the scored cutoffs, base and reconciled (model ``<model>+<method>``).
 
@@ -75,8 +76,12 @@ def reconciled_backtest(
     ``keep_levels``: hierarchy levels that keep their base forecasts. With
     :data:`GUARDED`, each model's levels to keep are chosen by :func:`guard_levels`
     on these same folds, so its scores are those of the chosen candidate.
+    ``every_fold`` scores the first fold too (it needs ``in_sample``: no fold
+    lends it errors); by default the folds after the first are scored.
     """
-    cutoffs = _scored_cutoffs(results)
+    if every_fold and in_sample is None:
+        raise DataError("scoring every fold needs in-sample errors: the first fold has no earlier one")
+    cutoffs = sorted(results["cutoff"].unique()) if every_fold else _scored_cutoffs(results)
     if in_sample is not None and results["model"].nunique() > 1:
         raise DataError(f"in-sample errors of one model only; got {sorted(results['model'].unique())}")
     projection = GUARDED_PROJECTION if method == GUARDED else method
@@ -149,20 +154,21 @@ def guard_levels(
 
     Every set of levels short of all of them that can be kept (:func:`can_keep`)
     is a candidate, fewest levels first; each is scored by the reconciled
-    backtest (:func:`reconciled_backtest`, point forecasts only). A candidate
-    qualifies when its MASE is no worse than the base's at any level; the one
-    with the lowest mean ratio to the base over the levels wins (ties: the earlier).
+    backtest (:func:`reconciled_backtest`, point forecasts only), on every fold
+    when ``in_sample`` errors are given (the more months, the less a lucky
+    fold decides), else on the folds after the first. A candidate qualifies
+    when its MASE is no worse than the base's at any level; the one with the
+    lowest mean ratio to the base over the levels wins (ties: the earlier).
     """
     points = results.drop(columns=[c for c in results.columns if c.startswith(("lower_", "upper_"))])
     names = levels_top_down(structure)
-    level_of = structure.level_of()
-    candidates = [
-        kept
-        for size in range(len(names))
-        for kept in itertools.combinations(names, size)
-        if can_keep(structure, level_of.index[level_of.isin(kept).to_numpy()])
-    ]
-    options = {"nonnegative": nonnegative, "in_sample": in_sample, "months": months}
+    candidates = _candidates(structure, names)
+    options = {
+        "nonnegative": nonnegative,
+        "in_sample": in_sample,
+        "months": months,
+        "every_fold": in_sample is not None,
+    }
     base, scores = None, []
     for kept in candidates:
         board = leaderboard_by_level(
@@ -183,6 +189,24 @@ def guard_levels(
     ratios = accepted["mean_ratio"].where(accepted["accepted"])
     best = int(np.flatnonzero(ratios <= ratios.min() * (1 + TIE_RTOL))[0])  # of equals, the fewest kept
     return LevelGuard(candidates[best], table.rename_axis("candidate"))
+
+
+def _candidates(structure: SummingStructure, names: list[str]) -> list[tuple[str, ...]]:
+    """Sets of levels to keep, fewest first, each keeping a different set of series that can be kept.
+
+    A level whose series are sums of another kept level's adds nothing
+    (:func:`keepable`): on BTS, keeping the totals and the regions keeps the regions.
+    """
+    level_of = structure.level_of()
+    seen: set[frozenset[str]] = set()
+    candidates = []
+    for size in range(len(names)):
+        for kept in itertools.combinations(names, size):
+            series = keepable(structure, level_of.index[level_of.isin(kept).to_numpy()])
+            if series not in seen and can_keep(structure, series):
+                seen.add(series)
+                candidates.append(kept)
+    return candidates
 
 
 def levels_top_down(structure: SummingStructure) -> list[str]:

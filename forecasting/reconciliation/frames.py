@@ -33,7 +33,7 @@ from forecasting.errors import DataError
 from forecasting.models.base import check_levels, interval_columns
 from forecasting.panel import SeriesPanel
 from forecasting.reconciliation.covariance import LowRankCovariance, shrunk_covariance
-from forecasting.reconciliation.methods import NEEDS_RESIDUALS, Reconciler, check_method
+from forecasting.reconciliation.methods import NEEDS_RESIDUALS, Reconciler, check_method, keepable
 from forecasting.reconciliation.paths import path_bounds
 
 UNRECONCILED = "none"
@@ -105,7 +105,8 @@ def reconcile_forecasts(
     interval sample paths (independent without them); ``centered=False`` uses
     them uncentred, as hts does (see :func:`shrunk_covariance`). The series of
     the hierarchy levels in ``keep_levels`` (``SummingStructure.level_of``) keep
-    their base forecasts, the others absorb the difference (projection methods).
+    their base forecasts, the others absorb the difference (projection methods);
+    a kept series that is the sum of other kept ones becomes their sum (:func:`keepable`).
     """
     check_method(method)
     levels = check_levels(levels)
@@ -143,7 +144,7 @@ def reconcile_forecasts(
         if order not in reconcilers:
             covariance = _covariance(residuals, order, sigma, centered) if residuals is not None else None
             kept = month_structure.level_of().isin(list(keep_levels))
-            keep = frozenset(kept.index[kept.to_numpy()])
+            keep = keepable(month_structure, kept.index[kept.to_numpy()])
             reconcilers[order] = Reconciler(month_structure, method, covariance, nonnegative, keep)
         _reconcile_rows(columns, positions, reconcilers[order], sigma, levels, samples, rng)
     return columns.into(table, method)

@@ -150,6 +150,30 @@ def kept_rows(structure: SummingStructure, keep: Collection[str]) -> np.ndarray:
     return np.isin(np.asarray(structure.series, dtype=object), list(keep))
 
 
+def keepable(structure: SummingStructure, keep: Collection[str]) -> frozenset[str]:
+    """The series of ``keep`` less those that are the sum of other kept series.
+
+    Such a series cannot keep its own base forecast beside theirs, and
+    reconciled it is their sum: on BTS the total of all inbound containers
+    is the sum of the four container totals, and the total of all trains the
+    total of trains. Taken narrowest first: of two series with the same
+    bottom series, the first in ``SummingStructure.series`` order stays.
+    """
+    rows = np.flatnonzero(kept_rows(structure, keep))
+    summing = structure.S.tocsr()
+    sizes = np.asarray(summing.sum(axis=1)).ravel()
+    order = rows[np.lexsort((rows, sizes[rows]))]
+    shared = (summing[order] @ summing[order].T).tocsr()  # bottom series two kept series share
+    accepted = np.zeros(len(order), dtype=bool)
+    for i, row in enumerate(order):
+        others = shared.indices[shared.indptr[i] : shared.indptr[i + 1]]
+        counts = shared.data[shared.indptr[i] : shared.indptr[i + 1]]
+        parts = others[accepted[others] & (counts == sizes[order[others]])]  # kept series inside this one
+        disjoint = shared[parts][:, parts].sum() == sizes[order[parts]].sum()
+        accepted[i] = not (len(parts) and disjoint and sizes[order[parts]].sum() == sizes[row])
+    return frozenset(np.asarray(structure.series, dtype=object)[order[accepted]])
+
+
 def can_keep(structure: SummingStructure, keep: Collection[str]) -> bool:
     """Whether some coherent forecasts equal any base forecasts at the series ``keep``.
 
