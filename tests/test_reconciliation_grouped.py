@@ -13,6 +13,7 @@ from forecasting.evaluation.reconciled import (
     guard_levels,
     leaderboard_by_level,
     reconciled_backtest,
+    unsummed_parent_rows,
 )
 from forecasting.reconciliation import reconcile, reconcile_forecasts, shrunk_covariance
 from forecasting.reconciliation.methods import can_keep, keepable
@@ -201,3 +202,32 @@ def test_mint_guarded_keeps_the_total_mint_would_make_worse() -> None:
     by_level = _mase_by_level(both)
     for level in ("total", "bottom"):
         assert by_level[f"planted+{GUARDED}", level] <= by_level["planted", level] * (1 + 1e-9)
+
+
+def test_a_parent_whose_actual_is_not_its_childrens_sum_in_the_fold_is_not_reconciled() -> None:
+    # 2024-02: c unreported (no row); 2024-03: the total holds a port no longer in the structure
+    actuals = {
+        "2024-01": {"a": 10.0, "b": 20.0, "c": 30.0, "total": 60.0},
+        "2024-02": {"a": 11.0, "b": 21.0, "total": 63.0},
+        "2024-03": {"a": 12.0, "b": 22.0, "c": 32.0, "total": 70.0},
+    }
+    rows = [
+        ("planted", "2023-12", month, step, series_id, value, value * (1.3 if series_id == "total" else 1.0))
+        for step, (month, values) in enumerate(actuals.items(), start=1)
+        for series_id, value in values.items()
+    ]
+    columns = ["model", "cutoff", "month", "step", "series_id", "actual", "forecast"]
+    fold = pd.DataFrame(rows, columns=columns).assign(scale_mase=1.0, scale_rmsse=1.0)
+    blocked = unsummed_parent_rows(fold, TREE)
+    assert fold.loc[blocked, ["series_id", "month"]].values.tolist() == [
+        ["total", "2024-02"],
+        ["total", "2024-03"],
+    ]
+    earlier = fold.assign(cutoff="2023-11")
+    both = reconciled_backtest(pd.concat([earlier, fold]), TREE, "ols")
+    reconciled = both[(both["model"] == "planted+ols") & (both["series_id"] == "total")].set_index("month")
+    # OLS spreads the total's excess (78 over 60) evenly over it and its three children
+    assert reconciled.loc["2024-01", "forecast"] == pytest.approx(78.0 - 18.0 / 4)
+    assert reconciled.loc[["2024-02", "2024-03"], "forecast"].tolist() == pytest.approx(
+        [63.0 * 1.3, 70.0 * 1.3]
+    )
