@@ -157,12 +157,14 @@ def keepable(structure: SummingStructure, keep: Collection[str]) -> frozenset[st
     reconciled it is their sum: on BTS the total of all inbound containers
     is the sum of the four container totals, and the total of all trains the
     total of trains. Taken narrowest first: of two series with the same
-    bottom series, the first in ``SummingStructure.series`` order stays.
+    bottom series, a bottom series stays, else the first in
+    ``SummingStructure.series`` order.
     """
     rows = np.flatnonzero(kept_rows(structure, keep))
     summing = structure.S.tocsr()
     sizes = np.asarray(summing.sum(axis=1)).ravel()
-    order = rows[np.lexsort((rows, sizes[rows]))]
+    is_parent = rows < len(structure.aggregates)
+    order = rows[np.lexsort((rows, is_parent, sizes[rows]))]
     shared = (summing[order] @ summing[order].T).tocsr()  # bottom series two kept series share
     accepted = np.zeros(len(order), dtype=bool)
     for i, row in enumerate(order):
