@@ -15,6 +15,7 @@ from forecasting.evaluation.reconciled import (
     reconciled_backtest,
     unsummed_parent_rows,
 )
+from forecasting.models.cv import result_columns
 from forecasting.reconciliation import reconcile, reconcile_forecasts, shrunk_covariance
 from forecasting.reconciliation.methods import can_keep, keepable
 
@@ -157,17 +158,7 @@ def _planted(cutoffs: list[str], seed: int) -> tuple[pd.DataFrame, pd.DataFrame]
                 bias = 1.0 if series_id == "total" else 1.1
                 forecast = value * bias * (1 + rng.normal(0.0, 0.02))
                 rows.append((series_id, "planted", cutoff, str(month), step, value, forecast, 10.0, 100.0))
-    columns = [
-        "series_id",
-        "model",
-        "cutoff",
-        "month",
-        "step",
-        "actual",
-        "forecast",
-        "scale_mase",
-        "scale_rmsse",
-    ]
+    columns = result_columns(levels=())  # point forecasts: no interval columns
     months = pd.period_range("2018-01", cutoffs[-1], freq="M")
     errors = rng.normal(0.0, 1.0, (len(months), 4)) * np.array([1.0, 1.0, 1.0, 10.0])
     return pd.DataFrame(rows, columns=columns), pd.DataFrame(
