@@ -75,8 +75,8 @@ def reconciled_backtest(
     ``keep_levels``: hierarchy levels that keep their base forecasts. With
     :data:`GUARDED`, each model's levels to keep are chosen by :func:`guard_levels`
     on these same folds, so its scores are those of the chosen candidate.
-    Parents whose actual is not the sum of their children's in the fold keep
-    their base forecast (:func:`unsummed_parent_rows`).
+    Rows of parents whose actual is not the sum of their children's in the
+    fold are left out, base and reconciled alike (:func:`unsummed_parent_rows`).
     """
     cutoffs = _scored_cutoffs(results)
     if in_sample is not None and results["model"].nunique() > 1:
@@ -90,15 +90,15 @@ def reconciled_backtest(
             kept = guard.kept
         for cutoff in cutoffs:
             fold = own[own["cutoff"] == cutoff]
+            fold = fold[~unsummed_parent_rows(fold, structure)]
             reconciled = fold.assign(reconciliation="none")  # the guard found no candidate: the base stays
             if kept is not None:
                 if in_sample is None:
                     residuals = residual_matrix(own[own["cutoff"] < cutoff])
                 else:
                     residuals = recent_residuals(in_sample, pd.Period(cutoff, freq="M"), months)
-                blocked = unsummed_parent_rows(fold, structure)
                 reconciled = reconcile_forecasts(
-                    fold[~blocked],
+                    fold,
                     structure,
                     projection,
                     residuals=residuals,
@@ -106,7 +106,6 @@ def reconciled_backtest(
                     levels=levels,
                     keep_levels=kept,
                 )
-                reconciled = pd.concat([reconciled, fold[blocked].assign(reconciliation="none")])
             frames.append(fold)
             frames.append(
                 reconciled.drop(columns="reconciliation").assign(
@@ -126,8 +125,9 @@ def unsummed_parent_rows(fold: pd.DataFrame, structure: SummingStructure) -> np.
     last cutoff and is no longer in the structure, though it was still there
     in the fold's months. On BTS with 2019 held out that put the trains total
     up to 5 % above the sum of its children in the backtest, and made every
-    reconciliation look worse there than the base. Such parent rows are left
-    as they are, in base and reconciled alike.
+    reconciliation look worse there than the base. Such parent rows are not
+    reconciled and not scored, base and reconciled alike: their actual is not
+    what a coherent forecast can aim at.
     """
     ids = fold["series_id"].astype(str).to_numpy()
     months = fold["month"].astype(str).to_numpy()
