@@ -1,8 +1,11 @@
-"""Reconciliation benchmark: BTS hierarchy side by side with hierarchicalforecast, and a 50,000-series timing.
+"""Reconciliation benchmark: BTS and the Swiss grouped panel with hierarchicalforecast, and a timing.
 
 Part 1 (``--bts``): the full BTS panel from ``series build`` (roll-ups and
 their summing structure), history to ``--cutoff`` (default 2022-12), the next
-12 months held out. Base forecasts of every series still reported at the
+12 months held out. ``--swiss``: the Swiss exports file built as a grouped
+panel through its source spec (``examples/swiss_exports.toml``: total, 8
+regions, 12 goods groups, 96 region x goods group series; ``--cutoff
+2017-12`` holds 2018 out). Base forecasts of every series still reported at the
 cutoff come from one cheap model (``--model``, default ets); the error
 covariance comes from the same model's in-sample one-step errors over the
 last ``--residual-months`` months (``--residuals in_sample``, the default, as
@@ -10,18 +13,22 @@ the jobs do) or its backtest errors before the cutoff (``--residuals backtest``)
 ``--windows 24,60,all`` adds MinT's and WLS's MASE per level for each window
 of in-sample errors. Every method reconciles the *same* base forecasts and residuals
 (centred, as hierarchicalforecast; ``mint_shrink_uncentered`` as hts); per level
-(bottom, crossing, region, total) we report MASE (scaled by each series'
-training seasonal-naive MAE, as in :mod:`forecasting.evaluation.metrics`),
+we report MASE (the leaderboard's 10 % trimmed mean over series of MASE scaled
+by each series' training seasonal-naive MAE, :mod:`forecasting.evaluation.metrics`),
 interval coverage (raw reconciled sample paths, and calibrated level by level
 on the backtest as the job exports them), the coherence error and the
 reconciliation time, next to hierarchicalforecast's ``BottomUp`` and
-``MinTrace(method="mint_shrink")``.
+``MinTrace(method="mint_shrink")``. ``mint_guarded`` is MinT with the levels
+kept at their base forecasts that the backtest before the cutoff chose
+(:func:`~forecasting.evaluation.reconciled.guard_levels`); its candidates'
+backtest scores are printed too.
 
 Part 2 (``--simulated``): a 5-level simulated tree of about 53,500 series
 (49,152 at the bottom); time and peak memory of each method, point forecasts
 and sample-path intervals. Usage::
 
     nice python benchmarks/reconcile.py --bts --simulated --markdown
+    nice python benchmarks/reconcile.py --swiss --cutoff 2017-12 --cache /tmp/cache
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +49,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forecasting.core.intervals import interval_columns  # noqa: E402
 from forecasting.core.scales import series_scales  # noqa: E402
-from forecasting.data.loaders import load  # noqa: E402
+from forecasting.data.loaders import load, spec_of  # noqa: E402
 from forecasting.data.summing import SummingStructure  # noqa: E402
 from forecasting.evaluation.backtest import backtest  # noqa: E402
 from forecasting.evaluation.metrics import leaderboard  # noqa: E402
-from forecasting.evaluation.reconciled import reconciled_backtest, reconciled_rows  # noqa: E402
+from forecasting.evaluation.reconciled import (  # noqa: E402
+    GUARDED,
+    GUARDED_PROJECTION,
+    LevelGuard,
+    guard_levels,
+    levels_top_down,
+    reconciled_backtest,
+    reconciled_rows,
+)
 from forecasting.features.flows import build_series  # noqa: E402
 from forecasting.models.registry import make_model  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
@@ -62,19 +78,36 @@ from forecasting.reconciliation import (  # noqa: E402
     structure_to_reconcile,
 )
 
-BTS_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "border_crossings"
-BTS_FILE = BTS_FILE / "Border_Crossing_Entry_Data.csv.gz"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+BTS_FILE = SHARED / "border_crossings" / "Border_Crossing_Entry_Data.csv.gz"
+SWISS_FILE = SHARED / "trade" / "swiss_exports_monthly.csv.gz"
+SWISS_SPEC = ROOT / "examples" / "swiss_exports.toml"
 LEVELS = (80, 95)
 OUR_METHODS = ("bottom_up", "ols", "wls_struct", "wls_var", "mint_shrink")
-LEVEL_ORDER = ("bottom", "crossing", "region", "total")
+CALIBRATED = (*OUR_METHODS, GUARDED)
 
 
-# --- the BTS problem -------------------------------------------------------------------------------
-def bts_problem(cutoff: str) -> tuple[SeriesPanel, SeriesPanel, SummingStructure, float]:
-    """Training panel, the full panel (actuals) and the structure of the series active at ``cutoff``."""
-    started = time.perf_counter()
-    panel = build_series(SeriesPanel.from_load(load(BTS_FILE, "bts", conflicts="drop")))
-    build_seconds = time.perf_counter() - started
+# --- the problems ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Problem:
+    """Training panel, the full panel (actuals), the structure of the series active at the cutoff."""
+
+    title: str
+    key: str
+    """Prefix of the cached base forecasts (empty for BTS, as before the Swiss panel)."""
+    train: SeriesPanel
+    panel: SeriesPanel
+    structure: SummingStructure
+    build_seconds: float
+
+    @property
+    def levels_bottom_up(self) -> list[str]:
+        return list(reversed(levels_top_down(self.structure)))
+
+
+def problem(panel: SeriesPanel, cutoff: str, title: str, key: str, build_seconds: float) -> Problem:
+    """The panel's structure, less parents that are not sums and series no longer reported at ``cutoff``."""
     structure, mismatched = structure_to_reconcile(panel)
     if len(mismatched):
         print(f"left out (not sums): {len(mismatched)} parents", file=sys.stderr)
@@ -83,7 +116,23 @@ def bts_problem(cutoff: str) -> tuple[SeriesPanel, SeriesPanel, SummingStructure
     end = pd.Period(cutoff, freq="M")
     active = [s for s in structure.series if s in last.index and last[s] == end]
     structure = structure.drop_series(set(structure.bottom) - set(active)).restrict(active)
-    return train.subset(structure.series), panel, structure, build_seconds
+    return Problem(title, key, train.subset(structure.series), panel, structure, build_seconds)
+
+
+def bts_problem(cutoff: str) -> Problem:
+    started = time.perf_counter()
+    panel = build_series(SeriesPanel.from_load(load(BTS_FILE, "bts", conflicts="drop")))
+    return problem(panel, cutoff, "BTS border crossings", "", time.perf_counter() - started)
+
+
+def swiss_problem(cutoff: str) -> Problem:
+    """The Swiss exports built through their source spec, as ``series build --format`` does."""
+    started = time.perf_counter()
+    spec = spec_of(str(SWISS_SPEC))
+    loaded = SeriesPanel.from_load(load(SWISS_FILE, str(SWISS_SPEC)))
+    panel = build_series(loaded, summing=spec.summing if spec else ())
+    title = "Swiss exports, grouped (region x goods group)"
+    return problem(panel, cutoff, title, "swiss_", time.perf_counter() - started)
 
 
 def base_forecasts(
@@ -102,12 +151,13 @@ def base_forecasts(
 
 
 def cached_base_forecasts(
-    args: argparse.Namespace, train: SeriesPanel
+    args: argparse.Namespace, train: SeriesPanel, key: str = ""
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, float]:
     """:func:`base_forecasts`, kept in ``--cache`` (pickles outside the repository) between runs."""
     if args.cache is None:
         return base_forecasts(args.model, train, args.horizon, args.folds)
-    path = Path(args.cache) / f"base_{args.model}_{args.cutoff}_{args.horizon}_{args.folds}_in_sample.pkl"
+    name = f"base_{key}{args.model}_{args.cutoff}_{args.horizon}_{args.folds}_in_sample.pkl"
+    path = Path(args.cache) / name
     if path.exists():
         return pd.read_pickle(path)
     result = base_forecasts(args.model, train, args.horizon, args.folds)
@@ -127,18 +177,37 @@ def covariance_rows(
     return rows, f"{len(rows)} backtest rows ({args.folds} folds)"
 
 
+def guarded_choice(
+    results: pd.DataFrame, structure: SummingStructure, in_sample: pd.DataFrame | None, months: int | None
+) -> tuple[LevelGuard, float]:
+    """The levels ``mint_guarded`` keeps, chosen on the backtest before the cutoff, and its time."""
+    started = time.perf_counter()
+    guard = guard_levels(results, structure, in_sample=in_sample, months=months)
+    return guard, time.perf_counter() - started
+
+
+def method_of(label: str, guard: LevelGuard) -> tuple[str, tuple[str, ...] | None]:
+    """The projection and kept levels behind a row label (None: the guard left the base as it is)."""
+    return (GUARDED_PROJECTION, guard.kept) if label == GUARDED else (label, ())
+
+
 def ours(
-    forecasts: pd.DataFrame, structure: SummingStructure, residuals: pd.DataFrame
+    forecasts: pd.DataFrame, structure: SummingStructure, residuals: pd.DataFrame, guard: LevelGuard
 ) -> dict[str, tuple[pd.DataFrame, float]]:
     """Each of our methods (and non-negative MinT) on the same base forecasts, with its wall time.
 
     The intervals are the raw reconciled sample paths' (see :func:`calibrated`).
     """
     out = {}
-    for method in OUR_METHODS:
+    for label in CALIBRATED:
+        method, kept = method_of(label, guard)
         started = time.perf_counter()
-        table = reconcile_forecasts(forecasts, structure, method, residuals=residuals, levels=LEVELS)
-        out[method] = (table, time.perf_counter() - started)
+        table = forecasts.assign(reconciliation="none")
+        if kept is not None:
+            table = reconcile_forecasts(
+                forecasts, structure, method, residuals=residuals, levels=LEVELS, keep_levels=kept
+            )
+        out[label] = (table, time.perf_counter() - started)
     for label, options in (
         ("mint_shrink_nonneg", {"nonnegative": True}),
         ("mint_shrink_uncentered", {"centered": False}),
@@ -157,6 +226,7 @@ def calibrated(
     structure: SummingStructure,
     in_sample: pd.DataFrame | None,
     months: int | None,
+    guard: LevelGuard,
 ) -> dict[str, tuple[pd.DataFrame, float]]:
     """Our methods' tables with intervals calibrated level by level, as the job exports them.
 
@@ -165,15 +235,18 @@ def calibrated(
     and scored against its actuals, as ``reconcile_job_forecasts`` does.
     """
     out = {}
-    for method in OUR_METHODS:
-        table, seconds = runs[method]
+    for label in CALIBRATED:
+        method, kept = method_of(label, guard)
+        table, seconds = runs[label]
+        if kept is None:
+            continue  # nothing reconciled: the base intervals
         started = time.perf_counter()
         both = reconciled_backtest(
-            results, structure, method, levels=LEVELS, in_sample=in_sample, months=months
+            results, structure, method, levels=LEVELS, in_sample=in_sample, months=months, keep_levels=kept
         )
         factors = interval_factors(reconciled_rows(both, method), structure, LEVELS)
         table = calibrate_intervals(table, factors, structure)
-        out[method] = (table, seconds + time.perf_counter() - started)
+        out[label] = (table, seconds + time.perf_counter() - started)
     return out
 
 
@@ -205,9 +278,7 @@ def hierarchicalforecast_runs(
     s_df = pd.DataFrame(structure.S.toarray(), columns=structure.bottom)
     s_df.insert(0, "unique_id", ids)
     levels = structure.level_of()
-    tags = {
-        level: np.array(levels.index[levels == level]) for level in LEVEL_ORDER if (levels == level).any()
-    }
+    tags = {level: np.array(levels.index[levels == level]) for level in levels_top_down(structure)}
     y_hat = forecasts.rename(columns={"series_id": "unique_id", "forecast": model_name})
     y_hat["ds"] = pd.PeriodIndex(y_hat["month"].astype(str), freq="M").to_timestamp()
     y_hat = y_hat[["unique_id", "ds", model_name]]
@@ -328,6 +399,7 @@ def window_sweep(
     in_sample: pd.DataFrame,
     windows: list[int | None],
     score: Callable[[str, pd.DataFrame], pd.DataFrame],
+    order: list[str],
 ) -> list[str]:
     """MASE per level of forecasts reconciled by MinT and WLS with each window of in-sample errors.
 
@@ -342,7 +414,7 @@ def window_sweep(
             table = reconcile_forecasts(points, structure, method, residuals=rows, levels=LEVELS, samples=20)
             frames.append(score(f"{method} {len(rows)}", table))
     board = leaderboard(pd.concat(frames, ignore_index=True), by=("model", "level"))
-    mase = board.pivot(index="model", columns="level", values="mase")[list(LEVEL_ORDER)]
+    mase = board.pivot(index="model", columns="level", values="mase")[order]
     labels = ["base"] + [
         f"{method} {len(recent_residuals(in_sample, months=months))}"
         for method in ("mint_shrink", "wls_var")
@@ -351,18 +423,19 @@ def window_sweep(
     lines = [
         "MASE per level by window of in-sample errors (months of errors after the method's name):",
         "",
-        "| method, months | " + " | ".join(LEVEL_ORDER) + " |",
-        "|---|" + "---|" * len(LEVEL_ORDER),
+        "| method, months | " + " | ".join(order) + " |",
+        "|---|" + "---|" * len(order),
     ]
     for label in labels:
-        lines.append(f"| {label} | " + " | ".join(f"{mase.loc[label, lv]:.3f}" for lv in LEVEL_ORDER) + " |")
+        lines.append(f"| {label} | " + " | ".join(f"{mase.loc[label, lv]:.3f}" for lv in order) + " |")
     return lines
 
 
-def run_bts(args: argparse.Namespace) -> str:
-    train, panel, structure, build_seconds = bts_problem(args.cutoff)
-    print(f"{structure!r}; series build {build_seconds:.1f}s", file=sys.stderr)
-    forecasts, results, in_sample, base_seconds = cached_base_forecasts(args, train)
+def run_hierarchy(args: argparse.Namespace, problem: Problem) -> str:
+    """Base, our methods, mint_guarded and hierarchicalforecast on one problem: the markdown tables."""
+    structure, order = problem.structure, problem.levels_bottom_up
+    print(f"{structure!r}; series build {problem.build_seconds:.1f}s", file=sys.stderr)
+    forecasts, results, in_sample, base_seconds = cached_base_forecasts(args, problem.train, problem.key)
     results = results[results["series_id"].isin(structure.series)]
     residuals, described = covariance_rows(args, results, in_sample, structure.series)
     calibrating = None if args.residuals == "backtest" or in_sample is None else in_sample
@@ -370,47 +443,38 @@ def run_bts(args: argparse.Namespace) -> str:
         calibrating = calibrating.reindex(columns=structure.series)
     print(f"base {args.model}: {base_seconds:.1f}s, residuals: {described}", file=sys.stderr)
     forecasts = forecasts[forecasts["series_id"].isin(structure.series)]
-    runs = {"base": (forecasts, 0.0), **ours(forecasts, structure, residuals)}
-    calibrated_runs = calibrated(runs, results, structure, calibrating, args.residual_months)
+    guard, guard_seconds = guarded_choice(results, structure, calibrating, args.residual_months)
+    runs = {"base": (forecasts, 0.0), **ours(forecasts, structure, residuals, guard)}
+    calibrated_runs = calibrated(runs, results, structure, calibrating, args.residual_months, guard)
     runs.update(hierarchicalforecast_runs(forecasts, structure, residuals, args.model))
-    scales = series_scales(train.wide())
+    scales = series_scales(problem.train.wide())
     levels = structure.level_of()
 
     def score(label: str, table: pd.DataFrame) -> pd.DataFrame:
-        return scored(label, table, panel, scales, levels)
+        return scored(label, table, problem.panel, scales, levels)
 
     frames = [score(label, table) for label, (table, _) in runs.items()]
-    frames += [
-        scored(f"{label} calibrated", table, panel, scales, levels)
-        for label, (table, _) in calibrated_runs.items()
-    ]
+    frames += [score(f"{label} calibrated", table) for label, (table, _) in calibrated_runs.items()]
     board = leaderboard(pd.concat(frames, ignore_index=True), by=("model", "level"))
-    mase = board.pivot(index="model", columns="level", values="mase")[list(LEVEL_ORDER)]
-    coverage = board.pivot(index="model", columns="level", values="coverage_95")[list(LEVEL_ORDER)]
-    coverage80 = board.pivot(index="model", columns="level", values="coverage_80")[list(LEVEL_ORDER)]
+    mase = board.pivot(index="model", columns="level", values="mase")[order]
+    coverage = board.pivot(index="model", columns="level", values="coverage_95")[order]
+    coverage80 = board.pivot(index="model", columns="level", values="coverage_80")[order]
     counts = levels.value_counts()
-    lines = [
-        roll_up_coverage(panel),
-        "",
-        f"BTS border crossings, history to {args.cutoff}, next {args.horizon} months held out; "
+    lines = [roll_up_coverage(problem.panel), ""] if problem.key == "" else []
+    lines += [
+        f"{problem.title}, history to {args.cutoff}, next {args.horizon} months held out; "
         f"base model `{args.model}`; {len(structure)} series in the structure "
-        f"({', '.join(f'{counts.get(level, 0)} {level}' for level in LEVEL_ORDER)}); "
+        f"({', '.join(f'{counts.get(level, 0)} {level}' for level in order)}); "
         f"residuals: {described}; "
-        f"series build {build_seconds:.0f} s, "
-        f"base forecasts and backtest {base_seconds:.0f} s.",
+        f"series build {problem.build_seconds:.0f} s, "
+        f"base forecasts and backtest {base_seconds:.0f} s; MASE: 10 % trimmed mean over series.",
         "",
-        "| method | MASE bottom | MASE crossing | MASE region | MASE total | coverage 80 / 95 "
+        "| method | " + " | ".join(f"MASE {level}" for level in order) + " | coverage 80 / 95 "
         "(all levels) | calibrated | coherence error | seconds (calibrated) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|" + "---|" * (len(order) + 4),
     ]
-    order = [
-        "base",
-        *OUR_METHODS,
-        "mint_shrink_nonneg",
-        "mint_shrink_uncentered",
-        "hf_bottom_up",
-        "hf_mint_shrink",
-    ]
+    rows = ["base", *OUR_METHODS, GUARDED, "mint_shrink_nonneg", "mint_shrink_uncentered"]
+    rows += ["hf_bottom_up", "hf_mint_shrink"]
     overall = board.groupby("model")[["coverage_80", "coverage_95"]].mean()
 
     def cover(label: str) -> str:
@@ -418,30 +482,30 @@ def run_bts(args: argparse.Namespace) -> str:
             return "n/a"
         return f"{overall.loc[label, 'coverage_80']:.3f} / {overall.loc[label, 'coverage_95']:.3f}"
 
-    for label in order:
+    for label in rows:
         table, seconds = runs[label]
-        cells = " | ".join(f"{mase.loc[label, level]:.3f}" for level in LEVEL_ORDER)
+        cells = " | ".join(f"{mase.loc[label, level]:.3f}" for level in order)
         timing = f"{seconds:.2f}"
         if label in calibrated_runs:
             timing += f" ({calibrated_runs[label][1]:.2f})"
-        lines.append(
-            f"| {label} | {cells} | {cover(label)} | {cover(f'{label} calibrated')} | "
-            f"{coherence_error(table, structure):.1e} | {timing} |"
+        coherence = (
+            "n/a" if label == GUARDED and guard.kept is None else f"{coherence_error(table, structure):.1e}"
         )
-    lines += [
-        "",
-        "Coverage of the 80 % / 95 % intervals by level:",
-        "",
-        "| method | " + " | ".join(LEVEL_ORDER) + " |",
-    ]
-    lines.append("|---|" + "---|" * len(LEVEL_ORDER))
-    calibrated_labels = [f"{method} calibrated" for method in OUR_METHODS]
-    for label in ["base", *OUR_METHODS, "mint_shrink_nonneg", "mint_shrink_uncentered", *calibrated_labels]:
+        lines.append(
+            f"| {label} | {cells} | {cover(label)} | {cover(f'{label} calibrated')} | {coherence} "
+            f"| {timing} |"
+        )
+    lines += ["", *guard_lines(guard, guard_seconds)]
+    lines += ["", "Coverage of the 80 % / 95 % intervals by level:", ""]
+    lines += ["| method | " + " | ".join(order) + " |", "|---|" + "---|" * len(order)]
+    calibrated_labels = [f"{label} calibrated" for label in calibrated_runs]
+    for label in ["base", *CALIBRATED, "mint_shrink_nonneg", "mint_shrink_uncentered", *calibrated_labels]:
         cells = " | ".join(
-            f"{coverage80.loc[label, level]:.3f} / {coverage.loc[label, level]:.3f}" for level in LEVEL_ORDER
+            f"{coverage80.loc[label, level]:.3f} / {coverage.loc[label, level]:.3f}" for level in order
         )
         lines.append(f"| {label} | {cells} |")
-    lines += ["", *upper_level_misses(pd.concat(frames, ignore_index=True), "mint_shrink calibrated")]
+    if problem.key == "":
+        lines += ["", *upper_level_misses(pd.concat(frames, ignore_index=True), "mint_shrink calibrated")]
     ours_off, peer_off = textbook_deviation(forecasts, structure, residuals, args.model)
     lines += [
         "",
@@ -458,8 +522,27 @@ def run_bts(args: argparse.Namespace) -> str:
     ]
     if args.windows and in_sample is not None:
         windows = [None if w == "all" else int(w) for w in args.windows.split(",")]
-        lines += ["", *window_sweep(forecasts, structure, in_sample, windows, score)]
+        lines += ["", *window_sweep(forecasts, structure, in_sample, windows, score, order)]
     return "\n".join(lines)
+
+
+def guard_lines(guard: LevelGuard, seconds: float) -> list[str]:
+    """Markdown: each candidate's MASE per level on the backtest before the cutoff, and the choice."""
+    scores = guard.scores
+    levels = [c for c in scores.columns if c not in ("accepted", "mean_ratio")]
+    chosen = "all (nothing reconciled)" if guard.kept is None else ", ".join(guard.kept) or "none"
+    lines = [
+        f"`{GUARDED}`, chosen on the backtest before the cutoff ({seconds:.1f} s), keeps at base: {chosen}.",
+        "",
+        "| candidate | " + " | ".join(levels) + " | no level worse | mean ratio to base |",
+        "|---|" + "---|" * (len(levels) + 2),
+    ]
+    for candidate, row in scores.iterrows():
+        cells = " | ".join(f"{row[level]:.3f}" for level in levels)
+        lines.append(
+            f"| {candidate} | {cells} | {'yes' if row['accepted'] else 'no'} | {row['mean_ratio']:.3f} |"
+        )
+    return lines
 
 
 # --- the simulated 50,000-series hierarchy --------------------------------------------------------------
@@ -538,6 +621,7 @@ def run_simulated(args: argparse.Namespace) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bts", action="store_true")
+    parser.add_argument("--swiss", action="store_true", help="the Swiss exports as a grouped panel")
     parser.add_argument("--simulated", action="store_true")
     parser.add_argument("--cutoff", default="2022-12")
     parser.add_argument("--horizon", type=int, default=12)
@@ -556,7 +640,9 @@ def main() -> None:
     if args.simulated:
         print(run_simulated(args), flush=True)
     if args.bts:
-        print(run_bts(args), flush=True)
+        print(run_hierarchy(args, bts_problem(args.cutoff)), flush=True)
+    if args.swiss:
+        print(run_hierarchy(args, swiss_problem(args.cutoff)), flush=True)
 
 
 if __name__ == "__main__":

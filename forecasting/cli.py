@@ -143,7 +143,7 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _series_build(args: argparse.Namespace) -> int:
-    from forecasting.data.loaders import load
+    from forecasting.data.loaders import load, spec_of
     from forecasting.data.staleness import check_max_stale_months, flag_stale
     from forecasting.data.summing import structure_path
     from forecasting.features.flows import build_series
@@ -158,8 +158,9 @@ def _series_build(args: argparse.Namespace) -> int:
     report = _report_target(args.report, output, inputs)
     if args.output != STDOUT:  # and the same for the hierarchy written beside it
         output_target(structure_path(args.output), inputs=inputs)
+    spec = spec_of(args.format)  # a source spec may declare the dimensions its series add up along
     loaded = SeriesPanel.from_load(load(args.input, args.format, conflicts=args.conflicts))
-    panel = build_series(loaded, max_estimated_share=share)
+    panel = build_series(loaded, max_estimated_share=share, summing=spec.summing if spec else ())
     flag_stale(panel.report, panel.records, check_max_stale_months(args.max_stale_months))
     path = write_long_csv(panel, args.output, inputs=inputs)
     saved = None if report is None else write_text_atomic(panel.report.format() + "\n", report, inputs=inputs)
@@ -313,12 +314,13 @@ def _reconciled_leaderboard(args: argparse.Namespace, results: pd.DataFrame) -> 
 
     from forecasting.data.loaders import load
     from forecasting.evaluation.metrics import table_levels
-    from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
+    from forecasting.evaluation.reconciled import RECONCILE_CHOICES, leaderboard_by_level, reconciled_backtest
     from forecasting.panel import SeriesPanel
-    from forecasting.reconciliation import METHODS, structure_to_reconcile
+    from forecasting.reconciliation import structure_to_reconcile
 
-    if args.reconcile not in METHODS:
-        raise ConfigError(f"must be one of {', '.join(METHODS)}. Got {args.reconcile!r}", key="--reconcile")
+    if args.reconcile not in RECONCILE_CHOICES:
+        choices = ", ".join(RECONCILE_CHOICES)
+        raise ConfigError(f"must be one of {choices}. Got {args.reconcile!r}", key="--reconcile")
     structure, mismatched = structure_to_reconcile(SeriesPanel.from_load(load(args.input, args.format)))
     if not structure.aggregates:
         raise ConfigError("needs a hierarchy next to the input (series build --output)", key="--reconcile")
@@ -364,7 +366,8 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
         default=None,
         metavar="METHOD",
         help="make forecasts add up along the hierarchy written next to the input by 'series build': "
-        "bottom_up, top_down, ols, wls_struct, wls_var or mint_shrink",
+        "bottom_up, top_down, ols, wls_struct, wls_var, mint_shrink or mint_guarded (MinT keeping the "
+        "base forecasts of any level it made worse on the backtest)",
     )
     signs = forecast.add_mutually_exclusive_group()
     signs.add_argument(

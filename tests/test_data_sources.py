@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecasting.data.loaders import BUILTIN_SPECS, SourceSpec, load, load_source
+from forecasting.data.loaders import BUILTIN_SPECS, SourceSpec, load, load_source, load_spec
 from forecasting.data.tables import read_header
 from forecasting.errors import ConfigError, DataError
 
@@ -172,3 +172,56 @@ def test_cumulative_table_described_in_toml(tmp_path: Path) -> None:
     assert issues.query("action == 'flagged'")["month"].tolist() == ["2023-02"]
     assert issues["reason"].str.contains("column 'Remarks' is not described by spec").any()
     assert issues["reason"].str.contains("year-to-date cumulative -> monthly").any()
+
+
+def test_long_table_described_in_toml_with_dimensions_read_from_the_ids(tmp_path: Path) -> None:
+    spec_path = tmp_path / "customs.toml"
+    spec_path.write_text(
+        'name = "customs"\nlayout = "long"\nunit = "EUR"\nscale = 1000\nflow = "trade_value"\n'
+        "direction = \"import\"\nid_dimensions = '^(?P<partner>[a-z]+)/(?P<goods>[0-9]+)$'\n"
+        '[summing]\ndimensions = ["partner", ["goods"]]\n'
+    )
+    table = tmp_path / "customs.csv"
+    table.write_text("series_id,month,value\nde/01,2024-01,1.5\nde/01,2024-02,2\ntotal,2024-01,9\n")
+    spec = SourceSpec.from_toml(spec_path)
+    assert (spec.layout, spec.summing) == ("long", (("partner",), ("goods",)))
+    result = load(table, format=str(spec_path))
+    records = result.records.set_index("series_id")
+    assert records.loc["de/01", "value"].tolist() == [1500.0, 2000.0]
+    assert records.loc["de/01", ["partner", "goods", "direction", "unit"]].iloc[0].tolist() == [
+        "de",
+        "01",
+        "import",
+        "EUR",
+    ]
+    assert pd.isna(records.loc["total", "partner"]) and records.loc["total", "source"] == "customs"
+    reasons = result.report.to_frame()["reason"]
+    assert reasons.str.contains("not matched by id_dimensions: no partner, goods \\(e.g. total\\)").any()
+    assert result.report.count("converted") == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "message"),
+    [
+        ({"layout": "tall"}, "layout", "must be one of"),
+        ({"values": {}}, "values", "only for layout = 'wide'"),
+        ({"direction": "sideways"}, "direction", "direction must be one of"),
+        ({"id_dimensions": "([a-z]+)"}, "id_dimensions", "needs named groups"),
+        ({"id_dimensions": "(?P<partner>[a-z"}, "id_dimensions", "not a regular expression"),
+        ({"summing": {"dimensions": []}}, "summing.dimensions", "non-empty list"),
+        ({"summing": {"dimensions": ["a", ["b", "a"]]}}, "summing.dimensions", "each dimension once"),
+        ({"summing": {"dimensions": [3]}}, "summing.dimensions", "a dimension name or a list"),
+        ({"summing": {"by": ["a"]}}, "summing", "one key, dimensions"),
+    ],
+)
+def test_long_spec_errors_name_the_key(extra: dict, key: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as raised:
+        SourceSpec.from_dict({"name": "x", "layout": "long", "unit": "USD", **extra})
+    assert raised.value.key == key
+
+
+def test_a_dimension_given_by_the_table_and_by_the_spec_is_an_error(tmp_path: Path) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("series_id,month,value,unit\na,2024-01,1,tonnes\n")
+    with pytest.raises(DataError, match=r"column\(s\) \['unit'\] given both by the table and by spec 'x'"):
+        load_spec(SourceSpec.from_dict({"name": "x", "layout": "long", "unit": "USD"}), table)

@@ -96,6 +96,50 @@ def test_forecast_reconcile_writes_coherent_numbers(tmp_path, monkeypatch, caplo
 
 
 @pytest.mark.slow
+def test_forecast_reconcile_mint_guarded_keeps_what_the_backtest_says_mint_would_hurt(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="forecasting.jobs")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+    _write_input(tmp_path / "input.csv")
+    panel = tmp_path / "panel.csv"
+    assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel)]) == 0
+    args = ["forecast", "--input", str(panel), "--horizon", "3"]
+    outputs = {name: tmp_path / f"{name}.csv" for name in ("base", "guarded", "theta")}
+    assert main([*args, "--output", str(outputs["base"]), "--model", "ets"]) == 0
+    assert (
+        main([*args, "--output", str(outputs["guarded"]), "--model", "ets", "--reconcile", "mint_guarded"])
+        == 0
+    )
+    # on this panel plain MinT made ETS's totals worse on the backtest; keeping the bottom made none worse
+    candidates = [
+        r.getMessage() for r in caplog.records if "event=reconcile_guard_candidate" in r.getMessage()
+    ]
+    names = [m.split("candidate='")[1].split("'")[0] for m in candidates]
+    assert names[:2] == ["base", "keep none"] and "keep bottom" in names
+    assert "candidate='keep none' accepted=false" in caplog.text
+    assert "event=reconcile_guard method=mint_guarded reconciled=true kept_at_base='bottom'" in caplog.text
+    base, guarded = (pd.read_csv(outputs[name], dtype={"month": str}) for name in ("base", "guarded"))
+    edges = pd.read_csv(tmp_path / "panel.hierarchy.csv")
+    forecast = guarded.pivot(index="month", columns="series_id", values="forecast")
+    for parent, children in edges.groupby("parent")["child"]:
+        np.testing.assert_allclose(forecast[parent], forecast[list(children)].sum(axis=1), rtol=1e-6)
+    bottom = sorted(set(edges["child"]))
+    expected = base.pivot(index="month", columns="series_id", values="forecast")[bottom]
+    np.testing.assert_allclose(forecast[bottom], expected, rtol=1e-9)
+    by_series = guarded.groupby("series_id")["reconciliation"].first()
+    assert set(by_series[bottom]) == {"mint_guarded"}
+    caplog.clear()
+    # with theta every candidate made some level worse: the base forecasts stay, not reconciled
+    assert (
+        main([*args, "--output", str(outputs["theta"]), "--model", "theta", "--reconcile", "mint_guarded"])
+        == 0
+    )
+    assert "reconciled=false reason='every candidate made some level worse" in caplog.text
+    assert set(pd.read_csv(outputs["theta"])["reconciliation"]) == {"none"}
+
+
+@pytest.mark.slow
 def test_forecast_reconcile_needs_a_hierarchy_and_a_known_method(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
     _write_input(tmp_path / "input.csv")
@@ -141,6 +185,11 @@ def test_job_config_reconcile_section(tmp_path) -> None:
     with pytest.raises(ConfigError, match="reconcile.method"):
         load_config(path)
     assert load_config(None).reconcile_choose_on == "base"
+    path.write_text('[reconcile]\nchoose_on = "reconciled"\n')  # a section without a method: the guarded one
+    assert (load_config(path).reconcile, load_config(path).reconcile_choose_on) == (
+        "mint_guarded",
+        "reconciled",
+    )
     default = load_config(None)
     assert (default.reconcile_residuals, default.reconcile_residual_months) == ("in_sample", 120)
     path.write_text('[reconcile]\nmethod = "mint_shrink"\nresiduals = "backtest"\nresidual_months = 36\n')
@@ -161,7 +210,6 @@ def test_job_config_reconcile_section(tmp_path) -> None:
     [
         ('method = "ols"\nchoose_on = "best"', "must be one of \\['base', 'reconciled'\\]. Got 'best'"),
         ('method = "ols"\nchoose_on = true', "must be a string"),
-        ('choose_on = "reconciled"', "needs reconcile.method"),
         ('method = "ols"\nchoose_on = "reconciled"\n[backtest]\nfolds = 1', "needs backtest.folds >= 2"),
     ],
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,13 @@ from forecasting.data.records import (
 )
 from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import ANNOTATIONS, DIMENSIONS, KEY_COLUMNS, check_printable
-from forecasting.data.sources import BUILTIN_SPECS, SourceSpec, detect_spec, load_source
+from forecasting.data.sources import (
+    BUILTIN_SPECS,
+    SourceSpec,
+    describe_long_records,
+    detect_spec,
+    load_source,
+)
 from forecasting.data.summing import read_structure
 from forecasting.data.tables import read_header, read_table, require_columns, text_column
 from forecasting.errors import DataError
@@ -45,6 +52,7 @@ __all__ = [
     "load_bts",
     "load_long",
     "load_source",
+    "load_spec",
     "load_wide",
     "parse_months",
     "parse_numbers",
@@ -68,8 +76,49 @@ def load_long(
     ``thousands`` separators count only between groups of three digits
     (:func:`~forecasting.data.parsing.parse_numbers`).
     """
+    records, report = _long_records(
+        path, sep=sep, thousands=thousands, decimal=decimal, reading={"sheet_name": sheet_name}
+    )
+    result = _finish(records, report, file=str(path), conflicts=conflicts)
+    return result._replace(structure=read_structure(path))
+
+
+def load_spec(spec: SourceSpec, path: str | Path, *, conflicts: Conflicts = "error") -> LoadResult:
+    """Load a table described by a source spec: its value columns (wide) or its long rows."""
+    if spec.layout == "wide":
+        return load_source(spec, path, conflicts=conflicts)
     file = str(path)
-    frame = read_table(path, sep=sep, sheet_name=sheet_name)
+    records, report = _long_records(
+        path,
+        sep=spec.separator,
+        thousands=spec.thousands,
+        decimal=spec.decimal,
+        reading={"quotechar": spec.quotechar, "encoding": spec.encoding},
+    )
+    records = describe_long_records(records, spec, report, file=file)
+    return _finish(records, report, file=file, conflicts=conflicts)
+
+
+def spec_of(format: str) -> SourceSpec | None:
+    """The source spec a ``format`` names (a built-in name or a ``.toml`` file), else None."""
+    if format in BUILTIN_SPECS:
+        return BUILTIN_SPECS[format]
+    if format.endswith(".toml"):
+        return SourceSpec.from_toml(format)
+    return None
+
+
+def _long_records(
+    path: str | Path,
+    *,
+    sep: str | None,
+    thousands: str | None,
+    decimal: str,
+    reading: Mapping[str, Any],
+) -> tuple[pd.DataFrame, DataQualityReport]:
+    """The rows of a long table as records, before duplicates and validation (``reading``: read_table's)."""
+    file = str(path)
+    frame = read_table(path, sep=sep, **reading)
     require_columns(frame, KEY_COLUMNS, file=file)
     report = DataQualityReport(source=file, rows_read=len(frame))
     series_id = text_column(frame, "series_id")
@@ -91,8 +140,7 @@ def load_long(
         records[column] = parse_numbers(
             frame[column], thousands=thousands, decimal=decimal, file=file, column=column
         ).to_numpy()
-    result = _finish(records, report, file=file, conflicts=conflicts)
-    return result._replace(structure=read_structure(path))
+    return records, report
 
 
 def load_wide(
@@ -168,10 +216,9 @@ def load(path: str | Path, format: str = "auto", *, conflicts: Conflicts = "erro
         return load_wide(path, conflicts=conflicts)
     if format == "bts":
         return load_bts(path, conflicts=conflicts)
-    if format in BUILTIN_SPECS:
-        return load_source(BUILTIN_SPECS[format], path, conflicts=conflicts)
-    if format.endswith(".toml"):
-        return load_source(SourceSpec.from_toml(format), path, conflicts=conflicts)
+    spec = spec_of(format)
+    if spec is not None:
+        return load_spec(spec, path, conflicts=conflicts)
     if format != "auto":
         known = ["auto", "long", "wide", "bts", *BUILTIN_SPECS, "<spec>.toml"]
         raise DataError(f"unknown format {format!r}; use one of {known}", file=str(path))

@@ -3,9 +3,13 @@
 The flow builders (:mod:`~forecasting.features.cargo`, ``passengers``,
 ``trade_value``) are built on :mod:`~forecasting.features.hierarchy`; this
 module runs each on the series of its flow and merges their summing structures.
+A panel whose source declares its summing dimensions gets the roll-ups along
+those instead (:mod:`~forecasting.features.grouped`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -13,13 +17,19 @@ from forecasting.data.report import DataQualityReport
 from forecasting.data.summing import SummingStructure
 from forecasting.features.breaks import report_shared_level_shifts
 from forecasting.features.cargo import build_cargo
+from forecasting.features.grouped import build_grouped
 from forecasting.features.hierarchy import MAX_ESTIMATED_SHARE, check_estimated_share, copy_report
 from forecasting.features.passengers import build_passengers
 from forecasting.features.trade_value import build_trade_value
 from forecasting.panel import SeriesPanel
 
 
-def build_series(panel: SeriesPanel, *, max_estimated_share: float = MAX_ESTIMATED_SHARE) -> SeriesPanel:
+def build_series(
+    panel: SeriesPanel,
+    *,
+    max_estimated_share: float = MAX_ESTIMATED_SHARE,
+    summing: Sequence[Sequence[str]] = (),
+) -> SeriesPanel:
     """Every flow's series with its roll-ups and derived series, one report and one structure for all.
 
     The report also flags level shifts shared by many crossings of a measure
@@ -27,9 +37,14 @@ def build_series(panel: SeriesPanel, *, max_estimated_share: float = MAX_ESTIMAT
 
     Series of other flows (or none) are kept as they are. ``max_estimated_share``
     is the largest share of a parent month that may be estimated (see :mod:`~forecasting.features.hierarchy`).
+    ``summing``: the dimensions a source spec declares its series add up along
+    (``SourceSpec.summing``); when given, the roll-ups are those of
+    :func:`~forecasting.features.grouped.build_grouped`, not the crossing ones.
     """
-    builders = {"cargo": build_cargo, "passengers": build_passengers, "trade_value": build_trade_value}
     check_estimated_share(max_estimated_share)
+    if summing:
+        return build_grouped(panel, summing, max_estimated_share=max_estimated_share)
+    builders = {"cargo": build_cargo, "passengers": build_passengers, "trade_value": build_trade_value}
     report = copy_report(panel.report)
     known = len(panel.report.issues)
     panel = _without_regressors(panel, report)

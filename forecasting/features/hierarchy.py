@@ -233,30 +233,38 @@ def build_nodes(
     extra_keys: Mapping[str, pd.Series] | None = None,
     *,
     max_estimated_share: float = MAX_ESTIMATED_SHARE,
+    leaf_keys: Sequence[str] = ("crossing",),
 ) -> SeriesPanel:
     """The panel's series plus every parent of ``nodes``, with estimated and missing months flagged.
 
     ``extra_keys`` adds computed key columns (e.g. the cargo ``mode``) to the
-    leaves' metadata. The result carries the summing structure of the sums.
+    leaves' metadata. Leaves are the series with a value in every one of
+    ``leaf_keys``. A parent carries the values of its node's keys that are
+    dimension columns of the panel. The result carries the summing structure of the sums.
     """
     share_limit = check_estimated_share(max_estimated_share)
     report = copy_report(panel.report)
     metadata = panel.metadata.copy()
     for name, values in (extra_keys or {}).items():
         metadata[name] = values.reindex(metadata.index)
-    leaves = metadata[metadata["crossing"].notna()] if "crossing" in metadata else metadata.iloc[:0]
+    if all(key in metadata for key in leaf_keys):
+        leaves = metadata[metadata[list(leaf_keys)].notna().all(axis=1)]
+    else:
+        leaves = metadata.iloc[:0]
     aggregates = metadata.drop(index=leaves.index)
     if len(aggregates):
         report.add(
             "warning",
-            "series without a crossing (published aggregates) kept as they are, not rolled up: "
-            + ", ".join(sorted(aggregates.index)[:5]),
+            f"series without a value in {', '.join(leaf_keys)} (published aggregates or another "
+            "breakdown) kept as they are, not rolled up: " + ", ".join(sorted(aggregates.index)[:5]),
             count=len(aggregates),
         )
     wide = panel.wide()
     rule = _EstimationRule(stand_in_months(wide, metadata), share_limit)
+    carried = tuple(column for column in panel.metadata.columns if column not in DIMENSIONS)
     parents = [
-        _parents(node, aggregates if node.of_aggregates else leaves, wide, report, rule) for node in nodes
+        _parents(node, aggregates if node.of_aggregates else leaves, wide, report, rule, carried)
+        for node in nodes
     ]
     parent_wide = (
         pd.concat([p.values for p in parents], axis=1) if parents else pd.DataFrame(index=wide.index)
@@ -306,12 +314,22 @@ class _NodeParents:
 
 
 def _parents(
-    node: Node, leaves: pd.DataFrame, wide: pd.DataFrame, report: DataQualityReport, rule: _EstimationRule
+    node: Node,
+    leaves: pd.DataFrame,
+    wide: pd.DataFrame,
+    report: DataQualityReport,
+    rule: _EstimationRule,
+    carried: tuple[str, ...] = (),
 ) -> _NodeParents:
-    """Parent values, estimated shares, metadata and summing edges for one node."""
+    """Parent values, estimated shares, metadata and summing edges for one node.
+
+    ``carried``: the panel's own dimension columns beyond :data:`DIMENSIONS`; a
+    parent gets the values of those among the node's keys.
+    """
     if node.weights is not None:
         leaves = leaves[leaves["direction"].isin(list(node.weights))]
-    group_keys = [*node.keys, "flow", "unit", "currency"]
+    group_keys = list(dict.fromkeys([*node.keys, "flow", "unit", "currency"]))
+    own = [key for key in node.keys if key in carried]
     ids, columns, shares, rows, edges = [], [], [], [], []
     for key, children in leaves.groupby(group_keys, dropna=False, sort=True).groups.items():
         values = dict(zip(group_keys, key, strict=True))
@@ -330,11 +348,11 @@ def _parents(
         parent, share = _sum_children(parent_id, wide[children], weights, report, rule, strict=strict)
         columns.append(parent)
         shares.append(share)
-        rows.append({**_parent_dimensions(values), **node.dimensions})
+        rows.append({**_parent_dimensions(values), **node.dimensions, **{k: values[k] for k in own}})
         if np.all(weights == 1.0):
             edges.extend((len(ids) - 1, child, node.level) for child in children)
     metadata = _disambiguate_units(
-        pd.DataFrame(rows, index=pd.Index(ids, name="series_id"), columns=list(DIMENSIONS))
+        pd.DataFrame(rows, index=pd.Index(ids, name="series_id"), columns=[*DIMENSIONS, *own])
     )
     return _NodeParents(
         values=_month_frame(columns, wide.index, metadata.index),

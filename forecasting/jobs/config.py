@@ -35,13 +35,13 @@ from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS
 from forecasting.data.summing import structure_path
 from forecasting.errors import ConfigError
 from forecasting.evaluation.live import DriftRule
+from forecasting.evaluation.reconciled import GUARDED, RECONCILE_CHOICES
 from forecasting.executors import DEFAULT_EXECUTOR, EXECUTORS
 from forecasting.features.interventions import Event
 from forecasting.files import read_config_text
 from forecasting.models.cv import MIN_TRAIN
 from forecasting.models.registry import available_models, make_model
 from forecasting.reconciliation.frames import RESIDUAL_MONTHS, RESIDUAL_SOURCES
-from forecasting.reconciliation.methods import METHODS as RECONCILE_METHODS
 
 DEFAULT_JOB_MODELS: tuple[str, ...] = ("seasonal_naive", "drift", "theta", "arima", "auto")
 """The models a job backtests for its champion when the config names none (not ``auto``'s
@@ -154,7 +154,8 @@ class JobConfig:
     monitoring: MonitoringConfig = MonitoringConfig()
     source_file: str | None = None
     reconcile: str | None = None
-    """Reconciliation method for the exported forecasts (forecasting.reconciliation); None: none."""
+    """Reconciliation method for the exported forecasts (RECONCILE_CHOICES); None (no ``[reconcile]``
+    section): none. A section without ``method`` uses ``mint_guarded``."""
     reconcile_nonnegative: bool | None = None
     """Reconciled forecasts kept at or above zero; None ("auto"): when no reconciled series is negative."""
     reconcile_choose_on: str = "base"
@@ -224,9 +225,10 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
     promotion = check.table(raw, "promotion")
     monitoring = check.table(raw, "monitoring")
     reconcile = check.table(raw, "reconcile")
-    reconcile_method = check.optional_string(reconcile, "reconcile.method")
-    if reconcile_method is not None and reconcile_method not in RECONCILE_METHODS:
-        check.fail("reconcile.method", f"must be one of {list(RECONCILE_METHODS)}. Got {reconcile_method!r}")
+    # a [reconcile] section reconciles, with the method that makes no level worse unless it names another
+    reconcile_method = check.string(reconcile, "reconcile.method", GUARDED) if "reconcile" in raw else None
+    if reconcile_method is not None and reconcile_method not in RECONCILE_CHOICES:
+        check.fail("reconcile.method", f"must be one of {list(RECONCILE_CHOICES)}. Got {reconcile_method!r}")
     folds = check.positive_int(backtest, "backtest.folds", 3)
     name = check_job_name(check.string(job, "job.name", "sample"), file=source_file)
     horizon = check.positive_int(job, "job.horizon", 12)
@@ -290,7 +292,7 @@ def parse_config(raw: dict[str, Any], *, source_file: str | None = None) -> JobC
         source_file=source_file,
         reconcile=reconcile_method,
         reconcile_nonnegative=check.boolean_or_auto(reconcile, "reconcile.nonnegative"),
-        reconcile_choose_on=_choose_on(check, reconcile, reconcile_method, folds),
+        reconcile_choose_on=_choose_on(check, reconcile, folds),
         reconcile_residuals=check.choice(reconcile, "reconcile.residuals", RESIDUAL_SOURCES),
         reconcile_residual_months=check.positive_int(reconcile, "reconcile.residual_months", RESIDUAL_MONTHS),
     )
@@ -303,11 +305,9 @@ def _max_stale_months(check: _Checker, table: dict[str, Any]) -> int:
     return value
 
 
-def _choose_on(check: _Checker, table: dict[str, Any], method: str | None, folds: int) -> str:
-    """``reconcile.choose_on``; ``reconciled`` needs a method and two folds (the first lends its errors)."""
+def _choose_on(check: _Checker, table: dict[str, Any], folds: int) -> str:
+    """``reconcile.choose_on``; ``reconciled`` needs two folds (the first lends its errors)."""
     choose_on = check.choice(table, "reconcile.choose_on", CHOOSE_ON)
-    if choose_on == "reconciled" and method is None:
-        check.fail("reconcile.choose_on", "'reconciled' needs reconcile.method (how to reconcile)")
     if choose_on == "reconciled" and folds < 2:
         check.fail(
             "reconcile.choose_on",

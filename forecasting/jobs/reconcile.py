@@ -28,13 +28,22 @@ from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError
 from forecasting.evaluation.backtest import backtest
 from forecasting.evaluation.metrics import leaderboard
-from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest, reconciled_rows
+from forecasting.evaluation.reconciled import (
+    GUARDED,
+    GUARDED_PROJECTION,
+    RECONCILE_CHOICES,
+    LevelGuard,
+    guard_levels,
+    leaderboard_by_level,
+    reconciled_backtest,
+    reconciled_rows,
+)
 from forecasting.models.base import PanelForecaster
 from forecasting.panel import SeriesPanel
 from forecasting.reconciliation import (
-    METHODS,
     RESIDUAL_MONTHS,
     RESIDUAL_SOURCES,
+    UNRECONCILED,
     calibrate_intervals,
     interval_factors,
     recent_residuals,
@@ -52,8 +61,8 @@ calibrates the reconciled intervals)."""
 
 
 def check_reconcile_method(method: str, *, key: str = "--reconcile") -> str:
-    if method not in METHODS:
-        raise ConfigError(f"must be one of {', '.join(METHODS)}. Got {method!r}", key=key)
+    if method not in RECONCILE_CHOICES:
+        raise ConfigError(f"must be one of {', '.join(RECONCILE_CHOICES)}. Got {method!r}", key=key)
     return method
 
 
@@ -165,7 +174,10 @@ def reconcile_job_forecasts(
     ``residual_months`` of in-sample errors). Intervals are calibrated level by
     level on the backtest's later folds; with fewer than two folds (short
     series) they are not, which is logged. ``nonnegative``: True, False or
-    None ("auto", :func:`resolve_nonnegative`).
+    None ("auto", :func:`resolve_nonnegative`). ``mint_guarded`` chooses on the
+    same backtest which levels keep their base forecasts (:func:`guard_levels`,
+    logged); with fewer than two folds, or when every candidate made a level
+    worse, the forecasts are not reconciled (``reconciliation`` = ``none``).
     """
     check_reconcile_method(method, key=key)
     check_residual_source(residuals)
@@ -193,24 +205,44 @@ def reconcile_job_forecasts(
         "backtest" if in_sample is None else "in_sample",
         0 if errors is None else len(errors),
     )
+    folded = len(results) > 0 and results["cutoff"].nunique() >= 2
+    projection, kept = method, ()
+    if method == GUARDED:
+        if not folded:
+            logger.warning(
+                "event=reconcile_guard method=%s reconciled=false reason='fewer than 2 backtest folds'",
+                method,
+            )
+        kept = _guard(results, structure, nonnegative, in_sample, residual_months).kept if folded else None
+        if kept is None:
+            return forecasts.reset_index(drop=True).assign(reconciliation=UNRECONCILED)
+        projection = GUARDED_PROJECTION
     reconciled = reconcile_forecasts(
-        forecasts, structure, method, residuals=errors, nonnegative=nonnegative, levels=levels
+        forecasts,
+        structure,
+        projection,
+        residuals=errors,
+        nonnegative=nonnegative,
+        levels=levels,
+        keep_levels=kept,
     )
+    reconciled["reconciliation"] = reconciled["reconciliation"].replace(projection, method)
     log_large_adjustments(forecasts, reconciled, method)
-    if not len(results) or results["cutoff"].nunique() < 2:
+    if not folded:
         logger.warning("event=reconciled_intervals_not_calibrated reason='fewer than 2 backtest folds'")
         return reconciled
     # the later folds reconciled with the errors known at their cutoffs, scored against their actuals
     both = reconciled_backtest(
         results,
         structure,
-        method,
+        projection,
         nonnegative=nonnegative,
         levels=levels,
         in_sample=in_sample,
         months=residual_months,
+        keep_levels=kept,
     )
-    factors = interval_factors(reconciled_rows(both, method), structure, levels)
+    factors = interval_factors(reconciled_rows(both, projection), structure, levels)
     for row in factors.itertuples(index=False):
         logger.info(
             "event=reconciled_interval_factor level=%s interval=%d quantile=%.3f factor=%.3f scores=%d",
@@ -221,6 +253,37 @@ def reconcile_job_forecasts(
             row.n_scores,
         )
     return calibrate_intervals(reconciled, factors, structure, nonnegative=nonnegative)
+
+
+def _guard(
+    results: pd.DataFrame,
+    structure: SummingStructure,
+    nonnegative: bool,
+    in_sample: pd.DataFrame | None,
+    months: int | None,
+) -> LevelGuard:
+    """:func:`guard_levels` on the job's backtest, its choice and every candidate's MASE logged."""
+    guard = guard_levels(results, structure, nonnegative=nonnegative, in_sample=in_sample, months=months)
+    levels = [c for c in guard.scores.columns if c not in ("accepted", "mean_ratio")]
+    for candidate, row in guard.scores.iterrows():
+        logger.info(
+            "event=reconcile_guard_candidate candidate='%s' accepted=%s mean_ratio=%.4f %s",
+            candidate,
+            str(bool(row["accepted"])).lower(),
+            row["mean_ratio"],
+            " ".join(f"mase_{level}={row[level]:.4f}" for level in levels),
+        )
+    if guard.kept is None:
+        logger.warning(
+            "event=reconcile_guard method=%s reconciled=false reason='every candidate made some level "
+            "worse than the base forecasts on the backtest'",
+            GUARDED,
+        )
+    else:
+        logger.info(
+            "event=reconcile_guard method=%s reconciled=true kept_at_base='%s'", GUARDED, ",".join(guard.kept)
+        )
+    return guard
 
 
 def log_large_adjustments(base: pd.DataFrame, reconciled: pd.DataFrame, method: str) -> pd.DataFrame:

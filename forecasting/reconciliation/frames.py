@@ -20,7 +20,7 @@ backtest errors (the jobs do).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +33,7 @@ from forecasting.errors import DataError
 from forecasting.models.base import check_levels, interval_columns
 from forecasting.panel import SeriesPanel
 from forecasting.reconciliation.covariance import LowRankCovariance, shrunk_covariance
-from forecasting.reconciliation.methods import NEEDS_RESIDUALS, Reconciler, check_method
+from forecasting.reconciliation.methods import NEEDS_RESIDUALS, Reconciler, check_method, keepable
 from forecasting.reconciliation.paths import path_bounds
 
 UNRECONCILED = "none"
@@ -96,13 +96,17 @@ def reconcile_forecasts(
     samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
     centered: bool = True,
+    keep_levels: Collection[str] = (),
 ) -> pd.DataFrame:
     """The forecast table with coherent forecasts and intervals, plus a ``reconciliation`` column.
 
     ``residuals`` (rows x ``series_id``: in-sample or backtest errors) give the
     covariance for ``mint_shrink`` and ``wls_var`` and the correlation of the
     interval sample paths (independent without them); ``centered=False`` uses
-    them uncentred, as hts does (see :func:`shrunk_covariance`).
+    them uncentred, as hts does (see :func:`shrunk_covariance`). The series of
+    the hierarchy levels in ``keep_levels`` (``SummingStructure.level_of``) keep
+    their base forecasts, the others absorb the difference (projection methods);
+    a kept series that is the sum of other kept ones becomes their sum (:func:`keepable`).
     """
     check_method(method)
     levels = check_levels(levels)
@@ -139,7 +143,9 @@ def reconcile_forecasts(
         sigma = None if sigmas is None else sigmas[positions]
         if order not in reconcilers:
             covariance = _covariance(residuals, order, sigma, centered) if residuals is not None else None
-            reconcilers[order] = Reconciler(month_structure, method, covariance, nonnegative)
+            kept = month_structure.level_of().isin(list(keep_levels))
+            keep = keepable(month_structure, kept.index[kept.to_numpy()])
+            reconcilers[order] = Reconciler(month_structure, method, covariance, nonnegative, keep)
         _reconcile_rows(columns, positions, reconcilers[order], sigma, levels, samples, rng)
     return columns.into(table, method)
 

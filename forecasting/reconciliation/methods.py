@@ -23,15 +23,27 @@ factorised once with a sparse LU; no ``n x n`` or ``m x m`` matrix is formed
 or inverted. It equals the ``S (S'W^-1S)^-1 S'W^-1`` form exactly (the tests
 check it against the dense textbook formula).
 
+``keep`` names series whose base forecasts the projection must not move
+(immutable forecasts, Zhang, Kang, Panagiotelis and Li 2023): the
+generalised least squares projection onto the coherent forecasts that
+equal the base at those series, with the same ``W``. In the constraint form
+each kept series adds a row ``e_k'`` to ``C`` whose target is its base
+forecast, so the other series absorb every disagreement and still move by
+what the kept series' errors say about theirs. The kept series must leave
+the constraints solvable: a parent cannot be kept with all of its children,
+nor two breakdowns of one total with it (:func:`can_keep`).
+
 ``nonnegative=True`` sets negative reconciled *bottom* forecasts to zero and
 sums them up again (the "set negatives to zero" heuristic of Wickramasuriya,
 Athanasopoulos and Hyndman 2020): coherent, never below zero, and unchanged
-when nothing was negative, but not the constrained least-squares optimum.
+when nothing was negative, but not the constrained least-squares optimum
+(and a kept parent above such a series moves with it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -45,6 +57,8 @@ from forecasting.reconciliation.covariance import LowRankCovariance, diagonal_co
 PROJECTIONS: tuple[str, ...] = ("ols", "wls_struct", "wls_var", "mint_shrink")
 METHODS: tuple[str, ...] = ("bottom_up", "top_down", *PROJECTIONS)
 NEEDS_RESIDUALS: tuple[str, ...] = ("wls_var", "mint_shrink")
+SINGULAR_PIVOT = 1e-9
+"""A pivot below this (of a unit-diagonal system) means the kept series leave the constraints unsolvable."""
 
 
 def check_method(method: str) -> str:
@@ -82,6 +96,8 @@ class Reconciler:
     method: str
     covariance: LowRankCovariance | None = None
     nonnegative: bool = False
+    keep: frozenset[str] = field(default_factory=frozenset)
+    """Series whose base forecasts stay as they are (projection methods only)."""
 
     def __call__(self, base: np.ndarray) -> np.ndarray:
         """Coherent forecasts for ``base`` (rows :attr:`SummingStructure.series`, any number of columns)."""
@@ -102,6 +118,10 @@ class Reconciler:
 
     def _bottom(self, values: np.ndarray) -> np.ndarray:
         aggregates = len(self.structure.aggregates)
+        if self.keep and self.method not in PROJECTIONS:
+            raise DataError(
+                f"keeping base forecasts needs a projection method {PROJECTIONS}; got {self.method}"
+            )
         if self.method == "bottom_up" or aggregates == 0:
             return values[aggregates:]
         if self.method == "top_down":
@@ -114,13 +134,62 @@ class Reconciler:
 
     def _projection(self, values: np.ndarray) -> np.ndarray:
         solver = self._solver
-        correction = solver.w_times_ct(solver.solve(solver.constraints @ values))
+        residual = solver.constraints @ values
+        residual[len(self.structure.aggregates) :] = 0.0  # a kept series' target is its base forecast
+        correction = solver.w_times_ct(solver.solve(residual))
         return np.subtract(values, correction, out=correction)  # in place: hundreds of paths are large
 
     @cached_property
     def _solver(self) -> _ConstraintSolver:
         covariance = error_covariance(self.structure, check_method(self.method), self.covariance)
-        return _ConstraintSolver.build(self.structure, covariance)
+        return _ConstraintSolver.build(self.structure, covariance, kept_rows(self.structure, self.keep))
+
+
+def kept_rows(structure: SummingStructure, keep: Collection[str]) -> np.ndarray:
+    """Boolean mask over :attr:`SummingStructure.series`: the series in ``keep``."""
+    return np.isin(np.asarray(structure.series, dtype=object), list(keep))
+
+
+def keepable(structure: SummingStructure, keep: Collection[str]) -> frozenset[str]:
+    """The series of ``keep`` less those that are the sum of other kept series.
+
+    Such a series cannot keep its own base forecast beside theirs, and
+    reconciled it is their sum: on BTS the total of all inbound containers
+    is the sum of the four container totals, and the total of all trains the
+    total of trains. Taken narrowest first: of two series with the same
+    bottom series, a bottom series stays, else the first in
+    ``SummingStructure.series`` order.
+    """
+    rows = np.flatnonzero(kept_rows(structure, keep))
+    summing = structure.S.tocsr()
+    sizes = np.asarray(summing.sum(axis=1)).ravel()
+    is_parent = rows < len(structure.aggregates)
+    order = rows[np.lexsort((rows, is_parent, sizes[rows]))]
+    shared = (summing[order] @ summing[order].T).tocsr()  # bottom series two kept series share
+    accepted = np.zeros(len(order), dtype=bool)
+    for i, row in enumerate(order):
+        others = shared.indices[shared.indptr[i] : shared.indptr[i + 1]]
+        counts = shared.data[shared.indptr[i] : shared.indptr[i + 1]]
+        parts = others[accepted[others] & (counts == sizes[order[others]])]  # kept series inside this one
+        disjoint = shared[parts][:, parts].sum() == sizes[order[parts]].sum()
+        accepted[i] = not (len(parts) and disjoint and sizes[order[parts]].sum() == sizes[row])
+    return frozenset(np.asarray(structure.series, dtype=object)[order[accepted]])
+
+
+def can_keep(structure: SummingStructure, keep: Collection[str]) -> bool:
+    """Whether some coherent forecasts equal any base forecasts at the series ``keep``.
+
+    True when the kept series' rows of ``S`` are linearly independent: no kept
+    parent is a sum of other kept series (with all its children, or as a
+    second breakdown of a kept total).
+    """
+    try:
+        _ConstraintSolver.build(
+            structure, diagonal_covariance(np.ones(len(structure))), kept_rows(structure, keep)
+        )
+    except DataError:
+        return False
+    return True
 
 
 def reconcile(
@@ -130,9 +199,11 @@ def reconcile(
     *,
     covariance: LowRankCovariance | None = None,
     nonnegative: bool = False,
+    keep: Collection[str] = (),
 ) -> np.ndarray:
-    """Coherent forecasts: ``base`` (rows :attr:`SummingStructure.series`) reconciled with ``method``."""
-    return Reconciler(structure, check_method(method), covariance, nonnegative)(base)
+    """Coherent forecasts: ``base`` (rows :attr:`SummingStructure.series`) reconciled with ``method``;
+    the series in ``keep`` keep their base forecasts (projection methods)."""
+    return Reconciler(structure, check_method(method), covariance, nonnegative, frozenset(keep))(base)
 
 
 @dataclass(frozen=True)
@@ -147,14 +218,18 @@ class _ConstraintSolver:
     cu: np.ndarray
 
     @classmethod
-    def build(cls, structure: SummingStructure, covariance: LowRankCovariance) -> _ConstraintSolver:
+    def build(
+        cls, structure: SummingStructure, covariance: LowRankCovariance, kept: np.ndarray | None = None
+    ) -> _ConstraintSolver:
+        """``C = [I  -A]``, plus a row ``e_k'`` per ``kept`` series (a boolean mask over the series)."""
         aggregates = len(structure.aggregates)
-        constraints = sp.csr_array(
-            sp.hstack([sp.identity(aggregates, format="csr"), -structure.A], format="csr")
-        )
+        summing = sp.hstack([sp.identity(aggregates, format="csr"), -structure.A], format="csr")
+        rows = np.flatnonzero(kept) if kept is not None else np.array([], dtype=int)
+        keeping = [sp.identity(len(structure), format="csr")[rows]] if len(rows) else []
+        constraints = sp.csr_array(sp.vstack([summing, *keeping], format="csr"))
         system = constraints @ sp.diags_array(covariance.diagonal) @ constraints.T
         lu = _SymmetricFactor.build(sp.csc_array(system))
-        cu = constraints @ covariance.factor  # parents x rank
+        cu = constraints @ covariance.factor  # constraints x rank
         capacitance = None
         if cu.shape[1]:
             capacitance = np.eye(cu.shape[1]) + cu.T @ lu.solve(np.ascontiguousarray(cu))
@@ -194,14 +269,31 @@ class _SymmetricFactor:
 
     @classmethod
     def build(cls, system: sp.csc_array) -> _SymmetricFactor:
-        scale = 1.0 / np.sqrt(system.diagonal())
+        """Raises DataError when the system is singular (kept series that fix a parent and its children)."""
+        diagonal = system.diagonal()
+        if not (diagonal > 0).all():
+            raise DataError(_UNSOLVABLE)
+        scale = 1.0 / np.sqrt(diagonal)
         scaled = sp.csc_array(sp.diags_array(scale) @ system @ sp.diags_array(scale))
-        lu = splu(scaled, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        try:
+            lu = splu(
+                scaled, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True}
+            )
+        except RuntimeError as error:  # "Factor is exactly singular"
+            raise DataError(_UNSOLVABLE) from error
+        if np.abs(lu.U.diagonal()).min() < SINGULAR_PIVOT:
+            raise DataError(_UNSOLVABLE)
         return cls(scale, lu)
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         scale = self.scale[:, None] if rhs.ndim == 2 else self.scale
         return scale * self.lu.solve(np.ascontiguousarray(scale * rhs))
+
+
+_UNSOLVABLE = (
+    "the series kept at their base forecasts fix a sum twice (a parent and all its children, or two "
+    "breakdowns of one total): keep fewer levels"
+)
 
 
 def _tree_parents(structure: SummingStructure) -> np.ndarray:
