@@ -11,9 +11,14 @@ so loaders, tracking, exports and the CLI share the same rules:
   neutralised, the file is written beside the target and renamed over it, and
   only a regular file (or nothing) is ever replaced, never a device, a FIFO, a
   folder or the input file itself. ``-`` means stdout;
-- at a name only the job writes (its exports, its accuracy table) a symbolic
+- at a name only the job writes (its exports, its accuracy table, its lock) a symbolic
   link is never followed nor replaced (:func:`refuse_link`): the package never
-  puts one there, so someone else did, and its target lies outside the job's folder.
+  puts one there, so someone else did, and its target lies outside the job's folder;
+  :func:`job_file` reads such a name back only when a regular file (or nothing) is there.
+
+Side files count too: the hierarchy beside a panel, the lock, the accuracy table,
+old exports. Every one is checked with :func:`require_regular_file` (or
+:func:`output_target` for a write) before it is opened.
 """
 
 from __future__ import annotations
@@ -88,6 +93,28 @@ def require_regular_file(path: str | Path, *, config: bool = False) -> Path:
     if not stat.S_ISREG(mode):
         raise error(f"{file_kind(mode)}, not a regular file", file=str(path))
     return Path(path)
+
+
+def existing_file(path: str | Path, *, config: bool = False) -> Path | None:
+    """``path`` when a regular file is there, None when nothing is (a dangling link is an error).
+
+    For optional side files (the hierarchy beside a panel): absent is fine, a FIFO is not.
+    """
+    if not os.path.lexists(path):
+        return None
+    return require_regular_file(path, config=config)
+
+
+def job_file(path: str | Path) -> Path | None:
+    """A name only the job writes, before reading it back: None when absent, else the regular file.
+
+    A link there is refused (:func:`refuse_link`), and so is anything that is not a
+    regular file (a FIFO would hang the read): a :class:`ConfigError` naming the path.
+    """
+    if not os.path.lexists(path):
+        return None
+    refuse_link(path)
+    return require_regular_file(path, config=True)
 
 
 def read_config_text(path: str | Path) -> str:

@@ -46,7 +46,7 @@ from forecasting.core.intervals import frame_levels
 from forecasting.errors import ConfigError, ModelError, shorten
 from forecasting.evaluation.metrics import leaderboard_columns, metric_levels
 from forecasting.evaluation.reconciled import RECONCILED_SEPARATOR
-from forecasting.files import write_csv_atomic
+from forecasting.files import existing_file, write_csv_atomic
 from forecasting.models.base import PanelForecaster
 from forecasting.panel import SeriesPanel
 from forecasting.serving import CODE_FILE, model_signature, write_model_files
@@ -107,6 +107,7 @@ def configure(configured: str | None = None) -> str:
     database = _sqlite_path(uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
+        existing_file(database, config=True)  # SQLite would block on a FIFO, fail late on a folder
     if not sys.stderr.isatty():
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if uri.startswith(("http://", "https://")):

@@ -26,8 +26,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from forecasting.data.schema import check_printable
+from forecasting.data.tables import reject_nul_bytes
 from forecasting.errors import DataError
-from forecasting.files import beside
+from forecasting.files import beside, existing_file
 
 STRUCTURE_COLUMNS: tuple[str, ...] = ("parent", "child", "level")
 """Columns of the structure file: one row per (parent, bottom-level child)."""
@@ -183,11 +184,23 @@ def structure_path(panel_path: str | Path) -> Path:
 
 
 def read_structure(panel_path: str | Path) -> SummingStructure | None:
-    """The structure written next to ``panel_path``, or None when there is none."""
-    path = structure_path(panel_path)
-    if not path.exists():
+    """The structure written next to ``panel_path``, or None when there is none.
+
+    Anything at that name must be a readable hierarchy: a FIFO, a folder, an
+    empty or binary file is a :class:`DataError` naming it (a wrong hierarchy
+    would reconcile the forecasts along sums that do not hold).
+    """
+    path = existing_file(structure_path(panel_path))
+    if path is None:
         return None
-    edges = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
+    reject_nul_bytes(path)
+    try:
+        edges = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
+        reason = "the file is empty" if isinstance(error, pd.errors.EmptyDataError) else error
+        raise DataError(
+            f"not a hierarchy file ({', '.join(STRUCTURE_COLUMNS)}): {reason}", file=str(path)
+        ) from None
     return SummingStructure.from_edges(edges, file=str(path))
 
 

@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import socket
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,7 +35,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from forecasting.files import job_file
+
 logger = logging.getLogger(__name__)
+
+MAX_OWNER_BYTES = 4096
+"""An owner record is a few dozen bytes: more is not one (read as unreadable)."""
 
 
 class JobLockedError(RuntimeError):
@@ -66,6 +72,7 @@ class JobLock:
 
     def _take_over_stale(self, temporary: Path) -> None:
         with _takeover_guard(self.path.parent):
+            job_file(self.path)  # a FIFO, a folder or a link there is not a lock: refused, never opened
             owner = read_owner(self.path)
             reason = stale_reason(owner, self.stale_after, held=is_held(self.path))
             if reason is None:
@@ -129,7 +136,9 @@ def _remove_leftovers(path: Path, min_age: float = 60.0) -> None:
     """Owner files of runs killed before they linked theirs: no process holds them, a minute old."""
     for leftover in path.parent.glob(f".{path.name}.*.tmp"):
         with suppress(OSError):
-            if time.time() - leftover.stat().st_mtime > min_age and not is_held(leftover):
+            info = leftover.lstat()
+            ours = stat.S_ISREG(info.st_mode)  # an owner file; a FIFO or a link of that name is not
+            if ours and time.time() - info.st_mtime > min_age and not is_held(leftover):
                 leftover.unlink()
 
 
@@ -153,9 +162,13 @@ def _takeover_guard(folder: Path) -> Iterator[None]:
 
 
 def is_held(path: Path) -> bool:
-    """Whether a live process on this host holds the lock file's flock."""
+    """Whether a live process on this host holds the lock file's flock.
+
+    Opened without blocking and without following a link: a FIFO planted at the
+    name must not hang the check (a lock file is always a regular file).
+    """
     try:
-        descriptor = os.open(path, os.O_RDONLY)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except FileNotFoundError:
         return False
     except OSError:  # cannot look (permissions): the owner cannot be proven gone
@@ -176,7 +189,8 @@ def read_owner(path: Path) -> dict[str, Any]:
     fields are compared and computed with, and must not end a run in a traceback.
     """
     try:
-        owner = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:  # a few dozen bytes; never read to the end of whatever is there
+            owner = json.loads(handle.read(MAX_OWNER_BYTES))
         if isinstance(owner, dict) and _well_formed(owner):
             return owner
     except (OSError, ValueError):

@@ -38,7 +38,7 @@ import pandas as pd
 from forecasting import deployment, model_folder, tracking
 from forecasting.errors import ConfigError, shorten
 from forecasting.export import export_paths, write_csv_atomic
-from forecasting.files import output_target, read_config_text, refuse_link
+from forecasting.files import job_file, output_target, read_config_text
 from forecasting.jobs.config import JobConfig
 from forecasting.jobs.lock import JobLock
 from forecasting.jobs.monitoring import accuracy_path
@@ -150,7 +150,12 @@ def _complete(flip: Flip, config: JobConfig) -> None:
 
 
 def _move(staged: str, final: str) -> None:
-    os.replace(staged, refuse_link(final))  # rename never follows a link, but would replace it
+    """Rename a staged export over its final name: only a regular file of the job's is replaced.
+
+    A rename never follows a link, but would replace it, or a FIFO someone put there.
+    """
+    job_file(final)
+    os.replace(staged, final)
 
 
 def recover(config: JobConfig) -> Flip | None:
