@@ -40,6 +40,8 @@ STDOUT = "-"
 """``--output -`` writes the CSV to standard output."""
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 """Leading characters that make Excel/LibreOffice evaluate a cell (CSV injection)."""
+QUOTE = "'"
+"""What :func:`neutralise_formulas` puts before such a cell (and before a cell starting with a quote)."""
 MAX_HEADER_CHARS = 1 << 20
 """A header line longer than 1 MiB is not a table header (``/dev/zero``, a binary file)."""
 MAX_CONFIG_BYTES = 1 << 20
@@ -187,16 +189,39 @@ def output_target(
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells a spreadsheet would execute with a quote (OWASP CSV injection)."""
+    """Prefix text cells a spreadsheet would execute with a quote (OWASP CSV injection).
+
+    A cell that already starts with a quote gets one too, so that
+    :func:`restore_formulas` gives back every cell exactly (``=x`` -> ``'=x``,
+    ``'a`` -> ``''a``). Applied once, by the writers, never twice.
+    """
     out = frame.copy()
     for column in out.columns:
         if pd.api.types.is_numeric_dtype(out[column]):
             continue
         text = out[column].astype("string")
-        risky = text.str.startswith(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
+        risky = text.str.startswith((*FORMULA_PREFIXES, QUOTE)).fillna(False).to_numpy(dtype=bool)
         if risky.any():
             out[column] = out[column].astype("object")
-            out.loc[risky, column] = "'" + text[risky].astype(str)
+            out.loc[risky, column] = QUOTE + text[risky].astype(str)
+    return out
+
+
+def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """The text cells as they were before :func:`neutralise_formulas`: the quote it put first is dropped.
+
+    What the package reads back from its own CSVs (exports, the accuracy table),
+    so a series ``=A1`` or ``-5`` is matched by its own id again.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
+            continue
+        text = out[column].astype("string")
+        quoted = text.str.startswith(QUOTE).fillna(False).to_numpy(dtype=bool)
+        if quoted.any():
+            out[column] = out[column].astype("object")
+            out.loc[quoted, column] = text[quoted].str.slice(1).astype(str)
     return out
 
 
@@ -218,12 +243,17 @@ def csv_dialect_of(path: str | Path) -> str:
 
 
 def read_csv_exact(path: str | Path, **options: object) -> pd.DataFrame:
-    """Read a CSV this package wrote, in either dialect, every number exactly as it was written.
+    """Read a CSV this package wrote, in either dialect, every cell exactly as it was before writing.
 
-    pandas' default float parser can be one unit in the last place off; ``round_trip`` is not.
+    Numbers: pandas' default float parser can be one unit in the last place off;
+    ``round_trip`` is not. Text: ``NA``, ``null`` or ``nan`` are ids like any other
+    (only an empty cell is missing), and the writer's formula quotes are removed
+    (:func:`restore_formulas`).
     """
     fmt = CSV_DIALECT_FORMATS[csv_dialect_of(path)]
-    return pd.read_csv(path, sep=fmt["sep"], decimal=fmt["decimal"], float_precision="round_trip", **options)
+    options = {"keep_default_na": False, "na_values": [""], **options}
+    frame = pd.read_csv(path, sep=fmt["sep"], decimal=fmt["decimal"], float_precision="round_trip", **options)
+    return restore_formulas(frame)
 
 
 def render_csv(frame: pd.DataFrame, dialect: str = "default") -> str:

@@ -46,7 +46,7 @@ from forecasting.core.intervals import frame_levels
 from forecasting.errors import ConfigError, ModelError, shorten
 from forecasting.evaluation.metrics import leaderboard_columns, metric_levels
 from forecasting.evaluation.reconciled import RECONCILED_SEPARATOR
-from forecasting.files import existing_file, write_csv_atomic
+from forecasting.files import existing_file, read_csv_exact, write_csv_atomic
 from forecasting.models.base import PanelForecaster
 from forecasting.panel import SeriesPanel
 from forecasting.serving import CODE_FILE, model_signature, write_model_files
@@ -491,7 +491,7 @@ def load_frame(run_id: str, artifact_file: str) -> pd.DataFrame | None:
         path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_file)
     except (MlflowException, OSError):
         return None
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return read_csv_exact(path, dtype=str, na_values=[])  # every cell as the text it was
 
 
 def log_live_accuracy(

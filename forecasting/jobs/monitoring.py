@@ -49,12 +49,11 @@ from forecasting.evaluation.metrics import metrics_by_series
 from forecasting.export import (
     EXPORT_DIMENSIONS,
     export_paths,
-    neutralise_formulas,
     read_export,
     utc_timestamp,
     write_csv_atomic,
 )
-from forecasting.files import job_file, refuse_link, require_regular_file
+from forecasting.files import job_file, read_csv_exact, refuse_link, require_regular_file
 from forecasting.jobs.config import JobConfig, check_job_name
 from forecasting.panel import SeriesPanel
 from forecasting.plots import plot_live_accuracy
@@ -145,7 +144,7 @@ def read_accuracy(path: str | Path, levels: Sequence[int] = DEFAULT_LEVELS) -> p
     if job_file(path) is None:  # the job's own name: a link or a FIFO there is someone else's
         return _typed(pd.DataFrame({c: pd.Series(dtype="object") for c in columns}))
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)  # every cell as text, as it was written
+        frame = read_csv_exact(path, dtype=str, na_values=[])  # every cell as text, as it was written
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
         reason = "the file is empty" if isinstance(error, pd.errors.EmptyDataError) else error
         raise DataError(f"not an accuracy table: {reason}", file=str(path)) from None
@@ -229,7 +228,7 @@ def append_accuracy(path: Path, scored: pd.DataFrame, new_rows: pd.DataFrame, le
     columns = accuracy_columns(levels)
     frames = [frame[columns] for frame in (scored, new_rows) if not frame.empty]
     table = pd.concat([_as_text(frame) for frame in frames], ignore_index=True)
-    return write_csv_atomic(neutralise_formulas(table), path, follow_links=False)
+    return write_csv_atomic(table, path, follow_links=False)  # formulas neutralised there, once
 
 
 def read_serving(run_ids: Sequence[str]) -> pd.DataFrame:
