@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Self
@@ -38,7 +39,7 @@ from forecasting.core.exog import exog_columns, exog_values
 from forecasting.core.request import ForecastRequest
 from forecasting.errors import ConfigError, DataError, ModelError, shorten
 from forecasting.evaluation.backtest import BacktestLog, backtest
-from forecasting.models.base import PanelForecaster
+from forecasting.models.base import PanelForecaster, replace_non_finite
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
 from forecasting.progress import progress_scope
@@ -259,7 +260,9 @@ class Forecaster(BaseEstimator):
         if X_future is not None and users:
             _check_future_rows(X_future, fitted.panel, horizon)
         frames = [
-            model.predict(horizon, X_future if model.uses_exog else None, levels).assign(model=alias)
+            _finite(
+                model.predict(horizon, X_future if model.uses_exog else None, levels), fitted.panel, levels
+            ).assign(model=alias)
             for alias, model in fitted.models.items()
         ]
         long = pd.concat(frames, ignore_index=True)
@@ -407,6 +410,26 @@ def _check_future_rows(X_future: pd.DataFrame, panel: SeriesPanel, horizon: int)
     series_ids = np.repeat(last.index.to_numpy(dtype=object), horizon)
     ordinals = (last.map(lambda month: month.ordinal).to_numpy()[:, None] + np.arange(1, horizon + 1)).ravel()
     exog_values(X_future, series_ids, ordinals, exog_columns(X_future), "X_df")
+
+
+def _finite(forecasts: pd.DataFrame, panel: SeriesPanel, levels: Sequence[int]) -> pd.DataFrame:
+    """``forecasts`` with the fallback model's for each series whose forecast or bound is not finite.
+
+    As the CLI does (:func:`~forecasting.models.base.replace_non_finite`); each swap is a
+    :class:`FallbackWarning` naming the series, never a silent change.
+    """
+    forecasts, swapped = replace_non_finite(forecasts, panel, levels)
+    for row in swapped.itertuples():
+        warnings.warn(
+            f"{row.model}: series {row.series_id!r} forecast by {row.fallback} ({row.reason})",
+            FallbackWarning,
+            stacklevel=4,
+        )
+    return forecasts
+
+
+class FallbackWarning(UserWarning):
+    """A model's forecast of a series was replaced by its fallback model's (it was not finite)."""
 
 
 def _fitted_model(model: PanelForecaster, panel: SeriesPanel, X: pd.DataFrame | None) -> PanelForecaster:
