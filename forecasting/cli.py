@@ -148,7 +148,7 @@ def _series_build(args: argparse.Namespace) -> int:
     from forecasting.data.summing import structure_path
     from forecasting.features.flows import build_series
     from forecasting.features.hierarchy import check_estimated_share, write_long_csv
-    from forecasting.files import STDOUT, output_target, write_csv_atomic, write_text_atomic
+    from forecasting.files import output_target, write_csv_atomic, write_text_atomic, written_together
     from forecasting.jobs import commands
     from forecasting.panel import SeriesPanel
 
@@ -156,17 +156,23 @@ def _series_build(args: argparse.Namespace) -> int:
     inputs = commands.input_files(args)
     output = output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input first
     report = _report_target(args.report, output, inputs)
-    if args.output != STDOUT:  # and the same for the hierarchy written beside it
-        output_target(structure_path(args.output), inputs=inputs)
+    if output is not None:  # and the same for the hierarchy written beside it (beside a link's target)
+        output_target(structure_path(output), inputs=inputs)
     loaded = SeriesPanel.from_load(load(args.input, args.format, conflicts=args.conflicts))
     panel = build_series(loaded, max_estimated_share=share)
     flag_stale(panel.report, panel.records, check_max_stale_months(args.max_stale_months))
-    path = write_long_csv(panel, args.output, inputs=inputs)
-    saved = None if report is None else write_text_atomic(panel.report.format() + "\n", report, inputs=inputs)
+    with written_together() as staging:  # the panel, its hierarchy and its report, or none of them
+        path = write_long_csv(panel, args.output, inputs=inputs, staging=staging)
+        saved = None
+        if report is not None:
+            saved = write_text_atomic(panel.report.format() + "\n", report, inputs=inputs, staging=staging)
+        hierarchy = None
+        if path is not None:
+            edges = panel.structure.to_frame()
+            hierarchy = write_csv_atomic(edges, structure_path(path), inputs=inputs, staging=staging)
     print(panel.report.summary(saved_to=saved), file=sys.stderr)
     print(f"wrote {len(panel)} series, {len(panel.records):,} rows to {path or 'stdout'}", file=sys.stderr)
-    if path is not None:
-        hierarchy = write_csv_atomic(panel.structure.to_frame(), structure_path(path), inputs=inputs)
+    if hierarchy is not None:
         print(f"wrote the hierarchy ({panel.structure!r}) to {hierarchy}", file=sys.stderr)
     return EXIT_OK
 

@@ -27,7 +27,9 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -270,6 +272,7 @@ def write_csv_atomic(
     durable: bool = True,
     follow_links: bool = True,
     dialect: str = "default",
+    staging: Staging | None = None,
 ) -> Path | None:
     """Write ``frame`` (formulas neutralised) as UTF-8 CSV; returns the path, None for stdout.
 
@@ -279,7 +282,8 @@ def write_csv_atomic(
     (a scratch file that is copied elsewhere at once does not need it). See
     :func:`output_target` for what is refused (with ``follow_links`` false, a link too).
     ``dialect``: one of :data:`CSV_DIALECTS` (``excel-eu``: ``;`` between fields, a decimal
-    comma; :func:`read_csv_exact` reads either back).
+    comma; :func:`read_csv_exact` reads either back). With ``staging`` (:func:`written_together`)
+    the file is renamed into place with the others of the group, not now.
     """
     fmt = CSV_DIALECT_FORMATS[check_csv_dialect(dialect, key="dialect")]
     inputs = list(inputs)
@@ -295,12 +299,18 @@ def write_csv_atomic(
         inputs,
         durable,
         follow_links=follow_links,
+        staging=staging,
     )
     return target
 
 
 def write_text_atomic(
-    text: str, path: str | Path, *, inputs: Iterable[str | Path] = (), durable: bool = True
+    text: str,
+    path: str | Path,
+    *,
+    inputs: Iterable[str | Path] = (),
+    durable: bool = True,
+    staging: Staging | None = None,
 ) -> Path | None:
     """Write ``text`` as a UTF-8 file the way :func:`write_csv_atomic` writes a CSV (``-``: stdout).
 
@@ -313,8 +323,55 @@ def write_text_atomic(
         sys.stdout.write(text)
         sys.stdout.flush()
         return None
-    _replace(target, lambda handle: handle.write(text), inputs, durable)
+    _replace(target, lambda handle: handle.write(text), inputs, durable, staging=staging)
     return target
+
+
+@dataclass
+class _Staged:
+    temporary: Path
+    target: Path
+    inputs: list[str | Path]
+    follow_links: bool
+
+
+@dataclass
+class Staging:
+    """Files written in full beside their targets, renamed over them together (:func:`written_together`)."""
+
+    staged: list[_Staged] = field(default_factory=list)
+
+    def commit(self) -> None:
+        """Check every target again, then rename each file into place (nothing is renamed if one fails)."""
+        for file in self.staged:
+            output_target(file.target, inputs=file.inputs, follow_links=file.follow_links)
+        while self.staged:
+            file = self.staged[0]
+            os.replace(file.temporary, file.target)
+            self.staged.pop(0)
+
+    def discard(self) -> None:
+        """Remove what was written and not renamed."""
+        for file in self.staged:
+            file.temporary.unlink(missing_ok=True)
+        self.staged.clear()
+
+
+@contextmanager
+def written_together() -> Iterator[Staging]:
+    """Files that belong together (a panel, its hierarchy, its report) appear together or not at all.
+
+    Writers given the yielded :class:`Staging` write their whole file beside its
+    target; when the block ends they are renamed into place one after the other
+    (renames in one folder, no data left to write). A failure in the block, a
+    disk full in the last file included, leaves every previous file as it was.
+    """
+    staging = Staging()
+    try:
+        yield staging
+        staging.commit()
+    finally:
+        staging.discard()
 
 
 def _replace(
@@ -324,8 +381,10 @@ def _replace(
     durable: bool,
     *,
     follow_links: bool = True,
+    staging: Staging | None = None,
 ) -> None:
-    """Write a temporary file beside ``target`` with ``write``, then rename it over ``target``."""
+    """Write a temporary file beside ``target`` with ``write``, then rename it over ``target``
+    (or leave the rename to ``staging``)."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as failure:
@@ -338,6 +397,9 @@ def _replace(
                 handle.flush()
                 os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)  # mkstemp creates 0600; exports are meant to be shared
+        if staging is not None:
+            staging.staged.append(_Staged(Path(temporary), target, inputs, follow_links))
+            return
         output_target(target, inputs=inputs, follow_links=follow_links)  # still the same kind of file
         os.replace(temporary, target)
     except BaseException:
