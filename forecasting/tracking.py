@@ -193,10 +193,16 @@ def run_tags(job: str, *, data: str, config: str) -> dict[str, str]:
 
 # --- runs -------------------------------------------------------------------------
 @contextmanager
-def retrain_run(experiment_id: str, run_name: str, tags: dict[str, str]) -> Iterator[Run]:
-    """The parent run; MLflow marks it FAILED if the body raises, KILLED if it is interrupted."""
+def retrain_run(
+    experiment_id: str, run_name: str, tags: dict[str, str], *, run_type: str = "retrain"
+) -> Iterator[Run]:
+    """The parent run; MLflow marks it FAILED if the body raises, KILLED if it is interrupted.
+
+    ``run_type`` (tag :data:`RUN_TYPE_TAG`) is set as the run starts: only ``retrain``
+    runs are a job's, which ``promote``, the stale-run cleanup and ``compare`` act on.
+    """
+    tags = {**tags, RUN_TYPE_TAG: run_type}
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
-        mlflow.set_tag(RUN_TYPE_TAG, "retrain")
         try:
             yield run
         except KeyboardInterrupt:
@@ -208,13 +214,18 @@ def retrain_run(experiment_id: str, run_name: str, tags: dict[str, str]) -> Iter
 def end_stale_runs(experiment_id: str, job: str) -> list[str]:
     """Mark retrain runs of ``job`` still RUNNING as KILLED: call only while holding the job lock.
 
+    Not a one-off ``forecast`` run, which no job lock covers (it may be running now).
+
     A retrain killed with SIGKILL cannot end its run; under the lock no other
     retrain of the job is running, so such runs are stale. Returns their ids.
     """
     client = MlflowClient()
     stale = client.search_runs(
         [experiment_id],
-        filter_string=f"attributes.status = 'RUNNING' and tags.`{JOB_TAG}` = '{job}'",
+        filter_string=(
+            f"attributes.status = 'RUNNING' and tags.`{JOB_TAG}` = '{job}' "
+            f"and tags.`{RUN_TYPE_TAG}` = 'retrain'"
+        ),
     )
     for run in stale:
         client.set_terminated(run.info.run_id, "KILLED")

@@ -151,8 +151,9 @@ def forecast(args: argparse.Namespace) -> int:
     experiment_id = tracking.ensure_experiment(args.experiment, uri)
     digest = tracking.data_digest(panel)
     tags = tracking.run_tags("forecast", data=digest, config=config.digest())
-    with tracking.retrain_run(experiment_id, f"forecast-{Path(args.input).stem}", tags) as run:
-        tracking.log_decision({tracking.RUN_TYPE_TAG: "forecast"})
+    with tracking.retrain_run(
+        experiment_id, f"forecast-{Path(args.input).stem}", tags, run_type="forecast"
+    ) as run:
         tracking.log_params({"model": model.model_name, "horizon": args.horizon, "input": str(args.input)})
         tracking.log_dataset(panel, name=Path(args.input).stem, digest=digest, source=str(args.input))
         X, _ = build_regressors(panel, args.horizon, exog)
