@@ -2,11 +2,14 @@
 
 A refactor that must not change any forecast is checked by running this before
 (``--save before.pkl``) and after (``--compare before.pkl``): every model is fit
-on :func:`forecasting.sample.load_sample` and forecasts 12 months at the default
-levels; the comparison is exact up to ``--tol`` (1e-12). Usage::
+on :func:`forecasting.sample.load_sample` (or the first ``--series`` series of a
+long ``--input`` file) and forecasts 12 months at the default levels; the
+comparison is exact up to ``--tol`` (1e-12). Usage::
 
     .venv/bin/python benchmarks/refactor_check.py --save /tmp/before.pkl
     .venv/bin/python benchmarks/refactor_check.py --compare /tmp/before.pkl
+    .venv/bin/python benchmarks/refactor_check.py --models auto --series 60 \
+        --input ../shared/data/m1/m1_monthly_history.csv --save /tmp/m1.pkl
 """
 
 from __future__ import annotations
@@ -22,14 +25,21 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from forecasting.data.loaders import load_long  # noqa: E402
 from forecasting.models.registry import available_models, make_model  # noqa: E402
+from forecasting.panel import SeriesPanel  # noqa: E402
 from forecasting.sample import load_sample  # noqa: E402
 
 HORIZON = 12
 
 
-def forecasts(models: list[str]) -> dict[str, pd.DataFrame]:
-    panel = load_sample()
+def checked_panel(path: Path | None, series: int | None) -> SeriesPanel:
+    """The bundled sample, or the first ``series`` series (id order) of a long file."""
+    panel = load_sample() if path is None else SeriesPanel.from_load(load_long(path))
+    return panel if series is None else panel.select(limit=series)
+
+
+def forecasts(models: list[str], panel: SeriesPanel) -> dict[str, pd.DataFrame]:
     out = {}
     for name in models:
         with warnings.catch_warnings():
@@ -70,9 +80,11 @@ def main() -> int:
     parser.add_argument("--compare", type=Path)
     parser.add_argument("--models", default=None, help="comma-separated (default: every registered model)")
     parser.add_argument("--tol", type=float, default=1e-12)
+    parser.add_argument("--input", type=Path, default=None, help="a long CSV (default: the bundled sample)")
+    parser.add_argument("--series", type=int, default=None, help="only its first N series (id order)")
     args = parser.parse_args()
     models = args.models.split(",") if args.models else available_models()
-    result = forecasts(models)
+    result = forecasts(models, checked_panel(args.input, args.series))
     if args.save:
         args.save.write_bytes(pickle.dumps(result))
     if args.compare:

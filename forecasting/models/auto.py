@@ -74,7 +74,11 @@ taken for the whole panel; every decision is logged per series
   taking the last step's factor). Off by default: on the development sets
   the backtest's coverage did not carry over to the held-out months (it
   widened M1's and narrowed BTS's and trade's intervals, all away from
-  nominal).
+  nominal). Against one spike: a member forecast far outside the series'
+  recent range is left out of the combination when another member is
+  plausible, and no bound lies further than a few recent scales from the
+  forecast (:func:`~forecasting.core.intervals.drop_implausible`,
+  :func:`~forecasting.core.intervals.cap_widths`; ordinary series never reach either).
 
 Why these members and defaults, and what the default does step by step on
 every development set: ``docs/benchmarks.md`` (issue 14).
@@ -95,10 +99,13 @@ from forecasting.core.conformal import bound_ratio, scaling_factor
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
 from forecasting.core.intervals import (
     bounds_at_multiple,
+    cap_widths,
     clip_nonnegative,
+    drop_implausible,
     forecast_columns,
     interval_columns,
     nest_intervals,
+    recent_ranges,
 )
 from forecasting.core.params import (
     BOOLEAN,
@@ -488,7 +495,7 @@ def error_shapes(residuals: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame
 
     The share is ``q_level / q_95`` of the series' absolute one-step errors
     about their median (a bias is not spread); series with fewer than
-    ``MIN_SHAPE_ERRORS`` errors or no spread at 95 % are left out.
+    ``MIN_SHAPE_ERRORS`` errors or no spread at some level (most errors equal) are left out.
     """
     narrower = [level for level in levels if level < SHAPE_LEVEL]
     rows = {}
@@ -499,8 +506,9 @@ def error_shapes(residuals: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame
             continue
         spread = np.abs(errors - np.median(errors))
         anchor = np.quantile(spread, SHAPE_LEVEL / 100)
-        if anchor > 0:
-            rows[series_id] = np.quantile(spread, np.array(narrower) / 100) / anchor
+        shares = np.quantile(spread, np.array(narrower) / 100) / anchor if anchor > 0 else np.zeros(1)
+        if (shares > 0).all():  # a zero share would make a zero-width interval: combined bounds instead
+            rows[series_id] = shares
     return pd.DataFrame.from_dict(rows, orient="index", columns=narrower).rename_axis("series_id")
 
 
@@ -682,6 +690,7 @@ class Auto(PanelForecaster):
             [backtest_failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS
         )
         self.last_month_ = dict(panel.spans()["last"])
+        self.recent_ranges_ = recent_ranges((sid, y) for sid, y, _ in series_arrays(panel))
         self.interval_shape_ = self._error_shapes(levels)
         return self
 
@@ -700,9 +709,11 @@ class Auto(PanelForecaster):
         shapes = self._shapes(levels)
         member_levels = sorted({*levels, SHAPE_LEVEL}) if len(shapes.columns) else levels
         stacked, failures = predict_members(self.members_, horizon, X_future, member_levels)
+        stacked = drop_implausible(stacked, self.recent_ranges_)  # a spike a member's level absorbed
         combined = combine_by_horizon(stacked, self._steps(stacked), self.weights_, member_levels)
         combined = shape_intervals(combined, shapes, member_levels)
         combined = scale_intervals(combined, self._steps(combined), self.calibration_, levels)
+        combined = cap_widths(combined, self.recent_ranges_, levels)
         nonnegative = combined["series_id"].map(self.nonnegative_).to_numpy(dtype=bool)
         clip_nonnegative(combined, ["forecast", *interval_columns(levels)], nonnegative)
         combined["model"] = self.model_name
