@@ -6,12 +6,14 @@ that flock when the process dies, even by SIGKILL, which proves the owner
 gone. The file is written in full before it appears (a temporary file
 hard-linked into place), so a reader never sees an empty lock of ours.
 
-A lock is stale (and is cleared with a log line) when
+A lock is stale (and is cleared with a log line) when no process on this host
+holds its flock and
 
-- no process on this host holds its flock and its owner record names this
-  host with a PID that no longer runs, or cannot be read at all;
-- or it is older than ``stale_after`` seconds (covers owners on other hosts
-  sharing the folder, and hung runs).
+- its owner record names this host (the owner would hold the flock), or cannot be read at all;
+- or it names another host and is older than ``stale_after`` seconds (that
+  host's flock is not visible here).
+
+A lock a process of this host holds is never taken over, however old.
 
 Taking over a stale lock happens under an ``flock`` on the lock's folder and
 re-checks the lock there, so two processes that both saw it stale cannot
@@ -213,27 +215,23 @@ def _well_formed(owner: dict[str, Any]) -> bool:
 
 
 def stale_reason(owner: dict[str, Any], stale_after: float, *, held: bool = False) -> str | None:
-    """Why a lock can be cleared, or ``None`` while its owner may still be running."""
-    pid = owner.get("pid")
-    if not held and owner.get("unreadable"):
+    """Why a lock can be cleared, or ``None`` while its owner may still be running.
+
+    Which host holds the lock decides how its owner is judged. A process of this
+    host that holds the lock's flock (``held``) is running, however old the lock:
+    it is never taken over (stop a hung run; taking over would run two at once).
+    A lock of this host that no process holds lost its owner, whatever its PID
+    now names. Only the owner of another host, whose flock this host cannot see,
+    is judged by age: ``stale_after`` seconds.
+    """
+    if held:
+        return None
+    if owner.get("unreadable"):
         return "unreadable lock file and no process holds it"
-    here = owner.get("hostname") == socket.gethostname()
-    if not held and here and isinstance(pid, int) and not pid_alive(pid):
-        return f"owner pid {pid} is not running"
+    host = owner.get("hostname")
+    if host == socket.gethostname():
+        return f"no process on this host holds it (owner pid {owner.get('pid')} is gone)"
     age = time.time() - float(owner.get("started_at") or 0.0)
     if age > stale_after:
-        return f"lock is {age / 3600:.1f} h old (limit {stale_after / 3600:.1f} h)"
+        return f"the lock of host {host!r} is {age / 3600:.1f} h old (limit {stale_after / 3600:.1f} h)"
     return None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this PID exists on this host (signal 0 probes without killing)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
