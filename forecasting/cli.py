@@ -257,8 +257,14 @@ def _backtest(args: argparse.Namespace) -> int:
     from forecasting.evaluation.metrics import MASE_AGGREGATE
     from forecasting.files import output_target, write_csv_atomic
     from forecasting.jobs import commands
+    from forecasting.jobs.reconcile import check_reconcile_method
 
     models = [name.strip() for name in args.models.split(",") if name.strip()]
+    if args.reconcile is not None:  # refused before the backtest, not after it
+        check_reconcile_method(args.reconcile, key="--reconcile")
+        if args.folds < 2:
+            reason = "each fold is reconciled with the errors of earlier ones"
+            raise ConfigError(f"needs --folds >= 2 ({reason}). Got {args.folds}", key="--reconcile")
     inputs = commands.input_files(args)
     if args.details is not None and output_target(args.details, inputs=inputs) is None:
         raise ConfigError("needs a file: standard output carries the leaderboard", key="--details")
@@ -316,10 +322,8 @@ def _reconciled_leaderboard(args: argparse.Namespace, results: pd.DataFrame) -> 
     from forecasting.evaluation.metrics import table_levels
     from forecasting.evaluation.reconciled import leaderboard_by_level, reconciled_backtest
     from forecasting.panel import SeriesPanel
-    from forecasting.reconciliation import METHODS, structure_to_reconcile
+    from forecasting.reconciliation import structure_to_reconcile
 
-    if args.reconcile not in METHODS:
-        raise ConfigError(f"must be one of {', '.join(METHODS)}. Got {args.reconcile!r}", key="--reconcile")
     structure, mismatched = structure_to_reconcile(SeriesPanel.from_load(load(args.input, args.format)))
     if not structure.aggregates:
         raise ConfigError("needs a hierarchy next to the input (series build --output)", key="--reconcile")

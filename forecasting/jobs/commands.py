@@ -34,6 +34,7 @@ from forecasting.jobs.lock import JobLockedError
 from forecasting.jobs.monitoring import accuracy_path, accuracy_summary, live_compare_rows
 from forecasting.jobs.publish import Flip, job_lock, publish, recover
 from forecasting.jobs.reconcile import (
+    check_hierarchy,
     check_reconcile_method,
     check_residual_source,
     reconcile_job_forecasts,
@@ -145,6 +146,8 @@ def forecast(args: argparse.Namespace) -> int:
     with progress.phase("load"):
         loaded = select_panel(SeriesPanel.from_load(load(args.input, args.format)), args)
         panel = forecastable(loaded, config)
+    if method is not None:  # before the fit
+        check_hierarchy(panel, key="--reconcile")
     progress.plan(len(panel) + (reconcile_work(panel) if method is not None else 0))
     exog = exog_settings(JobConfig(name="forecast", sample_events=False), [model])
     uri = tracking.configure(None)
