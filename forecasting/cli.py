@@ -135,9 +135,12 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
     build.set_defaults(handler=_series_build)
     sample = commands.add_parser("sample", help="the bundled SIMULATED sample")
     sample_sub = sample.add_subparsers(dest="sample_command", required=True)
-    generate = sample_sub.add_parser("generate", help="regenerate data/sample/border_panel.csv (seeded)")
+    generate = sample_sub.add_parser("generate", help="write the simulated sample CSV (seeded)")
     generate.add_argument(
-        "--output", default=None, help="default: data/sample/border_panel.csv; - for stdout"
+        "--output",
+        required=True,
+        help="where to write it; - for stdout (the bundled data/sample/border_panel.csv is only "
+        "replaced when named here)",
     )
     generate.set_defaults(handler=_sample_generate)
 
@@ -199,9 +202,9 @@ def _report_target(given: str | None, output: Path | None, inputs: list[str]) ->
 
 
 def _sample_generate(args: argparse.Namespace) -> int:
-    from forecasting.sample import SAMPLE_PATH, write_sample
+    from forecasting.sample import write_sample
 
-    path = write_sample(args.output or SAMPLE_PATH)
+    path = write_sample(args.output)
     print(f"wrote the simulated sample to {path or 'stdout'}", file=sys.stderr)
     return EXIT_OK
 

@@ -113,7 +113,7 @@ def test_old_versions_are_cleaned_but_unmarked_look_alikes_survive(promoted: Job
     look_alike = job.models / f".{job.name}-vacation"
     look_alike.mkdir()
     (look_alike / "photo.txt").write_text("mine\n", encoding="utf-8")
-    killed = job.models / f".{job.name}-v1-killedcopy"  # what a copy killed mid-download leaves
+    killed = job.models / f".{job.name}-v1-killed01"  # what a copy killed mid-download leaves (mkdtemp: 8)
     killed.mkdir()
     model_folder.claim(killed, job=job.name, version="1", run_id=None)
     half_link = job.models / f".{job.name}.link-killed"  # a copy killed before the swap
