@@ -51,6 +51,8 @@ FREQUENCIES = ("MS", "ME", "M")
 OUTPUTS = ("wide", "long")
 YEAR_OR_QUARTER = re.compile(r"\s*[0-9]{4}(\s*-?\s*[Qq][1-4])?\s*")
 """Labels pandas reads as a January (``1990``, ``1990Q1``) that name a year or a quarter, not a month."""
+BOUND_SUFFIX = re.compile(r"-(lo|hi)-[0-9]+")
+"""What follows an alias in the names of its interval columns in the wide output (``-lo-80``)."""
 _FITTED_LOCK = threading.Lock()
 """Guards replacing and reading the fitted attributes as one set (module-wide: pickles stay plain)."""
 
@@ -510,7 +512,22 @@ def _aliased(models: Any) -> dict[str, ModelSpec]:
             "its own alias with a dict, e.g. {'arima_x': make_model('arima', exog=True), 'arima': 'arima'}.",
             key="models",
         )
+    bounds = [(alias, other) for alias in aliases for other in aliases if _is_bound_of(alias, other)]
+    if bounds:
+        alias, other = bounds[0]
+        raise ConfigError(
+            f"The 'models' parameter of Forecaster has alias {alias!r}, which is also a bound column of "
+            f"alias {other!r} in the output; choose another alias.",
+            key="models",
+        )
     return dict(pairs)
+
+
+def _is_bound_of(alias: str, other: str) -> bool:
+    """Whether ``alias`` is the name of one of ``other``'s interval columns (``<other>-lo-80``)."""
+    return (
+        alias != other and alias.startswith(other) and BOUND_SUFFIX.fullmatch(alias[len(other) :]) is not None
+    )
 
 
 def _default_alias(spec: Any) -> str:
