@@ -10,7 +10,6 @@ of another host, whose flock this host cannot see, ages out.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
@@ -20,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from forecasting.jobs.lock import JobLock, JobLockedError
+
+from .jobkit import assert_blocked_while_held
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,13 +35,7 @@ def _record(path: Path, *, pid: int, host: str, age_hours: float) -> None:
 def test_a_lock_this_host_holds_is_never_taken_over(tmp_path: Path, age_hours: float) -> None:
     path = tmp_path / "job.lock"
     _record(path, pid=os.getpid(), host=socket.gethostname(), age_hours=age_hours)
-    holder = os.open(path, os.O_RDONLY)  # a live process of this host holds the flock
-    try:
-        fcntl.flock(holder, fcntl.LOCK_EX)
-        with pytest.raises(JobLockedError, match="already running"):
-            JobLock(path, stale_after=3600).acquire()
-    finally:
-        os.close(holder)
+    assert_blocked_while_held(path)  # a live process of this host holds the flock
     assert json.loads(path.read_text("utf-8"))["pid"] == os.getpid()
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .jobkit import Job, make_job, retrain, run_cli, write_panel
+from .jobkit import Job, error_line, make_job, ran_once, retrain, run_cli, write_panel
 
 TO_STDOUT = ["--output", "-"]
 pytestmark = pytest.mark.timeout(240)
@@ -56,19 +56,10 @@ def _untouched(path: Path, kind: str) -> bool:
     return KINDS[kind](os.lstat(path).st_mode)
 
 
-def _stderr_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("forecasting: error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
-
-
 @pytest.fixture(scope="module")
 def job(tmp_path_factory: pytest.TempPathFactory) -> Job:
     """A job that ran once, so every side file exists; the next month has arrived."""
-    job = make_job(tmp_path_factory.mktemp("nonregular"))
-    assert retrain(job) == 0
-    write_panel(job.root / f"{job.name}.csv", n_months=31)
-    return job
+    return ran_once(tmp_path_factory.mktemp("nonregular"))
 
 
 @pytest.fixture
@@ -106,7 +97,7 @@ def test_retrain_stops_on_a_non_regular_side_file(
     _plant(path, kind)
     capfd.readouterr()
     code = retrain(job, timeout=HANG)
-    line = _stderr_line(capfd.readouterr().err)
+    line = error_line(capfd.readouterr().err)
     assert code == 2 and f"file {path}" in line, line
     assert _untouched(path, kind)
 
@@ -127,7 +118,7 @@ def test_a_non_regular_hierarchy_beside_an_input_is_an_error(
     }[command]
     capfd.readouterr()
     code = run_cli(argv, timeout=HANG)
-    line = _stderr_line(capfd.readouterr().err)
+    line = error_line(capfd.readouterr().err)
     assert code == 2 and f"file {hierarchy}" in line, line
     assert _untouched(hierarchy, kind)
 
@@ -140,7 +131,7 @@ def test_the_accuracy_command_stops_on_a_non_regular_table(
     _plant(path, kind)
     capfd.readouterr()
     code = run_cli(["accuracy", "--config", str(job.config)], timeout=HANG)
-    line = _stderr_line(capfd.readouterr().err)
+    line = error_line(capfd.readouterr().err)
     assert code == 2 and f"file {path}" in line, line
     assert _untouched(path, kind)
 
@@ -163,6 +154,6 @@ def test_a_non_regular_sqlite_store_is_an_error(
     job = make_job(tmp_path, tracking_uri=f"sqlite:///{database}")
     capfd.readouterr()
     code = retrain(job, timeout=HANG)
-    line = _stderr_line(capfd.readouterr().err)
+    line = error_line(capfd.readouterr().err)
     assert code == 2 and str(database) in line, line
     assert _untouched(database, kind)

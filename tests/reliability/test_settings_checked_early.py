@@ -20,15 +20,9 @@ from forecasting.cli import main
 from forecasting.errors import ConfigError
 from forecasting.jobs.config import parse_config
 
-from .jobkit import make_job, retrain, write_panel
+from .jobkit import error_line, make_job, retrain, write_panel
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def _error(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("forecasting: error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -56,7 +50,7 @@ def test_folds_before_any_data_are_refused_with_the_number_that_fits(
     panel = write_panel(tmp_path / "panel.csv")  # 30 months: horizon 3, one month apart, 2 to train
     argv = ["backtest", "--input", str(panel), "--horizon", "3", "--models", "naive", "--folds", str(folds)]
     assert main(argv) == 2
-    line = _error(capsys.readouterr().err)
+    line = error_line(capsys.readouterr().err)
     assert "key '--folds'" in line and f"allows at most {allowed} fold(s)" in line, line
 
 
@@ -79,7 +73,7 @@ def test_backtest_refuses_its_reconcile_options_before_backtesting(
     panel = write_panel(tmp_path / "panel.csv")
     assert main(["backtest", "--input", str(panel), "--horizon", "2", "--models", "naive", *extra]) == 2
     err = capsys.readouterr().err
-    assert message in _error(err) and "phase=backtest" not in err, err
+    assert message in error_line(err) and "phase=backtest" not in err, err
 
 
 def test_a_forecast_to_reconcile_without_a_hierarchy_stops_before_the_fit(
@@ -90,7 +84,7 @@ def test_a_forecast_to_reconcile_without_a_hierarchy_stops_before_the_fit(
     argv = ["forecast", "--input", str(panel), "--horizon", "2", "--model", "naive", "--reconcile", "ols"]
     assert main([*argv, "--output", str(tmp_path / "f.csv")]) == 2
     err = capsys.readouterr().err
-    assert "key '--reconcile': needs a hierarchy" in _error(err) and "event=fit" not in err, err
+    assert "key '--reconcile': needs a hierarchy" in error_line(err) and "event=fit" not in err, err
     assert not (tmp_path / "never.db").exists()
 
 
@@ -103,4 +97,6 @@ def test_a_job_to_reconcile_without_a_hierarchy_stops_before_the_backtests(
     capfd.readouterr()
     assert retrain(job) == 2
     err = capfd.readouterr().err
-    assert "key 'reconcile.method': needs a hierarchy" in _error(err) and "event=backtested" not in err, err
+    assert "key 'reconcile.method': needs a hierarchy" in error_line(err) and "event=backtested" not in err, (
+        err
+    )

@@ -20,7 +20,7 @@ import pytest
 from forecasting.errors import DataError
 from forecasting.jobs.monitoring import accuracy_columns, read_accuracy
 
-from .jobkit import Job, make_job, retrain, run_cli, write_panel
+from .jobkit import Job, error_line, ran_once, retrain, run_cli, write_panel
 
 TO_STDOUT = ["--output", "-"]
 pytestmark = pytest.mark.timeout(300)
@@ -32,12 +32,6 @@ HIERARCHIES: dict[str, bytes] = {
     "wrong_columns": b"from,to\ntotal,s0/cargo/inbound\n",
     "nul_bytes": b"parent,child,level\ntotal,s0\x00,total\n",
 }
-
-
-def _error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.startswith("forecasting: error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.mark.parametrize("content", list(HIERARCHIES))
@@ -54,7 +48,7 @@ def test_a_damaged_hierarchy_is_exit_2_naming_it(
     }[command]
     capfd.readouterr()
     assert run_cli(argv, timeout=90) == 2
-    assert f"file {hierarchy}" in _error_line(capfd.readouterr().err)
+    assert f"file {hierarchy}" in error_line(capfd.readouterr().err)
     assert hierarchy.read_bytes() == HIERARCHIES[content]
 
 
@@ -104,10 +98,7 @@ def test_an_accuracy_table_that_is_not_one_is_a_data_error(tmp_path: Path, conte
 @pytest.fixture(scope="module")
 def job(tmp_path_factory: pytest.TempPathFactory) -> Job:
     """A job that ran once on 2020-01..2022-06; 2022-07 has arrived since (its 2022-06 export gets scored)."""
-    job = make_job(tmp_path_factory.mktemp("history"))
-    assert retrain(job) == 0
-    write_panel(job.root / f"{job.name}.csv", n_months=31)
-    return job
+    return ran_once(tmp_path_factory.mktemp("history"))
 
 
 def test_the_accuracy_command_names_the_bad_cell(job: Job, capfd: pytest.CaptureFixture[str]) -> None:
@@ -116,7 +107,7 @@ def test_the_accuracy_command_names_the_bad_cell(job: Job, capfd: pytest.Capture
     try:
         capfd.readouterr()
         assert run_cli(["accuracy", "--config", str(job.config)], timeout=90) == 2
-        line = _error_line(capfd.readouterr().err)
+        line = error_line(capfd.readouterr().err)
         assert f"file {path}, row 2, column 'step'" in line, line
     finally:
         path.unlink()
