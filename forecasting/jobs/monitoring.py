@@ -16,7 +16,9 @@ the champion version its export serves and that version's per-series
 backtest MASE. Export rows carry their ``run_id``, so a later run reads the
 promise back from MLflow and the drift rule
 (:func:`forecasting.evaluation.live.drift_report`) compares live MASE with it.
-Nothing besides the accuracy table is added to the export folder.
+Nothing besides the accuracy table is added to the export folder, except a table
+that could not be read: it is kept beside it (``accuracy_<job>.csv.unreadable-<run>``)
+and the table is rebuilt from the exports, since the job never blocks on history it can rebuild.
 """
 
 from __future__ import annotations
