@@ -81,6 +81,12 @@ def clip_nonnegative(bounds: MutableMapping[str, Any], columns: Sequence[str], m
         bounds[column] = np.where(mask, np.maximum(bounds[column], 0.0), bounds[column])
 
 
+MIN_SHARE = 1e-6
+"""Smallest share of a wider interval's distance a narrower level may take: below it the share is
+rounding noise of errors that are all but equal (a step series' one-step errors), i.e. a
+zero-width interval, not an estimate."""
+
+
 # --- bounds a combination can trust: judged against the series' recent history ----------------------
 RECENT_MONTHS = 24
 """The recent history forecasts are judged against: two seasons."""

@@ -98,6 +98,7 @@ from forecasting.core.checks import check_horizon, check_levels
 from forecasting.core.conformal import bound_ratio, scaling_factor
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
 from forecasting.core.intervals import (
+    MIN_SHARE,
     bounds_at_multiple,
     cap_widths,
     clip_nonnegative,
@@ -507,7 +508,7 @@ def error_shapes(residuals: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame
         spread = np.abs(errors - np.median(errors))
         anchor = np.quantile(spread, SHAPE_LEVEL / 100)
         shares = np.quantile(spread, np.array(narrower) / 100) / anchor if anchor > 0 else np.zeros(1)
-        if (shares > 0).all():  # a zero share would make a zero-width interval: combined bounds instead
+        if (shares > MIN_SHARE).all():  # a zero share makes a zero-width interval: combined bounds instead
             rows[series_id] = shares
     return pd.DataFrame.from_dict(rows, orient="index", columns=narrower).rename_axis("series_id")
 

@@ -5,7 +5,7 @@ One spike broke the combination: with the last value at 1e15 among values near
 put the combined 95 % bound near 1e51 (1e76 in the issue's case); a spike in
 mid-history was absorbed into the level of three members out of four and
 moved every forecast month to 1e5..1e13; and series whose one-step errors are
-mostly equal got 80 % intervals of zero width. Member forecasts far outside
+mostly equal (a series that changed level once) got 80 % intervals of zero width. Member forecasts far outside
 the recent history are left out of the combination (when another member is
 plausible), bounds are capped at a few recent scales from the forecast, and a
 degenerate error shape falls back to the combined bounds.
@@ -47,6 +47,8 @@ def _histories() -> dict[str, tuple[np.ndarray, str]]:
     step = np.repeat([500.0, 500.0, 520.0, 520.0, 520.0, 480.0], 12)
     step[[17, 55]] += 1.0
     intermittent = np.where(rng.random(N) < 0.15, 3.0, 0.0)
+    one_step = np.r_[np.zeros(N // 2), np.ones(N - N // 2)]  # one-step errors all zero but one
+    rare_change = np.r_[np.full(40, 7.0), np.full(N - 40, 9.0)]
     return {
         "last_spike": (last_spike, "cargo"),
         "last_spike_small": (last_small, "cargo"),
@@ -54,6 +56,8 @@ def _histories() -> dict[str, tuple[np.ndarray, str]]:
         "mid_dip": (mid_dip, "trade_value"),
         "step": (step, "cargo"),
         "intermittent": (intermittent, "cargo"),
+        "one_step": (one_step, "cargo"),
+        "rare_change": (rare_change, "cargo"),
         "plain": (_seasonal(5), "cargo"),
         "constant": (np.full(N, 42.0), "cargo"),
     }
