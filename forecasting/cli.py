@@ -135,9 +135,12 @@ def _add_series_commands(commands: argparse._SubParsersAction) -> None:
     build.set_defaults(handler=_series_build)
     sample = commands.add_parser("sample", help="the bundled SIMULATED sample")
     sample_sub = sample.add_subparsers(dest="sample_command", required=True)
-    generate = sample_sub.add_parser("generate", help="regenerate data/sample/border_panel.csv (seeded)")
+    generate = sample_sub.add_parser("generate", help="write the simulated sample CSV (seeded)")
     generate.add_argument(
-        "--output", default=None, help="default: data/sample/border_panel.csv; - for stdout"
+        "--output",
+        required=True,
+        help="where to write it; - for stdout (the bundled data/sample/border_panel.csv is only "
+        "replaced when named here)",
     )
     generate.set_defaults(handler=_sample_generate)
 
@@ -148,7 +151,7 @@ def _series_build(args: argparse.Namespace) -> int:
     from forecasting.data.summing import structure_path
     from forecasting.features.flows import build_series
     from forecasting.features.hierarchy import check_estimated_share, write_long_csv
-    from forecasting.files import STDOUT, output_target, write_csv_atomic, write_text_atomic
+    from forecasting.files import output_target, write_csv_atomic, write_text_atomic, written_together
     from forecasting.jobs import commands
     from forecasting.panel import SeriesPanel
 
@@ -156,18 +159,24 @@ def _series_build(args: argparse.Namespace) -> int:
     inputs = commands.input_files(args)
     output = output_target(args.output, inputs=inputs)  # refuse a device, a folder or the input first
     report = _report_target(args.report, output, inputs)
-    if args.output != STDOUT:  # and the same for the hierarchy written beside it
-        output_target(structure_path(args.output), inputs=inputs)
+    if output is not None:  # and the same for the hierarchy written beside it (beside a link's target)
+        output_target(structure_path(output), inputs=inputs)
     spec = spec_of(args.format)  # a source spec may declare the dimensions its series add up along
     loaded = SeriesPanel.from_load(load(args.input, args.format, conflicts=args.conflicts))
     panel = build_series(loaded, max_estimated_share=share, summing=spec.summing if spec else ())
     flag_stale(panel.report, panel.records, check_max_stale_months(args.max_stale_months))
-    path = write_long_csv(panel, args.output, inputs=inputs)
-    saved = None if report is None else write_text_atomic(panel.report.format() + "\n", report, inputs=inputs)
+    with written_together() as staging:  # the panel, its hierarchy and its report, or none of them
+        path = write_long_csv(panel, args.output, inputs=inputs, staging=staging)
+        saved = None
+        if report is not None:
+            saved = write_text_atomic(panel.report.format() + "\n", report, inputs=inputs, staging=staging)
+        hierarchy = None
+        if path is not None:
+            edges = panel.structure.to_frame()
+            hierarchy = write_csv_atomic(edges, structure_path(path), inputs=inputs, staging=staging)
     print(panel.report.summary(saved_to=saved), file=sys.stderr)
     print(f"wrote {len(panel)} series, {len(panel.records):,} rows to {path or 'stdout'}", file=sys.stderr)
-    if path is not None:
-        hierarchy = write_csv_atomic(panel.structure.to_frame(), structure_path(path), inputs=inputs)
+    if hierarchy is not None:
         print(f"wrote the hierarchy ({panel.structure!r}) to {hierarchy}", file=sys.stderr)
     return EXIT_OK
 
@@ -194,9 +203,9 @@ def _report_target(given: str | None, output: Path | None, inputs: list[str]) ->
 
 
 def _sample_generate(args: argparse.Namespace) -> int:
-    from forecasting.sample import SAMPLE_PATH, write_sample
+    from forecasting.sample import write_sample
 
-    path = write_sample(args.output or SAMPLE_PATH)
+    path = write_sample(args.output)
     print(f"wrote the simulated sample to {path or 'stdout'}", file=sys.stderr)
     return EXIT_OK
 
@@ -257,8 +266,14 @@ def _backtest(args: argparse.Namespace) -> int:
     from forecasting.evaluation.metrics import MASE_AGGREGATE
     from forecasting.files import output_target, write_csv_atomic
     from forecasting.jobs import commands
+    from forecasting.jobs.reconcile import check_reconcile_method
 
     models = [name.strip() for name in args.models.split(",") if name.strip()]
+    if args.reconcile is not None:  # refused before the backtest, not after it
+        check_reconcile_method(args.reconcile, key="--reconcile")
+        if args.folds < 2:
+            reason = "each fold is reconciled with the errors of earlier ones"
+            raise ConfigError(f"needs --folds >= 2 ({reason}). Got {args.folds}", key="--reconcile")
     inputs = commands.input_files(args)
     if args.details is not None and output_target(args.details, inputs=inputs) is None:
         raise ConfigError("needs a file: standard output carries the leaderboard", key="--details")

@@ -166,6 +166,9 @@ def promotable_version(job: str, run_id: str) -> ModelVersion:
     """
     client = MlflowClient()
     run = get_run(check_run_id(run_id, key="--run"), key="--run")
+    if run.data.tags.get(RUN_TYPE_TAG) != "retrain":  # a one-off forecast run was never the job's
+        kind = run.data.tags.get(RUN_TYPE_TAG) or "untagged"
+        raise ConfigError(f"run {run_id} is a {kind} run, not a retrain of job {job!r}", key="--run")
     if run.data.tags.get(JOB_TAG) != job:
         raise ConfigError(
             f"run {run_id} belongs to job {run.data.tags.get(JOB_TAG)!r}, not {job!r}", key="--run"

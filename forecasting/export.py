@@ -26,6 +26,7 @@ from forecasting.files import (
     neutralise_formulas,
     read_csv_exact,
     refuse_link,
+    restore_formulas,
     write_csv_atomic,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "forecast_table",
     "neutralise_formulas",
     "read_export",
+    "restore_formulas",
     "round_forecasts",
     "utc_timestamp",
     "write_csv_atomic",
@@ -104,7 +106,7 @@ def forecast_table(
     table["run_id"] = run_id
     table["generated_at"] = generated_at or utc_timestamp()
     table = table.sort_values(["series_id", "month"], kind="stable").reset_index(drop=True)
-    return neutralise_formulas(table[export_columns(levels)])
+    return table[export_columns(levels)]  # its text as it is: the writer neutralises formulas, once
 
 
 def check_significant_digits(value: object, *, key: str = "--round", file: str | None = None) -> int | None:
@@ -142,7 +144,8 @@ def round_forecasts(table: pd.DataFrame, digits: int | None) -> pd.DataFrame:
 
 
 def read_export(path: str | Path, **options: object) -> pd.DataFrame:
-    """A forecast CSV this package wrote, in either dialect (``default``, ``excel-eu``), numbers exact."""
+    """A forecast CSV this package wrote, in either dialect (``default``, ``excel-eu``), every cell exact:
+    numbers as written, ids as they were before the writer neutralised formulas (``=x``, ``-5``, ``NA``)."""
     return read_csv_exact(path, **options)
 
 

@@ -11,9 +11,14 @@ so loaders, tracking, exports and the CLI share the same rules:
   neutralised, the file is written beside the target and renamed over it, and
   only a regular file (or nothing) is ever replaced, never a device, a FIFO, a
   folder or the input file itself. ``-`` means stdout;
-- at a name only the job writes (its exports, its accuracy table) a symbolic
+- at a name only the job writes (its exports, its accuracy table, its lock) a symbolic
   link is never followed nor replaced (:func:`refuse_link`): the package never
-  puts one there, so someone else did, and its target lies outside the job's folder.
+  puts one there, so someone else did, and its target lies outside the job's folder;
+  :func:`job_file` reads such a name back only when a regular file (or nothing) is there.
+
+Side files count too: the hierarchy beside a panel, the lock, the accuracy table,
+old exports. Every one is checked with :func:`require_regular_file` (or
+:func:`output_target` for a write) before it is opened.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -35,6 +42,8 @@ STDOUT = "-"
 """``--output -`` writes the CSV to standard output."""
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 """Leading characters that make Excel/LibreOffice evaluate a cell (CSV injection)."""
+QUOTE = "'"
+"""What :func:`neutralise_formulas` puts before such a cell (and before a cell starting with a quote)."""
 MAX_HEADER_CHARS = 1 << 20
 """A header line longer than 1 MiB is not a table header (``/dev/zero``, a binary file)."""
 MAX_CONFIG_BYTES = 1 << 20
@@ -88,6 +97,28 @@ def require_regular_file(path: str | Path, *, config: bool = False) -> Path:
     if not stat.S_ISREG(mode):
         raise error(f"{file_kind(mode)}, not a regular file", file=str(path))
     return Path(path)
+
+
+def existing_file(path: str | Path, *, config: bool = False) -> Path | None:
+    """``path`` when a regular file is there, None when nothing is (a dangling link is an error).
+
+    For optional side files (the hierarchy beside a panel): absent is fine, a FIFO is not.
+    """
+    if not os.path.lexists(path):
+        return None
+    return require_regular_file(path, config=config)
+
+
+def job_file(path: str | Path) -> Path | None:
+    """A name only the job writes, before reading it back: None when absent, else the regular file.
+
+    A link there is refused (:func:`refuse_link`), and so is anything that is not a
+    regular file (a FIFO would hang the read): a :class:`ConfigError` naming the path.
+    """
+    if not os.path.lexists(path):
+        return None
+    refuse_link(path)
+    return require_regular_file(path, config=True)
 
 
 def read_config_text(path: str | Path) -> str:
@@ -160,16 +191,39 @@ def output_target(
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells a spreadsheet would execute with a quote (OWASP CSV injection)."""
+    """Prefix text cells a spreadsheet would execute with a quote (OWASP CSV injection).
+
+    A cell that already starts with a quote gets one too, so that
+    :func:`restore_formulas` gives back every cell exactly (``=x`` -> ``'=x``,
+    ``'a`` -> ``''a``). Applied once, by the writers, never twice.
+    """
     out = frame.copy()
     for column in out.columns:
         if pd.api.types.is_numeric_dtype(out[column]):
             continue
         text = out[column].astype("string")
-        risky = text.str.startswith(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
+        risky = text.str.startswith((*FORMULA_PREFIXES, QUOTE)).fillna(False).to_numpy(dtype=bool)
         if risky.any():
             out[column] = out[column].astype("object")
-            out.loc[risky, column] = "'" + text[risky].astype(str)
+            out.loc[risky, column] = QUOTE + text[risky].astype(str)
+    return out
+
+
+def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """The text cells as they were before :func:`neutralise_formulas`: the quote it put first is dropped.
+
+    What the package reads back from its own CSVs (exports, the accuracy table),
+    so a series ``=A1`` or ``-5`` is matched by its own id again.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
+            continue
+        text = out[column].astype("string")
+        quoted = text.str.startswith(QUOTE).fillna(False).to_numpy(dtype=bool)
+        if quoted.any():
+            out[column] = out[column].astype("object")
+            out.loc[quoted, column] = text[quoted].str.slice(1).astype(str)
     return out
 
 
@@ -191,12 +245,17 @@ def csv_dialect_of(path: str | Path) -> str:
 
 
 def read_csv_exact(path: str | Path, **options: object) -> pd.DataFrame:
-    """Read a CSV this package wrote, in either dialect, every number exactly as it was written.
+    """Read a CSV this package wrote, in either dialect, every cell exactly as it was before writing.
 
-    pandas' default float parser can be one unit in the last place off; ``round_trip`` is not.
+    Numbers: pandas' default float parser can be one unit in the last place off;
+    ``round_trip`` is not. Text: ``NA``, ``null`` or ``nan`` are ids like any other
+    (only an empty cell is missing), and the writer's formula quotes are removed
+    (:func:`restore_formulas`).
     """
     fmt = CSV_DIALECT_FORMATS[csv_dialect_of(path)]
-    return pd.read_csv(path, sep=fmt["sep"], decimal=fmt["decimal"], float_precision="round_trip", **options)
+    options = {"keep_default_na": False, "na_values": [""], **options}
+    frame = pd.read_csv(path, sep=fmt["sep"], decimal=fmt["decimal"], float_precision="round_trip", **options)
+    return restore_formulas(frame)
 
 
 def render_csv(frame: pd.DataFrame, dialect: str = "default") -> str:
@@ -213,6 +272,7 @@ def write_csv_atomic(
     durable: bool = True,
     follow_links: bool = True,
     dialect: str = "default",
+    staging: Staging | None = None,
 ) -> Path | None:
     """Write ``frame`` (formulas neutralised) as UTF-8 CSV; returns the path, None for stdout.
 
@@ -222,7 +282,8 @@ def write_csv_atomic(
     (a scratch file that is copied elsewhere at once does not need it). See
     :func:`output_target` for what is refused (with ``follow_links`` false, a link too).
     ``dialect``: one of :data:`CSV_DIALECTS` (``excel-eu``: ``;`` between fields, a decimal
-    comma; :func:`read_csv_exact` reads either back).
+    comma; :func:`read_csv_exact` reads either back). With ``staging`` (:func:`written_together`)
+    the file is renamed into place with the others of the group, not now.
     """
     fmt = CSV_DIALECT_FORMATS[check_csv_dialect(dialect, key="dialect")]
     inputs = list(inputs)
@@ -238,12 +299,18 @@ def write_csv_atomic(
         inputs,
         durable,
         follow_links=follow_links,
+        staging=staging,
     )
     return target
 
 
 def write_text_atomic(
-    text: str, path: str | Path, *, inputs: Iterable[str | Path] = (), durable: bool = True
+    text: str,
+    path: str | Path,
+    *,
+    inputs: Iterable[str | Path] = (),
+    durable: bool = True,
+    staging: Staging | None = None,
 ) -> Path | None:
     """Write ``text`` as a UTF-8 file the way :func:`write_csv_atomic` writes a CSV (``-``: stdout).
 
@@ -256,8 +323,55 @@ def write_text_atomic(
         sys.stdout.write(text)
         sys.stdout.flush()
         return None
-    _replace(target, lambda handle: handle.write(text), inputs, durable)
+    _replace(target, lambda handle: handle.write(text), inputs, durable, staging=staging)
     return target
+
+
+@dataclass
+class _Staged:
+    temporary: Path
+    target: Path
+    inputs: list[str | Path]
+    follow_links: bool
+
+
+@dataclass
+class Staging:
+    """Files written in full beside their targets, renamed over them together (:func:`written_together`)."""
+
+    staged: list[_Staged] = field(default_factory=list)
+
+    def commit(self) -> None:
+        """Check every target again, then rename each file into place (nothing is renamed if one fails)."""
+        for file in self.staged:
+            output_target(file.target, inputs=file.inputs, follow_links=file.follow_links)
+        while self.staged:
+            file = self.staged[0]
+            os.replace(file.temporary, file.target)
+            self.staged.pop(0)
+
+    def discard(self) -> None:
+        """Remove what was written and not renamed."""
+        for file in self.staged:
+            file.temporary.unlink(missing_ok=True)
+        self.staged.clear()
+
+
+@contextmanager
+def written_together() -> Iterator[Staging]:
+    """Files that belong together (a panel, its hierarchy, its report) appear together or not at all.
+
+    Writers given the yielded :class:`Staging` write their whole file beside its
+    target; when the block ends they are renamed into place one after the other
+    (renames in one folder, no data left to write). A failure in the block, a
+    disk full in the last file included, leaves every previous file as it was.
+    """
+    staging = Staging()
+    try:
+        yield staging
+        staging.commit()
+    finally:
+        staging.discard()
 
 
 def _replace(
@@ -267,8 +381,10 @@ def _replace(
     durable: bool,
     *,
     follow_links: bool = True,
+    staging: Staging | None = None,
 ) -> None:
-    """Write a temporary file beside ``target`` with ``write``, then rename it over ``target``."""
+    """Write a temporary file beside ``target`` with ``write``, then rename it over ``target``
+    (or leave the rename to ``staging``)."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as failure:
@@ -281,6 +397,9 @@ def _replace(
                 handle.flush()
                 os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)  # mkstemp creates 0600; exports are meant to be shared
+        if staging is not None:
+            staging.staged.append(_Staged(Path(temporary), target, inputs, follow_links))
+            return
         output_target(target, inputs=inputs, follow_links=follow_links)  # still the same kind of file
         os.replace(temporary, target)
     except BaseException:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -70,6 +71,8 @@ FREQUENCIES = ("MS", "ME", "M")
 OUTPUTS = ("wide", "long")
 YEAR_OR_QUARTER = re.compile(r"\s*[0-9]{4}(\s*-?\s*[Qq][1-4])?\s*")
 """Labels pandas reads as a January (``1990``, ``1990Q1``) that name a year or a quarter, not a month."""
+BOUND_SUFFIX = re.compile(r"-(lo|hi)-[0-9]+")
+"""What follows an alias in the names of its interval columns in the wide output (``-lo-80``)."""
 _FITTED_LOCK = threading.Lock()
 """Guards replacing and reading the fitted attributes as one set (module-wide: pickles stay plain)."""
 
@@ -366,7 +369,7 @@ class Forecaster(BaseEstimator):
         for alias, model in fitted.models.items():
             forecasts = model.predict(horizon, X_future if model.uses_exog else None, levels)
             reported = predict_fallbacks(forecasts)
-            forecasts, swapped = replace_non_finite(forecasts, fitted.panel, levels)  # as the CLI does
+            forecasts, swapped = _finite(forecasts, fitted.panel, levels)
             stand_ins += [f.assign(model=alias) for f in (reported, swapped) if not f.empty]
             frames.append(forecasts.assign(model=alias))
         long = pd.concat(frames, ignore_index=True)
@@ -548,6 +551,28 @@ def _check_future_rows(X_future: pd.DataFrame, panel: SeriesPanel, horizon: int)
     series_ids = np.repeat(last.index.to_numpy(dtype=object), horizon)
     ordinals = (last.map(lambda month: month.ordinal).to_numpy()[:, None] + np.arange(1, horizon + 1)).ravel()
     exog_values(X_future, series_ids, ordinals, exog_columns(X_future), "X_df")
+
+
+def _finite(
+    forecasts: pd.DataFrame, panel: SeriesPanel, levels: Sequence[int]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``forecasts`` with the fallback model's for each series whose forecast or bound is not finite.
+
+    As the CLI does (:func:`~forecasting.models.base.replace_non_finite`); each swap is a
+    :class:`FallbackWarning` naming the series, never a silent change.
+    """
+    forecasts, swapped = replace_non_finite(forecasts, panel, levels)
+    for row in swapped.itertuples():
+        warnings.warn(
+            f"{row.model}: series {row.series_id!r} forecast by {row.fallback} ({row.reason})",
+            FallbackWarning,
+            stacklevel=4,
+        )
+    return forecasts, swapped
+
+
+class FallbackWarning(UserWarning):
+    """A model's forecast of a series was replaced by its fallback model's (it was not finite)."""
 
 
 def _fitted_model(model: PanelForecaster, panel: SeriesPanel, X: pd.DataFrame | None) -> PanelForecaster:
@@ -741,7 +766,22 @@ def _aliased(models: Any) -> dict[str, ModelSpec]:
             "its own alias with a dict, e.g. {'arima_x': make_model('arima', exog=True), 'arima': 'arima'}.",
             key="models",
         )
+    bounds = [(alias, other) for alias in aliases for other in aliases if _is_bound_of(alias, other)]
+    if bounds:
+        alias, other = bounds[0]
+        raise ConfigError(
+            f"The 'models' parameter of Forecaster has alias {alias!r}, which is also a bound column of "
+            f"alias {other!r} in the output; choose another alias.",
+            key="models",
+        )
     return dict(pairs)
+
+
+def _is_bound_of(alias: str, other: str) -> bool:
+    """Whether ``alias`` is the name of one of ``other``'s interval columns (``<other>-lo-80``)."""
+    return (
+        alias != other and alias.startswith(other) and BOUND_SUFFIX.fullmatch(alias[len(other) :]) is not None
+    )
 
 
 def _default_alias(spec: Any) -> str:

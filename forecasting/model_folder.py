@@ -23,6 +23,8 @@ MARKER = ".forecasting-model"
 """The marker file in every model folder the package writes."""
 MAX_MARKER_BYTES = 4096
 """A marker is a few dozen bytes; anything larger is not one of ours."""
+MKDTEMP_SUFFIX = "[a-z0-9_]{8}"
+"""The random part ``tempfile.mkdtemp`` adds to a prefix: eight of its letters, digits and ``_``."""
 
 
 def version_prefix(job: str) -> str:
@@ -114,11 +116,18 @@ def leftovers(models_dir: Path, job: str, keep: Path) -> list[Path]:
     """The job's marked versioned folders other than ``keep`` and its half-made links.
 
     Earlier promotions leave old versions; a copy killed mid-way leaves a
-    marked folder or a ``.<job>.link-*`` link. Unmarked look-alikes are not listed.
+    marked folder or a ``.<job>.link-*`` link. Only names the package makes
+    (:func:`staged_folder_name`) are listed: a user's copy of a folder under
+    another name (``.<job>-v3-<random>.bak``) carries the marker too, and is theirs.
     """
     folders = [
         folder
         for folder in models_dir.glob(f"{version_prefix(job)}*")
-        if folder != keep and is_owned(folder, job)
+        if folder != keep and staged_folder_name(job).fullmatch(folder.name) and is_owned(folder, job)
     ]
     return folders + [link for link in models_dir.glob(f".{job}.link-*") if link.is_symlink()]
+
+
+def staged_folder_name(job: str) -> re.Pattern[str]:
+    """The name of a versioned folder the package makes: ``.<job>-v<version>-<8 random characters>``."""
+    return re.compile(rf"{re.escape(version_prefix(job))}[0-9]+-{MKDTEMP_SUFFIX}")

@@ -8,18 +8,12 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from forecasting.data.records import LoadResult
+from forecasting.data.records import LoadResult, check_panel
 from forecasting.data.report import DataQualityReport
-from forecasting.data.schema import (
-    ANNOTATIONS,
-    DIMENSIONS,
-    declared_regressors,
-    normalize_records,
-    validate_records,
-)
+from forecasting.data.schema import declared_regressors, dimension_columns, normalize_records, validate_records
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_series
 from forecasting.data.summing import SummingStructure, mismatched_parents
-from forecasting.errors import ConfigError, DataError, shorten
+from forecasting.errors import ConfigError, DataError
 
 
 class SeriesPanel:
@@ -42,15 +36,11 @@ class SeriesPanel:
         file = report.source or None if report is not None else None
         records = normalize_records(records, file=file)
         validate_records(records, file=file)
+        check_panel(records, structure, file=file)  # what `data check` checks too
         self.records = records
-        self.metadata = _series_metadata(records, file)
+        self.metadata = _series_metadata(records)
         self.report = report if report is not None else DataQualityReport()
         self.structure = structure if structure is not None else SummingStructure.empty()
-        absent = sorted(set(self.structure.series) - set(self.metadata.index))
-        if absent:
-            raise DataError(
-                f"hierarchy names series that are not in the panel: {absent[:5]}", series=absent[0]
-            )
 
     @classmethod
     def from_load(cls, result: LoadResult) -> SeriesPanel:
@@ -267,28 +257,11 @@ def _month(value: str | pd.Period, key: str) -> pd.Period:
         raise ConfigError(f"must be a month YYYY-MM. Got {value!r}", key=key) from None
 
 
-def _series_metadata(records: pd.DataFrame, file: str | None = None) -> pd.DataFrame:
-    present = [c for c in DIMENSIONS if c in records.columns]
-    known = ("series_id", "month", "value", *DIMENSIONS, *ANNOTATIONS, *declared_regressors(records))
-    extra = [c for c in records.columns if c not in known]
-    columns = present + extra
+def _series_metadata(records: pd.DataFrame) -> pd.DataFrame:
+    """One row per series with its dimensions (checked constant within it by :func:`check_panel`)."""
+    columns = dimension_columns(records)
     grouped = records.groupby("series_id", sort=True, observed=True)
-    if columns:
-        varying = grouped[columns].nunique(dropna=True)
-        bad = varying[(varying > 1).any(axis=1)]
-        if not bad.empty:
-            series = str(bad.index[0])
-            column = str(bad.columns[(bad.iloc[0] > 1).to_numpy()][0])
-            found = records.loc[records["series_id"] == series, column].dropna().unique()[:3]
-            raise DataError(
-                f"dimension {shorten(column)} changes within the series: {', '.join(map(shorten, found))}",
-                file=file,
-                series=series,
-                column=column,
-            )
-        metadata = grouped[columns].first()
-    else:
-        metadata = pd.DataFrame(index=grouped.size().index)
+    metadata = grouped[columns].first() if columns else pd.DataFrame(index=grouped.size().index)
     metadata.index = metadata.index.astype(str)
     metadata.index.name = "series_id"
     return metadata

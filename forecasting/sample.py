@@ -379,8 +379,12 @@ def render_sample_csv(seed: int = SEED) -> str:
     return render_csv(sample_table(seed))
 
 
-def write_sample(path: str | Path = SAMPLE_PATH, seed: int = SEED) -> Path | None:
-    """Regenerate the sample CSV (``forecasting sample generate``; ``-`` writes to stdout)."""
+def write_sample(path: str | Path, seed: int = SEED) -> Path | None:
+    """Write the sample CSV (``forecasting sample generate --output PATH``; ``-`` writes to stdout).
+
+    No default: the bundled :data:`SAMPLE_PATH`, which :func:`load_sample` and the tests read,
+    is rewritten only when named.
+    """
     return write_csv_atomic(sample_table(seed), path)
 
 

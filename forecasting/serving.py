@@ -43,6 +43,7 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.base import BaseEstimator
 
+from forecasting.core.checks import check_job_name
 from forecasting.core.constants import MAX_HORIZON
 from forecasting.core.constants import VERSION as __version__
 from forecasting.errors import DataError, ModelError
@@ -270,7 +271,7 @@ def write_manifest(folder: str | Path, *, job: str, version: str) -> str:
 def load_verified_model(
     path: str | Path,
     *,
-    job: str | None = None,
+    job: str,
     tracking_uri: str | None = None,
     manifest_sha256: str | None = None,
 ) -> mlflow.pyfunc.PyFuncModel:
@@ -281,13 +282,15 @@ def load_verified_model(
     version's :data:`MANIFEST_TAG` (from the store at ``tracking_uri``, or
     ``manifest_sha256`` when the scoring host cannot reach the registry), and
     only the verified copy is loaded; nothing in the folder is imported or
-    unpickled before that. ``job`` pins the registered model it must belong to.
+    unpickled before that. ``job`` (required) pins the registered model it must belong to:
+    a folder another job promoted is verified against that job's record and would pass.
 
     Raises
     ------
     ModelError
         Naming the folder and the first file that differs, or why the record is missing.
     """
+    check_job_name(job, key="job")
     source = Path(path).resolve()
     manifest_path = source / MANIFEST_FILE
     if not source.is_dir() or not manifest_path.is_file():
@@ -298,7 +301,7 @@ def load_verified_model(
         shutil.copytree(source, copy, symlinks=True)
         manifest_bytes = (copy / MANIFEST_FILE).read_bytes()[:MANIFEST_MAX_BYTES]
         manifest = _read_manifest(manifest_bytes, path)
-        if job is not None and manifest["job"] != job:
+        if manifest["job"] != job:
             raise ModelError(f"refusing model folder {path}: it holds job {manifest['job']!r}, not {job!r}")
         expected = manifest_sha256 or _registered_manifest_digest(manifest, tracking_uri, path)
         if hashlib.sha256(manifest_bytes).hexdigest() != expected:

@@ -52,7 +52,7 @@ from forecasting.core.intervals import frame_levels
 from forecasting.errors import ConfigError, ModelError, shorten
 from forecasting.evaluation.metrics import leaderboard_columns, metric_levels
 from forecasting.evaluation.reconciled import RECONCILED_SEPARATOR
-from forecasting.files import write_csv_atomic
+from forecasting.files import existing_file, read_csv_exact, write_csv_atomic
 from forecasting.models.base import PanelForecaster
 from forecasting.panel import SeriesPanel
 from forecasting.serving import CODE_FILE, model_signature, write_model_files
@@ -151,6 +151,7 @@ def configure(configured: str | None = None, *, config_file: str | Path | None =
     database = _sqlite_path(uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
+        existing_file(database, config=True)  # SQLite would block on a FIFO, fail late on a folder
     if not sys.stderr.isatty():
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if uri.startswith(("http://", "https://")):
@@ -243,11 +244,17 @@ def run_tags(job: str, *, data: str, config: str) -> dict[str, str]:
 
 # --- runs -------------------------------------------------------------------------
 @contextmanager
-def retrain_run(experiment_id: str, run_name: str, tags: dict[str, str]) -> Iterator[Run]:
+def retrain_run(
+    experiment_id: str, run_name: str, tags: dict[str, str], *, run_type: str = "retrain"
+) -> Iterator[Run]:
     """The parent run; FAILED with the error on it (:func:`log_failure`) if the body raises,
-    KILLED if it is interrupted."""
+    KILLED if it is interrupted.
+
+    ``run_type`` (tag :data:`RUN_TYPE_TAG`) is set as the run starts: only ``retrain``
+    runs are a job's, which ``promote``, the stale-run cleanup and ``compare`` act on.
+    """
+    tags = {**tags, RUN_TYPE_TAG: run_type}
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
-        mlflow.set_tag(RUN_TYPE_TAG, "retrain")
         try:
             yield run
         except KeyboardInterrupt:
@@ -301,13 +308,18 @@ def ui_path(experiment_id: str, run_id: str | None = None) -> str:
 def end_stale_runs(experiment_id: str, job: str) -> list[str]:
     """Mark retrain runs of ``job`` still RUNNING as KILLED: call only while holding the job lock.
 
+    Not a one-off ``forecast`` run, which no job lock covers (it may be running now).
+
     A retrain killed with SIGKILL cannot end its run; under the lock no other
     retrain of the job is running, so such runs are stale. Returns their ids.
     """
     client = MlflowClient()
     stale = client.search_runs(
         [experiment_id],
-        filter_string=f"attributes.status = 'RUNNING' and tags.`{JOB_TAG}` = '{job}'",
+        filter_string=(
+            f"attributes.status = 'RUNNING' and tags.`{JOB_TAG}` = '{job}' "
+            f"and tags.`{RUN_TYPE_TAG}` = 'retrain'"
+        ),
     )
     for run in stale:
         client.set_terminated(run.info.run_id, "KILLED")
@@ -626,7 +638,7 @@ def load_frame(run_id: str, artifact_file: str) -> pd.DataFrame | None:
         path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_file)
     except (MlflowException, OSError):
         return None
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return read_csv_exact(path, dtype=str, na_values=[])  # every cell as the text it was
 
 
 def log_live_accuracy(

@@ -32,8 +32,9 @@ def test_check_real_trade_files(
 
 def test_check_real_bts_file(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = shared_data / "border_crossings" / "Border_Crossing_Entry_Data.csv.gz"
-    assert main(["data", "check", str(path), "--format", "bts"]) == 0
-    out = capsys.readouterr().out
+    assert main(["data", "check", str(path), "--format", "bts"]) == 2  # as forecast: a conflicting duplicate
+    out, err = capsys.readouterr()
+    assert "2 rows are conflicting duplicates (listed above)" in err and "--conflicts drop" in err
     assert "series:    1,379" in out
     assert "1996-01 .. 2023-12 (336 months)" in out
     assert "rows read: 388,822; records kept: 388,810" in out

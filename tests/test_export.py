@@ -21,6 +21,7 @@ from forecasting.export import (  # noqa: E402
     forecast_table,
     neutralise_formulas,
     read_export,
+    restore_formulas,
     round_forecasts,
     round_significant,
     rounded_columns,
@@ -101,14 +102,15 @@ def test_forecast_table_has_the_stable_schema_and_values() -> None:
 
 
 def test_formula_cells_are_neutralised_but_numbers_are_not() -> None:
-    table = _table()
+    table = _table()  # the table keeps its text; the writer neutralises it, once
     cargo = table[table["series_id"] == "manzhouli/cargo/import"]
-    assert cargo["crossing"].unique().tolist() == ['\'=HYPERLINK("http://x")']
-    frame = pd.DataFrame({"text": ["+1", "-2", "@x", "\tcmd", "\rcmd", "ok", None], "n": [-1.0] * 7})
+    assert cargo["crossing"].unique().tolist() == ['=HYPERLINK("http://x")']
+    frame = pd.DataFrame({"text": ["+1", "-2", "@x", "\tcmd", "\rcmd", "ok", "'q", None], "n": [-1.0] * 8})
     out = neutralise_formulas(frame)
-    assert out["text"].tolist()[:6] == ["'+1", "'-2", "'@x", "'\tcmd", "'\rcmd", "ok"]
-    assert pd.isna(out["text"].iloc[6])
+    assert out["text"].tolist()[:7] == ["'+1", "'-2", "'@x", "'\tcmd", "'\rcmd", "ok", "''q"]
+    assert pd.isna(out["text"].iloc[7])
     assert (out["n"] == -1.0).all()
+    assert restore_formulas(out).equals(frame)
 
 
 def test_forecast_table_rejects_series_without_metadata() -> None:
@@ -212,7 +214,8 @@ def test_both_dialects_read_back_exactly(tmp_path, dialect, digits) -> None:
     assert list(back.columns) == export_columns()
     for column in rounded_columns(table):
         np.testing.assert_array_equal(back[column].to_numpy(), table[column].to_numpy())  # bit for bit
-    assert back["crossing"].tolist()[-1] == '\'=HYPERLINK("http://x")'  # still neutralised
+    assert back["crossing"].tolist()[-1] == '=HYPERLINK("http://x")'  # read back as it was
+    assert "'=HYPERLINK(" in path.read_text(encoding="utf-8")  # neutralised in the file
 
 
 def test_excel_eu_uses_semicolons_and_decimal_commas(tmp_path) -> None:

@@ -19,6 +19,7 @@ from forecasting.sample import (
 )
 
 HEIHE = "heihe-blagoveshchensk"
+REGENERATE = "run `forecasting sample generate --output data/sample/border_panel.csv`"
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +133,12 @@ def test_regeneration_is_deterministic_and_matches_the_committed_file() -> None:
     regenerated, committed = (
         pd.read_csv(StringIO(t), dtype=str) for t in (text, SAMPLE_PATH.read_text("utf-8"))
     )
-    assert list(regenerated.columns) == list(committed.columns), "run `forecasting sample generate`"
-    assert regenerated.shape == committed.shape, "run `forecasting sample generate`"
+    assert list(regenerated.columns) == list(committed.columns), (
+        "run `forecasting sample generate --output data/sample/border_panel.csv`"
+    )
+    assert regenerated.shape == committed.shape, (
+        "run `forecasting sample generate --output data/sample/border_panel.csv`"
+    )
     pd.testing.assert_frame_equal(regenerated.drop(columns="value"), committed.drop(columns="value"))
     np.testing.assert_allclose(
         regenerated["value"].astype(float), committed["value"].astype(float), rtol=1e-9, equal_nan=True

@@ -6,13 +6,17 @@ the quality report's findings counted by kind with the most telling ones
 ``--report PATH`` saves every finding. Returns 0 when the data is usable; a
 :class:`~forecasting.errors.DataError` (not usable) propagates to
 :func:`forecasting.cli.main`, which prints the reason on stderr and exits 2.
+Usable means what the other commands accept: the same checks of the rows and
+of the panel (:func:`~forecasting.data.records.check_panel`: dimensions constant
+within a series, a hierarchy naming only the panel's series).
 
 A daily exchange-rate table (IMF layout, or ``--format rates``) gets a rates
 summary instead: days and months covered per currency, months without a rate.
 
 Conflicting duplicates (the real BTS file has one) are dropped and listed
-here rather than stopping the check, so the report shows every conflict at
-once; the loaders raise on them unless told ``conflicts="drop"``.
+here rather than stopping the check at the first, so the report shows every
+conflict at once; then the check exits 2 like the loaders, which raise on them
+unless told ``conflicts="drop"`` (``series build --conflicts drop``).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from pathlib import Path
 
 from forecasting.data.currency import monthly_average_rates, read_daily_rates
 from forecasting.data.loaders import LoadResult, detect_format, load
-from forecasting.data.report import SUMMARY_LINES
+from forecasting.data.records import CONFLICT, check_panel
+from forecasting.data.report import SUMMARY_LINES, DataQualityReport
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, flag_stale
 from forecasting.data.tables import read_header
 from forecasting.errors import DataError
@@ -54,11 +59,18 @@ def check_path(
         print(text)
         return 0
     result = load(path, resolved, conflicts="drop")
+    check_panel(result.records, result.structure, file=str(path))  # every command's check of a panel
     flag_stale(result.report, result.records, max_stale_months)
     saved = (
         None if report is None else write_text_atomic(result.report.format() + "\n", report, inputs=[path])
     )
     print(summarize(result, fmt=resolved, n_series=result.records["series_id"].nunique(), saved_to=saved))
+    if conflicting_rows(result.report):  # listed in full above; the verdict is every other command's
+        raise DataError(
+            f"{conflicting_rows(result.report)} rows are conflicting duplicates (listed above): forecast, "
+            "backtest and retrain stop on them; series build --conflicts drop leaves those months missing",
+            file=str(path),
+        )
     return 0
 
 
@@ -121,6 +133,17 @@ def summarize(
             shown = ", ".join(f"{name} {n:,}" for name, n in counts.items())
             lines.append(f"  {column + ':':<10} {shown} (series)")
     lines += report.summary_lines(limit=limit, saved_to=saved_to)
-    usable = "usable" if not report.count("warning") else "usable, with the warnings above"
-    lines.append(f"  result:    {usable}")
+    lines.append(f"  result:    {verdict(report)}")
     return "\n".join(lines)
+
+
+def verdict(report: DataQualityReport) -> str:
+    """Whether the other commands take the file as it is (conflicting duplicates stop them)."""
+    if conflicting_rows(report):
+        return "not usable as it is: the conflicting duplicates above stop forecast, backtest and retrain"
+    return "usable" if not report.count("warning") else "usable, with the warnings above"
+
+
+def conflicting_rows(report: DataQualityReport) -> int:
+    """Rows of conflicting duplicates the check dropped to list them all (the other commands stop on them)."""
+    return sum(issue.count for issue in report.issues if issue.reason.startswith(CONFLICT))

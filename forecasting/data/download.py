@@ -22,6 +22,8 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 
+from forecasting.files import output_target
+
 BTS_URL = "https://data.bts.gov/api/views/keg4-3bc2/rows.csv?accessType=DOWNLOAD"
 BTS_FILENAME = "Border_Crossing_Entry_Data.csv"
 DEFAULT_CACHE_DIR = Path("data") / "raw"
@@ -73,6 +75,7 @@ def fetch(
     if retries < 1:
         raise ValueError(f"The 'retries' parameter must be a positive int. Got {retries!r} instead.")
     destination = Path(destination)
+    output_target(destination)  # a folder, a FIFO or a device there is refused, never replaced
     if not force and _is_fresh(destination, max_age):
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 
 from forecasting.data.report import DataQualityReport
-from forecasting.data.schema import COUNT_FLOWS, normalize_records, validate_records
+from forecasting.data.schema import (
+    COUNT_FLOWS,
+    check_constant_dimensions,
+    normalize_records,
+    validate_records,
+)
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import DataError
 
@@ -24,15 +29,13 @@ MIN_MONTHS = 24
 """Two seasonal cycles: shorter series get a warning (seasonal models fall back)."""
 MIN_ZERO_RUN = 6
 """Six or more consecutive zero months usually mean "closed" or "not reported"."""
-MAX_MAGNITUDE = 1e100
-"""Largest usable absolute value: models square and sum values, which overflows near 1e154.
-
-No trade, cargo or passenger figure comes near it (a year of world trade in
-JPY is about 1e16); a larger value is a typo or a unit error.
-"""
 
 Conflicts = Literal["error", "drop"]
 _LINE = "__line__"
+
+
+CONFLICT = "conflicting duplicate"
+"""How a dropped conflicting duplicate starts in the quality report (``conflicts="drop"``)."""
 
 
 class LoadResult(NamedTuple):
@@ -76,20 +79,16 @@ def check_negative_counts(frame: pd.DataFrame, *, file: str | None) -> None:
         )
 
 
-def check_magnitudes(frame: pd.DataFrame, *, file: str | None) -> None:
-    """Values beyond :data:`MAX_MAGNITUDE` make model arithmetic overflow: name the first one's row."""
-    values = frame["value"].to_numpy(dtype="float64")
-    huge = np.isfinite(values) & (np.abs(values) > MAX_MAGNITUDE)  # inf is validate_records' to name
-    if huge.any():
-        first = int(np.flatnonzero(huge)[0])
-        raise DataError(
-            f"value {frame['value'].iloc[first]:g} is too large to forecast (magnitude above "
-            f"{MAX_MAGNITUDE:g}: arithmetic on it overflows); {int(huge.sum())} such row(s)",
-            file=file,
-            row=int(frame.index[first]),
-            column="value",
-            series=str(frame["series_id"].iloc[first]),
-        )
+def check_panel(records: pd.DataFrame, structure: SummingStructure | None, *, file: str | None) -> None:
+    """What every command checks of valid records (:func:`validate_records`) before using them as a panel.
+
+    Each series' dimensions are constant, and its hierarchy names only its series.
+    :class:`~forecasting.panel.SeriesPanel` and ``data check`` share it, so ``data
+    check`` says usable exactly when the other commands accept the file.
+    """
+    check_constant_dimensions(records, file=file)
+    if structure is not None:
+        structure.check_series(records["series_id"].astype(str).unique())
 
 
 def resolve_duplicates(
@@ -137,8 +136,7 @@ def resolve_duplicates(
     for (series_id, month), rows in frame.loc[clash].groupby(["series_id", "month"], sort=True):
         report.add(
             "dropped",
-            f"conflicting duplicate: values {sorted(rows['value'].tolist())} for one month; "
-            "month left missing",
+            f"{CONFLICT}: values {sorted(rows['value'].tolist())} for one month; month left missing",
             count=len(rows),
             file=file,
             rows=list(rows.index),
@@ -170,7 +168,6 @@ def finish_records(frame: pd.DataFrame, report: DataQualityReport, *, file: str 
 
     ``frame`` is indexed by line number in the file (every loader's convention).
     """
-    check_magnitudes(frame, file=file)
     numbered = frame.assign(**{_LINE: frame.index.to_numpy()}).reset_index(drop=True)
     records = normalize_records(numbered, file=file)
     lines = records.pop(_LINE).to_numpy()

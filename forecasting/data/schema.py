@@ -39,6 +39,12 @@ FLOWS: tuple[str, ...] = ("cargo", "trade_value", "passengers")
 DIRECTIONS: tuple[str, ...] = ("import", "export", "inbound", "outbound", "both")
 COUNT_FLOWS: tuple[str, ...] = ("cargo", "passengers")
 """Flows that are counts or physical quantities and so can never be negative."""
+MAX_MAGNITUDE = 1e100
+"""Largest usable absolute value: models square and sum values, which overflows near 1e154.
+
+No trade, cargo or passenger figure comes near it (a year of world trade in
+JPY is about 1e16); a larger value is a typo or a unit error. Every panel is
+checked, the CLI's and a ``Forecaster``'s alike."""
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 """C0 and C1 control characters and Unicode line/paragraph separators. In an id or a
 dimension a line break splits the row of every CSV and log line that carries it, and
@@ -93,7 +99,8 @@ def validate_records(
 ) -> None:
     """Raise :class:`DataError` for anything a model must never see.
 
-    Checks: empty input, missing series ids, NaN/inf values, negative counts,
+    Checks: empty input, missing series ids, NaN/inf values, magnitudes beyond
+    :data:`MAX_MAGNITUDE`, negative counts,
     duplicate (series, month) keys, and a unit or currency that changes within
     a series. ``lines`` are the records' line numbers in ``file`` (loaders
     pass them): errors name a line, never a position in the sorted records.
@@ -109,6 +116,7 @@ def validate_records(
     bad = ~np.isfinite(values)
     if bad.any():
         _raise_for_rows(records, bad, "value is NaN or infinite", file, lines)
+    check_magnitudes(records, file=file, lines=lines)
     is_count = records["flow"].isin(COUNT_FLOWS).to_numpy(dtype=bool)
     negative = is_count & (values < 0)
     if negative.any():
@@ -131,6 +139,53 @@ def validate_records(
                 column=column,
                 series=series,
             )
+
+
+def check_magnitudes(
+    records: pd.DataFrame, *, file: str | None = None, lines: np.ndarray | None = None
+) -> None:
+    """Values beyond :data:`MAX_MAGNITUDE` make model arithmetic overflow: name the first one's row."""
+    values = records["value"].to_numpy(dtype="float64")
+    huge = np.isfinite(values) & (np.abs(values) > MAX_MAGNITUDE)  # inf is validate_records' to name
+    if huge.any():
+        rows = np.flatnonzero(huge)
+        first = int(rows[0]) if lines is None else int(rows[np.argmin(lines[rows])])
+        raise DataError(
+            f"value {values[first]:g} is too large to forecast (magnitude above "
+            f"{MAX_MAGNITUDE:g}: arithmetic on it overflows); {int(huge.sum())} such row(s)",
+            file=file,
+            row=_line(lines, first),
+            column="value",
+            series=str(records["series_id"].iloc[first]),
+        )
+
+
+def dimension_columns(records: pd.DataFrame) -> list[str]:
+    """The columns that describe a series (known dimensions first, then extra text columns)."""
+    present = [c for c in DIMENSIONS if c in records.columns]
+    known = (*KEY_COLUMNS, *DIMENSIONS, *ANNOTATIONS, *declared_regressors(records))  # regressors vary
+    extra = [c for c in records.columns if c not in known]
+    return present + extra
+
+
+def check_constant_dimensions(records: pd.DataFrame, *, file: str | None = None) -> None:
+    """Raise :class:`DataError` naming the series and column whose dimension changes within the series."""
+    columns = dimension_columns(records)
+    if not columns:
+        return
+    varying = records.groupby("series_id", sort=True, observed=True)[columns].nunique(dropna=True)
+    bad = varying[(varying > 1).any(axis=1)]
+    if bad.empty:
+        return
+    series = str(bad.index[0])
+    column = str(bad.columns[(bad.iloc[0] > 1).to_numpy()][0])
+    found = records.loc[records["series_id"] == series, column].dropna().unique()[:3]
+    raise DataError(
+        f"dimension {shorten(column)} changes within the series: {', '.join(map(shorten, found))}",
+        file=file,
+        series=series,
+        column=column,
+    )
 
 
 def _raise_for_rows(

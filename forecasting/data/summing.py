@@ -26,8 +26,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from forecasting.data.schema import check_printable
+from forecasting.data.tables import reject_nul_bytes
 from forecasting.errors import DataError
-from forecasting.files import beside
+from forecasting.files import beside, existing_file
 
 STRUCTURE_COLUMNS: tuple[str, ...] = ("parent", "child", "level")
 """Columns of the structure file: one row per (parent, bottom-level child)."""
@@ -47,6 +48,8 @@ class SummingStructure:
 
     children: Mapping[str, tuple[str, ...]]
     levels: Mapping[str, str]
+    source: str | None = None
+    """The hierarchy file(s) it was read from, for errors that name it."""
 
     @classmethod
     def from_edges(cls, edges: pd.DataFrame, *, file: str | None = None) -> SummingStructure:
@@ -64,8 +67,10 @@ class SummingStructure:
         for parent, child, level in edges[list(STRUCTURE_COLUMNS)].astype(str).itertuples(index=False):
             direct.setdefault(parent, []).append(child)
             if levels.setdefault(parent, level) != level:
-                raise DataError(f"parent has two levels: {levels[parent]!r} and {level!r}", series=parent)
-        return cls(_expand(direct, file), levels)
+                raise DataError(
+                    f"parent has two levels: {levels[parent]!r} and {level!r}", file=file, series=parent
+                )
+        return cls(_expand(direct, file), levels, file)
 
     @classmethod
     def empty(cls) -> SummingStructure:
@@ -74,8 +79,11 @@ class SummingStructure:
     @classmethod
     def merged(cls, structures: Iterable[SummingStructure | None]) -> SummingStructure:
         """One structure with the parents of all (e.g. of several flows or source files)."""
-        frames = [s.to_frame() for s in structures if s is not None and s.aggregates]
-        return cls.from_edges(pd.concat(frames, ignore_index=True)) if frames else cls.empty()
+        used = [s for s in structures if s is not None and s.aggregates]
+        if not used:
+            return cls.empty()
+        files = ", ".join(dict.fromkeys(s.source for s in used if s.source)) or None
+        return cls.from_edges(pd.concat([s.to_frame() for s in used], ignore_index=True), file=files)
 
     # --- shape -------------------------------------------------------------------
     @cached_property
@@ -118,6 +126,16 @@ class SummingStructure:
         names = [self.levels[parent] for parent in self.aggregates] + [BOTTOM_LEVEL] * len(self.bottom)
         return pd.Series(names, index=pd.Index(self.series, name="series_id"), name="level")
 
+    def check_series(self, series_ids: Iterable[str]) -> None:
+        """Raise :class:`DataError` naming the hierarchy file when it names a series not in ``series_ids``."""
+        absent = sorted(set(self.series) - set(series_ids))
+        if absent:
+            raise DataError(
+                f"hierarchy names series that are not in the panel: {absent[:5]}",
+                file=self.source,
+                series=absent[0],
+            )
+
     # --- changes -----------------------------------------------------------------
     def restrict(self, series_ids: Iterable[str]) -> SummingStructure:
         """Only parents that are kept and whose children are all kept."""
@@ -127,7 +145,7 @@ class SummingStructure:
             for parent, kids in self.children.items()
             if parent in kept and all(child in kept for child in kids)
         }
-        return SummingStructure(children, {parent: self.levels[parent] for parent in children})
+        return SummingStructure(children, {parent: self.levels[parent] for parent in children}, self.source)
 
     def without(self, parents: Iterable[str]) -> SummingStructure:
         """The structure less the given parents (their children stay)."""
@@ -143,7 +161,7 @@ class SummingStructure:
             for parent, kids in self.children.items()
             if parent not in dropped and (kept := tuple(child for child in kids if child not in dropped))
         }
-        return SummingStructure(children, {parent: self.levels[parent] for parent in children})
+        return SummingStructure(children, {parent: self.levels[parent] for parent in children}, self.source)
 
     def to_frame(self) -> pd.DataFrame:
         """The ``parent, child, level`` edge list written next to a panel."""
@@ -183,11 +201,23 @@ def structure_path(panel_path: str | Path) -> Path:
 
 
 def read_structure(panel_path: str | Path) -> SummingStructure | None:
-    """The structure written next to ``panel_path``, or None when there is none."""
-    path = structure_path(panel_path)
-    if not path.exists():
+    """The structure written next to ``panel_path``, or None when there is none.
+
+    Anything at that name must be a readable hierarchy: a FIFO, a folder, an
+    empty or binary file is a :class:`DataError` naming it (a wrong hierarchy
+    would reconcile the forecasts along sums that do not hold).
+    """
+    path = existing_file(structure_path(panel_path))
+    if path is None:
         return None
-    edges = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
+    reject_nul_bytes(path)
+    try:
+        edges = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
+        reason = "the file is empty" if isinstance(error, pd.errors.EmptyDataError) else error
+        raise DataError(
+            f"not a hierarchy file ({', '.join(STRUCTURE_COLUMNS)}): {reason}", file=str(path)
+        ) from None
     return SummingStructure.from_edges(edges, file=str(path))
 
 
@@ -207,9 +237,7 @@ def mismatched_parents(
     columns = ["parent", "months", "first_month", "max_relative_error"]
     if not structure.aggregates:
         return pd.DataFrame(columns=columns)
-    absent = sorted(set(structure.series) - set(wide.columns))
-    if absent:
-        raise DataError(f"hierarchy names series that are not in the panel: {absent[:5]}", series=absent[0])
+    structure.check_series(wide.columns)
     bottom = wide[structure.bottom].to_numpy()
     parents = wide[structure.aggregates].to_numpy()
     summed = (structure.A @ np.nan_to_num(bottom).T).T

@@ -51,7 +51,7 @@ def read_table(
     sep = sep or sniff_separator(path)
     suffix = path.suffix.lower()
     if suffix not in PARQUET_SUFFIXES + EXCEL_SUFFIXES:
-        _raise_for_nul_bytes(path)
+        reject_nul_bytes(path)
     try:
         if suffix in PARQUET_SUFFIXES:
             frame = pd.read_parquet(path)
@@ -133,7 +133,7 @@ def read_header(path: str | Path) -> list[str]:
     ]
 
 
-def _raise_for_nul_bytes(path: Path) -> None:
+def reject_nul_bytes(path: Path) -> None:
     """NUL bytes mean UTF-16 or a binary file; the CSV parser would cut cells at them silently."""
     opener = gzip.open if path.suffix.lower() == ".gz" else open
     try:

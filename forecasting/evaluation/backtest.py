@@ -38,7 +38,15 @@ from forecasting.evaluation.metrics import (
     score_columns,
     table_levels,
 )
-from forecasting.models.cv import BacktestLog, TooLittleHistoryError, backtest, fold_cutoffs, result_columns
+from forecasting.models.cv import (
+    MIN_TRAIN,
+    BacktestLog,
+    TooLittleHistoryError,
+    backtest,
+    fold_cutoffs,
+    fold_offsets,
+    result_columns,
+)
 from forecasting.models.registry import available_models, make_model
 from forecasting.panel import SeriesPanel
 
@@ -111,6 +119,41 @@ def _without_stale(panel: SeriesPanel, max_stale_months: int) -> SeriesPanel:
     return panel.without(stale["series_id"])
 
 
+def check_folds(
+    panel: SeriesPanel, *, horizon: int, folds: int, step: int | None = None, key: str = "--folds"
+) -> None:
+    """Refuse folds whose cutoff no series has history before: they would be left out without a word.
+
+    A :class:`ConfigError` naming ``key`` says how many folds the data allows (when
+    not even one does, the backtest's own error says how much data it needs).
+    """
+    if _scorable_folds(panel, horizon, folds, step) == folds:
+        return
+    allowed = next((k for k in range(folds - 1, 0, -1) if _scorable_folds(panel, horizon, k, step) == k), 0)
+    if allowed == 0:
+        return
+    earliest = panel.records["month"].max() - max(fold_offsets(horizon, folds, step))
+    raise ConfigError(
+        f"{folds} folds of {horizon} months reach back to a cutoff in {earliest}, before any series has "
+        f"{MIN_TRAIN} months of history; this data allows at most {allowed} fold(s)",
+        key=key,
+    )
+
+
+def _scorable_folds(panel: SeriesPanel, horizon: int, folds: int, step: int | None) -> int:
+    """How many of the folds' cutoffs leave some series ``MIN_TRAIN`` observed months to train on."""
+    records = panel.records
+    months = records["month"].array.asi8
+    last = int(months.max())
+    return sum(
+        int(
+            pd.Series(months <= last - offset).groupby(records["series_id"].to_numpy()).sum().max()
+            >= MIN_TRAIN
+        )
+        for offset in fold_offsets(horizon, folds, step)
+    )
+
+
 def backtest_file(
     path: str,
     *,
@@ -151,6 +194,7 @@ def backtest_file(
         panel = panel.select(**selection)
     if max_stale_months is not None:
         panel = _without_stale(panel, max_stale_months)
+    check_folds(panel, horizon=horizon, folds=folds)
     estimators = [make_model(name, horizon=horizon, levels=levels) for name in models]
     try:
         with progress.phase("backtest"):

@@ -38,7 +38,7 @@ from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import DIMENSIONS
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError, DataError
-from forecasting.files import write_csv_atomic
+from forecasting.files import Staging, write_csv_atomic
 from forecasting.panel import SeriesPanel
 
 DERIVED_SOURCE = "derived"
@@ -478,12 +478,15 @@ def _disambiguate_units(metadata: pd.DataFrame) -> pd.DataFrame:
     return metadata
 
 
-def write_long_csv(panel: SeriesPanel, path: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path | None:
+def write_long_csv(
+    panel: SeriesPanel, path: str | Path, *, inputs: Iterable[str | Path] = (), staging: Staging | None = None
+) -> Path | None:
     """Write the panel's records as a long CSV, month as ``YYYY-MM`` (readable by ``load_long``).
 
     Through the package's one CSV writer (atomic, formulas neutralised; ``-``
-    is stdout, which returns None); ``inputs`` are files it must not overwrite.
+    is stdout, which returns None); ``inputs`` are files it must not overwrite;
+    ``staging``: renamed into place with its side files (:func:`~forecasting.files.written_together`).
     """
     records = panel.to_long()
     records["month"] = records["month"].astype(str)
-    return write_csv_atomic(records, path, inputs=inputs)
+    return write_csv_atomic(records, path, inputs=inputs, staging=staging)

@@ -34,6 +34,7 @@ from forecasting.jobs.lock import JobLockedError
 from forecasting.jobs.monitoring import accuracy_path, accuracy_summary, live_compare_rows
 from forecasting.jobs.publish import Flip, job_lock, publish, recover
 from forecasting.jobs.reconcile import (
+    check_hierarchy,
     check_reconcile_method,
     check_residual_source,
     reconcile_job_forecasts,
@@ -146,14 +147,16 @@ def forecast(args: argparse.Namespace) -> int:
     with progress.phase("load"):
         loaded = select_panel(SeriesPanel.from_load(load(args.input, args.format)), args)
         panel = forecastable(loaded, config)
+    if method is not None:  # before the fit
+        check_hierarchy(panel, key="--reconcile")
     progress.plan(len(panel) + (reconcile_work(panel) if method is not None else 0))
     exog = exog_settings(JobConfig(name="forecast", sample_events=False), [model])
     uri = tracking.configure(None)
     experiment_id = tracking.ensure_experiment(args.experiment, uri)
     digest = tracking.data_digest(panel)
     tags = tracking.run_tags("forecast", data=digest, config=config.digest())
-    with tracking.retrain_run(experiment_id, f"{model.model_name} on {Path(args.input).name}", tags) as run:
-        tracking.log_decision({tracking.RUN_TYPE_TAG: "forecast"})
+    name = f"{model.model_name} on {Path(args.input).name}"
+    with tracking.retrain_run(experiment_id, name, tags, run_type="forecast") as run:
         tracking.log_params(
             {"model": model.model_name, "horizon": args.horizon, "levels": config.levels, "input": args.input}
         )

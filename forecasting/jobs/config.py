@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import tomllib
 from collections.abc import Sequence
@@ -542,8 +543,8 @@ class _Checker:
 
     def positive_number(self, table: dict[str, Any], key: str, default: float) -> float:
         value = float(self._get(table, key, default, (int, float), "a number"))
-        if value <= 0:
-            self.fail(key, f"must be positive. Got {value}")
+        if not math.isfinite(value) or value <= 0:  # TOML has nan and inf: every comparison with nan is False
+            self.fail(key, f"must be a positive finite number. Got {value}")
         return value
 
     def fraction(self, table: dict[str, Any], key: str, default: float) -> float:

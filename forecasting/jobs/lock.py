@@ -6,12 +6,14 @@ that flock when the process dies, even by SIGKILL, which proves the owner
 gone. The file is written in full before it appears (a temporary file
 hard-linked into place), so a reader never sees an empty lock of ours.
 
-A lock is stale (and is cleared with a log line) when
+A lock is stale (and is cleared with a log line) when no process on this host
+holds its flock and
 
-- no process on this host holds its flock and its owner record names this
-  host with a PID that no longer runs, or cannot be read at all;
-- or it is older than ``stale_after`` seconds (covers owners on other hosts
-  sharing the folder, and hung runs).
+- its owner record names this host (the owner would hold the flock), or cannot be read at all;
+- or it names another host and is older than ``stale_after`` seconds (that
+  host's flock is not visible here).
+
+A lock a process of this host holds is never taken over, however old.
 
 Taking over a stale lock happens under an ``flock`` on the lock's folder and
 re-checks the lock there, so two processes that both saw it stale cannot
@@ -26,6 +28,7 @@ import logging
 import math
 import os
 import socket
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,7 +37,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from forecasting.files import job_file
+
 logger = logging.getLogger(__name__)
+
+MAX_OWNER_BYTES = 4096
+"""An owner record is a few dozen bytes: more is not one (read as unreadable)."""
 
 
 class JobLockedError(RuntimeError):
@@ -66,6 +74,7 @@ class JobLock:
 
     def _take_over_stale(self, temporary: Path) -> None:
         with _takeover_guard(self.path.parent):
+            job_file(self.path)  # a FIFO, a folder or a link there is not a lock: refused, never opened
             owner = read_owner(self.path)
             reason = stale_reason(owner, self.stale_after, held=is_held(self.path))
             if reason is None:
@@ -129,7 +138,9 @@ def _remove_leftovers(path: Path, min_age: float = 60.0) -> None:
     """Owner files of runs killed before they linked theirs: no process holds them, a minute old."""
     for leftover in path.parent.glob(f".{path.name}.*.tmp"):
         with suppress(OSError):
-            if time.time() - leftover.stat().st_mtime > min_age and not is_held(leftover):
+            info = leftover.lstat()
+            ours = stat.S_ISREG(info.st_mode)  # an owner file; a FIFO or a link of that name is not
+            if ours and time.time() - info.st_mtime > min_age and not is_held(leftover):
                 leftover.unlink()
 
 
@@ -153,9 +164,13 @@ def _takeover_guard(folder: Path) -> Iterator[None]:
 
 
 def is_held(path: Path) -> bool:
-    """Whether a live process on this host holds the lock file's flock."""
+    """Whether a live process on this host holds the lock file's flock.
+
+    Opened without blocking and without following a link: a FIFO planted at the
+    name must not hang the check (a lock file is always a regular file).
+    """
     try:
-        descriptor = os.open(path, os.O_RDONLY)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except FileNotFoundError:
         return False
     except OSError:  # cannot look (permissions): the owner cannot be proven gone
@@ -176,7 +191,8 @@ def read_owner(path: Path) -> dict[str, Any]:
     fields are compared and computed with, and must not end a run in a traceback.
     """
     try:
-        owner = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:  # a few dozen bytes; never read to the end of whatever is there
+            owner = json.loads(handle.read(MAX_OWNER_BYTES))
         if isinstance(owner, dict) and _well_formed(owner):
             return owner
     except (OSError, ValueError):
@@ -199,27 +215,23 @@ def _well_formed(owner: dict[str, Any]) -> bool:
 
 
 def stale_reason(owner: dict[str, Any], stale_after: float, *, held: bool = False) -> str | None:
-    """Why a lock can be cleared, or ``None`` while its owner may still be running."""
-    pid = owner.get("pid")
-    if not held and owner.get("unreadable"):
+    """Why a lock can be cleared, or ``None`` while its owner may still be running.
+
+    Which host holds the lock decides how its owner is judged. A process of this
+    host that holds the lock's flock (``held``) is running, however old the lock:
+    it is never taken over (stop a hung run; taking over would run two at once).
+    A lock of this host that no process holds lost its owner, whatever its PID
+    now names. Only the owner of another host, whose flock this host cannot see,
+    is judged by age: ``stale_after`` seconds.
+    """
+    if held:
+        return None
+    if owner.get("unreadable"):
         return "unreadable lock file and no process holds it"
-    here = owner.get("hostname") == socket.gethostname()
-    if not held and here and isinstance(pid, int) and not pid_alive(pid):
-        return f"owner pid {pid} is not running"
+    host = owner.get("hostname")
+    if host == socket.gethostname():
+        return f"no process on this host holds it (owner pid {owner.get('pid')} is gone)"
     age = time.time() - float(owner.get("started_at") or 0.0)
     if age > stale_after:
-        return f"lock is {age / 3600:.1f} h old (limit {stale_after / 3600:.1f} h)"
+        return f"the lock of host {host!r} is {age / 3600:.1f} h old (limit {stale_after / 3600:.1f} h)"
     return None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this PID exists on this host (signal 0 probes without killing)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

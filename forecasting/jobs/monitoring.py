@@ -16,12 +16,15 @@ the champion version its export serves and that version's per-series
 backtest MASE. Export rows carry their ``run_id``, so a later run reads the
 promise back from MLflow and the drift rule
 (:func:`forecasting.evaluation.live.drift_report`) compares live MASE with it.
-Nothing besides the accuracy table is added to the export folder.
+Nothing besides the accuracy table is added to the export folder, except a table
+that could not be read: it is kept beside it (``accuracy_<job>.csv.unreadable-<run>``)
+and the table is rebuilt from the exports, since the job never blocks on history it can rebuild.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -33,7 +36,7 @@ import pandas as pd
 from forecasting import tracking
 from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.core.intervals import interval_columns
-from forecasting.errors import ConfigError, DataError
+from forecasting.errors import ConfigError, DataError, shorten
 from forecasting.evaluation.live import (
     LIVE_KEY,
     DriftReport,
@@ -48,12 +51,11 @@ from forecasting.evaluation.metrics import metrics_by_series
 from forecasting.export import (
     EXPORT_DIMENSIONS,
     export_paths,
-    neutralise_formulas,
     read_export,
     utc_timestamp,
     write_csv_atomic,
 )
-from forecasting.files import refuse_link
+from forecasting.files import job_file, read_csv_exact, refuse_link, require_regular_file
 from forecasting.jobs.config import JobConfig, check_job_name
 from forecasting.panel import SeriesPanel
 from forecasting.plots import plot_live_accuracy
@@ -63,6 +65,8 @@ logger = logging.getLogger(__name__)
 SERVING_COLUMNS = ["series_id", "run_id", "champion_version", "serving_model", "backtest_mase"]
 SERVING_ARTIFACT = "monitoring/serving.csv"
 """Logged on every retrain run: which champion version its export serves and what it promised per series."""
+MONTH_TEXT = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+"""A month as the job writes it in names and cells: ``YYYY-MM``, January to December."""
 _TEXT = ("origin", "month", "series_id", "model", "champion_version", "run_id", "scored_run_id", "scored_at")
 
 
@@ -110,49 +114,96 @@ def accuracy_path(output_dir: str | Path, job: str) -> Path:
 
 
 def dated_exports(output_dir: str | Path, job: str, before: pd.Period) -> list[tuple[pd.Period, Path]]:
-    """``forecasts_<job>_<YYYY-MM>.csv`` files with an origin before ``before``, oldest first."""
+    """``forecasts_<job>_<YYYY-MM>.csv`` files with an origin before ``before``, oldest first.
+
+    A name with a month that does not exist (``forecasts_<job>_2021-13.csv``) was
+    not written by the job: it is left alone, with a warning.
+    """
     pattern = re.compile(rf"forecasts_{re.escape(check_job_name(job))}_(\d{{4}}-\d{{2}})\.csv")
     found = []
     for path in Path(output_dir).glob(f"forecasts_{job}_*.csv"):
         match = pattern.fullmatch(path.name)
-        if match and pd.Period(match.group(1), freq="M") < before:
-            found.append((pd.Period(match.group(1), freq="M"), refuse_link(path)))
+        if match is None:
+            continue
+        if not MONTH_TEXT.fullmatch(match.group(1)):
+            logger.warning("event=export_skipped file=%s reason=%r", path, "not a month in the name")
+            continue
+        origin = pd.Period(match.group(1), freq="M")
+        if origin < before:
+            found.append((origin, refuse_link(path)))
     return sorted(found)
 
 
 def read_accuracy(path: str | Path, levels: Sequence[int] = DEFAULT_LEVELS) -> pd.DataFrame:
-    """The accuracy table with Period ``origin``/``month`` (empty with its columns when absent)."""
+    """The accuracy table with Period ``origin``/``month`` (empty with its columns when absent).
+
+    Every cell is read back as written (Python's ``float`` reads exactly what
+    ``to_csv`` wrote, so rewriting leaves old rows byte-identical) and checked:
+    a table that cannot be parsed, another header, or one cell that is not what
+    its column holds is a :class:`DataError` naming the file (and the row and column).
+    """
     columns = accuracy_columns(levels)
-    path = refuse_link(path)  # the job's own name: a link there is someone else's
-    if not path.exists():
+    if job_file(path) is None:  # the job's own name: a link or a FIFO there is someone else's
         return _typed(pd.DataFrame({c: pd.Series(dtype="object") for c in columns}))
-    header = pd.read_csv(path, nrows=0).columns.tolist()
+    try:
+        frame = read_csv_exact(path, dtype=str, na_values=[])  # every cell as text, as it was written
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        reason = "the file is empty" if isinstance(error, pd.errors.EmptyDataError) else error
+        raise DataError(f"not an accuracy table: {reason}", file=str(path)) from None
+    header = frame.columns.tolist()
     if header != columns:
         missing = sorted(set(columns) - set(header)) or sorted(set(header) - set(columns))
         raise DataError(
             f"not an accuracy table of this job (levels {list(levels)})", file=str(path), column=missing[0]
         )
-    numeric = [c for c in columns if c not in _TEXT and c not in ("step", "actual_revised")]
-    # Python's float() reads back exactly what to_csv wrote, so rewriting leaves old rows byte-identical.
-    frame = pd.read_csv(
-        path,
-        dtype={**{c: str for c in _TEXT}, "step": "int64", "actual_revised": bool},
-        converters={c: _number_reader(path, c) for c in numeric},
-        keep_default_na=False,
-    )
-    return _typed(frame)
+    frame.index = pd.RangeIndex(2, len(frame) + 2)  # file lines: the header is line 1
+    for column in columns:
+        frame[column] = _cells(frame[column], _cell_reader(column), path=Path(path), column=column)
+    return _typed(frame.reset_index(drop=True))
 
 
-def _number_reader(path: Path, column: str) -> Callable[[str], float]:
-    """A ``read_csv`` converter: empty is NaN, anything else not a number is a DataError naming the column."""
+def _cell_reader(column: str) -> Callable[[str], object]:
+    """How one cell of an accuracy-table column is read; raises ValueError for a cell it does not hold."""
+    if column in ("origin", "month"):
+        return _month_text
+    if column == "step":
+        return int
+    if column == "actual_revised":
+        return _boolean
+    if column in _TEXT:
+        return str
+    return _number
 
-    def read(text: str) -> float:
+
+def _month_text(text: str) -> str:
+    if not MONTH_TEXT.fullmatch(text):
+        raise ValueError("not a month (YYYY-MM)")
+    return text
+
+
+def _boolean(text: str) -> bool:
+    if text not in ("True", "False"):
+        raise ValueError("not True or False")
+    return text == "True"
+
+
+def _number(text: str) -> float:
+    return float(text) if text else np.nan
+
+
+def _cells(values: pd.Series, read: Callable[[str], object], *, path: Path, column: str) -> pd.Series:
+    """``read`` applied to each distinct cell once; the first bad one is a DataError naming its line."""
+    codes, uniques = pd.factorize(values)
+    parsed = []
+    for position, text in enumerate(uniques):
         try:
-            return float(text) if text else np.nan
-        except ValueError:
-            raise DataError(f"not a number: {text!r}", file=str(path), column=column) from None
-
-    return read
+            parsed.append(read(text))
+        except ValueError as error:
+            line = int(values.index[np.argmax(codes == position)])
+            raise DataError(
+                f"{shorten(text)} is not a valid cell ({error})", file=str(path), row=line, column=column
+            ) from None
+    return pd.Series([parsed[code] for code in codes], index=values.index, dtype="object").infer_objects()
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -179,7 +230,7 @@ def append_accuracy(path: Path, scored: pd.DataFrame, new_rows: pd.DataFrame, le
     columns = accuracy_columns(levels)
     frames = [frame[columns] for frame in (scored, new_rows) if not frame.empty]
     table = pd.concat([_as_text(frame) for frame in frames], ignore_index=True)
-    return write_csv_atomic(neutralise_formulas(table), path, follow_links=False)
+    return write_csv_atomic(table, path, follow_links=False)  # formulas neutralised there, once
 
 
 def read_serving(run_ids: Sequence[str]) -> pd.DataFrame:
@@ -223,8 +274,11 @@ def score_in_service(
     done = set(keys.itertuples(index=False, name=None))
     frames = []
     for export_origin, path in dated_exports(config.output_dir, config.name, origin):
-        # Either dialect (the job's csv_dialect may have changed since), every number as written.
-        forecasts = read_export(path, dtype={"series_id": str, "month": str, "model": str, "run_id": str})
+        try:
+            forecasts = read_earlier_export(path, config.levels)
+        except DataError as error:  # history the job can do without: never block the run on it
+            _report_unscored(panel, path, error)
+            continue
         forecasts = forecasts[_pending(forecasts, export_origin, origin, done, panel.series_ids)]
         if forecasts.empty:  # all scored already, or no actual can have arrived yet
             continue
@@ -242,6 +296,47 @@ def score_in_service(
     new["scored_run_id"] = run_id
     new["scored_at"] = utc_timestamp()
     return _typed(new[accuracy_columns(config.levels)].reset_index(drop=True))
+
+
+EXPORT_TEXT = {"series_id": str, "month": str, "model": str, "run_id": str}
+
+
+def read_earlier_export(path: Path, levels: Sequence[int]) -> pd.DataFrame:
+    """A dated export of the job, to score: a :class:`DataError` naming it when it cannot be.
+
+    Either dialect (the job's ``csv_dialect`` may have changed since), every number as
+    written; the rows must be the export schema's at the job's ``levels``, one per series and month.
+    """
+    require_regular_file(path)
+    try:
+        forecasts = read_export(path, dtype=EXPORT_TEXT)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        raise DataError(
+            f"not a forecast export: {shorten(str(error), quote=False)}", file=str(path)
+        ) from None
+    numbers = ["forecast", *interval_columns(levels)]
+    missing = [c for c in [*EXPORT_TEXT, *numbers] if c not in forecasts.columns]
+    if missing:
+        raise DataError(
+            f"not a forecast export at levels {list(levels)}: no column(s) {missing}", file=str(path)
+        )
+    for column in numbers:
+        if not pd.api.types.is_numeric_dtype(forecasts[column]) or pd.api.types.is_bool_dtype(
+            forecasts[column]
+        ):
+            raise DataError("a cell that is not a number", file=str(path), column=column)
+    months = forecasts["month"].astype(str)
+    if not months.map(lambda text: MONTH_TEXT.fullmatch(text) is not None).all():
+        raise DataError("a month that is not YYYY-MM", file=str(path), column="month")
+    if forecasts.duplicated(["series_id", "month"]).any():
+        raise DataError("a series and month listed twice", file=str(path), column="series_id")
+    return forecasts
+
+
+def _report_unscored(panel: SeriesPanel, path: Path, error: DataError) -> None:
+    """An earlier export that cannot be read is left out of live accuracy, in the log and the report."""
+    logger.warning("event=export_skipped file=%s reason=%r", path, str(error))
+    panel.report.add("warning", f"earlier export not scored (unreadable): {error}", file=str(path))
 
 
 def _pending(
@@ -283,7 +378,10 @@ def check_in_service(config: JobConfig, panel: SeriesPanel, *, run_id: str) -> L
     if not config.monitoring.enabled:
         return None
     path = accuracy_path(config.output_dir, config.name)
-    scored = read_accuracy(path, config.levels)
+    try:
+        scored = read_accuracy(path, config.levels)
+    except DataError as error:  # history the job rebuilds from its exports: never block the run on it
+        scored = _set_aside(path, error, panel, run_id=run_id, levels=config.levels)
     revisions = revised_actuals(scored, panel)
     report_revisions(panel, revisions)
     new_rows = score_in_service(config, panel, scored, run_id=run_id)
@@ -296,6 +394,25 @@ def check_in_service(config: JobConfig, panel: SeriesPanel, *, run_id: str) -> L
     check = LiveCheck(table, new_rows, revisions, drift, path)
     _log_check(config, check)
     return check
+
+
+def _set_aside(
+    path: Path, error: DataError, panel: SeriesPanel, *, run_id: str, levels: Sequence[int]
+) -> pd.DataFrame:
+    """Rename an unreadable accuracy table out of the way (kept, never deleted); an empty table.
+
+    Every forecast of the dated exports is then scored anew, which rebuilds the table
+    (without the revisions noted since: those need the values first scored against).
+    """
+    kept = path.with_name(f"{path.name}.unreadable-{run_id}")
+    os.replace(path, kept)  # the run id is new: nothing is at that name
+    logger.warning(
+        "event=accuracy_table_unreadable file=%s kept=%s reason=%r action=rebuild", path, kept, str(error)
+    )
+    panel.report.add(
+        "warning", f"accuracy table unreadable ({error}); kept as {kept.name} and rebuilt from the exports"
+    )
+    return read_accuracy(path, levels)
 
 
 def gate_config(config: JobConfig, check: LiveCheck | None) -> JobConfig:

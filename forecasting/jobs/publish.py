@@ -38,7 +38,7 @@ import pandas as pd
 from forecasting import deployment, model_folder, tracking
 from forecasting.errors import ConfigError, shorten
 from forecasting.export import export_paths, write_csv_atomic
-from forecasting.files import output_target, read_config_text, refuse_link
+from forecasting.files import job_file, output_target, read_config_text
 from forecasting.jobs.config import JobConfig
 from forecasting.jobs.lock import JobLock
 from forecasting.jobs.monitoring import accuracy_path
@@ -150,7 +150,12 @@ def _complete(flip: Flip, config: JobConfig) -> None:
 
 
 def _move(staged: str, final: str) -> None:
-    os.replace(staged, refuse_link(final))  # rename never follows a link, but would replace it
+    """Rename a staged export over its final name: only a regular file of the job's is replaced.
+
+    A rename never follows a link, but would replace it, or a FIFO someone put there.
+    """
+    job_file(final)
+    os.replace(staged, final)
 
 
 def recover(config: JobConfig) -> Flip | None:
@@ -245,11 +250,24 @@ def _refused(path: Path, reason: str) -> ConfigError:
 def discard_staged(
     config: JobConfig, folder: Path | None = None, exports: Sequence[tuple[str, str]] = ()
 ) -> None:
-    """Remove staged files: the given ones (a failed run), or every staged CSV of the job (at start)."""
+    """Remove staged files: the given ones (a failed run), or every staged CSV of the job (at start).
+
+    Only the job's own staged names: job ``p``'s are not job ``p_x``'s, whose names also start with ``p_``.
+    """
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
-    staged = [Path(s) for s, _ in exports] or Path(config.output_dir).glob(
-        f".forecasts_{config.name}_*.csv.*{STAGED_SUFFIX}"
-    )
+    staged = [Path(s) for s, _ in exports] or [
+        path
+        for path in Path(config.output_dir).glob(f".forecasts_{config.name}_*{STAGED_SUFFIX}")
+        if staged_name(config.name).fullmatch(path.name)
+    ]
     for path in staged:
         path.unlink(missing_ok=True)
+
+
+def staged_name(job: str) -> re.Pattern[str]:
+    """The name of a staged export of ``job``: ``.forecasts_<job>_<YYYY-MM|latest>.csv.<run id>.staged``."""
+    return re.compile(
+        rf"\.forecasts_{re.escape(job)}_([0-9]{{4}}-[0-9]{{2}}|latest)\.csv\.{tracking.RUN_ID.pattern}"
+        rf"{re.escape(STAGED_SUFFIX)}"
+    )

@@ -72,6 +72,12 @@ def check_residual_source(source: str, *, key: str = "--residuals") -> str:
     return source
 
 
+NEEDS_HIERARCHY = (
+    "needs a hierarchy: none travels with this input (write one with "
+    "'forecasting series build --output panel.csv', which also writes panel.hierarchy.csv)"
+)
+
+
 def required_structure(panel: SeriesPanel, *, key: str) -> SummingStructure:
     """The panel's structure to reconcile (mismatched parents logged and left out); ConfigError if none."""
     structure, mismatched = structure_to_reconcile(panel)
@@ -83,12 +89,14 @@ def required_structure(panel: SeriesPanel, *, key: str) -> SummingStructure:
             row.first_month,
         )
     if not structure.aggregates:
-        raise ConfigError(
-            "needs a hierarchy: none travels with this input (write one with "
-            "'forecasting series build --output panel.csv', which also writes panel.hierarchy.csv)",
-            key=key,
-        )
+        raise ConfigError(NEEDS_HIERARCHY, key=key)
     return structure
+
+
+def check_hierarchy(panel: SeriesPanel, *, key: str) -> None:
+    """Refuse to reconcile a panel without a hierarchy as soon as it is loaded, not after its backtests."""
+    if not panel.structure.aggregates:
+        raise ConfigError(NEEDS_HIERARCHY, key=key)
 
 
 def resolve_nonnegative(setting: bool | None, panel: SeriesPanel, structure: SummingStructure) -> bool:

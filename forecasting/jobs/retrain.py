@@ -29,7 +29,7 @@ from forecasting.data.report import DataQualityReport
 from forecasting.data.staleness import report_stale, stale_summary
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError, DataError, ModelError
-from forecasting.evaluation.backtest import backtest, dominance_warnings
+from forecasting.evaluation.backtest import backtest, check_folds, dominance_warnings
 from forecasting.evaluation.metrics import MASE_AGGREGATE, leaderboard, metrics_by_horizon, metrics_by_series
 from forecasting.evaluation.reconciled import leaderboard_by_level
 from forecasting.executors import executor_scope
@@ -51,6 +51,7 @@ from forecasting.jobs.publish import (
 )
 from forecasting.jobs.reconcile import (
     ReconciledScoring,
+    check_hierarchy,
     log_reconciled_backtest,
     reconcile_job_forecasts,
     reconcile_work,
@@ -129,6 +130,9 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     with progress.phase("load"):
         panel = forecastable(select_series(load_panel(config), config), config)
     check_own_names(config, panel.records["month"].max())  # the dated export's name is known now
+    check_folds(panel, horizon=config.horizon, folds=config.folds, step=config.step, key="backtest.folds")
+    if config.reconcile is not None:  # before the backtests: a panel without a hierarchy is refused now
+        check_hierarchy(panel, key="reconcile.method")
     live = monitoring.check_in_service(config, panel, run_id=run_id)
     digest = tracking.data_digest(panel)
     tracking.log_decision(tracking.run_tags(config.name, data=digest, config=config.digest()))

@@ -13,7 +13,11 @@ intervals from ``MEMBER_CALIBRATION_WINDOWS`` refits) and two no-change
 forecasts (seasonal naive and the seasonal profile), each fitted on the last
 ``max_history`` months of a series: older history rarely helps a monthly
 forecast through the structural breaks of a decade and costs time. ARIMA,
-Theta and CES can be added as ``candidates``.
+Theta and CES can be added as ``candidates``. Against one spike: a member
+forecast far outside the series' recent range is left out of the combination
+when another member is plausible, and no bound lies further than a few recent
+scales from the forecast (:func:`~forecasting.core.intervals.drop_implausible`,
+:func:`~forecasting.core.intervals.cap_widths`; ordinary series never reach either).
 
 Each concern has a module of its own, in the order ``fit`` takes them:
 
@@ -41,6 +45,7 @@ import pandas as pd
 from forecasting import progress
 from forecasting.core.checks import check_levels
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, SEASON_LENGTH
+from forecasting.core.intervals import cap_widths, drop_implausible, recent_ranges
 from forecasting.core.params import (
     BOOLEAN,
     LEVEL_LIST,
@@ -69,7 +74,7 @@ from forecasting.models.auto_members import (
 )
 from forecasting.models.auto_plan import member_plan, recent_history, series_decisions, with_members
 from forecasting.models.auto_weights import combine_by_horizon, combined_backtest, horizon_weights
-from forecasting.models.base import PanelForecaster, concat_rows
+from forecasting.models.base import PanelForecaster, concat_rows, series_arrays
 from forecasting.models.ensemble import (
     Member,
     member_fallbacks,
@@ -191,6 +196,7 @@ class Auto(PanelForecaster):
         self.fallbacks_ = concat_rows(
             [backtest_failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS
         )
+        self.recent_ranges_ = recent_ranges((sid, y) for sid, y, _ in series_arrays(panel))
         self.interval_shape_ = self._error_shapes(levels)
 
     def _levels(self) -> tuple[int, ...]:
@@ -204,9 +210,11 @@ class Auto(PanelForecaster):
         shapes = self._shapes(levels)
         member_levels = sorted({*levels, SHAPE_LEVEL}) if len(shapes.columns) else levels
         stacked, failures = predict_members(self.members_, horizon, X_future, member_levels)
+        stacked = drop_implausible(stacked, self.recent_ranges_)  # a spike a member's level absorbed
         combined = combine_by_horizon(stacked, self._steps(stacked), self.weights_, member_levels)
         combined = shape_intervals(combined, shapes, member_levels)
-        return scale_intervals(combined, self._steps(combined), self.calibration_, levels), failures
+        combined = scale_intervals(combined, self._steps(combined), self.calibration_, levels)
+        return cap_widths(combined, self.recent_ranges_, levels), failures
 
     def _series_history(self, series_id: str) -> np.ndarray | None:
         return members_history(self.members_, series_id)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from forecasting.core.conformal import bound_ratio, scaling_factor
 from forecasting.core.constants import SEASON_LENGTH
-from forecasting.core.intervals import bounds_at_multiple, nest_intervals
+from forecasting.core.intervals import MIN_SHARE, bounds_at_multiple, nest_intervals
 
 MIN_FACTOR = 0.5
 """Smallest conformal factor: the backtest may narrow the members' intervals by at most half."""
@@ -48,7 +48,7 @@ def error_shapes(residuals: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame
 
     The share is ``q_level / q_95`` of the series' absolute one-step errors
     about their median (a bias is not spread); series with fewer than
-    ``MIN_SHAPE_ERRORS`` errors or no spread at 95 % are left out.
+    ``MIN_SHAPE_ERRORS`` errors or no spread at some level (most errors equal) are left out.
     """
     narrower = [level for level in levels if level < SHAPE_LEVEL]
     rows = {}
@@ -59,8 +59,9 @@ def error_shapes(residuals: pd.DataFrame, levels: Sequence[int]) -> pd.DataFrame
             continue
         spread = np.abs(errors - np.median(errors))
         anchor = np.quantile(spread, SHAPE_LEVEL / 100)
-        if anchor > 0:
-            rows[series_id] = np.quantile(spread, np.array(narrower) / 100) / anchor
+        shares = np.quantile(spread, np.array(narrower) / 100) / anchor if anchor > 0 else np.zeros(1)
+        if (shares > MIN_SHARE).all():  # a zero share makes a zero-width interval: combined bounds instead
+            rows[series_id] = shares
     return pd.DataFrame.from_dict(rows, orient="index", columns=narrower).rename_axis("series_id")
 
 

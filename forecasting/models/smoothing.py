@@ -70,6 +70,12 @@ class SmoothingSeriesModel(ABC):
             self.model_ = self._estimator(self.season_length_).fit(self.y_)
         except STATSFORECAST_DATA_ERRORS as error:
             raise ValueError(f"{type(error).__name__}: {error}") from error
+        except Exception as error:
+            if type(error) is not Exception:  # a bug, not the data: let it surface
+                raise
+            # statsforecast's searches raise a bare Exception("no model able to be fitted") when every
+            # form fails (values near 1e300 overflow each one): the data's failure, so a fallback's
+            raise ValueError(f"statsforecast: {error}") from error
         return self
 
     def predict(

@@ -244,6 +244,21 @@ def retrain(job: Job, **kwargs: Any) -> int:
     return run_cli(["retrain", "--config", str(job.config)], **kwargs)
 
 
+def ran_once(root: Path) -> Job:
+    """A job that ran once on 2020-01..2022-06, then got 2022-07 (its 2022-06 export is scored next)."""
+    job = make_job(root)
+    assert retrain(job) == 0
+    write_panel(job.root / f"{job.name}.csv", n_months=31)
+    return job
+
+
+def error_line(err: str) -> str:
+    """The one ``forecasting: error:`` line of a command's stderr, asserting there is no traceback."""
+    lines = [line for line in err.splitlines() if line.startswith("forecasting: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
 # --- inspecting the store without MLflow --------------------------------------------------
 def query(database: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:

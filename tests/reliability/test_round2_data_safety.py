@@ -31,7 +31,7 @@ from forecasting.export import forecast_table
 from forecasting.files import MAX_CONFIG_BYTES, MAX_HEADER_CHARS, output_target, write_csv_atomic
 from forecasting.jobs.config import JobConfig, load_config
 from forecasting.jobs.retrain import fit_and_forecast
-from forecasting.models.base import PanelForecaster, interval_columns, replace_non_finite
+from forecasting.models.base import PanelForecaster, interval_columns
 from forecasting.models.baselines import SeasonalNaive
 from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel
@@ -113,7 +113,7 @@ def test_old_versions_are_cleaned_but_unmarked_look_alikes_survive(promoted: Job
     look_alike = job.models / f".{job.name}-vacation"
     look_alike.mkdir()
     (look_alike / "photo.txt").write_text("mine\n", encoding="utf-8")
-    killed = job.models / f".{job.name}-v1-killedcopy"  # what a copy killed mid-download leaves
+    killed = job.models / f".{job.name}-v1-killed01"  # what a copy killed mid-download leaves (mkdtemp: 8)
     killed.mkdir()
     model_folder.claim(killed, job=job.name, version="1", run_id=None)
     half_link = job.models / f".{job.name}.link-killed"  # a copy killed before the swap
@@ -598,26 +598,17 @@ def test_non_finite_forecasts_become_a_reported_fallback(
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
-def test_a_non_finite_fallback_is_an_error_naming_the_series() -> None:
+def test_a_non_finite_forecast_is_never_exported() -> None:
+    """Values that would overflow are refused with the panel; a non-finite forecast reaching the export
+    anyway (a custom model) is an error naming the series."""
     months = pd.period_range("2020-01", periods=30, freq="M")
-    panel = SeriesPanel(
-        pd.concat(
-            [
-                pd.DataFrame(
-                    {"series_id": "huge", "month": months, "value": np.linspace(1e300, 1.5e300, 30)}
-                ),
-                pd.DataFrame({"series_id": "fine", "month": months, "value": np.arange(30.0) + 10}),
-            ]
-        )
-    )
-    model = make_model("naive").fit(panel)  # naive intervals overflow on 'huge', so does its stand-in
-    with pytest.raises(DataError, match="series 'huge': the forecast and its seasonal_naive fallback"):
-        model.predict(3)
-    fine = make_model("naive").fit(panel.subset(["fine"])).predict(3)
-    forecasts = pd.concat([fine, fine.assign(series_id="huge", upper_95=np.inf)], ignore_index=True)
-    with pytest.raises(DataError, match="series 'huge': the forecast and its seasonal_naive fallback"):
-        replace_non_finite(forecasts, panel)
-    with pytest.raises(DataError, match="series 'huge': forecast or interval is not a finite number"):
+    huge = pd.DataFrame({"series_id": "huge", "month": months, "value": np.linspace(1e300, 1.5e300, 30)})
+    with pytest.raises(DataError, match="series 'huge': value 1e\\+300 is too large to forecast"):
+        SeriesPanel(huge)
+    panel = SeriesPanel(pd.DataFrame({"series_id": "fine", "month": months, "value": np.arange(30.0) + 10}))
+    forecasts = make_model("naive").fit(panel).predict(3)
+    forecasts.loc[1, "upper_95"] = np.inf
+    with pytest.raises(DataError, match="series 'fine': forecast or interval is not a finite number"):
         forecast_table(forecasts, panel.metadata, run_id="r")
 
 

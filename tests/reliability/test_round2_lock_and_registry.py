@@ -127,9 +127,12 @@ def test_a_live_owner_keeps_its_lock_and_release_spares_a_successor(tmp_path: Pa
         JobLock(path, stale_after=3600).acquire()
     os.utime(path, (0, 0))
     owner = json.loads(path.read_text())
-    path.write_text(json.dumps({**owner, "started_at": 0.0}))  # a hung owner: older than the limit
+    path.write_text(json.dumps({**owner, "started_at": 0.0}))  # older than the limit, but its flock is held
+    with pytest.raises(JobLockedError, match="already running"):
+        JobLock(path, stale_after=3600).acquire()
+    path.unlink()  # someone removed the lock by hand: a successor takes the name
     second = JobLock(path, stale_after=3600).acquire()
-    first.release()  # the hung run wakes up and ends: the successor's lock stays
+    first.release()  # the first run ends: the successor's lock stays
     assert path.exists()
     second.release()
     assert not path.exists()

@@ -101,7 +101,7 @@ def test_an_edited_folder_is_refused_before_anything_runs(
         manifest = folder / MANIFEST_FILE
         manifest.write_text(manifest.read_text(encoding="utf-8").replace('"version": "1"', '"version": "1" '))
     with pytest.raises(ModelError, match=expected):
-        load_verified_model(folder, tracking_uri=promoted[1])
+        load_verified_model(folder, job="tiny", tracking_uri=promoted[1])
     assert not marker.exists(), "nothing in the folder may run before it is verified"
 
 
@@ -112,7 +112,7 @@ def test_without_a_manifest_or_for_another_job_the_folder_is_refused(
         load_verified_model(folder, job="other", tracking_uri=promoted[1])
     (folder / MANIFEST_FILE).unlink()
     with pytest.raises(ModelError, match="no forecasting-manifest.json"):
-        load_verified_model(folder, tracking_uri=promoted[1])
+        load_verified_model(folder, job="tiny", tracking_uri=promoted[1])
 
 
 def test_a_pinned_digest_verifies_without_the_registry(
@@ -122,7 +122,9 @@ def test_a_pinned_digest_verifies_without_the_registry(
 
     recorded = MlflowClient(promoted[1], promoted[1]).get_model_version("tiny", "1").tags[MANIFEST_TAG]
     assert recorded == hashlib.sha256((folder / MANIFEST_FILE).read_bytes()).hexdigest()
-    model = load_verified_model(folder, manifest_sha256=recorded, tracking_uri="sqlite:////nonexistent/x.db")
+    model = load_verified_model(
+        folder, job="tiny", manifest_sha256=recorded, tracking_uri="sqlite:////nonexistent/x.db"
+    )
     assert len(model.predict(WANTED, params={"horizon": 2})) == 2
     with pytest.raises(ModelError, match="differs from the record"):
-        load_verified_model(folder, manifest_sha256="0" * 64)
+        load_verified_model(folder, job="tiny", manifest_sha256="0" * 64)

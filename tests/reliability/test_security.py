@@ -143,7 +143,7 @@ def test_series_names_never_become_file_names(hostile_csv: Path, tmp_path: Path)
         "os.system",
         "builtins.eval",
         "pickle.loads",
-        "forecasting.jobs.lock.pid_alive",  # a function, not an estimator class
+        "forecasting.jobs.lock.is_held",  # a function, not an estimator class
         "sklearn.utils.Bunch",  # a class, but not an estimator
     ],
 )
