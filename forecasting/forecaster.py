@@ -47,7 +47,6 @@ from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, MAX_HOR
 from forecasting.core.exog import exog_columns, exog_values
 from forecasting.core.intervals import frame_levels, normal_intervals
 from forecasting.core.request import ForecastRequest
-from forecasting.data.records import check_magnitudes
 from forecasting.data.schema import ANNOTATIONS, REGRESSORS_ATTR, declared_regressors
 from forecasting.errors import ConfigError, DataError, ModelError, shorten
 from forecasting.evaluation.backtest import BacktestLog, backtest
@@ -466,7 +465,6 @@ class Forecaster(BaseEstimator):
         )
         records = pd.concat([keys, value.rename("value"), df[carried]], axis=1)
         records.attrs[REGRESSORS_ATTR] = declared
-        check_magnitudes(records, file=None)  # the loaders' limit: model arithmetic overflows beyond it
         panel = SeriesPanel(records)
         X = pd.concat([keys, df[exog].astype("float64")], axis=1) if exog else None
         return panel, X, layout

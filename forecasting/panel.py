@@ -10,7 +10,12 @@ import pandas as pd
 
 from forecasting.data.records import LoadResult, check_panel
 from forecasting.data.report import DataQualityReport
-from forecasting.data.schema import declared_regressors, dimension_columns, normalize_records, validate_records
+from forecasting.data.schema import (
+    declared_regressors,
+    dimension_columns,
+    normalize_records,
+    validate_records,
+)
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_series
 from forecasting.data.summing import SummingStructure, mismatched_parents
 from forecasting.errors import ConfigError, DataError

@@ -412,9 +412,7 @@ def test_huge_values_get_the_clis_magnitude_error_not_a_bare_exception():
     months = pd.period_range("2018-01", periods=48, freq="M")
     huge = pd.DataFrame({"series_id": "big", "month": months, "value": 1e300 * (1.5 + np.sin(np.arange(48)))})
     for model in ("theta", "ets"):
-        with pytest.raises(
-            DataError, match=r"row 0, column 'value', series 'big': value 1\.5e\+300 is too large"
-        ):
+        with pytest.raises(DataError, match=r"column 'value', series 'big': value 1\.5e\+300 is too large"):
             Forecaster([model]).forecast(huge, 3)
 
 
