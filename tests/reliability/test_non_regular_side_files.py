@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from .jobkit import Job, error_line, make_job, ran_once, retrain, run_cli, write_panel
+from forecasting.jobs.lock import JobLock
+
+from .jobkit import FORK, Job, error_line, make_job, ran_once, retrain, run_cli, write_panel
 
 TO_STDOUT = ["--output", "-"]
 pytestmark = pytest.mark.timeout(240)
@@ -136,13 +138,31 @@ def test_the_accuracy_command_stops_on_a_non_regular_table(
     assert _untouched(path, kind)
 
 
-def test_a_lock_leftover_that_is_a_fifo_is_left_alone(job: Job, restore) -> None:
-    """Owner files of killed runs are cleaned up; a FIFO with such a name is not theirs, and no hang."""
-    leftover = restore(job.models / f".{job.lock.name}.planted.tmp")
-    _plant(leftover, "fifo")
-    os.utime(leftover, (1.0, 1.0))  # old enough to count as a leftover
-    assert retrain(job, timeout=HANG) == 0
-    assert _untouched(leftover, "fifo")
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
+def test_a_lock_leftover_that_is_not_a_file_is_left_alone(tmp_path: Path, kind: str) -> None:
+    """Owner files of killed runs are cleaned up when the lock is taken; a FIFO with such a name is not
+    theirs (and opening it to look for an owner's flock would hang)."""
+    lock = tmp_path / "job.lock"
+    leftover = tmp_path / f".{lock.name}.planted.tmp"
+    _plant(leftover, kind)
+    os.utime(leftover, (1.0, 1.0), follow_symlinks=False)  # old enough to count as a leftover
+    killed = tmp_path / f".{lock.name}.killed.tmp"  # a real leftover: removed
+    killed.write_text("{}", encoding="utf-8")
+    os.utime(killed, (1.0, 1.0))
+    child = FORK.Process(target=_take_and_release, args=(lock,))
+    child.start()
+    child.join(HANG)
+    if child.is_alive():  # hung on the FIFO: never leave it behind
+        child.kill()
+        child.join()
+    assert child.exitcode == 0, "taking the lock hung or failed"
+    assert _untouched(leftover, kind) and not killed.exists()
+
+
+def _take_and_release(lock: Path) -> None:
+    with JobLock(lock, stale_after=3600):
+        pass
+    os._exit(0)
 
 
 @pytest.mark.parametrize("kind", ["fifo", "folder"])
