@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import seasonal_panel
+from scipy.stats import norm
 from sklearn.base import clone
 from test_ensemble import Broken
 from test_models_statistical import panel_of
@@ -445,8 +446,13 @@ def test_the_plan_logs_demand_classes_and_intermittent_members_fit_only_sparse_s
         assert (rows["lower_80"] == 0).all() and (rows["upper_80"] > rows["forecast"]).all()
     assert set(auto.zero_inflated_) == {"intermittent", "lumpy"}
     assert (forecast.loc["signed", "lower_95"] < 0).any()  # a net flow keeps the combined bounds
-    # An erratic series keeps the members' combined bounds at every level: no error shape.
-    assert "smooth" in auto.interval_shape_.index and "erratic" not in auto.interval_shape_.index
+    # An erratic series' 80 % bounds sit at the Gaussian share of its 95 % distance, not its error shape.
+    gaussian = norm.ppf(0.90) / norm.ppf(0.975)
+    assert auto.interval_shape_.loc["erratic", 80] == pytest.approx(gaussian)
+    assert auto.interval_shape_.loc["smooth", 80] != pytest.approx(gaussian)
+    rows = forecast.loc["erratic"]
+    share = (rows["upper_80"] - rows["forecast"]) / (rows["upper_95"] - rows["forecast"])
+    np.testing.assert_allclose(share, gaussian)
 
 
 def test_sparse_series_intervals_cover_held_out_months_at_nominal_rates() -> None:

@@ -44,7 +44,7 @@ from statsforecast.models import ADIDA, IMAPA, TSB, CrostonOptimized
 from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.core.demand import ZeroInflated
 from forecasting.core.params import NONE, Constraint, Interval
-from forecasting.models.base import LocalForecaster
+from forecasting.models.base import LOCAL_PARAMS, LocalForecaster
 
 TSB_ALPHAS = (0.05, 0.1, 0.2, 0.3)
 """Smoothing parameters tried for each of TSB's parts when none is given."""
@@ -150,6 +150,11 @@ class Croston(LocalForecaster):
 
     name = "croston"
     series_model = CrostonSeriesModel
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = LOCAL_PARAMS
+
+    def __init__(self, *, min_obs: int | None = None, n_jobs: int = 1) -> None:
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs
 
 
 class Tsb(LocalForecaster):
@@ -157,6 +162,23 @@ class Tsb(LocalForecaster):
 
     name = "tsb"
     series_model = TsbSeriesModel
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **TsbSeriesModel._parameter_constraints,
+        **LOCAL_PARAMS,
+    }
+
+    def __init__(
+        self,
+        *,
+        alpha_d: float | None = None,
+        alpha_p: float | None = None,
+        min_obs: int | None = None,
+        n_jobs: int = 1,
+    ) -> None:
+        self.alpha_d = alpha_d
+        self.alpha_p = alpha_p
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs
 
 
 class Adida(LocalForecaster):
@@ -164,6 +186,11 @@ class Adida(LocalForecaster):
 
     name = "adida"
     series_model = AdidaSeriesModel
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = LOCAL_PARAMS
+
+    def __init__(self, *, min_obs: int | None = None, n_jobs: int = 1) -> None:
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs
 
 
 class Imapa(LocalForecaster):
@@ -171,6 +198,11 @@ class Imapa(LocalForecaster):
 
     name = "imapa"
     series_model = ImapaSeriesModel
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = LOCAL_PARAMS
+
+    def __init__(self, *, min_obs: int | None = None, n_jobs: int = 1) -> None:
+        self.min_obs = min_obs
+        self.n_jobs = n_jobs
 
 
 INTERMITTENT_MODELS: tuple[type[LocalForecaster], ...] = (Croston, Tsb, Adida, Imapa)
