@@ -56,7 +56,8 @@ from benchmarks.accuracy import (  # noqa: E402
 )
 from forecasting.core.demand import DEMAND_CLASSES, demand_class, demand_statistics  # noqa: E402
 from forecasting.evaluation.metrics import leaderboard  # noqa: E402
-from forecasting.models.auto import Auto, recent_history  # noqa: E402
+from forecasting.models.auto import Auto  # noqa: E402
+from forecasting.models.auto_plan import recent_history  # noqa: E402
 from forecasting.models.base import series_arrays  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
 

@@ -45,7 +45,8 @@ from benchmarks.accuracy import LEVELS, Run, m1_set, score  # noqa: E402
 from benchmarks.demand_classes import series_classes, swiss_set  # noqa: E402
 from forecasting.core.demand import ZeroInflated  # noqa: E402
 from forecasting.evaluation.metrics import leaderboard  # noqa: E402
-from forecasting.models.auto import Auto, recent_history  # noqa: E402
+from forecasting.models.auto import Auto  # noqa: E402
+from forecasting.models.auto_plan import recent_history  # noqa: E402
 from forecasting.models.base import series_arrays  # noqa: E402
 
 Rule = Callable[[np.ndarray, pd.DataFrame], dict[str, np.ndarray]]
