@@ -70,13 +70,21 @@ MEDIAN_LABEL = "statsforecast median(ETS,ARIMA,Theta,CES)"
 
 
 class Run:
-    """One model's forecasts on the benchmark, with its wall time and fallback count."""
+    """One model's forecasts on the benchmark, with its wall time, fallback count and (ours) the model."""
 
-    def __init__(self, label: str, forecasts: pd.DataFrame, seconds: float, fallbacks: int | None) -> None:
+    def __init__(
+        self,
+        label: str,
+        forecasts: pd.DataFrame,
+        seconds: float,
+        fallbacks: int | None,
+        model: object | None = None,
+    ) -> None:
         self.label = label
         self.forecasts = forecasts
         self.seconds = seconds
         self.fallbacks = fallbacks
+        self.model = model
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -136,7 +144,9 @@ def run_ours(name: str, train: SeriesPanel, horizon: int, n_jobs: int) -> Run:
         forecasts = model.fit(train).predict(horizon, levels=LEVELS)
         return forecasts, len(model.fallbacks_)
 
-    return timed(name, fit_predict)
+    run = timed(name, fit_predict)
+    run.model = model
+    return run
 
 
 def statsforecast_frame(train: SeriesPanel) -> pd.DataFrame:
@@ -151,14 +161,20 @@ def statsforecast_frame(train: SeriesPanel) -> pd.DataFrame:
 
 
 def run_statsforecast(name: str, train: SeriesPanel, horizon: int, n_jobs: int) -> Run:
-    from statsforecast import StatsForecast
     from statsforecast import models as sf_models
+
+    model_class = getattr(sf_models, name)
+    model = model_class() if name == "Naive" else model_class(season_length=12)
+    return run_statsforecast_model(f"statsforecast {name}", model, train, horizon, n_jobs)
+
+
+def run_statsforecast_model(label: str, model: object, train: SeriesPanel, horizon: int, n_jobs: int) -> Run:
+    """One statsforecast model instance on ``train``, its bounds at ``LEVELS``, timed as ``label``."""
+    from statsforecast import StatsForecast
 
     frame = statsforecast_frame(train)
 
     def fit_predict() -> tuple[pd.DataFrame, None]:
-        model_class = getattr(sf_models, name)
-        model = model_class() if name == "Naive" else model_class(season_length=12)
         column = repr(model)  # the output column: the model's alias (AutoCES writes "CES")
         engine = StatsForecast(models=[model], freq="MS", n_jobs=n_jobs)
         out = engine.forecast(df=frame, h=horizon, level=list(LEVELS))
@@ -166,7 +182,7 @@ def run_statsforecast(name: str, train: SeriesPanel, horizon: int, n_jobs: int) 
             {
                 "series_id": out["unique_id"].astype(str),
                 "month": pd.PeriodIndex(out["ds"], freq="M"),
-                "model": f"statsforecast {name}",
+                "model": label,
                 "forecast": out[column].to_numpy(),
             }
         )
@@ -175,7 +191,7 @@ def run_statsforecast(name: str, train: SeriesPanel, horizon: int, n_jobs: int) 
             forecasts[f"upper_{level}"] = out[f"{column}-hi-{level}"].to_numpy()
         return forecasts, None
 
-    return timed(f"statsforecast {name}", fit_predict)
+    return timed(label, fit_predict)
 
 
 def peer_median(runs: Sequence[Run]) -> Run:
@@ -333,6 +349,13 @@ def report(title: str, command: str, board: pd.DataFrame, steps: pd.DataFrame, w
     )
 
 
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--n-jobs``, ``--write`` and ``--tag``: how a benchmark runs and where its section goes."""
+    parser.add_argument("--n-jobs", type=int, default=2, help="processes for every model, ours and peers")
+    parser.add_argument("--write", type=Path, help="add or replace this set's section in this markdown file")
+    parser.add_argument("--tag", default="", help="names the written section apart from the set's other runs")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -351,10 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--pmdarima-series", type=int, default=60, help="pmdarima on the first N series (slow; 0: none)"
     )
-    parser.add_argument("--n-jobs", type=int, default=2, help="processes for every model, ours and peers")
     parser.add_argument("--backtest-folds", type=int, help="time a K-fold backtest of --models instead")
-    parser.add_argument("--write", type=Path, help="add or replace this set's section in this markdown file")
-    parser.add_argument("--tag", default="", help="names the written section apart from the set's other runs")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     started = time.perf_counter()
 

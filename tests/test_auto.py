@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import seasonal_panel
+from scipy.stats import norm
 from sklearn.base import clone
 from test_ensemble import Broken
 from test_models_statistical import panel_of
 
+from forecasting.core.demand import ZeroInflated
 from forecasting.core.seasonality import seasonal_acf
 from forecasting.errors import ConfigError
 from forecasting.models.auto import Auto
@@ -397,3 +399,77 @@ def test_in_sample_errors_are_the_weighted_members_errors() -> None:
     assert len(auto.in_sample_residuals(months=24)) == 24
     without = Auto(candidates=(WithoutErrors(),), backtest_horizon=6, shape_member=None).fit(panel)
     assert without.in_sample_residuals() is None
+
+
+def _sparse(n: int, sigma: float, rng: np.random.Generator, occurrence: float = 0.4) -> np.ndarray:
+    """Months non-zero with probability ``occurrence``, lognormal sizes (CV^2 = exp(sigma^2) - 1)."""
+    return (rng.random(n) < occurrence) * rng.lognormal(3.0, sigma, n)
+
+
+def test_the_plan_logs_demand_classes_and_intermittent_members_fit_only_sparse_series() -> None:
+    rng = np.random.default_rng(8)
+    series = {
+        "smooth": _seasonal(72, seed=3),
+        "erratic": rng.lognormal(3.0, 1.2, 72),  # a value every month, CV^2 about 3
+        "intermittent": _sparse(72, 0.3, rng),
+        "lumpy": _sparse(72, 1.2, rng),
+        "signed": _sparse(72, 1.2, rng) * rng.choice([-1.0, 1.0], 72),  # lumpy, but a net flow
+    }
+    candidates = ("ets", "seasonal_naive", "croston", "tsb")
+    auto = Auto(candidates=candidates, backtest_horizon=6).fit(panel_of(series))
+    decisions = auto.decisions_.set_index("series_id")
+    assert decisions["demand_class"].to_dict() == {
+        "smooth": "smooth",
+        "erratic": "erratic",
+        "intermittent": "intermittent",
+        "lumpy": "lumpy",
+        "signed": "lumpy",
+    }
+    assert decisions.loc["lumpy", "adi"] > 1.32 and decisions.loc["lumpy", "cv2"] > 0.49
+    assert decisions.loc["lumpy", "members"] == "ets+seasonal_naive+croston+tsb"
+    assert decisions.loc["smooth", "skipped"] == "croston: smooth series; tsb: smooth series"
+    plan = auto.plan_.set_index(["series_id", "model"])
+    assert plan.loc[("signed", "tsb"), "reason"] == "values below zero"
+    assert (plan.xs("ets", level="model")["demand_class"] == decisions["demand_class"]).all()
+    for member in auto.members_:
+        expected = {"intermittent", "lumpy"} if member.model_name in ("croston", "tsb") else set(series)
+        assert set(member.last_month_) == expected, member.model_name
+    weights = auto.weights_.set_index(["series_id", "model"])["weight"]
+    assert weights.loc[("lumpy", "tsb")] > 0 and ("smooth", "croston") not in weights.index
+    # Sparse series never below zero take the zero-inflated bounds about the combined forecast.
+    forecast = auto.predict(12).set_index("series_id")
+    for series_id in ("intermittent", "lumpy"):
+        rows = forecast.loc[series_id]
+        bounds = ZeroInflated.from_history(series[series_id]).bounds(rows["forecast"].to_numpy(), (80, 95))
+        for column in ("lower_80", "upper_80", "lower_95", "upper_95"):
+            np.testing.assert_allclose(rows[column], bounds[column], err_msg=f"{series_id} {column}")
+        assert (rows["lower_80"] == 0).all() and (rows["upper_80"] > rows["forecast"]).all()
+    assert set(auto.zero_inflated_) == {"intermittent", "lumpy"}
+    assert (forecast.loc["signed", "lower_95"] < 0).any()  # a net flow keeps the combined bounds
+    # An erratic series' 80 % bounds sit at the Gaussian share of its 95 % distance, not its error shape.
+    gaussian = norm.ppf(0.90) / norm.ppf(0.975)
+    assert auto.interval_shape_.loc["erratic", 80] == pytest.approx(gaussian)
+    assert auto.interval_shape_.loc["smooth", 80] != pytest.approx(gaussian)
+    rows = forecast.loc["erratic"]
+    share = (rows["upper_80"] - rows["forecast"]) / (rows["upper_95"] - rows["forecast"])
+    np.testing.assert_allclose(share, gaussian)
+
+
+def test_sparse_series_intervals_cover_held_out_months_at_nominal_rates() -> None:
+    """Thirty planted intermittent and lumpy series, a year held out: the combination's 80 % and 95 %
+    intervals cover close to 80 % and 95 % of the months (the error shape of ETS put the 80 % bounds
+    on the forecast: most of its one-step errors are the zero months', all alike)."""
+    rng = np.random.default_rng(21)
+    series = {f"s{i}": _sparse(108, sigma, rng) for i, sigma in enumerate(np.linspace(0.3, 1.2, 30))}
+    panel = panel_of(series)
+    cutoff = pd.Period("2019-12", "M")
+    auto = Auto(candidates=("ets", "croston", "imapa"), backtest_horizon=12).fit(panel.until(cutoff))
+    forecast = auto.predict(12).set_index(["series_id", "month"])
+    future = panel.records[panel.records["month"] > cutoff]
+    actual = future.assign(series_id=future["series_id"].astype(str)).set_index(["series_id", "month"])[
+        "value"
+    ]
+    for level, nominal in ((80, 0.80), (95, 0.95)):
+        lower, upper = forecast[f"lower_{level}"], forecast[f"upper_{level}"]
+        assert ((actual >= lower) & (actual <= upper)).mean() == pytest.approx(nominal, abs=0.04)
+        assert (upper - lower > 0).all() and (lower >= 0).all()

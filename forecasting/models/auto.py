@@ -12,8 +12,11 @@ theta, two global gradient-boosting models (mean and median loss, their own
 intervals from ``MEMBER_CALIBRATION_WINDOWS`` refits) and two no-change
 forecasts (seasonal naive and the seasonal profile), each fitted on the last
 ``max_history`` months of a series: older history rarely helps a monthly
-forecast through the structural breaks of a decade and costs time. ARIMA,
-Theta and CES can be added as ``candidates``. Against one spike: a member
+forecast through the structural breaks of a decade and costs time. For
+intermittent and lumpy series the intermittent-demand members (Croston, TSB,
+ADIDA and IMAPA, :mod:`~forecasting.models.intermittent`) stand beside them,
+weighted by the same backtest. ARIMA, Theta and CES can be added as
+``candidates``. Against one spike: a member
 forecast far outside the series' recent range is left out of the combination
 when another member is plausible, and no bound lies further than a few recent
 scales from the forecast (:func:`~forecasting.core.intervals.drop_implausible`,
@@ -21,13 +24,15 @@ scales from the forecast (:func:`~forecasting.core.intervals.drop_implausible`,
 
 Each concern has a module of its own, in the order ``fit`` takes them:
 
-- :mod:`~forecasting.models.auto_plan`: which members suit a series (``plan_``);
+- :mod:`~forecasting.models.auto_plan`: which members suit a series, by its
+  seasonality, length and demand class (``decisions_``, ``plan_``);
 - :mod:`~forecasting.models.auto_members`: the members backtested and fitted on
   the series they suit;
 - :mod:`~forecasting.models.auto_weights`: the weights from the backtest, shrunk
   towards the panel (``weights_``), and the weighted combination;
 - :mod:`~forecasting.models.auto_intervals`: the combined intervals shaped by each
-  series' errors (``interval_shape_``) and, optionally, calibrated step by step.
+  series' errors (``interval_shape_``) and, optionally, calibrated step by step;
+  the zero-inflated bounds of intermittent and lumpy series (``zero_inflated_``).
 
 Why these members and defaults, and how they did on the development sets:
 ``docs/experiments/default-auto.md`` and ``docs/experiments/model-docstring-figures.md``.
@@ -59,11 +64,15 @@ from forecasting.core.params import (
 from forecasting.core.request import ForecastRequest
 from forecasting.errors import ConfigError
 from forecasting.models.auto_intervals import (
+    NORMAL_SHAPE_CLASSES,
     SHAPE_LEVEL,
     error_shapes,
+    normal_shapes,
     scale_intervals,
     shape_intervals,
     step_calibration,
+    zero_inflated_intervals,
+    zero_inflated_profiles,
 )
 from forecasting.models.auto_members import (
     backtest_planned,
@@ -72,7 +81,13 @@ from forecasting.models.auto_members import (
     planned_groups,
     planned_work,
 )
-from forecasting.models.auto_plan import member_plan, recent_history, series_decisions, with_members
+from forecasting.models.auto_plan import (
+    INTERMITTENT_MEMBERS,
+    member_plan,
+    recent_history,
+    series_decisions,
+    with_members,
+)
 from forecasting.models.auto_weights import combine_by_horizon, combined_backtest, horizon_weights
 from forecasting.models.base import PanelForecaster, concat_rows, series_arrays
 from forecasting.models.ensemble import (
@@ -86,7 +101,15 @@ from forecasting.models.ensemble import (
 from forecasting.models.members import MEMBER_LIST
 from forecasting.panel import SeriesPanel
 
-DEFAULT_MEMBERS = ("ets", "theta", "gbm", "gbm_median", "seasonal_naive", "seasonal_profile")
+DEFAULT_MEMBERS = (
+    "ets",
+    "theta",
+    "gbm",
+    "gbm_median",
+    "seasonal_naive",
+    "seasonal_profile",
+    *INTERMITTENT_MEMBERS,
+)
 
 
 class Auto(PanelForecaster):
@@ -198,6 +221,7 @@ class Auto(PanelForecaster):
         )
         self.recent_ranges_ = recent_ranges((sid, y) for sid, y, _ in series_arrays(panel))
         self.interval_shape_ = self._error_shapes(levels)
+        self.zero_inflated_ = zero_inflated_profiles(panel, self.decisions_)
 
     def _levels(self) -> tuple[int, ...]:
         """The requested levels fit calibrates at (``levels``, else :data:`DEFAULT_LEVELS`)."""
@@ -214,6 +238,7 @@ class Auto(PanelForecaster):
         combined = combine_by_horizon(stacked, self._steps(stacked), self.weights_, member_levels)
         combined = shape_intervals(combined, shapes, member_levels)
         combined = scale_intervals(combined, self._steps(combined), self.calibration_, levels)
+        combined = zero_inflated_intervals(combined, self.zero_inflated_, levels)
         return cap_widths(combined, self.recent_ranges_, levels), failures
 
     def _series_history(self, series_id: str) -> np.ndarray | None:
@@ -264,7 +289,8 @@ class Auto(PanelForecaster):
         return self._error_shapes(levels)
 
     def _error_shapes(self, levels: Sequence[int]) -> pd.DataFrame:
-        """:func:`error_shapes` of ``shape_member``'s in-sample errors.
+        """:func:`error_shapes` of ``shape_member``'s in-sample errors; the series of the
+        ``NORMAL_SHAPE_CLASSES`` take :func:`normal_shapes` instead.
 
         Empty when there is no such member or it failed to fit (the fallbacks
         report it); an error when the member has no in-sample errors.
@@ -278,7 +304,11 @@ class Auto(PanelForecaster):
                 f"The 'shape_member' parameter must name a member with in-sample one-step errors; "
                 f"{self.shape_member!r} has none (global and combined models do not)."
             )
-        return error_shapes(residuals, levels)
+        classes = self.decisions_.set_index("series_id")["demand_class"]
+        normal = list(classes.index[classes.isin(NORMAL_SHAPE_CLASSES)])
+        shaped = error_shapes(residuals.drop(columns=normal, errors="ignore"), levels)
+        parts = [table for table in (shaped, normal_shapes(normal, levels)) if len(table)]
+        return pd.concat(parts) if parts else shaped
 
     def _steps(self, forecasts: pd.DataFrame) -> np.ndarray:
         """Months from each row's series' last training month to the row's month."""

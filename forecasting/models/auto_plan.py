@@ -7,9 +7,12 @@ without seasonality. *Length*: the global gradient-boosting members need
 ``global_min_obs`` months of a series (below two seasons they would only stand
 in with a no-change forecast), the seasonal no-change members one season.
 *Panel*: the global members need ``global_min_series`` series to learn from.
-A member that does not suit a series is not fitted for it, and ``plan_`` says
-why. Every member sees only the last ``max_history`` months of a series
-(:func:`recent_history`).
+*Demand class* (``demand_class``, Syntetos-Boylan, from the average demand
+interval and the spread of the non-zero sizes: :mod:`forecasting.core.demand`):
+the intermittent-demand members (``INTERMITTENT_MEMBERS``) forecast only
+intermittent and lumpy series never below zero. A member that does not suit a
+series is not fitted for it, and ``plan_`` says why. Every member sees only
+the last ``max_history`` months of a series (:func:`recent_history`).
 """
 
 from __future__ import annotations
@@ -21,19 +24,36 @@ import numpy as np
 import pandas as pd
 
 from forecasting.core.constants import SEASON_LENGTH
+from forecasting.core.demand import SPARSE_CLASSES, demand_class, demand_statistics
 from forecasting.core.seasonality import seasonal_acf
 from forecasting.models.base import PanelForecaster, fill_gaps, series_arrays
+from forecasting.models.intermittent import INTERMITTENT_MODELS
 from forecasting.panel import SeriesPanel
 
-DECISION_COLUMNS = ["series_id", "n_obs", "seasonal_acf", "seasonal", "members", "skipped"]
-PLAN_COLUMNS = ["series_id", "model", "used", "reason"]
+DECISION_COLUMNS = [
+    "series_id",
+    "n_obs",
+    "seasonal_acf",
+    "seasonal",
+    "adi",
+    "cv2",
+    "demand_class",
+    "nonnegative",
+    "members",
+    "skipped",
+]
+PLAN_COLUMNS = ["series_id", "demand_class", "model", "used", "reason"]
+INTERMITTENT_MEMBERS = tuple(model.name for model in INTERMITTENT_MODELS)
+"""The intermittent-demand members (:mod:`forecasting.models.intermittent`)."""
 
 
 class Role(NamedTuple):
-    """Which series a member may forecast: non-seasonal ones only, or all (None), and how long."""
+    """Which series a member may forecast: non-seasonal ones only, or all (None), how long, and of
+    which demand classes (None: all; else only series never below zero of these classes)."""
 
     season: str | None = None
     min_obs: int = 1
+    demand: frozenset[str] | None = None
 
 
 ROLES = {
@@ -41,6 +61,7 @@ ROLES = {
     "seasonal_profile": Role(min_obs=SEASON_LENGTH),
     "naive": Role("nonseasonal", 2),
     "drift": Role("nonseasonal", 3),
+    **{name: Role(min_obs=2, demand=SPARSE_CLASSES) for name in INTERMITTENT_MEMBERS},
 }
 """Members with a restricted role; any other member (ETS, ARIMA, Theta, CES, a custom model) forecasts all."""
 GLOBAL_MEMBERS = ("gbm", "gbm_median")
@@ -69,13 +90,16 @@ def _months_to_last(panel: SeriesPanel) -> np.ndarray:
 
 
 def series_decisions(panel: SeriesPanel) -> pd.DataFrame:
-    """Per series: observations, the seasonality statistic and the decision."""
+    """Per series: observations, the seasonality statistic and decision, the demand class
+    (:mod:`forecasting.core.demand`, on the observed months) and whether it is never below zero."""
     rows = []
     for series_id, y, _ in series_arrays(panel):
-        y = fill_gaps(y[np.argmax(np.isfinite(y)) :])[0]
-        acf = seasonal_acf(y)
-        rows.append((series_id, len(y), acf, acf > 1))
-    return pd.DataFrame(rows, columns=DECISION_COLUMNS[:4])
+        adi, cv2 = demand_statistics(y)
+        filled = fill_gaps(y[np.argmax(np.isfinite(y)) :])[0]
+        acf = seasonal_acf(filled)
+        nonnegative = bool(np.nanmin(y) >= 0)
+        rows.append((series_id, len(filled), acf, acf > 1, adi, cv2, demand_class(adi, cv2), nonnegative))
+    return pd.DataFrame(rows, columns=DECISION_COLUMNS[:-2])
 
 
 def member_plan(
@@ -103,7 +127,7 @@ def member_plan(
         if all(reasons.values()):
             reasons = {name: _too_short(role, row) for name, role in roles.items()}
         for name, reason in reasons.items():
-            rows.append((row.series_id, name, reason is None, reason or ""))
+            rows.append((row.series_id, row.demand_class, name, reason is None, reason or ""))
     return pd.DataFrame(rows, columns=PLAN_COLUMNS)
 
 
@@ -120,6 +144,10 @@ def _not_suited(role: Role, row) -> str | None:  # noqa: ANN001 - a decisions ro
         return _too_short(role, row)
     if role.season == "nonseasonal" and row.seasonal:
         return "seasonal"
+    if role.demand is not None and row.demand_class not in role.demand:
+        return f"{row.demand_class} series"
+    if role.demand is not None and not row.nonnegative:
+        return "values below zero"
     return None
 
 

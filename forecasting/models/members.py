@@ -16,6 +16,7 @@ from forecasting.models.arima import Arima
 from forecasting.models.base import PanelForecaster
 from forecasting.models.baselines import Drift, Mean, Naive, SeasonalNaive, SeasonalProfile
 from forecasting.models.gbm import GradientBoosting
+from forecasting.models.intermittent import INTERMITTENT_MODELS
 from forecasting.models.smoothing import Ces, Ets, Theta
 
 MEMBER_MODELS: dict[str, type[PanelForecaster]] = {
@@ -29,6 +30,7 @@ MEMBER_MODELS: dict[str, type[PanelForecaster]] = {
     "ces": Ces,
     "arima": Arima,
     "gbm": GradientBoosting,
+    **{model.name: model for model in INTERMITTENT_MODELS},
 }
 
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
