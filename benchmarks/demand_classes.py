@@ -148,7 +148,7 @@ def issue_table(table: pd.DataFrame) -> pd.DataFrame:
     for name, group in table.groupby("demand_class", sort=False):
         group = group.set_index("model")
         peers = group[group.index.str.startswith("statsforecast")]
-        best = peers["mase"].idxmin()
+        best = peers["mase"].idxmin() if len(peers) else None
         ets = group.loc["statsforecast AutoETS"] if "statsforecast AutoETS" in group.index else None
         for ours in [label for label in group.index if not label.startswith("statsforecast")]:
             row = group.loc[ours]
@@ -158,12 +158,16 @@ def issue_table(table: pd.DataFrame) -> pd.DataFrame:
                     "series": int(row["n_series"]),
                     "model": ours,
                     "MASE": row["mase"],
-                    "best peer MASE (model)": f"{peers.loc[best, 'mase']:.3f} ({best.split()[-1]})",
+                    "best peer MASE (model)": _best_peer(peers, best),
                     "cov 80 / 95": _coverage(row),
                     "AutoETS cov 80 / 95": "" if ets is None else _coverage(ets),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _best_peer(peers: pd.DataFrame, best: str | None) -> str:
+    return "" if best is None else f"{peers.loc[best, 'mase']:.3f} ({best.split()[-1]})"
 
 
 def _coverage(row: pd.Series) -> str:

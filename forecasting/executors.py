@@ -333,20 +333,27 @@ def run_chunked(
 
 
 def run_nested(
-    function: Callable[..., Any], tasks: Sequence[tuple], *, n_jobs: int = 1, units: int = 1
+    function: Callable[..., Any],
+    tasks: Sequence[tuple],
+    *,
+    n_jobs: int = 1,
+    units: int = 1,
+    spread: bool = False,
 ) -> list:
     """``[function(*task) for task in tasks]`` for tasks that fit whole models themselves (a
     backtest's folds x models), results in order, each worth ``units`` of the command's progress.
 
     With an executor in use they run here, one after another, and the executor
     takes the per-series work of the models inside them: many small tasks
-    spread best, and no task carries a whole panel. Without one, ``n_jobs``
-    local processes take them as heavy tasks and the models inside run in those
-    processes (``n_jobs=1``: here). Here, each task is a progress step of
-    ``units`` that its models' work moves; a task back from a worker counts
-    ``units`` as it arrives.
+    spread best, and no task carries a whole panel. ``spread``: the models
+    inside have no per-series work to hand out (one global regressor per
+    fold), so the executor in use takes the tasks themselves. Without one,
+    ``n_jobs`` local processes take them as heavy tasks and the models inside
+    run in those processes (``n_jobs=1``: here). Here, each task is a progress
+    step of ``units`` that its models' work moves; a task back from a worker
+    counts ``units`` as it arrives.
     """
-    executor = SerialExecutor() if _CURRENT.get() is not None else _default_executor(n_jobs)
+    executor = _nested_executor(n_jobs, spread)
     chunks = split_chunks(tasks, executor.n_workers * CHUNKS_PER_WORKER)
     if executor.in_process(chunks, heavy=True):
         outputs = []
@@ -359,6 +366,14 @@ def run_nested(
         function, chunks, lambda n_done: command_progress.complete(n_done * units), heavy=True
     )
     return [result for chunk in done for result in chunk]
+
+
+def _nested_executor(n_jobs: int, spread: bool) -> Executor:
+    """The executor that takes :func:`run_nested`'s tasks themselves (serial: they run here)."""
+    current = _CURRENT.get()
+    if current is None:
+        return _default_executor(n_jobs)
+    return current[0] if spread else SerialExecutor()
 
 
 def worker_count(n_jobs: int) -> int:

@@ -142,6 +142,23 @@ def test_backtest_counts_each_fold_in_this_process_as_a_step(panel) -> None:
         assert report.done == report.total == len(panel) * 2 * 2
 
 
+@pytest.mark.slow
+def test_a_global_model_s_folds_go_to_the_executor_in_use_with_serial_results(panel) -> None:
+    """A GBM's fold is one regressor, nothing to hand out per series: the executor takes the folds.
+
+    They ran one after another in the driver while both workers idled (about 5 s of the
+    3-port smoke's 36 s fit).
+    """
+    gbm = make_model("gbm", calibration_windows=0, max_iter=20)
+    with use_executor(SerialExecutor()):
+        serial = backtest([gbm], panel, horizon=6, folds=2)
+    with progress.progress_scope("t") as report, use_executor(LocalExecutor(2)):
+        spread = backtest([gbm], panel, horizon=6, folds=2)
+        assert report.executors == {"local": 2}
+        assert report.done == report.total == len(panel) * 2
+    assert_frame_equal(spread, serial)
+
+
 @pytest.fixture
 def spread_small_panels(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let the local executor use its workers for these six series (below MIN_PARALLEL_TASKS)."""

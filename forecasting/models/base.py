@@ -79,6 +79,9 @@ class PanelForecaster(BaseEstimator):
     name: str = "model"
     uses_exog: bool = False
     """Whether ``fit``/``predict`` use X; callers pass X only to models that do."""
+    fits_in_one_piece: ClassVar[bool] = False
+    """True when ``fit`` is one piece of work on the whole panel (a global regressor), with no
+    per-series work to hand the executor: a backtest hands it the folds instead."""
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {}
     """Per constructor parameter, the constraints a valid value meets (one of them suffices)."""
 

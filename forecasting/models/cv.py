@@ -158,7 +158,8 @@ def backtest(
     # progress: each fold x model counts every series of the panel, the ones it skips included
     progress.expect(len(panel) * len(models) * len(plans))
     progress.complete(len(panel) * (len(models) * len(plans) - len(tasks)))
-    outputs = run_nested(_run_fold, tasks, n_jobs=n_jobs, units=len(panel))
+    spread = all(model.fits_in_one_piece for model in models)
+    outputs = run_nested(_run_fold, tasks, n_jobs=n_jobs, units=len(panel), spread=spread)
     columns = result_columns(levels)
     frames = [frame for frame, _ in outputs if not frame.empty]
     skipped = _concat([plan.skipped for plan in plans], SKIPPED_COLUMNS)

@@ -129,6 +129,7 @@ class GradientBoosting(PanelForecaster):
     """
 
     name = "gbm"
+    fits_in_one_piece = True
     uses_exog = True
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         "strategy": [Options(*STRATEGIES)],
