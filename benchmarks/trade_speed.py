@@ -60,8 +60,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.accuracy import (  # noqa: E402
     LEVELS,
-    markdown_table,
     machine,
+    markdown_table,
     run_cli,
     run_statsforecast,
     scored_runs,
@@ -184,11 +184,12 @@ class Panel:
         self.classes = classes
 
 
-def swiss_panel(limit: int | None, seed: int) -> tuple[Panel, pd.Series]:
+def swiss_panel(limit: int | None, seed: int) -> tuple[Panel, dict[str, float]]:
     """The Swiss panel (a seeded sample of ``limit`` series if given) and the whole panel's class shares."""
     train, test, _ = swiss_set(SWISS_CUTOFF, HORIZON)
     classes = series_classes(train)
-    shares = classes["demand_class"].value_counts(normalize=True)
+    counts = classes["demand_class"].value_counts(normalize=True)
+    shares = {name: float(counts.get(name, 0.0)) for name in DEMAND_CLASSES}
     if limit is not None and limit < len(train):
         ids = sorted(np.random.default_rng(seed).choice(train.series_ids, limit, replace=False))
         train, test, classes = train.subset(ids), test[test["series_id"].isin(ids)], classes.loc[ids]
@@ -220,8 +221,8 @@ def time_panel(panel: Panel, n_jobs: int) -> tuple[dict[str, Any], pd.DataFrame]
     row = {
         "panel": panel.label,
         "series": len(panel.train),
-        "ours s": round(ours.seconds, 1),
-        "AutoETS s": round(peer.seconds, 1),
+        "ours s": f"{ours.seconds:.1f}",
+        "AutoETS s": f"{peer.seconds:.1f}",
         "ratio": f"{ours.seconds / peer.seconds:.2f}x",
         "ours MASE (mean)": _mase(mine),
         "AutoETS MASE (mean)": _mase(theirs),
@@ -237,6 +238,13 @@ def _mase(row: pd.Series) -> str:
 
 def _coverage(row: pd.Series) -> str:
     return f"{100 * row['coverage_80']:.1f} / {100 * row['coverage_95']:.1f}"
+
+
+def _cell(value: object) -> str:
+    """A profile cell: seconds and shares to two decimals, counts as they are, none blank."""
+    if pd.isna(value):
+        return ""
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
 # --- the profile -----------------------------------------------------------------------------------
@@ -299,20 +307,22 @@ class MemberProfile:
 
     def table(self, total: float, series: pd.Series) -> pd.DataFrame:
         """CPU seconds per member (rows; ``series`` it forecasts) and phase, with what no member took."""
-        table = pd.Series(self.seconds).unstack(fill_value=0.0).reindex(columns=PROFILE_PHASES, fill_value=0.0)
+        table = (
+            pd.Series(self.seconds).unstack(fill_value=0.0).reindex(columns=PROFILE_PHASES, fill_value=0.0)
+        )
         table.loc["(between members)"] = pd.Series(self.phase_seconds) - table.sum()
         table["other"] = 0.0
         table.loc["(auto: plan, weights, intervals)"] = 0.0
         table.loc["(auto: plan, weights, intervals)", "other"] = total - sum(self.phase_seconds.values())
         table["total"] = table.sum(axis=1)
         table["share"] = table["total"] / total
+        table.loc["total"] = table.sum()
         table.insert(0, "series", series.reindex(table.index).astype("Int64"))
-        table.loc["total"] = [pd.NA, *table.drop(columns="series").sum()]
-        return table
+        return table.rename_axis("member")
 
 
 def profile_auto(panel: Panel) -> tuple[pd.DataFrame, float]:
-    """:class:`MemberProfile` of ``auto`` fitted and predicted on ``panel`` in this process, and its wall time."""
+    """:class:`MemberProfile` of ``auto`` fitted and predicted on ``panel`` here, and its wall time."""
     profile, model = MemberProfile(), make_model("auto", horizon=HORIZON)
     with profile.installed(), executor_scope("serial"):
         start_cpu, start_wall = time.process_time(), time.perf_counter()
@@ -337,7 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
 
     swiss, shares = swiss_panel(args.swiss_limit, args.seed)
-    print(f"class shares of the Swiss panel: {shares.round(4).to_dict()}", file=sys.stderr)
+    rounded = {name: round(share, 4) for name, share in shares.items()}
+    print(f"class shares of the Swiss panel: {rounded}", file=sys.stderr)
     panels = ([] if args.no_swiss else [swiss]) + [simulated(n, shares, args.seed) for n in sizes]
     if not panels:
         parser.error("no panel: give --sizes or leave out --no-swiss")
@@ -386,7 +397,7 @@ def section(
         parts += [
             f"Where auto's CPU seconds go on {first.label} ({len(first.train):,} series; one process, "
             f"serial executor, wall {profile[1]:.1f} s):",
-            markdown_table(profile[0].astype("float64"), index=True),
+            markdown_table(profile[0].astype("object").map(_cell), index=True),
         ]
     parts.append(f"```sh\nnice -n 19 .venv/bin/python {command}\n```")
     return "\n\n".join(parts)

@@ -18,7 +18,9 @@ SWISS_SHARES = {"smooth": 380 / 539, "erratic": 109 / 539, "intermittent": 4 / 5
 
 @pytest.fixture(scope="module")
 def trade_speed():
-    spec = importlib.util.spec_from_file_location("trade_speed", PROJECT_ROOT / "benchmarks" / "trade_speed.py")
+    spec = importlib.util.spec_from_file_location(
+        "trade_speed", PROJECT_ROOT / "benchmarks" / "trade_speed.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["trade_speed"] = module
     spec.loader.exec_module(module)
