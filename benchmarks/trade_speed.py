@@ -84,7 +84,8 @@ HISTORY_MONTHS = 120
 FIRST_MONTH = pd.Period("2009-01", "M")
 SWISS_CUTOFF = pd.Period("2017-12", "M")
 SCALE_RANGE = (1e-6, 1e3)
-"""Each simulated series' scale is drawn log-uniformly in this range."""
+"""Each simulated series' level (its mean size, or its level at the end of its history) is drawn
+log-uniformly in this range."""
 SMOOTH_NOISE = (0.03, 0.35)
 """Log-scale standard deviation of a smooth series' noise: CV^2 at most exp(0.35^2) - 1 = 0.13."""
 ERRATIC_NOISE = (0.8, 1.4)
