@@ -32,6 +32,7 @@ import datetime
 import os
 import platform
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -147,6 +148,32 @@ def run_ours(name: str, train: SeriesPanel, horizon: int, n_jobs: int) -> Run:
     run = timed(name, fit_predict)
     run.model = model
     return run
+
+
+def run_cli(history: pd.DataFrame, workdir: Path, horizon: int) -> Run:
+    """``forecasting forecast`` with its defaults on ``history`` (long: series_id, month, value), in a
+    child process with MLflow tracking to a store in ``workdir``; wall time from start to exit."""
+    source, output = workdir / "history.csv", workdir / "forecast.csv"
+    history.assign(month=history["month"].astype(str)).to_csv(source, index=False)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}"}
+    command = [sys.executable, "-m", "forecasting.cli", "forecast", "--input", str(source)]
+    command += ["--horizon", str(horizon), "--output", str(output)]
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=workdir, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"forecasting forecast exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    print(f"  forecasting forecast (default)     {seconds:8.1f} s", file=sys.stderr, flush=True)
+    table = pd.read_csv(output)
+    forecasts = pd.DataFrame(
+        {
+            "series_id": table["series_id"].astype(str),
+            "month": pd.PeriodIndex(table["month"], freq="M"),
+            "forecast": table["forecast"],
+            **{c: table[c] for c in table.columns if c.startswith(("lower_", "upper_"))},
+        }
+    )
+    return Run("forecasting forecast (default auto)", forecasts, seconds, None)
 
 
 def statsforecast_frame(train: SeriesPanel) -> pd.DataFrame:

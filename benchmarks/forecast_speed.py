@@ -16,8 +16,6 @@ store), timed as a child process; the peer is statsforecast ``AutoETS``
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,8 +25,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.accuracy import Run, markdown_table, run_statsforecast, summary, write_section  # noqa: E402
 from benchmarks.accuracy import machine as machine_name  # noqa: E402
+from benchmarks.accuracy import markdown_table, run_cli, run_statsforecast, summary, write_section  # noqa: E402
 from benchmarks.reference import read_bts  # noqa: E402
 from forecasting.panel import SeriesPanel  # noqa: E402
 
@@ -48,29 +46,6 @@ def speed_set() -> tuple[pd.DataFrame, pd.DataFrame]:
     return rows.loc[rows["month"] <= TRAIN_END, columns], rows.loc[rows["month"] > TRAIN_END, columns]
 
 
-def run_cli(history: pd.DataFrame, workdir: Path) -> Run:
-    """``forecasting forecast`` with its defaults, in a child process; wall time from start to exit."""
-    source, output = workdir / "history.csv", workdir / "forecast.csv"
-    history.assign(month=history["month"].astype(str)).to_csv(source, index=False)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}"}
-    command = [sys.executable, "-m", "forecasting.cli", "forecast", "--input", str(source)]
-    command += ["--horizon", str(HORIZON), "--output", str(output)]
-    start = time.perf_counter()
-    subprocess.run(command, check=True, env=env, cwd=workdir, capture_output=True)
-    seconds = time.perf_counter() - start
-    print(f"  forecasting forecast (default)     {seconds:8.1f} s", file=sys.stderr, flush=True)
-    table = pd.read_csv(output)
-    forecasts = pd.DataFrame(
-        {
-            "series_id": table["series_id"].astype(str),
-            "month": pd.PeriodIndex(table["month"], freq="M"),
-            "forecast": table["forecast"],
-            **{c: table[c] for c in table.columns if c.startswith(("lower_", "upper_"))},
-        }
-    )
-    return Run("forecasting forecast (default auto)", forecasts, seconds, None)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-jobs", type=int, default=2, help="processes for statsforecast AutoETS")
@@ -81,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     train = SeriesPanel(history)
     print(f"{train}; test rows {len(test):,}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as workdir:
-        ours = run_cli(history, Path(workdir))
+        ours = run_cli(history, Path(workdir), HORIZON)
     peer = run_statsforecast("AutoETS", train, HORIZON, args.n_jobs)
     board = summary([ours, peer], train, test)
     ratio = ours.seconds / peer.seconds
