@@ -502,19 +502,22 @@ def _with_executor(handler):  # noqa: ANN001, ANN202 - argparse handler wrapper
     def run(args: argparse.Namespace) -> int:
         if args.dask_address is not None and args.executor not in (None, "dask"):
             raise ConfigError("only applies with --executor dask", key="--dask-address")
-        from forecasting.executors import executor_scope
-        from forecasting.jobs import commands
-        from forecasting.progress import progress_scope
+        from forecasting.executors import executor_scope, warm_up_workers
 
         kind = "dask" if args.dask_address is not None else args.executor
         if kind is None and args.command != "retrain":  # retrain: the job config's executor
             kind = DEFAULT_EXECUTOR
-        commands.setup_logging()  # before the bar, so log lines print above it
         n_jobs = getattr(args, "n_jobs", -1)  # the local executor's processes, as job.n_jobs sets them
         if n_jobs == 0:
             raise ConfigError(
                 "must not be 0 (1: one process, -1: all cores, -2: all but one)", key="--n-jobs"
             )
+        if kind == "local":  # the workers import the models while this process imports the rest
+            warm_up_workers(n_jobs)
+        from forecasting.jobs import commands
+        from forecasting.progress import progress_scope
+
+        commands.setup_logging()  # before the bar, so log lines print above it
         with progress_scope(args.command), executor_scope(kind, address=args.dask_address, n_jobs=n_jobs):
             return handler(args)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -154,6 +155,7 @@ class LocalExecutor(Executor):
         if self.in_process(chunks, heavy):
             yield from SerialExecutor()._run(function, chunks, heavy)
             return
+        _wait_for_warm_up()
         # max_nbytes=None: arrays are pickled, not memory-mapped read-only (statsmodels' Kalman
         # filter rejects read-only buffers: "buffer source array is read-only").
         parallel = Parallel(n_jobs=self.n_workers, return_as="generator_unordered", max_nbytes=None)
@@ -289,6 +291,49 @@ def executor_scope(
         return
     with make_executor(kind, address=address, n_jobs=n_jobs) as executor, use_executor(executor, progress):
         yield executor
+
+
+class WorkerWarmUp(threading.Thread):
+    """Starts the local executor's worker processes and imports the models in them, in the background.
+
+    A fresh worker imports the package, statsforecast and scikit-learn (about 4 s) when the first
+    fit reaches it; started at the command's start, the workers do it while this process imports
+    and loads the data and the tracking store. ``pids`` holds the workers that imported them.
+    """
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(name="forecasting-warm-up", daemon=True)
+        self.workers = workers
+        self.pids: list[int] = []
+
+    def run(self) -> None:
+        parallel = Parallel(n_jobs=self.workers, max_nbytes=None)
+        self.pids = parallel(delayed(_import_models)() for _ in range(self.workers))
+
+
+_WARM_UP: list[WorkerWarmUp] = []
+
+
+def warm_up_workers(n_jobs: int) -> WorkerWarmUp | None:
+    """Start :class:`WorkerWarmUp` for a local executor of ``n_jobs`` (none for one process)."""
+    workers = worker_count(n_jobs)
+    if workers < 2:
+        return None
+    warm_up = WorkerWarmUp(workers)
+    _WARM_UP.append(warm_up)
+    warm_up.start()
+    return warm_up
+
+
+def _import_models() -> int:
+    importlib.import_module("forecasting.models.registry")
+    return os.getpid()
+
+
+def _wait_for_warm_up() -> None:
+    """Let a warm-up finish before the first real work uses the same worker processes."""
+    while _WARM_UP:
+        _WARM_UP.pop().join()
 
 
 def split_chunks(tasks: Sequence[tuple], n_chunks: int) -> list[list[tuple]]:
