@@ -273,16 +273,21 @@ def test_members_see_only_the_most_recent_history() -> None:
 
 def test_the_backtest_searches_forms_once_at_the_earliest_fold_and_skips_unused_intervals() -> None:
     """ETS's search runs on the earliest fold's history and the later folds refit its forms, so that
-    fold scores exactly as a searching backtest; the GBM skips its conformal refits without calibration."""
+    fold scores exactly as a searching backtest; the final fit searches only the forms that ranked
+    best there; the GBM skips its conformal refits without calibration."""
     series = {f"s{i}": _seasonal(84, seed=i, slope=3.0 * i) for i in range(4)}
     series["young"] = _seasonal(30, seed=9)  # too short for a season at the earliest fold
     panel = panel_of(series)
-    ets = backtest_member(make_model("ets"), panel, None, horizon=12, folds=2, intervals=False)
+    ets, final = backtest_member(make_model("ets"), panel, None, 12, 2, False, shortlist_forms=3)
     earliest = make_model("ets").fit(panel_of({k: v[:-18] for k, v in series.items()}))
     assert ets.series_params == earliest.selected_params_ and "young" not in ets.series_params
-    gbm = backtest_member(make_model("gbm"), panel, None, horizon=12, folds=2, intervals=False)
+    assert final.series_params == {
+        sid: {"forms": tuple(earliest.models_[sid].form_ranking_[:3])} for sid in series if sid != "young"
+    }
+    assert backtest_member(make_model("ets"), panel, None, 12, 2, False)[1].series_params is None
+    gbm, _ = backtest_member(make_model("gbm"), panel, None, horizon=12, folds=2, intervals=False)
     assert gbm.calibration_windows == 0
-    calibrated = backtest_member(make_model("gbm"), panel, None, horizon=12, folds=2, intervals=True)
+    calibrated, _ = backtest_member(make_model("gbm"), panel, None, horizon=12, folds=2, intervals=True)
     assert calibrated.calibration_windows is None
     reused = backtest([ets], panel, horizon=12, folds=2, align="series")
     searched = backtest([make_model("ets")], panel, horizon=12, folds=2, align="series")
@@ -292,6 +297,20 @@ def test_the_backtest_searches_forms_once_at_the_earliest_fold_and_skips_unused_
         reused.loc[first, columns].reset_index(drop=True),
         searched.loc[first, columns].reset_index(drop=True),
     )
+
+
+def test_auto_fits_ets_on_the_shortlisted_forms_or_on_all_of_them() -> None:
+    """The final ETS member chooses each series' form among the three that ranked best at the
+    earliest fold (``shortlist_forms``), or among every form when it is None."""
+    panel = panel_of({f"s{i}": _seasonal(84, seed=i, slope=2.0 * i) for i in range(3)})
+    kwargs = {"candidates": ("ets", "seasonal_naive"), "backtest_horizon": 12}
+    shortlisted = Auto(**kwargs).fit(panel).members_[0]
+    assert {len(params["forms"]) for params in shortlisted.series_params.values()} == {3}
+    for sid, params in shortlisted.series_params.items():
+        assert sorted(shortlisted.models_[sid].form_ranking_) == sorted(params["forms"])
+    assert Auto(**kwargs, shortlist_forms=None).fit(panel).members_[0].series_params is None
+    with pytest.raises(ValueError, match="'shortlist_forms'"):
+        Auto(shortlist_forms=0).fit(panel)
 
 
 def test_the_first_months_and_the_later_ones_are_weighted_apart() -> None:

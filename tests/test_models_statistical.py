@@ -220,6 +220,26 @@ def test_ets_names_its_form_and_drops_a_season_the_series_is_too_short_for() -> 
     assert EtsSeriesModel(model="MAM").fit(seasonal_series(20) + 500).form_ == "ETS(M,A,N)"
 
 
+def test_ets_search_keeps_the_lowest_aicc_of_its_forms_each_fitted_afresh() -> None:
+    """Each form is fitted as if alone (statsforecast's one-call search narrows the parameter bounds
+    from one form to the next), the lowest AICc wins and ``form_ranking_`` orders them."""
+    y = seasonal_series() + 400
+    searched = EtsSeriesModel().fit(y)
+    alone = {form: EtsSeriesModel(forms=[form]).fit(y).model_.model_["aicc"] for form in searched.form_ranking_}
+    assert len(alone) == 15 and searched.form_ranking_ == sorted(alone, key=alone.get)
+    assert searched.model_.model_["aicc"] == min(alone.values())
+    assert searched.shortlist(2) == {"forms": tuple(searched.form_ranking_[:2])}
+    restricted = EtsSeriesModel(forms=searched.form_ranking_[1:3]).fit(y)
+    assert restricted.form_ranking_ == searched.form_ranking_[1:3]
+    short = EtsSeriesModel(forms=["ANA", "MNM"]).fit(seasonal_series(23) + 400)
+    assert sorted(short.form_ranking_) == ["ANN", "MNN"]  # no season: each form without it
+    assert EtsSeriesModel().fit(seasonal_series(23)).shortlist(3) == {}  # too short for a season yet
+    with pytest.raises(ValueError, match="no ETS form"):
+        EtsSeriesModel(forms=["MNM"]).fit(seasonal_series() - 1000)  # multiplicative errors need y > 0
+    with pytest.raises(ValueError, match="'forms'"):
+        Ets(forms=["ANdN"]).fit(panel_of({"a": seasonal_series(60)}))
+
+
 def test_series_params_replace_the_shared_ones_for_their_series_only() -> None:
     panel = panel_of({"a": seasonal_series(60), "b": seasonal_series(60, seed=4)})
     model = Ets(series_params={"a": {"model": "ANN", "damped": False}}).fit(panel)

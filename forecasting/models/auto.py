@@ -136,6 +136,9 @@ class Auto(PanelForecaster):
     shape_member : the member whose in-sample one-step errors set, per series,
         each level below 95 % as a share of the 95 % bounds' distance
         (:mod:`~forecasting.models.auto_intervals`); None: every level as the members' bounds combine.
+    shortlist_forms : ETS's final fit chooses each series' form among the forms that
+        ranked best (by AICc) at the backtest's earliest fold, this many; None: among
+        all of them. Its search is a third of ``auto``'s time on a large panel.
     calibrate : scale intervals to their backtest coverage (split conformal).
     levels : the forecast request's interval levels, at which ``fit`` calibrates
         (``calibrate``) and reads the error shapes; None: ``DEFAULT_LEVELS``. The
@@ -156,6 +159,7 @@ class Auto(PanelForecaster):
         "backtest_folds": [POSITIVE_INT],
         "short_horizon": [NONE, POSITIVE_INT],
         "shape_member": [NONE, InstanceOf(str, "a member name")],
+        "shortlist_forms": [NONE, POSITIVE_INT],
         "calibrate": [BOOLEAN],
         "levels": [NONE, LEVEL_LIST],
         "n_jobs": N_JOBS,
@@ -173,6 +177,7 @@ class Auto(PanelForecaster):
         backtest_folds: int = 2,
         short_horizon: int | None = 6,
         shape_member: str | None = "ets",
+        shortlist_forms: int | None = 3,
         calibrate: bool = False,
         levels: Sequence[int] | None = None,
         n_jobs: int = 1,
@@ -187,6 +192,7 @@ class Auto(PanelForecaster):
         self.backtest_folds = backtest_folds
         self.short_horizon = short_horizon
         self.shape_member = shape_member
+        self.shortlist_forms = shortlist_forms
         self.calibrate = calibrate
         self.levels = levels
         self.n_jobs = n_jobs
@@ -207,15 +213,22 @@ class Auto(PanelForecaster):
         levels = self._levels()
         horizon, folds = self.backtest_horizon, self.backtest_folds
         progress.announce(planned_work(groups, folds))
-        results, backtest_failures = backtest_planned(
-            groups, panel, X, horizon, folds, intervals=self.calibrate, levels=levels
+        results, backtest_failures, final_groups = backtest_planned(
+            groups,
+            panel,
+            X,
+            horizon,
+            folds,
+            intervals=self.calibrate,
+            levels=levels,
+            shortlist_forms=self.shortlist_forms,
         )
         self.weights_ = horizon_weights(
             results, self.plan_, self.shrinkage, self.temperature, self._first_steps()
         )
         combined = combined_backtest(results, self.weights_, levels) if self.calibrate else pd.DataFrame()
         self.calibration_ = step_calibration(combined, levels)
-        self.members_, fit_failures = fit_planned(groups, panel, X)
+        self.members_, fit_failures = fit_planned(final_groups, panel, X)
         self.fallbacks_ = concat_rows(
             [backtest_failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS
         )

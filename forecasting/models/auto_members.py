@@ -55,24 +55,41 @@ def backtest_member(
     horizon: int,
     folds: int,
     intervals: bool,
-) -> PanelForecaster:
-    """``member`` as the backtest refits it at each fold.
+    shortlist_forms: int | None = None,
+) -> tuple[PanelForecaster, PanelForecaster]:
+    """``member`` as the backtest refits it at each fold, and as the final fit fits it.
 
     A member that selects a form per series (ETS's letters, Theta's variant)
     searches once, on the earliest fold's history, and every later fold refits
     that form (``series_params``): the folds are months apart, the search is
     most of the cost, and no fold sees a form chosen on its own test months.
-    Without calibration the backtest's intervals are not used, so the GBMs
-    skip their conformal refits.
+    A member whose search ranks its forms (ETS) searches again at the final
+    fit among only the ``shortlist_forms`` forms that ranked best there (None:
+    among all). Without calibration the backtest's intervals are not used, so
+    the GBMs skip their conformal refits.
     """
-    member = clone(member)
+    final, member = member, clone(member)
     if not intervals and "calibration_windows" in member.get_params():
         member.set_params(calibration_windows=0)
     if _searches_form(member, folds):
         earliest = history_before(panel, max(fold_offsets(horizon, folds)))
         if earliest is not None:
-            member.set_params(series_params=clone(member).fit(earliest, X).selected_params_)
-    return member
+            searched = clone(member).fit(earliest, X)
+            member.set_params(series_params=searched.selected_params_)
+            final = shortlisted(final, searched, shortlist_forms)
+    return member, final
+
+
+def shortlisted(member: PanelForecaster, searched: PanelForecaster, n_forms: int | None) -> PanelForecaster:
+    """``member`` choosing, per series, among the ``n_forms`` forms that ranked best in ``searched``
+    (series models with a ``shortlist``; the others, and ``n_forms`` None, search all forms)."""
+    forms = {
+        sid: model.shortlist(n_forms)
+        for sid, model in getattr(searched, "models_", {}).items()
+        if n_forms is not None and hasattr(model, "shortlist")
+    }
+    forms = {sid: params for sid, params in forms.items() if params}
+    return clone(member).set_params(series_params=forms) if forms else member
 
 
 def planned_groups(
@@ -118,24 +135,27 @@ def backtest_planned(
     *,
     intervals: bool = True,
     levels: Sequence[int] = DEFAULT_LEVELS,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    shortlist_forms: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[PanelForecaster, list[str]]]]:
     """Every planned member's backtest on its series (origins aligned to each series' end), with
     intervals at ``levels``; ``intervals=False``: only its point forecasts are used
-    (:func:`backtest_member`)."""
-    frames, failures = [], []
+    (:func:`backtest_member`). Also the groups as the final fit fits them (searches shortlisted)."""
+    frames, failures, final_groups = [], [], []
     for member, series_ids in groups:
         subset = panel.subset(series_ids)
+        final = member
         try:
-            scored = backtest_member(member, subset, X, horizon, folds, intervals)
+            scored, final = backtest_member(member, subset, X, horizon, folds, intervals, shortlist_forms)
             frames.append(
                 backtest([scored], subset, horizon=horizon, folds=folds, X=X, align="series", levels=levels)
             )
         except TooLittleHistoryError:  # none of its series is long enough: it weighs by the panel
-            continue
+            pass
         except (ConfigError, DataError):
             raise
         except MEMBER_ERRORS as error:
             failures += _failed(member.model_name, series_ids, "backtest", error)
+        final_groups.append((final, series_ids))
     results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     results.attrs.clear()
-    return results, pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
+    return results, pd.DataFrame(failures, columns=FALLBACK_COLUMNS), final_groups

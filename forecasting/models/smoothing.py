@@ -14,6 +14,7 @@ statsforecast's own failures on a series (a tiny or degenerate one) become
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
@@ -22,7 +23,7 @@ import numpy as np
 from statsforecast.models import AutoCES, AutoETS, AutoTheta
 
 from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
-from forecasting.core.params import NONE, POSITIVE_INT, Constraint, Options
+from forecasting.core.params import NONE, POSITIVE_INT, Constraint, Options, Satisfies
 from forecasting.models.base import LOCAL_PARAMS, SERIES_PARAMS, LocalForecaster
 
 STATSFORECAST_DATA_ERRORS: tuple[type[Exception], ...] = (
@@ -34,6 +35,18 @@ STATSFORECAST_DATA_ERRORS: tuple[type[Exception], ...] = (
 """What statsforecast raises for a series it cannot model (not an unfinished part of this package):
 ``AutoETS`` raises NotImplementedError("tiny datasets") for a handful of observations, and the
 searches divide or index their way out on degenerate series. Each becomes a reported fallback."""
+
+
+ETS_FORM = re.compile(r"[AM][NAM]d?[NAM]")
+"""An ETS form: error, trend ("d" after it when damped), season, e.g. "MAdM"."""
+
+
+def _is_form_list(value: Any) -> bool:
+    return (
+        isinstance(value, list | tuple)
+        and len(value) > 0
+        and all(isinstance(form, str) and ETS_FORM.fullmatch(form) and form[1:3] != "Nd" for form in value)
+    )
 
 
 class SmoothingSeriesModel(ABC):
@@ -101,36 +114,106 @@ class EtsSeriesModel(SmoothingSeriesModel):
 
     ``model`` is the form in ETS letters, "Z" letting the AICc choose (e.g.
     "ZZZ", or "ZZN" for no season); ``damped`` None tries damped and undamped
-    trends. A series shorter than two seasons gets no season whatever the
-    season letter (as the search would choose). ``form_`` names the fitted
-    form, e.g. "ETS(M,Ad,M)".
+    trends. ``forms`` (e.g. ``("MAdM", "MNM")``, error, trend with "d" when
+    damped, season) limits the choice to those forms, ``model`` and
+    ``damped`` aside: a later fit can search only the forms that ranked best on
+    an earlier history (``shortlist``). A series shorter than two seasons gets
+    no season whatever the season letter (as the search would choose). The
+    search fits one form at a time, in statsforecast's order, and keeps the
+    lowest AICc (its first on a tie), as ``AutoETS`` does; ``form_ranking_``
+    lists the forms that fitted, best first. ``form_`` names the fitted form,
+    e.g. "ETS(M,Ad,M)".
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **SmoothingSeriesModel._parameter_constraints,
         "model": [Options(*(e + t + s for e in "ZAM" for t in "ZANM" for s in "ZANM"))],
         "damped": [NONE, Options(True, False)],
+        "forms": [NONE, Satisfies(_is_form_list, 'a non-empty list of ETS forms such as "MAdM" or "ANN"')],
     }
 
     def __init__(
-        self, season_length: int = SEASON_LENGTH, model: str = "ZZZ", damped: bool | None = None
+        self,
+        season_length: int = SEASON_LENGTH,
+        model: str = "ZZZ",
+        damped: bool | None = None,
+        forms: Sequence[str] | None = None,
     ) -> None:
         super().__init__(season_length)
         self.model = model
         self.damped = damped
+        self.forms = forms
 
-    def _estimator(self, season_length: int) -> AutoETS:
-        model = self.model if season_length > 1 or self.model[2] == "Z" else self.model[:2] + "N"
-        return AutoETS(season_length=season_length, model=model, damped=self.damped)
+    def _estimator(self, season_length: int) -> FormSearch:
+        return FormSearch(season_length, self._candidate_forms(season_length))
+
+    def _candidate_forms(self, season_length: int) -> list[str]:
+        """The forms to try, in statsforecast's search order (its restrictions are its own)."""
+        if self.forms is not None:
+            forms = list(dict.fromkeys(self.forms))
+        else:
+            errors, trends, seasons = (
+                options if letter == "Z" else letter
+                for letter, options in zip(self.model, ("AM", "NA", "NAM"), strict=True)
+            )
+            dampings = (True, False) if self.damped is None else (self.damped,)
+            forms = [
+                error + trend + ("d" if damped else "") + season
+                for error in errors
+                for trend in trends
+                for season in seasons
+                for damped in dampings
+                if not (trend == "N" and damped)
+            ]
+        # Seasonal states need two full seasons (``fit`` sets the season length to 1 without them).
+        return forms if season_length > 1 else list(dict.fromkeys(form[:-1] + "N" for form in forms))
 
     @property
     def form_(self) -> str:
         return str(self.model_.model_["method"])
 
+    @property
+    def form_ranking_(self) -> list[str]:
+        return self.model_.ranking_
+
     def _selected_form(self) -> dict[str, Any]:
         """``model`` letters and ``damped`` (components e.g. "MAMD": damped)."""
         components = str(self.model_.model_["components"])
         return {"model": components[:3], "damped": components[3] == "D"}
+
+    def shortlist(self, n_forms: int) -> dict[str, Any]:
+        """Parameters that make a later fit choose among this fit's ``n_forms`` best forms; none
+        while the series is too short for its season (as :meth:`selected_params`)."""
+        if self.season_length_ != self.season_length:
+            return {}
+        return {"forms": tuple(self.form_ranking_[:n_forms])}
+
+
+class FormSearch:
+    """``AutoETS`` over a list of forms, one fit each, the lowest AICc kept: ``AutoETS`` with "Z"
+    letters fits the same forms the same way but reports only the winner, and a shortlist for a
+    later fit needs the runners-up (``ranking_``)."""
+
+    def __init__(self, season_length: int, forms: Sequence[str]) -> None:
+        self.season_length = season_length
+        self.forms = forms
+
+    def fit(self, y: np.ndarray) -> AutoETS:
+        fits = []
+        for form in self.forms:
+            letters, damped = form.replace("d", ""), "d" in form
+            try:
+                fitted = AutoETS(season_length=self.season_length, model=letters, damped=damped).fit(y)
+            except (ValueError, NotImplementedError):  # a form statsforecast rules out for this series
+                continue
+            if not np.isnan(fitted.model_["aicc"]):
+                fits.append((float(fitted.model_["aicc"]), form, fitted))
+        if not fits:
+            raise ValueError(f"no ETS form of {list(self.forms)} can be fitted to this series")
+        fits.sort(key=lambda fit: fit[0])  # stable: the first form on a tie, as AutoETS
+        best = fits[0][2]
+        best.ranking_ = [form for _, form, _ in fits]
+        return best
 
 
 class ThetaSeriesModel(SmoothingSeriesModel):
@@ -222,6 +305,7 @@ class Ets(LocalForecaster):
         season_length: int = SEASON_LENGTH,
         model: str = "ZZZ",
         damped: bool | None = None,
+        forms: Sequence[str] | None = None,
         series_params: Mapping[str, Mapping[str, Any]] | None = None,
         min_obs: int | None = None,
         n_jobs: int = 1,
@@ -229,6 +313,7 @@ class Ets(LocalForecaster):
         self.season_length = season_length
         self.model = model
         self.damped = damped
+        self.forms = forms
         self.series_params = series_params
         self.min_obs = min_obs
         self.n_jobs = n_jobs
