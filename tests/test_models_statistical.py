@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from statsforecast.models import AutoETS
 
 from forecasting.core.seasonality import ndiffs, nsdiffs
 from forecasting.errors import ConfigError
@@ -220,17 +221,30 @@ def test_ets_names_its_form_and_drops_a_season_the_series_is_too_short_for() -> 
     assert EtsSeriesModel(model="MAM").fit(seasonal_series(20) + 500).form_ == "ETS(M,A,N)"
 
 
-def test_ets_search_keeps_the_lowest_aicc_of_its_forms_each_fitted_afresh() -> None:
-    """Each form is fitted as if alone (statsforecast's one-call search narrows the parameter bounds
-    from one form to the next), the lowest AICc wins and ``form_ranking_`` orders them."""
-    y = seasonal_series() + 400
-    searched = EtsSeriesModel().fit(y)
-    alone = {form: EtsSeriesModel(forms=[form]).fit(y).model_.model_["aicc"] for form in searched.form_ranking_}
-    assert len(alone) == 15 and searched.form_ranking_ == sorted(alone, key=alone.get)
-    assert searched.model_.model_["aicc"] == min(alone.values())
-    assert searched.shortlist(2) == {"forms": tuple(searched.form_ranking_[:2])}
-    restricted = EtsSeriesModel(forms=searched.form_ranking_[1:3]).fit(y)
-    assert restricted.form_ranking_ == searched.form_ranking_[1:3]
+def test_ets_search_is_autoets_s_and_a_shortlist_fits_each_form_as_the_full_search_does() -> None:
+    """The form-by-form search gives AutoETS's fit (statsforecast's search narrows the parameter
+    bounds from one form to the next: a trend fitted after a seasonal trend gets beta <= 0.017) and
+    ranks the forms; a search restricted to some forms fits each one exactly as the full search."""
+    rng = np.random.default_rng(5)
+    trend = 400 + np.cumsum(rng.normal(2, 4, 96)) + 15 * np.sin(np.arange(96) * np.pi / 6)
+    for y in (seasonal_series() + 400, trend, seasonal_series(60), seasonal_series(23) + 400):
+        searched, reference = EtsSeriesModel().fit(y), AutoETS(12 if len(y) >= 24 else 1).fit(y)
+        assert searched.form_ == reference.model_["method"]
+        np.testing.assert_array_equal(
+            searched.predict(12)["upper_95"], reference.predict(12, level=[95])["hi-95"]
+        )
+        ranking = searched.form_ranking_
+        for shortlist in (ranking[:1], ranking[2:5], ranking[::-1]):
+            restricted = EtsSeriesModel(forms=shortlist).fit(y)
+            assert restricted.form_ranking_ == [form for form in ranking if form in shortlist]
+            assert (
+                restricted.model_.model_["aicc"] == searched.model_.model_["aicc"]
+                or ranking[0] not in shortlist
+            )
+    assert len(EtsSeriesModel().fit(trend).form_ranking_) == 15
+    assert EtsSeriesModel().fit(trend).shortlist(2) == {
+        "forms": tuple(EtsSeriesModel().fit(trend).form_ranking_[:2])
+    }
     short = EtsSeriesModel(forms=["ANA", "MNM"]).fit(seasonal_series(23) + 400)
     assert sorted(short.form_ranking_) == ["ANN", "MNN"]  # no season: each form without it
     assert EtsSeriesModel().fit(seasonal_series(23)).shortlist(3) == {}  # too short for a season yet

@@ -20,6 +20,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
+from statsforecast.ets import _PHI_LOWER as ETS_PHI_LOWER
+from statsforecast.ets import _PHI_UPPER as ETS_PHI_UPPER
+from statsforecast.ets import ets_f, initparam
 from statsforecast.models import AutoCES, AutoETS, AutoTheta
 
 from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
@@ -117,12 +120,11 @@ class EtsSeriesModel(SmoothingSeriesModel):
     trends. ``forms`` (e.g. ``("MAdM", "MNM")``, error, trend with "d" when
     damped, season) limits the choice to those forms, ``model`` and
     ``damped`` aside: a later fit can search only the forms that ranked best on
-    an earlier history (``shortlist``). A series shorter than two seasons gets
-    no season whatever the season letter (as the search would choose). The
-    search fits one form at a time, in statsforecast's order, and keeps the
-    lowest AICc (its first on a tie), as ``AutoETS`` does; ``form_ranking_``
-    lists the forms that fitted, best first. ``form_`` names the fitted form,
-    e.g. "ETS(M,Ad,M)".
+    an earlier history (``shortlist``), each fitted exactly as the full search
+    fits it (:class:`FormSearch`). A series shorter than two seasons gets no
+    season whatever the season letter (as the search would choose). The search
+    gives ``AutoETS``'s fit and ``form_ranking_`` lists the forms that fitted,
+    best first. ``form_`` names the fitted form, e.g. "ETS(M,Ad,M)".
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
@@ -145,28 +147,12 @@ class EtsSeriesModel(SmoothingSeriesModel):
         self.forms = forms
 
     def _estimator(self, season_length: int) -> FormSearch:
-        return FormSearch(season_length, self._candidate_forms(season_length))
-
-    def _candidate_forms(self, season_length: int) -> list[str]:
-        """The forms to try, in statsforecast's search order (its restrictions are its own)."""
-        if self.forms is not None:
-            forms = list(dict.fromkeys(self.forms))
-        else:
-            errors, trends, seasons = (
-                options if letter == "Z" else letter
-                for letter, options in zip(self.model, ("AM", "NA", "NAM"), strict=True)
-            )
-            dampings = (True, False) if self.damped is None else (self.damped,)
-            forms = [
-                error + trend + ("d" if damped else "") + season
-                for error in errors
-                for trend in trends
-                for season in seasons
-                for damped in dampings
-                if not (trend == "N" and damped)
-            ]
-        # Seasonal states need two full seasons (``fit`` sets the season length to 1 without them).
-        return forms if season_length > 1 else list(dict.fromkeys(form[:-1] + "N" for form in forms))
+        if self.forms is None:
+            order = search_order(self.model, self.damped, season_length)
+            return FormSearch(season_length, order, order)
+        chosen = without_season(list(self.forms), season_length)
+        order = search_order("ZZZ", None, season_length)
+        return FormSearch(season_length, order + [form for form in chosen if form not in order], chosen)
 
     @property
     def form_(self) -> str:
@@ -189,31 +175,120 @@ class EtsSeriesModel(SmoothingSeriesModel):
         return {"forms": tuple(self.form_ranking_[:n_forms])}
 
 
-class FormSearch:
-    """``AutoETS`` over a list of forms, one fit each, the lowest AICc kept: ``AutoETS`` with "Z"
-    letters fits the same forms the same way but reports only the winner, and a shortlist for a
-    later fit needs the runners-up (``ranking_``)."""
+def search_order(model: str, damped: bool | None, season_length: int) -> list[str]:
+    """The forms ``model``'s letters ("Z": any) and ``damped`` (None: both) allow, in ``AutoETS``'s
+    search order (its restrictions it applies itself)."""
+    errors, trends, seasons = (
+        options if letter == "Z" else letter
+        for letter, options in zip(model, ("AM", "NA", "NAM"), strict=True)
+    )
+    dampings = (True, False) if damped is None else (damped,)
+    forms = [
+        error + trend + ("d" if damp else "") + season
+        for error in errors
+        for trend in trends
+        for season in seasons
+        for damp in dampings
+        if not (trend == "N" and damp)
+    ]
+    return without_season(forms, season_length)
 
-    def __init__(self, season_length: int, forms: Sequence[str]) -> None:
+
+def without_season(forms: list[str], season_length: int) -> list[str]:
+    """``forms`` as fitted at ``season_length``: seasonal states need two full seasons, and a series
+    without them (``fit`` sets the length to 1) gets each form without its season, once."""
+    return list(dict.fromkeys(forms if season_length > 1 else (form[:-1] + "N" for form in forms)))
+
+
+class BoundedAutoETS(AutoETS):
+    """``AutoETS`` on parameter bounds the caller owns: each fit's start values narrow them in
+    place (statsforecast's ``initparam``), as they do from one form to the next in ``AutoETS``'s
+    own search, so a form fitted after others gets the bounds that search would give it."""
+
+    def __init__(
+        self, season_length: int, model: str, damped: bool, lower: np.ndarray, upper: np.ndarray
+    ) -> None:
+        super().__init__(season_length=season_length, model=model, damped=damped)
+        self.lower = lower
+        self.upper = upper
+
+    def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
+        self.model_ = ets_f(
+            y, m=self.season_length, model=self.model, damped=self.damped, lower=self.lower, upper=self.upper
+        )
+        self.model_["actual_residuals"] = y - self.model_["fitted"]
+        return self
+
+
+class FormSearch:
+    """``AutoETS``'s search one form at a time, keeping the ranking it does not report.
+
+    The forms are stepped through in ``AutoETS``'s order on shared bounds;
+    those outside ``chosen`` are not fitted, but their start values narrow the
+    bounds as the full search's fit would (``initparam``), so a form gets the
+    same fit whether the search covers every form or a shortlist. The lowest
+    AICc wins (the first on a tie); ``ranking_`` lists the fitted forms, best first.
+    """
+
+    def __init__(self, season_length: int, forms: Sequence[str], chosen: Sequence[str]) -> None:
         self.season_length = season_length
         self.forms = forms
+        self.chosen = chosen
 
     def fit(self, y: np.ndarray) -> AutoETS:
+        lower = np.array([0.0001, 0.0001, 0.0001, ETS_PHI_LOWER])  # ets_f's default bounds
+        upper = np.array([0.9999, 0.9999, 0.9999, ETS_PHI_UPPER])
+        positive = bool(np.min(y) > 0)
         fits = []
         for form in self.forms:
             letters, damped = form.replace("d", ""), "d" in form
+            if form not in self.chosen:
+                if _searched_by_autoets(letters, positive):
+                    period = self.season_length if letters[2] != "N" else 1
+                    initparam(
+                        np.nan,
+                        np.nan,
+                        np.nan,
+                        np.nan,
+                        letters[1],
+                        letters[2],
+                        damped,
+                        lower,
+                        upper,
+                        period,
+                        "both",
+                    )
+                continue
             try:
-                fitted = AutoETS(season_length=self.season_length, model=letters, damped=damped).fit(y)
+                fitted = BoundedAutoETS(self.season_length, letters, damped, lower, upper).fit(y)
             except (ValueError, NotImplementedError):  # a form statsforecast rules out for this series
                 continue
             if not np.isnan(fitted.model_["aicc"]):
                 fits.append((float(fitted.model_["aicc"]), form, fitted))
         if not fits:
-            raise ValueError(f"no ETS form of {list(self.forms)} can be fitted to this series")
+            raise ValueError(f"no ETS form of {list(self.chosen)} can be fitted to this series")
         fits.sort(key=lambda fit: fit[0])  # stable: the first form on a tie, as AutoETS
         best = fits[0][2]
         best.ranking_ = [form for _, form, _ in fits]
         return best
+
+    def _step_over(self, letters: str, damped: bool, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Narrow the bounds as fitting this form would (``etsmodel`` drops the season length of
+        a form without a season), without fitting it."""
+        period = self.season_length if letters[2] != "N" else 1
+        initparam(
+            np.nan, np.nan, np.nan, np.nan, letters[1], letters[2], damped, lower, upper, period, "both"
+        )
+
+
+def _searched_by_autoets(letters: str, positive: bool) -> bool:
+    """Whether ``AutoETS``'s search fits this form (``ets_f``'s restricted forms and its rule that
+    multiplicative errors and seasons need positive data), so that stepping over it narrows the bounds."""
+    error, trend, season = letters
+    restricted = (error == "A" and "M" in (trend, season)) or (
+        error == "M" and trend == "M" and season == "A"
+    )
+    return not restricted and (positive or "M" not in (error, season))
 
 
 class ThetaSeriesModel(SmoothingSeriesModel):
