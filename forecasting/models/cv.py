@@ -9,7 +9,11 @@ fits a fresh ``clone`` of every model on what was known then, and forecasts
 the next ``horizon`` months. Exogenous rows after the cutoff reach the model
 only as ``X_future`` (calendar and intervention features are known ahead);
 the MASE/RMSSE scales come from the fold's training window alone. So no
-number in the table could have been computed with hindsight.
+number in the table could have been computed with hindsight. A model fitted
+on the panel in one piece (``fits_in_one_piece``: a global regressor) trains
+on every series with history up to its cutoff, scored or not, as its
+production fit at that cutoff would; a per-series model only on the series
+the fold scores.
 
 The table has one row per series x model x cutoff x step::
 
@@ -119,8 +123,8 @@ def backtest(
     n_jobs : worker processes for the folds x models when no executor is in use
         (1: this process, -1: all cores); with one, the folds run here and the
         executor takes their per-series work (:func:`forecasting.executors.run_nested`).
-    min_train : series with fewer training observations in a fold are skipped
-        for that fold (and listed in ``attrs["skipped"]``).
+    min_train : series with fewer training observations in a fold are not scored
+        at that fold (and listed in ``attrs["backtest"].skipped``).
     align : "calendar" cuts every series at the same months; "series" cuts each
         series relative to its own last month (its cutoffs are in the table's
         ``cutoff`` column; ``attrs["backtest"].cutoffs`` lists the latest per
