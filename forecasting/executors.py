@@ -93,6 +93,11 @@ class Executor(ABC):
         """Whether these chunks run in the calling process, where their tasks reach the command's progress."""
         return False
 
+    @property
+    def shares_files(self) -> bool:
+        """Whether every worker runs on this machine, so reads the files this process writes (a cache)."""
+        return True
+
     def ran_as(self, chunks: list[list[tuple]], heavy: bool) -> tuple[str, int]:
         """The kind and worker count that run these chunks, as progress reports name them."""
         return ("serial", 1) if self.in_process(chunks, heavy) else (self.kind, self.n_workers)
@@ -222,6 +227,11 @@ class DaskExecutor(Executor):
             for future in futures:
                 future.release()
 
+    @property
+    def shares_files(self) -> bool:
+        """A LocalCluster's workers run here; a scheduler at ``address`` may have them anywhere."""
+        return self.address is None
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -244,6 +254,12 @@ def current_executor() -> Executor | None:
     """The executor set by :func:`use_executor` for this context, or None."""
     current = _CURRENT.get()
     return None if current is None else current[0]
+
+
+def workers_share_files() -> bool:
+    """Whether the executor in use (none: this process or its local workers) runs work on this machine."""
+    executor = current_executor()
+    return executor is None or executor.shares_files
 
 
 @contextmanager

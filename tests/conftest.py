@@ -81,6 +81,24 @@ CROSSINGS = {"heihe": "heilongjiang", "suifenhe": "heilongjiang", "manzhouli": "
 """Three crossings in two regions: the smallest hierarchy with a crossing, region and total level."""
 
 
+@pytest.fixture
+def tree_fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The rows of each ``HistGradientBoostingRegressor`` fit in this process, in order (serial runs)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    fitted: list[int] = []
+    fit = HistGradientBoostingRegressor.fit
+
+    def counted(
+        self: HistGradientBoostingRegressor, X: np.ndarray, y: np.ndarray, **kwargs: object
+    ) -> object:
+        fitted.append(len(X))
+        return fit(self, X, y, **kwargs)
+
+    monkeypatch.setattr(HistGradientBoostingRegressor, "fit", counted)
+    return fitted
+
+
 def trade_records(months: pd.PeriodIndex, seed: int = 0) -> pd.DataFrame:
     """Seeded seasonal exports and imports of :data:`CROSSINGS` (long records, months as periods)."""
     rng = np.random.default_rng(seed)

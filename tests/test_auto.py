@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -311,6 +314,48 @@ def test_auto_fits_ets_on_the_shortlisted_forms_or_on_all_of_them() -> None:
     assert Auto(**kwargs, shortlist_forms=None).fit(panel).members_[0].series_params is None
     with pytest.raises(ValueError, match="'shortlist_forms'"):
         Auto(shortlist_forms=0).fit(panel)
+
+
+def _gbm_auto() -> Auto:
+    fast = {"max_iter": 30}
+    candidates = (make_model("gbm", **fast), make_model("gbm_median", **fast), "seasonal_naive")
+    return Auto(candidates=candidates, global_min_series=2, shape_member=None)
+
+
+def test_a_fold_and_the_conformal_refit_at_its_cutoff_fit_their_trees_once(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, tree_fits: list[int]
+) -> None:
+    """Two GBMs x (2 folds at 18 and 12 months before the end + the final fit + refits at 12, 18
+    and 24): 12 regressors, of which the folds' 4 are the refits' own. Cached, 8 are fitted, the
+    forecasts are the same to the last bit, and the temporary folder is gone after fit."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    panel = seasonal_panel(n_series=4, n_months=72, seed=3)
+    cached = _gbm_auto().fit(panel)
+    assert len(tree_fits) == 8
+    assert os.listdir(tmp_path) == []
+    assert [member.get_params().get("memory") for member in cached.members_] == [None, None, None]
+    clone(cached).fit(panel)  # neither a clone nor a refit reaches the removed folder
+    tree_fits.clear()
+    monkeypatch.setattr("forecasting.models.auto.workers_share_files", lambda: False)  # a remote cluster
+    uncached = _gbm_auto().fit(panel)
+    assert len(tree_fits) == 12
+    pd.testing.assert_frame_equal(cached.predict(12), uncached.predict(12), check_exact=True)
+    pd.testing.assert_frame_equal(cached.weights_, uncached.weights_, check_exact=True)
+
+
+def test_the_cache_folder_is_removed_when_fit_fails(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    made: list[str] = []
+
+    def failing(groups, panel, X):  # noqa: ANN001, ANN202 - test double
+        made.extend(os.listdir(tmp_path))
+        raise RuntimeError("the final fit failed")
+
+    monkeypatch.setattr("forecasting.models.auto.fit_planned", failing)
+    with pytest.raises(RuntimeError, match="the final fit failed"):
+        _gbm_auto().fit(seasonal_panel(n_series=4, n_months=72, seed=3))
+    assert len(made) == 1 and made[0].startswith("forecasting-auto-")
+    assert os.listdir(tmp_path) == []
 
 
 def test_the_first_months_and_the_later_ones_are_weighted_apart() -> None:

@@ -47,6 +47,26 @@ class ExogSpy(PanelForecaster):
         return forecasts, predict_fallbacks(forecasts)
 
 
+trained_on: list[tuple[str, list[str]]] = []
+
+
+class TrainingSpy(Naive):
+    """Naive forecasts that record the series each fit trains on."""
+
+    name = "local_spy"
+
+    def _fit(self, panel: SeriesPanel, X: pd.DataFrame | None) -> None:
+        trained_on.append((self.model_name, sorted(panel.series_ids)))
+        super()._fit(panel, X)
+
+
+class GlobalTrainingSpy(TrainingSpy):
+    """The same, fitted as one piece on the panel as a global model is."""
+
+    name = "global_spy"
+    fits_in_one_piece = True
+
+
 def test_fold_layout_and_scales(small_panel: SeriesPanel) -> None:
     results = backtest([SeasonalNaive(), Drift()], small_panel, horizon=6, folds=3)
     cutoffs = [pd.Period(m, "M") for m in ("2020-02", "2020-04", "2020-06")]
@@ -126,6 +146,35 @@ def test_short_and_ended_series_are_skipped_and_reported() -> None:
     assert scored[second] == ["late", "s0", "s1"]
     assert len(results[(results["series_id"] == "s1") & (results["cutoff"] == second)]) == 2
     assert fallbacks(results).empty
+
+
+def test_a_global_model_trains_on_unscored_series_a_local_one_does_not() -> None:
+    panel = seasonal_panel(n_series=2, n_months=48)
+    records = panel.to_long()
+    ended = records[records["series_id"] == "s1"].assign(series_id="ended")
+    ended = ended[ended["month"] <= pd.Period("2018-06", "M")]  # no actual after either cutoff
+    late = records[records["series_id"] == "s0"].assign(series_id="late")
+    late = late[late["month"] >= pd.Period("2018-06", "M")]  # one observation at the first cutoff
+    panel = SeriesPanel(pd.concat([records, ended, late]))
+    trained_on.clear()
+    models = [TrainingSpy(min_obs=5), GlobalTrainingSpy(min_obs=5)]
+    results = backtest(models, panel, horizon=3, folds=2, step=3)
+    everything = ["ended", "late", "s0", "s1"]
+    by_fold = [("local_spy", ["s0", "s1"]), ("global_spy", everything)]
+    by_fold += [("local_spy", ["late", "s0", "s1"]), ("global_spy", everything)]
+    assert trained_on == by_fold
+    # Only scoring skips series: the report, the scored rows and the fallbacks are the local model's.
+    local, glob = (
+        results[results["model"] == name].drop(columns="model") for name in ("local_spy", "global_spy")
+    )
+    pd.testing.assert_frame_equal(local.reset_index(drop=True), glob.reset_index(drop=True))
+    assert set(skipped(results)["series_id"]) == {"ended", "late"}
+    reported = fallbacks(results)
+    assert set(reported["series_id"]) == {"late"}  # 4 observations at the second cutoff, scored there
+    assert reported.groupby("model")["cutoff"].apply(list).to_dict() == {
+        "global_spy": [pd.Period("2018-09", "M")],
+        "local_spy": [pd.Period("2018-09", "M")],
+    }
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ from forecasting.executors import (
     split_chunks,
     use_executor,
     warm_up_workers,
+    workers_share_files,
 )
 from forecasting.models.registry import make_model
 
@@ -271,6 +272,20 @@ def test_executor_scope_starts_and_closes_a_local_cluster() -> None:
         cluster = executor._cluster
     assert executor._client is None and cluster.status.name == "closed"
     assert current_executor() is None
+
+
+def test_only_workers_on_this_machine_share_its_files() -> None:
+    assert workers_share_files()  # no executor: this process, or local processes for n_jobs
+    remote = DaskExecutor(address="tcp://scheduler:8786")  # never connected: the property asks nothing
+    for executor, shared in (
+        (SerialExecutor(), True),
+        (LocalExecutor(2), True),
+        (DaskExecutor(), True),
+        (remote, False),
+    ):
+        assert executor.shares_files is shared
+        with use_executor(executor):
+            assert workers_share_files() is shared
 
 
 def test_executor_scope_lets_the_outer_choice_win() -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import seasonal_panel
+from joblib import Memory
 from sklearn.base import clone
 
 from forecasting.errors import DataError
@@ -244,6 +245,30 @@ def test_seeded_fit_is_reproducible_and_clone_keeps_params() -> None:
     pd.testing.assert_frame_equal(first, second)
     assert clone(model).get_params() == model.get_params()
     assert not hasattr(clone(model), "regressor_")
+
+
+def test_memory_loads_a_cached_regressor_fit_instead_of_refitting(tmp_path, tree_fits: list[int]) -> None:
+    panel = seasonal_panel(n_series=4, n_months=60)
+    model = GradientBoosting(calibration_windows=2, **FAST)
+    plain = clone(model).fit(panel).predict(12)
+    assert len(tree_fits) == 3  # the final regressor and two conformal refits
+    written = clone(model).set_params(memory=str(tmp_path)).fit(panel).predict(12)
+    assert len(tree_fits) == 6
+    loaded = clone(model).set_params(memory=Memory(str(tmp_path), verbose=0)).fit(panel).predict(12)
+    assert len(tree_fits) == 6  # every fit came from the folder
+    pd.testing.assert_frame_equal(written, plain, check_exact=True)
+    pd.testing.assert_frame_equal(loaded, plain, check_exact=True)
+    # The same trees on the same rows, whichever model asks: no calibration, one fit, already cached.
+    GradientBoosting(calibration_windows=0, memory=str(tmp_path), **FAST).fit(panel)
+    assert len(tree_fits) == 6
+    # Other trees or other rows are other fits.
+    GradientBoosting(calibration_windows=0, memory=str(tmp_path), max_iter=50).fit(panel)
+    GradientBoosting(calibration_windows=0, memory=str(tmp_path), **FAST).fit(seasonal_panel(4, 60, seed=1))
+    assert len(tree_fits) == 8
+    with pytest.raises(
+        ValueError, match="'memory' parameter of GradientBoosting must be None, a folder path"
+    ):
+        GradientBoosting(memory=tmp_path).fit(panel)
 
 
 def test_short_and_zero_series_fall_back_and_are_reported() -> None:

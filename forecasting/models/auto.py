@@ -40,12 +40,17 @@ Why these members and defaults, and how they did on the development sets:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from joblib import Memory
+from sklearn.base import clone
 
 from forecasting import progress
 from forecasting.core.checks import check_levels
@@ -63,6 +68,7 @@ from forecasting.core.params import (
 )
 from forecasting.core.request import ForecastRequest
 from forecasting.errors import ConfigError
+from forecasting.executors import workers_share_files
 from forecasting.models.auto_intervals import (
     NORMAL_SHAPE_CLASSES,
     SHAPE_LEVEL,
@@ -213,22 +219,24 @@ class Auto(PanelForecaster):
         levels = self._levels()
         horizon, folds = self.backtest_horizon, self.backtest_folds
         progress.announce(planned_work(groups, folds))
-        results, backtest_failures, final_groups = backtest_planned(
-            groups,
-            panel,
-            X,
-            horizon,
-            folds,
-            intervals=self.calibrate,
-            levels=levels,
-            shortlist_forms=self.shortlist_forms,
-        )
-        self.weights_ = horizon_weights(
-            results, self.plan_, self.shrinkage, self.temperature, self._first_steps()
-        )
-        combined = combined_backtest(results, self.weights_, levels) if self.calibrate else pd.DataFrame()
-        self.calibration_ = step_calibration(combined, levels)
-        self.members_, fit_failures = fit_planned(final_groups, panel, X)
+        with regressor_cache(groups) as cached:
+            results, backtest_failures, final_groups = backtest_planned(
+                cached,
+                panel,
+                X,
+                horizon,
+                folds,
+                intervals=self.calibrate,
+                levels=levels,
+                shortlist_forms=self.shortlist_forms,
+            )
+            self.weights_ = horizon_weights(
+                results, self.plan_, self.shrinkage, self.temperature, self._first_steps()
+            )
+            combined = combined_backtest(results, self.weights_, levels) if self.calibrate else pd.DataFrame()
+            self.calibration_ = step_calibration(combined, levels)
+            members, fit_failures = fit_planned(final_groups, panel, X)
+        self.members_ = without_cache(members, groups)
         self.fallbacks_ = concat_rows(
             [backtest_failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS
         )
@@ -332,3 +340,44 @@ class Auto(PanelForecaster):
         """Where the parts of the horizon weighted apart begin: a part needs backtest errors."""
         split = self.short_horizon is not None and self.short_horizon < self.backtest_horizon
         return [1, self.short_horizon + 1] if split else [1]
+
+
+@contextmanager
+def regressor_cache(
+    groups: Sequence[tuple[PanelForecaster, list[str]]],
+) -> Iterator[list[tuple[PanelForecaster, list[str]]]]:
+    """``groups`` whose global members cache their regressor fits in a temporary folder, for the block.
+
+    A backtest fold and a conformal refit of the final fit at the same cutoff
+    fit the same trees on the same rows: with one cache over ``fit``, the
+    second is loaded, not refitted. Only where every worker reads this
+    machine's files (not on a remote Dask cluster). The folder is removed on
+    leaving the block, whether ``fit`` succeeded or not.
+    """
+    if not workers_share_files() or not any(_takes_cache(member) for member, _ in groups):
+        yield list(groups)
+        return
+    folder = tempfile.mkdtemp(prefix="forecasting-auto-")
+    try:
+        memory = Memory(folder, verbose=0)
+        yield [
+            (clone(member).set_params(memory=memory) if _takes_cache(member) else member, series_ids)
+            for member, series_ids in groups
+        ]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def without_cache(
+    fitted: Sequence[PanelForecaster], groups: Sequence[tuple[PanelForecaster, list[str]]]
+) -> list[PanelForecaster]:
+    """The fitted members with the cache :func:`regressor_cache` gave them taken away: its folder
+    is gone, and a clone or refit of the fitted model must not create it again."""
+    cached = {member.model_name for member, _ in groups if _takes_cache(member)}
+    return [member.set_params(memory=None) if member.model_name in cached else member for member in fitted]
+
+
+def _takes_cache(member: PanelForecaster) -> bool:
+    """A member fitted in one piece (a global regressor) with a ``memory`` left at None."""
+    params = member.get_params()
+    return member.fits_in_one_piece and "memory" in params and params["memory"] is None

@@ -9,7 +9,11 @@ fits a fresh ``clone`` of every model on what was known then, and forecasts
 the next ``horizon`` months. Exogenous rows after the cutoff reach the model
 only as ``X_future`` (calendar and intervention features are known ahead);
 the MASE/RMSSE scales come from the fold's training window alone. So no
-number in the table could have been computed with hindsight.
+number in the table could have been computed with hindsight. A model fitted
+on the panel in one piece (``fits_in_one_piece``: a global regressor) trains
+on every series with history up to its cutoff, scored or not, as its
+production fit at that cutoff would; a per-series model only on the series
+the fold scores.
 
 The table has one row per series x model x cutoff x step::
 
@@ -119,8 +123,8 @@ def backtest(
     n_jobs : worker processes for the folds x models when no executor is in use
         (1: this process, -1: all cores); with one, the folds run here and the
         executor takes their per-series work (:func:`forecasting.executors.run_nested`).
-    min_train : series with fewer training observations in a fold are skipped
-        for that fold (and listed in ``attrs["skipped"]``).
+    min_train : series with fewer training observations in a fold are not scored
+        at that fold (and listed in ``attrs["backtest"].skipped``).
     align : "calendar" cuts every series at the same months; "series" cuts each
         series relative to its own last month (its cutoffs are in the table's
         ``cutoff`` column; ``attrs["backtest"].cutoffs`` lists the latest per
@@ -147,8 +151,10 @@ def backtest(
     ends = panel.spans()["last"]
     if align == "calendar":
         ends = pd.Series(ends.max(), index=ends.index)
+    length = window_length if window == "sliding" else None
+    unscored_too = any(model.fits_in_one_piece for model in models)
     plans = [
-        _plan_fold(panel, ends - offset, horizon, window_length if window == "sliding" else None, min_train)
+        _plan_fold(panel, ends - offset, horizon, length, min_train, unscored_too)
         for offset in fold_offsets(horizon, folds, step)
     ]
     cutoffs = [plan.cutoff for plan in plans]
@@ -201,7 +207,11 @@ class BacktestLog:
 
 
 class _FoldPlan:
-    """What one fold trains on and scores against, decided before any model runs."""
+    """What one fold trains on and scores against, decided before any model runs.
+
+    ``train`` holds the series the fold scores; ``context`` every series with
+    history up to its cutoff, scored or not (None when no model needs it).
+    """
 
     def __init__(
         self,
@@ -210,6 +220,7 @@ class _FoldPlan:
         actuals: pd.DataFrame,
         scales: pd.DataFrame,
         skipped: pd.DataFrame,
+        context: SeriesPanel | None = None,
     ) -> None:
         self.cutoffs = cutoffs
         self.cutoff = cutoffs.max()
@@ -217,6 +228,17 @@ class _FoldPlan:
         self.actuals = actuals
         self.scales = scales
         self.skipped = skipped
+        self.context = context
+
+    def training(self, model: PanelForecaster) -> SeriesPanel:
+        """What ``model`` fits on at this fold.
+
+        A model fitted on the panel in one piece (a global regressor) learns
+        from every series, so it sees what the production fit at this cutoff
+        would see: every series with history, scored or not. A per-series
+        model needs only the series the fold scores.
+        """
+        return self.context if model.fits_in_one_piece and self.context is not None else self.train
 
 
 def _check_plan(horizon: int, folds: int, step: int | None) -> tuple[int, int, int]:
@@ -243,9 +265,15 @@ def _check_models(models: Sequence[PanelForecaster]) -> None:
 
 
 def _plan_fold(
-    panel: SeriesPanel, cutoffs: pd.Series, horizon: int, window_length: int | None, min_train: int
+    panel: SeriesPanel,
+    cutoffs: pd.Series,
+    horizon: int,
+    window_length: int | None,
+    min_train: int,
+    unscored_too: bool = False,
 ) -> _FoldPlan:
-    """The fold that cuts each series at its entry of ``cutoffs`` (series_id -> month)."""
+    """The fold that cuts each series at its entry of ``cutoffs`` (series_id -> month);
+    ``unscored_too``: also the training panel of every series with history (``_FoldPlan.context``)."""
     records = panel.records
     months = records["month"].array.asi8
     cut = records["series_id"].astype(str).map(cutoffs.map(lambda month: month.ordinal)).to_numpy("int64")
@@ -274,6 +302,9 @@ def _plan_fold(
             kept.append(series_id)
     train_records = records[in_train & records["series_id"].isin(kept)]
     train = SeriesPanel(train_records, panel.report) if kept else None
+    context = train
+    if train is not None and unscored_too and len(kept) < len(n_train):
+        context = SeriesPanel(records[in_train], panel.report)
     actuals = tested[tested["series_id"].isin(kept)][["series_id", "month", "value"]].rename(
         columns={"value": "actual"}
     )
@@ -292,7 +323,8 @@ def _plan_fold(
         if train is not None
         else pd.DataFrame(columns=["scale_mase", "scale_rmsse"])
     )
-    return _FoldPlan(cutoffs, train, actuals, scales, pd.DataFrame(skipped, columns=SKIPPED_COLUMNS))
+    skipped = pd.DataFrame(skipped, columns=SKIPPED_COLUMNS)
+    return _FoldPlan(cutoffs, train, actuals, scales, skipped, context)
 
 
 def _run_fold(
@@ -303,12 +335,14 @@ def _run_fold(
     levels: Sequence[int],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     cutoff = plan.cutoff
-    # A series whose last observation precedes its cutoff needs a longer forecast to reach the window.
-    lasts = plan.train.spans()["last"]
-    lag = int(max((plan.cutoffs[sid] - last).n for sid, last in lasts.items()))
+    train = plan.training(model)
+    lasts = train.spans()["last"]
+    scored_lasts = lasts[plan.train.series_ids]
+    # A scored series whose last observation precedes its cutoff needs a longer forecast to reach the window.
+    lag = int(max((plan.cutoffs[sid] - last).n for sid, last in scored_lasts.items()))
     X_train = X[pd.PeriodIndex(X["month"], freq="M") <= cutoff] if X is not None else None
     X_future = _future_exog(X, plan.cutoffs[lasts.index] + horizon, lasts, horizon + lag)
-    fitted = clone(model).fit(plan.train, X_train)
+    fitted = clone(model).fit(train, X_train)
     forecasts = fitted.predict(horizon + lag, X_future, levels)
     forecasts = forecasts.assign(series_id=forecasts["series_id"].astype(str))
     scored = plan.actuals.merge(forecasts, on=["series_id", "month"], how="inner", validate="one_to_one")
@@ -319,8 +353,10 @@ def _run_fold(
     reported = [frame for frame in reported if frame is not None and not frame.empty]
     if reported:
         fallbacks = pd.concat(reported, ignore_index=True)
-        fallbacks["cutoff"] = fallbacks["series_id"].astype(str).map(plan.cutoffs).fillna(cutoff)
-        fallbacks = fallbacks[BACKTEST_FALLBACK_COLUMNS]
+        series_ids = fallbacks["series_id"].astype(str)
+        unscored = series_ids.isin(lasts.index.difference(scored_lasts.index))  # trained on, not scored
+        fallbacks = fallbacks.assign(cutoff=series_ids.map(plan.cutoffs).fillna(cutoff))
+        fallbacks = fallbacks.loc[~unscored, BACKTEST_FALLBACK_COLUMNS]
     else:
         fallbacks = pd.DataFrame(columns=BACKTEST_FALLBACK_COLUMNS)
     return scored.sort_values(["series_id", "step"]).reset_index(drop=True), fallbacks
