@@ -4,9 +4,11 @@ The backtest that weighs them: ``backtest_folds`` rolling origins over
 ``backtest_horizon`` months, aligned to each series' own end
 (:func:`forecasting.models.cv.backtest` with ``align="series"``), each member on
 the series it suits. ETS and Theta search their form once per series, at the
-earliest fold, and refit it at the later ones; the GBMs skip their conformal
-refits unless the intervals are calibrated (the weights need point forecasts
-only). A member that fails on its series is dropped for them and reported: the
+earliest fold, and refit it at the later ones; ETS's final fit searches again
+among the forms that ranked best there (``shortlist_forms``). The GBMs skip
+their conformal refits unless the intervals are calibrated (the weights need
+point forecasts only), and their folds' trees are the final fit's conformal
+refits at the same cutoffs, fitted once (``auto``'s regressor cache). A member that fails on its series is dropped for them and reported: the
 other members stand in.
 """
 
