@@ -8,8 +8,9 @@ earliest fold, and refit it at the later ones; ETS's final fit searches again
 among the forms that ranked best there (``shortlist_forms``). The GBMs skip
 their conformal refits unless the intervals are calibrated (the weights need
 point forecasts only), and their folds' trees are the final fit's conformal
-refits at the same cutoffs, fitted once (``auto``'s regressor cache). A member that fails on its series is dropped for them and reported: the
-other members stand in.
+refits at the same cutoffs, fitted once (``auto``'s regressor cache). A
+member that fails on its series is dropped for them and reported: the other
+members stand in.
 """
 
 from __future__ import annotations
@@ -85,12 +86,14 @@ def backtest_member(
 def shortlisted(member: PanelForecaster, searched: PanelForecaster, n_forms: int | None) -> PanelForecaster:
     """``member`` choosing, per series, among the ``n_forms`` forms that ranked best in ``searched``
     (series models with a ``shortlist``; the others, and ``n_forms`` None, search all forms)."""
-    forms = {
+    if n_forms is None:
+        return member
+    shortlists = {
         sid: model.shortlist(n_forms)
         for sid, model in getattr(searched, "models_", {}).items()
-        if n_forms is not None and hasattr(model, "shortlist")
+        if hasattr(model, "shortlist")
     }
-    forms = {sid: params for sid, params in forms.items() if params}
+    forms = {sid: params for sid, params in shortlists.items() if params}
     return clone(member).set_params(series_params=forms) if forms else member
 
 

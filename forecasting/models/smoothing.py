@@ -40,7 +40,7 @@ STATSFORECAST_DATA_ERRORS: tuple[type[Exception], ...] = (
 searches divide or index their way out on degenerate series. Each becomes a reported fallback."""
 
 
-ETS_FORM = re.compile(r"[AM][NAM]d?[NAM]")
+ETS_FORM = re.compile(r"[AM](?:N|[AM]d?)[NAM]")
 """An ETS form: error, trend ("d" after it when damped), season, e.g. "MAdM"."""
 
 
@@ -48,7 +48,7 @@ def _is_form_list(value: Any) -> bool:
     return (
         isinstance(value, list | tuple)
         and len(value) > 0
-        and all(isinstance(form, str) and ETS_FORM.fullmatch(form) and form[1:3] != "Nd" for form in value)
+        and all(isinstance(form, str) and ETS_FORM.fullmatch(form) for form in value)
     )
 
 
