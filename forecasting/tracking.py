@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import mlflow
@@ -39,7 +39,6 @@ import mlflow.models
 import numpy as np
 import pandas as pd
 import platformdirs
-from matplotlib.figure import Figure
 from mlflow.data.dataset import Dataset
 from mlflow.entities import Metric, Param, Run
 from mlflow.exceptions import MlflowException
@@ -56,6 +55,9 @@ from forecasting.files import existing_file, read_csv_exact, write_csv_atomic
 from forecasting.models.base import PanelForecaster
 from forecasting.panel import SeriesPanel
 from forecasting.serving import CODE_FILE, model_signature, write_model_files
+
+if TYPE_CHECKING:  # matplotlib loads on the first plot only
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 

@@ -58,7 +58,6 @@ from forecasting.export import (
 from forecasting.files import job_file, read_csv_exact, refuse_link, require_regular_file
 from forecasting.jobs.config import JobConfig, check_job_name
 from forecasting.panel import SeriesPanel
-from forecasting.plots import plot_live_accuracy
 
 logger = logging.getLogger(__name__)
 
@@ -463,6 +462,8 @@ def _log_check(config: JobConfig, check: LiveCheck) -> None:
         "monitoring.window": f"{drift.window[0]}..{drift.window[1]}",
     }
     history = live_history(check.table, config.levels)
+    from forecasting.plots import plot_live_accuracy  # matplotlib loads on the first plot only
+
     tracking.log_live_accuracy(metrics, history, tags, plot_live_accuracy(history))
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from forecasting import plots, progress, tracking
+from forecasting import progress, tracking
 from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError
@@ -368,5 +368,7 @@ def log_reconciled_backtest(
         structure,
         levels=levels,
     )
-    tracking.log_level_metrics(board, plots.plot_reconciled_by_level(board))
+    from forecasting.plots import plot_reconciled_by_level  # matplotlib loads on the first plot only
+
+    tracking.log_level_metrics(board, plot_reconciled_by_level(board))
     return board
