@@ -40,7 +40,6 @@ Why these members and defaults, and how they did on the development sets:
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -357,15 +356,12 @@ def regressor_cache(
     if not workers_share_files() or not any(_takes_cache(member) for member, _ in groups):
         yield list(groups)
         return
-    folder = tempfile.mkdtemp(prefix="forecasting-auto-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="forecasting-auto-", ignore_cleanup_errors=True) as folder:
         memory = Memory(folder, verbose=0)
         yield [
             (clone(member).set_params(memory=memory) if _takes_cache(member) else member, series_ids)
             for member, series_ids in groups
         ]
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def without_cache(

@@ -354,9 +354,9 @@ def _run_fold(
     if reported:
         fallbacks = pd.concat(reported, ignore_index=True)
         series_ids = fallbacks["series_id"].astype(str)
-        unscored = series_ids.isin(lasts.index.difference(scored_lasts.index))  # trained on, not scored
+        scored_ids = series_ids.isin(scored_lasts.index)  # not the series only trained on
         fallbacks = fallbacks.assign(cutoff=series_ids.map(plan.cutoffs).fillna(cutoff))
-        fallbacks = fallbacks.loc[~unscored, BACKTEST_FALLBACK_COLUMNS]
+        fallbacks = fallbacks.loc[scored_ids, BACKTEST_FALLBACK_COLUMNS]
     else:
         fallbacks = pd.DataFrame(columns=BACKTEST_FALLBACK_COLUMNS)
     return scored.sort_values(["series_id", "step"]).reset_index(drop=True), fallbacks
