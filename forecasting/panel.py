@@ -151,7 +151,7 @@ class SeriesPanel:
         if unknown:
             raise DataError(f"unknown series {unknown[:5]}")
         kept = self.records[self.records["series_id"].isin(wanted)]
-        return SeriesPanel(kept, self.report, structure=self.structure.restrict(wanted))
+        return self.part(kept, structure=self.structure.restrict(wanted))
 
     def filter(self, **dimensions: str | Iterable[str]) -> SeriesPanel:
         """Keep series whose dimensions match, e.g. ``filter(flow="cargo")``."""
@@ -167,7 +167,7 @@ class SeriesPanel:
         """The panel less some series; the hierarchy counts them as absent (zero) where they were."""
         dropped = set(series_ids)
         kept = self.records[~self.records["series_id"].astype(str).isin(dropped)]
-        return SeriesPanel(kept, self.report, structure=self.structure.drop_series(dropped))
+        return self.part(kept, structure=self.structure.drop_series(dropped))
 
     def select(
         self,
@@ -224,9 +224,25 @@ class SeriesPanel:
 
     def _keeping(self, records: pd.DataFrame) -> SeriesPanel:
         """A panel of some of these ``records``; the hierarchy keeps the parents whose children all stay."""
-        return SeriesPanel(
-            records, self.report, structure=self.structure.restrict(records["series_id"].unique())
-        )
+        return self.part(records, structure=self.structure.restrict(records["series_id"].unique()))
+
+    def part(self, records: pd.DataFrame, *, structure: SummingStructure | None = None) -> SeriesPanel:
+        """A panel of a selection of this panel's ``records`` (rows kept in their order), with
+        ``structure`` (None: none).
+
+        What validation checked of each row and each series still holds for a
+        selection of them, so only the structure is checked again: a backtest
+        cuts dozens of panels from one, and checking 60,000 rows again takes 0.2 s each time.
+        """
+        if records.empty:  # the constructor says why a panel cannot be empty
+            return SeriesPanel(records, self.report, structure=structure)
+        part = object.__new__(SeriesPanel)
+        part.records = records.reset_index(drop=True)
+        part.metadata = self.metadata[self.metadata.index.isin(part.records["series_id"].unique())]
+        part.report = self.report
+        part.structure = structure if structure is not None else SummingStructure.empty()
+        part.structure.check_series(part.metadata.index)
+        return part
 
     def estimated_share(self) -> pd.DataFrame | None:
         """Month x series share of each value that stands in for unreported children (None if unknown)."""

@@ -117,6 +117,28 @@ def test_filter_subset_until_and_iteration():
         panel.until("2019-01")
 
 
+def test_a_part_of_a_panel_is_the_panel_its_rows_would_make():
+    """``part`` skips validating rows already validated: it must build what the constructor builds."""
+    frame = pd.concat(
+        [
+            records({"a": [1.0, 2.0, 3.0]}, flow="cargo", crossing="heihe"),
+            records({"b": [4.0, 5.0, 6.0]}, start="2020-02", flow="passengers", crossing="suifenhe"),
+            records({"c": [7.0, 8.0]}, flow="cargo", crossing="manzhouli"),
+        ]
+    )
+    panel = SeriesPanel(frame, DataQualityReport(source="x.csv"))
+    kept = (panel.records["series_id"] != "a") & (panel.records["month"] <= pd.Period("2020-03", "M"))
+    rows = panel.records[kept]
+    part, rebuilt = panel.part(rows), SeriesPanel(rows, panel.report)
+    pd.testing.assert_frame_equal(part.records, rebuilt.records)
+    pd.testing.assert_frame_equal(part.metadata, rebuilt.metadata)
+    assert part.report is panel.report
+    assert part.series_ids == ["b", "c"]
+    assert not part.structure.aggregates
+    with pytest.raises(DataError, match="no records"):
+        panel.part(rows.iloc[:0])
+
+
 def test_dimension_changing_within_series_is_an_error():
     frame = records({"a": [1.0, 2.0]})
     frame["crossing"] = ["heihe", "manzhouli"]

@@ -73,13 +73,13 @@ def recent_history(panel: SeriesPanel, months: int | None) -> SeriesPanel:
     if months is None:
         return panel
     recent = _months_to_last(panel) < months
-    return panel if recent.all() else SeriesPanel(panel.records[recent], panel.report)
+    return panel if recent.all() else panel.part(panel.records[recent])
 
 
 def history_before(panel: SeriesPanel, months: int) -> SeriesPanel | None:
     """Each series without its last ``months`` months (None when no series has anything left)."""
     kept = panel.records[_months_to_last(panel) >= months]
-    return SeriesPanel(kept, panel.report) if not kept.empty else None
+    return panel.part(kept) if not kept.empty else None
 
 
 def _months_to_last(panel: SeriesPanel) -> np.ndarray:

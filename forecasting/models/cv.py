@@ -301,10 +301,10 @@ def _plan_fold(
         else:
             kept.append(series_id)
     train_records = records[in_train & records["series_id"].isin(kept)]
-    train = SeriesPanel(train_records, panel.report) if kept else None
+    train = panel.part(train_records) if kept else None
     context = train
     if train is not None and unscored_too and len(kept) < len(n_train):
-        context = SeriesPanel(records[in_train], panel.report)
+        context = panel.part(records[in_train])
     actuals = tested[tested["series_id"].isin(kept)][["series_id", "month", "value"]].rename(
         columns={"value": "actual"}
     )
