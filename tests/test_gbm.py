@@ -13,7 +13,7 @@ from forecasting.errors import DataError
 from forecasting.features.lags import LagFeatures, right_aligned
 from forecasting.models.base import forecast_columns, predict_fallbacks
 from forecasting.models.baselines import SeasonalNaive
-from forecasting.models.gbm import GradientBoosting
+from forecasting.models.gbm import GradientBoosting, cell_keys
 from forecasting.models.registry import make_model
 from forecasting.panel import SeriesPanel
 
@@ -339,3 +339,36 @@ def test_series_and_dimensions_are_categorical_features() -> None:
     # "flow" is the same for every series, so it cannot split anything and is left out.
     assert model.categorical_names_ == ["series"]
     np.testing.assert_array_equal(model.categories_[:, 0], [0.0, 1.0, 2.0])
+
+
+def test_sampled_training_rows_of_a_series_stay_when_other_series_join(monkeypatch) -> None:
+    """Rows are drawn by a fixed random number per (series, month, step): a panel that gains series
+    keeps the rows it had for the others (a fresh random draw would keep about a tenth of them)."""
+    designs = []
+    fit_regressors = GradientBoosting._fit_regressors
+
+    def capture(self, training_sets):  # noqa: ANN001, ANN202 - the method's own signature
+        designs.append(training_sets[0][0])
+        return fit_regressors(self, training_sets)
+
+    monkeypatch.setattr(GradientBoosting, "_fit_regressors", capture)
+    wider = simulated_panel(15, 60)
+    model = GradientBoosting(
+        max_train_rows=200, calibration_windows=0, series_feature=False, random_state=1, **FAST
+    )
+    clone(model).fit(wider.subset([f"s{i:03d}" for i in range(10)]))
+    clone(model).fit(wider)
+    assert [len(design) for design in designs] == [200, 200]
+    narrow, wide = (np.nan_to_num(design, nan=-1e9) for design in designs)  # NaN != NaN
+    narrow_rows = {tuple(row) for row in narrow}
+    shared = sum(tuple(row) in narrow_rows for row in wide)
+    assert shared > 100  # about 133, the ten series' share of the rows, all kept (a fresh draw: 55)
+
+
+def test_cell_keys_depend_on_the_series_and_month_only() -> None:
+    wide = cell_keys(["a", "b"], np.array([700, 705]), 24, salt=1)
+    alone = cell_keys(["b"], np.array([705]), 12, salt=1)
+    np.testing.assert_array_equal(wide[1, -12:], alone[0])
+    assert wide[0, -1] == cell_keys(["a"], np.array([700]), 1, salt=1)[0, 0]
+    assert not np.array_equal(wide, cell_keys(["a", "b"], np.array([700, 705]), 24, salt=2))
+    assert len(np.unique(wide)) == wide.size

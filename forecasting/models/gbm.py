@@ -23,6 +23,7 @@ combines the GBMs with statistical and no-change models (figures:
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import ClassVar
@@ -264,9 +265,12 @@ class GradientBoosting(PanelForecaster):
             self.min_obs,
             self._needs_nonnegative,
         )
-        training_sets = [self._training_set(history, month_grid, modelled, self.max_horizon)]
+        keys = cell_keys(layout.series_ids, layout.last_ordinals, history.shape[1], self._salt())
+        training_sets = [self._training_set(history, month_grid, keys, modelled, self.max_horizon)]
         training_sets += [
-            self._training_set(history[:, :cut], month_grid[:, :cut], usable, self._calibration_horizon)
+            self._training_set(
+                history[:, :cut], month_grid[:, :cut], keys[:, :cut], usable, self._calibration_horizon
+            )
             for cut, usable in windows
         ]
         regressors = self._fit_regressors([(design, target) for design, target, _ in training_sets])
@@ -343,13 +347,20 @@ class GradientBoosting(PanelForecaster):
         return np.column_stack([*parts, month_features, categories])
 
     def _training_set(
-        self, history: np.ndarray, month_grid: np.ndarray, modelled: np.ndarray, max_step: int
+        self,
+        history: np.ndarray,
+        month_grid: np.ndarray,
+        keys: np.ndarray,
+        modelled: np.ndarray,
+        max_step: int,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Design rows, targets and series scales from (series, origin, step) rows of ``history``.
 
         Steps go up to ``max_step`` (direct strategy). At most ``max_train_rows``
-        rows, drawn with ``random_state``, keep the direct strategy (a row per
-        step) fast on large panels.
+        rows keep the direct strategy (a row per step) fast on large panels: the
+        rows with the smallest of a fixed random number per (series, target
+        month, step) (``keys``, :func:`cell_keys`), so that a series' rows do
+        not change when other series join or leave the panel.
         """
         scale = level_scale(history)
         table = self.features_.table(history)
@@ -357,7 +368,7 @@ class GradientBoosting(PanelForecaster):
         origin_scale = self._origin_scales(history, scale)
         n_series, n_columns = history.shape
         steps = [1] if self.strategy == "recursive" else range(1, max_step + 1)
-        inputs, targets = [], []
+        inputs, targets, draws = [], [], []
         for step in steps:
             series, origin = (a.ravel() for a in np.indices((n_series, max(n_columns - step, 0))))
             target_col = origin + step
@@ -387,12 +398,19 @@ class GradientBoosting(PanelForecaster):
                 )
             )
             targets.append(self._to_target(actual, base, row_scale))
+            draws.append(mixed(keys[series, target_col] ^ np.uint64(step)))
         design, target = np.concatenate(inputs), np.concatenate(targets)
         if self.max_train_rows is not None and len(design) > self.max_train_rows:
-            rng = np.random.default_rng(self.random_state)
-            chosen = np.sort(rng.choice(len(design), size=self.max_train_rows, replace=False))
+            smallest = np.argpartition(np.concatenate(draws), self.max_train_rows)[: self.max_train_rows]
+            chosen = np.sort(smallest)
             design, target = design[chosen], target[chosen]
         return design, target, scale
+
+    def _salt(self) -> int:
+        """What ``random_state`` adds to every row's random number (None: a fresh one per fit)."""
+        if self.random_state is None:
+            return int(np.random.default_rng().integers(2**32))
+        return int(self.random_state)
 
     def _fit_regressors(self, training_sets: list[tuple[np.ndarray, np.ndarray]]) -> list[Pipeline | None]:
         """Fit the final and the calibration regressors, which are independent, on the current executor.
@@ -624,3 +642,25 @@ def fit_trees(
         return None
     with limit_threads(limits=n_threads, user_api="openmp"):
         return regressor.fit(design, target)
+
+
+_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+
+
+def mixed(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: 64-bit numbers spread evenly from inputs that differ in a bit or two."""
+    z = values.astype(np.uint64)
+    z ^= z >> np.uint64(30)
+    z *= _MIX[0]
+    z ^= z >> np.uint64(27)
+    z *= _MIX[1]
+    return z ^ (z >> np.uint64(31))
+
+
+def cell_keys(series_ids: Sequence[str], last_ordinals: np.ndarray, n_columns: int, salt: int) -> np.ndarray:
+    """A fixed random number per (series, month) of a right-aligned history, from the series' id,
+    the month and ``salt`` only: the same cell gets the same number in any panel, at any cut."""
+    ids = np.array([zlib.crc32(str(sid).encode("utf-8")) for sid in series_ids], dtype=np.uint64)
+    months = np.asarray(last_ordinals, dtype=np.int64)[:, None] - (n_columns - 1 - np.arange(n_columns))
+    cells = (ids[:, None] << np.uint64(32)) ^ months.astype(np.uint64) ^ mixed(np.array([salt]))[0]
+    return mixed(cells)
