@@ -130,8 +130,10 @@ class GradientBoosting(PanelForecaster):
         Passed to ``HistGradientBoostingRegressor`` (early stopping is off, so
         every fit uses all training rows and is reproducible).
     max_train_rows
-        Cap on training rows per fit, drawn at random (seeded): the direct
-        strategy has a row per series, origin and step.
+        Cap on training rows per fit (the direct strategy has a row per series,
+        origin and step): the rows whose fixed random number per (series, target
+        month, step), seeded by ``random_state``, is smallest, so that a series'
+        rows stay when other series join or leave the panel.
     n_jobs
         OpenMP threads for the trees. One by default: on a shared machine
         (or inside a parallel backtest) more threads than free cores slow the
