@@ -400,7 +400,7 @@ class GradientBoosting(PanelForecaster):
                 )
             )
             targets.append(self._to_target(actual, base, row_scale))
-            draws.append(mixed(keys[series, target_col] ^ np.uint64(step)))
+            draws.append(pd.util.hash_array(keys[series, target_col] ^ np.uint64(step)))
         design, target = np.concatenate(inputs), np.concatenate(targets)
         if self.max_train_rows is not None and len(design) > self.max_train_rows:
             smallest = np.argpartition(np.concatenate(draws), self.max_train_rows)[: self.max_train_rows]
@@ -646,23 +646,11 @@ def fit_trees(
         return regressor.fit(design, target)
 
 
-_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
-
-
-def mixed(values: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: 64-bit numbers spread evenly from inputs that differ in a bit or two."""
-    z = values.astype(np.uint64)
-    z ^= z >> np.uint64(30)
-    z *= _MIX[0]
-    z ^= z >> np.uint64(27)
-    z *= _MIX[1]
-    return z ^ (z >> np.uint64(31))
-
-
 def cell_keys(series_ids: Sequence[str], last_ordinals: np.ndarray, n_columns: int, salt: int) -> np.ndarray:
     """A fixed random number per (series, month) of a right-aligned history, from the series' id,
-    the month and ``salt`` only: the same cell gets the same number in any panel, at any cut."""
+    the month and ``salt`` only: the same cell gets the same number in any panel, at any cut
+    (pandas' ``hash_array`` spreads integers that differ in a bit or two over all 64 bits)."""
     ids = np.array([zlib.crc32(str(sid).encode("utf-8")) for sid in series_ids], dtype=np.uint64)
     months = np.asarray(last_ordinals, dtype=np.int64)[:, None] - (n_columns - 1 - np.arange(n_columns))
-    cells = (ids[:, None] << np.uint64(32)) ^ months.astype(np.uint64) ^ mixed(np.array([salt]))[0]
-    return mixed(cells)
+    salted = pd.util.hash_array(np.array([salt], dtype=np.uint64))[0]
+    return pd.util.hash_array((ids[:, None] << np.uint64(32)) ^ months.astype(np.uint64) ^ salted)
