@@ -347,9 +347,9 @@ def test_sampled_training_rows_of_a_series_stay_when_other_series_join(monkeypat
     designs = []
     fit_regressors = GradientBoosting._fit_regressors
 
-    def capture(self, training_sets):  # noqa: ANN001, ANN202 - the method's own signature
+    def capture(self, training_sets, *window_data):  # noqa: ANN001, ANN002, ANN202 - the method's own signature
         designs.append(training_sets[0][0])
-        return fit_regressors(self, training_sets)
+        return fit_regressors(self, training_sets, *window_data)
 
     monkeypatch.setattr(GradientBoosting, "_fit_regressors", capture)
     wider = simulated_panel(15, 60)

@@ -161,9 +161,9 @@ def forecast(args: argparse.Namespace) -> int:
             {"model": model.model_name, "horizon": args.horizon, "levels": config.levels, "input": args.input}
         )
         tracking.log_dataset(panel, name=Path(args.input).stem, digest=digest, source=str(args.input))
-        X, _ = build_regressors(panel, args.horizon, exog)
         forecasts = fit_and_forecast(model, panel, config, exog)
         if method is not None:
+            X, _ = build_regressors(panel, args.horizon, exog)  # the covariance backtest's
             forecasts = reconcile_job_forecasts(
                 model,
                 panel,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -254,8 +254,6 @@ class GradientBoosting(PanelForecaster):
         reasons = fallback_reasons(history, self.min_obs, self._needs_nonnegative)
         modelled = np.array([reason is None for reason in reasons])
 
-        self.history_ = history
-        self.last_ordinals_ = layout.last_ordinals
         self.categories_ = categories
         self.modelled_ = modelled
         windows = calibration_windows(
@@ -275,12 +273,13 @@ class GradientBoosting(PanelForecaster):
             )
             for cut, usable in windows
         ]
-        regressors = self._fit_regressors([(design, target) for design, target, _ in training_sets])
-        self.regressor_, self.scale_ = regressors[0], training_sets[0][2]
-        self.error_scale_ = error_scale(history)
-        self.calibration_scores_ = self._calibrate(
-            history, month_grid, windows, regressors[1:], [scale for _, _, scale in training_sets[1:]]
+        regressors, self.calibration_scores_ = self._fit_regressors(
+            training_sets, windows, history, month_grid
         )
+        self.regressor_, self.scale_ = regressors[0], training_sets[0][2]
+        self.history_ = history
+        self.last_ordinals_ = layout.last_ordinals
+        self.error_scale_ = error_scale(history)
         self.fallback_models_ = {
             sid: fallback_model(int(n))[1].fit(fill_gaps(observed(row))[0])
             for sid, row, n, keep in zip(layout.series_ids, history, n_obs, modelled, strict=True)
@@ -414,21 +413,59 @@ class GradientBoosting(PanelForecaster):
             return int(np.random.default_rng().integers(2**32))
         return int(self.random_state)
 
-    def _fit_regressors(self, training_sets: list[tuple[np.ndarray, np.ndarray]]) -> list[Pipeline | None]:
-        """Fit the final and the calibration regressors, which are independent, on the current executor.
+    def _fit_regressors(
+        self,
+        training_sets: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        windows: list[tuple[int, np.ndarray]],
+        history: np.ndarray,
+        month_grid: np.ndarray,
+    ) -> tuple[list[Pipeline | None], np.ndarray | None]:
+        """Fit the final and the calibration regressors, which are independent, on the current executor,
+        each calibration regressor scored on its window where it was fitted: the regressors and the
+        calibration scores (:meth:`_window_errors` of the windows up to the first without rows).
 
-        Each task carries one design matrix (at most ``max_train_rows`` rows), not
-        the panel; with the serial executor this is a plain loop on the driver.
-        Each keeps ``n_jobs`` OpenMP threads: giving it the cores other regressors
-        leave idle saved 12 % on a quiet machine and cost 14x on a busy one (the
-        threads spin waiting for cores other processes hold). With ``memory``, a
-        fit already cached under the same trees, design and target is loaded.
+        Each task carries one design matrix (at most ``max_train_rows`` rows) and its window's
+        months, not the panel; with the serial executor this is a plain loop on the driver. Each
+        keeps ``n_jobs`` OpenMP threads: giving it the cores other regressors leave idle saved
+        12 % on a quiet machine and cost 14x on a busy one (the threads spin waiting for cores
+        other processes hold). With ``memory``, a fit already cached under the same trees, design
+        and target is loaded.
         """
-        tasks = [
-            (self._regressor(design) if len(design) else None, design, target, self.n_jobs)
-            for design, target in training_sets
+        horizon = self._calibration_horizon
+        fit = check_memory(self.memory).cache(fit_trees)
+        scored: list[tuple | None] = [None]
+        scored += [
+            (history[:, : cut + horizon], month_grid[:, cut : cut + horizon], scale, usable, cut)
+            for (cut, usable), (_, _, scale) in zip(windows, training_sets[1:], strict=True)
         ]
-        return run_chunked(check_memory(self.memory).cache(fit_trees), tasks, n_jobs=1, heavy=True)
+        tasks = [
+            (fit, self._regressor(design) if len(design) else None, design, target, self.n_jobs, self, window)
+            for (design, target, _), window in zip(training_sets, scored, strict=True)
+        ]
+        results = run_chunked(fit_and_score, tasks, n_jobs=1, heavy=True)
+        regressors = [regressor for regressor, _ in results]
+        scores = []
+        for regressor, errors in results[1:]:
+            if regressor is None:
+                break
+            scores.append(errors)
+        return regressors, np.concatenate(scores) if scores else None
+
+    def _window_errors(
+        self,
+        regressor: Pipeline,
+        history: np.ndarray,
+        future_grid: np.ndarray,
+        scale: np.ndarray,
+        usable: np.ndarray,
+        cut: int,
+    ) -> np.ndarray:
+        """Scaled forecast errors ``(n_usable, calibration_horizon)`` of a refit on ``history[:, :cut]``
+        over the months after ``cut``: the conformal scores of one calibration window."""
+        training = history[:, :cut]
+        forecasts = self._forecast(regressor, training, future_grid, scale, future_grid.shape[1], usable)
+        errors = (history[:, cut:] - forecasts) / error_scale(training)[:, None]
+        return errors[usable]
 
     def _origin_scales(self, history: np.ndarray, series_scale: np.ndarray) -> np.ndarray:
         """The scale of a row whose origin precedes column ``p``, shape ``(n_series, n_columns + 1)``.
@@ -548,28 +585,6 @@ class GradientBoosting(PanelForecaster):
             forecasts[rows, step - 1] = self._from_target(regressor.predict(design), base, row_scale)
         return forecasts
 
-    def _calibrate(
-        self,
-        history: np.ndarray,
-        month_grid: np.ndarray,
-        windows: list[tuple[int, np.ndarray]],
-        regressors: list[Pipeline | None],
-        scales: list[np.ndarray],
-    ) -> np.ndarray | None:
-        """Scaled forecast errors ``(n_forecasts, calibration_horizon)`` of the rolling-origin refits."""
-        horizon = self._calibration_horizon
-        scores = []
-        for (cut, usable), regressor, scale in zip(windows, regressors, scales, strict=True):
-            if regressor is None:
-                break
-            training = history[:, :cut]
-            forecasts = self._forecast(
-                regressor, training, month_grid[:, cut : cut + horizon], scale, horizon, usable
-            )
-            errors = (history[:, cut : cut + horizon] - forecasts) / error_scale(training)[:, None]
-            scores.append(errors[usable])
-        return np.concatenate(scores) if scores else None
-
     @property
     def _calibration_horizon(self) -> int:
         if self.strategy == "direct":
@@ -644,6 +659,25 @@ def fit_trees(
         return None
     with limit_threads(limits=n_threads, user_api="openmp"):
         return regressor.fit(design, target)
+
+
+def fit_and_score(
+    fit: Callable[..., Pipeline | None],
+    regressor: Pipeline | None,
+    design: np.ndarray,
+    target: np.ndarray,
+    n_threads: int,
+    model: GradientBoosting,
+    window: tuple | None,
+) -> tuple[Pipeline | None, np.ndarray | None]:
+    """Fit one regressor with ``fit`` (:func:`fit_trees`, maybe cached) and, for a calibration
+    window, its scores (:meth:`GradientBoosting._window_errors`); runs on any executor's worker,
+    so the windows' forecasts run in parallel, not on the driver after every fit."""
+    fitted = fit(regressor, design, target, n_threads)
+    if fitted is None or window is None:
+        return fitted, None
+    with limit_threads(limits=n_threads, user_api="openmp"):
+        return fitted, model._window_errors(fitted, *window)
 
 
 def cell_keys(series_ids: Sequence[str], last_ordinals: np.ndarray, n_columns: int, salt: int) -> np.ndarray:
