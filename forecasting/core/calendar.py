@@ -44,10 +44,11 @@ def calendar_days(months: pd.PeriodIndex) -> pd.DatetimeIndex:
 
 def is_non_working(calendar: holidays.HolidayBase, days: pd.DatetimeIndex) -> np.ndarray:
     """Weekend (less official make-up working days) or public holiday, per day."""
-    dates = days.date
+    for year in range(days.min().year, days.max().year + 1):  # expand to these years, as ``in`` would
+        calendar.get(f"{year}-01-01")
     weekend = days.day_of_week.to_numpy() >= 5
-    holiday = np.fromiter((d in calendar for d in dates), dtype=bool, count=len(dates))
-    make_up = np.fromiter((d in calendar.weekend_workdays for d in dates), dtype=bool, count=len(dates))
+    holiday = days.isin(pd.DatetimeIndex(list(calendar.keys())))
+    make_up = days.isin(pd.DatetimeIndex(list(calendar.weekend_workdays)))
     return (weekend & ~make_up) | holiday
 
 
