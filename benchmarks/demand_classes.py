@@ -10,7 +10,9 @@ statsforecast AutoETS and SeasonalNaive (season 12, their own intervals) and
 CrostonOptimized, IMAPA, ADIDA and TSB (alpha_d = alpha_p = 0.2), which have
 no intervals of their own: theirs are statsforecast's conformal ones
 (``ConformalIntervals``, two windows of the horizon; they are left out of a
-set with a series too short for two, as M1). Usage::
+set with a series too short for two, as M1). An ``--input`` panel keeps the
+series ``forecast`` would forecast at the cutoff (not stale) and, with the
+peers, those long enough for two windows. Usage::
 
     nice python benchmarks/demand_classes.py --swiss                  # 539 series, 2018 held out
     nice python benchmarks/demand_classes.py --trade                  # China trade, 2018-2019 held out
@@ -55,6 +57,7 @@ from benchmarks.accuracy import (  # noqa: E402
     write_section,
 )
 from forecasting.core.demand import DEMAND_CLASSES, demand_class, demand_statistics  # noqa: E402
+from forecasting.data.staleness import stale_series  # noqa: E402
 from forecasting.evaluation.metrics import leaderboard  # noqa: E402
 from forecasting.models.auto import Auto  # noqa: E402
 from forecasting.models.auto_plan import recent_history  # noqa: E402
@@ -174,6 +177,25 @@ def _coverage(row: pd.Series) -> str:
     return f"{100 * row['coverage_80']:.1f} / {100 * row['coverage_95']:.1f}"
 
 
+def forecast_part(
+    train: SeriesPanel, test: pd.DataFrame, horizon: int, peers: bool
+) -> tuple[SeriesPanel, pd.DataFrame]:
+    """The series of a ``--input`` panel that ``forecast`` forecasts at the cutoff (not stale), and,
+    with the peers, only those long enough for their conformal intervals (two windows and a month),
+    so every model forecasts the same series; the counts left out are printed."""
+    dropped = set(stale_series(train.records)["series_id"])
+    print(f"stale at the cutoff, left out as forecast leaves them: {len(dropped)}", file=sys.stderr)
+    if peers:
+        lengths = train.records.groupby("series_id", observed=True).size()
+        short = set(lengths.index[lengths <= 2 * horizon]) - dropped
+        print(
+            f"{2 * horizon} months of history or fewer, left out for the peers: {len(short)}", file=sys.stderr
+        )
+        dropped |= short
+    kept = train.without(sorted(dropped)) if dropped else train
+    return kept, test[test["series_id"].isin(kept.series_ids)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -206,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.cutoff:
             parser.error("--cutoff is required with --input")
         train, test, horizon = csv_set(args.input, pd.Period(args.cutoff, "M"), args.horizon or 12)
+        train, test = forecast_part(train, test, horizon, peers=not args.no_peers)
         key, title = f"classes:{Path(args.input).name}", f"{args.input} after {args.cutoff}, h={horizon}"
     print(f"{train}; test rows {len(test):,}; horizon {horizon}; n_jobs {args.n_jobs}", file=sys.stderr)
     classes = series_classes(train)
