@@ -168,7 +168,8 @@ def test_auto_format_recognises_long_and_wide(tmp_path: Path) -> None:
         ),
         (
             "series_id,month,value\nx,2023-01,1\nx,2023-01,2\n",
-            r"row 2, column 'value', series 'x': 1 conflicting duplicate.*x@2023-01 values \[1.0, 2.0\]",
+            r"row 2, column 'value', series 'x': 1 conflicting duplicate.*x@2023-01 values \[1.0, 2.0\]"
+            r".*series build --conflicts drop",
         ),
         (
             "series_id,month,value,unit\nx,2023-01,1,tonnes\nx,2023-02,2,thousand tonnes\n",

@@ -127,7 +127,9 @@ def resolve_duplicates(
         shown = "; ".join(listing[:10]) + (f"; and {len(listing) - 10} more" if len(listing) > 10 else "")
         first = frame.loc[clash].iloc[0]
         raise DataError(
-            f"{len(listing)} conflicting duplicate(s), same key with different values: {shown}",
+            f"{len(listing)} conflicting duplicate(s), same key with different values: {shown} "
+            "(no value can be chosen: correct the file, or series build --conflicts drop leaves those "
+            "months missing)",
             file=file,
             row=int(frame.index[clash][0]),
             column="value",
