@@ -18,11 +18,13 @@ month, value``; ``unique_id, ds, y`` are recognised when the defaults are
 absent). Exogenous regressors are the columns named in ``exog=[...]``, or, when
 ``exog`` is not given, those the frame's source spec declares
 (``SourceSpec.regressors``, carried in ``df.attrs``); they go to the models that
-use regressors. Every other column is carried, never used by a model: a
+use regressors. Every other column is carried, never a regressor: a
 dimension or metadata of its series (``flow``, ``unit``, ``port_code``, the
 panel CSV's empty ``currency``), constant within the series, or the panel's
-per-month ``estimated_share``. Input is monthly: daily or weekly rows (several
-dates in one month) and quarterly or yearly spacing are refused.
+per-month ``estimated_share``. The GBM members (``auto``'s too) take each
+dimension with 2-255 values across the panel as a categorical series feature.
+Input is monthly: daily or weekly rows (several dates in one month) and
+quarterly or yearly spacing are refused.
 
 Values beyond the loaders' magnitude limit are refused as the CLI refuses them,
 and a series whose forecast or interval overflows gets the fallback model's,
@@ -95,7 +97,8 @@ class Forecaster(BaseEstimator):
     exog : the exogenous regressor columns of ``df`` (numeric), passed to the
         models that use regressors. ``None`` (the default) takes the columns the
         frame's source spec declares as regressors (none for a plain frame); ``[]``
-        takes none. Other columns are carried as the series' dimensions, never used.
+        takes none. Other columns are carried as the series' dimensions (never regressors;
+        the GBMs' categorical series features).
     n_jobs : workers across series, set on every model that takes ``n_jobs``;
         ``None`` leaves each model's own setting.
     id_col, time_col, target_col : input column names; when all three are the
