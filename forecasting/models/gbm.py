@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Callable, Sequence
+from functools import partial
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -433,14 +434,21 @@ class GradientBoosting(PanelForecaster):
         """
         horizon = self._calibration_horizon
         fit = check_memory(self.memory).cache(fit_trees)
-        scored: list[tuple | None] = [None]
-        scored += [
-            (history[:, : cut + horizon], month_grid[:, cut : cut + horizon], scale, usable, cut)
+        scorers: list[Callable[[Pipeline], np.ndarray] | None] = [None]  # the final regressor is not scored
+        scorers += [
+            partial(
+                self._window_errors,
+                history=history[:, : cut + horizon],
+                future_grid=month_grid[:, cut : cut + horizon],
+                scale=scale,
+                usable=usable,
+                cut=cut,
+            )
             for (cut, usable), (_, _, scale) in zip(windows, training_sets[1:], strict=True)
         ]
         tasks = [
-            (fit, self._regressor(design) if len(design) else None, design, target, self.n_jobs, self, window)
-            for (design, target, _), window in zip(training_sets, scored, strict=True)
+            (fit, self._regressor(design) if len(design) else None, design, target, self.n_jobs, score)
+            for (design, target, _), score in zip(training_sets, scorers, strict=True)
         ]
         results = run_chunked(fit_and_score, tasks, n_jobs=1, heavy=True)
         regressors = [regressor for regressor, _ in results]
@@ -667,17 +675,16 @@ def fit_and_score(
     design: np.ndarray,
     target: np.ndarray,
     n_threads: int,
-    model: GradientBoosting,
-    window: tuple | None,
+    score: Callable[[Pipeline], np.ndarray] | None,
 ) -> tuple[Pipeline | None, np.ndarray | None]:
     """Fit one regressor with ``fit`` (:func:`fit_trees`, maybe cached) and, for a calibration
-    window, its scores (:meth:`GradientBoosting._window_errors`); runs on any executor's worker,
+    window, ``score`` it (:meth:`GradientBoosting._window_errors`); runs on any executor's worker,
     so the windows' forecasts run in parallel, not on the driver after every fit."""
     fitted = fit(regressor, design, target, n_threads)
-    if fitted is None or window is None:
+    if fitted is None or score is None:
         return fitted, None
     with limit_threads(limits=n_threads, user_api="openmp"):
-        return fitted, model._window_errors(fitted, *window)
+        return fitted, score(fitted)
 
 
 def cell_keys(series_ids: Sequence[str], last_ordinals: np.ndarray, n_columns: int, salt: int) -> np.ndarray:
