@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -21,6 +24,15 @@ SLOW_FIXTURES = frozenset({"shared_data", "jupyter_path", "dask_executor", "mlfl
 """Fixtures that make a test slow: real public data, a notebook kernel, a Dask cluster, an MLflow server."""
 SLOW_MODELS = frozenset({"auto"})
 """Registry models whose contract tests take seconds: auto backtests six candidates before it forecasts."""
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """The script ``benchmarks/<name>.py`` as a module (registered, so its pickles resolve)."""
+    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

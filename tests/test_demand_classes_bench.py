@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import load_benchmark
 
 from forecasting.panel import SeriesPanel
 
 
 @pytest.fixture(scope="module")
 def demand_classes():
-    spec = importlib.util.spec_from_file_location(
-        "demand_classes", PROJECT_ROOT / "benchmarks" / "demand_classes.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["demand_classes"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("demand_classes")
 
 
 def _records(series_id: str, first: str, last: str) -> pd.DataFrame:

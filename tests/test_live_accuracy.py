@@ -7,7 +7,6 @@ runs ``benchmarks/replay.py`` on a few series of the bundled sample.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -20,7 +19,7 @@ import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from conftest import PROJECT_ROOT, seasonal_panel  # noqa: E402
+from conftest import load_benchmark, seasonal_panel  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 from scipy.stats import binom  # noqa: E402
 
@@ -111,14 +110,6 @@ def run_until(folder: Path, panel: SeriesPanel, month: str, config: JobConfig):
 
 def accuracy(folder: Path) -> pd.DataFrame:
     return monitoring.read_accuracy(monitoring.accuracy_path(folder / "exports", JOB))
-
-
-def load_replay_module():
-    spec = importlib.util.spec_from_file_location("replay", PROJECT_ROOT / "benchmarks" / "replay.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["replay"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def seasonal_scale(history: pd.Series) -> float:
@@ -559,7 +550,7 @@ REPLAY_SERIES = (
 
 @pytest.mark.slow
 def test_a_short_replay_of_the_sample_scores_everything_once_and_matches_a_recomputation(tmp_path) -> None:
-    replay = load_replay_module()
+    replay = load_benchmark("replay")
     shift = replay.Shift("zabaykalsk-manzhouli/cargo/rail/export", "2024-09", 2.0)
     runs = replay.replay(
         tmp_path,

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import load_benchmark
 
 from forecasting.core.demand import classify
 
@@ -18,13 +15,7 @@ SWISS_SHARES = {"smooth": 380 / 539, "erratic": 109 / 539, "intermittent": 4 / 5
 
 @pytest.fixture(scope="module")
 def trade_speed():
-    spec = importlib.util.spec_from_file_location(
-        "trade_speed", PROJECT_ROOT / "benchmarks" / "trade_speed.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["trade_speed"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("trade_speed")
 
 
 def history_classes(panel: pd.DataFrame, months: int) -> pd.Series:
