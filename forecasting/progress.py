@@ -9,6 +9,10 @@ held in a context variable, so a person sees one bar whatever runs inside
 
 Unit of work: one series fitted by one model for one fold of a backtest, or
 for the final fit; a command's total is series x models x folds (+ series).
+A model that fits other models per series counts their fits
+(:meth:`~forecasting.models.base.PanelForecaster.progress_units`: ``auto``,
+every member at each of its own backtest folds), so the plan holds its work
+from the start and the bar does not go back when it begins.
 
 - :func:`progress_scope` opens the command's report; a scope opened inside
   it (``run_retrain`` under the command line) reuses it, so no second bar.
@@ -148,8 +152,8 @@ class Progress:
                 s.credited += amount
             before = self.shown_done
             self.done += amount
-            if self.done > self.total:  # work nobody expected: the total follows, never over 100 %
-                self.grow(math.ceil(self.done - self.total))
+            if self.shown_done > self.total:  # work nobody expected: the total follows, never over 100 %
+                self.grow(self.shown_done - self.total)
             if self._bar is not None:
                 if self.shown_done != before:
                     self._bar.update(self.shown_done - before)
@@ -335,7 +339,7 @@ def plan(units: int) -> None:
 
 
 @contextmanager
-def step(units: int) -> Iterator[None]:
+def step(units: float) -> Iterator[None]:
     """A block that completes ``units`` of work when it ends without an error.
 
     Outside any step the block counts exactly ``units`` of the total (which
@@ -361,7 +365,7 @@ def step(units: int) -> Iterator[None]:
     report.credit((*outer, own), own.left)
 
 
-def _nested_budget(parent: _Step, units: int) -> float:
+def _nested_budget(parent: _Step, units: float) -> float:
     if parent.exact:
         return min(units * parent.budget / parent.size, parent.left)
     return parent.left * NESTED_SHARE
@@ -370,8 +374,8 @@ def _nested_budget(parent: _Step, units: int) -> float:
 def announce(units: int) -> None:
     """The innermost step turns out to hold ``units`` of nested work (``auto`` knows it once it has
     planned its members' backtests and fits): the steps nested in it then count their exact share,
-    and a step outside any other grows the command's total to match, so the bar neither stalls
-    at 100 % nor jumps at the end."""
+    and a step outside any other that holds more than planned grows the command's total to match,
+    so the bar neither stalls at 100 % nor jumps at the end."""
     report, steps = _CURRENT.get(), _STEPS.get()
     if report is None or not steps or units <= 0:
         return
@@ -382,7 +386,7 @@ def announce(units: int) -> None:
     inner.size, inner.exact = float(units), True
 
 
-def complete(units: int) -> None:
+def complete(units: float) -> None:
     """``units`` of work done without running anything (series a fold skips): a step at once."""
     with step(units):
         pass

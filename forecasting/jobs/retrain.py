@@ -201,6 +201,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
 
     serving = best if decision.promote or champion is None else model_from_spec(champion[1])
     forecasts = fit_and_forecast(serving, panel, config, exog)
+    progress.complete(final_fit_work(candidates, panel) - serving.progress_units(len(panel)))  # not needed
     model_uri = tracking.log_serving_model(
         serving, panel=panel, forecasts=forecasts, horizon=config.horizon, levels=config.levels, exog=exog
     )
@@ -454,12 +455,17 @@ def planned_work(config: JobConfig, candidates: Sequence[PanelForecaster], panel
     Each distinct candidate's backtest, the champion's when it is not among
     them, the final fit, and the reconciliation's own backtest.
     """
-    keys = {spec_key(model_spec(model)) for model in candidates}
+    per_fold = {spec_key(model_spec(model)): model.progress_units(len(panel)) for model in candidates}
     champion = deployment.champion_version(config.name)
-    if champion is not None and champion.tags.get(tracking.SPEC_TAG) not in keys:
-        keys.add(champion.tags.get(tracking.SPEC_TAG, ""))
-    units = len(keys) * len(panel) * config.folds + len(panel)
+    if champion is not None and champion.tags.get(tracking.SPEC_TAG) not in per_fold:
+        per_fold[champion.tags.get(tracking.SPEC_TAG, "")] = len(panel)
+    units = sum(per_fold.values()) * config.folds + final_fit_work(candidates, panel)
     return units + (reconcile_work(panel) if config.reconcile is not None else 0)
+
+
+def final_fit_work(candidates: Sequence[PanelForecaster], panel: SeriesPanel) -> int:
+    """The final fit as planned before the champion is known: the costliest candidate's."""
+    return max(model.progress_units(len(panel)) for model in candidates)
 
 
 def _backtest_one(
@@ -574,8 +580,9 @@ def fit_and_forecast(
     steps = panel.steps_to_window(config.horizon)
     _log("fit", model=model.model_name, series=len(panel), steps=steps)
     X, X_future = build_regressors(panel, steps, exog if model.uses_exog else None)
-    progress.expect(len(panel))
-    with progress.phase("fit"), progress.step(len(panel)):
+    units = model.progress_units(len(panel))
+    progress.expect(units)
+    with progress.phase("fit"), progress.step(units):
         if X is not None:
             forecasts = model.fit(panel, X).predict(steps, X_future, levels=config.levels)
         else:
