@@ -195,6 +195,28 @@ def test_mint_guarded_keeps_the_total_mint_would_make_worse() -> None:
         assert by_level[f"planted+{GUARDED}", level] <= by_level["planted", level] * (1 + 1e-9)
 
 
+def test_the_guard_reconciles_a_series_first_scored_at_the_last_fold() -> None:
+    """A retrain on the BTS panel failed after 30 minutes ("fewer than 2 residuals for series
+    number 198"): a series scored only at the last fold has no earlier errors for MinT's
+    covariance, and the guard, scoring points only, had dropped the bounds its variance comes from."""
+    results, _ = _planted(["2019-12", "2020-12", "2021-12"], seed=2)
+    results = results[(results["series_id"] != "c") | (results["cutoff"] == "2021-12")]
+    spread = results["forecast"] * 0.1
+    bounded = results.assign(
+        lower_80=results["forecast"] - 1.28 * spread,
+        upper_80=results["forecast"] + 1.28 * spread,
+        lower_95=results["forecast"] - 1.96 * spread,
+        upper_95=results["forecast"] + 1.96 * spread,
+    )
+    guard = guard_levels(bounded, TREE)
+    assert guard.scores.loc["base", ["total", "bottom"]].notna().all()
+    both = reconciled_backtest(bounded, TREE, GUARDED)
+    last = both[(both["cutoff"] == "2021-12") & (both["series_id"] == "c")]
+    assert len(last) == 24 and last["forecast"].notna().all()
+    with pytest.raises(DataError, match="series 'c' has fewer than 2 residuals"):
+        guard_levels(results, TREE)  # no bounds at all: nothing to take c's variance from
+
+
 def test_a_parent_whose_actual_is_not_its_childrens_sum_in_the_fold_is_not_reconciled() -> None:
     # 2024-02: c unreported (no row); 2024-03: the total holds a port no longer in the structure
     actuals = {

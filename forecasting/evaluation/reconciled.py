@@ -68,6 +68,7 @@ def reconciled_backtest(
     in_sample: pd.DataFrame | None = None,
     months: int | None = RESIDUAL_MONTHS,
     keep_levels: Collection[str] = (),
+    intervals: bool = True,
 ) -> pd.DataFrame:
     """The backtest rows of the scored cutoffs, base and reconciled (model ``<model>+<method>``).
 
@@ -78,6 +79,8 @@ def reconciled_backtest(
     on these same folds, so its scores are those of the chosen candidate.
     Rows of parents whose actual is not the sum of their children's in the
     fold are left out, base and reconciled alike (:func:`unsummed_parent_rows`).
+    ``intervals=False``: the point forecasts only are reconciled (the reconciled
+    rows keep the base bounds: score their points only).
     """
     cutoffs = _scored_cutoffs(results)
     if in_sample is not None and results["model"].nunique() > 1:
@@ -106,6 +109,7 @@ def reconciled_backtest(
                     nonnegative=nonnegative,
                     levels=levels,
                     keep_levels=kept,
+                    intervals=intervals,
                 )
             frames.append(fold)
             frames.append(
@@ -188,14 +192,15 @@ def guard_levels(
     errors would allow it) left the base everywhere on the development sets,
     gains included (docs/experiments/grouped-reconciliation.md).
     """
-    points = results.drop(columns=[c for c in results.columns if c.startswith(("lower_", "upper_"))])
     names = levels_top_down(structure)
     candidates = _candidates(structure, names)
-    options = {"nonnegative": nonnegative, "in_sample": in_sample, "months": months}
+    options = {"nonnegative": nonnegative, "in_sample": in_sample, "months": months, "intervals": False}
     base, scores = None, []
     for kept in candidates:
         board = leaderboard_by_level(
-            reconciled_backtest(points, structure, GUARDED_PROJECTION, keep_levels=kept, **options), structure
+            reconciled_backtest(results, structure, GUARDED_PROJECTION, keep_levels=kept, **options),
+            structure,
+            levels=(),
         )
         reconciled = board["model"].astype(str).str.endswith(RECONCILED_SEPARATOR + GUARDED_PROJECTION)
         scores.append(board[reconciled].set_index("level")["mase"].reindex(names))

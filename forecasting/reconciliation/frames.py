@@ -97,6 +97,7 @@ def reconcile_forecasts(
     seed: int = 0,
     centered: bool = True,
     keep_levels: Collection[str] = (),
+    intervals: bool = True,
 ) -> pd.DataFrame:
     """The forecast table with coherent forecasts and intervals, plus a ``reconciliation`` column.
 
@@ -107,6 +108,9 @@ def reconcile_forecasts(
     the hierarchy levels in ``keep_levels`` (``SummingStructure.level_of``) keep
     their base forecasts, the others absorb the difference (projection methods);
     a kept series that is the sum of other kept ones becomes their sum (:func:`keepable`).
+    A series with fewer than two residuals takes its variance from its widest base
+    interval; ``intervals=False`` reconciles the point forecasts only (the bounds, left
+    as they are, still give those variances).
     """
     check_method(method)
     levels = check_levels(levels)
@@ -126,7 +130,8 @@ def reconcile_forecasts(
     in_structure = table["series_id"].isin(ids).to_numpy()
     bounds = interval_columns(levels)
     has_intervals = all(column in table for column in bounds)
-    columns = _Columns.of(table, bounds if has_intervals else [])
+    with_bounds = has_intervals and intervals
+    columns = _Columns.of(table, bounds if with_bounds else [])
     sigmas = _sigma(table, max(levels)) if has_intervals else None
     for month in months.unique().sort_values():
         rows = np.flatnonzero((months == month) & in_structure)
@@ -146,7 +151,8 @@ def reconcile_forecasts(
             kept = month_structure.level_of().isin(list(keep_levels))
             keep = keepable(month_structure, kept.index[kept.to_numpy()])
             reconcilers[order] = Reconciler(month_structure, method, covariance, nonnegative, keep)
-        _reconcile_rows(columns, positions, reconcilers[order], sigma, levels, samples, rng)
+        path_sigma = sigma if with_bounds else None
+        _reconcile_rows(columns, positions, reconcilers[order], path_sigma, levels, samples, rng)
     return columns.into(table, method)
 
 
@@ -166,6 +172,13 @@ def _covariance(
     """Shrunk covariance of the residuals of ``order``; series without residuals use their base spread."""
     fallback = None if sigma is None else np.maximum(sigma, 0.0) ** 2
     values = residuals.reindex(columns=list(order)).to_numpy(dtype="float64")
+    short = np.flatnonzero(np.isfinite(values).sum(axis=0) < 2)
+    if fallback is None and len(short):
+        raise DataError(
+            f"series {order[short[0]]!r} has fewer than 2 residuals for the reconciliation's covariance "
+            f"({len(short)} series in all) and no base interval to take its variance from "
+            "(the forecasts have no lower_/upper_ columns)"
+        )
     return shrunk_covariance(values, fallback, centered=centered)
 
 
