@@ -44,6 +44,7 @@ import math
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
@@ -63,6 +64,9 @@ HEARTBEAT = 1.0
 """Seconds between checks for a due log line or a bar refresh while nothing finishes."""
 NESTED_SHARE = 0.5
 """Share of its parent's remaining units that a nested step may fill."""
+PACE_WINDOW = 300.0
+"""Seconds of recent work the log line's ETA extrapolates: a retrain's models differ in cost per
+unit by a factor of ten or more, and the pace since the start would carry the last one's into the next."""
 
 
 def clock() -> float:
@@ -118,6 +122,7 @@ class Progress:
         self._lock = threading.RLock()
         self._start = clock()
         self._work_start: float | None = None
+        self._pace: deque[tuple[float, float]] = deque()  # (time, done) since the pace window's start
         self._last_time = self._start
         self._last_done: float | None = None
         self._bar: Any = None
@@ -130,6 +135,7 @@ class Progress:
         with self._lock:
             if self._work_start is None:
                 self._work_start = clock()
+                self._pace.append((self._work_start, self.done))
 
     def grow(self, units: int) -> None:
         """Add ``units`` to the total (work that has become known)."""
@@ -152,6 +158,7 @@ class Progress:
                 s.credited += amount
             before = self.shown_done
             self.done += amount
+            self._record_pace()
             if self.shown_done > self.total:  # work nobody expected: the total follows, never over 100 %
                 self.grow(self.shown_done - self.total)
             if self._bar is not None:
@@ -159,6 +166,23 @@ class Progress:
                     self._bar.update(self.shown_done - before)
             else:
                 self._maybe_log()
+
+    def _record_pace(self) -> None:
+        """Keep (time, done) of the last :data:`PACE_WINDOW` seconds, and the one sample before them."""
+        now = clock()
+        self._pace.append((now, self.done))
+        while len(self._pace) > 1 and self._pace[1][0] <= now - PACE_WINDOW:
+            self._pace.popleft()
+
+    def _eta(self, now: float) -> float | None:
+        """Seconds left at the pace of the last :data:`PACE_WINDOW` seconds of work (since the first
+        step, when it opened less long ago); None before anything is done."""
+        if not self._pace or self.done <= 0:
+            return None
+        since, done_then = self._pace[0]
+        if self.done <= done_then or now <= since:
+            return None
+        return (now - since) * (self.total - self.done) / (self.done - done_then)
 
     @property
     def shown_done(self) -> int:
@@ -222,14 +246,14 @@ class Progress:
         """``done, total, percent, elapsed, eta`` as the log line shows them.
 
         ``elapsed`` counts from the command's start; ``eta`` extrapolates the
-        rate since the first step opened, so a long load does not inflate it.
+        pace of the last :data:`PACE_WINDOW` seconds of work (since the first
+        step opened, so a long load does not inflate it).
         """
         with self._lock:
             now = clock()
             elapsed = now - self._start
             done, total = self.shown_done, self.total
-            working = now - (self._work_start if self._work_start is not None else now)
-            eta = working * (self.total - self.done) / self.done if self.done > 0 else None
+            eta = self._eta(now)
             return {
                 "done": done,
                 "total": total,

@@ -84,6 +84,22 @@ def test_off_a_terminal_a_line_every_30_seconds_even_when_nothing_finishes(clock
     assert "done=2 total=1000 percent=0 elapsed=1m02s eta=4h17m" in lines[2]
 
 
+def test_the_eta_follows_the_pace_of_the_last_five_minutes(clock: FakeClock) -> None:
+    """A retrain runs cheap baselines, then ARIMA at a tenth of their pace per unit: the ETA at the
+    pace since the start said 7 minutes where 25 were left, and then 2 hours where 25 were left."""
+    with progress.progress_scope("demo") as report:
+        progress.plan(1000)
+        for _ in range(100):  # 500 units in 100 s
+            clock.now += 1.0
+            progress.complete(5)
+        for _ in range(60):  # then one every 10 s for 600 s
+            clock.now += 10.0
+            progress.complete(1)
+        status = report.status()
+    # 440 left at 0.1 a second, not at the 560 in 700 s of the whole run (550 s)
+    assert status["eta"] == progress.duration(4400) == "1h13m"
+
+
 def _counted_bars(monkeypatch) -> list[tqdm]:
     """Every bar the progress module makes from now on, as if on a terminal."""
     bars: list[tqdm] = []
