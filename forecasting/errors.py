@@ -58,6 +58,7 @@ class DataError(ValueError):
         self.row = row
         self.column = column
         self.series = series
+        self.detail = message
         where = _location(file, row, column, series)
         message = _cap(message, MESSAGE_LIMIT)
         super().__init__(f"{where}: {message}" if where else message)

@@ -152,6 +152,20 @@ def test_auto_format_recognises_long_and_wide(tmp_path: Path) -> None:
     assert sorted(load(wide).records["series_id"]) == ["s1", "s2"]
 
 
+def test_a_table_read_as_wide_only_by_elimination_says_so(tmp_path: Path) -> None:
+    """M1's series list (series_id, type, description, n, h) passed as data: its first column is not
+    months, and the error said only that, not that wide was a guess or what the header was."""
+    listing = write(tmp_path, "series_id,type,n,h\nMRF1,MICRO1,42,18\n", "m1_monthly_series.csv")
+    with pytest.raises(DataError) as error:
+        load(listing)
+    message = str(error.value)
+    assert "row 2, column 'series_id': cannot read 'MRF1' as a month" in message
+    assert "read as a wide table, the guess" in message and "the header is series_id, type, n, h" in message
+    with pytest.raises(DataError) as named:  # a format the user named is not a guess
+        load(listing, "wide")
+    assert "guess" not in str(named.value)
+
+
 @pytest.mark.parametrize(
     ("text", "pattern"),
     [

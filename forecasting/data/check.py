@@ -58,7 +58,7 @@ def check_path(
             write_text_atomic(text + "\n", report, inputs=[path])
         print(text)
         return 0
-    result = load(path, resolved, conflicts="drop")
+    result = load(path, fmt, conflicts="drop")  # "auto": as detected, with the wide guess explained
     check_panel(result.records, result.structure, file=str(path))  # every command's check of a panel
     flag_stale(result.report, result.records, max_stale_months)
     saved = (

@@ -222,7 +222,22 @@ def load(path: str | Path, format: str = "auto", *, conflicts: Conflicts = "erro
     if format != "auto":
         known = ["auto", "long", "wide", "bts", *BUILTIN_SPECS, "<spec>.toml"]
         raise DataError(f"unknown format {format!r}; use one of {known}", file=str(path))
-    return load(path, detect_format(path), conflicts=conflicts)
+    detected = detect_format(path)
+    if detected != "wide":
+        return load(path, detected, conflicts=conflicts)
+    try:
+        return load_wide(path, conflicts=conflicts)
+    except DataError as error:  # wide is only the guess left: say so, and what else the file could be
+        raise DataError(
+            f"{error.detail} (read as a wide table, the guess for a header that is not a long table's "
+            f"{', '.join(KEY_COLUMNS)}, the BTS file's or a built-in source's: months in the first "
+            f"column, a series in each other; the header is {', '.join(read_header(path))}; "
+            "name the format with --format)",
+            file=error.file,
+            row=error.row,
+            column=error.column,
+            series=error.series,
+        ) from error
 
 
 def detect_format(path: str | Path) -> str:
