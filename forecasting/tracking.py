@@ -361,6 +361,11 @@ def _schema_rows(records: pd.DataFrame) -> pd.DataFrame:
     return records.iloc[sorted(rows)]
 
 
+def in_run() -> bool:
+    """Whether an MLflow run is active, so an artifact has a run to go to."""
+    return mlflow.active_run() is not None
+
+
 def log_frame(frame: pd.DataFrame, artifact_file: str) -> None:
     """A table artifact as CSV (readable in the MLflow UI and by pandas; formulas neutralised)."""
     with tempfile.TemporaryDirectory() as folder:

@@ -447,3 +447,30 @@ def test_reconciliation_is_nonnegative_by_default_only_where_no_history_is_negat
     assert resolve_nonnegative(None, signed, structure) is False
     assert resolve_nonnegative(False, counts, structure) is False  # an explicit choice wins
     assert resolve_nonnegative(True, signed, structure) is True
+
+
+def test_parents_left_at_their_base_forecasts_are_one_line_and_one_artifact(tmp_path, caplog) -> None:
+    """The full BTS retrain logged 121 lines, one per parent not the sum of its children."""
+    import mlflow
+
+    from forecasting.data.loaders import load
+    from forecasting.jobs.reconcile import NOT_RECONCILED_FILE, required_structure
+
+    _write_input(tmp_path / "input.csv")
+    panel_path = tmp_path / "panel.csv"
+    assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel_path)]) == 0
+    records = pd.read_csv(panel_path, dtype={"month": str})
+    parents = sorted(set(pd.read_csv(tmp_path / "panel.hierarchy.csv")["parent"]))[:2]
+    records.loc[records["series_id"].isin(parents) & (records["month"] == "2022-03"), "value"] += 5.0
+    records.to_csv(panel_path, index=False)
+    panel = SeriesPanel.from_load(load(panel_path))
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    caplog.set_level(logging.WARNING, logger="forecasting.jobs")
+    with mlflow.start_run() as run:
+        structure = required_structure(panel, key="--reconcile")
+    assert not set(parents) & set(structure.aggregates)
+    lines = [r.getMessage() for r in caplog.records if "event=not_reconciled" in r.getMessage()]
+    assert len(lines) == 1 and "parents=2 " in lines[0] and f"all_in={NOT_RECONCILED_FILE}" in lines[0]
+    artifact = mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/{NOT_RECONCILED_FILE}")
+    listed = pd.read_csv(artifact, dtype={"first_month": str})
+    assert sorted(listed["parent"]) == parents and listed["first_month"].tolist() == ["2022-03"] * 2

@@ -78,19 +78,37 @@ NEEDS_HIERARCHY = (
 )
 
 
+NOT_RECONCILED_FILE = "not_reconciled.csv"
+"""The run's artifact listing every parent left at its base forecast (not the sum of its children)."""
+
+
 def required_structure(panel: SeriesPanel, *, key: str) -> SummingStructure:
-    """The panel's structure to reconcile (mismatched parents logged and left out); ConfigError if none."""
+    """The panel's structure to reconcile (mismatched parents reported and left out); ConfigError if none."""
     structure, mismatched = structure_to_reconcile(panel)
-    for row in mismatched.itertuples(index=False):
-        logger.warning(
-            "event=not_reconciled series=%s reason='not the sum of its children' months=%d first=%s",
-            row.parent,
-            row.months,
-            row.first_month,
-        )
+    if not mismatched.empty:
+        report_not_reconciled(mismatched)
     if not structure.aggregates:
         raise ConfigError(NEEDS_HIERARCHY, key=key)
     return structure
+
+
+def report_not_reconciled(mismatched: pd.DataFrame) -> None:
+    """One log line for the parents left at their base forecasts (on BTS, 121 of them), with the
+    first three; every one in the active MLflow run's :data:`NOT_RECONCILED_FILE`."""
+    examples = ", ".join(
+        f"{row.parent} ({row.months} months from {row.first_month})"
+        for row in mismatched.head(3).itertuples(index=False)
+    )
+    listed = tracking.in_run()
+    if listed:
+        tracking.log_frame(mismatched, NOT_RECONCILED_FILE)
+    logger.warning(
+        "event=not_reconciled parents=%d reason='not the sum of their children in some months' "
+        "action=base_forecast_kept examples=%s%s",
+        len(mismatched),
+        examples,
+        f" all_in={NOT_RECONCILED_FILE}" if listed else "",
+    )
 
 
 def check_hierarchy(panel: SeriesPanel, *, key: str) -> None:
