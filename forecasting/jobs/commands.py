@@ -149,7 +149,8 @@ def forecast(args: argparse.Namespace) -> int:
         panel = forecastable(loaded, config)
     if method is not None:  # before the fit
         check_hierarchy(panel, key="--reconcile")
-    progress.plan(model.progress_units(len(panel)) + (reconcile_work(panel) if method is not None else 0))
+    reconciling = reconcile_work(model, panel) if method is not None else 0
+    progress.plan(model.progress_units(len(panel)) + reconciling)
     exog = exog_settings(JobConfig(name="forecast", sample_events=False), [model])
     uri = tracking.configure(None)
     experiment_id = tracking.ensure_experiment(args.experiment, uri)

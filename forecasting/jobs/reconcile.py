@@ -172,10 +172,10 @@ class ReconciledScoring:
         return self.leaderboard(results).iloc[0]
 
 
-def reconcile_work(panel: SeriesPanel, folds: int = RESIDUAL_FOLDS) -> int:
-    """Series fits of :func:`reconcile_job_forecasts`' own backtest, for a command's progress total."""
+def reconcile_work(model: PanelForecaster, panel: SeriesPanel, folds: int = RESIDUAL_FOLDS) -> int:
+    """Fits of :func:`reconcile_job_forecasts`' own backtest of ``model``, for a command's progress total."""
     structure, _ = structure_to_reconcile(panel)
-    return len(structure.series) * folds if structure.aggregates else 0
+    return model.progress_units(len(structure.series)) * folds if structure.aggregates else 0
 
 
 @progress.phase("reconcile")

@@ -201,7 +201,6 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
 
     serving = best if decision.promote or champion is None else model_from_spec(champion[1])
     forecasts = fit_and_forecast(serving, panel, config, exog)
-    progress.complete(final_fit_work(candidates, panel) - serving.progress_units(len(panel)))  # not needed
     model_uri = tracking.log_serving_model(
         serving, panel=panel, forecasts=forecasts, horizon=config.horizon, levels=config.levels, exog=exog
     )
@@ -219,6 +218,8 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
             residual_months=config.reconcile_residual_months,
             key="reconcile.method",
         )
+    # planned for the costliest candidate; what the serving model did not need is done now
+    progress.complete(planned_serving_work(candidates, panel, config) - serving_work(serving, panel, config))
     tracking.log_forecast_plot(panel, forecasts, config.levels)
     score = decision.candidate_mase if decision.promote else decision.champion_mase
     previous = str(champion[0]) if champion else None
@@ -459,13 +460,18 @@ def planned_work(config: JobConfig, candidates: Sequence[PanelForecaster], panel
     champion = deployment.champion_version(config.name)
     if champion is not None and champion.tags.get(tracking.SPEC_TAG) not in per_fold:
         per_fold[champion.tags.get(tracking.SPEC_TAG, "")] = len(panel)
-    units = sum(per_fold.values()) * config.folds + final_fit_work(candidates, panel)
-    return units + (reconcile_work(panel) if config.reconcile is not None else 0)
+    return sum(per_fold.values()) * config.folds + planned_serving_work(candidates, panel, config)
 
 
-def final_fit_work(candidates: Sequence[PanelForecaster], panel: SeriesPanel) -> int:
-    """The final fit as planned before the champion is known: the costliest candidate's."""
-    return max(model.progress_units(len(panel)) for model in candidates)
+def planned_serving_work(candidates: Sequence[PanelForecaster], panel: SeriesPanel, config: JobConfig) -> int:
+    """The serving model's work as planned before it is chosen: the costliest candidate's."""
+    return max(serving_work(model, panel, config) for model in candidates)
+
+
+def serving_work(model: PanelForecaster, panel: SeriesPanel, config: JobConfig) -> int:
+    """``model``'s final fit and, with ``[reconcile]``, its reconciliation's own backtest."""
+    reconciling = reconcile_work(model, panel) if config.reconcile is not None else 0
+    return model.progress_units(len(panel)) + reconciling
 
 
 def _backtest_one(
