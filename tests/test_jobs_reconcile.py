@@ -474,3 +474,31 @@ def test_parents_left_at_their_base_forecasts_are_one_line_and_one_artifact(tmp_
     artifact = mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/{NOT_RECONCILED_FILE}")
     listed = pd.read_csv(artifact, dtype={"first_month": str})
     assert sorted(listed["parent"]) == parents and listed["first_month"].tolist() == ["2022-03"] * 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("folds", "own_backtests"), [(2, 0), (1, 1)])
+def test_a_retrain_reconciles_on_its_own_backtest_of_the_serving_model(
+    tmp_path, monkeypatch, folds: int, own_backtests: int
+) -> None:
+    """The reconciliation backtested the served model again (8 of a 39-minute BTS retrain): the job's
+    backtest, with the two folds the guard and the calibration need, now stands in for it."""
+    import forecasting.jobs.reconcile as reconcile_module
+
+    calls = []
+    original = reconcile_module.backtest
+
+    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(kwargs.get("folds"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(reconcile_module, "backtest", counted)
+    _write_input(tmp_path / "input.csv")
+    panel = tmp_path / "panel.csv"
+    assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel)]) == 0
+    config = tmp_path / "job.toml"
+    _write_job(config, tmp_path, panel, name="reuse", models=["seasonal_naive"], folds=folds, reconcile="")
+    assert main(["retrain", "--config", str(config)]) == 0
+    assert len(calls) == own_backtests
+    table = pd.read_csv(tmp_path / "exports" / "forecasts_reuse_latest.csv", dtype={"month": str})
+    assert set(table["reconciliation"]) <= {"mint_guarded", "none"} and table["forecast"].notna().all()

@@ -50,6 +50,7 @@ from forecasting.jobs.publish import (
     stage_exports,
 )
 from forecasting.jobs.reconcile import (
+    RESIDUAL_FOLDS,
     ReconciledScoring,
     check_hierarchy,
     log_reconciled_backtest,
@@ -217,6 +218,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
             residuals=config.reconcile_residuals,
             residual_months=config.reconcile_residual_months,
             key="reconcile.method",
+            backtested=cache.results.get(spec_key(model_spec(serving))),
         )
     # planned for the costliest candidate; what the serving model did not need is done now
     progress.complete(planned_serving_work(candidates, panel, config) - serving_work(serving, panel, config))
@@ -469,9 +471,10 @@ def planned_serving_work(candidates: Sequence[PanelForecaster], panel: SeriesPan
 
 
 def serving_work(model: PanelForecaster, panel: SeriesPanel, config: JobConfig) -> int:
-    """``model``'s final fit and, with ``[reconcile]``, its reconciliation's own backtest."""
-    reconciling = reconcile_work(model, panel) if config.reconcile is not None else 0
-    return model.progress_units(len(panel)) + reconciling
+    """``model``'s final fit and, with ``[reconcile]``, its reconciliation's own backtest (none when
+    the job's backtest has the folds it needs: that one is reused)."""
+    own_backtest = config.reconcile is not None and config.folds < RESIDUAL_FOLDS
+    return model.progress_units(len(panel)) + (reconcile_work(model, panel) if own_backtest else 0)
 
 
 def _backtest_one(
