@@ -222,15 +222,14 @@ def test_cli_backtest_off_a_terminal_logs_progress_phases_and_executor(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["seasonal_naive", "auto"])  # auto: its reconciliation backtests auto
 def test_cli_forecast_reconciled_counts_exactly_what_it_planned(
-    clock: FakeClock, logged, tmp_path: Path, monkeypatch, model: str
+    clock: FakeClock, logged, tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     panel = tmp_path / "panel.csv"
     assert main(["series", "build", "--input", str(SAMPLE_PATH), "--output", str(panel)]) == 0
     args = ["forecast", "--input", str(panel), "--horizon", "3", "--output", str(tmp_path / "f.csv")]
-    assert main([*args, "--model", model, "--reconcile", "mint_shrink"]) == 0
+    assert main([*args, "--model", "seasonal_naive", "--reconcile", "mint_shrink"]) == 0
     counts = _counts(logged)
     total = counts[0][1]
     assert counts[-1] == (total, total) and {t for _, t in counts} == {total}  # planned once, exactly
