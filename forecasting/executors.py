@@ -396,13 +396,13 @@ def run_chunked(
 def run_nested(
     function: Callable[..., Any],
     tasks: Sequence[tuple],
-    units: Sequence[int],
     *,
     n_jobs: int = 1,
+    units: int = 1,
     spread: bool = False,
 ) -> list:
     """``[function(*task) for task in tasks]`` for tasks that fit whole models themselves (a
-    backtest's folds x models), results in order, each worth its ``units`` of the command's progress.
+    backtest's folds x models), results in order, each worth ``units`` of the command's progress.
 
     With an executor in use they run here, one after another, and the executor
     takes the per-series work of the models inside them: many small tasks
@@ -411,23 +411,20 @@ def run_nested(
     fold), so the executor in use takes the tasks themselves. Without one,
     ``n_jobs`` local processes take them as heavy tasks and the models inside
     run in those processes (``n_jobs=1``: here). Here, each task is a progress
-    step of its units that its models' work moves; tasks back from a worker
-    count the tasks' mean units each as they arrive (a chunk reports how many it ran).
+    step of ``units`` that its models' work moves; a task back from a worker
+    counts ``units`` as it arrives.
     """
-    if len(units) != len(tasks):
-        raise ValueError(f"run_nested needs one progress count per task: {len(units)} for {len(tasks)} tasks")
     executor = _nested_executor(n_jobs, spread)
     chunks = split_chunks(tasks, executor.n_workers * CHUNKS_PER_WORKER)
     if executor.in_process(chunks, heavy=True):
         outputs = []
-        for task, worth in zip(tasks, units, strict=True):
-            with command_progress.step(worth):
+        for task in tasks:
+            with command_progress.step(units):
                 outputs.append(function(*task))
         return outputs
     command_progress.note_executor(*executor.ran_as(chunks, True))
-    mean = sum(units) / len(units) if units else 0.0
     done = executor.map_chunks(
-        function, chunks, lambda n_done: command_progress.complete(n_done * mean), heavy=True
+        function, chunks, lambda n_done: command_progress.complete(n_done * units), heavy=True
     )
     return [result for chunk in done for result in chunk]
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 import threading
 import warnings
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -240,7 +240,7 @@ class Forecaster(BaseEstimator):
         panel, X, layout = self._read(df)
         estimators = self._estimators(horizon, levels or None)
         with progress_scope("cross_validation"):
-            progress.plan(_work(estimators.values(), panel) * windows)
+            progress.plan(len(panel) * len(estimators) * windows)
             tables = {
                 alias: backtest(
                     [model], panel, horizon=horizon, folds=windows, step=step, X=X, levels=levels, n_jobs=1
@@ -321,7 +321,7 @@ class Forecaster(BaseEstimator):
         if in_sample:
             _check_in_sample(estimators)
         with progress_scope("fit"):
-            progress.plan(_work(estimators.values(), panel))
+            progress.plan(len(panel) * len(estimators))
             models = {alias: _fitted_model(model, panel, X) for alias, model in estimators.items()}
         return _Fitted(models, panel, layout, X_future)
 
@@ -577,14 +577,9 @@ class FallbackWarning(UserWarning):
 
 
 def _fitted_model(model: PanelForecaster, panel: SeriesPanel, X: pd.DataFrame | None) -> PanelForecaster:
-    """``model`` fitted on ``panel``, counted on the command's progress as the model counts a fit."""
-    with progress.step(model.progress_units(len(panel))):
+    """``model`` fitted on ``panel``, counted as one series per series on the command's progress."""
+    with progress.step(len(panel)):
         return model.fit(panel, X if model.uses_exog else None)
-
-
-def _work(models: Iterable[PanelForecaster], panel: SeriesPanel) -> int:
-    """One fit of each model on ``panel``, as the command's progress counts it."""
-    return sum(model.progress_units(len(panel)) for model in models)
 
 
 def _fallback_table(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:

@@ -9,10 +9,11 @@ held in a context variable, so a person sees one bar whatever runs inside
 
 Unit of work: one series fitted by one model for one fold of a backtest, or
 for the final fit; a command's total is series x models x folds (+ series).
-A model that fits other models per series counts their fits
-(:meth:`~forecasting.models.base.PanelForecaster.progress_units`: ``auto``,
-every member at each of its own backtest folds), so the plan holds its work
-from the start and the bar does not go back when it begins.
+A model that fits other models per series (``auto``: every member at each of
+its own backtest folds) counts one unit a series too, about what a fold of
+ARIMA costs on BTS: its members' fits share its units exactly
+(:func:`announce`), and the total, planned up front, never grows, so the bar
+does not go back when it begins.
 
 - :func:`progress_scope` opens the command's report; a scope opened inside
   it (``run_retrain`` under the command line) reuses it, so no second bar.
@@ -40,7 +41,6 @@ every function is a no-op.
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import threading
 import time
@@ -397,16 +397,13 @@ def _nested_budget(parent: _Step, units: float) -> float:
 
 def announce(units: int) -> None:
     """The innermost step turns out to hold ``units`` of nested work (``auto`` knows it once it has
-    planned its members' backtests and fits): the steps nested in it then count their exact share,
-    and a step outside any other that holds more than planned grows the command's total to match,
-    so the bar neither stalls at 100 % nor jumps at the end."""
-    report, steps = _CURRENT.get(), _STEPS.get()
-    if report is None or not steps or units <= 0:
+    planned its members' backtests and fits): the steps nested in it then count their exact share
+    of its units, so the bar neither stalls at 100 % nor jumps at the end. The command's total
+    does not change: a retrain's percentage never goes back when ``auto``'s fold begins."""
+    steps = _STEPS.get()
+    if _CURRENT.get() is None or not steps or units <= 0:
         return
     inner = steps[-1]
-    if len(steps) == 1 and units > inner.size:
-        report.grow(math.ceil(units - inner.size))
-        inner.budget += units - inner.size
     inner.size, inner.exact = float(units), True
 
 

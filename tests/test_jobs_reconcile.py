@@ -502,21 +502,3 @@ def test_a_retrain_reconciles_on_its_own_backtest_of_the_serving_model(
     assert len(calls) == own_backtests
     table = pd.read_csv(tmp_path / "exports" / "forecasts_reuse_latest.csv", dtype={"month": str})
     assert set(table["reconciliation"]) <= {"mint_guarded", "none"} and table["forecast"].notna().all()
-
-
-def test_a_reconciliation_s_own_backtest_counts_the_served_model_s_fits(tmp_path) -> None:
-    """Its progress counted one unit per series and fold whatever the model; auto's backtest grew the
-    BTS retrain's total all through the reconcile phase, at 100 %."""
-    from forecasting.data.loaders import load
-    from forecasting.jobs.reconcile import reconcile_work
-    from forecasting.models.registry import make_model
-    from forecasting.reconciliation import structure_to_reconcile
-
-    _write_input(tmp_path / "input.csv")
-    panel_path = tmp_path / "panel.csv"
-    assert main(["series", "build", "--input", str(tmp_path / "input.csv"), "--output", str(panel_path)]) == 0
-    panel = SeriesPanel.from_load(load(panel_path))
-    n_series = len(structure_to_reconcile(panel)[0].series)
-    auto = make_model("auto", horizon=3)
-    assert reconcile_work(make_model("seasonal_naive"), panel) == 2 * n_series
-    assert reconcile_work(auto, panel) == 2 * auto.progress_units(n_series) > 20 * n_series

@@ -133,13 +133,13 @@ def test_a_step_that_announces_its_work_counts_nested_steps_exactly(clock: FakeC
     with progress.progress_scope("demo") as report:
         progress.plan(10)
         with progress.step(10):
-            progress.announce(40)  # known only once the step runs: the total follows
-            assert report.total == 40
+            progress.announce(40)  # known only once the step runs: the total stays, the share is exact
+            assert report.total == 10
             for _ in range(3):
-                with progress.step(10):  # exactly its share, not half of what is left
+                with progress.step(10):  # exactly its share (10 of 40), not half of what is left
                     pass
-            assert report.done == 30
-        assert report.done == report.total == 40
+            assert report.done == pytest.approx(7.5)
+        assert report.done == report.total == 10
 
 
 def test_auto_announces_its_backtests_and_fits_so_the_bar_tracks_them(clock: FakeClock, small_panel) -> None:
@@ -152,13 +152,17 @@ def test_auto_announces_its_backtests_and_fits_so_the_bar_tracks_them(clock: Fak
         seen.update(done=report.done, total=report.total, fits=sum(len(ids) for _, ids in groups))
         return fit_planned(groups, panel, X)
 
+    announce = progress.announce
     with pytest.MonkeyPatch.context() as patch, progress.progress_scope("demo") as report:
         patch.setattr(auto_module, "fit_planned", recording)
+        patch.setattr(progress, "announce", lambda units: (seen.update(work=units), announce(units)))
         progress.plan(len(small_panel))
         with progress.step(len(small_panel)):
             make_model("auto", horizon=3).fit(small_panel)
-    assert seen["total"] > 3 * len(small_panel)  # every member's folds and fits, not one unit a series
-    assert seen["done"] == pytest.approx(seen["total"] - seen["fits"], rel=0.05)
+    assert seen["total"] == len(small_panel)  # one unit a series: the members' fits share them
+    assert seen["work"] > 3 * len(small_panel)  # every member's folds and fits
+    # the backtests' share done, the fits' share still to come
+    assert seen["done"] == pytest.approx(len(small_panel) * (1 - seen["fits"] / seen["work"]), rel=0.05)
     assert report.done == pytest.approx(report.total)
 
 
@@ -244,8 +248,8 @@ def test_one_bar_for_a_command_whose_model_backtests_inside(clock: FakeClock, mo
     args = ["backtest", "--input", str(SAMPLE_PATH), "--horizon", "3", "--folds", "2"]
     assert main([*args, "--models", "naive,auto", "--executor", "serial"]) == 0
     assert len(bars) == 1
-    # each fold's auto counts its members' backtests and fits (planned up front, exact once it plans)
-    assert bars[0].total > 11 * 2 * 2 and bars[0].n == bars[0].total
+    # each fold's auto moves its units with its members' backtests and fits, and adds none
+    assert bars[0].total == 11 * 2 * 2 and bars[0].n == bars[0].total
     assert "backtest" in capsys.readouterr().err  # the bar's label, on stderr
 
 
@@ -254,7 +258,7 @@ def test_a_retrain_with_auto_plans_its_work_up_front_and_never_sets_the_bar_back
     clock: FakeClock, logged, tmp_path: Path
 ) -> None:
     """On the BTS panel the bar went from 66 % back to 33 % (and the ETA from 7 to 28 minutes) when
-    ``auto``'s first fold announced its members' work; now the plan counts it from the start."""
+    ``auto``'s first fold announced its members' work and grew the total; now they share its units."""
     from test_retrain import write_job
 
     from forecasting.jobs.config import load_config
@@ -265,7 +269,6 @@ def test_a_retrain_with_auto_plans_its_work_up_front_and_never_sets_the_bar_back
     total = counts[0][1]
     assert {t for _, t in counts} == {total} and counts[-1] == (total, total)
     assert [done for done, _ in counts] == sorted(done for done, _ in counts)
-    assert total > 4 * 11 * 3  # auto's members at each fold, not one unit a series
 
 
 def test_durations_read_like_a_person_writes_them() -> None:

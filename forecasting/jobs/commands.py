@@ -149,8 +149,7 @@ def forecast(args: argparse.Namespace) -> int:
         panel = forecastable(loaded, config)
     if method is not None:  # before the fit
         check_hierarchy(panel, key="--reconcile")
-    reconciling = reconcile_work(model, panel) if method is not None else 0
-    progress.plan(model.progress_units(len(panel)) + reconciling)
+    progress.plan(len(panel) + (reconcile_work(panel) if method is not None else 0))
     exog = exog_settings(JobConfig(name="forecast", sample_events=False), [model])
     uri = tracking.configure(None)
     experiment_id = tracking.ensure_experiment(args.experiment, uri)

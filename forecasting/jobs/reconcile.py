@@ -177,10 +177,10 @@ def reuses_backtest(backtested: pd.DataFrame | None, folds: int = RESIDUAL_FOLDS
     return backtested is not None and backtested["cutoff"].nunique() >= folds
 
 
-def reconcile_work(model: PanelForecaster, panel: SeriesPanel, folds: int = RESIDUAL_FOLDS) -> int:
-    """Fits of :func:`reconcile_job_forecasts`' own backtest of ``model``, for a command's progress total."""
+def reconcile_work(panel: SeriesPanel, folds: int = RESIDUAL_FOLDS) -> int:
+    """Series fits of :func:`reconcile_job_forecasts`' own backtest, for a command's progress total."""
     structure, _ = structure_to_reconcile(panel)
-    return model.progress_units(len(structure.series)) * folds if structure.aggregates else 0
+    return len(structure.series) * folds if structure.aggregates else 0
 
 
 @progress.phase("reconcile")

@@ -220,8 +220,6 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
             key="reconcile.method",
             backtested=cache.results.get(spec_key(model_spec(serving))),
         )
-    # planned for the costliest candidate; what the serving model did not need is done now
-    progress.complete(planned_serving_work(candidates, panel, config) - serving_work(serving, panel, config))
     tracking.log_forecast_plot(panel, forecasts, config.levels)
     score = decision.candidate_mase if decision.promote else decision.champion_mase
     previous = str(champion[0]) if champion else None
@@ -458,23 +456,13 @@ def planned_work(config: JobConfig, candidates: Sequence[PanelForecaster], panel
     Each distinct candidate's backtest, the champion's when it is not among
     them, the final fit, and the reconciliation's own backtest.
     """
-    per_fold = {spec_key(model_spec(model)): model.progress_units(len(panel)) for model in candidates}
+    keys = {spec_key(model_spec(model)) for model in candidates}
     champion = deployment.champion_version(config.name)
-    if champion is not None and champion.tags.get(tracking.SPEC_TAG) not in per_fold:
-        per_fold[champion.tags.get(tracking.SPEC_TAG, "")] = len(panel)
-    return sum(per_fold.values()) * config.folds + planned_serving_work(candidates, panel, config)
-
-
-def planned_serving_work(candidates: Sequence[PanelForecaster], panel: SeriesPanel, config: JobConfig) -> int:
-    """The serving model's work as planned before it is chosen: the costliest candidate's."""
-    return max(serving_work(model, panel, config) for model in candidates)
-
-
-def serving_work(model: PanelForecaster, panel: SeriesPanel, config: JobConfig) -> int:
-    """``model``'s final fit and, with ``[reconcile]``, its reconciliation's own backtest (none when
-    the job's backtest has the folds it needs: that one is reused)."""
-    own_backtest = config.reconcile is not None and config.folds < RESIDUAL_FOLDS
-    return model.progress_units(len(panel)) + (reconcile_work(model, panel) if own_backtest else 0)
+    if champion is not None and champion.tags.get(tracking.SPEC_TAG) not in keys:
+        keys.add(champion.tags.get(tracking.SPEC_TAG, ""))
+    units = len(keys) * len(panel) * config.folds + len(panel)
+    own_backtest = config.reconcile is not None and config.folds < RESIDUAL_FOLDS  # else the job's is reused
+    return units + (reconcile_work(panel) if own_backtest else 0)
 
 
 def _backtest_one(
@@ -589,9 +577,8 @@ def fit_and_forecast(
     steps = panel.steps_to_window(config.horizon)
     _log("fit", model=model.model_name, series=len(panel), steps=steps)
     X, X_future = build_regressors(panel, steps, exog if model.uses_exog else None)
-    units = model.progress_units(len(panel))
-    progress.expect(units)
-    with progress.phase("fit"), progress.step(units):
+    progress.expect(len(panel))
+    with progress.phase("fit"), progress.step(len(panel)):
         if X is not None:
             forecasts = model.fit(panel, X).predict(steps, X_future, levels=config.levels)
         else:

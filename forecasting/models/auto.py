@@ -217,7 +217,7 @@ class Auto(PanelForecaster):
         groups = planned_groups(candidates, self.plan_)
         levels = self._levels()
         horizon, folds = self.backtest_horizon, self.backtest_folds
-        progress.announce(planned_work([(member, len(ids)) for member, ids in groups], folds))
+        progress.announce(planned_work(groups, folds))
         with regressor_cache(groups) as cached:
             results, backtest_failures, final_groups = backtest_planned(
                 cached,
@@ -242,12 +242,6 @@ class Auto(PanelForecaster):
         self.recent_ranges_ = recent_ranges((sid, y) for sid, y, _ in series_arrays(panel))
         self.interval_shape_ = self._error_shapes(levels)
         self.zero_inflated_ = zero_inflated_profiles(panel, self.decisions_)
-
-    def progress_units(self, n_series: int) -> int:
-        """Every candidate's fits as if it suited every series (``fit`` announces the exact count,
-        within this: the command's bar is not set back when it does)."""
-        candidates = resolve_members(self.candidates, self.n_jobs)
-        return planned_work([(member, n_series) for member in candidates], self.backtest_folds)
 
     def _levels(self) -> tuple[int, ...]:
         """The requested levels fit calibrates at (``levels``, else :data:`DEFAULT_LEVELS`)."""

@@ -34,11 +34,10 @@ small panel the GBM would refit up to 12 times for its own intervals, which insi
 input among six and are refitted again at every backtest fold."""
 
 
-def planned_work(groups: Sequence[tuple[PanelForecaster, int]], folds: int) -> int:
-    """Series fits ``auto`` will run, as the command's progress counts them: each member's
-    number of series at every backtest fold, once more for a form searched before the folds,
-    and once for the fit."""
-    return sum(n_series * (folds + 1 + _searches_form(member, folds)) for member, n_series in groups)
+def planned_work(groups: Sequence[tuple[PanelForecaster, list[str]]], folds: int) -> int:
+    """Series fits ``auto`` will run, as the command's progress counts them: each member's series
+    at every backtest fold, once more for a form searched before the folds, and once for the fit."""
+    return sum(len(ids) * (folds + 1 + _searches_form(member, folds)) for member, ids in groups)
 
 
 def _searches_form(member: PanelForecaster, folds: int) -> int:

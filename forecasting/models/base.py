@@ -176,11 +176,6 @@ class PanelForecaster(BaseEstimator):
     def model_name(self) -> str:
         return self.name
 
-    def progress_units(self, n_series: int) -> int:
-        """What a fit on ``n_series`` series counts on a command's progress (:mod:`forecasting.progress`):
-        one per series; a model that fits other models per series counts their fits."""
-        return n_series
-
 
 def fill_gaps(y: np.ndarray) -> tuple[np.ndarray, int]:
     """Linearly interpolate interior NaNs; returns the filled copy and how many."""

@@ -158,15 +158,14 @@ def backtest(
         for offset in fold_offsets(horizon, folds, step)
     ]
     cutoffs = [plan.cutoff for plan in plans]
-    fitted = [(plan, model) for plan in plans if plan.train is not None for model in models]
-    tasks = [(plan, model, horizon, X, levels) for plan, model in fitted]
-    # progress: each fold x model counts the model's fit of every series, the ones it skips included
-    planned = sum(model.progress_units(len(panel)) for model in models) * len(plans)
-    units = [model.progress_units(len(panel)) for _, model in fitted]
-    progress.expect(planned)
-    progress.complete(planned - sum(units))
+    tasks = [
+        (plan, model, horizon, X, levels) for plan in plans if plan.train is not None for model in models
+    ]
+    # progress: each fold x model counts every series of the panel, the ones it skips included
+    progress.expect(len(panel) * len(models) * len(plans))
+    progress.complete(len(panel) * (len(models) * len(plans) - len(tasks)))
     spread = all(model.fits_in_one_piece for model in models)
-    outputs = run_nested(_run_fold, tasks, units, n_jobs=n_jobs, spread=spread)
+    outputs = run_nested(_run_fold, tasks, n_jobs=n_jobs, units=len(panel), spread=spread)
     columns = result_columns(levels)
     frames = [frame for frame, _ in outputs if not frame.empty]
     skipped = _concat([plan.skipped for plan in plans], SKIPPED_COLUMNS)
