@@ -121,8 +121,7 @@ class Progress:
         self.phases: list[_Phase] = []
         self._lock = threading.RLock()
         self._start = clock()
-        self._work_start: float | None = None
-        self._pace: deque[tuple[float, float]] = deque()  # (time, done) since the pace window's start
+        self._pace: deque[tuple[float, float]] = deque()  # (time, done) from the first step or the window
         self._last_time = self._start
         self._last_done: float | None = None
         self._bar: Any = None
@@ -133,9 +132,8 @@ class Progress:
     def begin_work(self) -> None:
         """The first step opens: the ETA's rate counts from here, not from the load before it."""
         with self._lock:
-            if self._work_start is None:
-                self._work_start = clock()
-                self._pace.append((self._work_start, self.done))
+            if not self._pace:
+                self._pace.append((clock(), self.done))
 
     def grow(self, units: int) -> None:
         """Add ``units`` to the total (work that has become known)."""
@@ -177,7 +175,7 @@ class Progress:
     def _eta(self, now: float) -> float | None:
         """Seconds left at the pace of the last :data:`PACE_WINDOW` seconds of work (since the first
         step, when it opened less long ago); None before anything is done."""
-        if not self._pace or self.done <= 0:
+        if not self._pace:
             return None
         since, done_then = self._pace[0]
         if self.done <= done_then or now <= since:
@@ -363,7 +361,7 @@ def plan(units: int) -> None:
 
 
 @contextmanager
-def step(units: float) -> Iterator[None]:
+def step(units: int) -> Iterator[None]:
     """A block that completes ``units`` of work when it ends without an error.
 
     Outside any step the block counts exactly ``units`` of the total (which
@@ -389,7 +387,7 @@ def step(units: float) -> Iterator[None]:
     report.credit((*outer, own), own.left)
 
 
-def _nested_budget(parent: _Step, units: float) -> float:
+def _nested_budget(parent: _Step, units: int) -> float:
     if parent.exact:
         return min(units * parent.budget / parent.size, parent.left)
     return parent.left * NESTED_SHARE
@@ -407,7 +405,7 @@ def announce(units: int) -> None:
     inner.size, inner.exact = float(units), True
 
 
-def complete(units: float) -> None:
+def complete(units: int) -> None:
     """``units`` of work done without running anything (series a fold skips): a step at once."""
     with step(units):
         pass

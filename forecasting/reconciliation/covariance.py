@@ -26,6 +26,7 @@ scaling made MinT more accurate at every level (docs/experiments/reconciliation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,7 +71,11 @@ def diagonal_covariance(variances: np.ndarray) -> LowRankCovariance:
 
 
 def shrunk_covariance(
-    residuals: np.ndarray, fallback: np.ndarray | None = None, *, centered: bool = True
+    residuals: np.ndarray,
+    fallback: np.ndarray | None = None,
+    *,
+    centered: bool = True,
+    names: Sequence[str] | None = None,
 ) -> LowRankCovariance:
     """Schäfer-Strimmer shrinkage of the residual covariance towards its diagonal.
 
@@ -81,7 +86,8 @@ def shrunk_covariance(
     ``mint_shrink`` by Wickramasuriya et al. 2019). Residuals missing from a
     series are handled as the module docstring says. A series with fewer than
     two residuals takes its variance from ``fallback`` (e.g. implied by its
-    base interval) and no correlation; without ``fallback`` it is an error.
+    base interval) and no correlation; without ``fallback`` it is an error
+    naming the series (``names``: the columns' series ids).
     """
     x = np.asarray(residuals, dtype="float64")
     if x.ndim != 2 or x.shape[0] < 2:
@@ -90,7 +96,12 @@ def shrunk_covariance(
     counts = observed.sum(axis=0)
     short = counts < 2
     if short.any() and fallback is None:
-        raise DataError(f"fewer than 2 residuals for series number {int(np.flatnonzero(short)[0])}")
+        first = int(np.flatnonzero(short)[0])
+        raise DataError(
+            f"series {f'{names[first]!r}' if names is not None else f'number {first}'} has fewer than 2 "
+            f"residuals for the reconciliation's covariance ({int(short.sum())} series in all) and no base "
+            "interval to take its variance from (the forecasts have no lower_/upper_ columns)"
+        )
     if centered:
         usable = np.maximum(counts, 2)
         means = np.where(observed, x, 0.0).sum(axis=0) / np.maximum(counts, 1)

@@ -172,14 +172,7 @@ def _covariance(
     """Shrunk covariance of the residuals of ``order``; series without residuals use their base spread."""
     fallback = None if sigma is None else np.maximum(sigma, 0.0) ** 2
     values = residuals.reindex(columns=list(order)).to_numpy(dtype="float64")
-    short = np.flatnonzero(np.isfinite(values).sum(axis=0) < 2)
-    if fallback is None and len(short):
-        raise DataError(
-            f"series {order[short[0]]!r} has fewer than 2 residuals for the reconciliation's covariance "
-            f"({len(short)} series in all) and no base interval to take its variance from "
-            "(the forecasts have no lower_/upper_ columns)"
-        )
-    return shrunk_covariance(values, fallback, centered=centered)
+    return shrunk_covariance(values, fallback, centered=centered, names=order)
 
 
 @dataclass(frozen=True)
