@@ -244,20 +244,7 @@ class FormSearch:
             letters, damped = form.replace("d", ""), "d" in form
             if form not in self.chosen:
                 if _searched_by_autoets(letters, positive):
-                    period = self.season_length if letters[2] != "N" else 1
-                    initparam(
-                        np.nan,
-                        np.nan,
-                        np.nan,
-                        np.nan,
-                        letters[1],
-                        letters[2],
-                        damped,
-                        lower,
-                        upper,
-                        period,
-                        "both",
-                    )
+                    self._step_over(letters, damped, lower, upper)
                 continue
             try:
                 fitted = BoundedAutoETS(self.season_length, letters, damped, lower, upper).fit(y)
