@@ -254,7 +254,7 @@ class MemberProfile:
 
     A phase is a call of :func:`~forecasting.models.auto_members.backtest_member`
     (form search), :func:`~forecasting.models.cv.backtest` (folds),
-    :func:`~forecasting.models.auto_members.fit_planned` (final fit) or
+    :func:`~forecasting.models.auto_members.final_fit` (final fit) or
     :func:`~forecasting.models.ensemble.predict_members` (predict); within it,
     each outermost ``fit``/``predict`` of a model counts for that model's name.
     """
@@ -296,7 +296,7 @@ class MemberProfile:
         wrappers = [
             (auto_members, "backtest_member", self.timed_phase("form search", auto_members.backtest_member)),
             (auto_members, "backtest", self.timed_phase("backtest folds", auto_members.backtest)),
-            (auto_module, "fit_planned", self.timed_phase("final fit", auto_module.fit_planned)),
+            (auto_members, "final_fit", self.timed_phase("final fit", auto_members.final_fit)),
             (auto_module, "predict_members", self.timed_phase("predict", auto_module.predict_members)),
             (PanelForecaster, "fit", self.timed_member(PanelForecaster.fit)),
             (PanelForecaster, "predict", self.timed_member(PanelForecaster.predict)),

@@ -11,7 +11,9 @@ Work is sent in chunks of series (about four per worker) so per-task overhead
 stays small, and each chunk carries only its own series' arrays, never the
 whole panel. Results come back in task order whatever the executor, so
 forecasts are identical to a serial run. Global models (GBM) and MLflow
-logging stay on the driver: only ``run_chunked`` calls leave it.
+logging stay on the driver: only ``run_chunked`` calls leave it. Models that
+fit other models (``auto``) may run them side by side in threads
+(:func:`run_concurrently`), all handing work to the same workers.
 
 Example::
 
@@ -21,17 +23,20 @@ Example::
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import logging
 import os
 import threading
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Literal, Self
 
-from joblib import Parallel, delayed
+from joblib.externals.loky import get_reusable_executor
 
 from forecasting import progress as command_progress
 from forecasting.core.constants import DEFAULT_EXECUTOR as DEFAULT_EXECUTOR  # re-exported
@@ -105,6 +110,9 @@ class Executor(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook: only executors that start workers override it
         """Release workers this executor started (nothing for serial)."""
 
+    def interrupt(self) -> None:  # noqa: B027 - optional hook: only executors with worker processes override it
+        """Stop the work in flight at once (an interrupt while several threads wait on it)."""
+
     def __enter__(self) -> Self:
         return self
 
@@ -161,12 +169,12 @@ class LocalExecutor(Executor):
             yield from SerialExecutor()._run(function, chunks, heavy)
             return
         _wait_for_warm_up()
-        # max_nbytes=None: arrays are pickled, not memory-mapped read-only (statsmodels' Kalman
-        # filter rejects read-only buffers: "buffer source array is read-only").
-        parallel = Parallel(n_jobs=self.n_workers, return_as="generator_unordered", max_nbytes=None)
-        yield from parallel(
-            delayed(_indexed_chunk)(index, function, chunk) for index, chunk in enumerate(chunks)
-        )
+        pool = worker_pool(self.n_workers)
+        futures = [pool.submit(_indexed_chunk, index, function, chunk) for index, chunk in enumerate(chunks)]
+        yield from _as_completed(futures, pool)
+
+    def interrupt(self) -> None:
+        worker_pool(self.n_workers).shutdown(wait=False, kill_workers=True)
 
 
 class DaskExecutor(Executor):
@@ -309,6 +317,37 @@ def executor_scope(
         yield executor
 
 
+WORKER_IDLE_TIMEOUT = 300
+"""Seconds an idle local worker process lives on for the next command in the same session (joblib's)."""
+
+
+def worker_pool(workers: int) -> Any:
+    """The session's loky process pool of ``workers`` processes, started or resized on demand.
+
+    A ``concurrent.futures`` executor, so ``auto``'s members can hand it work
+    from several threads at once (:func:`run_concurrently`); ``joblib.Parallel``
+    is not safe to call that way. Arrays are pickled, never memory-mapped
+    read-only (statsmodels' Kalman filter rejects read-only buffers).
+    """
+    return get_reusable_executor(max_workers=workers, timeout=WORKER_IDLE_TIMEOUT)
+
+
+def _as_completed(futures: list[Future], pool: Any) -> Iterator[tuple[int, list]]:
+    """Each future's result as it completes. A failed chunk cancels the chunks not yet started (a
+    chunk in a worker finishes and is dropped, since another thread's work may share the workers);
+    an interrupt (Ctrl-C) stops the workers at once."""
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    except Exception:
+        for future in futures:
+            future.cancel()
+        raise
+    except BaseException:
+        pool.shutdown(wait=False, kill_workers=True)
+        raise
+
+
 class WorkerWarmUp(threading.Thread):
     """Starts the local executor's worker processes and imports the models in them, in the background.
 
@@ -323,11 +362,12 @@ class WorkerWarmUp(threading.Thread):
         self.pids: list[int] = []
 
     def run(self) -> None:
-        parallel = Parallel(n_jobs=self.workers, max_nbytes=None)
-        self.pids = parallel(delayed(_import_models)() for _ in range(self.workers))
+        pool = worker_pool(self.workers)
+        self.pids = [future.result() for future in [pool.submit(_import_models) for _ in range(self.workers)]]
 
 
 _WARM_UP: list[WorkerWarmUp] = []
+_WARM_UP_LOCK = threading.Lock()
 
 
 def warm_up_workers(n_jobs: int) -> WorkerWarmUp | None:
@@ -336,7 +376,8 @@ def warm_up_workers(n_jobs: int) -> WorkerWarmUp | None:
     if workers < 2:
         return None
     warm_up = WorkerWarmUp(workers)
-    _WARM_UP.append(warm_up)
+    with _WARM_UP_LOCK:
+        _WARM_UP.append(warm_up)
     warm_up.start()
     return warm_up
 
@@ -347,9 +388,40 @@ def _import_models() -> int:
 
 
 def _wait_for_warm_up() -> None:
-    """Let a warm-up finish before the first real work uses the same worker processes."""
-    while _WARM_UP:
-        _WARM_UP.pop().join()
+    """Let a warm-up finish before the first real work resizes or reuses the same worker processes."""
+    with _WARM_UP_LOCK:
+        while _WARM_UP:
+            _WARM_UP.pop().join()
+
+
+def run_concurrently(calls: Sequence[Callable[[], Any]]) -> list:
+    """``[call() for call in calls]``, the calls at once when the executor in use has workers to share.
+
+    Each call runs in a thread of its own, in a copy of this context (the
+    executor and the command's progress), and hands its per-series work to the
+    same workers: ``auto``'s members backtest side by side, so the workers stay
+    busy while one member's last chunks finish or the driver prepares the next.
+    Results come back in call order and match a serial run's; the first call
+    (in order) that failed has its error raised once every call has ended.
+    Without an executor in use, or with one worker, the calls run one after another.
+    """
+    executor = current_executor()
+    if executor is None or len(calls) < 2 or executor.n_workers < 2:
+        return [call() for call in calls]
+    threads = ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="forecasting-member")
+    # ``warnings.catch_warnings`` is not thread-safe before Python 3.14: blocks that silence a warning
+    # in two threads can restore each other's filters and leave one in place; this block's own
+    # catch_warnings puts back the filters of before.
+    with warnings.catch_warnings():
+        try:
+            futures = [threads.submit(contextvars.copy_context().run, call) for call in calls]
+            wait(futures)
+        except BaseException:  # an interrupt: stop the workers so the threads' waits end at once
+            executor.interrupt()
+            threads.shutdown(wait=False, cancel_futures=True)
+            raise
+    threads.shutdown()
+    return [future.result() for future in futures]
 
 
 def split_chunks(tasks: Sequence[tuple], n_chunks: int) -> list[list[tuple]]:

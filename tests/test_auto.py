@@ -347,11 +347,11 @@ def test_the_cache_folder_is_removed_when_fit_fails(tmp_path, monkeypatch: pytes
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     made: list[str] = []
 
-    def failing(groups, panel, X):  # noqa: ANN001, ANN202 - test double
+    def failing(groups, panel, X, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - test double
         made.extend(os.listdir(tmp_path))
         raise RuntimeError("the final fit failed")
 
-    monkeypatch.setattr("forecasting.models.auto.fit_planned", failing)
+    monkeypatch.setattr("forecasting.models.auto.backtest_and_fit", failing)
     with pytest.raises(RuntimeError, match="the final fit failed"):
         _gbm_auto().fit(seasonal_panel(n_series=4, n_months=72, seed=3))
     assert len(made) == 1 and made[0].startswith("forecasting-auto-")

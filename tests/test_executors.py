@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
+import warnings
+from functools import partial
 
 import pandas as pd
 import pytest
@@ -22,11 +26,13 @@ from forecasting.executors import (
     executor_scope,
     make_executor,
     run_chunked,
+    run_concurrently,
     split_chunks,
     use_executor,
     warm_up_workers,
     workers_share_files,
 )
+from forecasting.models import auto_members
 from forecasting.models.registry import make_model
 
 MODELS = ("arima", "seasonal_naive", "drift")
@@ -46,14 +52,28 @@ def _workload(panel) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.mark.slow
 def test_auto_gives_the_same_forecasts_on_the_default_executor_as_serial(panel, spread_small_panels) -> None:
-    """The command line's default executor (local) against serial, for the default model."""
+    """The command line's default executor (local) against serial, for the default model; on the
+    local executor the members backtest and fit side by side, each in a thread of its own."""
     auto = make_model("auto", horizon=6, candidates=("ets", "theta", "seasonal_naive", "seasonal_profile"))
-    with use_executor(SerialExecutor()):
-        serial = clone(auto).fit(panel).predict(6)
-    with executor_scope(DEFAULT_EXECUTOR):
-        assert isinstance(current_executor(), LocalExecutor)
-        local = clone(auto).fit(panel).predict(6)
+    threads: dict[str, set[str]] = {"serial": set(), "local": set()}
+    run_one = auto_members._backtest_and_fit_one
+
+    def recording(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        threads[kind].add(threading.current_thread().name)
+        return run_one(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auto_members, "_backtest_and_fit_one", recording)
+        kind = "serial"
+        with use_executor(SerialExecutor()):
+            serial = clone(auto).fit(panel).predict(6)
+        kind = "local"
+        with executor_scope(DEFAULT_EXECUTOR):
+            assert isinstance(current_executor(), LocalExecutor)
+            local = clone(auto).fit(panel).predict(6)
     assert_frame_equal(local, serial, rtol=1e-9, atol=1e-9)
+    assert threads["serial"] == {threading.current_thread().name}
+    assert len(threads["local"]) == (4 if LocalExecutor(-1).n_workers > 1 else 1)  # one core: in turn
 
 
 @pytest.fixture(scope="module")
@@ -374,3 +394,68 @@ def test_warm_up_imports_the_models_in_the_local_workers_and_none_for_one_proces
     with use_executor(LocalExecutor(2)):  # the first real work waits for the warm-up, then runs
         results = run_chunked(_square, [(i, float(i)) for i in range(4)], heavy=True)
     assert [x for _, x, _ in results] == [0.0, 1.0, 4.0, 9.0]
+
+
+def _meeting(barrier: threading.Barrier, value: int) -> tuple[int, str, object]:
+    """Returns only once every other call has reached the barrier too: the calls ran at once."""
+    barrier.wait()
+    return value, threading.current_thread().name, current_executor()
+
+
+def test_run_concurrently_runs_the_calls_side_by_side_in_this_context_and_in_order() -> None:
+    executor = LocalExecutor(2)
+    barrier = threading.Barrier(3, timeout=30)
+    with use_executor(executor):
+        results = run_concurrently([partial(_meeting, barrier, value) for value in range(3)])
+    assert [value for value, _, _ in results] == [0, 1, 2]
+    assert len({name for _, name, _ in results}) == 3 and threading.current_thread().name not in results[0][1]
+    assert all(seen is executor for _, _, seen in results)  # the executor in use reaches every call
+
+
+def test_run_concurrently_runs_one_call_after_another_with_one_worker() -> None:
+    order: list[int] = []
+    with use_executor(SerialExecutor()):
+        results = run_concurrently([partial(order.append, value) for value in range(3)])
+    assert results == [None, None, None] and order == [0, 1, 2]
+
+
+def test_run_concurrently_raises_the_first_failure_in_call_order_once_every_call_ended() -> None:
+    finished = threading.Event()
+
+    def fails_late() -> None:
+        time.sleep(0.2)
+        raise ValueError("first in order")
+
+    def fails_early() -> None:
+        raise RuntimeError("second in order")
+
+    def succeeds() -> None:
+        time.sleep(0.5)
+        finished.set()
+
+    with use_executor(LocalExecutor(2)), pytest.raises(ValueError, match="first in order"):
+        run_concurrently([fails_late, fails_early, succeeds])
+    assert finished.is_set()
+
+
+def test_run_concurrently_leaves_the_warning_filters_as_it_found_them() -> None:
+    """Two threads' ``catch_warnings`` blocks, the first ending first, left the second's filter behind."""
+    entered, first_left = threading.Event(), threading.Event()
+
+    def silences_first() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            entered.set()
+            time.sleep(0.2)
+        first_left.set()
+
+    def silences_second() -> None:
+        entered.wait(10)
+        with warnings.catch_warnings():  # saves the first thread's filter as the one to restore
+            warnings.simplefilter("ignore", DeprecationWarning)
+            first_left.wait(10)
+
+    before = list(warnings.filters)
+    with use_executor(LocalExecutor(2)):
+        run_concurrently([silences_first, silences_second])
+    assert warnings.filters == before

@@ -13,7 +13,6 @@ from forecasting import progress
 from forecasting.cli import main
 from forecasting.evaluation.backtest import backtest
 from forecasting.executors import SerialExecutor, run_chunked, use_executor
-from forecasting.models import auto as auto_module
 from forecasting.models import auto_members as auto_members_module
 from forecasting.models.registry import make_model
 from forecasting.sample import SAMPLE_PATH
@@ -144,25 +143,28 @@ def test_a_step_that_announces_its_work_counts_nested_steps_exactly(clock: FakeC
 
 def test_auto_announces_its_backtests_and_fits_so_the_bar_tracks_them(clock: FakeClock, small_panel) -> None:
     """The bar must not reach 100 % while ``auto`` still fits (it did, 30 minutes early, on BTS)."""
-    seen = {}
-    fit_planned = auto_members_module.fit_planned
+    seen: list[tuple[float, float]] = []
+    fit_one = auto_members_module._backtest_and_fit_one
 
-    def recording(groups, panel, X):  # noqa: ANN001, ANN202
+    def recording(member, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        outcome = fit_one(member, *args, **kwargs)
         report = progress.current()
-        seen.update(done=report.done, total=report.total, fits=sum(len(ids) for _, ids in groups))
-        return fit_planned(groups, panel, X)
+        seen.append((report.done, report.total))  # a member's backtest and final fit are done
+        return outcome
 
     announce = progress.announce
+    work = {}
     with pytest.MonkeyPatch.context() as patch, progress.progress_scope("demo") as report:
-        patch.setattr(auto_module, "fit_planned", recording)
-        patch.setattr(progress, "announce", lambda units: (seen.update(work=units), announce(units)))
+        patch.setattr(auto_members_module, "_backtest_and_fit_one", recording)
+        patch.setattr(progress, "announce", lambda units: (work.update(units=units), announce(units)))
         progress.plan(len(small_panel))
         with progress.step(len(small_panel)):
-            make_model("auto", horizon=3).fit(small_panel)
-    assert seen["total"] == len(small_panel)  # one unit a series: the members' fits share them
-    assert seen["work"] > 3 * len(small_panel)  # every member's folds and fits
-    # the backtests' share done, the fits' share still to come
-    assert seen["done"] == pytest.approx(len(small_panel) * (1 - seen["fits"] / seen["work"]), rel=0.05)
+            model = make_model("auto", horizon=3).fit(small_panel)
+    assert work["units"] > 3 * len(small_panel)  # every member's folds and fits
+    assert {total for _, total in seen} == {len(small_panel)}  # one unit a series: the members share them
+    done = [value for value, _ in seen]
+    assert len(done) == len(model.members_) and done == sorted(done) and done[-2] < len(small_panel)
+    assert done[-1] == pytest.approx(len(small_panel))  # the last member ends the step exactly
     assert report.done == pytest.approx(report.total)
 
 

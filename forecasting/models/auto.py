@@ -80,9 +80,8 @@ from forecasting.models.auto_intervals import (
     zero_inflated_profiles,
 )
 from forecasting.models.auto_members import (
-    backtest_planned,
+    backtest_and_fit,
     capped_calibration,
-    fit_planned,
     planned_groups,
     planned_work,
 )
@@ -219,7 +218,7 @@ class Auto(PanelForecaster):
         horizon, folds = self.backtest_horizon, self.backtest_folds
         progress.announce(planned_work(groups, folds))
         with regressor_cache(groups) as cached:
-            results, backtest_failures, final_groups = backtest_planned(
+            results, members, failures = backtest_and_fit(
                 cached,
                 panel,
                 X,
@@ -229,16 +228,13 @@ class Auto(PanelForecaster):
                 levels=levels,
                 shortlist_forms=self.shortlist_forms,
             )
-            self.weights_ = horizon_weights(
-                results, self.plan_, self.shrinkage, self.temperature, self._first_steps()
-            )
-            combined = combined_backtest(results, self.weights_, levels) if self.calibrate else pd.DataFrame()
-            self.calibration_ = step_calibration(combined, levels)
-            members, fit_failures = fit_planned(final_groups, panel, X)
-        self.members_ = without_cache(members, groups)
-        self.fallbacks_ = concat_rows(
-            [backtest_failures, fit_failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS
+        self.weights_ = horizon_weights(
+            results, self.plan_, self.shrinkage, self.temperature, self._first_steps()
         )
+        combined = combined_backtest(results, self.weights_, levels) if self.calibrate else pd.DataFrame()
+        self.calibration_ = step_calibration(combined, levels)
+        self.members_ = without_cache(members, groups)
+        self.fallbacks_ = concat_rows([failures, member_fallbacks(self.members_)], FALLBACK_COLUMNS)
         self.recent_ranges_ = recent_ranges((sid, y) for sid, y, _ in series_arrays(panel))
         self.interval_shape_ = self._error_shapes(levels)
         self.zero_inflated_ = zero_inflated_profiles(panel, self.decisions_)

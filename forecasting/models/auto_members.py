@@ -10,18 +10,23 @@ their conformal refits unless the intervals are calibrated (the weights need
 point forecasts only), and their folds' trees are the final fit's conformal
 refits at the same cutoffs, fitted once (``auto``'s regressor cache). A
 member that fails on its series is dropped for them and reported: the other
-members stand in.
+members stand in. On an executor with several workers the members run side by
+side, each backtested and then fitted in a thread of its own that hands its
+per-series work to the shared workers (:func:`~forecasting.executors.run_concurrently`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
 
 import pandas as pd
 from sklearn.base import clone
 
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS
 from forecasting.errors import ConfigError, DataError, ModelError
+from forecasting.executors import run_concurrently
 from forecasting.models.auto_plan import history_before
 from forecasting.models.base import PanelForecaster
 from forecasting.models.cv import TooLittleHistoryError, backtest, fold_offsets
@@ -114,24 +119,17 @@ def _failed(name: str, series_ids: Sequence[str], stage: str, error: Exception) 
     return [(sid, name, "other members", reason) for sid in series_ids]
 
 
-def fit_planned(
-    groups: Sequence[tuple[PanelForecaster, list[str]]], panel: SeriesPanel, X: pd.DataFrame | None
-) -> tuple[list[PanelForecaster], pd.DataFrame]:
-    """Each planned member fitted on its series; a member that fails is dropped for them and reported."""
-    fitted, failures = [], []
-    for member, series_ids in groups:
-        try:
-            fitted.append(clone(member).fit(panel.subset(series_ids), X))
-        except (ConfigError, DataError):
-            raise
-        except MEMBER_ERRORS as error:  # the other members stand in for it
-            failures += _failed(member.model_name, series_ids, "fit", error)
-    if not fitted:
-        raise ModelError(f"every member failed to fit; first reason: {failures[0][3]}")
-    return fitted, pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
+@dataclass
+class MemberOutcome:
+    """One member's backtest and final fit on its series, as :func:`backtest_and_fit` runs them."""
+
+    backtest: pd.DataFrame | None  # None: no series long enough (it weighs by the panel), or it failed
+    fitted: PanelForecaster | None  # None: it failed to fit (reported)
+    backtest_failures: list[tuple] = field(default_factory=list)
+    fit_failures: list[tuple] = field(default_factory=list)
 
 
-def backtest_planned(
+def backtest_and_fit(
     groups: Sequence[tuple[PanelForecaster, list[str]]],
     panel: SeriesPanel,
     X: pd.DataFrame | None,
@@ -141,26 +139,74 @@ def backtest_planned(
     intervals: bool = True,
     levels: Sequence[int] = DEFAULT_LEVELS,
     shortlist_forms: int | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[PanelForecaster, list[str]]]]:
-    """Every planned member's backtest on its series (origins aligned to each series' end), with
-    intervals at ``levels``; ``intervals=False``: only its point forecasts are used
-    (:func:`backtest_member`). Also the groups as the final fit fits them (searches shortlisted)."""
-    frames, failures, final_groups = [], [], []
-    for member, series_ids in groups:
-        subset = panel.subset(series_ids)
-        final = member
-        try:
-            scored, final = backtest_member(member, subset, X, horizon, folds, intervals, shortlist_forms)
-            frames.append(
-                backtest([scored], subset, horizon=horizon, folds=folds, X=X, align="series", levels=levels)
+) -> tuple[pd.DataFrame, list[PanelForecaster], pd.DataFrame]:
+    """Every planned member's backtest on its series (origins aligned to each series' end, intervals
+    at ``levels``; ``intervals=False``: point forecasts only, :func:`backtest_member`), then its final
+    fit, the members side by side (:func:`run_concurrently`): a member's final fit does not wait for
+    the others' backtests, so the workers stay busy while ETS's search, the longest, runs. Returns the
+    backtests, the fitted members and what failed (backtests first); a member that fails is dropped
+    for its series and reported, and every member failing to fit is an error."""
+    outcomes: list[MemberOutcome] = run_concurrently(
+        [
+            partial(
+                _backtest_and_fit_one,
+                member,
+                ids,
+                panel,
+                X,
+                horizon,
+                folds,
+                intervals,
+                levels,
+                shortlist_forms,
             )
-        except TooLittleHistoryError:  # none of its series is long enough: it weighs by the panel
-            pass
-        except (ConfigError, DataError):
-            raise
-        except MEMBER_ERRORS as error:
-            failures += _failed(member.model_name, series_ids, "backtest", error)
-        final_groups.append((final, series_ids))
+            for member, ids in groups
+        ]
+    )
+    frames = [outcome.backtest for outcome in outcomes if outcome.backtest is not None]
+    fitted = [outcome.fitted for outcome in outcomes if outcome.fitted is not None]
+    fit_failures = [row for outcome in outcomes for row in outcome.fit_failures]
+    if not fitted:
+        raise ModelError(f"every member failed to fit; first reason: {fit_failures[0][3]}")
+    failures = [row for outcome in outcomes for row in outcome.backtest_failures] + fit_failures
     results = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     results.attrs.clear()
-    return results, pd.DataFrame(failures, columns=FALLBACK_COLUMNS), final_groups
+    return results, fitted, pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
+
+
+def final_fit(member: PanelForecaster, panel: SeriesPanel, X: pd.DataFrame | None) -> PanelForecaster:
+    """``member`` (as :func:`backtest_member` left it for the final fit) fitted on its series."""
+    return clone(member).fit(panel, X)
+
+
+def _backtest_and_fit_one(
+    member: PanelForecaster,
+    series_ids: list[str],
+    panel: SeriesPanel,
+    X: pd.DataFrame | None,
+    horizon: int,
+    folds: int,
+    intervals: bool,
+    levels: Sequence[int],
+    shortlist_forms: int | None,
+) -> MemberOutcome:
+    subset = panel.subset(series_ids)
+    frame, final, backtest_failures = None, member, []
+    try:
+        scored, final = backtest_member(member, subset, X, horizon, folds, intervals, shortlist_forms)
+        frame = backtest([scored], subset, horizon=horizon, folds=folds, X=X, align="series", levels=levels)
+    except TooLittleHistoryError:
+        pass
+    except (ConfigError, DataError):
+        raise
+    except MEMBER_ERRORS as error:
+        backtest_failures = _failed(member.model_name, series_ids, "backtest", error)
+    try:
+        fitted = final_fit(final, subset, X)
+    except (ConfigError, DataError):
+        raise
+    except MEMBER_ERRORS as error:  # the other members stand in for it
+        return MemberOutcome(
+            frame, None, backtest_failures, _failed(member.model_name, series_ids, "fit", error)
+        )
+    return MemberOutcome(frame, fitted, backtest_failures)
