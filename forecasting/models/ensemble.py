@@ -12,6 +12,7 @@ the members' typical interval.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -24,6 +25,7 @@ from forecasting.core.params import N_JOBS, POSITIVE_INT, Constraint, Options
 from forecasting.core.request import ForecastRequest
 from forecasting.core.scales import mase_by_series
 from forecasting.errors import NUMERICAL_ERRORS, ConfigError, DataError, ModelError
+from forecasting.executors import run_concurrently
 from forecasting.models.base import PanelForecaster, concat_rows, predict_fallbacks
 from forecasting.models.cv import TooLittleHistoryError, backtest
 from forecasting.models.members import MEMBER_LIST, make_member
@@ -91,26 +93,37 @@ def predict_members(
     members: Sequence[PanelForecaster], horizon: int, X_future: pd.DataFrame | None, levels: Sequence[int]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All members' forecasts stacked (``model`` = member name), plus fallback rows: the members'
-    own predict-time fallbacks and the members that failed to predict."""
-    frames, failures, reported = [], [], []
-    for member in members:
-        try:
-            forecasts = member.predict(horizon, X_future, levels)
-        except (ConfigError, DataError):
-            raise
-        except MEMBER_ERRORS as error:
-            reason = f"member failed to predict: {type(error).__name__}: {error}"
-            failures += [(sid, member.model_name, "other members", reason) for sid in member.last_month_]
-            continue
-        reported.append(predict_fallbacks(forecasts))
-        frames.append(forecasts.assign(model=member.model_name))
+    own predict-time fallbacks and the members that failed to predict. The members predict side by
+    side on an executor with several workers (:func:`~forecasting.executors.run_concurrently`)."""
+    outcomes = run_concurrently(
+        [partial(_predict_member, member, horizon, X_future, levels) for member in members]
+    )
+    predicted = [(member, forecasts) for member, (forecasts, _) in zip(members, outcomes, strict=True)]
+    frames = [
+        forecasts.assign(model=member.model_name) for member, forecasts in predicted if forecasts is not None
+    ]
+    failures = [row for _, rows in outcomes for row in rows]
     if not frames:
         raise ModelError(f"every member failed to predict; first reason: {failures[0][3]}")
     stacked = pd.concat(frames, ignore_index=True)
     stacked["series_id"] = stacked["series_id"].astype(str)
     stacked.attrs.clear()
+    reported = [predict_fallbacks(forecasts) for _, forecasts in predicted if forecasts is not None]
     failed = pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
     return stacked, concat_rows([*reported, failed], FALLBACK_COLUMNS)
+
+
+def _predict_member(
+    member: PanelForecaster, horizon: int, X_future: pd.DataFrame | None, levels: Sequence[int]
+) -> tuple[pd.DataFrame | None, list[tuple]]:
+    """One member's forecasts, or None and a fallback row per series when it fails to predict."""
+    try:
+        return member.predict(horizon, X_future, levels), []
+    except (ConfigError, DataError):
+        raise
+    except MEMBER_ERRORS as error:
+        reason = f"member failed to predict: {type(error).__name__}: {error}"
+        return None, [(sid, member.model_name, "other members", reason) for sid in member.last_month_]
 
 
 def combine_forecasts(
