@@ -321,6 +321,18 @@ WORKER_IDLE_TIMEOUT = 300
 """Seconds an idle local worker process lives on for the next command in the same session (joblib's)."""
 
 
+THREAD_LIMIT_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+"""The thread pools joblib's loky backend limits in its workers (OpenMP: scikit-learn's GBM trees)."""
+
+
 def worker_pool(workers: int) -> Any:
     """The session's loky process pool of ``workers`` processes, started or resized on demand.
 
@@ -329,7 +341,17 @@ def worker_pool(workers: int) -> Any:
     is not safe to call that way. Arrays are pickled, never memory-mapped
     read-only (statsmodels' Kalman filter rejects read-only buffers).
     """
-    return get_reusable_executor(max_workers=workers, timeout=WORKER_IDLE_TIMEOUT)
+    return get_reusable_executor(max_workers=workers, timeout=WORKER_IDLE_TIMEOUT, env=worker_env(workers))
+
+
+def worker_env(workers: int) -> dict[str, str]:
+    """As joblib's loky backend sets them: each worker's thread pools get its share of the cores (a
+    value the user set wins), so ``workers`` processes of OpenMP trees never oversubscribe the machine."""
+    threads = str(max((os.cpu_count() or 1) // workers, 1))
+    env = {variable: os.environ.get(variable, threads) for variable in THREAD_LIMIT_VARIABLES}
+    if "ENABLE_IPC" not in os.environ:  # TBB's schedulers coordinate across the processes
+        env["ENABLE_IPC"] = "1"
+    return env
 
 
 def _as_completed(futures: list[Future], pool: Any) -> Iterator[tuple[int, list]]:

@@ -459,3 +459,15 @@ def test_run_concurrently_leaves_the_warning_filters_as_it_found_them() -> None:
     with use_executor(LocalExecutor(2)):
         run_concurrently([silences_first, silences_second])
     assert warnings.filters == before
+
+
+def _thread_limit() -> str | None:
+    return os.environ.get("OMP_NUM_THREADS")
+
+
+def test_local_workers_get_their_share_of_the_cores_for_openmp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers each running GBM trees on every core would oversubscribe it (joblib limits them too)."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    with use_executor(LocalExecutor(2)):
+        limits = run_chunked(_thread_limit, [()] * 4, heavy=True)
+    assert set(limits) == {str(max((os.cpu_count() or 1) // 2, 1))}
