@@ -40,6 +40,7 @@ from joblib.externals.loky import get_reusable_executor
 
 from forecasting import progress as command_progress
 from forecasting.core.constants import DEFAULT_EXECUTOR as DEFAULT_EXECUTOR  # re-exported
+from forecasting.core.threads import limit_threads
 from forecasting.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -430,11 +431,12 @@ def run_concurrently(calls: Sequence[Callable[[], Any]]) -> list:
     executor = current_executor()
     if executor is None or len(calls) < 2 or executor.n_workers < 2:
         return [call() for call in calls]
-    threads = ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="forecasting-member")
-    # ``warnings.catch_warnings`` is not thread-safe before Python 3.14: blocks that silence a warning
-    # in two threads can restore each other's filters and leave one in place; this block's own
-    # catch_warnings puts back the filters of before.
-    with warnings.catch_warnings():
+    # Neither ``warnings.catch_warnings`` (before Python 3.14) nor threadpoolctl's limits are
+    # thread-safe: blocks in two threads (two GBMs holding OpenMP to their n_jobs) can restore each
+    # other's setting and leave it in place. This block puts back the filters and limits of before,
+    # once the threads have ended (OpenBLAS ignores a new limit while a thread that set one lives).
+    with warnings.catch_warnings(), limit_threads(None):
+        threads = ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="forecasting-member")
         try:
             futures = [threads.submit(contextvars.copy_context().run, call) for call in calls]
             wait(futures)
@@ -442,7 +444,7 @@ def run_concurrently(calls: Sequence[Callable[[], Any]]) -> list:
             executor.interrupt()
             threads.shutdown(wait=False, cancel_futures=True)
             raise
-    threads.shutdown()
+        threads.shutdown()
     return [future.result() for future in futures]
 
 

@@ -471,3 +471,16 @@ def test_local_workers_get_their_share_of_the_cores_for_openmp(monkeypatch: pyte
     with use_executor(LocalExecutor(2)):
         limits = run_chunked(_thread_limit, [()] * 4, heavy=True)
     assert set(limits) == {str(max((os.cpu_count() or 1) // 2, 1))}
+
+
+def test_run_concurrently_leaves_the_thread_limits_as_it_found_them() -> None:
+    """Two GBMs' ``limit_threads`` blocks in two threads could leave OpenMP held to one thread."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def leaks_a_limit() -> None:
+        threadpool_limits(1)  # as two interleaved blocks, the second restoring the first's setting
+
+    before = [(lib["user_api"], lib["num_threads"]) for lib in threadpool_info()]
+    with use_executor(LocalExecutor(2)):
+        run_concurrently([leaks_a_limit, leaks_a_limit])
+    assert [(lib["user_api"], lib["num_threads"]) for lib in threadpool_info()] == before

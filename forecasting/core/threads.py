@@ -17,8 +17,9 @@ from typing import Any
 from threadpoolctl import ThreadpoolController
 
 
-def limit_threads(limits: int, user_api: str | None = None) -> AbstractContextManager[Any]:
-    """``threadpool_limits(limits, user_api)`` for a ``with`` block, on the cached controller."""
+def limit_threads(limits: int | None, user_api: str | None = None) -> AbstractContextManager[Any]:
+    """``threadpool_limits(limits, user_api)`` for a ``with`` block, on the cached controller (None:
+    no change on entry, and the limits of the entry restored on exit)."""
     return _controller(len(sys.modules)).limit(limits=limits, user_api=user_api)
 
 
