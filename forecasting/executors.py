@@ -356,13 +356,13 @@ def worker_env(workers: int) -> dict[str, str]:
 
 
 def _as_completed(futures: list[Future], pool: Any) -> Iterator[tuple[int, list]]:
-    """Each future's result as it completes. A failed chunk cancels the chunks not yet started (a
-    chunk in a worker finishes and is dropped, since another thread's work may share the workers);
-    an interrupt (Ctrl-C) stops the workers at once."""
+    """Each future's result as it completes. A failed chunk, or a caller that stops reading, cancels
+    the chunks not yet started (a chunk in a worker finishes and is dropped, since another thread's
+    work may share the workers); an interrupt (Ctrl-C) stops the workers at once."""
     try:
         for future in as_completed(futures):
             yield future.result()
-    except Exception:
+    except (Exception, GeneratorExit):
         for future in futures:
             future.cancel()
         raise

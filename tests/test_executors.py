@@ -484,3 +484,23 @@ def test_run_concurrently_leaves_the_thread_limits_as_it_found_them() -> None:
     with use_executor(LocalExecutor(2)):
         run_concurrently([leaks_a_limit, leaks_a_limit])
     assert [(lib["user_api"], lib["num_threads"]) for lib in threadpool_info()] == before
+
+
+def _pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_a_caller_that_stops_reading_cancels_the_rest_and_leaves_the_workers_running() -> None:
+    """Another thread's work may share the workers: only an interrupt may stop them."""
+    executor = LocalExecutor(2)
+
+    def worker_pids() -> set[int]:
+        return {pid for _, [pid] in executor._run(_pid_after, [[(0.3,)], [(0.3,)]], heavy=True)}
+
+    before = worker_pids()
+    outputs = executor._run(_pid_after, [[(0.2,)] for _ in range(8)], heavy=True)
+    next(outputs)
+    outputs.close()
+    after = worker_pids()
+    assert after <= before and os.getpid() not in after  # the same processes, not new ones after a kill
