@@ -30,7 +30,7 @@ from forecasting.executors import run_concurrently
 from forecasting.models.auto_plan import history_before
 from forecasting.models.base import PanelForecaster
 from forecasting.models.cv import TooLittleHistoryError, backtest, fold_offsets
-from forecasting.models.ensemble import MEMBER_ERRORS
+from forecasting.models.ensemble import MEMBER_ERRORS, member_failed
 from forecasting.panel import SeriesPanel
 
 MEMBER_CALIBRATION_WINDOWS = 3
@@ -114,11 +114,6 @@ def planned_groups(
     return groups
 
 
-def _failed(name: str, series_ids: Sequence[str], stage: str, error: Exception) -> list[tuple]:
-    reason = f"member failed to {stage}: {type(error).__name__}: {error}"
-    return [(sid, name, "other members", reason) for sid in series_ids]
-
-
 @dataclass
 class MemberOutcome:
     """One member's backtest and final fit on its series, as :func:`backtest_and_fit` runs them."""
@@ -200,13 +195,13 @@ def _backtest_and_fit_one(
     except (ConfigError, DataError):
         raise
     except MEMBER_ERRORS as error:
-        backtest_failures = _failed(member.model_name, series_ids, "backtest", error)
+        backtest_failures = member_failed(member.model_name, series_ids, "backtest", error)
     try:
         fitted = final_fit(final, subset, X)
     except (ConfigError, DataError):
         raise
     except MEMBER_ERRORS as error:  # the other members stand in for it
         return MemberOutcome(
-            frame, None, backtest_failures, _failed(member.model_name, series_ids, "fit", error)
+            frame, None, backtest_failures, member_failed(member.model_name, series_ids, "fit", error)
         )
     return MemberOutcome(frame, fitted, backtest_failures)

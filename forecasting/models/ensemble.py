@@ -38,6 +38,12 @@ MEMBER_ERRORS: tuple[type[Exception], ...] = (*NUMERICAL_ERRORS, ModelError)
 stand in. A ModelError is a member (a nested combination) none of whose own members worked."""
 
 
+def member_failed(name: str, series_ids: Sequence[str], stage: str, error: Exception) -> list[tuple]:
+    """Fallback rows (``FALLBACK_COLUMNS``) for a member that failed to ``stage`` on these series."""
+    reason = f"member failed to {stage}: {type(error).__name__}: {error}"
+    return [(sid, name, "other members", reason) for sid in series_ids]
+
+
 def members_use_exog(members: Sequence[Member]) -> bool:
     """True when any member uses exogenous regressors (X is then passed to all; others ignore it)."""
     return any(member.uses_exog for member in resolve_members(members))
@@ -71,8 +77,7 @@ def fit_members(
         except (ConfigError, DataError):
             raise
         except MEMBER_ERRORS as error:
-            reason = f"member failed to fit: {type(error).__name__}: {error}"
-            failures += [(sid, member.model_name, "other members", reason) for sid in panel.series_ids]
+            failures += member_failed(member.model_name, panel.series_ids, "fit", error)
     if not fitted:
         raise ModelError(f"every member failed to fit; first reason: {failures[0][3]}")
     return fitted, pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
@@ -98,17 +103,17 @@ def predict_members(
     outcomes = run_concurrently(
         [partial(_predict_member, member, horizon, X_future, levels) for member in members]
     )
-    predicted = [(member, forecasts) for member, (forecasts, _) in zip(members, outcomes, strict=True)]
-    frames = [
-        forecasts.assign(model=member.model_name) for member, forecasts in predicted if forecasts is not None
-    ]
-    failures = [row for _, rows in outcomes for row in rows]
+    frames, reported, failures = [], [], []
+    for member, (forecasts, rows) in zip(members, outcomes, strict=True):
+        failures += rows
+        if forecasts is not None:
+            reported.append(predict_fallbacks(forecasts))
+            frames.append(forecasts.assign(model=member.model_name))
     if not frames:
         raise ModelError(f"every member failed to predict; first reason: {failures[0][3]}")
     stacked = pd.concat(frames, ignore_index=True)
     stacked["series_id"] = stacked["series_id"].astype(str)
     stacked.attrs.clear()
-    reported = [predict_fallbacks(forecasts) for _, forecasts in predicted if forecasts is not None]
     failed = pd.DataFrame(failures, columns=FALLBACK_COLUMNS)
     return stacked, concat_rows([*reported, failed], FALLBACK_COLUMNS)
 
@@ -122,8 +127,7 @@ def _predict_member(
     except (ConfigError, DataError):
         raise
     except MEMBER_ERRORS as error:
-        reason = f"member failed to predict: {type(error).__name__}: {error}"
-        return None, [(sid, member.model_name, "other members", reason) for sid in member.last_month_]
+        return None, member_failed(member.model_name, list(member.last_month_), "predict", error)
 
 
 def combine_forecasts(
