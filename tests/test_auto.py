@@ -276,24 +276,32 @@ def test_members_see_only_the_most_recent_history() -> None:
 
 def test_the_backtest_searches_forms_once_at_the_earliest_fold_and_skips_unused_intervals() -> None:
     """ETS's search runs on the earliest fold's history and the later folds refit its forms, so that
-    fold scores exactly as a searching backtest; the final fit searches only the forms that ranked
-    best there; the GBM skips its conformal refits without calibration."""
+    fold scores exactly as a searching backtest, and the search's fit is that fold's (the backtest
+    scores the same without refitting it); the final fit searches only the forms that ranked best
+    there; the GBM skips its conformal refits without calibration."""
     series = {f"s{i}": _seasonal(84, seed=i, slope=3.0 * i) for i in range(4)}
     series["young"] = _seasonal(30, seed=9)  # too short for a season at the earliest fold
     panel = panel_of(series)
-    ets, final = backtest_member(make_model("ets"), panel, None, 12, 2, False, shortlist_forms=3)
+    ets, final, earliest_fit = backtest_member(
+        make_model("ets"), panel, None, 12, 2, False, shortlist_forms=3
+    )
     earliest = make_model("ets").fit(panel_of({k: v[:-18] for k, v in series.items()}))
+    assert earliest_fit.selected_params_ == earliest.selected_params_
     assert ets.series_params == earliest.selected_params_ and "young" not in ets.series_params
     assert final.series_params == {
         sid: {"forms": tuple(earliest.models_[sid].form_ranking_[:3])} for sid in series if sid != "young"
     }
     assert backtest_member(make_model("ets"), panel, None, 12, 2, False)[1].series_params is None
-    gbm, _ = backtest_member(make_model("gbm"), panel, None, horizon=12, folds=2, intervals=False)
-    assert gbm.calibration_windows == 0
-    calibrated, _ = backtest_member(make_model("gbm"), panel, None, horizon=12, folds=2, intervals=True)
+    gbm, _, gbm_earliest = backtest_member(
+        make_model("gbm"), panel, None, horizon=12, folds=2, intervals=False
+    )
+    assert gbm.calibration_windows == 0 and gbm_earliest is None
+    calibrated = backtest_member(make_model("gbm"), panel, None, horizon=12, folds=2, intervals=True).scored
     assert calibrated.calibration_windows is None
     reused = backtest([ets], panel, horizon=12, folds=2, align="series")
     searched = backtest([make_model("ets")], panel, horizon=12, folds=2, align="series")
+    not_refitted = backtest([ets], panel, horizon=12, folds=2, align="series", earliest_fit=earliest_fit)
+    pd.testing.assert_frame_equal(not_refitted, reused)
     first = reused["cutoff"] == reused.groupby("series_id")["cutoff"].transform("min")
     columns = ["series_id", "month", "forecast", "upper_95"]
     pd.testing.assert_frame_equal(

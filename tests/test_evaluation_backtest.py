@@ -199,6 +199,30 @@ def test_fallbacks_are_collected_and_bad_arguments_rejected(small_panel: SeriesP
         backtest([Naive()], small_panel, horizon=0)
 
 
+def test_a_fit_given_for_the_earliest_fold_is_scored_there_and_must_match_the_model(
+    small_panel: SeriesPanel,
+) -> None:
+    """``earliest_fit``: the earliest fold forecasts from the given fit (here fitted on other
+    history, so its scores show it was used); the later folds refit; a fit of another model, or
+    of a global model, is refused."""
+    from forecasting.models.cv import backtest as cv_backtest
+    from forecasting.models.gbm import GradientBoosting
+
+    other = SeriesPanel(small_panel.records.assign(value=small_panel.records["value"] * 2))
+    given = Naive().fit(other.until(pd.Period("2020-06", "M")))
+    plain = cv_backtest([Naive()], small_panel, horizon=3, folds=2, step=3)
+    reused = cv_backtest([Naive()], small_panel, horizon=3, folds=2, step=3, earliest_fit=given)
+    earliest = plain["cutoff"] == plain["cutoff"].min()
+    assert earliest.any() and (~earliest).any()
+    pd.testing.assert_frame_equal(reused[~earliest], plain[~earliest])
+    np.testing.assert_allclose(reused.loc[earliest, "forecast"], 2 * plain.loc[earliest, "forecast"])
+    with pytest.raises(ValueError, match="'earliest_fit'.*the one model backtested"):
+        cv_backtest([SeasonalNaive()], small_panel, horizon=3, folds=2, earliest_fit=given)
+    with pytest.raises(ValueError, match="'earliest_fit'.*per-series model"):
+        gbm = GradientBoosting()
+        cv_backtest([gbm], small_panel, horizon=3, folds=2, earliest_fit=gbm)
+
+
 def test_cli_backtest_prints_the_leaderboard(capsys: pytest.CaptureFixture[str]) -> None:
     from conftest import PROJECT_ROOT
 

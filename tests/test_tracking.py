@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -13,6 +14,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from conftest import seasonal_panel  # noqa: E402
 from mlflow.entities import Metric, Param  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 from sklearn.ensemble import HistGradientBoostingRegressor  # noqa: E402
 from test_retrain import JOB, write_job, write_panel_csv  # noqa: E402
@@ -168,6 +170,80 @@ def test_one_off_forecast_writes_the_export_schema_and_is_tracked(tmp_path, monk
     run = mlflow.get_run(table["run_id"].iloc[0])
     assert run.info.status == "FINISHED" and run.data.params["model"] == "seasonal_naive"
     assert main([*args[:-1], "prophet"]) == 2
+
+
+def test_a_one_off_forecast_run_opens_beside_the_fit_and_ends_failed_or_killed_with_it(
+    tmp_path, monkeypatch
+) -> None:
+    """The run opens in a thread while the model fits (:class:`tracking.RunOpening`): it is RUNNING
+    during the fit with its tags, params and training dataset; a fit that fails ends it FAILED with
+    the error on it, an interrupt KILLED; a store that cannot open fails the command, no export."""
+    from forecasting.jobs import commands
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}")
+    data = write_panel_csv(tmp_path / "panel.csv", n_series=2, n_months=30)
+    output = tmp_path / "fc.csv"
+    args = ["forecast", "--input", str(data), "--horizon", "4", "--output", str(output)]
+    args += ["--model", "seasonal_naive", "--executor", "serial"]
+    real_fit, real_open, opened, seen = (
+        commands.fit_and_forecast,
+        tracking.RunOpening._open,
+        threading.Event(),
+        [],
+    )
+
+    def open_run(self) -> None:
+        real_open(self)
+        opened.set()
+
+    def fit_then(outcome: BaseException | None):
+        def fit(model, panel, config, exog):
+            assert opened.wait(60)
+            opened.clear()
+            runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
+            seen.append(sorted((run.info.status, run.data.tags.get(tracking.RUN_TYPE_TAG)) for run in runs))
+            if outcome is not None:
+                raise outcome
+            return real_fit(model, panel, config, exog)
+
+        return fit
+
+    def runs() -> list:
+        return mlflow.search_runs(
+            search_all_experiments=True, output_format="list", order_by=["start_time DESC"]
+        )
+
+    monkeypatch.setattr(tracking.RunOpening, "_open", open_run)
+    monkeypatch.setattr(commands, "fit_and_forecast", fit_then(None))
+    assert main(args) == 0
+    assert seen == [[("RUNNING", "forecast")]]
+    (done,) = runs()
+    assert done.info.status == "FINISHED" and done.data.params["horizon"] == "4"
+    assert done.data.tags["mlflow.user"] and done.data.tags["mlflow.runName"] == "seasonal_naive on panel.csv"
+    (dataset,) = done.inputs.dataset_inputs
+    assert dataset.dataset.name == "panel" and dataset.tags[0].value == "training"
+    assert pd.read_csv(output)["run_id"].eq(done.info.run_id).all()
+
+    monkeypatch.setattr(commands, "fit_and_forecast", fit_then(ModelError("every member failed")))
+    with pytest.raises(ModelError):
+        main(args)
+    assert runs()[0].info.status == "FAILED"
+    assert runs()[0].data.tags[tracking.ERROR_MESSAGE_TAG] == "every member failed"
+    monkeypatch.setattr(commands, "fit_and_forecast", fit_then(KeyboardInterrupt()))
+    assert main(args) == 1
+    assert [run.info.status for run in runs()] == ["KILLED", "FAILED", "FINISHED"]
+
+    output.unlink()
+
+    def unavailable(name: str, uri: str) -> str:
+        raise MlflowException("the tracking store is not reachable")
+
+    monkeypatch.setattr(tracking, "ensure_experiment", unavailable)
+    monkeypatch.setattr(commands, "fit_and_forecast", real_fit)
+    monkeypatch.setattr(tracking.RunOpening, "_open", real_open)
+    with pytest.raises(MlflowException, match="not reachable"):
+        main(args)
+    assert not output.exists() and len(runs()) == 3
 
 
 def test_log_batch_splits_at_mlflow_limits_and_keeps_every_value(tmp_path, monkeypatch) -> None:

@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -152,16 +153,30 @@ def forecast(args: argparse.Namespace) -> int:
     progress.plan(len(panel) + (reconcile_work(panel) if method is not None else 0))
     exog = exog_settings(JobConfig(name="forecast", sample_events=False), [model])
     uri = tracking.configure(None)
-    experiment_id = tracking.ensure_experiment(args.experiment, uri)
     digest = tracking.data_digest(panel)
-    tags = tracking.run_tags("forecast", data=digest, config=config.digest())
-    name = f"{model.model_name} on {Path(args.input).name}"
-    with tracking.retrain_run(experiment_id, name, tags, run_type="forecast") as run:
-        tracking.log_params(
-            {"model": model.model_name, "horizon": args.horizon, "levels": config.levels, "input": args.input}
-        )
-        tracking.log_dataset(panel, name=Path(args.input).stem, digest=digest, source=str(args.input))
+    opening = tracking.RunOpening(  # the store and the run open while the model fits
+        args.experiment,
+        uri,
+        f"{model.model_name} on {Path(args.input).name}",
+        tracking.run_tags("forecast", data=digest, config=config.digest()),
+        run_type="forecast",
+        params={
+            "model": model.model_name,
+            "horizon": args.horizon,
+            "levels": config.levels,
+            "input": args.input,
+        },
+        dataset=partial(
+            tracking.training_dataset,
+            panel,
+            name=Path(args.input).stem,
+            digest=digest,
+            source=str(args.input),
+        ),
+    )
+    with opening.working():
         forecasts = fit_and_forecast(model, panel, config, exog)
+    with opening.resumed() as run:
         if method is not None:
             X, _ = build_regressors(panel, args.horizon, exog)  # the covariance backtest's
             forecasts = reconcile_job_forecasts(

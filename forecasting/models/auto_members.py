@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import NamedTuple
 
 import pandas as pd
 from sklearn.base import clone
@@ -56,6 +57,14 @@ def capped_calibration(member: PanelForecaster) -> PanelForecaster:
     return member
 
 
+class MemberSetup(NamedTuple):
+    """A member as :func:`backtest_member` sets it up for the backtest and the final fit."""
+
+    scored: PanelForecaster  # what each backtest fold fits
+    final: PanelForecaster  # what the final fit fits
+    earliest_fit: PanelForecaster | None  # its fit at the earliest fold, when a form search made it
+
+
 def backtest_member(
     member: PanelForecaster,
     panel: SeriesPanel,
@@ -64,17 +73,18 @@ def backtest_member(
     folds: int,
     intervals: bool,
     shortlist_forms: int | None = None,
-) -> tuple[PanelForecaster, PanelForecaster]:
+) -> MemberSetup:
     """``member`` as the backtest refits it at each fold, and as the final fit fits it.
 
     A member that selects a form per series (ETS's letters, Theta's variant)
     searches once, on the earliest fold's history, and every later fold refits
     that form (``series_params``): the folds are months apart, the search is
     most of the cost, and no fold sees a form chosen on its own test months.
-    A member whose search ranks its forms (ETS) searches again at the final
-    fit among only the ``shortlist_forms`` forms that ranked best there (None:
-    among all). Without calibration the backtest's intervals are not used, so
-    the GBMs skip their conformal refits.
+    The search is that fold's fit (``earliest_fit``: refitting the chosen form
+    there gives the same fit again). A member whose search ranks its forms
+    (ETS) searches again at the final fit among only the ``shortlist_forms``
+    forms that ranked best there (None: among all). Without calibration the
+    backtest's intervals are not used, so the GBMs skip their conformal refits.
     """
     final, member = member, clone(member)
     if not intervals and "calibration_windows" in member.get_params():
@@ -84,8 +94,8 @@ def backtest_member(
         if earliest is not None:
             searched = clone(member).fit(earliest, X)
             member.set_params(series_params=searched.selected_params_)
-            final = shortlisted(final, searched, shortlist_forms)
-    return member, final
+            return MemberSetup(member, shortlisted(final, searched, shortlist_forms), searched)
+    return MemberSetup(member, final, None)
 
 
 def shortlisted(member: PanelForecaster, searched: PanelForecaster, n_forms: int | None) -> PanelForecaster:
@@ -188,8 +198,19 @@ def _backtest_and_fit_one(
     subset = panel.subset(series_ids)
     frame, final, backtest_failures = None, member, []
     try:
-        scored, final = backtest_member(member, subset, X, horizon, folds, intervals, shortlist_forms)
-        frame = backtest([scored], subset, horizon=horizon, folds=folds, X=X, align="series", levels=levels)
+        scored, final, earliest_fit = backtest_member(
+            member, subset, X, horizon, folds, intervals, shortlist_forms
+        )
+        frame = backtest(
+            [scored],
+            subset,
+            horizon=horizon,
+            folds=folds,
+            X=X,
+            align="series",
+            levels=levels,
+            earliest_fit=earliest_fit,
+        )
     except TooLittleHistoryError:
         pass
     except (ConfigError, DataError):

@@ -106,6 +106,7 @@ def backtest(
     n_jobs: int = 1,
     min_train: int = MIN_TRAIN,
     align: Literal["calendar", "series"] = "calendar",
+    earliest_fit: PanelForecaster | None = None,
 ) -> pd.DataFrame:
     """Rolling-origin evaluation of ``models`` on ``panel``.
 
@@ -130,6 +131,11 @@ def backtest(
         ``cutoff`` column; ``attrs["backtest"].cutoffs`` lists the latest per
         fold), so a panel of series that end in different years (a competition
         set, discontinued crossings) is backtested on every series.
+    earliest_fit : the one model of ``models`` already fitted at the earliest
+        fold (every series cut where that fold cuts it; ``auto``'s form search,
+        which the later folds refit): that fold forecasts from it, not from a
+        refit that would repeat the same work. A per-series model only (a global
+        one learns from which series it was given).
 
     Returns
     -------
@@ -139,6 +145,7 @@ def backtest(
     horizon, folds, step = _check_plan(horizon, folds, step)
     levels = check_levels(levels)
     _check_models(models)
+    _check_earliest_fit(earliest_fit, models)
     if window not in ("expanding", "sliding"):
         raise ValueError(f"The 'window' parameter must be 'expanding' or 'sliding'. Got {window!r} instead.")
     if window == "sliding" and (window_length is None or window_length < min_train):
@@ -158,8 +165,12 @@ def backtest(
         for offset in fold_offsets(horizon, folds, step)
     ]
     cutoffs = [plan.cutoff for plan in plans]
+    fitted = [earliest_fit] + [None] * (len(plans) - 1)
     tasks = [
-        (plan, model, horizon, X, levels) for plan in plans if plan.train is not None for model in models
+        (plan, model, horizon, X, levels, fit)
+        for plan, fit in zip(plans, fitted, strict=True)
+        if plan.train is not None
+        for model in models
     ]
     # progress: each fold x model counts every series of the panel, the ones it skips included
     progress.expect(len(panel) * len(models) * len(plans))
@@ -264,6 +275,21 @@ def _check_models(models: Sequence[PanelForecaster]) -> None:
         )
 
 
+def _check_earliest_fit(earliest_fit: PanelForecaster | None, models: Sequence[PanelForecaster]) -> None:
+    if earliest_fit is None:
+        return
+    if len(models) != 1 or earliest_fit.model_name != models[0].model_name:
+        raise ValueError(
+            "The 'earliest_fit' parameter of backtest must be the one model backtested, fitted. "
+            f"Got {earliest_fit.model_name!r} for {[model.model_name for model in models]}."
+        )
+    if earliest_fit.fits_in_one_piece:
+        raise ValueError(
+            "The 'earliest_fit' parameter of backtest must be a per-series model: a global one's "
+            f"fit depends on the series it learnt from. Got {earliest_fit.model_name!r}."
+        )
+
+
 def _plan_fold(
     panel: SeriesPanel,
     cutoffs: pd.Series,
@@ -333,7 +359,10 @@ def _run_fold(
     horizon: int,
     X: pd.DataFrame | None,
     levels: Sequence[int],
+    fitted: PanelForecaster | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One model at one fold: fitted on the fold's training history (unless given ``fitted`` there)
+    and scored against its actuals; with the fitted model's fallbacks."""
     cutoff = plan.cutoff
     train = plan.training(model)
     lasts = train.spans()["last"]
@@ -342,7 +371,8 @@ def _run_fold(
     lag = int(max((plan.cutoffs[sid] - last).n for sid, last in scored_lasts.items()))
     X_train = X[pd.PeriodIndex(X["month"], freq="M") <= cutoff] if X is not None else None
     X_future = _future_exog(X, plan.cutoffs[lasts.index] + horizon, lasts, horizon + lag)
-    fitted = clone(model).fit(train, X_train)
+    if fitted is None:
+        fitted = clone(model).fit(train, X_train)
     forecasts = fitted.predict(horizon + lag, X_future, levels)
     forecasts = forecasts.assign(series_id=forecasts["series_id"].astype(str))
     scored = plan.actuals.merge(forecasts, on=["series_id", "month"], how="inner", validate="one_to_one")

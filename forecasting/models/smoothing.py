@@ -163,9 +163,9 @@ class EtsSeriesModel(SmoothingSeriesModel):
         return self.model_.ranking_
 
     def _selected_form(self) -> dict[str, Any]:
-        """``model`` letters and ``damped`` (components e.g. "MAMD": damped)."""
-        components = str(self.model_.model_["components"])
-        return {"model": components[:3], "damped": components[3] == "D"}
+        """The fitted form as a one-form shortlist, so a refit on the same history is this fit
+        exactly (the search's bounds narrowed by the forms before it), not the form on fresh bounds."""
+        return {"forms": (self.form_ranking_[0],)}
 
     def shortlist(self, n_forms: int) -> dict[str, Any]:
         """Parameters that make a later fit choose among this fit's ``n_forms`` best forms; none
