@@ -42,11 +42,12 @@ class SeasonalProfileModel(SeasonalNaiveModel):
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
         m = self._store(y)
         self.season_ = self._one_season(self.y_)
-        errors = [
-            self._one_season(self.y_[:origin])[: len(self.y_) - origin] - self.y_[origin : origin + m]
-            for origin in range(m, len(self.y_))
-        ]
-        self.sigma_ = residual_sigma(np.concatenate(errors)) if errors else 0.0
+        n = len(self.y_)
+        origins = np.arange(m, n)
+        actuals = np.lib.stride_tricks.sliding_window_view(np.r_[self.y_, np.full(m, np.nan)], m)[origins]
+        errors = self._seasons_ahead(origins) - actuals
+        ahead = origins[:, None] + np.arange(m) < n  # each origin's months within the history
+        self.sigma_ = residual_sigma(errors[ahead]) if errors.size else 0.0
         return self
 
     @property
@@ -54,8 +55,8 @@ class SeasonalProfileModel(SeasonalNaiveModel):
         """In-sample one-step errors: ``y_t`` less the profile forecast from ``y_1 .. y_{t-1}`` (NaN for
         the first season)."""
         m = self.season_length
-        fitted = [self._one_season(self.y_[:origin])[0] for origin in range(m, len(self.y_))]
-        return np.r_[np.full(m, np.nan), self.y_[m:] - np.asarray(fitted, dtype="float64")]
+        fitted = self._seasons_ahead(np.arange(m, len(self.y_)))[:, 0]
+        return np.r_[np.full(m, np.nan), self.y_[m:] - fitted]
 
     def _one_season(self, y: np.ndarray) -> np.ndarray:
         """The forecast of the next ``m`` months from history ``y`` (at least ``m`` long)."""
@@ -64,6 +65,19 @@ class SeasonalProfileModel(SeasonalNaiveModel):
         blocks = y[len(y) - k * m :].reshape(k, m)
         profile = (blocks - blocks.mean(axis=1, keepdims=True)).mean(axis=0)
         return y[-m:].mean() + profile
+
+    def _seasons_ahead(self, origins: np.ndarray) -> np.ndarray:
+        """:meth:`_one_season` from ``y_[:origin]`` for each of ``origins`` (ascending, each at least
+        ``m``), one row each, with the same arithmetic: the backtest of every origin in one pass."""
+        m, y = self.season_length, self.y_
+        rows = []
+        seasons = np.minimum(self.seasons, origins // m)
+        for k in np.unique(seasons):  # ascending with the origins, so the rows keep their order
+            starts = origins[seasons == k] - k * m
+            blocks = np.lib.stride_tricks.sliding_window_view(y, k * m)[starts].reshape(-1, k, m)
+            profile = (blocks - blocks.mean(axis=2, keepdims=True)).mean(axis=1)
+            rows.append(blocks[:, -1, :].mean(axis=1, keepdims=True) + profile)
+        return np.concatenate(rows) if rows else np.empty((0, m))
 
 
 class DriftModel:
