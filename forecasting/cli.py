@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,13 +56,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or EXIT_OK)
+        with sigterm_as_interrupt():
+            return int(args.handler(args) or EXIT_OK)
     except (DataError, ConfigError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as error:
         print(f"forecasting: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("forecasting: interrupted", file=sys.stderr)
         return EXIT_FAILED
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (systemd stop, a scheduler's timeout) unwinds every command like Ctrl-C: its run ended
+    KILLED, the workers stopped, a lock released, no half-written export, exit 1. Without it the
+    process dies where it stands: a run left RUNNING, worker processes left behind. Only the main
+    thread can set a handler (a command called from another thread keeps the default)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 # --- data ---------------------------------------------------------------------

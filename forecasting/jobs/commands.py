@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -70,7 +69,6 @@ def setup_logging(level: int = logging.INFO) -> None:
 def retrain(args: argparse.Namespace) -> int:
     setup_logging()
     config = load_config(args.config)
-    previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = run_retrain(config)
     except (DataError, ConfigError):
@@ -81,11 +79,9 @@ def retrain(args: argparse.Namespace) -> int:
     except Exception:  # noqa: BLE001 - a scheduler needs an exit code, the log keeps the traceback
         logger.exception("event=failed job=%s", config.name)
         return EXIT_FAILED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # SIGTERM too (the command line's ``sigterm_as_interrupt``)
         logger.error("event=failed job=%s error='interrupted (SIGINT/SIGTERM)'", config.name)
         return EXIT_FAILED
-    finally:
-        signal.signal(signal.SIGTERM, previous_handler)
     print(
         f"{config.name}: {result.decision.outcome} ({result.decision.reason}); "
         f"champion version {result.champion_version}; run {result.run_id}\n"
@@ -95,11 +91,6 @@ def retrain(args: argparse.Namespace) -> int:
         print("drift: " + "\n       ".join(result.live.drift.reasons()))
         return EXIT_DRIFT
     return EXIT_OK
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (systemd stop, a scheduler's timeout) unwinds like Ctrl-C: run KILLED, lock released."""
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def forecast(args: argparse.Namespace) -> int:

@@ -26,8 +26,12 @@ from .jobkit import (
     export_files,
     kill_self,
     make_job,
+    query,
     retrain,
+    run_cli,
     run_statuses,
+    store_uri,
+    write_panel,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -148,3 +152,16 @@ def test_tracking_server_unreachable(tmp_path: Path, capfd: pytest.CaptureFixtur
     assert f"127.0.0.1:{port}" in error and "event=failed" in error
     assert previous.read_text(encoding="utf-8") == "series_id,month,forecast\ns0,2022-07,1.0\n"
     assert not job.lock.exists()
+
+
+def test_a_one_off_forecast_stopped_by_sigterm_ends_its_run_and_writes_no_export(tmp_path) -> None:
+    """SIGTERM unwinds every command as Ctrl-C does (``cli.sigterm_as_interrupt``), not only retrain:
+    a forecast stopped while it exports exits 1, its run KILLED (not left RUNNING), no export."""
+    database = tmp_path / "store" / "mlflow.db"
+    source, output = write_panel(tmp_path / "panel.csv"), tmp_path / "forecast.csv"
+    argv = ["forecast", "--input", str(source), "--horizon", "3", "--output", str(output)]
+    argv += ["--model", "seasonal_naive", "--executor", "serial"]
+    env = {"MLFLOW_TRACKING_URI": store_uri(database)}
+    assert run_cli(argv, env=env, fault=("log_model", kill_self(signal.SIGTERM))) == 1
+    assert not output.exists() and not list(tmp_path.glob("forecast.csv*"))
+    assert [status for (status,) in query(database, "SELECT status FROM runs")] == ["KILLED"]
