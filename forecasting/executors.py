@@ -153,6 +153,7 @@ class LocalExecutor(Executor):
             raise ValueError(f"The 'n_jobs' parameter must be a non-zero int. Got {n_jobs!r} instead.")
         self.n_jobs = n_jobs
         self._workers = worker_count(n_jobs)
+        self._pool: Any = None  # the worker pool this executor last handed work to
 
     @property
     def n_workers(self) -> int:
@@ -170,12 +171,15 @@ class LocalExecutor(Executor):
             yield from SerialExecutor()._run(function, chunks, heavy)
             return
         _wait_for_warm_up()
-        pool = worker_pool(self.n_workers)
+        pool = self._pool = worker_pool(self.n_workers)
         futures = [pool.submit(_indexed_chunk, index, function, chunk) for index, chunk in enumerate(chunks)]
         yield from _as_completed(futures, pool)
 
     def interrupt(self) -> None:
-        worker_pool(self.n_workers).shutdown(wait=False, kill_workers=True)
+        """Kill the pool this executor handed work to (asking ``worker_pool`` for one after an
+        interrupt killed it would start new workers only to kill them)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, kill_workers=True)
 
 
 class DaskExecutor(Executor):

@@ -41,8 +41,8 @@ class SeasonalProfileModel(SeasonalNaiveModel):
 
     def fit(self, y: np.ndarray, X: np.ndarray | None = None) -> Self:
         m = self._store(y)
-        self.season_ = self._one_season(self.y_)
         n = len(self.y_)
+        self.season_ = self._seasons_ahead(np.array([n]))[0]
         origins = np.arange(m, n)
         actuals = np.lib.stride_tricks.sliding_window_view(np.r_[self.y_, np.full(m, np.nan)], m)[origins]
         errors = self._seasons_ahead(origins) - actuals
@@ -58,17 +58,11 @@ class SeasonalProfileModel(SeasonalNaiveModel):
         fitted = self._seasons_ahead(np.arange(m, len(self.y_)))[:, 0]
         return np.r_[np.full(m, np.nan), self.y_[m:] - fitted]
 
-    def _one_season(self, y: np.ndarray) -> np.ndarray:
-        """The forecast of the next ``m`` months from history ``y`` (at least ``m`` long)."""
-        m = self.season_length
-        k = min(self.seasons, len(y) // m)
-        blocks = y[len(y) - k * m :].reshape(k, m)
-        profile = (blocks - blocks.mean(axis=1, keepdims=True)).mean(axis=0)
-        return y[-m:].mean() + profile
-
     def _seasons_ahead(self, origins: np.ndarray) -> np.ndarray:
-        """:meth:`_one_season` from ``y_[:origin]`` for each of ``origins`` (ascending, each at least
-        ``m``), one row each, with the same arithmetic: the backtest of every origin in one pass."""
+        """The next ``m`` months forecast from ``y_[:origin]`` for each of ``origins`` (ascending, each
+        at least ``m``), one row each: the mean of the last season plus the seasonal profile of the
+        last ``k = min(seasons, origin // m)`` seasons. The fit (origin: all of ``y_``) and the
+        backtest of every earlier origin in one pass."""
         m, y = self.season_length, self.y_
         rows = []
         seasons = np.minimum(self.seasons, origins // m)
