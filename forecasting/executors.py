@@ -499,6 +499,7 @@ def run_nested(
     *,
     n_jobs: int = 1,
     units: int = 1,
+    unit_costs: Sequence[float] | None = None,
     spread: bool = False,
 ) -> list:
     """``[function(*task) for task in tasks]`` for tasks that fit whole models themselves (a
@@ -512,19 +513,23 @@ def run_nested(
     ``n_jobs`` local processes take them as heavy tasks and the models inside
     run in those processes (``n_jobs=1``: here). Here, each task is a progress
     step of ``units`` that its models' work moves; a task back from a worker
-    counts ``units`` as it arrives.
+    counts ``units`` as it arrives. ``unit_costs``: each task's cost per unit
+    for the ETA (its model's ``fit_cost``; None: one), the tasks' mean for a
+    worker's, whose chunk is not known when it comes back.
     """
+    costs = [1.0] * len(tasks) if unit_costs is None else list(unit_costs)
     executor = _nested_executor(n_jobs, spread)
     chunks = split_chunks(tasks, executor.n_workers * CHUNKS_PER_WORKER)
     if executor.in_process(chunks, heavy=True):
         outputs = []
-        for task in tasks:
-            with command_progress.step(units):
+        for task, cost in zip(tasks, costs, strict=True):
+            with command_progress.step(units, cost):
                 outputs.append(function(*task))
         return outputs
     command_progress.note_executor(*executor.ran_as(chunks, True))
+    mean_cost = sum(costs) / len(costs) if costs else 1.0
     done = executor.map_chunks(
-        function, chunks, lambda n_done: command_progress.complete(n_done * units), heavy=True
+        function, chunks, lambda n_done: command_progress.complete(n_done * units, mean_cost), heavy=True
     )
     return [result for chunk in done for result in chunk]
 

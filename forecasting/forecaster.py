@@ -240,7 +240,7 @@ class Forecaster(BaseEstimator):
         panel, X, layout = self._read(df)
         estimators = self._estimators(horizon, levels or None)
         with progress_scope("cross_validation"):
-            progress.plan(len(panel) * len(estimators) * windows)
+            progress.plan(len(panel) * len(estimators) * windows, len(panel) * windows * _cost(estimators))
             tables = {
                 alias: backtest(
                     [model], panel, horizon=horizon, folds=windows, step=step, X=X, levels=levels, n_jobs=1
@@ -321,7 +321,7 @@ class Forecaster(BaseEstimator):
         if in_sample:
             _check_in_sample(estimators)
         with progress_scope("fit"):
-            progress.plan(len(panel) * len(estimators))
+            progress.plan(len(panel) * len(estimators), len(panel) * _cost(estimators))
             models = {alias: _fitted_model(model, panel, X) for alias, model in estimators.items()}
         return _Fitted(models, panel, layout, X_future)
 
@@ -578,8 +578,13 @@ class FallbackWarning(UserWarning):
 
 def _fitted_model(model: PanelForecaster, panel: SeriesPanel, X: pd.DataFrame | None) -> PanelForecaster:
     """``model`` fitted on ``panel``, counted as one series per series on the command's progress."""
-    with progress.step(len(panel)):
+    with progress.step(len(panel), model.fit_cost):
         return model.fit(panel, X if model.uses_exog else None)
+
+
+def _cost(estimators: Mapping[str, PanelForecaster]) -> float:
+    """A series' fits by every estimator, in ARIMA fits (the progress ETA's cost)."""
+    return sum(model.fit_cost for model in estimators.values())
 
 
 def _fallback_table(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from forecasting.cli import main
 from forecasting.evaluation.backtest import backtest
 from forecasting.executors import SerialExecutor, run_chunked, use_executor
 from forecasting.models import auto_members as auto_members_module
+from forecasting.models.cv import MIN_TRAIN
 from forecasting.models.registry import make_model
 from forecasting.sample import SAMPLE_PATH
 
@@ -99,6 +100,45 @@ def test_the_eta_follows_the_pace_of_the_last_five_minutes(clock: FakeClock) -> 
     assert status["eta"] == progress.duration(4400) == "1h13m"
 
 
+def test_the_eta_weighs_each_unit_by_its_models_fit_cost(clock: FakeClock) -> None:
+    """On the full BTS retrain the ETA said 11 s at 30 % with 14 minutes to go: the baselines' units
+    came first, at a hundredth of ARIMA's cost each. Counted in cost, their pace foretells ARIMA's."""
+    cheap, costly = make_model("seasonal_naive").fit_cost, make_model("arima").fit_cost
+    assert costly >= 50 * cheap
+    with progress.progress_scope("demo") as report:
+        progress.plan(1000, 500 * cheap + 500 * costly)
+        for _ in range(50):  # the 500 baseline fits in 5 s, at their pace in cost
+            progress.complete(10, cheap)
+            clock.now += 0.1
+        status = report.status()
+        assert status["percent"] == "50"
+        # the cost to come (500 ARIMA fits) at the baselines' pace in cost, not the 5 s the units say
+        assert status["eta"] == progress.duration(5.0 * 500 * costly / (500 * cheap)) == "8m20s"
+        for _ in range(500):
+            clock.now += 2.0
+            progress.complete(1, costly)
+        assert report.status()["eta"] == "0s"
+
+
+def test_units_a_backtest_cannot_score_leave_the_etas_cost_to_come(clock: FakeClock, small_panel) -> None:
+    """A fold without a series to score costs nothing: counted done, but its cost is not paced."""
+    models = [make_model("seasonal_naive"), make_model("arima")]
+    n = len(small_panel)
+    months = small_panel.records.groupby("series_id", observed=True).size().min()
+    with progress.progress_scope("demo") as report:
+        step = months - 3 - (MIN_TRAIN - 1)  # the earliest fold's cutoff leaves every series too short
+        backtest(models, small_panel, horizon=3, folds=2, step=step)
+        assert report.done == report.total == n * 2 * 2
+        assert report.cost_total == pytest.approx(n * (0.01 + 1.0))  # the fold that ran
+        assert report.cost_done == pytest.approx(report.cost_total)
+
+
+def test_a_combination_costs_what_its_members_do() -> None:
+    assert make_model("ensemble", members=["ets", "theta"]).fit_cost == pytest.approx(0.75 + 0.3)
+    auto = make_model("auto")
+    assert auto.fit_cost == pytest.approx(sum(make_model(name).fit_cost for name in auto.candidates))
+
+
 def _counted_bars(monkeypatch) -> list[tqdm]:
     """Every bar the progress module makes from now on, as if on a terminal."""
     bars: list[tqdm] = []
@@ -126,6 +166,8 @@ def test_nested_scopes_and_steps_share_the_one_bar(clock: FakeClock, monkeypatch
         assert outer.done == pytest.approx(10)
         progress.expect(99)  # the total was planned: nothing more is expected
     assert len(bars) == 1 and bars[0].total == 10 and bars[0].n == 10
+    assert bars[0].postfix == "eta 0s"  # the bar shows this module's ETA, not tqdm's own
+    assert "<" not in str(bars[0])  # tqdm's remaining time is not drawn
 
 
 def test_a_step_that_announces_its_work_counts_nested_steps_exactly(clock: FakeClock) -> None:

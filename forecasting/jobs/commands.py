@@ -141,7 +141,8 @@ def forecast(args: argparse.Namespace) -> int:
         panel = forecastable(loaded, config)
     if method is not None:  # before the fit
         check_hierarchy(panel, key="--reconcile")
-    progress.plan(len(panel) + (reconcile_work(panel) if method is not None else 0))
+    units = len(panel) + (reconcile_work(panel) if method is not None else 0)
+    progress.plan(units, units * model.fit_cost)
     exog = exog_settings(JobConfig(name="forecast", sample_events=False), [model])
     uri = tracking.configure(None)
     digest = tracking.data_digest(panel)

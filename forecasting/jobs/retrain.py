@@ -144,7 +144,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     _log("loaded", series=len(panel), rows=len(panel.records), data_digest=digest[:12])
 
     candidates = make_candidates(config)
-    progress.plan(planned_work(config, candidates, panel))
+    progress.plan(*planned_work(config, candidates, panel))
     exog = exog_settings(config, candidates)
     X, _ = build_regressors(panel, config.horizon, exog)
     cache = _Backtests()
@@ -450,19 +450,26 @@ def _backtest_all(
     return pd.concat(frames, ignore_index=True)
 
 
-def planned_work(config: JobConfig, candidates: Sequence[PanelForecaster], panel: SeriesPanel) -> int:
-    """Series fits the job will make, for one progress total up front (:mod:`forecasting.progress`).
+def planned_work(
+    config: JobConfig, candidates: Sequence[PanelForecaster], panel: SeriesPanel
+) -> tuple[int, float]:
+    """Series fits the job will make and what they cost, for one progress total up front
+    (:mod:`forecasting.progress`).
 
     Each distinct candidate's backtest, the champion's when it is not among
-    them, the final fit, and the reconciliation's own backtest.
+    them, the final fit, and the reconciliation's own backtest. The champion
+    in service and the one the job will fit are not known as models yet: their
+    fits are costed as the costliest candidate's, so the ETA errs long.
     """
-    keys = {spec_key(model_spec(model)) for model in candidates}
+    costs = {spec_key(model_spec(model)): model.fit_cost for model in candidates}
+    costliest = max(costs.values())
     champion = deployment.champion_version(config.name)
-    if champion is not None and champion.tags.get(tracking.SPEC_TAG) not in keys:
-        keys.add(champion.tags.get(tracking.SPEC_TAG, ""))
-    units = len(keys) * len(panel) * config.folds + len(panel)
+    if champion is not None and champion.tags.get(tracking.SPEC_TAG) not in costs:
+        costs[champion.tags.get(tracking.SPEC_TAG, "")] = costliest
     own_backtest = config.reconcile is not None and config.folds < RESIDUAL_FOLDS  # else the job's is reused
-    return units + (reconcile_work(panel) if own_backtest else 0)
+    final = len(panel) + (reconcile_work(panel) if own_backtest else 0)
+    units = len(costs) * len(panel) * config.folds + final
+    return units, sum(costs.values()) * len(panel) * config.folds + final * costliest
 
 
 def _backtest_one(
@@ -577,8 +584,8 @@ def fit_and_forecast(
     steps = panel.steps_to_window(config.horizon)
     _log("fit", model=model.model_name, series=len(panel), steps=steps)
     X, X_future = build_regressors(panel, steps, exog if model.uses_exog else None)
-    progress.expect(len(panel))
-    with progress.phase("fit"), progress.step(len(panel)):
+    progress.expect(len(panel), model.fit_cost)
+    with progress.phase("fit"), progress.step(len(panel), model.fit_cost):
         if X is not None:
             forecasts = model.fit(panel, X).predict(steps, X_future, levels=config.levels)
         else:

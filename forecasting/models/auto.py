@@ -97,6 +97,7 @@ from forecasting.models.base import PanelForecaster, concat_rows, series_arrays
 from forecasting.models.ensemble import (
     Member,
     member_fallbacks,
+    members_fit_cost,
     members_history,
     members_use_exog,
     predict_members,
@@ -200,6 +201,11 @@ class Auto(PanelForecaster):
         self.calibrate = calibrate
         self.levels = levels
         self.n_jobs = n_jobs
+
+    @property
+    def fit_cost(self) -> float:  # type: ignore[override]
+        """The members' fit costs together: a combination fits each of them per series."""
+        return members_fit_cost(self.candidates)
 
     @property
     def uses_exog(self) -> bool:  # type: ignore[override]

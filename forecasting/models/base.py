@@ -58,6 +58,9 @@ SELECTED_PARAMS = "selected_params"
 the search (e.g. ETS's letters), collected per series in a local model's ``selected_params_``."""
 
 
+CLOSED_FORM_COST = 0.01
+"""The :attr:`PanelForecaster.fit_cost` of a model with nothing to search or optimise (a baseline)."""
+
 LOCAL_PARAMS: dict[str, list[Constraint]] = {"min_obs": [NONE, POSITIVE_INT], "n_jobs": N_JOBS}
 """The constraints of the two parameters every local model ends with (:class:`LocalForecaster`)."""
 
@@ -79,6 +82,9 @@ class PanelForecaster(BaseEstimator):
     name: str = "model"
     uses_exog: bool = False
     """Whether ``fit``/``predict`` use X; callers pass X only to models that do."""
+    fit_cost: float = 1.0
+    """CPU a series' fit costs relative to ARIMA's (about 75 ms on a BTS series): only the command's
+    progress ETA reads it (:mod:`forecasting.progress`); ``benchmarks/fit_cost.py`` measures it."""
     fits_in_one_piece: ClassVar[bool] = False
     """True when ``fit`` is one piece of work on the whole panel (a global regressor), with no
     per-series work to hand the executor: a backtest hands it the folds instead."""

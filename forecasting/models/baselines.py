@@ -20,7 +20,7 @@ import numpy as np
 from forecasting.core.constants import DEFAULT_LEVELS, SEASON_LENGTH
 from forecasting.core.intervals import normal_intervals
 from forecasting.core.params import POSITIVE_INT
-from forecasting.models.base import LOCAL_PARAMS, LocalForecaster
+from forecasting.models.base import CLOSED_FORM_COST, LOCAL_PARAMS, LocalForecaster
 from forecasting.models.naive import NaiveModel, SeasonalNaiveModel, residual_sigma
 
 
@@ -129,6 +129,7 @@ class Naive(LocalForecaster):
     """Naive forecast for every series of a panel."""
 
     name = "naive"
+    fit_cost = CLOSED_FORM_COST
     series_model = NaiveModel
     _parameter_constraints: ClassVar[dict] = LOCAL_PARAMS
 
@@ -141,6 +142,7 @@ class SeasonalNaive(LocalForecaster):
     """Seasonal naive (m=12): the benchmark MASE is scaled by."""
 
     name = "seasonal_naive"
+    fit_cost = CLOSED_FORM_COST
     series_model = SeasonalNaiveModel
     _parameter_constraints: ClassVar[dict] = {**SeasonalNaiveModel._parameter_constraints, **LOCAL_PARAMS}
 
@@ -156,6 +158,7 @@ class SeasonalProfile(LocalForecaster):
     """Seasonal naive with the seasonal pattern averaged over the last ``seasons`` seasons."""
 
     name = "seasonal_profile"
+    fit_cost = CLOSED_FORM_COST
     series_model = SeasonalProfileModel
     _parameter_constraints: ClassVar[dict] = {**SeasonalProfileModel._parameter_constraints, **LOCAL_PARAMS}
 
@@ -177,6 +180,7 @@ class Drift(LocalForecaster):
     """Random walk with drift."""
 
     name = "drift"
+    fit_cost = CLOSED_FORM_COST
     series_model = DriftModel
     _parameter_constraints: ClassVar[dict] = LOCAL_PARAMS
 
@@ -189,6 +193,7 @@ class Mean(LocalForecaster):
     """Historical mean."""
 
     name = "mean"
+    fit_cost = CLOSED_FORM_COST
     series_model = MeanModel
     _parameter_constraints: ClassVar[dict] = LOCAL_PARAMS
 

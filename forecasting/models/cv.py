@@ -173,10 +173,19 @@ def backtest(
         for model in models
     ]
     # progress: each fold x model counts every series of the panel, the ones it skips included
-    progress.expect(len(panel) * len(models) * len(plans))
-    progress.complete(len(panel) * (len(models) * len(plans) - len(tasks)))
+    cost = sum(model.fit_cost for model in models)
+    progress.expect(len(panel) * len(models) * len(plans), cost / len(models))
+    unscored = sum(plan.train is None for plan in plans)
+    progress.skip(len(panel) * len(models) * unscored, cost / len(models))
     spread = all(model.fits_in_one_piece for model in models)
-    outputs = run_nested(_run_fold, tasks, n_jobs=n_jobs, units=len(panel), spread=spread)
+    outputs = run_nested(
+        _run_fold,
+        tasks,
+        n_jobs=n_jobs,
+        units=len(panel),
+        unit_costs=[task[1].fit_cost for task in tasks],
+        spread=spread,
+    )
     columns = result_columns(levels)
     frames = [frame for frame, _ in outputs if not frame.empty]
     skipped = _concat([plan.skipped for plan in plans], SKIPPED_COLUMNS)

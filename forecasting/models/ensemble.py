@@ -49,6 +49,11 @@ def members_use_exog(members: Sequence[Member]) -> bool:
     return any(member.uses_exog for member in resolve_members(members))
 
 
+def members_fit_cost(members: Sequence[Member]) -> float:
+    """The members' :attr:`~forecasting.models.base.PanelForecaster.fit_cost` summed (the progress ETA's)."""
+    return sum(member.fit_cost for member in resolve_members(members))
+
+
 def resolve_members(members: Sequence[Member], n_jobs: int | None = None) -> list[PanelForecaster]:
     """Fresh, unfitted estimators for registry names or (cloned) instances; names must be distinct.
 
@@ -210,6 +215,11 @@ class Ensemble(PanelForecaster):
         self.backtest_horizon = backtest_horizon
         self.backtest_folds = backtest_folds
         self.n_jobs = n_jobs
+
+    @property
+    def fit_cost(self) -> float:  # type: ignore[override]
+        """The members' fit costs together: a combination fits each of them per series."""
+        return members_fit_cost(self.members)
 
     @property
     def uses_exog(self) -> bool:  # type: ignore[override]

@@ -44,7 +44,7 @@ from statsforecast.models import ADIDA, IMAPA, TSB, CrostonOptimized
 from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.core.demand import ZeroInflated
 from forecasting.core.params import NONE, Constraint, Interval
-from forecasting.models.base import LOCAL_PARAMS, LocalForecaster
+from forecasting.models.base import CLOSED_FORM_COST, LOCAL_PARAMS, LocalForecaster
 
 TSB_ALPHAS = (0.05, 0.1, 0.2, 0.3)
 """Smoothing parameters tried for each of TSB's parts when none is given."""
@@ -149,6 +149,7 @@ class Croston(LocalForecaster):
     """Croston's method per series (optimised smoothing), zero-inflated bounds."""
 
     name = "croston"
+    fit_cost = CLOSED_FORM_COST
     series_model = CrostonSeriesModel
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = LOCAL_PARAMS
 
@@ -161,6 +162,7 @@ class Tsb(LocalForecaster):
     """Teunter-Syntetos-Babai per series, zero-inflated bounds."""
 
     name = "tsb"
+    fit_cost = CLOSED_FORM_COST
     series_model = TsbSeriesModel
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **TsbSeriesModel._parameter_constraints,
@@ -185,6 +187,7 @@ class Adida(LocalForecaster):
     """ADIDA per series (temporal aggregation), zero-inflated bounds."""
 
     name = "adida"
+    fit_cost = CLOSED_FORM_COST
     series_model = AdidaSeriesModel
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = LOCAL_PARAMS
 
@@ -197,6 +200,7 @@ class Imapa(LocalForecaster):
     """IMAPA per series (several temporal aggregations), zero-inflated bounds."""
 
     name = "imapa"
+    fit_cost = CLOSED_FORM_COST
     series_model = ImapaSeriesModel
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = LOCAL_PARAMS
 
