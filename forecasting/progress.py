@@ -195,7 +195,7 @@ class Progress:
             self.credit((_Step(size=float(units), budget=float(units), unit_cost=0.0),), float(units))
 
     def _record_pace(self) -> None:
-        """Keep (time, done) of the last :data:`PACE_WINDOW` seconds, and the one sample before them."""
+        """Keep (time, cost done) of the last :data:`PACE_WINDOW` seconds, and the one sample before them."""
         now = clock()
         self._pace.append((now, self.cost_done))
         while len(self._pace) > 1 and self._pace[1][0] <= now - PACE_WINDOW:
