@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 # Only light modules at import time: the parser, and so `forecasting --help`, must not pay for pandas,
 # MLflow or the models (tests/test_cli_start.py). Each handler imports what it runs.
 from forecasting.core.constants import (
+    ALIGNMENTS,
     CSV_DIALECTS,
     DEFAULT_EXECUTOR,
     DEFAULT_LEVELS,
@@ -113,14 +114,28 @@ def _data_check(args: argparse.Namespace) -> int:
     )
 
 
-def _add_stale_option(command: argparse.ArgumentParser) -> None:
+def _add_stale_option(
+    command: argparse.ArgumentParser, default: int | None = DEFAULT_MAX_STALE_MONTHS
+) -> None:
+    """``--max-stale-months``; ``default`` None where ``--align series`` must tell it given from not."""
     command.add_argument(
         "--max-stale-months",
         type=int,
-        default=DEFAULT_MAX_STALE_MONTHS,
+        default=default,
         metavar="N",
         help="a series that ended more than N months before the panel's last month is stale: reported, "
         f"and not forecast unless --include-stale (default {DEFAULT_MAX_STALE_MONTHS})",
+    )
+
+
+def _add_align_option(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument(
+        "--align",
+        choices=ALIGNMENTS,
+        default=ALIGNMENTS[0],
+        help=f"{what}: calendar (default), the same months for every series, from the panel's last month "
+        "(stale series left out); series, from each series' own last month (series that end in "
+        "different years: company, industry or macro series, a competition set)",
     )
 
 
@@ -262,7 +277,8 @@ def _add_backtest_commands(commands: argparse._SubParsersAction) -> None:
         help="also score each fold reconciled along the hierarchy next to the input, per level",
     )
     _add_selection_options(backtest)
-    _add_stale_option(backtest)
+    _add_align_option(backtest, "each fold's cutoffs")
+    _add_stale_option(backtest, default=None)
     backtest.add_argument(
         "--include-stale", action="store_true", help="backtest stale series too (those with actuals)"
     )
@@ -279,7 +295,6 @@ def _add_backtest_commands(commands: argparse._SubParsersAction) -> None:
 def _backtest(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from forecasting.data.staleness import check_max_stale_months
     from forecasting.evaluation.backtest import (
         backtest_file,
         dominance_warnings,
@@ -293,6 +308,7 @@ def _backtest(args: argparse.Namespace) -> int:
     from forecasting.jobs.reconcile import check_reconcile_method
 
     models = [name.strip() for name in args.models.split(",") if name.strip()]
+    align, max_stale_months, include_stale = commands.aligned_staleness(args)
     if args.reconcile is not None:  # refused before the backtest, not after it
         check_reconcile_method(args.reconcile, key="--reconcile")
         if args.folds < 2:
@@ -309,8 +325,9 @@ def _backtest(args: argparse.Namespace) -> int:
         format=args.format,
         n_jobs=args.n_jobs,
         selection=commands.selection(args),
-        max_stale_months=None if args.include_stale else check_max_stale_months(args.max_stale_months),
+        max_stale_months=None if align == "series" or include_stale else max_stale_months,
         levels=DEFAULT_LEVELS if args.levels is None else args.levels,
+        align=align,
     )
     with pd.option_context("display.width", 160, "display.max_columns", None):
         print(board.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -318,6 +335,8 @@ def _backtest(args: argparse.Namespace) -> int:
     for warning in dominance_warnings(results):
         print(f"forecasting: warning: {warning}", file=sys.stderr)
     cutoffs = ", ".join(str(c) for c in results.attrs["backtest"].cutoffs)
+    if align == "series":
+        cutoffs = f"each series' own, the latest {cutoffs}"
     counts = f"skipped: {len(skipped(results))} series/fold; fallbacks: {len(fallbacks(results))}"
     print(f"cutoffs: {cutoffs}; {counts}")
     _print_left_out(results)
@@ -438,7 +457,8 @@ def _add_job_commands(commands: argparse._SubParsersAction) -> None:
         help=f"with --reconcile: in-sample errors of the last N months (default {RESIDUAL_MONTHS})",
     )
     _add_selection_options(forecast)
-    _add_stale_option(forecast)
+    _add_align_option(forecast, "the forecast months")
+    _add_stale_option(forecast, default=None)
     forecast.add_argument(
         "--include-stale",
         action="store_true",

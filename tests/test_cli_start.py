@@ -89,4 +89,10 @@ def test_defaults_in_help_are_the_modules_defaults():
     assert cli.RESIDUAL_MONTHS == frames.RESIDUAL_MONTHS
     assert cli.DEFAULT_EXECUTOR == executors.DEFAULT_EXECUTOR
     args = cli.build_parser().parse_args(["forecast", "--input", "x.csv", "--horizon", "3", "--output", "-"])
-    assert args.max_stale_months == staleness.DEFAULT_MAX_STALE_MONTHS
+    from forecasting.jobs.commands import aligned_staleness
+
+    # forecast leaves it unset (so --align series can refuse it when given) and resolves it to the default
+    assert args.max_stale_months is None
+    assert aligned_staleness(args) == ("calendar", staleness.DEFAULT_MAX_STALE_MONTHS, False)
+    checked = cli.build_parser().parse_args(["data", "check", "x.csv"])
+    assert checked.max_stale_months == staleness.DEFAULT_MAX_STALE_MONTHS

@@ -122,3 +122,77 @@ def test_backtest_leaves_stale_series_out_unless_asked(
     assert set(pd.read_csv(details)["series_id"]) == {"s0", "s1"}
     assert main([*args, "--include-stale", "--max-stale-months", "1", "--details", str(details)]) == 0
     assert set(pd.read_csv(details)["series_id"]) == {"s0", "s1", "s2"}  # s2: "no actual" listed
+
+
+def _ragged_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "panel.csv"
+    records = ragged_panel().to_long()
+    records.assign(month=records["month"].astype(str))[["series_id", "month", "value"]].to_csv(
+        path, index=False
+    )
+    return path
+
+
+def test_align_series_forecasts_each_series_after_its_own_last_month() -> None:
+    """Company, industry or macro series that end in different years (M1) each want their next months."""
+    panel = ragged_panel()
+    forecasts = fit_and_forecast(make_model("seasonal_naive"), panel, JobConfig(horizon=3), None, "series")
+    months = forecasts.groupby("series_id")["month"].apply(lambda m: sorted(m.astype(str))).to_dict()
+    assert months == {
+        "s0": ["2021-01", "2021-02", "2021-03"],
+        "s1": ["2020-10", "2020-11", "2020-12"],
+        "s2": ["2019-01", "2019-02", "2019-03"],
+    }
+    s2 = forecasts[forecasts["series_id"] == "s2"]["forecast"].to_numpy()
+    np.testing.assert_allclose(s2, panel.series("s2")[pd.period_range("2018-01", "2018-03", freq="M")])
+    with pytest.raises(ConfigError, match="--align"):
+        fit_and_forecast(make_model("naive"), panel, JobConfig(horizon=3), None, "own")
+
+
+def test_forecast_align_series_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    path, output = _ragged_csv(tmp_path), tmp_path / "fc.csv"
+    args = ["forecast", "--input", str(path), "--horizon", "3", "--model", "naive", "--output", str(output)]
+    assert main([*args, "--align", "series"]) == 0
+    assert "for 3 series" in capsys.readouterr().out  # none is stale: each is forecast from its own end
+    last = pd.read_csv(output).groupby("series_id")["month"].max().to_dict()
+    assert last == {"s0": "2021-03", "s1": "2020-12", "s2": "2019-03"}
+    for refused in (["--include-stale"], ["--max-stale-months", "6"], ["--reconcile", "bottom_up"]):
+        assert main([*args, "--align", "series", *refused]) == 2
+        assert f"key '{refused[0]}': " in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # argparse's choices
+        main([*args, "--align", "sideways"])
+    assert exit_info.value.code == 2
+
+
+def test_backtest_align_series_scores_every_series_at_its_own_cutoffs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, details = _ragged_csv(tmp_path), tmp_path / "details.csv"
+    args = ["backtest", "--input", str(path), "--horizon", "3", "--folds", "2", "--models", "naive"]
+    assert main([*args, "--align", "series", "--details", str(details)]) == 0
+    out = capsys.readouterr().out
+    assert "cutoffs: each series' own, the latest 2020-08, 2020-09" in out and "skipped: 0 series/fold" in out
+    scored = pd.read_csv(details).dropna(subset=["mase"])
+    assert scored.set_index("series_id")["folds"].to_dict() == {"s0": 2, "s1": 2, "s2": 2}
+    assert main([*args, "--align", "series", "--include-stale"]) == 2
+    assert main([*args, "--align", "series", "--reconcile", "bottom_up"]) == 2
+
+
+def test_forecast_align_series_covers_m1s_held_out_months(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """M1's series end between 1964 and 1997: with ``--align series`` each one's forecast covers the
+    18 months its test file holds (the default window leaves 611 of the 617 out as stale)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    m1, output = shared_data / "m1", tmp_path / "fc.csv"
+    args = ["forecast", "--input", str(m1 / "m1_monthly_history.csv"), "--horizon", "18", "--limit", "60"]
+    assert main([*args, "--model", "theta", "--align", "series", "--output", str(output)]) == 0
+    forecasts = pd.read_csv(output, dtype={"series_id": str})
+    test = pd.read_csv(m1 / "m1_monthly_test.csv", dtype={"series_id": str})
+    test = test[test["series_id"].isin(forecasts["series_id"])]
+    assert forecasts["series_id"].nunique() == 60
+    merged = forecasts.merge(test, on=["series_id", "month"], how="outer", indicator=True)
+    assert (merged["_merge"] == "both").all() and len(merged) == 60 * 18

@@ -26,6 +26,12 @@ ADJUSTMENT_COLUMNS = ["series_id", "model", "adjustment"]
 DEFAULT_MAX_STALE_MONTHS = 12
 """Months a series may end before the panel's last month and still be forecast."""
 
+ALIGNMENTS: tuple[str, ...] = ("calendar", "series")
+"""Which months a forecast or a backtest fold covers (``--align``): ``calendar``, the same months for
+every series (after the panel's last month, or a fold's cutoff); ``series``, the months after each
+series' own last month (a collection of series that end in different years: company, industry or
+macro series, a competition set)."""
+
 RESIDUAL_MONTHS = 120
 """Reconciliation: in-sample errors of the last so many months are used (see docs/benchmarks.md,
 Reconciliation)."""

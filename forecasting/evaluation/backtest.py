@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import progress
-from forecasting.core.constants import DEFAULT_LEVELS
+from forecasting.core.constants import ALIGNMENTS, DEFAULT_LEVELS
 from forecasting.core.request import ForecastRequest
 from forecasting.data.loaders import load
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_summary
@@ -120,36 +120,48 @@ def _without_stale(panel: SeriesPanel, max_stale_months: int) -> SeriesPanel:
 
 
 def check_folds(
-    panel: SeriesPanel, *, horizon: int, folds: int, step: int | None = None, key: str = "--folds"
+    panel: SeriesPanel,
+    *,
+    horizon: int,
+    folds: int,
+    step: int | None = None,
+    key: str = "--folds",
+    align: str = "calendar",
 ) -> None:
     """Refuse folds whose cutoff no series has history before: they would be left out without a word.
 
     A :class:`ConfigError` naming ``key`` says how many folds the data allows (when
     not even one does, the backtest's own error says how much data it needs).
     """
-    if _scorable_folds(panel, horizon, folds, step) == folds:
+    if _scorable_folds(panel, horizon, folds, step, align) == folds:
         return
-    allowed = next((k for k in range(folds - 1, 0, -1) if _scorable_folds(panel, horizon, k, step) == k), 0)
+    allowed = next(
+        (k for k in range(folds - 1, 0, -1) if _scorable_folds(panel, horizon, k, step, align) == k), 0
+    )
     if allowed == 0:
         return
-    earliest = panel.records["month"].max() - max(fold_offsets(horizon, folds, step))
+    offset = max(fold_offsets(horizon, folds, step))
+    earliest = (
+        f"{offset} months before each series' last month"
+        if align == "series"
+        else f"a cutoff in {panel.records['month'].max() - offset}"
+    )
     raise ConfigError(
-        f"{folds} folds of {horizon} months reach back to a cutoff in {earliest}, before any series has "
+        f"{folds} folds of {horizon} months reach back to {earliest}, before any series has "
         f"{MIN_TRAIN} months of history; this data allows at most {allowed} fold(s)",
         key=key,
     )
 
 
-def _scorable_folds(panel: SeriesPanel, horizon: int, folds: int, step: int | None) -> int:
-    """How many of the folds' cutoffs leave some series ``MIN_TRAIN`` observed months to train on."""
+def _scorable_folds(panel: SeriesPanel, horizon: int, folds: int, step: int | None, align: str) -> int:
+    """How many of the folds' cutoffs leave some series ``MIN_TRAIN`` observed months to train on
+    (cut at the panel's last month less the fold's offset, or at each series' own with ``series``)."""
     records = panel.records
     months = records["month"].array.asi8
-    last = int(months.max())
+    ids = records["series_id"].to_numpy()
+    last = pd.Series(months).groupby(ids).transform("max").to_numpy() if align == "series" else months.max()
     return sum(
-        int(
-            pd.Series(months <= last - offset).groupby(records["series_id"].to_numpy()).sum().max()
-            >= MIN_TRAIN
-        )
+        int(pd.Series(months <= last - offset).groupby(ids).sum().max() >= MIN_TRAIN)
         for offset in fold_offsets(horizon, folds, step)
     )
 
@@ -165,12 +177,15 @@ def backtest_file(
     selection: Mapping[str, Any] | None = None,
     max_stale_months: int | None = DEFAULT_MAX_STALE_MONTHS,
     levels: Sequence[int] = DEFAULT_LEVELS,
+    align: str = "calendar",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Load ``path`` with the package loaders and backtest registry ``models`` on it
     (on the part :meth:`SeriesPanel.select` keeps with ``selection``, when given).
     Series that ended more than ``max_stale_months`` before the panel's last month are
     left out, as a forecast leaves them out (logged; ``None`` keeps them).
 
+    ``align`` (``--align``): each fold cuts every series at the same month
+    (``calendar``) or each series relative to its own last month (``series``).
     Intervals are forecast and scored at ``levels`` (``--levels``). Returns ``(leaderboard, results)``;
     what ``forecasting backtest`` prints. Bad options are
     :class:`ConfigError` naming the command-line option, too little data a :class:`DataError`.
@@ -181,6 +196,8 @@ def backtest_file(
     horizon, levels = request.horizon, request.levels
     if n_jobs == 0:
         raise ConfigError("must not be 0 (1: serial, -1: all cores)", key="--n-jobs")
+    if align not in ALIGNMENTS:
+        raise ConfigError(f"must be one of {', '.join(ALIGNMENTS)}. Got {align!r}", key="--align")
     unknown = [name for name in models if name not in available_models()]
     if unknown or not models:
         got = f"unknown model {shorten(unknown[0])}" if unknown else "no model named"
@@ -194,11 +211,13 @@ def backtest_file(
         panel = panel.select(**selection)
     if max_stale_months is not None:
         panel = _without_stale(panel, max_stale_months)
-    check_folds(panel, horizon=horizon, folds=folds)
+    check_folds(panel, horizon=horizon, folds=folds, align=align)
     estimators = [make_model(name, horizon=horizon, levels=levels) for name in models]
     try:
         with progress.phase("backtest"):
-            results = backtest(estimators, panel, horizon=horizon, folds=folds, levels=levels, n_jobs=n_jobs)
+            results = backtest(
+                estimators, panel, horizon=horizon, folds=folds, levels=levels, n_jobs=n_jobs, align=align
+            )
     except DataError as error:
         raise DataError(str(error), file=path) from None
     return leaderboard(results, levels=levels), results

@@ -21,7 +21,7 @@ import pandas as pd
 
 from forecasting import deployment, model_folder, progress, tracking
 from forecasting.core.checks import check_experiment_name
-from forecasting.core.constants import CSV_DIALECTS, DEFAULT_LEVELS
+from forecasting.core.constants import ALIGNMENTS, CSV_DIALECTS, DEFAULT_LEVELS, DEFAULT_MAX_STALE_MONTHS
 from forecasting.core.request import ForecastRequest
 from forecasting.data.loaders import load
 from forecasting.data.staleness import check_max_stale_months
@@ -107,6 +107,7 @@ def forecast(args: argparse.Namespace) -> int:
     residuals = getattr(args, "residuals", None) or RESIDUAL_SOURCES[0]
     months_given = getattr(args, "residual_months", None)
     residual_months = RESIDUAL_MONTHS if months_given is None else months_given
+    align, max_stale_months, include_stale = aligned_staleness(args)
     if method is not None:
         check_reconcile_method(method)
         check_residual_source(residuals)
@@ -133,12 +134,12 @@ def forecast(args: argparse.Namespace) -> int:
         name="forecast",
         horizon=request.horizon,
         levels=request.levels,
-        max_stale_months=check_max_stale_months(args.max_stale_months),
-        include_stale=args.include_stale,
+        max_stale_months=max_stale_months,
+        include_stale=include_stale,
     )
     with progress.phase("load"):
         loaded = select_panel(SeriesPanel.from_load(load(args.input, args.format)), args)
-        panel = forecastable(loaded, config)
+        panel = forecastable(loaded, config) if align == "calendar" else loaded
     if method is not None:  # before the fit
         check_hierarchy(panel, key="--reconcile")
     units = len(panel) + (reconcile_work(panel) if method is not None else 0)
@@ -156,6 +157,7 @@ def forecast(args: argparse.Namespace) -> int:
             "model": model.model_name,
             "horizon": args.horizon,
             "levels": config.levels,
+            "align": align,
             "input": args.input,
         },
         dataset=partial(
@@ -167,7 +169,7 @@ def forecast(args: argparse.Namespace) -> int:
         ),
     )
     with opening.working():
-        forecasts = fit_and_forecast(model, panel, config, exog)
+        forecasts = fit_and_forecast(model, panel, config, exog, align)
     with opening.resumed() as run:
         if method is not None:
             X, _ = build_regressors(panel, args.horizon, exog)  # the covariance backtest's
@@ -201,6 +203,8 @@ def forecast(args: argparse.Namespace) -> int:
             if path is not None:
                 tracking.log_exports([(path, path)])
         window = f"{table['month'].min()}..{table['month'].max()}" if len(table) else "no months"
+        if align == "series":
+            window = f"each series' next {args.horizon} months, {window}"
         tracking.set_description(
             f"One-off forecast of {len(panel)} series of `{args.input}` with {model.model_name}: "
             f"{window}, written to `{path or 'stdout'}`."
@@ -213,6 +217,35 @@ def forecast(args: argparse.Namespace) -> int:
         file=sys.stdout if path is not None else sys.stderr,
     )
     return EXIT_OK
+
+
+def aligned_staleness(args: argparse.Namespace) -> tuple[str, int, bool]:
+    """``--align`` and the staleness and reconciliation options it allows:
+    ``(align, max_stale_months, include_stale)``.
+
+    Staleness is measured from the panel's last month, which only ``--align calendar`` forecasts
+    from: with ``--align series`` every series is forecast from its own last month, and the stale
+    options are refused rather than ignored.
+    """
+    align = getattr(args, "align", ALIGNMENTS[0])
+    given_months = getattr(args, "max_stale_months", None)
+    include_stale = getattr(args, "include_stale", False)
+    stale_flags = {"--include-stale": include_stale, "--max-stale-months": given_months is not None}
+    given = [flag for flag, is_given in stale_flags.items() if is_given]
+    if align == "series" and given:
+        raise ConfigError(
+            "only applies with --align calendar (--align series forecasts every series from its own "
+            "last month: none is stale)",
+            key=given[0],
+        )
+    if align == "series" and getattr(args, "reconcile", None) is not None:
+        raise ConfigError(
+            "needs --align calendar: a hierarchy adds up month by month, so every series must cover the "
+            "same months",
+            key="--reconcile",
+        )
+    months = DEFAULT_MAX_STALE_MONTHS if given_months is None else check_max_stale_months(given_months)
+    return align, months, include_stale
 
 
 def selection(args: argparse.Namespace) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from forecasting import deployment, model_folder, progress, tracking
+from forecasting.core.constants import ALIGNMENTS
 from forecasting.data.loaders import load
 from forecasting.data.report import DataQualityReport
 from forecasting.data.staleness import report_stale, stale_summary
@@ -574,14 +575,19 @@ def fit_and_forecast(
     panel: SeriesPanel,
     config: JobConfig,
     exog: dict[str, Any] | None,
+    align: str = "calendar",
 ) -> pd.DataFrame:
     """Fit on all data and forecast the run's window: the ``config.horizon`` months after the
     panel's last month, for every series (a series that ends early is forecast from its end
-    through the window; only the window is returned). Regressors only for models that use them.
+    through the window; only the window is returned). ``align="series"`` (a one-off forecast of
+    series that end in different years): the ``config.horizon`` months after each series' own
+    last month. Regressors only for models that use them.
 
     A series whose forecast or interval is not finite gets the fallback model's, logged.
     """
-    steps = panel.steps_to_window(config.horizon)
+    if align not in ALIGNMENTS:
+        raise ConfigError(f"must be one of {', '.join(ALIGNMENTS)}. Got {align!r}", key="--align")
+    steps = config.horizon if align == "series" else panel.steps_to_window(config.horizon)
     _log("fit", model=model.model_name, series=len(panel), steps=steps)
     X, X_future = build_regressors(panel, steps, exog if model.uses_exog else None)
     progress.expect(len(panel), model.fit_cost)
@@ -590,7 +596,8 @@ def fit_and_forecast(
             forecasts = model.fit(panel, X).predict(steps, X_future, levels=config.levels)
         else:
             forecasts = model.fit(panel).predict(steps, levels=config.levels)
-    forecasts = in_window(forecasts, panel.records["month"].max(), config.horizon)
+    if align == "calendar":
+        forecasts = in_window(forecasts, panel.records["month"].max(), config.horizon)
     forecasts, swapped = replace_non_finite(forecasts, panel, config.levels)  # never export inf or blanks
     for row in swapped.itertuples():
         _log("fallback", model=row.model, series=row.series_id, fallback=row.fallback, reason=row.reason)

@@ -39,7 +39,7 @@ from sklearn.base import clone
 
 from forecasting import progress
 from forecasting.core.checks import check_levels
-from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS
+from forecasting.core.constants import ALIGNMENTS, DEFAULT_LEVELS, FALLBACK_COLUMNS
 from forecasting.core.intervals import interval_columns
 from forecasting.core.scales import series_scales
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS
@@ -153,7 +153,7 @@ def backtest(
             f"The 'window_length' parameter must be an int >= {min_train} for a sliding window. "
             f"Got {window_length!r} instead."
         )
-    if align not in ("calendar", "series"):
+    if align not in ALIGNMENTS:
         raise ValueError(f"The 'align' parameter must be 'calendar' or 'series'. Got {align!r} instead.")
     ends = panel.spans()["last"]
     if align == "calendar":
