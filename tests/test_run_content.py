@@ -170,7 +170,13 @@ def test_a_forecast_run_is_named_by_model_and_panel_and_says_what_it_wrote(tmp_p
     assert main(argv) == 0
     run = mlflow.get_run(pd.read_csv(out)["run_id"].iloc[0])
     assert run.info.run_name == "naive on ports.csv"
-    assert run.data.params == {"model": "naive", "horizon": "4", "levels": "[80, 95]", "input": str(data)}
+    assert run.data.params == {
+        "model": "naive",
+        "horizon": "4",
+        "levels": "[80, 95]",
+        "align": "calendar",
+        "input": str(data),
+    }
     assert run.data.tags[tracking.NOTE_TAG] == (
         f"One-off forecast of 2 series of `{data}` with naive: 2017-07..2017-10, written to `{out}`."
     )

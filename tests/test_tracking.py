@@ -197,14 +197,14 @@ def test_a_one_off_forecast_run_opens_beside_the_fit_and_ends_failed_or_killed_w
         opened.set()
 
     def fit_then(outcome: BaseException | None):
-        def fit(model, panel, config, exog):
+        def fit(model, panel, config, exog, align):
             assert opened.wait(60)
             opened.clear()
             runs = mlflow.search_runs(search_all_experiments=True, output_format="list")
             seen.append(sorted((run.info.status, run.data.tags.get(tracking.RUN_TYPE_TAG)) for run in runs))
             if outcome is not None:
                 raise outcome
-            return real_fit(model, panel, config, exog)
+            return real_fit(model, panel, config, exog, align)
 
         return fit
 
