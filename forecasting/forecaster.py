@@ -45,7 +45,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from forecasting import progress
-from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS, MAX_HORIZON
+from forecasting.core.constants import ALIGNMENTS, DEFAULT_LEVELS, FALLBACK_COLUMNS, MAX_HORIZON
 from forecasting.core.exog import exog_columns, exog_values
 from forecasting.core.intervals import frame_levels, normal_intervals
 from forecasting.core.request import ForecastRequest
@@ -220,10 +220,16 @@ class Forecaster(BaseEstimator):
         n_windows: int,
         step_size: int | None = None,
         level: Sequence[int] | None = DEFAULT_LEVELS,
+        align: str = "series",
     ) -> pd.DataFrame:
         """Rolling-origin forecasts of ``n_windows`` cutoffs, each forecasting ``h`` months.
 
-        The last window ends at the last month of ``df``; earlier cutoffs are
+        The last window ends at the last month of each series (``align="series"``,
+        as ``forecast`` forecasts each series from its own end, and as
+        statsforecast's ``cross_validation`` cuts series that end on different
+        dates) or of ``df`` (``"calendar"``: every series cut at the same months,
+        the ``backtest`` command's default; a series that ended earlier is
+        scored only where it has actuals). Earlier cutoffs are
         ``step_size`` months apart (default ``max(h // n_windows, 1)``, the
         backtest's). Each window fits fresh clones on the data up to its
         cutoff; exogenous columns of ``df`` after the cutoff are the future
@@ -237,13 +243,27 @@ class Forecaster(BaseEstimator):
         windows = _positive_int(n_windows, "n_windows", "cross_validation")
         step = None if step_size is None else _positive_int(step_size, "step_size", "cross_validation")
         levels = ForecastRequest(horizon, _levels(level, "cross_validation")).levels
+        if align not in ALIGNMENTS:
+            raise ConfigError(
+                f"The 'align' parameter of cross_validation must be one of {list(ALIGNMENTS)}. "
+                f"Got {align!r} instead.",
+                key="align",
+            )
         panel, X, layout = self._read(df)
         estimators = self._estimators(horizon, levels or None)
         with progress_scope("cross_validation"):
             progress.plan(len(panel) * len(estimators) * windows, len(panel) * windows * _cost(estimators))
             tables = {
                 alias: backtest(
-                    [model], panel, horizon=horizon, folds=windows, step=step, X=X, levels=levels, n_jobs=1
+                    [model],
+                    panel,
+                    horizon=horizon,
+                    folds=windows,
+                    step=step,
+                    X=X,
+                    levels=levels,
+                    n_jobs=1,
+                    align=align,
                 )
                 for alias, model in estimators.items()
             }

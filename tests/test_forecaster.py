@@ -177,6 +177,27 @@ def test_cross_validation_is_the_backtest(df, panel):
     np.testing.assert_allclose(wide["th"], ordered["forecast"])
 
 
+def test_cross_validation_cuts_each_series_at_its_own_end_like_its_forecast(df):
+    """Series that end in different years (M1: 1964-1997) are each scored at their own cutoffs, as
+    ``forecast`` forecasts each from its own end and statsforecast's cross_validation cuts them;
+    ``align="calendar"`` cuts all at the same months, where the early-ended series have no actuals."""
+    ends = {"s0": "2019-12", "s1": "2017-06", "s2": "2015-12"}
+    ragged = df[df["month"] <= df["series_id"].map(lambda sid: pd.Period(ends[sid], "M"))]
+    forecaster = Forecaster(["naive"])
+    own = forecaster.cross_validation(ragged, h=3, n_windows=2)
+    cutoffs = own.groupby("series_id")["cutoff"].apply(lambda c: sorted(set(c.astype(str)))).to_dict()
+    assert cutoffs == {
+        "s0": ["2019-08", "2019-09"],
+        "s1": ["2017-02", "2017-03"],
+        "s2": ["2015-08", "2015-09"],
+    }
+    assert len(own) == 3 * 2 * 3
+    calendar = forecaster.cross_validation(ragged, h=3, n_windows=2, align="calendar")
+    assert set(calendar["series_id"]) == {"s0"}
+    with pytest.raises(ConfigError, match="'align' parameter of cross_validation"):
+        forecaster.cross_validation(ragged, h=3, n_windows=2, align="own")
+
+
 def test_text_columns_are_dimensions_and_n_jobs_reaches_the_models(df):
     with executor_scope("serial"):  # n_jobs is only checked here: no worker processes for it
         forecaster = Forecaster(["theta", make_model("naive")], n_jobs=2).fit(df)
