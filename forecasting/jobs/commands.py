@@ -210,7 +210,8 @@ def forecast(args: argparse.Namespace) -> int:
             f"{window}, written to `{path or 'stdout'}`."
         )
     left_out = len(loaded) - len(panel)
-    stale = f"; {left_out} stale series not forecast (--include-stale)" if left_out else ""
+    hint = "--include-stale: through the same months; --align series: each from its own last month"
+    stale = f"; {left_out} stale series not forecast ({hint})" if left_out else ""
     print(
         f"wrote {len(table)} forecasts ({window}) for {len(panel)} series to {path or 'stdout'}"
         f"{stale} (run {run.info.run_id} in {uri})",
