@@ -42,14 +42,14 @@ def cpu_per_series(name: str, panel: SeriesPanel, horizon: int) -> float:
     return (time.process_time() - start) / len(panel)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--panel", required=True, help="long CSV: series_id, month, value")
     parser.add_argument("--series", type=int, default=200, help="series drawn from the panel")
     parser.add_argument("--horizon", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", default=",".join(sorted(MODELS)), help="comma-separated registry names")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     panel = sample_panel(args.panel, args.series, args.seed)
     names = args.models.split(",")
     seconds = {name: cpu_per_series(name, panel, args.horizon) for name in names}
