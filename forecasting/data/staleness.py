@@ -53,7 +53,8 @@ def stale_reason(panel_last: pd.Period, max_stale_months: int) -> str:
     """The report's reason for a stale series (one text, so reports group them)."""
     return (
         f"series ended more than {max_stale_months} month(s) before the panel's last month {panel_last}: "
-        "not forecast unless --include-stale (series.include_stale in a job)"
+        "not forecast unless --include-stale (series.include_stale in a job), or by a one-off forecast "
+        "with --align series (each series from its own last month)"
     )
 
 
