@@ -34,7 +34,7 @@ does not go back when it begins.
 The ETA is not extrapolated from the units: a retrain's baselines fit a
 series a hundred times faster than ARIMA or ``auto``, and at their pace the
 ETA said 11 seconds with 14 minutes left. Each unit also carries a cost, its
-model's :attr:`~forecasting.models.base.PanelForecaster.fit_cost` (CPU per
+model's :attr:`~forecasting.models.base.PanelForecaster.fit_cost` (time per
 series relative to ARIMA's), given with the units to :func:`plan`,
 :func:`expect` and :func:`step`; the ETA is the cost still to come at the
 recent pace of cost done. The bar and the log lines still count units.

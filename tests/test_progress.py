@@ -134,7 +134,7 @@ def test_units_a_backtest_cannot_score_leave_the_etas_cost_to_come(clock: FakeCl
 
 
 def test_a_combination_costs_what_its_members_do() -> None:
-    assert make_model("ensemble", members=["ets", "theta"]).fit_cost == pytest.approx(0.75 + 0.3)
+    assert make_model("ensemble", members=["ets", "theta"]).fit_cost == pytest.approx(0.65 + 0.25)
     auto = make_model("auto")
     assert auto.fit_cost == pytest.approx(sum(make_model(name).fit_cost for name in auto.candidates))
 

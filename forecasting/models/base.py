@@ -83,8 +83,9 @@ class PanelForecaster(BaseEstimator):
     uses_exog: bool = False
     """Whether ``fit``/``predict`` use X; callers pass X only to models that do."""
     fit_cost: float = 1.0
-    """CPU a series' fit costs relative to ARIMA's (about 75 ms on a BTS series): only the command's
-    progress ETA reads it (:mod:`forecasting.progress`); ``benchmarks/fit_cost.py`` measures it."""
+    """Time a series' fit takes relative to ARIMA's (about 50 ms of wall time on a BTS series with
+    the commands' default executor on 2 cores): only the command's progress ETA reads it
+    (:mod:`forecasting.progress`); ``benchmarks/fit_cost.py --executor local`` measures it."""
     fits_in_one_piece: ClassVar[bool] = False
     """True when ``fit`` is one piece of work on the whole panel (a global regressor), with no
     per-series work to hand the executor: a backtest hands it the folds instead."""

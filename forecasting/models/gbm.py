@@ -149,7 +149,7 @@ class GradientBoosting(PanelForecaster):
     """
 
     name = "gbm"
-    fit_cost = 0.4
+    fit_cost = 0.3
     fits_in_one_piece = True
     uses_exog = True
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {

@@ -354,7 +354,7 @@ class Ets(LocalForecaster):
     chosen forms per series."""
 
     name = "ets"
-    fit_cost = 0.75
+    fit_cost = 0.65
     series_model = EtsSeriesModel
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **EtsSeriesModel._parameter_constraints,
@@ -387,7 +387,7 @@ class Theta(LocalForecaster):
     ``series_params`` fixes chosen variants per series."""
 
     name = "theta"
-    fit_cost = 0.3
+    fit_cost = 0.25
     series_model = ThetaSeriesModel
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **ThetaSeriesModel._parameter_constraints,
@@ -415,7 +415,7 @@ class Ces(LocalForecaster):
     """Complex exponential smoothing per series; ``series_params`` fixes chosen season types per series."""
 
     name = "ces"
-    fit_cost = 0.9
+    fit_cost = 0.75
     series_model = CesSeriesModel
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **CesSeriesModel._parameter_constraints,
