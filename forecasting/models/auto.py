@@ -115,6 +115,11 @@ DEFAULT_MEMBERS = (
     "seasonal_profile",
     *INTERMITTENT_MEMBERS,
 )
+FIT_COST_SHARE = 0.85
+"""``auto``'s fit costs this share of its members' fits summed (the progress ETA's cost): it fits the
+intermittent-demand members on the sparse series only, and its earliest backtest fold reuses the
+form search's fit. ``benchmarks/fit_cost.py`` on BTS: 0.87 serial, 0.86 with the local executor
+(400 series); the full-BTS retrain's backtests 0.77."""
 
 
 class Auto(PanelForecaster):
@@ -204,8 +209,9 @@ class Auto(PanelForecaster):
 
     @property
     def fit_cost(self) -> float:  # type: ignore[override]
-        """The members' fit costs together: a combination fits each of them per series."""
-        return members_fit_cost(self.candidates)
+        """:data:`FIT_COST_SHARE` of the members' fit costs together: it fits each per series, some
+        on fewer series or folds."""
+        return FIT_COST_SHARE * members_fit_cost(self.candidates)
 
     @property
     def uses_exog(self) -> bool:  # type: ignore[override]

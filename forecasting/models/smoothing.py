@@ -387,7 +387,7 @@ class Theta(LocalForecaster):
     ``series_params`` fixes chosen variants per series."""
 
     name = "theta"
-    fit_cost = 0.25
+    fit_cost = 0.3
     series_model = ThetaSeriesModel
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
         **ThetaSeriesModel._parameter_constraints,
