@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from forecasting.core.constants import MAX_HORIZON
+from forecasting.core.constants import ALIGNMENTS, MAX_HORIZON
 from forecasting.errors import ConfigError, shorten
 
 JOB_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -40,6 +40,13 @@ def check_levels(levels: Sequence[int]) -> tuple[int, ...]:
             f"The 'levels' parameter of predict must hold distinct ints in (0, 100). Got {levels!r} instead."
         )
     return checked
+
+
+def check_align(align: object, *, key: str = "--align") -> str:
+    """One of :data:`~forecasting.core.constants.ALIGNMENTS`; ConfigError naming ``key`` otherwise."""
+    if align not in ALIGNMENTS:
+        raise ConfigError(f"must be one of {', '.join(ALIGNMENTS)}. Got {align!r}", key=key)
+    return str(align)
 
 
 def check_job_name(name: object, *, key: str = "job.name", file: str | None = None) -> str:

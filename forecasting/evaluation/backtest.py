@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting import progress
-from forecasting.core.constants import ALIGNMENTS, DEFAULT_LEVELS
+from forecasting.core.checks import check_align
+from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.core.request import ForecastRequest
 from forecasting.data.loaders import load
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_summary
@@ -196,8 +197,7 @@ def backtest_file(
     horizon, levels = request.horizon, request.levels
     if n_jobs == 0:
         raise ConfigError("must not be 0 (1: serial, -1: all cores)", key="--n-jobs")
-    if align not in ALIGNMENTS:
-        raise ConfigError(f"must be one of {', '.join(ALIGNMENTS)}. Got {align!r}", key="--align")
+    check_align(align)
     unknown = [name for name in models if name not in available_models()]
     if unknown or not models:
         got = f"unknown model {shorten(unknown[0])}" if unknown else "no model named"

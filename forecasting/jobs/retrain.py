@@ -24,7 +24,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 
 from forecasting import deployment, model_folder, progress, tracking
-from forecasting.core.constants import ALIGNMENTS
+from forecasting.core.checks import check_align
 from forecasting.data.loaders import load
 from forecasting.data.report import DataQualityReport
 from forecasting.data.staleness import report_stale, stale_summary
@@ -585,9 +585,7 @@ def fit_and_forecast(
 
     A series whose forecast or interval is not finite gets the fallback model's, logged.
     """
-    if align not in ALIGNMENTS:
-        raise ConfigError(f"must be one of {', '.join(ALIGNMENTS)}. Got {align!r}", key="--align")
-    steps = config.horizon if align == "series" else panel.steps_to_window(config.horizon)
+    steps = config.horizon if check_align(align) == "series" else panel.steps_to_window(config.horizon)
     _log("fit", model=model.model_name, series=len(panel), steps=steps)
     X, X_future = build_regressors(panel, steps, exog if model.uses_exog else None)
     progress.expect(len(panel), model.fit_cost)

@@ -183,7 +183,7 @@ def backtest(
         tasks,
         n_jobs=n_jobs,
         units=len(panel),
-        unit_costs=[task[1].fit_cost for task in tasks],
+        unit_costs=[model.fit_cost for _, model, *_ in tasks],
         spread=spread,
     )
     columns = result_columns(levels)
