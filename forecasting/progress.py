@@ -97,6 +97,8 @@ class _Step:
     credited: float = 0.0
     exact: bool = False
     """Steps nested in this one announced their units (:func:`announce`): each gets its exact share."""
+    nested_cost: float = 0.0
+    """What the announced nested units cost in all: a nested step's share is its units' cost over it."""
 
     @property
     def left(self) -> float:
@@ -407,15 +409,16 @@ def step(units: int, unit_cost: float = 1.0) -> Iterator[None]:
     Outside any step the block counts exactly ``units`` of the total (which
     :func:`expect` or :func:`plan` announced); inside one it may fill
     :data:`NESTED_SHARE` of what its parent has left, as its own ``units`` come in,
-    or exactly its share of the parent when the parent announced its work, at
-    the parent's cost (``unit_cost`` is then ignored).
+    or exactly its share of the parent when the parent announced its work (its
+    units' cost over the announced cost). Nested, the bar's units cost what the
+    outermost step's do.
     """
     report = _CURRENT.get()
     if report is None:
         yield
         return
     outer = _STEPS.get()
-    budget = float(units) if not outer else _nested_budget(outer[-1], units)
+    budget = float(units) if not outer else _nested_budget(outer[-1], units, unit_cost)
     budget = budget if units > 0 else 0.0
     if units > 0:
         report.begin_work()
@@ -428,22 +431,25 @@ def step(units: int, unit_cost: float = 1.0) -> Iterator[None]:
     report.credit((*outer, own), own.left)
 
 
-def _nested_budget(parent: _Step, units: int) -> float:
+def _nested_budget(parent: _Step, units: int, unit_cost: float) -> float:
     if parent.exact:
-        return min(units * parent.budget / parent.size, parent.left)
+        return min(units * unit_cost * parent.budget / parent.nested_cost, parent.left)
     return parent.left * NESTED_SHARE
 
 
-def announce(units: int) -> None:
-    """The innermost step turns out to hold ``units`` of nested work (``auto`` knows it once it has
-    planned its members' backtests and fits): the steps nested in it then count their exact share
-    of its units, so the bar neither stalls at 100 % nor jumps at the end. The command's total
-    does not change: a retrain's percentage never goes back when ``auto``'s fold begins."""
+def announce(units: int, cost: float | None = None) -> None:
+    """The innermost step turns out to hold ``units`` of nested work costing ``cost`` in all (None:
+    one a unit; ``auto`` knows both once it has planned its members' backtests and fits): the
+    steps nested in it then count their exact share of its units, their units' cost over ``cost``,
+    so the bar neither stalls at 100 % nor jumps at the end, and fills as the time goes (an ETS
+    fit's unit counts 65 times a seasonal naive one's). The command's total does not change: a
+    retrain's percentage never goes back when ``auto``'s fold begins."""
     steps = _STEPS.get()
     if _CURRENT.get() is None or not steps or units <= 0:
         return
     inner = steps[-1]
     inner.size, inner.exact = float(units), True
+    inner.nested_cost = float(units) if cost is None else float(cost)
 
 
 def complete(units: int, unit_cost: float = 1.0) -> None:
@@ -459,7 +465,7 @@ def skip(units: int, unit_cost: float = 1.0) -> None:
     if report is None or units <= 0:
         return
     if _STEPS.get():  # inside a step: a share of its units, whose cost was planned as the step's
-        complete(units)
+        complete(units, unit_cost)
         return
     report.skip(units, units * unit_cost)
 

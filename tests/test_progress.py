@@ -185,6 +185,23 @@ def test_a_step_that_announces_its_work_counts_nested_steps_exactly(clock: FakeC
         assert report.done == report.total == 10
 
 
+def test_announced_work_is_shared_by_cost_so_the_bar_fills_as_the_time_goes(clock: FakeClock) -> None:
+    """``auto``'s ETS fits cost 65 times its seasonal naive ones: a unit of each must not count alike
+    (the forecast's ETA said 4x the time left on BTS when they did)."""
+    with progress.progress_scope("demo") as report:
+        progress.plan(10, 10.0)
+        with progress.step(10):
+            progress.announce(20, cost=10 * 0.65 + 10 * 0.01)
+            with progress.step(10, 0.65):
+                pass
+            assert report.done == pytest.approx(10 * 6.5 / 6.6)
+            progress.skip(4, 0.01)  # units a backtest fold skips: their share at their cost too
+            assert report.done == pytest.approx(10 * (6.5 + 0.04) / 6.6)
+            with progress.step(6, 0.01):
+                pass
+        assert report.done == pytest.approx(10) and report.cost_done == pytest.approx(10)
+
+
 def test_auto_announces_its_backtests_and_fits_so_the_bar_tracks_them(clock: FakeClock, small_panel) -> None:
     """The bar must not reach 100 % while ``auto`` still fits (it did, 30 minutes early, on BTS)."""
     seen: list[tuple[float, float]] = []
@@ -200,11 +217,16 @@ def test_auto_announces_its_backtests_and_fits_so_the_bar_tracks_them(clock: Fak
     work = {}
     with pytest.MonkeyPatch.context() as patch, progress.progress_scope("demo") as report:
         patch.setattr(auto_members_module, "_backtest_and_fit_one", recording)
-        patch.setattr(progress, "announce", lambda units: (work.update(units=units), announce(units)))
+        patch.setattr(
+            progress,
+            "announce",
+            lambda units, cost: (work.update(units=units, cost=cost), announce(units, cost)),
+        )
         progress.plan(len(small_panel))
         with progress.step(len(small_panel)):
             model = make_model("auto", horizon=3).fit(small_panel)
     assert work["units"] > 3 * len(small_panel)  # every member's folds and fits
+    assert 0.01 * work["units"] < work["cost"] < 0.65 * work["units"]  # each at its member's fit_cost
     assert {total for _, total in seen} == {len(small_panel)}  # one unit a series: the members share them
     done = [value for value, _ in seen]
     assert len(done) == len(model.members_) and done == sorted(done) and done[-2] < len(small_panel)

@@ -228,7 +228,7 @@ class Auto(PanelForecaster):
         groups = planned_groups(candidates, self.plan_)
         levels = self._levels()
         horizon, folds = self.backtest_horizon, self.backtest_folds
-        progress.announce(planned_work(groups, folds))
+        progress.announce(*planned_work(groups, folds))
         with regressor_cache(groups) as cached:
             results, members, failures = backtest_and_fit(
                 cached,

@@ -25,6 +25,7 @@ from typing import NamedTuple
 import pandas as pd
 from sklearn.base import clone
 
+from forecasting import progress
 from forecasting.core.constants import DEFAULT_LEVELS, FALLBACK_COLUMNS
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.executors import run_concurrently
@@ -40,10 +41,12 @@ small panel the GBM would refit up to 12 times for its own intervals, which insi
 input among six and are refitted again at every backtest fold."""
 
 
-def planned_work(groups: Sequence[tuple[PanelForecaster, list[str]]], folds: int) -> int:
-    """Series fits ``auto`` will run, as the command's progress counts them: each member's series
-    at every backtest fold, once more for a form searched before the folds, and once for the fit."""
-    return sum(len(ids) * (folds + 1 + _searches_form(member, folds)) for member, ids in groups)
+def planned_work(groups: Sequence[tuple[PanelForecaster, list[str]]], folds: int) -> tuple[int, float]:
+    """Series fits ``auto`` will run, as the command's progress counts them, and their cost: each
+    member's series at every backtest fold, once more for a form searched before the folds, and
+    once for the fit, each at the member's ``fit_cost``."""
+    units = [len(ids) * (folds + 1 + _searches_form(member, folds)) for member, ids in groups]
+    return sum(units), sum(n * member.fit_cost for n, (member, _) in zip(units, groups, strict=True))
 
 
 def _searches_form(member: PanelForecaster, folds: int) -> int:
@@ -92,7 +95,8 @@ def backtest_member(
     if _searches_form(member, folds):
         earliest = history_before(panel, max(fold_offsets(horizon, folds)))
         if earliest is not None:
-            searched = clone(member).fit(earliest, X)
+            with progress.step(len(panel), member.fit_cost):
+                searched = clone(member).fit(earliest, X)
             member.set_params(series_params=searched.selected_params_)
             return MemberSetup(member, shortlisted(final, searched, shortlist_forms), searched)
     return MemberSetup(member, final, None)
@@ -180,8 +184,10 @@ def backtest_and_fit(
 
 
 def final_fit(member: PanelForecaster, panel: SeriesPanel, X: pd.DataFrame | None) -> PanelForecaster:
-    """``member`` (as :func:`backtest_member` left it for the final fit) fitted on its series."""
-    return clone(member).fit(panel, X)
+    """``member`` (as :func:`backtest_member` left it for the final fit) fitted on its series: a
+    progress step of its series at its cost."""
+    with progress.step(len(panel), member.fit_cost):
+        return clone(member).fit(panel, X)
 
 
 def _backtest_and_fit_one(
