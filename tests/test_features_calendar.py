@@ -80,6 +80,16 @@ def test_features_exist_for_far_future_months_and_are_finite() -> None:
     assert (per_year >= 3).all()
 
 
+def test_months_before_1950_have_no_spring_festival_break_and_do_not_crash() -> None:
+    """``holidays`` knows China's official breaks from 1950: a 1930s panel crashed the default model."""
+    for first, last in (("1925-01", "1939-12"), ("1948-01", "1951-12")):
+        features = calendar_features(pd.period_range(first, last, freq="M"))
+        early = features["month"].dt.year < 1950
+        assert (features.loc[early, ["spring_festival_days", "days_before_spring_festival"]] == 0).all().all()
+        assert features.loc[~early, "spring_festival_days"].sum() == 6 * (~early).any()  # 3 a year
+        assert np.isfinite(features[list(CALENDAR_COLUMNS)].to_numpy()).all()
+
+
 def test_bad_months_raise_data_error() -> None:
     with pytest.raises(DataError, match="month"):
         calendar_features(["not a month"])

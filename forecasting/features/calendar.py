@@ -80,7 +80,8 @@ def spring_festival_days(months: pd.PeriodIndex) -> pd.Series:
 def _days_before_spring_festival(months: pd.PeriodIndex) -> np.ndarray:
     breaks = pd.DatetimeIndex(sorted(_break_days("CN", calendar_years(months), _spring_festival_anchors)))
     # Compare timedeltas, not asi8 integers: their unit follows the resolution pandas infers (ns, s).
-    starts = breaks[np.r_[True, (breaks[1:] - breaks[:-1]) > pd.Timedelta(days=1)]]
+    # No break at all (years before 1950, which ``holidays`` has none for): no lead days either.
+    starts = breaks[np.r_[True, (breaks[1:] - breaks[:-1]) > pd.Timedelta(days=1)]] if len(breaks) else breaks
     lead = [
         start - pd.Timedelta(days=offset)
         for start in starts
