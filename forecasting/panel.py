@@ -208,6 +208,12 @@ class SeriesPanel:
         (:mod:`forecasting.data.staleness`)."""
         return stale_series(self.records, max_stale_months)
 
+    def valueless(self) -> list[str]:
+        """Series the load's quality report names that hold no month here: every row of theirs
+        was blank or dropped, so no command can forecast them (they must be reported, not vanish)."""
+        named = {issue.series_id for issue in self.report.issues if issue.series_id}
+        return sorted(named - set(self.series_ids))
+
     def steps_to_window(self, horizon: int) -> int:
         """Months to forecast so that the series that ends first reaches the run's window
         (the panel's last month + 1 .. + ``horizon``): ``horizon`` plus how early it ended."""

@@ -196,3 +196,26 @@ def test_forecast_align_series_covers_m1s_held_out_months(
     assert forecasts["series_id"].nunique() == 60
     merged = forecasts.merge(test, on=["series_id", "month"], how="outer", indicator=True)
     assert (merged["_merge"] == "both").all() and len(merged) == 60 * 18
+
+
+def test_a_series_with_no_value_is_reported_by_forecast_and_backtest(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A port whose every month is blank held no record after loading and vanished without a word."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    caplog.set_level(logging.INFO)
+    path, output = _ragged_csv(tmp_path), tmp_path / "fc.csv"
+    with path.open("a", encoding="utf-8") as file:
+        file.write("closed port,2020-01,\nclosed port,2020-02,\n")
+    args = ["--input", str(path), "--horizon", "3"]
+    assert main(["forecast", *args, "--model", "naive", "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert "for 2 series" in out and "1 series with no value not forecast" in out
+    assert "event=valueless_series series=1" in caplog.text and "e.g. closed port" in caplog.text
+    assert "closed port" not in set(pd.read_csv(output)["series_id"])
+    caplog.clear()
+    assert main(["backtest", *args, "--folds", "1", "--models", "naive"]) == 0
+    assert "event=valueless_series series=1" in caplog.text

@@ -86,3 +86,14 @@ def stale_summary(stale: pd.DataFrame, panel_last: pd.Period, max_stale_months: 
         f"{len(stale):,} series ended more than {max_stale_months} month(s) before {panel_last} "
         f"(most often in {ends.index[0]}: {int(ends.iloc[0]):,}), e.g. {names}{more}"
     )
+
+
+def valueless_summary(series_ids: list[str]) -> str:
+    """One line on the series a panel cannot forecast because none of their rows holds a value
+    (:meth:`~forecasting.panel.SeriesPanel.valueless`): how many, a few names, where to look."""
+    names = ", ".join(series_ids[:SHOWN])
+    more = f", +{len(series_ids) - SHOWN} more" if len(series_ids) > SHOWN else ""
+    return (
+        f"{len(series_ids):,} series of the input hold no value (every row blank or dropped), "
+        f"e.g. {names}{more}: not forecast; `forecasting data check` lists their rows"
+    )

@@ -29,7 +29,7 @@ from forecasting.core.checks import check_align
 from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.core.request import ForecastRequest
 from forecasting.data.loaders import load
-from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_summary
+from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_summary, valueless_summary
 from forecasting.errors import ConfigError, DataError, shorten
 from forecasting.evaluation.metrics import (
     MASE_AGGREGATE,
@@ -207,6 +207,12 @@ def backtest_file(
         raise ConfigError(f"names {shorten(twice[0])} twice", key="--models")
     with progress.phase("load"):
         panel = SeriesPanel.from_load(load(path, format=format))
+    if valueless := panel.valueless():
+        logger.warning(
+            "event=valueless_series series=%d summary=%s",
+            len(valueless),
+            json.dumps(valueless_summary(valueless)),
+        )
     if selection:
         panel = panel.select(**selection)
     if max_stale_months is not None:

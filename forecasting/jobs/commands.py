@@ -46,6 +46,7 @@ from forecasting.jobs.retrain import (
     exog_settings,
     fit_and_forecast,
     forecastable,
+    report_valueless,
     run_retrain,
 )
 from forecasting.models.registry import make_model
@@ -138,7 +139,9 @@ def forecast(args: argparse.Namespace) -> int:
         include_stale=include_stale,
     )
     with progress.phase("load"):
-        loaded = select_panel(SeriesPanel.from_load(load(args.input, args.format)), args)
+        read = SeriesPanel.from_load(load(args.input, args.format))
+        valueless = report_valueless(read)
+        loaded = select_panel(read, args)
         panel = forecastable(loaded, config) if align == "calendar" else loaded
     if method is not None:  # before the fit
         check_hierarchy(panel, key="--reconcile")
@@ -212,9 +215,12 @@ def forecast(args: argparse.Namespace) -> int:
     left_out = len(loaded) - len(panel)
     hint = "--include-stale: through the same months; --align series: each from its own last month"
     stale = f"; {left_out} stale series not forecast ({hint})" if left_out else ""
+    empty = (
+        f"; {valueless} series with no value not forecast (data check lists their rows)" if valueless else ""
+    )
     print(
         f"wrote {len(table)} forecasts ({window}) for {len(panel)} series to {path or 'stdout'}"
-        f"{stale} (run {run.info.run_id} in {uri})",
+        f"{stale}{empty} (run {run.info.run_id} in {uri})",
         file=sys.stdout if path is not None else sys.stderr,
     )
     return EXIT_OK

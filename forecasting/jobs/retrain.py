@@ -27,7 +27,7 @@ from forecasting import deployment, model_folder, progress, tracking
 from forecasting.core.checks import check_align
 from forecasting.data.loaders import load
 from forecasting.data.report import DataQualityReport
-from forecasting.data.staleness import report_stale, stale_summary
+from forecasting.data.staleness import report_stale, stale_summary, valueless_summary
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import backtest, check_folds, dominance_warnings
@@ -130,7 +130,9 @@ def run_retrain(config: JobConfig) -> RetrainResult:
 
 def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     with progress.phase("load"):
-        panel = forecastable(select_series(load_panel(config), config), config)
+        loaded = load_panel(config)
+        report_valueless(loaded)
+        panel = forecastable(select_series(loaded, config), config)
     check_own_names(config, panel.records["month"].max())  # the dated export's name is known now
     check_folds(panel, horizon=config.horizon, folds=config.folds, step=config.step, key="backtest.folds")
     if config.reconcile is not None:  # before the backtests: a panel without a hierarchy is refused now
@@ -552,6 +554,20 @@ def _decide(
     return decision, (str(current.version), spec)
 
 
+def report_valueless(panel: SeriesPanel) -> int:
+    """Log the series of the input that hold no value at all (before a selection: ``panel`` as
+    loaded), which no model can forecast; their count."""
+    valueless = panel.valueless()
+    if valueless:
+        _log(
+            "valueless_series",
+            level=logging.WARNING,
+            series=len(valueless),
+            summary=valueless_summary(valueless),
+        )
+    return len(valueless)
+
+
 def forecastable(panel: SeriesPanel, config: JobConfig) -> SeriesPanel:
     """The series a run forecasts: those that ended more than ``max_stale_months`` before the
     panel's last month are reported (log and quality report) and left out unless ``include_stale``."""
@@ -640,8 +656,8 @@ def _register(registration: Registration, *, refresh: bool = False) -> str:
     return str(version.version)
 
 
-def _log(event: str, **fields: Any) -> None:
-    logger.info(" ".join([f"event={event}", *(f"{k}={_value(v)}" for k, v in fields.items())]))
+def _log(event: str, level: int = logging.INFO, **fields: Any) -> None:
+    logger.log(level, " ".join([f"event={event}", *(f"{k}={_value(v)}" for k, v in fields.items())]))
 
 
 def _value(value: Any) -> str:
