@@ -115,9 +115,10 @@ def parse_numbers(
     ``decimal`` (``.`` or ``,``), so a cell written in another convention is an
     error, never a different number. ``decimal="auto"`` takes the mark that
     reads every cell of the column; a column both read differently (only
-    ``1,234``-like cells) is ambiguous and an error. Blank cells become NaN
-    (the caller decides whether a blank means "not reported"); written-out
-    ``nan``/``inf`` and anything unreadable raise.
+    ``1,234``-like cells) is ambiguous and an error. Blank cells, and the
+    :data:`MISSING_MARKERS` that R and spreadsheets write for a missing value,
+    become NaN (the caller decides whether a blank means "not reported");
+    written-out ``nan``/``inf`` and anything unreadable raise.
 
     Raises
     ------
@@ -131,7 +132,7 @@ def parse_numbers(
         return numbers
     text = series.map(lambda v: v if isinstance(v, str) else (np.nan if _is_blank(v) else repr(v)))
     text = text.str.strip()
-    blank = text.isna() | (text == "")
+    blank = text.isna() | (text == "") | text.isin(MISSING_MARKERS)
     if decimal != "auto":
         thousands = _other_mark(thousands, decimal)  # decimal="," with the default "," -> "."
     else:
@@ -153,6 +154,9 @@ def parse_numbers(
     return numbers
 
 
+MISSING_MARKERS: tuple[str, ...] = ("NA", "N/A", "#N/A")
+"""Cells that say "no value", read as blank: R's ``write.csv`` writes ``NA``, spreadsheets ``#N/A``.
+A written-out ``nan`` is not one: it is what a failed computation prints, and stays an error."""
 DECIMAL_MARKS: tuple[str, ...] = (".", ",")
 """The decimal marks :func:`parse_numbers` knows (``auto`` picks one per column)."""
 _WIDE_SPACES = "\u00a0\u202f"
