@@ -86,7 +86,8 @@ def test_parse_numbers_thousands_and_decimal_marks() -> None:
 
 def test_parse_numbers_blank_is_missing_but_text_and_inf_are_errors() -> None:
     assert np.isnan(parse_numbers(["1", ""]).iloc[1])
-    assert parse_numbers(["1", "NA", " #N/A", "N/A", "2,000"]).isna().tolist() == [False, True, True, True, False]
+    missing = parse_numbers(["1", "NA", " #N/A", "N/A", "2,000"]).isna()
+    assert missing.tolist() == [False, True, True, True, False]
     with pytest.raises(DataError, match="row 1.*'12a'"):
         parse_numbers(["3", "12a"])
     with pytest.raises(DataError, match="NaN or infinite"):
