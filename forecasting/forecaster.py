@@ -49,7 +49,7 @@ from forecasting.core.constants import ALIGNMENTS, DEFAULT_LEVELS, FALLBACK_COLU
 from forecasting.core.exog import exog_columns, exog_values
 from forecasting.core.intervals import frame_levels, normal_intervals
 from forecasting.core.request import ForecastRequest
-from forecasting.data.schema import ANNOTATIONS, REGRESSORS_ATTR, declared_regressors
+from forecasting.data.schema import ANNOTATIONS, REGRESSORS_ATTR, check_monthly_spacing, declared_regressors
 from forecasting.errors import ConfigError, DataError, ModelError, shorten
 from forecasting.evaluation.backtest import BacktestLog, backtest
 from forecasting.models.base import (
@@ -675,17 +675,7 @@ def _check_monthly(times: pd.Series, keys: pd.DataFrame, column: str) -> None:
         if not crowded.empty:
             series_id, ordinal = crowded.index[0]
             _refuse_sub_monthly(dated, series_id, ordinal, column)
-    cells = cells.drop_duplicates().sort_values(["series_id", "month"])
-    same_series = cells["series_id"].to_numpy()[1:] == cells["series_id"].to_numpy()[:-1]
-    steps = np.diff(cells["month"].to_numpy())[same_series]
-    spacing = int(np.gcd.reduce(steps)) if len(steps) >= 2 else 1
-    if spacing > 1:
-        kind = {3: "quarterly", 6: "half-yearly", 12: "yearly"}.get(spacing, f"every {spacing} months")
-        raise DataError(
-            f"monthly data only: the months of every series are {spacing} apart ({kind} data); "
-            "give one row per month",
-            column=column,
-        )
+    check_monthly_spacing(cells["series_id"].to_numpy(), cells["month"].to_numpy(), column=column)
 
 
 def _refuse_sub_monthly(dated: pd.DataFrame, series_id: str, ordinal: int, column: str) -> None:

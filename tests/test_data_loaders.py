@@ -253,3 +253,15 @@ def test_parse_months_round_trips_every_format(month: int, fmt: str) -> None:
     period = pd.Period("1970-01", "M") + month
     label = period.to_timestamp().strftime(fmt)
     assert parse_months([label, label])[0] == period
+
+
+def test_a_quarterly_file_is_refused_as_the_python_api_refuses_it(tmp_path: Path) -> None:
+    """The command line forecast quarterly rows as monthly series with two months in three missing."""
+    path = tmp_path / "quarterly.csv"
+    months = pd.period_range("2019-01", periods=12, freq="Q").asfreq("M", how="start").astype(str)
+    pd.DataFrame({"series_id": "q", "month": months, "value": range(12)}).to_csv(path, index=False)
+    with pytest.raises(DataError, match="quarterly.csv.*3 apart \\(quarterly data\\)"):
+        load(path)
+    monthly = pd.DataFrame({"series_id": "m", "month": ["2019-02", "2019-03"], "value": [1.0, 2.0]})
+    pd.concat([pd.read_csv(path), monthly]).to_csv(path, index=False)  # one monthly series: a panel
+    assert len(load(path).records) == 14

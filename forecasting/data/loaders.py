@@ -32,7 +32,13 @@ from forecasting.data.records import (
     resolve_duplicates,
 )
 from forecasting.data.report import DataQualityReport
-from forecasting.data.schema import ANNOTATIONS, DIMENSIONS, KEY_COLUMNS, check_printable
+from forecasting.data.schema import (
+    ANNOTATIONS,
+    DIMENSIONS,
+    KEY_COLUMNS,
+    check_monthly_spacing,
+    check_printable,
+)
 from forecasting.data.sources import (
     BUILTIN_SPECS,
     SourceSpec,
@@ -197,6 +203,7 @@ def _finish(
     records: pd.DataFrame, report: DataQualityReport, *, file: str, conflicts: Conflicts
 ) -> LoadResult:
     records = drop_blank_values(records, report, file=file)
+    check_monthly_spacing(records["series_id"].to_numpy(), records["month"].array.asi8, file=file)
     check_negative_counts(records, file=file)
     records = resolve_duplicates(records, report, file=file, conflicts=conflicts)
     return finish_records(records, report, file=file)

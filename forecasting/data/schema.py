@@ -160,6 +160,30 @@ def check_magnitudes(
         )
 
 
+def check_monthly_spacing(
+    series_ids: np.ndarray, ordinals: np.ndarray, *, column: str = "month", file: str | None = None
+) -> None:
+    """DataError "monthly data only" when the months of every series are a quarter, a year or
+    more apart (their steps' greatest common divisor is over one): quarterly rows read as
+    monthly series with two months in three missing, filled in by every model without a word.
+
+    ``series_ids`` and ``ordinals`` (monthly ``Period`` ordinals) pair up row by row.
+    """
+    cells = pd.DataFrame({"series_id": series_ids, "month": ordinals}).drop_duplicates()
+    cells = cells.sort_values(["series_id", "month"])
+    same_series = cells["series_id"].to_numpy()[1:] == cells["series_id"].to_numpy()[:-1]
+    steps = np.diff(cells["month"].to_numpy())[same_series]
+    spacing = int(np.gcd.reduce(steps)) if len(steps) >= 2 else 1
+    if spacing > 1:
+        kind = {3: "quarterly", 6: "half-yearly", 12: "yearly"}.get(spacing, f"every {spacing} months")
+        raise DataError(
+            f"monthly data only: the months of every series are {spacing} apart ({kind} data); "
+            "give one row per month",
+            file=file,
+            column=column,
+        )
+
+
 def dimension_columns(records: pd.DataFrame) -> list[str]:
     """The columns that describe a series (known dimensions first, then extra text columns)."""
     present = [c for c in DIMENSIONS if c in records.columns]
