@@ -110,6 +110,8 @@ RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """What a run id looks like; anything else never reaches an MLflow filter string."""
 STORE_FOLDER, STORE_FILE = "mlruns", "mlflow.db"
 """A project's store: the SQLite database in its ``mlruns/`` folder, artifacts beside it."""
+REPORT_ARTIFACT = "data_quality_report.txt"
+"""A run's data quality report: every finding of its load, the stale and valueless series by name."""
 FAN_CHART = "plots/fan_chart_largest_series.png"
 LEVEL_CHART = "plots/mase_by_level.png"
 """Figures a retrain run carries: the forecast of its largest series, its candidates' MASE per level."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -214,6 +215,9 @@ def test_a_series_with_no_value_is_reported_by_forecast_and_backtest(
     assert main(["forecast", *args, "--model", "naive", "--output", str(output)]) == 0
     out = capsys.readouterr().out
     assert "for 2 series" in out and "1 series with no value not forecast" in out
+    run_id = out.split("(run ")[1].split()[0]
+    report = mlflow.artifacts.load_text(f"runs:/{run_id}/data_quality_report.txt")
+    assert "series 'closed port'" in report and "series 's2'" in report  # valueless; stale, by name
     assert "event=valueless_series series=1" in caplog.text and "e.g. closed port" in caplog.text
     assert "closed port" not in set(pd.read_csv(output)["series_id"])
     caplog.clear()

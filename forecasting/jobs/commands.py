@@ -174,6 +174,9 @@ def forecast(args: argparse.Namespace) -> int:
     with opening.working():
         forecasts = fit_and_forecast(model, panel, config, exog, align)
     with opening.resumed() as run:
+        tracking.log_report(
+            loaded.report.format(), tracking.REPORT_ARTIFACT
+        )  # every stale or valueless series by name
         if method is not None:
             X, _ = build_regressors(panel, args.horizon, exog)  # the covariance backtest's
             forecasts = reconcile_job_forecasts(
@@ -213,7 +216,10 @@ def forecast(args: argparse.Namespace) -> int:
             f"{window}, written to `{path or 'stdout'}`."
         )
     left_out = len(loaded) - len(panel)
-    hint = "--include-stale: through the same months; --align series: each from its own last month"
+    hint = (
+        f"listed in the run's {tracking.REPORT_ARTIFACT}; --include-stale: through the same months; "
+        "--align series: each from its own last month"
+    )
     stale = f"; {left_out} stale series not forecast ({hint})" if left_out else ""
     empty = (
         f"; {valueless} series with no value not forecast (data check lists their rows)" if valueless else ""

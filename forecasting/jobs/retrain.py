@@ -141,7 +141,7 @@ def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     digest = tracking.data_digest(panel)
     tracking.log_decision(tracking.run_tags(config.name, data=digest, config=config.digest()))
     tracking.log_params({"horizon": config.horizon, "folds": config.folds, "n_series": len(panel)})
-    tracking.log_report(panel.report.format(), "data_quality_report.txt")
+    tracking.log_report(panel.report.format(), tracking.REPORT_ARTIFACT)
     source = config.sources[0].path if config.sources else "forecasting.sample"
     dataset = tracking.log_dataset(panel, name=config.name, digest=digest, source=source)
     _log("loaded", series=len(panel), rows=len(panel.records), data_digest=digest[:12])
