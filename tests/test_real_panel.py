@@ -83,7 +83,7 @@ def test_default_forecast_covers_one_window_and_leaves_stale_series_out(
     assert f"event=stale_series series={len(stale)} max_stale_months=12 action=left_out" in caplog.text
     out = capsys.readouterr().out
     assert f"(2024-01..2024-06) for {table['series_id'].nunique()} series" in out
-    assert f"; {len(stale)} stale series not forecast (--include-stale: through the same months" in out
+    assert f"; {len(stale)} stale series not forecast (listed in the run's data_quality_report.txt" in out
 
 
 def test_the_readme_tour_runs_end_to_end_on_a_real_slice(
