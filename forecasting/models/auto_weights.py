@@ -11,11 +11,17 @@ every suitable member keeps some weight: no ranking switches a series to one
 member. Within a fold the series' MASE scale divides every member's errors
 alike, so it cancels out of the relative log scores, and the panel's ranking is
 a mean of those log ratios: a series whose scale nearly vanished (every
-member's MASE in the hundreds of thousands) weighs in it like any other, so it
-needs no trimming. The first ``short_horizon`` steps and the later ones are
-weighted apart, each on the backtest's errors at its own steps (``first_step``
-in ``weights_``): members that track the level win the first months, seasonal
-and trend members the later ones.
+member's MASE in the hundreds of thousands) weighs in it like any other. What
+one series can do to the panel's ranking is bounded all the same: its relative
+log scores count in the mean clipped at ``±ln 10`` (:data:`PANEL_CLIP`), so a
+series where one member is near perfect and another blew up (a level shift of
+x1000) cannot alone switch the members of a small panel's other series
+(``docs/experiments/default-auto.md``, "One series in a small panel").
+
+The first ``short_horizon`` steps and the later ones are weighted apart, each
+on the backtest's errors at its own steps (``first_step`` in ``weights_``):
+members that track the level win the first months, seasonal and trend members
+the later ones.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ from forecasting.models.ensemble import combine_forecasts
 
 MIN_MASE = 1e-3
 """Floor on a backtest MASE before taking its log: a perfect backtest must not take every weight."""
+PANEL_CLIP = float(np.log(10.0))
+"""A series' relative log score counts in the panel's mean at most this far from zero (a member ten
+times better or worse than the series' average member): no one series sets a small panel's ranking."""
 WEIGHT_COLUMNS = ["series_id", "model", "first_step", "backtest_mase", "n_backtest", "score", "weight"]
 
 
@@ -42,7 +51,7 @@ def member_weights(
     table["n_backtest"] = table["n_backtest"].fillna(0).astype("int64")
     log_mase = np.log(table["backtest_mase"].clip(lower=MIN_MASE))
     relative = log_mase - log_mase.groupby(table["series_id"]).transform("mean")
-    panel_mean = relative.groupby(table["model"]).transform("mean").fillna(0.0)
+    panel_mean = relative.clip(-PANEL_CLIP, PANEL_CLIP).groupby(table["model"]).transform("mean").fillna(0.0)
     n = table["n_backtest"].where(relative.notna(), 0)
     table["score"] = (n * relative.fillna(0.0) + shrinkage * panel_mean) / (n + shrinkage)
     best = table.groupby("series_id")["score"].transform("min")
