@@ -265,3 +265,26 @@ def test_a_quarterly_file_is_refused_as_the_python_api_refuses_it(tmp_path: Path
     monthly = pd.DataFrame({"series_id": "m", "month": ["2019-02", "2019-03"], "value": [1.0, 2.0]})
     pd.concat([pd.read_csv(path), monthly]).to_csv(path, index=False)  # one monthly series: a panel
     assert len(load(path).records) == 14
+
+
+def test_an_isolated_spike_among_regular_months_is_flagged_and_a_lumpy_series_shipment_is_not() -> None:
+    """A x1000 keying error four months before the end made every forecast 25-45 times the level."""
+    rng = np.random.default_rng(3)
+    months = pd.period_range("2012-01", periods=96, freq="M")
+    regular = rng.normal(4000, 400, 96)
+    regular[91], regular[40] = regular[91] * 1000, regular[40] / 1000
+    lumpy = np.where(rng.random(96) < 0.3, rng.lognormal(3, 2, 96), 0.0)
+    lumpy[50] = 1e6  # one big shipment among small and empty months: lumpy by nature
+    records = pd.DataFrame(
+        {
+            "series_id": np.repeat(["regular", "lumpy"], 96),
+            "month": np.tile(months, 2),
+            "value": np.r_[regular, lumpy],
+        }
+    )
+    report = DataQualityReport(source="planted", rows_read=len(records))
+    add_quality_warnings(records, report)
+    spikes = {(i.series_id, i.month): i.reason for i in report.issues if "spike" in i.reason}
+    assert set(spikes) == {("regular", "2015-05"), ("regular", "2019-08")}
+    assert spikes[("regular", "2015-05")].startswith("isolated spike: 1/9")  # about a thousandth
+    assert spikes[("regular", "2019-08")].startswith("isolated spike: 1,0")  # about a thousand times
