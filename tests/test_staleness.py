@@ -223,3 +223,26 @@ def test_a_series_with_no_value_is_reported_by_forecast_and_backtest(
     caplog.clear()
     assert main(["backtest", *args, "--folds", "1", "--models", "naive"]) == 0
     assert "event=valueless_series series=1" in caplog.text
+
+
+def test_forecast_and_backtest_name_an_isolated_spike_of_the_input(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The x1000 keying error is flagged on the load; the commands say so where a user looks."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    records = seasonal_panel(n_series=2, n_months=60, seed=4).to_long()[["series_id", "month", "value"]]
+    spike = records.index[(records["series_id"] == "s0") & (records["month"] == pd.Period("2019-08", "M"))]
+    records.loc[spike, "value"] *= 1000
+    path = tmp_path / "panel.csv"
+    records.assign(month=records["month"].astype(str)).to_csv(path, index=False)
+    args = ["--input", str(path), "--horizon", "3"]
+    assert main(["forecast", *args, "--model", "naive", "--output", str(tmp_path / "fc.csv")]) == 0
+    assert (
+        "; 1 isolated spike(s) in the input (a unit or keying error?), e.g. s0@2019-08"
+        in capsys.readouterr().out
+    )
+    assert main(["backtest", *args, "--folds", "1", "--models", "naive"]) == 0
+    assert caplog.text.count("event=isolated_spikes") == 2

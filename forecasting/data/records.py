@@ -31,6 +31,7 @@ MIN_ZERO_RUN = 6
 SPIKE_RATIO = 100.0
 """How far from the months around it (and from the series' typical size) one month must be to be
 flagged as an isolated spike: a unit or keying error is a factor of 1,000, a busy month a few."""
+SPIKE_REASON = "isolated spike"
 SPIKE_WINDOW = 13
 """The months whose median a month is compared with: six each side, itself included."""
 """Six or more consecutive zero months usually mean "closed" or "not reported"."""
@@ -238,12 +239,22 @@ def _flag_isolated_spikes(ordered: pd.DataFrame, report: DataQualityReport, file
         direction = f"{ratio:,.0f} times" if ratio > 1 else f"1/{1 / ratio:,.0f} of"
         report.add(
             "flagged",
-            f"isolated spike: {direction} the months around it and the series' typical size "
+            f"{SPIKE_REASON}: {direction} the months around it and the series' typical size "
             "(a unit or keying error? every model learns it as it stands)",
             file=file,
             series_id=str(row["series_id"]),
             month=str(row["month"]),
         )
+
+
+def spike_summary(report: DataQualityReport) -> str | None:
+    """One line on the isolated spikes ``report`` flags (None without any): how many, a few of them."""
+    spikes = [issue for issue in report.issues if issue.reason.startswith(SPIKE_REASON)]
+    if not spikes:
+        return None
+    shown = ", ".join(f"{issue.series_id}@{issue.month}" for issue in spikes[:3])
+    more = f", +{len(spikes) - 3} more" if len(spikes) > 3 else ""
+    return f"{len(spikes)} isolated spike(s) in the input (a unit or keying error?), e.g. {shown}{more}"
 
 
 def _window_spread(values: np.ndarray, series_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

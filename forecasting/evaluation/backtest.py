@@ -29,6 +29,7 @@ from forecasting.core.checks import check_align
 from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.core.request import ForecastRequest
 from forecasting.data.loaders import load
+from forecasting.data.records import spike_summary
 from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_summary, valueless_summary
 from forecasting.errors import ConfigError, DataError, shorten
 from forecasting.evaluation.metrics import (
@@ -213,6 +214,8 @@ def backtest_file(
             len(valueless),
             json.dumps(valueless_summary(valueless)),
         )
+    if spikes := spike_summary(panel.report):
+        logger.warning("event=isolated_spikes summary=%s", json.dumps(spikes))
     if selection:
         panel = panel.select(**selection)
     if max_stale_months is not None:

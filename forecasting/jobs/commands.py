@@ -46,7 +46,7 @@ from forecasting.jobs.retrain import (
     exog_settings,
     fit_and_forecast,
     forecastable,
-    report_valueless,
+    report_input,
     run_retrain,
 )
 from forecasting.models.registry import make_model
@@ -140,7 +140,7 @@ def forecast(args: argparse.Namespace) -> int:
     )
     with progress.phase("load"):
         read = SeriesPanel.from_load(load(args.input, args.format))
-        valueless = report_valueless(read)
+        valueless, spikes = report_input(read)
         loaded = select_panel(read, args)
         panel = forecastable(loaded, config) if align == "calendar" else loaded
     if method is not None:  # before the fit
@@ -221,9 +221,8 @@ def forecast(args: argparse.Namespace) -> int:
         "--align series: each from its own last month"
     )
     stale = f"; {left_out} stale series not forecast ({hint})" if left_out else ""
-    empty = (
-        f"; {valueless} series with no value not forecast (data check lists their rows)" if valueless else ""
-    )
+    empty = f"; {valueless} series with no value not forecast (data check lists them)" if valueless else ""
+    empty += f"; {spikes}" if spikes else ""
     print(
         f"wrote {len(table)} forecasts ({window}) for {len(panel)} series to {path or 'stdout'}"
         f"{stale}{empty} (run {run.info.run_id} in {uri})",

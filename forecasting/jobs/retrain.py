@@ -26,6 +26,7 @@ from mlflow.exceptions import MlflowException
 from forecasting import deployment, model_folder, progress, tracking
 from forecasting.core.checks import check_align
 from forecasting.data.loaders import load
+from forecasting.data.records import spike_summary
 from forecasting.data.report import DataQualityReport
 from forecasting.data.staleness import report_stale, stale_summary, valueless_summary
 from forecasting.data.summing import SummingStructure
@@ -131,7 +132,7 @@ def run_retrain(config: JobConfig) -> RetrainResult:
 def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     with progress.phase("load"):
         loaded = load_panel(config)
-        report_valueless(loaded)
+        report_input(loaded)
         panel = forecastable(select_series(loaded, config), config)
     check_own_names(config, panel.records["month"].max())  # the dated export's name is known now
     check_folds(panel, horizon=config.horizon, folds=config.folds, step=config.step, key="backtest.folds")
@@ -554,9 +555,10 @@ def _decide(
     return decision, (str(current.version), spec)
 
 
-def report_valueless(panel: SeriesPanel) -> int:
-    """Log the series of the input that hold no value at all (before a selection: ``panel`` as
-    loaded), which no model can forecast; their count."""
+def report_input(panel: SeriesPanel) -> tuple[int, str | None]:
+    """Log what of the input (before a selection: ``panel`` as loaded) no forecast can use as it
+    stands: the series that hold no value at all, and isolated spikes (keying errors every model
+    would learn). Their count, and the spikes' one-line summary (None without any)."""
     valueless = panel.valueless()
     if valueless:
         _log(
@@ -565,7 +567,10 @@ def report_valueless(panel: SeriesPanel) -> int:
             series=len(valueless),
             summary=valueless_summary(valueless),
         )
-    return len(valueless)
+    spikes = spike_summary(panel.report)
+    if spikes is not None:
+        _log("isolated_spikes", level=logging.WARNING, summary=spikes)
+    return len(valueless), spikes
 
 
 def forecastable(panel: SeriesPanel, config: JobConfig) -> SeriesPanel:
