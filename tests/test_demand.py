@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from statsforecast.models import ADIDA, IMAPA, TSB, CrostonOptimized
@@ -33,6 +35,9 @@ def test_statistics_of_a_hand_counted_history() -> None:
     assert cv2 == pytest.approx(4.0 / 16.0)  # sample variance 4, mean 4
     assert demand_statistics(np.zeros(5)) == (float("inf"), 0.0)
     assert demand_statistics(np.array([0.0, 3.0, 0.0])) == (3.0, 0.0)
+    with warnings.catch_warnings():  # sizes near 1e-300 squared underflowed: a warning and a NaN class
+        warnings.simplefilter("error")
+        assert demand_statistics(y * 1e-300) == pytest.approx((7 / 3, 0.25))
 
 
 def test_classes_at_the_thresholds() -> None:

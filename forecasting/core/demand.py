@@ -66,7 +66,8 @@ def demand_statistics(y: np.ndarray) -> tuple[float, float]:
     if len(sizes) == 0:
         return float("inf"), 0.0
     adi = len(y) / len(sizes)
-    cv2 = float(np.var(sizes, ddof=1) / np.mean(sizes) ** 2) if len(sizes) > 1 else 0.0
+    # relative to their mean first: squaring sizes near 1e-300 (or 1e200) under- or overflows
+    cv2 = float(np.var(sizes / np.mean(sizes), ddof=1)) if len(sizes) > 1 else 0.0
     return adi, cv2
 
 
