@@ -115,7 +115,8 @@ def validate_records(
     values = records["value"].to_numpy(dtype="float64")
     bad = ~np.isfinite(values)
     if bad.any():
-        _raise_for_rows(records, bad, "value is NaN or infinite", file, lines)
+        reason = "value is NaN or infinite (a month not reported is a row left out, not a NaN)"
+        _raise_for_rows(records, bad, reason, file, lines)
     check_magnitudes(records, file=file, lines=lines)
     is_count = records["flow"].isin(COUNT_FLOWS).to_numpy(dtype=bool)
     negative = is_count & (values < 0)
