@@ -120,7 +120,11 @@ def test_backtest_leaves_stale_series_out_unless_asked(
     details = tmp_path / "details.csv"
     assert main([*args, "--details", str(details)]) == 0
     assert "event=stale_series series=1 action=left_out" in caplog.text
-    assert set(pd.read_csv(details)["series_id"]) == {"s0", "s1"}
+    rows = pd.read_csv(details)
+    assert set(rows["series_id"]) == {"s0", "s1", "s2"}
+    stale = rows[rows["series_id"] == "s2"]  # not backtested, but listed with why, as the summary counts it
+    assert len(stale) == 1 and stale["reason"].iloc[0].startswith("series ended more than 12 month(s)")
+    assert "      1 series/fold: stale: the whole series" in capsys.readouterr().out
     assert main([*args, "--include-stale", "--max-stale-months", "1", "--details", str(details)]) == 0
     assert set(pd.read_csv(details)["series_id"]) == {"s0", "s1", "s2"}  # s2: "no actual" listed
 

@@ -30,7 +30,12 @@ from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.core.request import ForecastRequest
 from forecasting.data.loaders import load
 from forecasting.data.records import spike_summary
-from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_summary, valueless_summary
+from forecasting.data.staleness import (
+    DEFAULT_MAX_STALE_MONTHS,
+    stale_reason,
+    stale_summary,
+    valueless_summary,
+)
 from forecasting.errors import ConfigError, DataError, shorten
 from forecasting.evaluation.metrics import (
     MASE_AGGREGATE,
@@ -84,6 +89,10 @@ metrics empty: a skip holds for every model)."""
 ALL_ZERO_REASON = "all-zero training window: scale 0, MASE and the other scaled metrics undefined"
 NO_SCALE_REASON = "no two months a season or a month apart in the training window: no scale"
 REASON_KINDS = (
+    (
+        re.compile(r"^series ended more than \d+ month"),
+        "stale: the whole series, ended before the panel's last month (--include-stale keeps it)",
+    ),
     (re.compile(r"^no actual in "), "no actual in the test window (series not reported there)"),
     (re.compile(r"training observation"), "too little history at the cutoff"),
     (
@@ -112,13 +121,22 @@ def fallbacks(results: pd.DataFrame) -> pd.DataFrame:
     return backtest_log(results).fallbacks
 
 
-def _without_stale(panel: SeriesPanel, max_stale_months: int) -> SeriesPanel:
+def _without_stale(panel: SeriesPanel, max_stale_months: int) -> tuple[SeriesPanel, pd.DataFrame]:
+    """``panel`` less its stale series (logged), and those as rows of the backtest's skipped table."""
     stale = panel.stale(max_stale_months)
     if stale.empty:
-        return panel
-    summary = stale_summary(stale, panel.records["month"].max(), max_stale_months)
+        return panel, pd.DataFrame(columns=LEFT_OUT_COLUMNS)
+    panel_last = panel.records["month"].max()
+    summary = stale_summary(stale, panel_last, max_stale_months)
     logger.info("event=stale_series series=%d action=left_out summary=%s", len(stale), json.dumps(summary))
-    return panel.without(stale["series_id"])
+    rows = pd.DataFrame(
+        {
+            "series_id": stale["series_id"].astype(str),
+            "cutoff": pd.Series(pd.NaT, index=stale.index, dtype="period[M]"),
+            "reason": stale_reason(panel_last, max_stale_months),
+        }
+    )
+    return panel.without(stale["series_id"]), rows
 
 
 def check_folds(
@@ -218,8 +236,9 @@ def backtest_file(
         logger.warning("event=isolated_spikes summary=%s", json.dumps(spikes))
     if selection:
         panel = panel.select(**selection)
+    stale = pd.DataFrame(columns=LEFT_OUT_COLUMNS)
     if max_stale_months is not None:
-        panel = _without_stale(panel, max_stale_months)
+        panel, stale = _without_stale(panel, max_stale_months)
     check_folds(panel, horizon=horizon, folds=folds, align=align)
     estimators = [make_model(name, horizon=horizon, levels=levels) for name in models]
     try:
@@ -229,6 +248,11 @@ def backtest_file(
             )
     except DataError as error:
         raise DataError(str(error), file=path) from None
+    if not stale.empty:  # left out before any fold: listed with the fold's skips (--details, the summary)
+        log = results.attrs["backtest"]
+        log.skipped = pd.concat(
+            [frame for frame in (log.skipped, stale) if not frame.empty], ignore_index=True
+        )
     return leaderboard(results, levels=levels), results
 
 
