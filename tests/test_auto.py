@@ -18,7 +18,7 @@ from forecasting.core.demand import ZeroInflated
 from forecasting.core.seasonality import seasonal_acf
 from forecasting.errors import ConfigError
 from forecasting.models.auto import Auto
-from forecasting.models.auto_intervals import MIN_FACTOR, SHAPE_LEVEL
+from forecasting.models.auto_intervals import MIN_FACTOR, SHAPE_LEVEL, zero_inflated_intervals
 from forecasting.models.auto_members import backtest_member
 from forecasting.models.auto_weights import PANEL_CLIP, combine_by_horizon, horizon_weights, member_weights
 from forecasting.models.baselines import SeasonalNaive
@@ -570,3 +570,22 @@ def test_sparse_series_intervals_cover_held_out_months_at_nominal_rates() -> Non
         lower, upper = forecast[f"lower_{level}"], forecast[f"upper_{level}"]
         assert ((actual >= lower) & (actual <= upper)).mean() == pytest.approx(nominal, abs=0.04)
         assert (upper - lower > 0).all() and (lower >= 0).all()
+
+
+def test_a_sparse_series_that_restarted_keeps_upper_bounds_above_its_forecast() -> None:
+    """BTS bus passengers at a port: zero for years, then 40 and 90. Forecast near 80, its profile
+    still said "zero most months", and its 80 and 95 % upper bounds fell on the forecast."""
+    history = np.r_[np.zeros(118), 40.0, 90.0]
+    profile = ZeroInflated.from_history(history)
+    months = pd.period_range("2024-01", periods=3, freq="M")
+    combined = pd.DataFrame(
+        {"series_id": "port", "month": months, "forecast": 80.0}
+        | {"lower_80": 40.0, "upper_80": 120.0, "lower_95": 10.0, "upper_95": 160.0}
+    )
+    out = zero_inflated_intervals(combined, {"port": profile}, (80, 95))
+    assert (profile.bounds(np.full(3, 80.0), (80, 95))["upper_95"] < 80).all()  # the profile's own
+    assert out["upper_80"].tolist() == [120.0] * 3 and out["upper_95"].tolist() == [160.0] * 3
+    assert out["lower_80"].tolist() == [0.0] * 3  # the zero months still fill the lower tail
+    at_its_mean = zero_inflated_intervals(combined.assign(forecast=1.1), {"port": profile}, (80, 95))
+    expected = profile.bounds(np.full(3, 1.1), (80, 95))
+    np.testing.assert_allclose(at_its_mean["upper_95"], np.maximum(expected["upper_95"], 1.1))
