@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 
-from forecasting.data.records import LoadResult, check_panel
+from forecasting.data.records import LoadResult, check_panel, spike_summary
 from forecasting.data.report import DataQualityReport
 from forecasting.data.schema import (
     declared_regressors,
@@ -16,9 +18,11 @@ from forecasting.data.schema import (
     normalize_records,
     validate_records,
 )
-from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_series
+from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_series, valueless_summary
 from forecasting.data.summing import SummingStructure, mismatched_parents
 from forecasting.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
 
 
 class SeriesPanel:
@@ -292,3 +296,18 @@ def _series_metadata(records: pd.DataFrame) -> pd.DataFrame:
     metadata.index = metadata.index.astype(str)
     metadata.index.name = "series_id"
     return metadata
+
+
+def log_unusable_input(panel: SeriesPanel) -> tuple[int, str | None]:
+    """Log what of the input (``panel`` as loaded, before a selection) no model can use as it stands:
+    the series that hold no value at all, and isolated spikes (keying errors every model would
+    learn). Every command that forecasts or backtests a file says so; returns the valueless count
+    and the spikes' one-line summary (None without any), for a command's own summary line."""
+    valueless = panel.valueless()
+    if valueless:
+        summary = json.dumps(valueless_summary(valueless))
+        logger.warning("event=valueless_series series=%d summary=%s", len(valueless), summary)
+    spikes = spike_summary(panel.report)
+    if spikes is not None:
+        logger.warning("event=isolated_spikes summary=%s", json.dumps(spikes))
+    return len(valueless), spikes

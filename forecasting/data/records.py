@@ -15,7 +15,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from forecasting.data.report import DataQualityReport
+from forecasting.data.report import DataQualityReport, some_of
 from forecasting.data.schema import (
     COUNT_FLOWS,
     check_constant_dimensions,
@@ -28,13 +28,15 @@ from forecasting.errors import DataError
 MIN_MONTHS = 24
 """Two seasonal cycles: shorter series get a warning (seasonal models fall back)."""
 MIN_ZERO_RUN = 6
+"""Six or more consecutive zero months usually mean "closed" or "not reported"."""
 SPIKE_RATIO = 100.0
 """How far from the months around it (and from the series' typical size) one month must be to be
 flagged as an isolated spike: a unit or keying error is a factor of 1,000, a busy month a few."""
 SPIKE_REASON = "isolated spike"
 SPIKE_WINDOW = 13
 """The months whose median a month is compared with: six each side, itself included."""
-"""Six or more consecutive zero months usually mean "closed" or "not reported"."""
+REGULAR_SPREAD = 10.0
+"""A window whose second largest value is within this factor of its second smallest is regular."""
 
 Conflicts = Literal["error", "drop"]
 _LINE = "__line__"
@@ -221,7 +223,7 @@ def _flag_isolated_spikes(ordered: pd.DataFrame, report: DataQualityReport, file
 
     A lumpy series (a shipment in some months, little or nothing in others) has such months by
     nature: only a month among regular ones is flagged, the window's second smallest and second
-    largest value (the month itself aside) within a factor of 10.
+    largest value (the month itself aside) within :data:`REGULAR_SPREAD`.
     """
     values = ordered["value"].abs()
     around, low_end, high_end = _window_spread(values.to_numpy(), ordered["series_id"].to_numpy())
@@ -232,7 +234,7 @@ def _flag_isolated_spikes(ordered: pd.DataFrame, report: DataQualityReport, file
     with np.errstate(divide="ignore", invalid="ignore"):
         high = (values > SPIKE_RATIO * around) & (values > SPIKE_RATIO * typical)
         low = (values > 0) & (values < around / SPIKE_RATIO) & (values < typical / SPIKE_RATIO)
-        regular = (around > 0) & (high_end < 10 * low_end)
+        regular = (around > 0) & (high_end < REGULAR_SPREAD * low_end)
     flagged = np.flatnonzero(regular & (high | low))
     for index in flagged:
         row, ratio = ordered.iloc[index], values[index] / around[index]
@@ -252,9 +254,8 @@ def spike_summary(report: DataQualityReport) -> str | None:
     spikes = [issue for issue in report.issues if issue.reason.startswith(SPIKE_REASON)]
     if not spikes:
         return None
-    shown = ", ".join(f"{issue.series_id}@{issue.month}" for issue in spikes[:3])
-    more = f", +{len(spikes) - 3} more" if len(spikes) > 3 else ""
-    return f"{len(spikes)} isolated spike(s) in the input (a unit or keying error?), e.g. {shown}{more}"
+    shown = some_of([f"{issue.series_id}@{issue.month}" for issue in spikes])
+    return f"{len(spikes)} isolated spike(s) in the input (a unit or keying error?), e.g. {shown}"
 
 
 def _window_spread(values: np.ndarray, series_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

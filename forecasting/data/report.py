@@ -10,6 +10,7 @@ kind) goes to a file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -95,6 +96,12 @@ def _short_names(files: set[str]) -> dict[str, str]:
     """Each file by its name, or by its path where two files share the name."""
     names = [Path(file).name for file in files]
     return {file: Path(file).name if names.count(Path(file).name) == 1 else file for file in files}
+
+
+def some_of(names: Sequence[str], shown: int = 3) -> str:
+    """``names`` for a one-line summary: the first ``shown`` and how many more."""
+    more = f", +{len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def report_path(output: str | Path) -> Path:

@@ -14,11 +14,10 @@ from __future__ import annotations
 import pandas as pd
 
 from forecasting.core.constants import DEFAULT_MAX_STALE_MONTHS
-from forecasting.data.report import DataQualityReport
+from forecasting.data.report import DataQualityReport, some_of
 from forecasting.errors import ConfigError
 
 STALE_COLUMNS = ["series_id", "last", "months_behind"]
-SHOWN = 3
 
 
 def check_max_stale_months(value: object, key: str = "--max-stale-months") -> int:
@@ -80,20 +79,16 @@ def stale_summary(stale: pd.DataFrame, panel_last: pd.Period, max_stale_months: 
     if stale.empty:
         return f"no series ended more than {max_stale_months} month(s) before {panel_last}"
     ends = stale["last"].astype(str).value_counts()
-    names = ", ".join(stale["series_id"].head(SHOWN))
-    more = f", +{len(stale) - SHOWN} more" if len(stale) > SHOWN else ""
     return (
         f"{len(stale):,} series ended more than {max_stale_months} month(s) before {panel_last} "
-        f"(most often in {ends.index[0]}: {int(ends.iloc[0]):,}), e.g. {names}{more}"
+        f"(most often in {ends.index[0]}: {int(ends.iloc[0]):,}), e.g. {some_of(list(stale['series_id']))}"
     )
 
 
 def valueless_summary(series_ids: list[str]) -> str:
     """One line on the series a panel cannot forecast because none of their rows holds a value
     (:meth:`~forecasting.panel.SeriesPanel.valueless`): how many, a few names, where to look."""
-    names = ", ".join(series_ids[:SHOWN])
-    more = f", +{len(series_ids) - SHOWN} more" if len(series_ids) > SHOWN else ""
     return (
         f"{len(series_ids):,} series of the input hold no value (every row blank or dropped), "
-        f"e.g. {names}{more}: not forecast; `forecasting data check` lists their rows"
+        f"e.g. {some_of(series_ids)}: not forecast; `forecasting data check` lists their rows"
     )

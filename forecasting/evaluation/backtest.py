@@ -29,13 +29,7 @@ from forecasting.core.checks import check_align
 from forecasting.core.constants import DEFAULT_LEVELS
 from forecasting.core.request import ForecastRequest
 from forecasting.data.loaders import load
-from forecasting.data.records import spike_summary
-from forecasting.data.staleness import (
-    DEFAULT_MAX_STALE_MONTHS,
-    stale_reason,
-    stale_summary,
-    valueless_summary,
-)
+from forecasting.data.staleness import DEFAULT_MAX_STALE_MONTHS, stale_reason, stale_summary
 from forecasting.errors import ConfigError, DataError, shorten
 from forecasting.evaluation.metrics import (
     MASE_AGGREGATE,
@@ -55,7 +49,7 @@ from forecasting.models.cv import (
     result_columns,
 )
 from forecasting.models.registry import available_models, make_model
-from forecasting.panel import SeriesPanel
+from forecasting.panel import SeriesPanel, log_unusable_input
 
 logger = logging.getLogger(__name__)
 
@@ -226,14 +220,7 @@ def backtest_file(
         raise ConfigError(f"names {shorten(twice[0])} twice", key="--models")
     with progress.phase("load"):
         panel = SeriesPanel.from_load(load(path, format=format))
-    if valueless := panel.valueless():
-        logger.warning(
-            "event=valueless_series series=%d summary=%s",
-            len(valueless),
-            json.dumps(valueless_summary(valueless)),
-        )
-    if spikes := spike_summary(panel.report):
-        logger.warning("event=isolated_spikes summary=%s", json.dumps(spikes))
+    log_unusable_input(panel)
     if selection:
         panel = panel.select(**selection)
     stale = pd.DataFrame(columns=LEFT_OUT_COLUMNS)

@@ -46,11 +46,10 @@ from forecasting.jobs.retrain import (
     exog_settings,
     fit_and_forecast,
     forecastable,
-    report_input,
     run_retrain,
 )
 from forecasting.models.registry import make_model
-from forecasting.panel import SeriesPanel
+from forecasting.panel import SeriesPanel, log_unusable_input
 from forecasting.reconciliation import RESIDUAL_MONTHS, RESIDUAL_SOURCES
 
 logger = logging.getLogger("forecasting.jobs")
@@ -140,7 +139,7 @@ def forecast(args: argparse.Namespace) -> int:
     )
     with progress.phase("load"):
         read = SeriesPanel.from_load(load(args.input, args.format))
-        valueless, spikes = report_input(read)
+        valueless, spikes = log_unusable_input(read)
         loaded = select_panel(read, args)
         panel = forecastable(loaded, config) if align == "calendar" else loaded
     if method is not None:  # before the fit
@@ -221,11 +220,11 @@ def forecast(args: argparse.Namespace) -> int:
         "--align series: each from its own last month"
     )
     stale = f"; {left_out} stale series not forecast ({hint})" if left_out else ""
-    empty = f"; {valueless} series with no value not forecast (data check lists them)" if valueless else ""
-    empty += f"; {spikes}" if spikes else ""
+    unusable = f"; {valueless} series with no value not forecast (data check lists them)" if valueless else ""
+    unusable += f"; {spikes}" if spikes else ""
     print(
         f"wrote {len(table)} forecasts ({window}) for {len(panel)} series to {path or 'stdout'}"
-        f"{stale}{empty} (run {run.info.run_id} in {uri})",
+        f"{stale}{unusable} (run {run.info.run_id} in {uri})",
         file=sys.stdout if path is not None else sys.stderr,
     )
     return EXIT_OK

@@ -26,9 +26,8 @@ from mlflow.exceptions import MlflowException
 from forecasting import deployment, model_folder, progress, tracking
 from forecasting.core.checks import check_align
 from forecasting.data.loaders import load
-from forecasting.data.records import spike_summary
 from forecasting.data.report import DataQualityReport
-from forecasting.data.staleness import report_stale, stale_summary, valueless_summary
+from forecasting.data.staleness import report_stale, stale_summary
 from forecasting.data.summing import SummingStructure
 from forecasting.errors import ConfigError, DataError, ModelError
 from forecasting.evaluation.backtest import backtest, check_folds, dominance_warnings
@@ -61,7 +60,7 @@ from forecasting.jobs.reconcile import (
 )
 from forecasting.models.base import PanelForecaster, in_window, replace_non_finite
 from forecasting.models.registry import available_models, make_model
-from forecasting.panel import SeriesPanel
+from forecasting.panel import SeriesPanel, log_unusable_input
 from forecasting.progress import progress_scope
 from forecasting.sample import SAMPLE_EVENTS, load_sample
 from forecasting.serving import model_from_spec, model_spec, spec_key
@@ -132,7 +131,7 @@ def run_retrain(config: JobConfig) -> RetrainResult:
 def _pipeline(config: JobConfig, run_id: str) -> RetrainResult:
     with progress.phase("load"):
         loaded = load_panel(config)
-        report_input(loaded)
+        log_unusable_input(loaded)
         panel = forecastable(select_series(loaded, config), config)
     check_own_names(config, panel.records["month"].max())  # the dated export's name is known now
     check_folds(panel, horizon=config.horizon, folds=config.folds, step=config.step, key="backtest.folds")
@@ -555,24 +554,6 @@ def _decide(
     return decision, (str(current.version), spec)
 
 
-def report_input(panel: SeriesPanel) -> tuple[int, str | None]:
-    """Log what of the input (before a selection: ``panel`` as loaded) no forecast can use as it
-    stands: the series that hold no value at all, and isolated spikes (keying errors every model
-    would learn). Their count, and the spikes' one-line summary (None without any)."""
-    valueless = panel.valueless()
-    if valueless:
-        _log(
-            "valueless_series",
-            level=logging.WARNING,
-            series=len(valueless),
-            summary=valueless_summary(valueless),
-        )
-    spikes = spike_summary(panel.report)
-    if spikes is not None:
-        _log("isolated_spikes", level=logging.WARNING, summary=spikes)
-    return len(valueless), spikes
-
-
 def forecastable(panel: SeriesPanel, config: JobConfig) -> SeriesPanel:
     """The series a run forecasts: those that ended more than ``max_stale_months`` before the
     panel's last month are reported (log and quality report) and left out unless ``include_stale``."""
@@ -661,8 +642,8 @@ def _register(registration: Registration, *, refresh: bool = False) -> str:
     return str(version.version)
 
 
-def _log(event: str, level: int = logging.INFO, **fields: Any) -> None:
-    logger.log(level, " ".join([f"event={event}", *(f"{k}={_value(v)}" for k, v in fields.items())]))
+def _log(event: str, **fields: Any) -> None:
+    logger.info(" ".join([f"event={event}", *(f"{k}={_value(v)}" for k, v in fields.items())]))
 
 
 def _value(value: Any) -> str:
